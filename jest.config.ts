@@ -1,0 +1,30 @@
+import type { Config } from 'jest';
+
+// Unit tests (*.spec.ts) sit next to the code; integration tests (*.int-spec.ts) live in
+// test/ and run over HTTP against a real PostgreSQL started once in globalSetup.
+const config: Config = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/src', '<rootDir>/test', '<rootDir>/connectors', '<rootDir>/migrations'],
+  testMatch: ['**/*.spec.ts', '**/*.int-spec.ts'],
+  transform: {
+    '^.+\\.ts$': [
+      '@swc/jest',
+      {
+        jsc: {
+          parser: { syntax: 'typescript', decorators: true },
+          transform: { legacyDecorator: true, decoratorMetadata: true },
+          target: 'es2023',
+          keepClassNames: true,
+        },
+        module: { type: 'commonjs', ignoreDynamic: true },
+      },
+    ],
+  },
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  setupFiles: ['<rootDir>/test/support/setup-env.ts'],
+  testTimeout: 60_000,
+  maxWorkers: 2,
+};
+
+export default config;

@@ -1,0 +1,21 @@
+import type { Logger } from 'pino';
+import { loadConfig, type Config } from '../config';
+import { Db } from '../db/db';
+import { createLogger, openDatabase, runMigrations } from '../server/hub';
+import { createServices, type Services } from '../server/services';
+
+/**
+ * Opens the database for a one-shot CLI command (embedded or DATABASE_URL), migrated, and
+ * closes it afterwards. CLI logs go to stderr at warn unless LOG_LEVEL says otherwise.
+ */
+export async function withServices<T>(fn: (services: Services, log: Logger, config: Config) => Promise<T>): Promise<T> {
+  const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
+  const log = createLogger(config);
+  const db = await openDatabase(config, log, { poolSize: 4 });
+  try {
+    await runMigrations(db.ds, log);
+    return await fn(createServices(new Db(db.ds), config), log, config);
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,29 @@
+import type { Logger } from 'pino';
+import type { Role } from '../auth/role';
+
+/** Who is calling: the API key behind the request (null when no key was sent). */
+export interface Principal {
+  keyId: string;
+  name: string;
+  role: Role;
+  /** Set for account-scoped keys: they see only this account's data. */
+  accountId: string | null;
+}
+
+/**
+ * What every service method receives first (Vendure's RequestContext idea): who calls,
+ * the request id for logs and audit, and the operation being run.
+ */
+export interface RequestContext {
+  requestId: string;
+  log: Logger;
+  principal: Principal | null;
+  /** The GraphQL root field (or CLI command) being run; written into the audit log. */
+  operation: string;
+  /** Audit rows written for the current operation (the audit middleware reads this). */
+  auditWrites: number;
+}
+
+export function systemContext(log: Logger, operation: string, requestId = `sys-${Date.now().toString(36)}`): RequestContext {
+  return { requestId, log, principal: null, operation, auditWrites: 0 };
+}

@@ -1,0 +1,61 @@
+import { DataSource, type EntityManager } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { entities } from './entities';
+import { migrations } from '../../migrations';
+
+/**
+ * The one TypeORM DataSource factory used by the server, the CLI and the tests.
+ * The schema comes only from migrations (never `synchronize`).
+ */
+export function createDataSource(url: string, opts: { poolSize?: number; applicationName?: string } = {}): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url,
+    entities,
+    migrations,
+    migrationsTableName: 'migrations',
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: false,
+    extra: {
+      max: opts.poolSize ?? 10,
+      application_name: opts.applicationName ?? 'ehub',
+      // Fail fast rather than hang when the pool is exhausted or the server is gone.
+      connectionTimeoutMillis: 10_000,
+    },
+  });
+}
+
+/** Pool figures for /metrics (pg.Pool behind TypeORM's driver). */
+export function poolStats(ds: DataSource): { total: number; idle: number; waiting: number } {
+  const pool = (ds.driver as PostgresDriver).master as
+    | { totalCount: number; idleCount: number; waitingCount: number }
+    | undefined;
+  return { total: pool?.totalCount ?? 0, idle: pool?.idleCount ?? 0, waiting: pool?.waitingCount ?? 0 };
+}
+
+const SERIALIZATION_FAILURE = '40001';
+const DEADLOCK = '40P01';
+
+/**
+ * Runs `fn` in one transaction; rolls back on any throw and retries serialization failures
+ * and deadlocks (they are safe to retry: nothing was committed).
+ */
+export async function transaction<T>(ds: DataSource, fn: (m: EntityManager) => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await ds.transaction(fn);
+    } catch (err) {
+      const code = (err as { code?: string; driverError?: { code?: string } }).driverError?.code ?? (err as { code?: string }).code;
+      if (i < attempts && (code === SERIALIZATION_FAILURE || code === DEADLOCK)) {
+        await new Promise((r) => setTimeout(r, 5 * i + Math.random() * 10));
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+export async function pendingMigrations(ds: DataSource): Promise<boolean> {
+  return ds.showMigrations();
+}

@@ -1,0 +1,75 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import type { RequestContext } from '../common/context';
+import { AuditLog } from '../audit/audit-log.entity';
+import { transaction } from './data-source';
+
+/** A change to record in the audit log, written in the same transaction as the change. */
+export interface AuditEntry {
+  entity: string;
+  entityId?: string | null;
+  action: 'CREATE' | 'UPDATE' | 'DELETE' | (string & {});
+  before?: unknown;
+  after?: unknown;
+}
+
+/** What a service gets inside a transaction: the manager to use, and the audit recorder. */
+export interface Tx {
+  manager: EntityManager;
+  audit(entry: AuditEntry): void;
+}
+
+/** JSON-safe copy of an entity for the audit log (bigint, Buffer and Date handled; secrets dropped). */
+export function auditSnapshot(value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  return JSON.parse(
+    JSON.stringify(value, (key, v) => {
+      if (typeof v === 'bigint') return v.toString();
+      if (key === 'secretHash' || key === 'credentials') return undefined;
+      if (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer') return undefined;
+      return v;
+    }),
+  );
+}
+
+/**
+ * The hub's handle on the database: the DataSource plus `tx`, the one way services write.
+ * `tx` runs everything in one transaction (retrying serialization failures) and writes the
+ * audit rows collected during it just before commit, so a change and its audit record are
+ * committed together or not at all.
+ */
+export class Db {
+  constructor(readonly ds: DataSource) {}
+
+  get manager(): EntityManager {
+    return this.ds.manager;
+  }
+
+  async tx<T>(ctx: RequestContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return transaction(this.ds, async (manager) => {
+      const entries: AuditEntry[] = [];
+      const result = await fn({ manager, audit: (e) => entries.push(e) });
+      if (entries.length > 0) {
+        await writeAudit(manager, ctx, entries);
+        ctx.auditWrites += entries.length;
+      }
+      return result;
+    });
+  }
+}
+
+export async function writeAudit(manager: EntityManager, ctx: RequestContext, entries: AuditEntry[]): Promise<void> {
+  await manager.insert(
+    AuditLog,
+    entries.map((e) => ({
+      keyId: ctx.principal?.keyId ?? null,
+      operation: ctx.operation,
+      entity: e.entity,
+      entityId: e.entityId ?? null,
+      action: e.action,
+      before: auditSnapshot(e.before),
+      after: auditSnapshot(e.after),
+      requestId: ctx.requestId,
+    })) as QueryDeepPartialEntity<AuditLog>[],
+  );
+}

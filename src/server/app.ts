@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import depthLimit from 'graphql-depth-limit';
+import { fieldExtensionsEstimator, getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
+import type { Logger } from 'pino';
+import { AppError } from '../common/errors';
+import type { RequestContext } from '../common/context';
+import { pendingMigrations } from '../db/data-source';
+import { formatError, isUnexpected } from './errors';
+import { GRAPHIQL_PAGE, registerGraphiQL } from './graphiql';
+import { createGraphQLContext, type GraphQLContext } from './graphql-context';
+import { Metrics } from './metrics';
+import type { Services } from './services';
+
+export interface AppOptions {
+  services: Services;
+  schema: GraphQLSchema;
+  log: Logger;
+  metrics?: Metrics;
+}
+
+/** Lists cost their page size times their children, so `first: 500` is priced as 500 items. */
+const pageSizeEstimator: ComplexityEstimator = ({ args, childComplexity }) =>
+  typeof args.first === 'number' ? 1 + childComplexity * Math.max(1, args.first) : undefined;
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * Builds the HTTP server: GraphQL (POST /graphql, GraphiQL on GET), health, readiness and
+ * metrics. It knows nothing of start-up or the database's lifecycle (see hub.ts).
+ */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const { services, schema, log } = opts;
+  const { config } = services;
+  const dev = config.NODE_ENV === 'development';
+  const metrics = opts.metrics ?? new Metrics(services.db.ds);
+
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    bodyLimit: config.EHUB_BODY_LIMIT_BYTES,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.httpDuration.observe({ method: req.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    const code =
+      status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL';
+    return reply.code(status).send({
+      errors: [{ message: status < 500 ? err.message : 'Internal error', extensions: { code, subCode: err.code ?? code } }],
+    });
+  });
+
+  const loggingPlugin: ApolloServerPlugin<GraphQLContext> = {
+    async requestDidStart({ contextValue }) {
+      const started = process.hrtime.bigint();
+      return {
+        async didResolveOperation({ request, document, operation }) {
+          const complexity = getComplexity({
+            schema,
+            operationName: request.operationName ?? undefined,
+            query: document,
+            variables: request.variables ?? {},
+            estimators: [pageSizeEstimator, fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
+          });
+          if (complexity > config.EHUB_MAX_QUERY_COMPLEXITY) {
+            throw new AppError(
+              'BAD_USER_INPUT',
+              'QUERY_TOO_COMPLEX',
+              `The query costs ${complexity}, over the limit of ${config.EHUB_MAX_QUERY_COMPLEXITY}; ask for fewer items or fields`,
+              { complexity, limit: config.EHUB_MAX_QUERY_COMPLEXITY },
+            );
+          }
+          contextValue.operation = operation?.name?.value ?? contextValue.operation;
+        },
+        async didEncounterErrors({ errors }) {
+          for (const e of errors) {
+            const code = (e.extensions?.code as string) ?? 'INTERNAL';
+            metrics.graphqlErrors.inc({ code: isUnexpected(e) ? 'INTERNAL' : code });
+            if (isUnexpected(e)) contextValue.log.error({ err: e.originalError ?? e, path: e.path }, 'unexpected error');
+          }
+        },
+        async willSendResponse({ operation, operationName }) {
+          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+          metrics.graphqlDuration.observe({ operation: operationName ?? 'anonymous', type: operation?.operation ?? 'unknown' }, seconds);
+        },
+      };
+    },
+  };
+
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    introspection: true,
+    // The hub owns shutdown (drain HTTP, stop jobs, close the pool), not Apollo.
+    stopOnTerminationSignals: false,
+    includeStacktraceInErrorResponses: dev,
+    validationRules: [depthLimit(config.EHUB_MAX_QUERY_DEPTH)],
+    formatError: (formatted, error) => formatError(formatted, error, dev),
+    plugins: [loggingPlugin],
+    logger: log,
+  });
+  await apollo.start();
+
+  const context = async (req: FastifyRequest): Promise<GraphQLContext> => {
+    const base: RequestContext = { requestId: String(req.id), log: req.log as Logger, principal: null, operation: 'graphql', auditWrites: 0 };
+    const header = req.headers.authorization;
+    if (header) {
+      const m = /^Bearer\s+(\S+)$/i.exec(header);
+      try {
+        if (!m) throw new AppError('UNAUTHENTICATED', 'AUTH_HEADER_MALFORMED', 'Use Authorization: Bearer <key>');
+        base.principal = await services.apiKeys.authenticate(m[1]!);
+      } catch (err) {
+        if (err instanceof AppError) {
+          throw new GraphQLError(err.message, { extensions: { ...err.extensions, http: { status: 401 } } });
+        }
+        throw err;
+      }
+    }
+    return createGraphQLContext(base, services);
+  };
+  const handler = fastifyApolloHandler(apollo, { context });
+
+  app.post('/graphql', handler);
+  app.get<{ Querystring: { query?: string }; Reply: string }>('/graphql', async function (req, reply) {
+    if (req.query.query) return handler.call(this, req, reply);
+    void reply.header('content-type', 'text/html; charset=utf-8');
+    return GRAPHIQL_PAGE;
+  });
+  registerGraphiQL(app);
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (req, reply) => {
+    try {
+      await services.db.ds.query('SELECT 1');
+      if (await pendingMigrations(services.db.ds)) {
+        return reply.code(503).send({ status: 'not ready', reason: 'database migrations are pending (run ehub migrate)' });
+      }
+      return { status: 'ready' };
+    } catch (err) {
+      req.log.warn({ err }, 'readiness check failed');
+      return reply.code(503).send({ status: 'not ready', reason: 'database unreachable' });
+    }
+  });
+  app.get('/metrics', async (_req, reply) => {
+    return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  // Fastify's close() stops accepting and waits for in-flight requests; then Apollo stops.
+  app.addHook('onClose', async () => {
+    await apollo.stop();
+  });
+  return app;
+}

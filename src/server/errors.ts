@@ -1,0 +1,64 @@
+import { unwrapResolverError } from '@apollo/server/errors';
+import type { GraphQLFormattedError } from 'graphql';
+import { AppError } from '../common/errors';
+
+const VALUE_ERRORS = [
+  /Expected value of type/,
+  /cannot represent/,
+  /was not provided/,
+  /is not defined by type/,
+  /Expected type/,
+  /got invalid value/,
+  /must not be null/,
+];
+
+/**
+ * Shapes every error a client sees: `extensions.code` (generic) and `extensions.subCode`
+ * (the domain case), plus `fields` for bad input. Internal errors carry no detail (they are
+ * logged with the request id by the logging plugin); stack traces only in development.
+ */
+export function formatError(formatted: GraphQLFormattedError, error: unknown, dev: boolean): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  if (original instanceof AppError) {
+    return {
+      message: original.message,
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { ...original.extensions, ...(dev && formatted.extensions?.stacktrace ? { stacktrace: formatted.extensions.stacktrace } : {}) },
+    };
+  }
+  const code = formatted.extensions?.code as string | undefined;
+  // Inline arguments of the wrong type or a missing required field fail GraphQL validation;
+  // for the client it is bad input just as when sent through variables.
+  if (code === 'GRAPHQL_VALIDATION_FAILED' && VALUE_ERRORS.some((r) => r.test(formatted.message))) {
+    return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_USER_INPUT', subCode: 'INVALID_VALUE' } };
+  }
+  if (code === 'BAD_USER_INPUT') {
+    return { ...formatted, extensions: { subCode: 'INVALID_VALUE', ...formatted.extensions } };
+  }
+  const pgCode = (original as { driverError?: { code?: string } })?.driverError?.code ?? (original as { code?: string })?.code;
+  if (pgCode === '23505') {
+    // A unique index caught a race the service's own check could not see.
+    return {
+      message: 'The change conflicts with an existing record (unique constraint)',
+      path: formatted.path,
+      extensions: { code: 'CONFLICT', subCode: 'UNIQUE_VIOLATION' },
+    };
+  }
+  if (!code || code === 'INTERNAL_SERVER_ERROR') {
+    return {
+      message: 'Internal error; it was logged with the request id (x-request-id response header)',
+      path: formatted.path,
+      extensions: { code: 'INTERNAL', subCode: 'INTERNAL', ...(dev ? { stacktrace: formatted.extensions?.stacktrace } : {}) },
+    };
+  }
+  return { ...formatted, extensions: { subCode: code, ...formatted.extensions } };
+}
+
+/** True when an error is unexpected (a bug or an outage) and deserves an error log line. */
+export function isUnexpected(error: unknown): boolean {
+  const original = unwrapResolverError(error);
+  if (original instanceof AppError) return original.code === 'INTERNAL';
+  const code = (error as { extensions?: { code?: string } })?.extensions?.code;
+  return !code || code === 'INTERNAL_SERVER_ERROR';
+}

@@ -1,0 +1,143 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { Client } from 'pg';
+import type { DataSource } from 'typeorm';
+import type { Config } from '../config';
+import { systemContext } from '../common/context';
+import { createDataSource } from '../db/data-source';
+import { Db } from '../db/db';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../db/embedded-postgres';
+import { Scheduler } from '../jobs/scheduler';
+import { Role } from '../auth/role';
+import { buildApp } from './app';
+import { buildHubSchema } from './schema';
+import { createServices, type Services } from './services';
+
+export function createLogger(config: Config): Logger {
+  return pino({ level: config.LOG_LEVEL, base: { service: 'ehub' } });
+}
+
+export interface OpenDatabase {
+  ds: DataSource;
+  embedded?: EmbeddedDatabase;
+  close(): Promise<void>;
+}
+
+const EMBEDDED_DB_NAME = 'ehub';
+
+/**
+ * Connects to DATABASE_URL, or starts the embedded PostgreSQL (data in EHUB_DATA_DIR/pg)
+ * and creates the `ehub` database in it on first use.
+ */
+export async function openDatabase(config: Config, log: Logger, opts: { poolSize?: number } = {}): Promise<OpenDatabase> {
+  let url = config.DATABASE_URL;
+  let embedded: EmbeddedDatabase | undefined;
+  if (!url) {
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, log });
+    const admin = new Client({ connectionString: embedded.url('postgres') });
+    await admin.connect();
+    try {
+      const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [EMBEDDED_DB_NAME]);
+      if (found.rowCount === 0) await admin.query(`CREATE DATABASE ${EMBEDDED_DB_NAME}`);
+    } finally {
+      await admin.end();
+    }
+    url = embedded.url(EMBEDDED_DB_NAME);
+  }
+  const ds = createDataSource(url, { poolSize: opts.poolSize ?? config.EHUB_DB_POOL_SIZE });
+  try {
+    await ds.initialize();
+  } catch (err) {
+    await embedded?.stop();
+    throw err;
+  }
+  return {
+    ds,
+    embedded,
+    close: async () => {
+      if (ds.isInitialized) await ds.destroy();
+      await embedded?.stop();
+    },
+  };
+}
+
+export async function runMigrations(ds: DataSource, log: Logger): Promise<number> {
+  const applied = await ds.runMigrations({ transaction: 'each' });
+  for (const m of applied) log.info({ migration: m.name }, 'migration applied');
+  return applied.length;
+}
+
+/**
+ * Makes sure somebody can log in: EHUB_ADMIN_KEY if given; otherwise, on a hub with no keys
+ * at all, a generated admin key written to EHUB_DATA_DIR/admin.key (shown once, there).
+ */
+export async function bootstrapAdmin(services: Services, log: Logger): Promise<void> {
+  const ctx = systemContext(log, 'bootstrap');
+  if (services.config.EHUB_ADMIN_KEY) {
+    const key = await services.apiKeys.ensureBootstrapAdmin(ctx, services.config.EHUB_ADMIN_KEY);
+    log.info({ prefix: key.prefix }, 'admin key from EHUB_ADMIN_KEY is ready');
+    return;
+  }
+  if ((await services.apiKeys.count()) > 0) return;
+  const created = await services.apiKeys.create(ctx, { name: 'generated admin', role: Role.ADMIN });
+  const file = path.join(services.config.dataDir, 'admin.key');
+  await fs.mkdir(services.config.dataDir, { recursive: true });
+  await fs.writeFile(file, created.key + '\n', { mode: 0o600 });
+  log.warn({ file, prefix: created.apiKey.prefix }, `no API keys existed: an admin key was generated into ${file}`);
+}
+
+export interface Hub {
+  app: FastifyInstance;
+  services: Services;
+  scheduler: Scheduler;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts everything `ehub serve` runs: database, migrations, admin key, server, jobs. */
+export async function startHub(config: Config, log: Logger = createLogger(config)): Promise<Hub> {
+  const db = await openDatabase(config, log);
+  let app: FastifyInstance | undefined;
+  let scheduler: Scheduler | undefined;
+  let flushTimer: NodeJS.Timeout | undefined;
+  let services: Services | undefined;
+  const stop = async () => {
+    const deadline = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, config.EHUB_SHUTDOWN_TIMEOUT_MS);
+    deadline.unref();
+    try {
+      await app?.close(); // stop accepting, drain in-flight requests
+      log.debug('http server closed');
+      await scheduler?.stop();
+      log.debug('jobs stopped');
+      if (flushTimer) clearInterval(flushTimer);
+      await services?.apiKeys.flushLastUsed().catch((err) => log.warn({ err }, 'could not record key use'));
+    } finally {
+      await db.close(); // close the pool, stop embedded PostgreSQL
+      log.debug('database closed');
+      clearTimeout(deadline);
+    }
+  };
+  try {
+    await runMigrations(db.ds, log);
+    services = createServices(new Db(db.ds), config);
+    await bootstrapAdmin(services, log);
+    const schema = await buildHubSchema();
+    app = await buildApp({ services, schema, log });
+    scheduler = new Scheduler(db.ds, log);
+    const s = services;
+    flushTimer = setInterval(() => void s.apiKeys.flushLastUsed().catch((err) => log.warn({ err }, 'could not record key use')), 30_000);
+    flushTimer.unref();
+    if (config.EHUB_JOBS_ENABLED) scheduler.start();
+    const address = await app.listen({ port: config.PORT, host: config.HOST });
+    log.info({ address, graphiql: `${address}/graphql`, embeddedDatabase: Boolean(db.embedded) }, 'Entitlement Hub is listening');
+    return { app, services, scheduler, url: address, stop };
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+}

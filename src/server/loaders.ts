@@ -1,0 +1,19 @@
+import type { Services } from './services';
+import { createCatalogLoaders, type CatalogLoaders } from '../catalog/catalog.loaders';
+import { createAccountLoaders, type AccountLoaders } from '../accounts/account.loaders';
+
+/**
+ * Per-request DataLoaders: every field resolver that reads the database goes through one,
+ * so a list of N items costs a fixed number of queries, not N.
+ */
+export interface Loaders {
+  catalog: CatalogLoaders;
+  accounts: AccountLoaders;
+}
+
+export function createLoaders(services: Services): Loaders {
+  return {
+    catalog: createCatalogLoaders(services.db),
+    accounts: createAccountLoaders(services.db),
+  };
+}

@@ -1,0 +1,83 @@
+import path from 'node:path';
+import { validate, type ValidationError } from 'class-validator';
+import { buildSchema, getMetadataStorage, type MiddlewareFn, type NonEmptyArray } from 'type-graphql';
+import { printSchema, lexicographicSortSchema, type GraphQLSchema } from 'graphql';
+import { authChecker } from '../auth/auth-checker';
+import { ApiKeyResolver } from '../auth/api-key.resolver';
+import { AuditResolver } from '../audit/audit.resolver';
+import { CatalogResolvers } from '../catalog/catalog.resolvers';
+import { AccountResolvers } from '../accounts/account.resolvers';
+import { badInput, type FieldError } from '../common/errors';
+import type { GraphQLContext } from './graphql-context';
+import { HealthResolver } from './health.resolver';
+
+export const resolvers: NonEmptyArray<Function> = [
+  HealthResolver,
+  ApiKeyResolver,
+  AuditResolver,
+  ...CatalogResolvers,
+  ...AccountResolvers,
+];
+
+export const SCHEMA_FILE = path.resolve(__dirname, '../../schema.graphql');
+
+function flatten(errors: ValidationError[], prefix: string): FieldError[] {
+  const out: FieldError[] = [];
+  for (const e of errors) {
+    const p = prefix ? `${prefix}.${e.property}` : e.property;
+    for (const message of Object.values(e.constraints ?? {})) out.push({ path: p, message });
+    if (e.children?.length) out.push(...flatten(e.children, p));
+  }
+  return out;
+}
+
+/** Every mutation leaves at least one audit row, even one whose service recorded no entity diff. */
+const auditEveryMutation: MiddlewareFn<GraphQLContext> = async ({ context, info, args }, next) => {
+  if (info.parentType.name !== 'Mutation') return next();
+  context.operation = info.fieldName;
+  const before = context.auditWrites;
+  const result = await next();
+  if (context.auditWrites === before) await context.services.audit.recordOperation(context, args);
+  return result;
+};
+
+/** Fails start-up if an operation forgot to declare its roles. */
+export function assertEveryOperationAuthorized(): void {
+  const storage = getMetadataStorage();
+  const authorized = new Set(storage.authorizedFields.map((a) => `${a.target.name}.${a.fieldName}`));
+  const missing = [...storage.queries, ...storage.mutations]
+    .filter((r) => resolvers.includes(r.target))
+    .map((r) => `${r.target.name}.${r.methodName}`)
+    .filter((name) => !authorized.has(name));
+  if (missing.length) throw new Error(`Operations without @Authorized roles: ${missing.join(', ')}`);
+}
+
+export async function buildHubSchema(): Promise<GraphQLSchema> {
+  assertEveryOperationAuthorized();
+  const schema = await buildSchema({
+    resolvers,
+    authChecker,
+    authMode: 'error',
+    globalMiddlewares: [auditEveryMutation],
+    validateFn: async (argValue, _argType, data) => {
+      if (argValue === null || typeof argValue !== 'object') return;
+      const values = Array.isArray(argValue) ? argValue : [argValue];
+      const argName = Object.entries(data.args).find(([, v]) => v === argValue)?.[0] ?? '';
+      const fields: FieldError[] = [];
+      for (const [i, v] of values.entries()) {
+        if (v === null || typeof v !== 'object') continue;
+        const errors = await validate(v as object, { forbidUnknownValues: false, validationError: { target: false } });
+        fields.push(...flatten(errors, Array.isArray(argValue) ? `${argName}.${i}` : argName));
+      }
+      if (fields.length) {
+        throw badInput('VALIDATION_FAILED', `Invalid input: ${fields.map((f) => `${f.path} ${f.message}`).join('; ')}`, fields);
+      }
+    },
+  });
+  return schema;
+}
+
+/** The schema as committed in schema.graphql: sorted, so diffs show real changes only. */
+export function printSortedSchema(schema: GraphQLSchema): string {
+  return printSchema(lexicographicSortSchema(schema)) + '\n';
+}

@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { Client } from 'pg';
+import type { DataSource } from 'typeorm';
+import { loadConfig, type Config } from '../../src/config';
+import { systemContext } from '../../src/common/context';
+import { createDataSource } from '../../src/db/data-source';
+import { Db } from '../../src/db/db';
+import { Role } from '../../src/auth/role';
+import { buildApp } from '../../src/server/app';
+import { buildHubSchema } from '../../src/server/schema';
+import { createServices, type Services } from '../../src/server/services';
+
+export interface GqlResponse<T = Record<string, unknown>> {
+  status: number;
+  data: T | null;
+  errors?: { message: string; extensions?: Record<string, unknown> & { code?: string; subCode?: string } }[];
+  headers: Headers;
+}
+
+export interface TestHub {
+  url: string;
+  app: FastifyInstance;
+  services: Services;
+  ds: DataSource;
+  databaseUrl: string;
+  adminKey: string;
+  /** Runs a GraphQL operation over HTTP; `key` null sends no Authorization header. */
+  gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<GqlResponse<T>>;
+  /** Like gql, but fails the test on any error and returns `data`. */
+  ok<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<T>;
+  createKey(role: Role, accountId?: string | null, name?: string): Promise<string>;
+  /** Counts SQL statements run while `fn` runs (for N+1 tests). */
+  countQueries<T>(fn: () => Promise<T>): Promise<{ result: T; count: number }>;
+  close(): Promise<void>;
+}
+
+async function createDatabase(adminUrl: string, name: string, template: string): Promise<void> {
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+        return;
+      } catch (err) {
+        // Two files cloning the template at the same instant can collide; try again.
+        if (attempt >= 10 || !/being accessed by other users/.test(String(err))) throw err;
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * A hub on a fresh database cloned from the migrated template, listening on a random port,
+ * with an admin key. One per test file (beforeAll), closed in afterAll.
+ */
+export async function startTestHub(overrides: Partial<Record<string, string>> = {}): Promise<TestHub> {
+  const adminUrl = process.env.EHUB_TEST_ADMIN_URL;
+  const template = process.env.EHUB_TEST_TEMPLATE;
+  if (!adminUrl || !template) throw new Error('test database not prepared: run through jest (globalSetup)');
+  const name = `ehub_t_${randomBytes(6).toString('hex')}`;
+  await createDatabase(adminUrl, name, template);
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  const databaseUrl = u.toString();
+
+  const config: Config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+    DATABASE_URL: databaseUrl,
+    EHUB_DATA_DIR: `/tmp/${name}`,
+    EHUB_JOBS_ENABLED: 'false',
+    ...overrides,
+  });
+  const log = pino({ level: config.LOG_LEVEL });
+  const ds = createDataSource(databaseUrl, { poolSize: 20 });
+  await ds.initialize();
+  const services = createServices(new Db(ds), config);
+  const schema = await buildHubSchema();
+  const app = await buildApp({ services, schema, log });
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  const ctx = systemContext(log, 'test:setup');
+  const adminKey = (await services.apiKeys.create(ctx, { name: 'test admin', role: Role.ADMIN })).key;
+
+  let counter: { n: number } | null = null;
+  const origQuery = ds.driver.createQueryRunner.bind(ds.driver);
+  ds.driver.createQueryRunner = (mode) => {
+    const runner = origQuery(mode);
+    const q = runner.query.bind(runner);
+    runner.query = ((...args: Parameters<typeof q>) => {
+      if (counter) counter.n++;
+      return q(...args);
+    }) as typeof runner.query;
+    return runner;
+  };
+
+  const gql = async <T,>(query: string, variables?: Record<string, unknown>, key: string | null = adminKey): Promise<GqlResponse<T>> => {
+    const res = await fetch(`${address}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await res.json()) as { data?: T | null; errors?: GqlResponse<T>['errors'] };
+    return { status: res.status, data: body.data ?? null, errors: body.errors, headers: res.headers };
+  };
+
+  return {
+    url: address,
+    app,
+    services,
+    ds,
+    databaseUrl,
+    adminKey,
+    gql,
+    async ok<T>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<T> {
+      const res = await gql<T>(query, variables, key === undefined ? adminKey : key);
+      if (res.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(res.errors, null, 2)}`);
+      return res.data as T;
+    },
+    async createKey(role, accountId = null, keyName = `test ${role}`) {
+      return (await services.apiKeys.create(ctx, { name: keyName, role, accountId })).key;
+    },
+    async countQueries(fn) {
+      counter = { n: 0 };
+      try {
+        const result = await fn();
+        return { result, count: counter.n };
+      } finally {
+        counter = null;
+      }
+    },
+    async close() {
+      await app.close();
+      await ds.destroy();
+      const admin = new Client({ connectionString: adminUrl });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+export function gqlError(res: GqlResponse<unknown>): { code?: string; subCode?: string; message: string; fields?: unknown } {
+  const e = res.errors?.[0];
+  if (!e) throw new Error(`expected an error, got data ${JSON.stringify(res.data)}`);
+  return { code: e.extensions?.code, subCode: e.extensions?.subCode, message: e.message, fields: e.extensions?.fields };
+}
