@@ -1,0 +1,76 @@
+import { Field, InputType, ObjectType } from 'type-graphql';
+import { Matches } from 'class-validator';
+import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
+
+const MINOR = /^-?\d{1,18}$/;
+
+function toMinor(value: unknown): string {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  if (typeof value === 'string' && MINOR.test(value)) return BigInt(value).toString();
+  throw new GraphQLError(`MinorAmount must be an integer number of minor units (e.g. 12999 for 129.99), got ${JSON.stringify(value)}`);
+}
+
+/**
+ * An amount in integer minor units (cents). Accepts an Int or a string of digits (for
+ * amounts beyond 2^53); always returned as a string, so no client loses precision.
+ */
+export const MinorAmountScalar = new GraphQLScalarType({
+  name: 'MinorAmount',
+  description: 'An amount in integer minor units of its currency (12999 = 129.99 USD). Input: Int or digit string; output: string.',
+  serialize: (v) => toMinor(typeof v === 'bigint' ? v.toString() : v),
+  parseValue: toMinor,
+  parseLiteral(ast) {
+    if (ast.kind === Kind.INT || ast.kind === Kind.STRING) return toMinor(ast.kind === Kind.INT ? ast.value : ast.value);
+    throw new GraphQLError('MinorAmount must be an Int or a string of digits');
+  },
+});
+
+@ObjectType({ description: 'Money: an integer number of minor units and an ISO 4217 currency.' })
+export class Money {
+  @Field(() => String, { description: 'Amount in minor units (cents), as a string so it never loses precision.' })
+  amountMinor: string;
+
+  @Field({ description: 'ISO 4217 currency code, e.g. USD.' })
+  currency: string;
+}
+
+@InputType({ description: 'Money as input: integer minor units and an ISO 4217 currency.' })
+export class MoneyInput {
+  @Field(() => MinorAmountScalar, { description: 'Amount in minor units (cents): an Int or a string of digits.' })
+  amountMinor: string;
+
+  @Field({ description: 'ISO 4217 currency code (three capital letters), e.g. USD.' })
+  @Matches(/^[A-Z]{3}$/, { message: 'must be an ISO 4217 code of three capital letters' })
+  currency: string;
+}
+
+export function money(amountMinor: string | bigint | number | null | undefined, currency: string | null | undefined): Money | null {
+  if (amountMinor === null || amountMinor === undefined || !currency) return null;
+  return { amountMinor: BigInt(amountMinor).toString(), currency };
+}
+
+/**
+ * Splits `total` into parts proportional to `weights` (largest remainder): the parts are
+ * integers and always add up to `total` exactly. Ties go to the earlier part.
+ */
+export function splitByLargestRemainder(total: bigint, weights: bigint[]): bigint[] {
+  if (weights.length === 0) return [];
+  const sum = weights.reduce((a, b) => a + b, 0n);
+  if (sum === 0n) {
+    const parts = weights.map(() => 0n);
+    parts[0] = total;
+    return parts;
+  }
+  const sign = total < 0n ? -1n : 1n;
+  const abs = total * sign;
+  const floors = weights.map((w) => (abs * w) / sum);
+  const remainders = weights.map((w, i) => ({ i, r: (abs * w) % sum }));
+  let left = abs - floors.reduce((a, b) => a + b, 0n);
+  remainders.sort((a, b) => (a.r === b.r ? a.i - b.i : a.r > b.r ? -1 : 1));
+  for (const { i } of remainders) {
+    if (left === 0n) break;
+    floors[i] = floors[i]! + 1n;
+    left -= 1n;
+  }
+  return floors.map((f) => f * sign);
+}
