@@ -74,13 +74,19 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       const started = process.hrtime.bigint();
       return {
         async didResolveOperation({ request, document, operation }) {
-          const complexity = getComplexity({
-            schema,
-            operationName: request.operationName ?? undefined,
-            query: document,
-            variables: request.variables ?? {},
-            estimators: [pageSizeEstimator, fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
-          });
+          let complexity = 0;
+          try {
+            complexity = getComplexity({
+              schema,
+              operationName: request.operationName ?? undefined,
+              query: document,
+              variables: request.variables ?? {},
+              estimators: [pageSizeEstimator, fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
+            });
+          } catch {
+            // Variables that do not fit their types: execution reports them as BAD_USER_INPUT.
+            return;
+          }
           if (complexity > config.EHUB_MAX_QUERY_COMPLEXITY) {
             throw new AppError(
               'BAD_USER_INPUT',

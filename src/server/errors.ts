@@ -10,6 +10,7 @@ const VALUE_ERRORS = [
   /Expected type/,
   /got invalid value/,
   /must not be null/,
+  /does not exist in ".*" enum/,
 ];
 
 /**

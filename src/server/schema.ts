@@ -31,6 +31,22 @@ function flatten(errors: ValidationError[], prefix: string): FieldError[] {
   return out;
 }
 
+/**
+ * type-graphql hands the validator a converted copy of the argument, not its name: find the
+ * argument it came from (same keys), so error paths read `input.lines.2.quantity`. An
+ * @ArgsType container (all arguments at once) gets no prefix.
+ */
+function argumentName(value: object, args: Record<string, unknown>): string {
+  const keys = Object.keys(value);
+  const argNames = Object.keys(args);
+  if (argNames.length > 0 && argNames.every((n) => keys.includes(n)) && !Array.isArray(value)) return '';
+  for (const [name, raw] of Object.entries(args)) {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw) !== Array.isArray(value)) continue;
+    if (Array.isArray(raw) ? raw.length === (value as unknown[]).length : Object.keys(raw).every((k) => keys.includes(k))) return name;
+  }
+  return '';
+}
+
 /** Every mutation leaves at least one audit row, even one whose service recorded no entity diff. */
 const auditEveryMutation: MiddlewareFn<GraphQLContext> = async ({ context, info, args }, next) => {
   if (info.parentType.name !== 'Mutation') return next();
@@ -62,7 +78,7 @@ export async function buildHubSchema(): Promise<GraphQLSchema> {
     validateFn: async (argValue, _argType, data) => {
       if (argValue === null || typeof argValue !== 'object') return;
       const values = Array.isArray(argValue) ? argValue : [argValue];
-      const argName = Object.entries(data.args).find(([, v]) => v === argValue)?.[0] ?? '';
+      const argName = argumentName(argValue, data.args);
       const fields: FieldError[] = [];
       for (const [i, v] of values.entries()) {
         if (v === null || typeof v !== 'object') continue;
