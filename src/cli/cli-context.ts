@@ -10,8 +10,8 @@ import { createServices, type Services } from '../server/services';
  */
 export async function withServices<T>(fn: (services: Services, log: Logger, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
-  const log = createLogger(config);
-  const db = await openDatabase(config, log, { poolSize: 4 });
+  const log = createLogger(config, { stderr: true });
+  const db = await openDatabase(config, log, { poolSize: 4, stopAttached: false });
   try {
     await runMigrations(db.ds, log);
     return await fn(createServices(new Db(db.ds), config), log, config);

