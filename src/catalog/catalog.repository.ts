@@ -1,0 +1,124 @@
+import type { EntityManager } from 'typeorm';
+import { Feature, Product, ProductComponent, ProductFeature } from './catalog.entities';
+import { MAX_BUNDLE_LEVELS } from './catalog.rules';
+
+/** One feature a product grants once its bundle is flattened. */
+export interface EffectiveFeature {
+  featureId: string;
+  featureKey: string;
+  /** Per unit of the product, as a decimal string; null = unlimited. */
+  limitPerUnit: string | null;
+}
+
+/** Recursion guard for queries over the bundle graph: a little deeper than any valid tree. */
+const GRAPH_GUARD = MAX_BUNDLE_LEVELS + 2;
+
+function groupBy<T>(ids: readonly string[], rows: T[], key: (row: T) => string): Map<string, T[]> {
+  const map = new Map<string, T[]>(ids.map((id) => [id, []]));
+  for (const row of rows) map.get(key(row))?.push(row);
+  return map;
+}
+
+/** Batched reads of the catalog, shared by the service and the per-request DataLoaders. */
+export const catalogRepository = {
+  async productsByIds(m: EntityManager, ids: readonly string[]): Promise<Map<string, Product>> {
+    if (ids.length === 0) return new Map();
+    const rows = await m.createQueryBuilder(Product, 'p').where('p.id = ANY(:ids)', { ids }).getMany();
+    return new Map(rows.map((p) => [p.id, p]));
+  },
+
+  async featuresByIds(m: EntityManager, ids: readonly string[]): Promise<Map<string, Feature>> {
+    if (ids.length === 0) return new Map();
+    const rows = await m.createQueryBuilder(Feature, 'f').where('f.id = ANY(:ids)', { ids }).getMany();
+    return new Map(rows.map((f) => [f.id, f]));
+  },
+
+  /** The grants of each product, by feature key. */
+  async grantsByProduct(m: EntityManager, productIds: readonly string[]): Promise<Map<string, ProductFeature[]>> {
+    const rows = await m
+      .createQueryBuilder(ProductFeature, 'pf')
+      .innerJoin(Feature, 'f', 'f.id = pf.featureId')
+      .where('pf.productId = ANY(:ids)', { ids: productIds })
+      .orderBy('f.key', 'ASC')
+      .getMany();
+    return groupBy(productIds, rows, (r) => r.productId);
+  },
+
+  /** The components of each bundle, by component sku. */
+  async componentsByBundle(m: EntityManager, bundleIds: readonly string[]): Promise<Map<string, ProductComponent[]>> {
+    const rows = await m
+      .createQueryBuilder(ProductComponent, 'pc')
+      .innerJoin(Product, 'c', 'c.id = pc.componentId')
+      .where('pc.bundleId = ANY(:ids)', { ids: bundleIds })
+      .orderBy('c.sku', 'ASC')
+      .getMany();
+    return groupBy(bundleIds, rows, (r) => r.bundleId);
+  },
+
+  /**
+   * The flattened features of each product: its own grants plus those of its components,
+   * recursively, each limit multiplied by the quantities on the way down; the same feature
+   * reached several ways is summed, and unlimited (null) anywhere makes it unlimited.
+   */
+  async effectiveFeatures(m: EntityManager, productIds: readonly string[]): Promise<Map<string, EffectiveFeature[]>> {
+    const rows: (EffectiveFeature & { productId: string })[] = await m.query(
+      `WITH RECURSIVE tree (root_id, product_id, multiplier, depth) AS (
+         SELECT p.id, p.id, 1::numeric, 0 FROM product p WHERE p.id = ANY($1::uuid[])
+         UNION ALL
+         SELECT t.root_id, pc.component_id, t.multiplier * pc.quantity, t.depth + 1
+           FROM tree t
+           JOIN product_component pc ON pc.bundle_id = t.product_id
+          WHERE t.depth < $2
+       )
+       SELECT t.root_id AS "productId",
+              f.id AS "featureId",
+              f.key AS "featureKey",
+              CASE WHEN bool_or(pf.limit_per_unit IS NULL) THEN NULL
+                   ELSE trim_scale(sum(pf.limit_per_unit * t.multiplier))::text
+              END AS "limitPerUnit"
+         FROM tree t
+         JOIN product_feature pf ON pf.product_id = t.product_id
+         JOIN feature f ON f.id = pf.feature_id
+        GROUP BY t.root_id, f.id, f.key
+        ORDER BY t.root_id, f.key`,
+      [productIds, GRAPH_GUARD],
+    );
+    const grouped = groupBy(productIds, rows, (r) => r.productId);
+    return new Map(
+      [...grouped].map(([id, list]) => [id, list.map(({ featureId, featureKey, limitPerUnit }) => ({ featureId, featureKey, limitPerUnit }))]),
+    );
+  },
+
+  /**
+   * Where a product sits in the bundle graph after its components changed: the sku path
+   * of a cycle through it (if any), and the longest chains of bundles above and below it.
+   */
+  async bundleShape(m: EntityManager, productId: string): Promise<{ cycle: string[] | null; above: number; below: number }> {
+    const [row] = (await m.query(
+      `WITH RECURSIVE
+       down (id, depth, path) AS (
+         SELECT pc.component_id, 1, ARRAY[pc.bundle_id, pc.component_id]
+           FROM product_component pc WHERE pc.bundle_id = $1
+         UNION ALL
+         SELECT pc.component_id, d.depth + 1, d.path || pc.component_id
+           FROM down d JOIN product_component pc ON pc.bundle_id = d.id
+          WHERE d.id <> $1 AND d.depth < $2
+       ),
+       up (id, depth) AS (
+         SELECT pc.bundle_id, 1 FROM product_component pc WHERE pc.component_id = $1
+         UNION ALL
+         SELECT pc.bundle_id, u.depth + 1
+           FROM up u JOIN product_component pc ON pc.component_id = u.id
+          WHERE u.id <> $1 AND u.depth < $2
+       ),
+       cycle AS (SELECT path FROM down WHERE id = $1 ORDER BY depth LIMIT 1)
+       SELECT (SELECT array_agg(p.sku ORDER BY o.n)
+                 FROM cycle, unnest(cycle.path) WITH ORDINALITY AS o(id, n)
+                 JOIN product p ON p.id = o.id) AS cycle,
+              (SELECT coalesce(max(depth), 0) FROM up) AS above,
+              (SELECT coalesce(max(depth), 0) FROM down) AS below`,
+      [productId, GRAPH_GUARD],
+    )) as { cycle: string[] | null; above: number; below: number }[];
+    return { cycle: row!.cycle, above: Number(row!.above), below: Number(row!.below) };
+  },
+};
