@@ -58,11 +58,12 @@ export function ConnectionType<T extends object>(node: ClassType<T>, name: strin
   return ConnectionClass as ClassType<Connection<T>>;
 }
 
-function encodeCursor(createdAt: Date, id: string): string {
+/** The cursor of an item in keyset order (exported for loaders that page many parents at once). */
+export function encodeCursor(createdAt: Date, id: string): string {
   return Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');
 }
 
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
+export function decodeCursor(cursor: string): { createdAt: string; id: string } {
   const [createdAt, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   if (!createdAt || !id || Number.isNaN(Date.parse(createdAt))) {
     throw badInput('INVALID_CURSOR', 'The cursor is not one this API returned', [{ path: 'after', message: 'invalid cursor' }]);

@@ -1,0 +1,268 @@
+import { gqlError, startTestHub, type GqlResponse, type TestHub } from '../support/test-hub';
+import { Role } from '../../src/auth/role';
+
+/**
+ * The account-scope walk: a key scoped to account A (an ADMIN key, so its role never
+ * explains a refusal) calls every operation that takes an account, or a record of an
+ * account, pointing at account B. Each must answer NOT_FOUND (B's data is invisible) or
+ * FORBIDDEN (hub-wide changes), leak none of B's ids, and change nothing in the database.
+ *
+ * Later domains: seed B's records in `seed()` (add fields to `Side`) and append rows to
+ * `cases`; the database snapshot covers every table automatically.
+ */
+
+let hub: TestHub;
+
+interface Side {
+  accountId: string;
+  name: string;
+  accountRef: { system: string; object: string; externalId: string };
+  contactId: string;
+  contactRef: { system: string; object: string; externalId: string };
+  keyId: string;
+}
+
+interface World {
+  a: Side;
+  b: Side;
+  /** ADMIN key scoped to account A. */
+  scopedKey: string;
+}
+
+type Expectation =
+  | { error: 'NOT_FOUND' | 'FORBIDDEN' | 'CONFLICT'; subCode?: string }
+  | { check: (data: Record<string, unknown>, w: World) => void };
+
+interface ScopeCase {
+  name: string;
+  query: string;
+  variables?: (w: World) => Record<string, unknown>;
+  expect: Expectation;
+}
+
+const nodeIds = (conn: unknown) => (conn as { edges: { node: { id: string } }[] }).edges.map((e) => e.node.id);
+
+const cases: ScopeCase[] = [
+  // ── accounts: reads ──
+  {
+    name: 'accounts lists only A',
+    query: `{ accounts(first: 500) { totalCount edges { node { id } } } }`,
+    expect: {
+      check: (d, w) => {
+        expect(nodeIds(d.accounts)).toEqual([w.a.accountId]);
+        expect((d.accounts as { totalCount: number }).totalCount).toBe(1);
+      },
+    },
+  },
+  {
+    name: 'accounts searching B finds nothing',
+    query: `query ($s: String) { accounts(search: $s) { totalCount } }`,
+    variables: (w) => ({ s: w.b.accountRef.externalId }),
+    expect: { check: (d) => expect(d.accounts).toEqual({ totalCount: 0 }) },
+  },
+  {
+    name: 'account(id: B)',
+    query: `query ($id: ID!) { account(id: $id) { id } }`,
+    variables: (w) => ({ id: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: "accountByExternalRef(B's reference)",
+    query: `query ($s: String!, $o: String!, $e: String!) { accountByExternalRef(system: $s, object: $o, externalId: $e) { id } }`,
+    variables: (w) => ({ s: w.b.accountRef.system, o: w.b.accountRef.object, e: w.b.accountRef.externalId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: 'contacts(accountId: B)',
+    query: `query ($id: ID!) { contacts(accountId: $id) { totalCount } }`,
+    variables: (w) => ({ id: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  // ── accounts: writes ──
+  {
+    name: 'upsertAccount(id: B)',
+    query: `mutation ($id: ID!) { upsertAccount(input: { id: $id, name: "Hijacked" }) { id } }`,
+    variables: (w) => ({ id: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: 'upsertAccount creating a new account',
+    query: `mutation { upsertAccount(input: { name: "New from scoped key" }) { id } }`,
+    expect: { error: 'FORBIDDEN', subCode: 'AUTH_ACCOUNT_SCOPED_KEY' },
+  },
+  {
+    name: "upsertAccount matching B's reference (B is invisible, so this would create)",
+    query: `mutation ($ref: ExternalRefInput!) { upsertAccount(input: { name: "Hijacked", externalRefs: [$ref] }) { id } }`,
+    variables: (w) => ({ ref: w.b.accountRef }),
+    expect: { error: 'FORBIDDEN', subCode: 'AUTH_ACCOUNT_SCOPED_KEY' },
+  },
+  {
+    name: "upsertAccount(id: A) linking B's reference",
+    query: `mutation ($id: ID!, $name: String!, $ref: ExternalRefInput!) { upsertAccount(input: { id: $id, name: $name, externalRefs: [$ref] }) { id } }`,
+    variables: (w) => ({ id: w.a.accountId, name: w.a.name, ref: w.b.accountRef }),
+    expect: { error: 'CONFLICT', subCode: 'EXTERNAL_REF_TAKEN' },
+  },
+  {
+    name: 'archiveAccount(B)',
+    query: `mutation ($id: ID!) { archiveAccount(id: $id) { id } }`,
+    variables: (w) => ({ id: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: 'restoreAccount(B)',
+    query: `mutation ($id: ID!) { restoreAccount(id: $id) { id } }`,
+    variables: (w) => ({ id: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  // ── contacts ──
+  {
+    name: 'upsertContact(accountId: B)',
+    query: `mutation ($id: ID!) { upsertContact(input: { accountId: $id, email: "spy@a.io" }) { id } }`,
+    variables: (w) => ({ id: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: "upsertContact(accountId: A) linking B's contact reference",
+    query: `mutation ($id: ID!, $ref: ExternalRefInput!) { upsertContact(input: { accountId: $id, email: "spy@a.io", externalRefs: [$ref] }) { id } }`,
+    variables: (w) => ({ id: w.a.accountId, ref: w.b.contactRef }),
+    expect: { error: 'CONFLICT', subCode: 'EXTERNAL_REF_TAKEN' },
+  },
+  {
+    name: "removeContact(B's contact)",
+    query: `mutation ($id: ID!) { removeContact(id: $id) { id } }`,
+    variables: (w) => ({ id: w.b.contactId }),
+    expect: { error: 'NOT_FOUND', subCode: 'CONTACT_NOT_FOUND' },
+  },
+  // ── API keys ──
+  {
+    name: 'apiKeys lists only keys of A',
+    query: `{ apiKeys(first: 500) { edges { node { id accountId } } } }`,
+    expect: {
+      check: (d, w) => {
+        const keys = (d.apiKeys as { edges: { node: { id: string; accountId: string | null } }[] }).edges.map((e) => e.node);
+        expect(keys.length).toBeGreaterThan(0);
+        expect(keys.every((k) => k.accountId === w.a.accountId)).toBe(true);
+      },
+    },
+  },
+  {
+    name: 'createApiKey(accountId: B)',
+    query: `mutation ($id: String!) { createApiKey(input: { name: "spy", role: ADMIN, accountId: $id }) { key } }`,
+    variables: (w) => ({ id: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: "revokeApiKey(B's key)",
+    query: `mutation ($id: ID!) { revokeApiKey(id: $id) { id } }`,
+    variables: (w) => ({ id: w.b.keyId }),
+    expect: { error: 'NOT_FOUND' },
+  },
+];
+
+/** Every row of every table (as sorted JSON), minus columns that change on reads. */
+async function snapshot(): Promise<Record<string, string[]>> {
+  const tables: { table_name: string }[] = await hub.ds.query(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'migrations' ORDER BY 1`,
+  );
+  const out: Record<string, string[]> = {};
+  for (const { table_name } of tables) {
+    const rows: { r: string }[] = await hub.ds.query(`SELECT (to_jsonb(t) - 'last_used_at')::text AS r FROM "${table_name}" t ORDER BY 1`);
+    out[table_name] = rows.map((x) => x.r);
+  }
+  return out;
+}
+
+async function seedSide(label: string): Promise<Side> {
+  const accountRef = { system: 'salesforce', object: 'Account', externalId: `001SCOPE${label}` };
+  const contactRef = { system: 'salesforce', object: 'Contact', externalId: `003SCOPE${label}` };
+  const name = `Scope ${label}`;
+  const { upsertAccount } = await hub.ok<{ upsertAccount: { id: string } }>(
+    `mutation ($name: String!, $ref: ExternalRefInput!) { upsertAccount(input: { name: $name, externalRefs: [$ref] }) { id } }`,
+    { name, ref: accountRef },
+  );
+  const { upsertContact } = await hub.ok<{ upsertContact: { id: string } }>(
+    `mutation ($id: ID!, $ref: ExternalRefInput!) { upsertContact(input: { accountId: $id, email: "user@${label.toLowerCase()}.io", externalRefs: [$ref] }) { id } }`,
+    { id: upsertAccount.id, ref: contactRef },
+  );
+  const { createApiKey } = await hub.ok<{ createApiKey: { apiKey: { id: string } } }>(
+    `mutation ($id: String!) { createApiKey(input: { name: "key of ${label}", role: INTEGRATION, accountId: $id }) { apiKey { id } } }`,
+    { id: upsertAccount.id },
+  );
+  return { accountId: upsertAccount.id, name, accountRef, contactId: upsertContact.id, contactRef, keyId: createApiKey.apiKey.id };
+}
+
+let world: World;
+
+beforeAll(async () => {
+  hub = await startTestHub();
+  const a = await seedSide('A');
+  const b = await seedSide('B');
+  world = { a, b, scopedKey: await hub.createKey(Role.ADMIN, a.accountId, 'scoped admin of A') };
+});
+afterAll(async () => hub?.close());
+
+describe('a key scoped to account A cannot see or change account B', () => {
+  it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const variables = c.variables?.(world) ?? {};
+    const before = await snapshot();
+    const res: GqlResponse = await hub.gql(c.query, variables, world.scopedKey);
+    if ('error' in c.expect) {
+      const err = gqlError(res);
+      expect({ code: err.code, ...(c.expect.subCode ? { subCode: err.subCode } : {}) }).toEqual({ code: c.expect.error, ...(c.expect.subCode ? { subCode: c.expect.subCode } : {}) });
+    } else {
+      expect(res.errors).toBeUndefined();
+      c.expect.check(res.data!, world);
+    }
+    // Nothing of B that the caller did not send may appear in the answer.
+    const sent = JSON.stringify(variables);
+    const answer = JSON.stringify(res);
+    for (const secret of [world.b.accountId, world.b.contactId, world.b.keyId, world.b.name]) {
+      if (!sent.includes(secret)) expect(answer).not.toContain(secret);
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe('a key scoped to account A works on A', () => {
+  const key = () => world.scopedKey;
+
+  it('reads A by id, by reference, its contacts and nested fields', async () => {
+    const data = await hub.ok<{ account: { id: string; contacts: { totalCount: number } }; accountByExternalRef: { id: string } }>(
+      `query ($id: ID!, $e: String!) {
+         account(id: $id) { id contacts { totalCount } }
+         accountByExternalRef(system: "salesforce", object: "Account", externalId: $e) { id }
+       }`,
+      { id: world.a.accountId, e: world.a.accountRef.externalId },
+      key(),
+    );
+    expect(data.account).toEqual({ id: world.a.accountId, contacts: { totalCount: 1 } });
+    expect(data.accountByExternalRef.id).toBe(world.a.accountId);
+  });
+
+  it('updates A by id and by its reference, and links a new reference', async () => {
+    const byId = await hub.ok<{ upsertAccount: { id: string; name: string } }>(
+      `mutation ($id: ID!) { upsertAccount(input: { id: $id, name: "Scope A renamed", segment: "SMB" }) { id name } }`,
+      { id: world.a.accountId },
+      key(),
+    );
+    expect(byId.upsertAccount).toEqual({ id: world.a.accountId, name: 'Scope A renamed' });
+    const byRef = await hub.ok<{ upsertAccount: { id: string; externalRefs: unknown[] } }>(
+      `mutation ($ref: ExternalRefInput!) { upsertAccount(input: { name: "Scope A", externalRefs: [$ref, { system: "netsuite", object: "customer", externalId: "A-1" }] }) { id externalRefs { externalId } } }`,
+      { ref: world.a.accountRef },
+      key(),
+    );
+    expect(byRef.upsertAccount.id).toBe(world.a.accountId);
+    expect(byRef.upsertAccount.externalRefs).toHaveLength(2);
+  });
+
+  it('manages contacts of A and archives A', async () => {
+    const { upsertContact } = await hub.ok<{ upsertContact: { id: string } }>(
+      `mutation ($id: ID!) { upsertContact(input: { accountId: $id, email: "new@a.io" }) { id } }`,
+      { id: world.a.accountId },
+      key(),
+    );
+    await hub.ok(`mutation ($id: ID!) { removeContact(id: $id) { id } }`, { id: upsertContact.id }, key());
+    const archived = await hub.ok<{ archiveAccount: { status: string } }>(`mutation ($id: ID!) { archiveAccount(id: $id) { status } }`, { id: world.a.accountId }, key());
+    expect(archived.archiveAccount.status).toBe('ARCHIVED');
+  });
+});
