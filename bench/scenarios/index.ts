@@ -1,0 +1,13 @@
+import type { Scenario } from '../support/types';
+import { bare } from './bare.scenario';
+import { trivial } from './trivial.scenario';
+
+/** The scenario every run measures first; ratios are against it. */
+export const BASELINE = bare;
+
+/**
+ * Every scenario, in run order. To add one: write `<name>.scenario.ts` exporting a Scenario
+ * (verify one response first, then `ctx.load(...)` with `expectBody` when the answer is fixed)
+ * and list it here. `npm run bench -- --only <name>` runs it alone (with the baseline).
+ */
+export const scenarios: Scenario[] = [bare, trivial];
