@@ -44,7 +44,7 @@ export class AccountResolver {
       'Creates or updates an account and links its external references; sending the same input again changes nothing. ' +
       'CONFLICT `EXTERNAL_REF_TAKEN` when a reference is linked to another record. ADMIN, OPERATIONS, INTEGRATION.',
   })
-  upsertAccount(@Arg('input') input: UpsertAccountInput, @Ctx() ctx: GraphQLContext): Promise<Account> {
+  upsertAccount(@Arg('input', { description: 'The account to create or update.' }) input: UpsertAccountInput, @Ctx() ctx: GraphQLContext): Promise<Account> {
     return ctx.services.accounts.upsert(ctx, input);
   }
 
@@ -89,7 +89,7 @@ export class ContactResolver {
       'Creates or updates a contact of an account; sending the same input again changes nothing. ' +
       'CONFLICT `CONTACT_EMAIL_TAKEN` or `EXTERNAL_REF_TAKEN` on clashes. ADMIN, OPERATIONS, INTEGRATION.',
   })
-  upsertContact(@Arg('input') input: UpsertContactInput, @Ctx() ctx: GraphQLContext): Promise<Contact> {
+  upsertContact(@Arg('input', { description: 'The contact to create or update.' }) input: UpsertContactInput, @Ctx() ctx: GraphQLContext): Promise<Contact> {
     return ctx.services.accounts.contacts.upsert(ctx, input);
   }
 

@@ -27,7 +27,7 @@ export class AuditResolver {
   @Authorized(Roles.ADMIN)
   @Query(() => AuditLogConnection, { description: 'The audit log, oldest first. ADMIN.' })
   auditLog(
-    @Arg('filter', () => AuditFilterInput, { nullable: true }) filter: AuditFilterInput | null,
+    @Arg('filter', () => AuditFilterInput, { nullable: true, description: 'Optional filters.' }) filter: AuditFilterInput | null,
     @Args() page: PageArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<Connection<AuditLog>> {

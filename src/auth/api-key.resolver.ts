@@ -9,13 +9,13 @@ import { Roles } from './role';
 export class ApiKeyResolver {
   @Authorized(Roles.ADMIN)
   @Mutation(() => CreatedApiKey, { description: 'Creates an API key and returns its secret, once. ADMIN.' })
-  createApiKey(@Arg('input') input: CreateApiKeyInput, @Ctx() ctx: GraphQLContext): Promise<CreatedApiKey> {
+  createApiKey(@Arg('input', { description: 'The key to create.' }) input: CreateApiKeyInput, @Ctx() ctx: GraphQLContext): Promise<CreatedApiKey> {
     return ctx.services.apiKeys.create(ctx, input);
   }
 
   @Authorized(Roles.ADMIN)
   @Mutation(() => ApiKey, { description: 'Revokes a key at once on this instance (within 10 s on others). ADMIN.' })
-  revokeApiKey(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<ApiKey> {
+  revokeApiKey(@Arg('id', () => ID, { description: 'The key id.' }) id: string, @Ctx() ctx: GraphQLContext): Promise<ApiKey> {
     return ctx.services.apiKeys.revoke(ctx, id);
   }
 

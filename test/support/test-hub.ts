@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { Kind, parse, type OperationDefinitionNode } from 'graphql';
 import pino from 'pino';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
@@ -99,6 +100,19 @@ export async function startTestHub(overrides: Partial<Record<string, string>> = 
     return runner;
   };
 
+  // Every successful mutation sent through this helper must leave an audit row per root
+  // field, with its request id: checked when the hub closes, for every test file.
+  const succeededMutations: { requestId: string; fields: string[] }[] = [];
+  const mutationFields = (query: string): string[] => {
+    try {
+      const op = parse(query).definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+      if (op?.operation !== 'mutation') return [];
+      return op.selectionSet.selections.flatMap((sel) => (sel.kind === Kind.FIELD ? [sel.name.value] : []));
+    } catch {
+      return [];
+    }
+  };
+
   const gql = async <T,>(query: string, variables?: Record<string, unknown>, key: string | null = adminKey): Promise<GqlResponse<T>> => {
     const res = await fetch(`${address}/graphql`, {
       method: 'POST',
@@ -106,7 +120,22 @@ export async function startTestHub(overrides: Partial<Record<string, string>> = 
       body: JSON.stringify({ query, variables }),
     });
     const body = (await res.json()) as { data?: T | null; errors?: GqlResponse<T>['errors'] };
+    const fields = mutationFields(query);
+    if (fields.length && !body.errors?.length && res.headers.get('x-request-id')) {
+      succeededMutations.push({ requestId: res.headers.get('x-request-id')!, fields });
+    }
     return { status: res.status, data: body.data ?? null, errors: body.errors, headers: res.headers };
+  };
+
+  const assertMutationsAudited = async () => {
+    if (succeededMutations.length === 0) return;
+    const rows: { request_id: string; operation: string }[] = await ds.query(
+      'SELECT DISTINCT request_id, operation FROM audit_log WHERE request_id = ANY($1)',
+      [succeededMutations.map((m) => m.requestId)],
+    );
+    const seen = new Set(rows.map((r) => `${r.request_id} ${r.operation}`));
+    const missing = succeededMutations.flatMap((m) => m.fields.filter((f) => !seen.has(`${m.requestId} ${f}`)).map((f) => `${f} (${m.requestId})`));
+    if (missing.length) throw new Error(`${missing.length} mutations without an audit row, e.g. ${missing.slice(0, 5).join(', ')}`);
   };
 
   return {
@@ -135,12 +164,15 @@ export async function startTestHub(overrides: Partial<Record<string, string>> = 
       }
     },
     async close() {
+      let auditProblem: unknown = null;
+      await assertMutationsAudited().catch((err) => (auditProblem = err));
       await app.close();
       await ds.destroy();
       const admin = new Client({ connectionString: adminUrl });
       await admin.connect();
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
+      if (auditProblem) throw auditProblem;
     },
   };
 }

@@ -1,0 +1,162 @@
+import { MeterAggregation, MonetizationModel, ProductKind } from '../catalog/catalog.enums';
+
+/**
+ * A small but realistic catalog for `ehub demo`: a software vendor with desktop, SaaS and
+ * IoT lines, a suite bundle, support and services, and usage meters. Prices in USD cents.
+ */
+export const DEMO_FEATURES = [
+  { key: 'designer.core', name: 'Designer: core modelling' },
+  { key: 'designer.render', name: 'Designer: photoreal rendering' },
+  { key: 'designer.simulation', name: 'Designer: physics simulation' },
+  { key: 'analytics.dashboards', name: 'Analytics: dashboards' },
+  { key: 'analytics.export', name: 'Analytics: data export' },
+  { key: 'api.access', name: 'Public API access' },
+  { key: 'sensor.telemetry', name: 'Sensor gateway: telemetry upload' },
+  { key: 'sensor.ota', name: 'Sensor gateway: over-the-air updates' },
+  { key: 'support.premium', name: 'Premium support (24/7, 1 h response)' },
+];
+
+export const DEMO_METERS = [
+  { key: 'api.calls', name: 'API calls', aggregation: MeterAggregation.COUNT, unit: 'calls', featureKey: 'api.access' },
+  { key: 'storage.gb', name: 'Storage used', aggregation: MeterAggregation.MAX, unit: 'GB', valueProperty: 'gb', featureKey: 'analytics.export' },
+  { key: 'render.minutes', name: 'Render minutes', aggregation: MeterAggregation.SUM, unit: 'minutes', valueProperty: 'minutes', featureKey: 'designer.render' },
+  { key: 'active.users', name: 'Active users', aggregation: MeterAggregation.UNIQUE_COUNT, unit: 'users', valueProperty: 'user', featureKey: 'analytics.dashboards' },
+];
+
+const usd = (amountMinor: number) => ({ amountMinor: String(amountMinor), currency: 'USD' });
+
+export const DEMO_PRODUCTS = [
+  {
+    sku: 'DSN-STD',
+    name: 'Designer Standard (node-locked)',
+    kind: ProductKind.SOFTWARE,
+    listPrice: usd(120_000),
+    ssp: usd(110_000),
+    defaultModel: MonetizationModel.DEVICE_LOCKED,
+    features: [{ key: 'designer.core', limit: 1 }],
+  },
+  {
+    sku: 'DSN-PRO',
+    name: 'Designer Pro (floating)',
+    kind: ProductKind.SOFTWARE,
+    listPrice: usd(360_000),
+    ssp: usd(330_000),
+    defaultModel: MonetizationModel.CONCURRENT,
+    features: [
+      { key: 'designer.core', limit: 1 },
+      { key: 'designer.render', limit: 1 },
+      { key: 'designer.simulation', limit: 1 },
+    ],
+  },
+  {
+    sku: 'ANL-CLOUD',
+    name: 'Analytics Cloud (per named user, annual)',
+    kind: ProductKind.SAAS,
+    listPrice: usd(60_000),
+    ssp: usd(54_000),
+    defaultModel: MonetizationModel.NAMED_USER,
+    features: [
+      { key: 'analytics.dashboards', limit: 1 },
+      { key: 'analytics.export', limit: null },
+    ],
+  },
+  {
+    sku: 'API-10M',
+    name: 'API calls, 10 million a month',
+    kind: ProductKind.SAAS,
+    listPrice: usd(250_000),
+    ssp: usd(250_000),
+    defaultModel: MonetizationModel.METERED,
+    features: [{ key: 'api.access', limit: 10_000_000 }],
+  },
+  {
+    sku: 'RENDER-PAYG',
+    name: 'Cloud rendering, pay as you go (per minute)',
+    kind: ProductKind.SAAS,
+    listPrice: usd(12),
+    ssp: usd(12),
+    defaultModel: MonetizationModel.USAGE,
+    features: [{ key: 'designer.render', limit: null }],
+  },
+  {
+    sku: 'GW-100',
+    name: 'Sensor Gateway 100 (device)',
+    kind: ProductKind.IOT_DEVICE,
+    listPrice: usd(45_000),
+    ssp: usd(40_000),
+    defaultModel: MonetizationModel.DEVICE_LOCKED,
+    features: [
+      { key: 'sensor.telemetry', limit: 1 },
+      { key: 'sensor.ota', limit: 1 },
+    ],
+  },
+  {
+    sku: 'SUP-PREM',
+    name: 'Premium Support, annual',
+    kind: ProductKind.SUPPORT,
+    listPrice: usd(80_000),
+    ssp: usd(72_000),
+    defaultModel: MonetizationModel.SUBSCRIPTION,
+    features: [{ key: 'support.premium', limit: null }],
+  },
+  {
+    sku: 'SVC-ONBOARD',
+    name: 'Onboarding and training (5 days)',
+    kind: ProductKind.SERVICE,
+    listPrice: usd(900_000),
+    ssp: usd(750_000),
+    defaultModel: MonetizationModel.OUTCOME,
+    features: [],
+  },
+  {
+    sku: 'SUITE-ENT',
+    name: 'Enterprise Design Suite (bundle)',
+    kind: ProductKind.SOFTWARE,
+    listPrice: usd(1_200_000),
+    ssp: usd(1_000_000),
+    defaultModel: MonetizationModel.SUBSCRIPTION,
+    features: [],
+    components: [
+      { sku: 'DSN-PRO', quantity: 5 },
+      { sku: 'ANL-CLOUD', quantity: 25 },
+      { sku: 'SUP-PREM', quantity: 1 },
+    ],
+  },
+];
+
+export const DEMO_ACCOUNTS = [
+  {
+    name: 'Acme Robotics',
+    domain: 'acme-robotics.example',
+    currency: 'USD',
+    country: 'US',
+    segment: 'ENTERPRISE',
+    externalRefs: [{ system: 'salesforce', object: 'Account', externalId: '001DEMO0000000001' }],
+    contacts: [
+      { email: 'ana.lopez@acme-robotics.example', name: 'Ana López' },
+      { email: 'ben.okafor@acme-robotics.example', name: 'Ben Okafor' },
+      { email: 'chen.wei@acme-robotics.example', name: 'Chen Wei' },
+    ],
+  },
+  {
+    name: 'Nordlicht Energie GmbH',
+    domain: 'nordlicht.example',
+    currency: 'EUR',
+    country: 'DE',
+    segment: 'MID_MARKET',
+    externalRefs: [
+      { system: 'salesforce', object: 'Account', externalId: '001DEMO0000000002' },
+      { system: 'netsuite', object: 'customer', externalId: '4711' },
+    ],
+    contacts: [{ email: 'j.schmidt@nordlicht.example', name: 'Jana Schmidt' }],
+  },
+  {
+    name: 'Kite Health',
+    domain: 'kitehealth.example',
+    currency: 'USD',
+    country: 'US',
+    segment: 'SMB',
+    externalRefs: [{ system: 'salesforce', object: 'Account', externalId: '001DEMO0000000003' }],
+    contacts: [{ email: 'ops@kitehealth.example', name: 'Kite Ops' }],
+  },
+];
