@@ -1,9 +1,10 @@
 import { AuthAndAudit1764300000000 } from './1764300000000-AuthAndAudit';
 import { Catalog1764300100000 } from './1764300100000-Catalog';
 import { Accounts1764300200000 } from './1764300200000-Accounts';
+import { OrdersAndEntitlements1764300300000 } from './1764300300000-OrdersAndEntitlements';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the app, the CLI and the
  * tests run exactly the same set from source or from dist/. Append-only.
  */
-export const migrations = [AuthAndAudit1764300000000, Catalog1764300100000, Accounts1764300200000];
+export const migrations = [AuthAndAudit1764300000000, Catalog1764300100000, Accounts1764300200000, OrdersAndEntitlements1764300300000];

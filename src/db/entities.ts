@@ -2,6 +2,7 @@ import { ApiKey } from '../auth/api-key.entity';
 import { AuditLog } from '../audit/audit-log.entity';
 import { catalogEntities } from '../catalog/catalog.entities';
 import { accountEntities } from '../accounts/account.entities';
+import { entitlementEntities } from '../entitlements/entitlement.entities';
 
 /** Every TypeORM entity of the hub (one list, used by the single DataSource). */
-export const entities: Function[] = [ApiKey, AuditLog, ...catalogEntities, ...accountEntities];
+export const entities: Function[] = [ApiKey, AuditLog, ...catalogEntities, ...accountEntities, ...entitlementEntities];
