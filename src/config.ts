@@ -27,6 +27,20 @@ const schema = z.object({
     .default('true')
     .transform((v) => v === 'true'),
   EHUB_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** The contract time zone: service dates (end dates inclusive) become instants in it. */
+  EHUB_TIME_ZONE: z
+    .string()
+    .default('UTC')
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an IANA time zone, e.g. UTC or Europe/Berlin'),
+  /** How often the entitlement lifecycle job runs (node-cron expression). */
+  EHUB_LIFECYCLE_CRON: z.string().default('* * * * *'),
 });
 
 export type Config = z.infer<typeof schema> & { dataDir: string };

@@ -93,6 +93,18 @@ export async function bootstrapAdmin(services: Services, log: Logger): Promise<v
   log.warn({ file, prefix: created.apiKey.prefix }, `no API keys existed: an admin key was generated into ${file}`);
 }
 
+/** The hub's scheduled jobs (each tick runs once across instances: advisory locks). */
+export function registerJobs(scheduler: Scheduler, services: Services, log: Logger): void {
+  scheduler.register({
+    id: 'entitlement-lifecycle',
+    schedule: services.config.EHUB_LIFECYCLE_CRON,
+    execute: async () => {
+      const moved = await services.entitlements.runLifecycle(systemContext(log, 'job:entitlement-lifecycle'));
+      if (moved.expired || moved.cancelled) log.info(moved, 'entitlement lifecycle: statuses moved');
+    },
+  });
+}
+
 export interface Hub {
   app: FastifyInstance;
   services: Services;
@@ -134,6 +146,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     const schema = await buildHubSchema();
     app = await buildApp({ services, schema, log });
     scheduler = new Scheduler(db.ds, log);
+    registerJobs(scheduler, services, log);
     const s = services;
     flushTimer = setInterval(() => void s.apiKeys.flushLastUsed().catch((err) => log.warn({ err }, 'could not record key use')), 30_000);
     flushTimer.unref();

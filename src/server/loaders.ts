@@ -1,6 +1,7 @@
 import type { Services } from './services';
 import { createCatalogLoaders, type CatalogLoaders } from '../catalog/catalog.loaders';
 import { createAccountLoaders, type AccountLoaders } from '../accounts/account.loaders';
+import { createEntitlementLoaders, type EntitlementLoaders } from '../entitlements/entitlement.loaders';
 
 /**
  * Per-request DataLoaders: every field resolver that reads the database goes through one,
@@ -9,11 +10,13 @@ import { createAccountLoaders, type AccountLoaders } from '../accounts/account.l
 export interface Loaders {
   catalog: CatalogLoaders;
   accounts: AccountLoaders;
+  entitlements: EntitlementLoaders;
 }
 
 export function createLoaders(services: Services): Loaders {
   return {
     catalog: createCatalogLoaders(services.db),
     accounts: createAccountLoaders(services.db),
+    entitlements: createEntitlementLoaders(services.db, services.entitlements, services.orders),
   };
 }

@@ -7,6 +7,8 @@ import { ApiKeyResolver } from '../auth/api-key.resolver';
 import { AuditResolver } from '../audit/audit.resolver';
 import { CatalogResolvers } from '../catalog/catalog.resolvers';
 import { AccountResolvers } from '../accounts/account.resolvers';
+import { OrderResolver } from '../orders/order.resolver';
+import { EntitlementResolver } from '../entitlements/entitlement.resolver';
 import { badInput, type FieldError } from '../common/errors';
 import type { GraphQLContext } from './graphql-context';
 import { HealthResolver } from './health.resolver';
@@ -17,6 +19,8 @@ export const resolvers: NonEmptyArray<Function> = [
   AuditResolver,
   ...CatalogResolvers,
   ...AccountResolvers,
+  OrderResolver,
+  EntitlementResolver,
 ];
 
 export const SCHEMA_FILE = path.resolve(__dirname, '../../schema.graphql');

@@ -4,6 +4,8 @@ import { ApiKeyService } from '../auth/api-key.service';
 import { AuditService } from '../audit/audit.service';
 import { CatalogService } from '../catalog/catalog.service';
 import { AccountService } from '../accounts/account.service';
+import { EntitlementService } from '../entitlements/entitlement.service';
+import { OrderService } from '../orders/order.service';
 
 /** The hub's services, built once per process and shared by resolvers, the CLI and jobs. */
 export interface Services {
@@ -13,15 +15,21 @@ export interface Services {
   audit: AuditService;
   catalog: CatalogService;
   accounts: AccountService;
+  entitlements: EntitlementService;
+  orders: OrderService;
 }
 
 export function createServices(db: Db, config: Config): Services {
+  const catalog = new CatalogService(db);
+  const entitlements = new EntitlementService(db, config.EHUB_TIME_ZONE);
   return {
     db,
     config,
     apiKeys: new ApiKeyService(db),
     audit: new AuditService(db),
-    catalog: new CatalogService(db),
+    catalog,
     accounts: new AccountService(db),
+    entitlements,
+    orders: new OrderService(db, catalog, entitlements),
   };
 }

@@ -32,6 +32,7 @@ const SCALARS: Record<string, unknown> = {
   Float: 1,
   Boolean: true,
   DateTimeISO: '2027-01-01T00:00:00.000Z',
+  LocalDate: '2027-01-01',
   MinorAmount: '100',
   JSON: {},
   JSONObject: {},

@@ -1,0 +1,336 @@
+import type { EntityManager } from 'typeorm';
+import type { RequestContext } from '../common/context';
+import { badInput, notFound } from '../common/errors';
+import { paginate, type Connection } from '../common/pagination';
+import { accountScope, assertAccountVisible } from '../auth/scope';
+import type { Db, Tx } from '../db/db';
+import { auditSnapshot } from '../db/db';
+import type { EntitlementListArgs } from '../orders/order.types';
+import { Entitlement, EntitlementEvent, EntitlementFeature } from './entitlement.entity';
+import { EntitlementStatus } from './entitlement.enums';
+import { effectiveStatus } from './effective-status';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A feature grant to write: total limit as a decimal string, null = unlimited. */
+export interface FeatureGrant {
+  featureId: string;
+  featureKey: string;
+  limitTotal: string | null;
+}
+
+/** A term in contract dates (end inclusive, null = perpetual). */
+export interface Term {
+  startDate: string;
+  endDate: string | null;
+  graceDays: number;
+}
+
+/** An entitlement with its features: what the history snapshots record. */
+export type EntitlementSnapshot = Record<string, unknown> & { features: { featureKey: string; limitTotal: string | null }[] };
+
+/**
+ * Entitlements: reads for the API, the write primitives fulfilment uses (always inside the
+ * caller's transaction), suspension, and the lifecycle job. Dates become instants in the
+ * contract time zone here and only here (SQL `AT TIME ZONE`), so the rule "endDate is the
+ * last day, inclusive" lives in one place.
+ */
+export class EntitlementService {
+  constructor(
+    private readonly db: Db,
+    private readonly timeZone: string,
+  ) {}
+
+  // ------------------------------------------------------------------ reads
+
+  async get(ctx: RequestContext, id: string): Promise<Entitlement> {
+    if (!UUID.test(id)) throw notFound('Entitlement', id);
+    const e = await this.db.manager.findOne(Entitlement, { where: { id } });
+    if (!e) throw notFound('Entitlement', id);
+    assertAccountVisible(ctx, e.accountId, 'Entitlement');
+    return e;
+  }
+
+  async list(ctx: RequestContext, args: EntitlementListArgs): Promise<Connection<Entitlement>> {
+    const f = args.filter ?? {};
+    const qb = this.db.manager.createQueryBuilder(Entitlement, 'e');
+    const scope = accountScope(ctx);
+    if (scope) {
+      if (f.accountId && f.accountId !== scope) throw notFound('Account', f.accountId);
+      qb.andWhere('e.accountId = :scope', { scope });
+    }
+    if (f.accountId) qb.andWhere('e.accountId = :accountId', { accountId: f.accountId });
+    if (f.status) qb.andWhere('e.status = :status', { status: f.status });
+    if (f.model) qb.andWhere('e.model = :model', { model: f.model });
+    if (f.sku) qb.andWhere('e.sku = :sku', { sku: f.sku });
+    if (f.orderId) qb.andWhere('e.orderId = :orderId', { orderId: f.orderId });
+    if (f.feature) {
+      qb.andWhere('EXISTS (SELECT 1 FROM entitlement_feature ef WHERE ef.entitlement_id = e.id AND ef.feature_key = :feature)', {
+        feature: f.feature,
+      });
+    }
+    if (f.activeAt) {
+      qb.andWhere('e.startsAt <= :at AND (e.graceEndsAt IS NULL OR e.graceEndsAt > :at)', { at: f.activeAt });
+    }
+    return paginate(qb, 'e', args);
+  }
+
+  async featuresOf(manager: EntityManager, ids: readonly string[]): Promise<Map<string, EntitlementFeature[]>> {
+    const rows = ids.length
+      ? await manager.createQueryBuilder(EntitlementFeature, 'f').where('f.entitlementId = ANY(:ids)', { ids }).orderBy('f.featureKey').getMany()
+      : [];
+    const out = new Map<string, EntitlementFeature[]>();
+    for (const r of rows) out.set(r.entitlementId, [...(out.get(r.entitlementId) ?? []), r]);
+    return out;
+  }
+
+  async historyOf(manager: EntityManager, ids: readonly string[]): Promise<Map<string, EntitlementEvent[]>> {
+    const rows = ids.length
+      ? await manager.createQueryBuilder(EntitlementEvent, 'h').where('h.entitlementId = ANY(:ids)', { ids }).orderBy('h.id').getMany()
+      : [];
+    const out = new Map<string, EntitlementEvent[]>();
+    for (const r of rows) out.set(r.entitlementId, [...(out.get(r.entitlementId) ?? []), r]);
+    return out;
+  }
+
+  async byOrders(manager: EntityManager, orderIds: readonly string[]): Promise<Map<string, Entitlement[]>> {
+    const rows = orderIds.length
+      ? await manager.createQueryBuilder(Entitlement, 'e').where('e.orderId = ANY(:ids)', { ids: orderIds }).orderBy('e.createdAt').addOrderBy('e.id').getMany()
+      : [];
+    const out = new Map<string, Entitlement[]>();
+    for (const r of rows) out.set(r.orderId, [...(out.get(r.orderId) ?? []), r]);
+    return out;
+  }
+
+  // ------------------------------------------------------------------ write primitives (inside a transaction)
+
+  /** Inserts an entitlement and its features; instants computed from the contract dates. */
+  async create(
+    tx: Tx,
+    ctx: RequestContext,
+    v: {
+      accountId: string;
+      productId: string;
+      sku: string;
+      orderId: string;
+      orderLineId: string;
+      model: string;
+      quantity: number;
+      term: Term;
+      overagePolicy: string | null;
+      resetPeriod: string | null;
+      features: FeatureGrant[];
+      note?: string;
+    },
+  ): Promise<Entitlement> {
+    const [row] = await tx.manager.query(
+      `INSERT INTO entitlement (account_id, product_id, sku, order_id, order_line_id, model, quantity, start_date, end_date,
+         grace_days, overage_policy, reset_period, starts_at, ends_at, grace_ends_at, status)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8::date, $9::date, $10, $11, $12, t.starts_at, t.ends_at, t.grace_ends_at,
+              CASE WHEN t.grace_ends_at <= now() THEN 'EXPIRED' ELSE 'ACTIVE' END
+         FROM (${TERM_SQL('$8', '$9', '$10', '$13')}) t
+       RETURNING id`,
+      [
+        v.accountId,
+        v.productId,
+        v.sku,
+        v.orderId,
+        v.orderLineId,
+        v.model,
+        v.quantity,
+        v.term.startDate,
+        v.term.endDate,
+        v.term.graceDays,
+        v.overagePolicy,
+        v.resetPeriod,
+        this.timeZone,
+      ],
+    );
+    await this.replaceFeatures(tx.manager, row.id, v.accountId, v.features);
+    const after = await this.snapshot(tx.manager, row.id);
+    await this.recordEvent(tx, ctx, row.id, v.accountId, 'GRANTED', v.orderLineId, null, after, v.note);
+    tx.audit({ entity: 'Entitlement', entityId: row.id, action: 'CREATE', after });
+    return (await tx.manager.findOneOrFail(Entitlement, { where: { id: row.id } }));
+  }
+
+  /**
+   * Changes an entitlement in place (term, quantity, terms, features, status, reasons) and
+   * records one history event with before and after. Returns the updated row.
+   */
+  async change(
+    tx: Tx,
+    ctx: RequestContext,
+    id: string,
+    kind: string,
+    orderLineId: string | null,
+    c: {
+      term?: Term;
+      quantity?: number;
+      overagePolicy?: string | null;
+      resetPeriod?: string | null;
+      features?: FeatureGrant[];
+      status?: EntitlementStatus;
+      endedReason?: string | null;
+      suspendedReason?: string | null;
+      note?: string;
+    },
+  ): Promise<Entitlement> {
+    const before = await this.snapshot(tx.manager, id);
+    const current = await tx.manager.findOneOrFail(Entitlement, { where: { id } });
+    const term = c.term ?? { startDate: current.startDate, endDate: current.endDate, graceDays: current.graceDays };
+    await tx.manager.query(
+      `UPDATE entitlement e SET
+         start_date = $2::date, end_date = $3::date, grace_days = $4,
+         starts_at = t.starts_at, ends_at = t.ends_at, grace_ends_at = t.grace_ends_at,
+         quantity = $6, overage_policy = $7, reset_period = $8, status = $9, ended_reason = $10, suspended_reason = $11,
+         version = e.version + 1, updated_at = now()
+       FROM (${TERM_SQL('$2', '$3', '$4', '$5')}) t
+       WHERE e.id = $1`,
+      [
+        id,
+        term.startDate,
+        term.endDate,
+        term.graceDays,
+        this.timeZone,
+        c.quantity ?? current.quantity,
+        c.overagePolicy !== undefined ? c.overagePolicy : current.overagePolicy,
+        c.resetPeriod !== undefined ? c.resetPeriod : current.resetPeriod,
+        c.status ?? current.status,
+        c.endedReason !== undefined ? c.endedReason : current.endedReason,
+        c.suspendedReason !== undefined ? c.suspendedReason : current.suspendedReason,
+      ],
+    );
+    if (c.features) await this.replaceFeatures(tx.manager, id, current.accountId, c.features);
+    const after = await this.snapshot(tx.manager, id);
+    await this.recordEvent(tx, ctx, id, current.accountId, kind, orderLineId, before, after, c.note);
+    tx.audit({ entity: 'Entitlement', entityId: id, action: kind, before, after });
+    return tx.manager.findOneOrFail(Entitlement, { where: { id } });
+  }
+
+  /** Locks an entitlement row for the rest of the transaction. */
+  async lock(manager: EntityManager, id: string): Promise<Entitlement | null> {
+    return manager.createQueryBuilder(Entitlement, 'e').setLock('pessimistic_write').where('e.id = :id', { id }).getOne();
+  }
+
+  async snapshot(manager: EntityManager, id: string): Promise<EntitlementSnapshot> {
+    const e = await manager.findOneOrFail(Entitlement, { where: { id } });
+    const features = (await this.featuresOf(manager, [id])).get(id) ?? [];
+    return {
+      ...(auditSnapshot(e) as Record<string, unknown>),
+      features: features.map((f) => ({ featureKey: f.featureKey, limitTotal: f.limitTotal })),
+    };
+  }
+
+  private async replaceFeatures(manager: EntityManager, id: string, accountId: string, features: FeatureGrant[]): Promise<void> {
+    await manager.query('DELETE FROM entitlement_feature WHERE entitlement_id = $1', [id]);
+    if (features.length === 0) return;
+    await manager.query(
+      `INSERT INTO entitlement_feature (entitlement_id, account_id, feature_id, feature_key, limit_total)
+       SELECT $1, $2, f.id, f.key, f.lim FROM unnest($3::uuid[], $4::text[], $5::numeric[]) AS f(id, key, lim)`,
+      [id, accountId, features.map((f) => f.featureId), features.map((f) => f.featureKey), features.map((f) => f.limitTotal)],
+    );
+  }
+
+  private async recordEvent(
+    tx: Tx,
+    ctx: RequestContext,
+    entitlementId: string,
+    accountId: string,
+    kind: string,
+    orderLineId: string | null,
+    before: unknown,
+    after: unknown,
+    note?: string,
+  ): Promise<void> {
+    await tx.manager.insert(EntitlementEvent, {
+      entitlementId,
+      accountId,
+      kind,
+      orderLineId,
+      keyId: ctx.principal?.keyId ?? null,
+      requestId: ctx.requestId,
+      note: note ?? null,
+      before: before as object,
+      after: after as object,
+    });
+  }
+
+  // ------------------------------------------------------------------ suspension
+
+  async suspend(ctx: RequestContext, id: string, reason: string): Promise<Entitlement> {
+    const why = reason.trim();
+    if (!why) throw badInput('ENTITLEMENT_SUSPEND_REASON_REQUIRED', 'Say why the entitlement is suspended', [{ path: 'reason', message: 'must not be empty' }]);
+    return this.db.tx(ctx, async (tx) => {
+      const e = await this.lock(tx.manager, id);
+      if (!e) throw notFound('Entitlement', id);
+      assertAccountVisible(ctx, e.accountId, 'Entitlement');
+      if (e.status === EntitlementStatus.SUSPENDED && e.suspendedReason === why) return e; // replay
+      const status = effectiveStatus(e);
+      if (status === EntitlementStatus.CANCELLED || status === EntitlementStatus.EXPIRED) {
+        throw badInput('ENTITLEMENT_NOT_ACTIVE', `Entitlement ${id} is ${status} and cannot be suspended`);
+      }
+      return this.change(tx, ctx, id, 'SUSPENDED', null, { status: EntitlementStatus.SUSPENDED, suspendedReason: why, note: why });
+    });
+  }
+
+  async resume(ctx: RequestContext, id: string): Promise<Entitlement> {
+    return this.db.tx(ctx, async (tx) => {
+      const e = await this.lock(tx.manager, id);
+      if (!e) throw notFound('Entitlement', id);
+      assertAccountVisible(ctx, e.accountId, 'Entitlement');
+      if (e.status !== EntitlementStatus.SUSPENDED) return e; // already resumed: replay is a no-op
+      // Back to what the dates say (the lifecycle job may have skipped it while suspended).
+      const status = e.graceEndsAt && e.graceEndsAt.getTime() <= Date.now() ? EntitlementStatus.EXPIRED : EntitlementStatus.ACTIVE;
+      return this.change(tx, ctx, id, 'RESUMED', null, { status, suspendedReason: null });
+    });
+  }
+
+  // ------------------------------------------------------------------ lifecycle job
+
+  /**
+   * Moves stored statuses to what the dates say: ACTIVE/SUSPENDED past their grace end →
+   * EXPIRED, ended early (cancelled, upgraded) past their end → CANCELLED; one history event
+   * each. Checks never depend on this having run; reports and filters do.
+   */
+  async runLifecycle(ctx: RequestContext, now: Date = new Date()): Promise<{ expired: number; cancelled: number }> {
+    return this.db.tx(ctx, async (tx) => {
+      // TypeORM answers an UPDATE ... RETURNING with [rows, affectedCount].
+      const [rows]: [{ id: string; account_id: string; status: string }[], number] = await tx.manager.query(
+        `WITH due AS (
+           SELECT id, CASE WHEN ended_reason IS NOT NULL THEN 'CANCELLED' ELSE 'EXPIRED' END AS next
+             FROM entitlement
+            WHERE status IN ('ACTIVE','SUSPENDED')
+              AND ((ended_reason IS NULL AND grace_ends_at <= $1) OR (ended_reason IS NOT NULL AND ends_at <= $1))
+            ORDER BY id
+            FOR UPDATE SKIP LOCKED
+            LIMIT 5000
+         )
+         UPDATE entitlement e SET status = due.next, version = e.version + 1, updated_at = now()
+           FROM due WHERE e.id = due.id
+         RETURNING e.id, e.account_id, e.status`,
+        [now],
+      );
+      if (rows.length) {
+        await tx.manager.query(
+          `INSERT INTO entitlement_event (entitlement_id, account_id, kind, request_id, note)
+           SELECT id, account_id, status, $4, 'by the lifecycle job' FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS r(id, account_id, status)`,
+          [rows.map((r) => r.id), rows.map((r) => r.account_id), rows.map((r) => r.status), ctx.requestId],
+        );
+      }
+      return {
+        expired: rows.filter((r) => r.status === 'EXPIRED').length,
+        cancelled: rows.filter((r) => r.status === 'CANCELLED').length,
+      };
+    });
+  }
+}
+
+/**
+ * The instants of a term in a time zone: a service period's end date is its last day,
+ * inclusive, so the entitlement ends at the start of the following day; grace adds days.
+ */
+export function TERM_SQL(start: string, end: string, grace: string, tz: string): string {
+  return `SELECT (${start}::date)::timestamp AT TIME ZONE ${tz} AS starts_at,
+                 CASE WHEN ${end}::date IS NULL THEN NULL ELSE ((${end}::date) + 1)::timestamp AT TIME ZONE ${tz} END AS ends_at,
+                 CASE WHEN ${end}::date IS NULL THEN NULL ELSE ((${end}::date) + 1 + ${grace}::int)::timestamp AT TIME ZONE ${tz} END AS grace_ends_at`;
+}

@@ -1,0 +1,650 @@
+import crypto from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import type { RequestContext } from '../common/context';
+import { AppError, badInput, conflict, notFound, type FieldError } from '../common/errors';
+import { paginate, type Connection } from '../common/pagination';
+import { toDecimalString } from '../common/decimal';
+import { accountScope, assertAccountVisible } from '../auth/scope';
+import type { Db, Tx } from '../db/db';
+import { auditSnapshot } from '../db/db';
+import { MonetizationModel } from '../catalog/catalog.enums';
+import type { CatalogService } from '../catalog/catalog.service';
+import type { Product } from '../catalog/catalog.entities';
+import { normalizeExternalRefs, resolveExternalRef } from '../accounts/external-ref.service';
+import { Entitlement } from '../entitlements/entitlement.entity';
+import { EntitlementStatus, OrderLineAction, OveragePolicy, ResetPeriod } from '../entitlements/entitlement.enums';
+import type { EntitlementService, FeatureGrant, Term } from '../entitlements/entitlement.service';
+import { Order, OrderRevision } from './order.entity';
+import { OrderLine, type LineLimit } from './order-line.entity';
+import type { OrderInput, OrderLineInput, OrderListArgs } from './order.types';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+/** Models whose entitlement must have an end date. */
+const TERM_REQUIRED = new Set<string>([MonetizationModel.SUBSCRIPTION]);
+const METERED_LIKE = new Set<string>([MonetizationModel.METERED, MonetizationModel.USAGE, MonetizationModel.OUTCOME]);
+
+/** An order line as fulfilment sees it: input normalised, defaults applied, product resolved. */
+interface PlannedLine {
+  index: number;
+  input: CanonicalLine;
+  product: Product;
+  model: MonetizationModel;
+  /** The line (of an earlier order or revision) this one renews or amends. */
+  target: OrderLine | null;
+}
+
+/** The canonical form of a line: what the idempotency hash covers and what is stored. */
+interface CanonicalLine {
+  lineNo: number;
+  externalLineId: string | null;
+  sku: string;
+  quantity: string;
+  unitPrice: string;
+  startDate: string;
+  endDate: string | null;
+  model: MonetizationModel | null;
+  action: OrderLineAction;
+  renewsLineRef: string | null;
+  amendsLineRef: string | null;
+  overagePolicy: OveragePolicy | null;
+  resetPeriod: ResetPeriod | null;
+  limits: LineLimit[] | null;
+  graceDays: number;
+}
+
+function canonicalLine(l: OrderLineInput): CanonicalLine {
+  return {
+    lineNo: l.lineNo,
+    externalLineId: l.externalLineId ?? null,
+    sku: l.sku,
+    quantity: toDecimalString(l.quantity),
+    unitPrice: BigInt(l.unitPrice).toString(),
+    startDate: l.startDate,
+    endDate: l.endDate ?? null,
+    model: l.model ?? null,
+    action: l.action ?? OrderLineAction.NEW,
+    renewsLineRef: l.renewsLineRef ?? null,
+    amendsLineRef: l.amendsLineRef ?? null,
+    overagePolicy: l.overagePolicy ?? null,
+    resetPeriod: l.resetPeriod ?? null,
+    limits: l.limits?.length
+      ? [...l.limits]
+          .map((x) => ({ feature: x.feature, limit: x.limit === null || x.limit === undefined ? null : toDecimalString(x.limit) }))
+          .sort((a, b) => a.feature.localeCompare(b.feature))
+      : null,
+    graceDays: l.graceDays ?? 0,
+  };
+}
+
+/** Stable JSON (sorted keys) so equal inputs hash equally whatever their key order. */
+function stableStringify(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableStringify((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v ?? null);
+}
+
+function addDays(date: string, days: number): string {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
+function multiply(perUnit: string | null, quantity: string): string | null {
+  if (perUnit === null) return null;
+  // Exact decimal product: scale both to integers.
+  const [a, b] = [perUnit, quantity].map((s) => {
+    const [i, f = ''] = s.split('.');
+    return { n: BigInt(i + f), scale: f.length };
+  });
+  const n = a!.n * b!.n;
+  const scale = a!.scale + b!.scale;
+  if (scale === 0) return n.toString();
+  const s = n.toString().padStart(scale + 1, '0');
+  return `${s.slice(0, -scale)}.${s.slice(-scale)}`.replace(/\.?0+$/, '');
+}
+
+/**
+ * Orders → entitlements, exactly once. `submit` stores the order and fulfils every line in
+ * one transaction: the same (source, externalId, revision) again returns the order and
+ * changes nothing; a higher revision applies the difference to the existing entitlements.
+ */
+export class OrderService {
+  constructor(
+    private readonly db: Db,
+    private readonly catalog: CatalogService,
+    private readonly entitlements: EntitlementService,
+  ) {}
+
+  // ------------------------------------------------------------------ reads
+
+  async get(ctx: RequestContext, id: string): Promise<Order> {
+    if (!UUID.test(id)) throw notFound('Order', id);
+    const o = await this.db.manager.findOne(Order, { where: { id } });
+    if (!o) throw notFound('Order', id);
+    assertAccountVisible(ctx, o.accountId, 'Order');
+    return o;
+  }
+
+  async list(ctx: RequestContext, args: OrderListArgs): Promise<Connection<Order>> {
+    const qb = this.db.manager.createQueryBuilder(Order, 'o');
+    const scope = accountScope(ctx);
+    if (scope) {
+      if (args.accountId && args.accountId !== scope) throw notFound('Account', args.accountId);
+      qb.andWhere('o.accountId = :scope', { scope });
+    }
+    if (args.accountId) qb.andWhere('o.accountId = :a', { a: args.accountId });
+    if (args.source) qb.andWhere('o.source = :s', { s: args.source });
+    if (args.externalId) qb.andWhere('o.externalId = :x', { x: args.externalId });
+    return paginate(qb, 'o', args);
+  }
+
+  async linesOf(manager: EntityManager, orderIds: readonly string[]): Promise<Map<string, OrderLine[]>> {
+    const rows = orderIds.length
+      ? await manager.createQueryBuilder(OrderLine, 'l').where('l.orderId = ANY(:ids)', { ids: orderIds }).orderBy('l.lineNo').getMany()
+      : [];
+    const out = new Map<string, OrderLine[]>();
+    for (const r of rows) out.set(r.orderId, [...(out.get(r.orderId) ?? []), r]);
+    return out;
+  }
+
+  // ------------------------------------------------------------------ submit
+
+  async submit(ctx: RequestContext, input: OrderInput): Promise<Order> {
+    const lines = [...input.lines].map(canonicalLine).sort((a, b) => a.lineNo - b.lineNo);
+    const refs = input.accountRef ? normalizeExternalRefs([input.accountRef]) : [];
+    const canonical = {
+      source: input.source,
+      externalId: input.externalId,
+      revision: input.revision ?? 1,
+      accountId: input.accountId ?? null,
+      accountRef: refs[0] ?? null,
+      orderDate: input.orderDate,
+      currency: input.currency,
+      lines,
+    };
+    const requestHash = crypto.createHash('sha256').update(stableStringify(canonical)).digest('hex');
+    this.validateShape(canonical.lines, input);
+
+    return this.db.tx(ctx, async (tx) => {
+      // One writer per order at a time: replays and revisions of the same order serialize.
+      await tx.manager.query(`SELECT pg_advisory_xact_lock(hashtext('ehub.order'), hashtext($1))`, [`${input.source}/${input.externalId}`]);
+      const accountId = await this.resolveAccount(ctx, tx.manager, canonical.accountId, canonical.accountRef);
+
+      const existing = await tx.manager.findOne(Order, { where: { source: input.source, externalId: input.externalId } });
+      if (existing) {
+        assertAccountVisible(ctx, existing.accountId, 'Order');
+        const seen = await tx.manager.findOne(OrderRevision, { where: { orderId: existing.id, revision: canonical.revision } });
+        if (seen) {
+          if (seen.requestHash === requestHash) return existing; // a replay: nothing changes
+          throw conflict(
+            'ORDER_REVISION_CONFLICT',
+            `Order ${input.source}/${input.externalId} revision ${canonical.revision} was already received with different content; send a higher revision to change it`,
+            { orderId: existing.id, revision: canonical.revision },
+          );
+        }
+        if (canonical.revision < existing.revision) {
+          throw conflict(
+            'ORDER_REVISION_STALE',
+            `Order ${input.source}/${input.externalId} is at revision ${existing.revision}; revision ${canonical.revision} is older`,
+            { orderId: existing.id, currentRevision: existing.revision },
+          );
+        }
+        if (existing.accountId !== accountId) {
+          throw conflict('ORDER_ACCOUNT_MISMATCH', `Order ${input.source}/${input.externalId} belongs to another account; an order cannot move`);
+        }
+      }
+
+      const planned = await this.plan(tx.manager, canonical.lines, accountId, input.source, existing?.id ?? null);
+      const before = existing ? auditSnapshot(existing) : null;
+      let order: Order;
+      if (existing) {
+        await tx.manager.update(Order, { id: existing.id }, { revision: canonical.revision, orderDate: input.orderDate, currency: input.currency });
+        order = await tx.manager.findOneOrFail(Order, { where: { id: existing.id } });
+      } else {
+        order = await tx.manager.save(
+          tx.manager.create(Order, {
+            accountId,
+            source: input.source,
+            externalId: input.externalId,
+            revision: canonical.revision,
+            orderDate: input.orderDate,
+            currency: input.currency,
+          }),
+        );
+      }
+      await tx.manager.insert(OrderRevision, {
+        orderId: order.id,
+        accountId,
+        revision: canonical.revision,
+        requestHash,
+        input: canonical,
+        keyId: ctx.principal?.keyId ?? null,
+        requestId: ctx.requestId,
+      });
+
+      if (existing) await this.applyRevision(tx, ctx, order, planned, input.currency);
+      else for (const p of planned) await this.fulfilLine(tx, ctx, order, p, await this.insertLine(tx.manager, order, p, input.currency));
+
+      tx.audit({ entity: 'Order', entityId: order.id, action: existing ? 'REVISE' : 'CREATE', before, after: { ...order, lines } });
+      return order;
+    });
+  }
+
+  /** Checks that need no database: dates, quantities, duplicates. Throws one BAD_USER_INPUT listing all. */
+  private validateShape(lines: CanonicalLine[], input: OrderInput): void {
+    const errors: FieldError[] = [];
+    const at = (l: CanonicalLine) => input.lines.findIndex((x) => x.lineNo === l.lineNo);
+    if (!input.accountId && !input.accountRef) errors.push({ path: 'input.accountId', message: 'give accountId or accountRef' });
+    if (input.accountId && input.accountRef) errors.push({ path: 'input.accountRef', message: 'give accountId or accountRef, not both' });
+    const seen = new Set<number>();
+    for (const l of lines) {
+      const p = `input.lines.${at(l)}`;
+      if (seen.has(l.lineNo)) errors.push({ path: `${p}.lineNo`, message: `line number ${l.lineNo} appears twice` });
+      seen.add(l.lineNo);
+      if (!ISO_DATE.test(l.startDate)) errors.push({ path: `${p}.startDate`, message: 'must be YYYY-MM-DD' });
+      if (l.endDate && l.endDate < l.startDate) {
+        errors.push({ path: `${p}.endDate`, message: `line ${l.lineNo}: the end date ${l.endDate} is before the start date ${l.startDate}` });
+      }
+      const needsQuantity = l.action !== OrderLineAction.CANCELLATION;
+      if (needsQuantity && Number(l.quantity) <= 0) {
+        errors.push({ path: `${p}.quantity`, message: `line ${l.lineNo}: quantity must be greater than 0 on ${l.action}` });
+      }
+      if (l.action === OrderLineAction.RENEWAL && !l.renewsLineRef) {
+        errors.push({ path: `${p}.renewsLineRef`, message: `line ${l.lineNo}: a RENEWAL must say which line it renews` });
+      }
+      if ([OrderLineAction.AMENDMENT, OrderLineAction.CANCELLATION, OrderLineAction.UPGRADE].includes(l.action) && !l.amendsLineRef) {
+        errors.push({ path: `${p}.amendsLineRef`, message: `line ${l.lineNo}: ${l.action} must say which line it changes (amendsLineRef)` });
+      }
+      if (BigInt(l.unitPrice) < 0n) errors.push({ path: `${p}.unitPrice`, message: 'must not be negative' });
+      const keys = new Set<string>();
+      for (const [j, lim] of (l.limits ?? []).entries()) {
+        if (keys.has(lim.feature)) errors.push({ path: `${p}.limits.${j}.feature`, message: `feature ${lim.feature} appears twice` });
+        keys.add(lim.feature);
+      }
+    }
+    if (errors.length) throw badInput('ORDER_INVALID', `The order is invalid: ${errors.map((e) => e.message).join('; ')}`, errors);
+  }
+
+  private async resolveAccount(
+    ctx: RequestContext,
+    manager: EntityManager,
+    accountId: string | null,
+    ref: { system: string; object: string; externalId: string } | null,
+  ): Promise<string> {
+    if (accountId) {
+      const [row] = await manager.query('SELECT id FROM account WHERE id = $1', [accountId]);
+      if (!row) throw notFound('Account', accountId);
+      assertAccountVisible(ctx, accountId);
+      return accountId;
+    }
+    const found = ref ? await resolveExternalRef(manager, ref.system, ref.object, ref.externalId) : null;
+    if (!found || found.entityType !== 'ACCOUNT') {
+      throw new AppError('NOT_FOUND', 'ACCOUNT_NOT_FOUND', `No account is linked to ${ref?.system}/${ref?.object}/${ref?.externalId}`, {
+        fields: [{ path: 'input.accountRef', message: 'no account with this reference' }],
+      });
+    }
+    assertAccountVisible(ctx, found.entityId);
+    return found.entityId;
+  }
+
+  /** Resolves products and line references; every problem is reported at once, naming its line. */
+  private async plan(
+    manager: EntityManager,
+    lines: CanonicalLine[],
+    accountId: string,
+    source: string,
+    orderId: string | null,
+  ): Promise<PlannedLine[]> {
+    const products = await this.catalog.productsBySku(manager, [...new Set(lines.map((l) => l.sku))]);
+    const errors: FieldError[] = [];
+    const out: PlannedLine[] = [];
+    const featureKeys = [...new Set(lines.flatMap((l) => (l.limits ?? []).map((x) => x.feature)))];
+    const known = new Set<string>(
+      featureKeys.length ? (await manager.query('SELECT key FROM feature WHERE key = ANY($1)', [featureKeys])).map((r: { key: string }) => r.key) : [],
+    );
+    for (const [index, l] of lines.entries()) {
+      const p = `input.lines.${index}`;
+      const product = products.get(l.sku);
+      if (!product) {
+        errors.push({ path: `${p}.sku`, message: `line ${l.lineNo}: unknown sku ${l.sku}` });
+        continue;
+      }
+      const model = (l.model ?? product.defaultModel) as MonetizationModel;
+      if (TERM_REQUIRED.has(model) && !l.endDate && [OrderLineAction.NEW, OrderLineAction.UPGRADE].includes(l.action)) {
+        errors.push({ path: `${p}.endDate`, message: `line ${l.lineNo}: a ${model} line needs an end date` });
+      }
+      for (const [j, lim] of (l.limits ?? []).entries()) {
+        if (!known.has(lim.feature)) errors.push({ path: `${p}.limits.${j}.feature`, message: `line ${l.lineNo}: unknown feature ${lim.feature}` });
+      }
+      let target: OrderLine | null = null;
+      const ref = l.action === OrderLineAction.RENEWAL ? l.renewsLineRef : l.action === OrderLineAction.NEW ? null : l.amendsLineRef;
+      if (ref) {
+        target = await this.resolveLineRef(manager, ref, accountId, source, orderId);
+        if (!target) {
+          const what = l.action === OrderLineAction.RENEWAL ? 'renewsLineRef' : 'amendsLineRef';
+          errors.push({ path: `${p}.${what}`, message: `line ${l.lineNo}: ${l.action} of nothing: no line ${ref} of this account` });
+        } else if (!(await this.entitlementForLine(manager, target))) {
+          errors.push({ path: `${p}.${l.action === OrderLineAction.RENEWAL ? 'renewsLineRef' : 'amendsLineRef'}`, message: `line ${l.lineNo}: line ${ref} has no entitlement to ${l.action.toLowerCase()}` });
+        }
+      }
+      out.push({ index, input: l, product, model, target });
+    }
+    if (errors.length) throw badInput('ORDER_INVALID', `The order is invalid: ${errors.map((e) => e.message).join('; ')}`, errors);
+    return out;
+  }
+
+  /**
+   * A line reference: an external line id, `<externalId>#<lineNo>` in the same source, or
+   * `<source>:<externalId>#<lineNo>`. Only lines of the same account resolve.
+   */
+  private async resolveLineRef(manager: EntityManager, ref: string, accountId: string, source: string, orderId: string | null): Promise<OrderLine | null> {
+    const m = /^(?:([^:#]+):)?(.+)#(\d+)$/.exec(ref);
+    if (m) {
+      const [, src, externalId, lineNo] = m;
+      const [row] = await manager.query(
+        `SELECT l.id FROM order_line l JOIN sales_order o ON o.id = l.order_id
+          WHERE o.source = $1 AND o.external_id = $2 AND l.line_no = $3 AND l.account_id = $4`,
+        [src ?? source, externalId, Number(lineNo), accountId],
+      );
+      if (row) return manager.findOneOrFail(OrderLine, { where: { id: row.id } });
+    }
+    const rows: { id: string }[] = await manager.query(
+      `SELECT id FROM order_line WHERE external_line_id = $1 AND account_id = $2 ORDER BY (order_id = $3) DESC, created_at DESC LIMIT 1`,
+      [ref, accountId, orderId],
+    );
+    return rows[0] ? manager.findOneOrFail(OrderLine, { where: { id: rows[0].id } }) : null;
+  }
+
+  /** The entitlement a line stands for: its own (NEW, UPGRADE), or that of the line it renews or amends. */
+  private async entitlementForLine(manager: EntityManager, line: OrderLine): Promise<Entitlement | null> {
+    let current: OrderLine | null = line;
+    for (let hops = 0; current && hops < 100; hops++) {
+      const own = await manager.findOne(Entitlement, { where: { orderLineId: current.id } });
+      if (own) return own;
+      const next: string | null = current.renewsLineId ?? current.amendsLineId;
+      current = next ? await manager.findOne(OrderLine, { where: { id: next } }) : null;
+    }
+    return null;
+  }
+
+  private async insertLine(manager: EntityManager, order: Order, p: PlannedLine, currency: string): Promise<OrderLine> {
+    const l = p.input;
+    return manager.save(
+      manager.create(OrderLine, {
+        orderId: order.id,
+        accountId: order.accountId,
+        lineNo: l.lineNo,
+        externalLineId: l.externalLineId,
+        productId: p.product.id,
+        sku: l.sku,
+        action: l.action,
+        model: p.model,
+        quantity: Number(l.quantity),
+        unitPriceMinor: l.unitPrice,
+        currency,
+        startDate: l.startDate,
+        endDate: l.endDate,
+        renewsLineId: l.action === OrderLineAction.RENEWAL ? (p.target?.id ?? null) : null,
+        amendsLineId: l.action !== OrderLineAction.RENEWAL && l.action !== OrderLineAction.NEW ? (p.target?.id ?? null) : null,
+        overagePolicy: l.overagePolicy,
+        resetPeriod: l.resetPeriod,
+        limits: l.limits,
+        graceDays: l.graceDays,
+        status: 'ACTIVE',
+        revision: order.revision,
+      }),
+    );
+  }
+
+  /** What the line grants: the product's flattened features × quantity, then the line's own limits. */
+  private async grants(manager: EntityManager, p: PlannedLine): Promise<FeatureGrant[]> {
+    const base = await this.catalog.effectiveFeatures(manager, p.product.id);
+    const byKey = new Map<string, FeatureGrant>(
+      base.map((f) => [f.featureKey, { featureId: f.featureId, featureKey: f.featureKey, limitTotal: multiply(f.limitPerUnit, p.input.quantity) }]),
+    );
+    const overrides = p.input.limits ?? [];
+    if (overrides.length) {
+      const rows: { id: string; key: string }[] = await manager.query('SELECT id, key FROM feature WHERE key = ANY($1)', [overrides.map((o) => o.feature)]);
+      const ids = new Map(rows.map((r) => [r.key, r.id]));
+      for (const o of overrides) byKey.set(o.feature, { featureId: ids.get(o.feature)!, featureKey: o.feature, limitTotal: o.limit });
+    }
+    return [...byKey.values()].sort((a, b) => a.featureKey.localeCompare(b.featureKey));
+  }
+
+  private terms(p: PlannedLine): { overagePolicy: string | null; resetPeriod: string | null } {
+    if (p.model === MonetizationModel.METERED) {
+      return { overagePolicy: p.input.overagePolicy ?? OveragePolicy.BLOCK, resetPeriod: p.input.resetPeriod ?? ResetPeriod.MONTHLY };
+    }
+    if (METERED_LIKE.has(p.model)) return { overagePolicy: p.input.overagePolicy ?? OveragePolicy.ALLOW, resetPeriod: p.input.resetPeriod ?? ResetPeriod.TERM };
+    return { overagePolicy: null, resetPeriod: null };
+  }
+
+  private term(l: CanonicalLine): Term {
+    return { startDate: l.startDate, endDate: l.endDate, graceDays: l.graceDays };
+  }
+
+  private describe(order: Order, l: CanonicalLine): string {
+    return `${order.source}/${order.externalId} line ${l.lineNo}`;
+  }
+
+  /** Applies one line to the account's entitlements. */
+  private async fulfilLine(tx: Tx, ctx: RequestContext, order: Order, p: PlannedLine, line: OrderLine): Promise<void> {
+    const l = p.input;
+    const where = this.describe(order, l);
+    switch (l.action) {
+      case OrderLineAction.NEW:
+        await this.grant(tx, ctx, order, p, line);
+        return;
+      case OrderLineAction.UPGRADE: {
+        const old = await this.lockedTarget(tx, p);
+        await this.entitlements.change(tx, ctx, old.id, 'UPGRADED', line.id, {
+          term: { startDate: old.startDate, endDate: addDays(l.startDate, -1), graceDays: 0 },
+          endedReason: `upgraded to ${l.sku} by ${where}`,
+          status: l.startDate <= today() ? EntitlementStatus.CANCELLED : old.status,
+        });
+        await this.grant(tx, ctx, order, p, line, `upgrade from ${old.sku} (${old.id})`);
+        return;
+      }
+      case OrderLineAction.RENEWAL: {
+        const e = await this.lockedTarget(tx, p);
+        if (e.endDate === null) throw badInput('ORDER_INVALID', `${where}: the renewed entitlement is perpetual; nothing to extend`, [{ path: `input.lines.${p.index}.renewsLineRef`, message: 'renews a perpetual entitlement' }]);
+        const endDate = l.endDate;
+        if (!endDate || endDate <= e.endDate) {
+          throw badInput('ORDER_INVALID', `${where}: a renewal must end after the current end date ${e.endDate}`, [
+            { path: `input.lines.${p.index}.endDate`, message: `must be after ${e.endDate}` },
+          ]);
+        }
+        await this.entitlements.change(tx, ctx, e.id, 'RENEWED', line.id, {
+          term: { startDate: e.startDate, endDate, graceDays: l.graceDays },
+          quantity: Number(l.quantity),
+          features: await this.grants(tx.manager, p),
+          ...this.terms(p),
+          status: e.status === EntitlementStatus.EXPIRED ? EntitlementStatus.ACTIVE : e.status,
+          note: `renewed by ${where} until ${endDate}`,
+        });
+        return;
+      }
+      case OrderLineAction.AMENDMENT: {
+        const e = await this.lockedTarget(tx, p);
+        await this.entitlements.change(tx, ctx, e.id, 'AMENDED', line.id, {
+          term: { startDate: e.startDate, endDate: l.endDate ?? e.endDate, graceDays: l.graceDays },
+          quantity: Number(l.quantity),
+          features: await this.grants(tx.manager, p),
+          ...this.terms(p),
+          note: `amended by ${where}`,
+        });
+        return;
+      }
+      case OrderLineAction.CANCELLATION: {
+        const e = await this.lockedTarget(tx, p);
+        const lastDay = l.endDate ?? addDays(l.startDate, -1);
+        await this.entitlements.change(tx, ctx, e.id, 'CANCELLED', line.id, {
+          term: { startDate: e.startDate, endDate: lastDay < addDays(e.startDate, -1) ? addDays(e.startDate, -1) : lastDay, graceDays: 0 },
+          endedReason: `cancelled by ${where}`,
+          status: addDays(lastDay, 1) <= today() ? EntitlementStatus.CANCELLED : e.status,
+        });
+        return;
+      }
+    }
+  }
+
+  private async grant(tx: Tx, ctx: RequestContext, order: Order, p: PlannedLine, line: OrderLine, note?: string): Promise<void> {
+    await this.entitlements.create(tx, ctx, {
+      accountId: order.accountId,
+      productId: p.product.id,
+      sku: p.product.sku,
+      orderId: order.id,
+      orderLineId: line.id,
+      model: p.model,
+      quantity: Number(p.input.quantity),
+      term: this.term(p.input),
+      ...this.terms(p),
+      features: await this.grants(tx.manager, p),
+      note: note ?? `granted by ${this.describe(order, p.input)}`,
+    });
+  }
+
+  private async lockedTarget(tx: Tx, p: PlannedLine): Promise<Entitlement> {
+    const e = await this.entitlementForLine(tx.manager, p.target!);
+    const locked = e && (await this.entitlements.lock(tx.manager, e.id));
+    if (!locked) throw new Error(`line ${p.input.lineNo}: target entitlement vanished`);
+    return locked;
+  }
+
+  /**
+   * A higher revision: new lines are fulfilled, changed lines re-applied to the entitlement
+   * they shaped (never a second grant), removed lines undone.
+   */
+  private async applyRevision(tx: Tx, ctx: RequestContext, order: Order, planned: PlannedLine[], currency: string): Promise<void> {
+    const current = (await this.linesOf(tx.manager, [order.id])).get(order.id) ?? [];
+    const byNo = new Map(current.map((l) => [l.lineNo, l]));
+    const wanted = new Set(planned.map((p) => p.input.lineNo));
+
+    for (const p of planned) {
+      const old = byNo.get(p.input.lineNo);
+      if (!old || old.status === 'REMOVED') {
+        if (old) throw badInput('ORDER_INVALID', `line ${p.input.lineNo} was removed in an earlier revision; use a new line number`, [{ path: `input.lines.${p.index}.lineNo`, message: 'line number already used by a removed line' }]);
+        await this.fulfilLine(tx, ctx, order, p, await this.insertLine(tx.manager, order, p, currency));
+        continue;
+      }
+      if (old.sku !== p.input.sku || old.action !== p.input.action) {
+        throw badInput('ORDER_INVALID', `line ${p.input.lineNo}: a revision cannot change a line's sku or action; remove the line and add a new line number`, [
+          { path: `input.lines.${p.index}.sku`, message: 'sku or action changed' },
+        ]);
+      }
+      if (!this.lineChanged(old, p)) continue;
+      await tx.manager.update(
+        OrderLine,
+        { id: old.id },
+        {
+          quantity: Number(p.input.quantity),
+          unitPriceMinor: p.input.unitPrice,
+          startDate: p.input.startDate,
+          endDate: p.input.endDate,
+          model: p.model,
+          overagePolicy: p.input.overagePolicy,
+          resetPeriod: p.input.resetPeriod,
+          limits: p.input.limits,
+          graceDays: p.input.graceDays,
+          externalLineId: p.input.externalLineId,
+          revision: order.revision,
+        },
+      );
+      await this.reapply(tx, ctx, order, p, old);
+    }
+
+    for (const old of current) {
+      if (old.status === 'REMOVED' || wanted.has(old.lineNo)) continue;
+      await tx.manager.update(OrderLine, { id: old.id }, { status: 'REMOVED', revision: order.revision });
+      await this.undo(tx, ctx, order, old);
+    }
+  }
+
+  private lineChanged(old: OrderLine, p: PlannedLine): boolean {
+    const l = p.input;
+    return (
+      toDecimalString(old.quantity) !== l.quantity ||
+      old.unitPriceMinor !== l.unitPrice ||
+      old.startDate !== l.startDate ||
+      old.endDate !== l.endDate ||
+      old.model !== p.model ||
+      old.overagePolicy !== l.overagePolicy ||
+      old.resetPeriod !== l.resetPeriod ||
+      stableStringify(old.limits) !== stableStringify(l.limits) ||
+      old.graceDays !== l.graceDays ||
+      old.externalLineId !== l.externalLineId
+    );
+  }
+
+  /** A changed line: the entitlement it shaped takes the new values (same entitlement, new event). */
+  private async reapply(tx: Tx, ctx: RequestContext, order: Order, p: PlannedLine, line: OrderLine): Promise<void> {
+    const l = p.input;
+    const where = `${this.describe(order, l)} (revision ${order.revision})`;
+    if (l.action === OrderLineAction.NEW || l.action === OrderLineAction.UPGRADE) {
+      const e = await tx.manager.findOneOrFail(Entitlement, { where: { orderLineId: line.id } });
+      await this.entitlements.lock(tx.manager, e.id);
+      await this.entitlements.change(tx, ctx, e.id, 'REVISED', line.id, {
+        term: this.term(l),
+        quantity: Number(l.quantity),
+        features: await this.grants(tx.manager, p),
+        ...this.terms(p),
+        note: `revised by ${where}`,
+      });
+      return;
+    }
+    // Renewals, amendments and cancellations: apply again with the new values.
+    const fresh = await tx.manager.findOneOrFail(OrderLine, { where: { id: line.id } });
+    await this.fulfilLine(tx, ctx, order, { ...p, target: p.target }, fresh);
+  }
+
+  /** A removed line: its grant is cancelled; a removed renewal, amendment or cancellation is rolled back. */
+  private async undo(tx: Tx, ctx: RequestContext, order: Order, line: OrderLine): Promise<void> {
+    const where = `${order.source}/${order.externalId} line ${line.lineNo} removed in revision ${order.revision}`;
+    if (line.action === OrderLineAction.NEW || line.action === OrderLineAction.UPGRADE) {
+      const e = await tx.manager.findOne(Entitlement, { where: { orderLineId: line.id } });
+      if (e) {
+        await this.entitlements.lock(tx.manager, e.id);
+        await this.entitlements.change(tx, ctx, e.id, 'REMOVED', line.id, { status: EntitlementStatus.CANCELLED, endedReason: where, note: where });
+      }
+      if (line.action === OrderLineAction.UPGRADE) await this.restoreFromEvent(tx, ctx, line, 'UPGRADED', where);
+      return;
+    }
+    const kind = line.action === OrderLineAction.RENEWAL ? 'RENEWED' : line.action === OrderLineAction.AMENDMENT ? 'AMENDED' : 'CANCELLED';
+    await this.restoreFromEvent(tx, ctx, line, kind, where);
+  }
+
+  /** Puts an entitlement back as it was before the event this line caused. */
+  private async restoreFromEvent(tx: Tx, ctx: RequestContext, line: OrderLine, kind: string, note: string): Promise<void> {
+    const [ev] = await tx.manager.query(
+      `SELECT entitlement_id, before FROM entitlement_event WHERE order_line_id = $1 AND kind = $2 ORDER BY id DESC LIMIT 1`,
+      [line.id, kind],
+    );
+    if (!ev?.before) return;
+    const b = ev.before as Record<string, unknown> & { features: { featureKey: string; limitTotal: string | null }[] };
+    await this.entitlements.lock(tx.manager, ev.entitlement_id);
+    const ids: { id: string; key: string }[] = b.features.length
+      ? await tx.manager.query('SELECT id, key FROM feature WHERE key = ANY($1)', [b.features.map((f) => f.featureKey)])
+      : [];
+    const idOf = new Map(ids.map((r) => [r.key, r.id]));
+    await this.entitlements.change(tx, ctx, ev.entitlement_id, 'RESTORED', line.id, {
+      term: { startDate: b.startDate as string, endDate: (b.endDate as string | null) ?? null, graceDays: b.graceDays as number },
+      quantity: Number(b.quantity),
+      overagePolicy: (b.overagePolicy as string | null) ?? null,
+      resetPeriod: (b.resetPeriod as string | null) ?? null,
+      status: b.status as EntitlementStatus,
+      endedReason: (b.endedReason as string | null) ?? null,
+      features: b.features.map((f) => ({ featureId: idOf.get(f.featureKey)!, featureKey: f.featureKey, limitTotal: f.limitTotal })),
+      note,
+    });
+  }
+}
+
+function today(): string {
+  return new Date().toISOString().slice(0, 10);
+}
