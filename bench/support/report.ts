@@ -78,16 +78,17 @@ export function addResult(report: RunReport, name: string, description: string, 
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 const pct = (r: number | null) => (r === null ? '–' : `${(r * 100).toFixed(1)} %`);
+const headline = (f: Figures) => (f.headline ? `${fmt(f.headline.value)} ${f.headline.unit}` : '');
 
 /** A plain table for the terminal. */
 export function textTable(report: RunReport): string {
-  const rows = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'avg ms', 'errors', 'non-2xx', 'bad body', 'server ELU', 'vs bare']];
+  const rows = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'avg ms', 'errors', 'non-2xx', 'bad body', 'server ELU', 'vs bare', 'headline']];
   for (const r of report.results) {
     const f = r.figures;
     rows.push(
       f
-        ? [r.failure ? `${r.name} (FAILED)` : r.name, fmt(f.requestsPerSec), String(f.latencyMs.p50), String(f.latencyMs.p99), String(f.latencyMs.avg), String(f.errors + f.timeouts), String(f.non2xx), String(f.mismatches), f.serverEventLoopUtilization.toFixed(2), pct(r.ratioToBaseline)]
-        : [r.name, 'FAILED', '', '', '', '', '', '', '', ''],
+        ? [r.failure ? `${r.name} (FAILED)` : r.name, fmt(f.requestsPerSec), String(f.latencyMs.p50), String(f.latencyMs.p99), String(f.latencyMs.avg), String(f.errors + f.timeouts), String(f.non2xx), String(f.mismatches), f.serverEventLoopUtilization.toFixed(2), pct(r.ratioToBaseline), headline(f)]
+        : [r.name, 'FAILED', '', '', '', '', '', '', '', '', ''],
     );
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
@@ -106,15 +107,15 @@ export function markdown(report: RunReport): string {
     `- Database: ${report.database.kind} PostgreSQL ${report.database.serverVersion}`,
     `- Load generator: ${report.loadGenerator}`,
     '',
-    '| Scenario | What | req/s | p50 ms | p99 ms | errors / non-2xx / bad body | server ELU | req/s vs bare |',
-    '|---|---|--:|--:|--:|:-:|--:|--:|',
+    '| Scenario | What | req/s | p50 ms | p99 ms | errors / non-2xx / bad body | server ELU | req/s vs bare | headline |',
+    '|---|---|--:|--:|--:|:-:|--:|--:|--:|',
   ];
   for (const r of report.results) {
     const f = r.figures;
     lines.push(
       f
-        ? `| ${r.failure ? `${r.name} (FAILED)` : r.name} | ${r.description} | ${fmt(f.requestsPerSec)} | ${f.latencyMs.p50} | ${f.latencyMs.p99} | ${f.errors + f.timeouts} / ${f.non2xx} / ${f.mismatches} | ${f.serverEventLoopUtilization.toFixed(2)} | ${pct(r.ratioToBaseline)} |`
-        : `| ${r.name} | ${r.description} | FAILED: ${r.failure} | | | | | |`,
+        ? `| ${r.failure ? `${r.name} (FAILED)` : r.name} | ${r.description} | ${fmt(f.requestsPerSec)} | ${f.latencyMs.p50} | ${f.latencyMs.p99} | ${f.errors + f.timeouts} / ${f.non2xx} / ${f.mismatches} | ${f.serverEventLoopUtilization.toFixed(2)} | ${pct(r.ratioToBaseline)} | ${headline(f)} |`
+        : `| ${r.name} | ${r.description} | FAILED: ${r.failure} | | | | | | |`,
     );
   }
   return lines.join('\n');

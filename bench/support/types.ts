@@ -41,6 +41,8 @@ export interface Figures {
   statusCodes: Record<string, number>;
   /** Share of the run the server's event loop was busy (1 = CPU-bound on its one thread). */
   serverEventLoopUtilization: number;
+  /** A scenario's own figure when requests/s is not the point (e.g. order lines/s). */
+  headline?: { value: number; unit: string };
 }
 
 /** A hub started in this process for the benchmark. */

@@ -32,6 +32,8 @@ interface PlannedLine {
   model: MonetizationModel;
   /** The line (of an earlier order or revision) this one renews or amends. */
   target: OrderLine | null;
+  /** The product's flattened features (read once per order for all its products). */
+  effective: { featureId: string; featureKey: string; limitPerUnit: string | null }[];
 }
 
 /** The canonical form of a line: what the idempotency hash covers and what is stored. */
@@ -302,6 +304,7 @@ export class OrderService {
     orderId: string | null,
   ): Promise<PlannedLine[]> {
     const products = await this.catalog.productsBySku(manager, [...new Set(lines.map((l) => l.sku))]);
+    const effective = await this.catalog.effectiveFeaturesMany(manager, [...products.values()].map((p) => p.id));
     const errors: FieldError[] = [];
     const out: PlannedLine[] = [];
     const featureKeys = [...new Set(lines.flatMap((l) => (l.limits ?? []).map((x) => x.feature)))];
@@ -333,7 +336,7 @@ export class OrderService {
           errors.push({ path: `${p}.${l.action === OrderLineAction.RENEWAL ? 'renewsLineRef' : 'amendsLineRef'}`, message: `line ${l.lineNo}: line ${ref} has no entitlement to ${l.action.toLowerCase()}` });
         }
       }
-      out.push({ index, input: l, product, model, target });
+      out.push({ index, input: l, product, model, target, effective: effective.get(product.id) ?? [] });
     }
     if (errors.length) throw badInput('ORDER_INVALID', `The order is invalid: ${errors.map((e) => e.message).join('; ')}`, errors);
     return out;
@@ -404,7 +407,7 @@ export class OrderService {
 
   /** What the line grants: the product's flattened features × quantity, then the line's own limits. */
   private async grants(manager: EntityManager, p: PlannedLine): Promise<FeatureGrant[]> {
-    const base = await this.catalog.effectiveFeatures(manager, p.product.id);
+    const base = p.effective;
     const byKey = new Map<string, FeatureGrant>(
       base.map((f) => [f.featureKey, { featureId: f.featureId, featureKey: f.featureKey, limitTotal: multiply(f.limitPerUnit, p.input.quantity) }]),
     );
