@@ -19,3 +19,12 @@ export function accountScope(ctx: RequestContext): string | null {
 export function assertUnscoped(ctx: RequestContext, what: string): void {
   if (ctx.principal?.accountId) throw forbidden('AUTH_ACCOUNT_SCOPED_KEY', `An account-scoped key cannot ${what}`);
 }
+
+/**
+ * For a record owned by an account (order, entitlement...): a scoped key asking for another
+ * account's record gets NOT_FOUND naming the record it asked for, never the owner.
+ */
+export function assertRecordVisible(ctx: RequestContext, ownerAccountId: string, entity: string, id: string): void {
+  const scope = ctx.principal?.accountId;
+  if (scope && scope !== ownerAccountId) throw notFound(entity, id);
+}

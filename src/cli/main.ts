@@ -8,6 +8,7 @@ import { registerKeyCommands } from './keys.command';
 import { registerMigrateCommand } from './migrate.command';
 import { registerDemoCommand } from './demo.command';
 import { registerSchemaCommand } from './schema.command';
+import { registerCertificateCommands } from '../certificates/certificate.command';
 
 const program = new Command();
 program
@@ -46,6 +47,7 @@ program
 
 registerMigrateCommand(program);
 registerKeyCommands(program);
+registerCertificateCommands(program);
 registerDemoCommand(program);
 registerSchemaCommand(program);
 

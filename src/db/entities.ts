@@ -3,6 +3,8 @@ import { AuditLog } from '../audit/audit-log.entity';
 import { catalogEntities } from '../catalog/catalog.entities';
 import { accountEntities } from '../accounts/account.entities';
 import { entitlementEntities } from '../entitlements/entitlement.entities';
+import { licensingEntities } from '../licensing/licensing.entities';
+import { SigningKey } from '../certificates/signing-key.entity';
 
 /** Every TypeORM entity of the hub (one list, used by the single DataSource). */
-export const entities: Function[] = [ApiKey, AuditLog, ...catalogEntities, ...accountEntities, ...entitlementEntities];
+export const entities: Function[] = [ApiKey, AuditLog, ...catalogEntities, ...accountEntities, ...entitlementEntities, ...licensingEntities, SigningKey];

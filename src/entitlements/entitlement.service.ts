@@ -2,7 +2,7 @@ import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../common/context';
 import { badInput, notFound } from '../common/errors';
 import { paginate, type Connection } from '../common/pagination';
-import { accountScope, assertAccountVisible } from '../auth/scope';
+import { accountScope, assertRecordVisible } from '../auth/scope';
 import type { Db, Tx } from '../db/db';
 import { auditSnapshot } from '../db/db';
 import type { EntitlementListArgs } from '../orders/order.types';
@@ -47,7 +47,7 @@ export class EntitlementService {
     if (!UUID.test(id)) throw notFound('Entitlement', id);
     const e = await this.db.manager.findOne(Entitlement, { where: { id } });
     if (!e) throw notFound('Entitlement', id);
-    assertAccountVisible(ctx, e.accountId, 'Entitlement');
+    assertRecordVisible(ctx, e.accountId, 'Entitlement', id);
     return e;
   }
 
@@ -265,7 +265,7 @@ export class EntitlementService {
     return this.db.tx(ctx, async (tx) => {
       const e = await this.lock(tx.manager, id);
       if (!e) throw notFound('Entitlement', id);
-      assertAccountVisible(ctx, e.accountId, 'Entitlement');
+      assertRecordVisible(ctx, e.accountId, 'Entitlement', id);
       if (e.status === EntitlementStatus.SUSPENDED && e.suspendedReason === why) return e; // replay
       const status = effectiveStatus(e);
       if (status === EntitlementStatus.CANCELLED || status === EntitlementStatus.EXPIRED) {
@@ -279,7 +279,7 @@ export class EntitlementService {
     return this.db.tx(ctx, async (tx) => {
       const e = await this.lock(tx.manager, id);
       if (!e) throw notFound('Entitlement', id);
-      assertAccountVisible(ctx, e.accountId, 'Entitlement');
+      assertRecordVisible(ctx, e.accountId, 'Entitlement', id);
       if (e.status !== EntitlementStatus.SUSPENDED) return e; // already resumed: replay is a no-op
       // Back to what the dates say (the lifecycle job may have skipped it while suspended).
       const status = e.graceEndsAt && e.graceEndsAt.getTime() <= Date.now() ? EntitlementStatus.EXPIRED : EntitlementStatus.ACTIVE;

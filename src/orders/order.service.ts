@@ -4,7 +4,7 @@ import type { RequestContext } from '../common/context';
 import { AppError, badInput, conflict, notFound, type FieldError } from '../common/errors';
 import { paginate, type Connection } from '../common/pagination';
 import { toDecimalString } from '../common/decimal';
-import { accountScope, assertAccountVisible } from '../auth/scope';
+import { accountScope, assertAccountVisible, assertRecordVisible } from '../auth/scope';
 import type { Db, Tx } from '../db/db';
 import { auditSnapshot } from '../db/db';
 import { MonetizationModel } from '../catalog/catalog.enums';
@@ -129,7 +129,7 @@ export class OrderService {
     if (!UUID.test(id)) throw notFound('Order', id);
     const o = await this.db.manager.findOne(Order, { where: { id } });
     if (!o) throw notFound('Order', id);
-    assertAccountVisible(ctx, o.accountId, 'Order');
+    assertRecordVisible(ctx, o.accountId, 'Order', id);
     return o;
   }
 
@@ -180,7 +180,7 @@ export class OrderService {
 
       const existing = await tx.manager.findOne(Order, { where: { source: input.source, externalId: input.externalId } });
       if (existing) {
-        assertAccountVisible(ctx, existing.accountId, 'Order');
+        assertRecordVisible(ctx, existing.accountId, 'Order', `${input.source}/${input.externalId}`);
         const seen = await tx.manager.findOne(OrderRevision, { where: { orderId: existing.id, revision: canonical.revision } });
         if (seen) {
           if (seen.requestHash === requestHash) return existing; // a replay: nothing changes
@@ -286,12 +286,13 @@ export class OrderService {
       return accountId;
     }
     const found = ref ? await resolveExternalRef(manager, ref.system, ref.object, ref.externalId) : null;
-    if (!found || found.entityType !== 'ACCOUNT') {
+    // Another account's reference reads as unknown to a scoped key (nothing about it leaks).
+    const scope = accountScope(ctx);
+    if (!found || found.entityType !== 'ACCOUNT' || (scope && scope !== found.entityId)) {
       throw new AppError('NOT_FOUND', 'ACCOUNT_NOT_FOUND', `No account is linked to ${ref?.system}/${ref?.object}/${ref?.externalId}`, {
         fields: [{ path: 'input.accountRef', message: 'no account with this reference' }],
       });
     }
-    assertAccountVisible(ctx, found.entityId);
     return found.entityId;
   }
 

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../common/errors';
 import type { RequestContext } from '../common/context';
 import { pendingMigrations } from '../db/data-source';
+import { serveJwks } from '../certificates/jwks.route';
 import { formatError, isUnexpected } from './errors';
 import { GRAPHIQL_PAGE, registerGraphiQL } from './graphiql';
 import { createGraphQLContext, type GraphQLContext } from './graphql-context';
@@ -153,6 +154,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerGraphiQL(app);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/.well-known/jwks.json', (req, reply) => serveJwks(services.certificates, req, reply));
   app.get('/readyz', async (req, reply) => {
     try {
       await services.db.ds.query('SELECT 1');

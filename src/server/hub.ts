@@ -143,6 +143,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     await runMigrations(db.ds, log);
     services = createServices(new Db(db.ds), config);
     await bootstrapAdmin(services, log);
+    await services.certificates.ensureSigningKey(systemContext(log, 'startup:signing-key'));
     const schema = await buildHubSchema();
     app = await buildApp({ services, schema, log });
     scheduler = new Scheduler(db.ds, log);

@@ -1,6 +1,7 @@
 import type { Services } from './services';
 import { createCatalogLoaders, type CatalogLoaders } from '../catalog/catalog.loaders';
 import { createAccountLoaders, type AccountLoaders } from '../accounts/account.loaders';
+import { createLicensingLoaders, type LicensingLoaders } from '../licensing/licensing.loaders';
 import { createEntitlementLoaders, type EntitlementLoaders } from '../entitlements/entitlement.loaders';
 
 /**
@@ -10,6 +11,7 @@ import { createEntitlementLoaders, type EntitlementLoaders } from '../entitlemen
 export interface Loaders {
   catalog: CatalogLoaders;
   accounts: AccountLoaders;
+  licensing: LicensingLoaders;
   entitlements: EntitlementLoaders;
 }
 
@@ -17,6 +19,7 @@ export function createLoaders(services: Services): Loaders {
   return {
     catalog: createCatalogLoaders(services.db),
     accounts: createAccountLoaders(services.db),
+    licensing: createLicensingLoaders(services.licensing),
     entitlements: createEntitlementLoaders(services.db, services.entitlements, services.orders),
   };
 }

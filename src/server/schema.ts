@@ -7,8 +7,10 @@ import { ApiKeyResolver } from '../auth/api-key.resolver';
 import { AuditResolver } from '../audit/audit.resolver';
 import { CatalogResolvers } from '../catalog/catalog.resolvers';
 import { AccountResolvers } from '../accounts/account.resolvers';
+import { CertificateResolver } from '../certificates/certificate.resolver';
 import { OrderResolver } from '../orders/order.resolver';
 import { EntitlementResolver } from '../entitlements/entitlement.resolver';
+import { LicensingResolvers } from '../licensing/licensing.resolvers';
 import { badInput, type FieldError } from '../common/errors';
 import type { GraphQLContext } from './graphql-context';
 import { HealthResolver } from './health.resolver';
@@ -19,6 +21,8 @@ export const resolvers: NonEmptyArray<Function> = [
   AuditResolver,
   ...CatalogResolvers,
   ...AccountResolvers,
+  ...LicensingResolvers,
+  CertificateResolver,
   OrderResolver,
   EntitlementResolver,
 ];

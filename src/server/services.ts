@@ -4,6 +4,8 @@ import { ApiKeyService } from '../auth/api-key.service';
 import { AuditService } from '../audit/audit.service';
 import { CatalogService } from '../catalog/catalog.service';
 import { AccountService } from '../accounts/account.service';
+import { LicensingService } from '../licensing/licensing.service';
+import { CertificateService } from '../certificates/certificate.service';
 import { EntitlementService } from '../entitlements/entitlement.service';
 import { OrderService } from '../orders/order.service';
 
@@ -15,6 +17,8 @@ export interface Services {
   audit: AuditService;
   catalog: CatalogService;
   accounts: AccountService;
+  licensing: LicensingService;
+  certificates: CertificateService;
   entitlements: EntitlementService;
   orders: OrderService;
 }
@@ -29,6 +33,8 @@ export function createServices(db: Db, config: Config): Services {
     audit: new AuditService(db),
     catalog,
     accounts: new AccountService(db),
+    licensing: new LicensingService(db, config.EHUB_TIME_ZONE),
+    certificates: new CertificateService(db, config),
     entitlements,
     orders: new OrderService(db, catalog, entitlements),
   };

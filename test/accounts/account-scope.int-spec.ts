@@ -1,5 +1,6 @@
 import { gqlError, startTestHub, type GqlResponse, type TestHub } from '../support/test-hub';
 import { Role } from '../../src/auth/role';
+import { grant, seedLicensingCatalog } from '../licensing/licensing-support';
 
 /**
  * The account-scope walk: a key scoped to account A (an ADMIN key, so its role never
@@ -27,6 +28,8 @@ interface World {
   b: Side;
   /** ADMIN key scoped to account A. */
   scopedKey: string;
+  /** B's licensing records: entitlements by model, an activated device, an assigned seat, a live lease. */
+  licB: { device: string; seat: string; float: string; leaseId: string };
 }
 
 type Expectation =
@@ -157,6 +160,80 @@ const cases: ScopeCase[] = [
     variables: (w) => ({ id: w.b.keyId }),
     expect: { error: 'NOT_FOUND' },
   },
+  // ── certificates ──
+  {
+    name: 'issueCertificate(accountId: B)',
+    query: `mutation ($id: ID!) { issueCertificate(accountId: $id) { certificate } }`,
+    variables: (w) => ({ id: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  // ── licensing ──
+  {
+    name: 'check(accountId: B)',
+    query: `query ($id: ID!) { check(accountId: $id, feature: "lic.api") { allowed entitlementId } }`,
+    variables: (w) => ({ id: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: 'consume(accountId: B)',
+    query: `mutation ($id: ID!) { consume(input: { accountId: $id, feature: "lic.api", quantity: 1, idempotencyKey: "spy" }) { allowed } }`,
+    variables: (w) => ({ id: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: 'consume(accountId: B) replaying B\'s idempotency key',
+    query: `mutation ($id: ID!) { consume(input: { accountId: $id, feature: "lic.api", quantity: 1, idempotencyKey: "b-1" }) { allowed } }`,
+    variables: (w) => ({ id: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: "activateDevice(B's entitlement)",
+    query: `mutation ($e: ID!) { activateDevice(entitlementId: $e, fingerprint: "spy") { id } }`,
+    variables: (w) => ({ e: w.licB.device }),
+    expect: { error: 'NOT_FOUND', subCode: 'ENTITLEMENT_NOT_FOUND' },
+  },
+  {
+    name: "activateDevice(B's entitlement, B's device: no refresh)",
+    query: `mutation ($e: ID!) { activateDevice(entitlementId: $e, fingerprint: "fp-b") { id } }`,
+    variables: (w) => ({ e: w.licB.device }),
+    expect: { error: 'NOT_FOUND', subCode: 'ENTITLEMENT_NOT_FOUND' },
+  },
+  {
+    name: "deactivateDevice(B's device)",
+    query: `mutation ($e: ID!) { deactivateDevice(entitlementId: $e, fingerprint: "fp-b") { id } }`,
+    variables: (w) => ({ e: w.licB.device }),
+    expect: { error: 'NOT_FOUND', subCode: 'ENTITLEMENT_NOT_FOUND' },
+  },
+  {
+    name: "assignSeat(B's entitlement)",
+    query: `mutation ($e: ID!) { assignSeat(entitlementId: $e, email: "spy@a.io") { id } }`,
+    variables: (w) => ({ e: w.licB.seat }),
+    expect: { error: 'NOT_FOUND', subCode: 'ENTITLEMENT_NOT_FOUND' },
+  },
+  {
+    name: "releaseSeat(B's seat)",
+    query: `mutation ($e: ID!) { releaseSeat(entitlementId: $e, email: "user@b.io") { id } }`,
+    variables: (w) => ({ e: w.licB.seat }),
+    expect: { error: 'NOT_FOUND', subCode: 'ENTITLEMENT_NOT_FOUND' },
+  },
+  {
+    name: "checkoutLease(B's entitlement)",
+    query: `mutation ($e: ID!) { checkoutLease(entitlementId: $e, holder: "spy") { id } }`,
+    variables: (w) => ({ e: w.licB.float }),
+    expect: { error: 'NOT_FOUND', subCode: 'ENTITLEMENT_NOT_FOUND' },
+  },
+  {
+    name: "heartbeatLease(B's lease)",
+    query: `mutation ($id: ID!) { heartbeatLease(leaseId: $id) { id } }`,
+    variables: (w) => ({ id: w.licB.leaseId }),
+    expect: { error: 'NOT_FOUND', subCode: 'LEASE_NOT_FOUND' },
+  },
+  {
+    name: "checkinLease(B's lease)",
+    query: `mutation ($id: ID!) { checkinLease(leaseId: $id) { id } }`,
+    variables: (w) => ({ id: w.licB.leaseId }),
+    expect: { error: 'NOT_FOUND', subCode: 'LEASE_NOT_FOUND' },
+  },
 ];
 
 /** Every row of every table (as sorted JSON), minus columns that change on reads. */
@@ -191,13 +268,30 @@ async function seedSide(label: string): Promise<Side> {
   return { accountId: upsertAccount.id, name, accountRef, contactId: upsertContact.id, contactRef, keyId: createApiKey.apiKey.id };
 }
 
+/** B's entitlements (through submitOrder) with a device, a seat, a lease and a metered balance. */
+async function seedLicensing(accountId: string): Promise<World['licB']> {
+  await seedLicensingCatalog(hub);
+  const device = await grant(hub, accountId, { sku: 'L-DEV', quantity: 2 });
+  const seat = await grant(hub, accountId, { sku: 'L-SEAT', quantity: 2 });
+  const float = await grant(hub, accountId, { sku: 'L-FLOAT', quantity: 2 });
+  await grant(hub, accountId, { sku: 'L-METER', quantity: 1 });
+  await hub.ok(`mutation ($e: ID!) { activateDevice(entitlementId: $e, fingerprint: "fp-b") { id } }`, { e: device });
+  await hub.ok(`mutation ($e: ID!) { assignSeat(entitlementId: $e, email: "user@b.io") { id } }`, { e: seat });
+  const { checkoutLease } = await hub.ok<{ checkoutLease: { id: string } }>(
+    `mutation ($e: ID!) { checkoutLease(entitlementId: $e, holder: "b-host", ttlSeconds: 3600) { id } }`,
+    { e: float },
+  );
+  await hub.ok(`mutation ($a: ID!) { consume(input: { accountId: $a, feature: "lic.api", quantity: 1, idempotencyKey: "b-1" }) { allowed } }`, { a: accountId });
+  return { device, seat, float, leaseId: checkoutLease.id };
+}
+
 let world: World;
 
 beforeAll(async () => {
   hub = await startTestHub();
   const a = await seedSide('A');
   const b = await seedSide('B');
-  world = { a, b, scopedKey: await hub.createKey(Role.ADMIN, a.accountId, 'scoped admin of A') };
+  world = { a, b, scopedKey: await hub.createKey(Role.ADMIN, a.accountId, 'scoped admin of A'), licB: await seedLicensing(b.accountId) };
 });
 afterAll(async () => hub?.close());
 

@@ -1,0 +1,100 @@
+import type { RequestContext } from '../common/context';
+import { badInput, notFound } from '../common/errors';
+import { toDecimalString } from '../common/decimal';
+import type { Db } from '../db/db';
+import { assertAccountVisible } from '../auth/scope';
+import { isUuid } from '../accounts/contact.service';
+import type { MonetizationModel } from '../catalog/catalog.enums';
+import { CONSUMABLE_MODELS, periodLateral, phaseSql, policySql } from './licensing.sql';
+import { compareDecisions, decide, type CheckRow } from './licensing.rules';
+import { CheckCode, type CheckResult } from './licensing.types';
+
+export interface CheckParams {
+  accountId: string;
+  feature: string;
+  quantity?: number | null;
+  deviceFingerprint?: string | null;
+  user?: string | null;
+}
+
+/**
+ * The hot path, one statement: every entitlement of the account granting the feature
+ * (entitlement_feature's (account_id, feature_key) index), joined to its entitlement, with
+ * LATERAL sub-selects that only run for the model they concern: the device's activation,
+ * the user's seat, the live leases, the current period's balance. Decimal comparisons are
+ * made here in `numeric`, never in floats.
+ * $1 account, $2 feature, $3 quantity, $4 device fingerprint, $5 user, $6 time zone.
+ */
+const CHECK_SQL = `
+SELECT e.id, e.model, e.quantity::text AS quantity, ${phaseSql('e', 'now()')} AS phase, ${policySql('e')} AS policy,
+       trim_scale(ef.limit_total)::text AS limit_total,
+       coalesce(d.n, s.n, l.n) AS holdings,
+       coalesce(d.mine, s.mine, l.mine, false) AS holds,
+       CASE WHEN ef.limit_total IS NULL OR e.model NOT IN ${CONSUMABLE_MODELS} THEN NULL
+            ELSE trim_scale(greatest(0, ef.limit_total - coalesce(b.used, 0)))::text END AS balance_remaining,
+       CASE WHEN ef.limit_total IS NULL THEN false
+            WHEN e.model IN ${CONSUMABLE_MODELS} THEN
+              CASE WHEN $3::numeric IS NULL THEN coalesce(b.used, 0) >= ef.limit_total ELSE coalesce(b.used, 0) + $3::numeric > ef.limit_total END
+            ELSE coalesce($3::numeric > ef.limit_total, false) END AS over,
+       coalesce(e.grace_ends_at, e.ends_at) AS expires_at
+  FROM entitlement_feature ef
+  JOIN entitlement e ON e.id = ef.entitlement_id
+ CROSS JOIN ${periodLateral('e', 'now()', '$6::text')} p
+  LEFT JOIN LATERAL (
+    SELECT count(*)::int AS n, coalesce(bool_or(a.fingerprint = $4::text), false) AS mine
+      FROM activation a WHERE e.model = 'DEVICE_LOCKED' AND a.entitlement_id = e.id AND a.deactivated_at IS NULL
+  ) d ON e.model = 'DEVICE_LOCKED'
+  LEFT JOIN LATERAL (
+    SELECT count(*)::int AS n, coalesce(bool_or(st.email = lower($5::text)), false) AS mine
+      FROM seat st WHERE e.model = 'NAMED_USER' AND st.entitlement_id = e.id AND st.released_at IS NULL
+  ) s ON e.model = 'NAMED_USER'
+  LEFT JOIN LATERAL (
+    SELECT count(*)::int AS n, coalesce(bool_or(ls.holder = $5::text OR ls.holder = $4::text), false) AS mine
+      FROM lease ls WHERE e.model = 'CONCURRENT' AND ls.entitlement_id = e.id AND ls.checked_in_at IS NULL AND ls.expires_at > now()
+  ) l ON e.model = 'CONCURRENT'
+  LEFT JOIN LATERAL (
+    SELECT cb.used FROM consumption_balance cb
+     WHERE e.model IN ${CONSUMABLE_MODELS} AND cb.entitlement_id = e.id AND cb.feature_id = ef.feature_id AND cb.period_start = p.period_start
+  ) b ON true
+ WHERE ef.account_id = $1 AND ef.feature_key = $2`;
+
+type Row = CheckRow & { model: MonetizationModel };
+
+/** check(): may the account use the feature now? Reads only; one SQL statement. */
+export class CheckService {
+  constructor(
+    private readonly db: Db,
+    private readonly timeZone: string,
+  ) {}
+
+  async check(ctx: RequestContext, p: CheckParams): Promise<CheckResult> {
+    // Scope and shape are settled before any query: another account's check is NOT_FOUND.
+    if (!isUuid(p.accountId)) throw notFound('Account', p.accountId);
+    assertAccountVisible(ctx, p.accountId);
+    const feature = p.feature.trim();
+    if (p.quantity !== undefined && p.quantity !== null && !(Number.isFinite(p.quantity) && p.quantity >= 0)) {
+      throw badInput('CHECK_QUANTITY_INVALID', 'quantity must be a number ≥ 0', [{ path: 'quantity', message: 'must be a number ≥ 0' }]);
+    }
+    const quantity = p.quantity === undefined || p.quantity === null ? null : toDecimalString(p.quantity);
+    const fingerprint = p.deviceFingerprint?.trim() || null;
+    const user = p.user?.trim() || null;
+
+    const rows: Row[] = await this.db.manager.query(CHECK_SQL, [p.accountId, feature, quantity, fingerprint, user, this.timeZone]);
+    if (rows.length === 0) {
+      return {
+        allowed: false,
+        code: CheckCode.NOT_ENTITLED,
+        reason: `The account has no entitlement granting "${feature}"`,
+        remaining: null,
+        entitlementId: null,
+        model: null,
+        expiresAt: null,
+      };
+    }
+    const [best] = rows
+      .map((r) => ({ row: r, id: r.id, expiresAt: r.expires_at, decision: decide(r, { fingerprint, user }) }))
+      .sort(compareDecisions);
+    const { row, decision } = best!;
+    return { ...decision, entitlementId: row.id, model: row.model, expiresAt: row.expires_at };
+  }
+}

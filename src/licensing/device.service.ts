@@ -1,0 +1,95 @@
+import { In, IsNull } from 'typeorm';
+import type { RequestContext } from '../common/context';
+import { notFound } from '../common/errors';
+import type { Db } from '../db/db';
+import { MonetizationModel } from '../catalog/catalog.enums';
+import type { Deployment } from '../entitlements/entitlement.enums';
+import { Activation } from './activation.entity';
+import { limitExceeded, lockEntitlement, optionalText, text } from './licensing.guards';
+
+export interface ActivateDeviceParams {
+  entitlementId: string;
+  fingerprint: string;
+  name?: string | null;
+  platform?: string | null;
+  deployment?: Deployment | null;
+}
+
+/** DEVICE_LOCKED entitlements: at most `quantity` devices active at once. */
+export class DeviceService {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Activates a device, or returns its activation when it is already active (refreshing
+   * `lastSeenAt` and any name, platform or deployment given). Under the entitlement's row
+   * lock, so concurrent activations never exceed the limit.
+   */
+  async activate(ctx: RequestContext, p: ActivateDeviceParams): Promise<Activation> {
+    const fingerprint = text(p.fingerprint, 'fingerprint', 'ACTIVATION_FINGERPRINT_INVALID');
+    const details = {
+      name: optionalText(p.name, 'name', 'ACTIVATION_NAME_INVALID'),
+      platform: optionalText(p.platform, 'platform', 'ACTIVATION_PLATFORM_INVALID'),
+      deployment: p.deployment,
+    };
+    const given = Object.fromEntries(Object.entries(details).filter(([, v]) => v !== undefined)) as Partial<Activation>;
+    return this.db.tx(ctx, async (tx) => {
+      const m = tx.manager;
+      const e = await lockEntitlement(ctx, m, p.entitlementId, MonetizationModel.DEVICE_LOCKED, { requireUsable: true });
+      const existing = await m.findOne(Activation, { where: { entitlementId: e.id, fingerprint, deactivatedAt: IsNull() } });
+      if (existing) {
+        const before = { ...existing };
+        await m.query(
+          `UPDATE activation SET last_seen_at = now(), name = coalesce($2, name), platform = coalesce($3, platform), deployment = coalesce($4, deployment)
+            WHERE id = $1`,
+          [existing.id, given.name ?? null, given.platform ?? null, given.deployment ?? null],
+        );
+        const after = await m.findOneOrFail(Activation, { where: { id: existing.id } });
+        const changed = (['name', 'platform', 'deployment'] as const).some((k) => before[k] !== after[k]);
+        if (changed) tx.audit({ entity: 'Activation', entityId: after.id, action: 'UPDATE', before, after });
+        return after;
+      }
+      const active = await m.count(Activation, { where: { entitlementId: e.id, deactivatedAt: IsNull() } });
+      if (active >= Math.floor(e.quantity)) throw limitExceeded('ENTITLEMENT_DEVICE_LIMIT_EXCEEDED', 'devices', e, active);
+      const [row] = await m.query(
+        `INSERT INTO activation (entitlement_id, account_id, fingerprint, name, platform, deployment) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+        [e.id, e.accountId, fingerprint, given.name ?? null, given.platform ?? null, given.deployment ?? null],
+      );
+      const created = await m.findOneOrFail(Activation, { where: { id: row.id } });
+      tx.audit({ entity: 'Activation', entityId: created.id, action: 'CREATE', after: created });
+      return created;
+    });
+  }
+
+  /**
+   * Frees the device's slot. Deactivating a device that is no longer active returns its
+   * latest activation unchanged (a replay); one never activated is NOT_FOUND. Allowed
+   * whatever the entitlement's status: freeing a slot is always possible.
+   */
+  async deactivate(ctx: RequestContext, entitlementId: string, fingerprintArg: string): Promise<Activation> {
+    const fingerprint = text(fingerprintArg, 'fingerprint', 'ACTIVATION_FINGERPRINT_INVALID');
+    return this.db.tx(ctx, async (tx) => {
+      const m = tx.manager;
+      const e = await lockEntitlement(ctx, m, entitlementId, MonetizationModel.DEVICE_LOCKED, { requireUsable: false });
+      const active = await m.findOne(Activation, { where: { entitlementId: e.id, fingerprint, deactivatedAt: IsNull() } });
+      if (!active) {
+        const latest = await m.findOne(Activation, { where: { entitlementId: e.id, fingerprint }, order: { deactivatedAt: 'DESC', id: 'ASC' } });
+        if (!latest) throw notFound('Activation', fingerprint);
+        return latest;
+      }
+      await m.query('UPDATE activation SET deactivated_at = now() WHERE id = $1', [active.id]);
+      const after = await m.findOneOrFail(Activation, { where: { id: active.id } });
+      tx.audit({ entity: 'Activation', entityId: after.id, action: 'DEACTIVATE', before: active, after });
+      return after;
+    });
+  }
+
+  /** Active activations of each entitlement, oldest first (for `Entitlement.devices`). */
+  async activeOf(ids: readonly string[]): Promise<Map<string, Activation[]>> {
+    const rows = ids.length
+      ? await this.db.manager.find(Activation, { where: { entitlementId: In([...ids]), deactivatedAt: IsNull() }, order: { activatedAt: 'ASC', id: 'ASC' } })
+      : [];
+    const out = new Map<string, Activation[]>();
+    for (const r of rows) out.set(r.entitlementId, [...(out.get(r.entitlementId) ?? []), r]);
+    return out;
+  }
+}
