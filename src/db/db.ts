@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { RequestContext } from '../common/context';
 import { AuditLog } from '../audit/audit-log.entity';
@@ -44,6 +45,21 @@ export class Db {
   get manager(): EntityManager {
     return this.ds.manager;
   }
+
+  /**
+   * For the few hot read paths (licensing checks): a named prepared statement straight on the
+   * pg pool, so PostgreSQL parses and plans it once per connection instead of on every call
+   * (planning a big query costs more than running it), and TypeORM's per-query runner is
+   * skipped. Reads only; not for use inside a transaction.
+   */
+  async preparedQuery<R>(name: string, text: string, values: unknown[]): Promise<R[]> {
+    const pool = (this.ds.driver as PostgresDriver).master as { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: R[] }> };
+    Db.preparedQueries.count++;
+    return (await pool.query({ name, text, values })).rows;
+  }
+
+  /** Statements sent through preparedQuery (tests count them alongside TypeORM's). */
+  static readonly preparedQueries = { count: 0 };
 
   async tx<T>(ctx: RequestContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
     return transaction(this.ds, async (manager) => {

@@ -79,7 +79,7 @@ export class CheckService {
     const fingerprint = p.deviceFingerprint?.trim() || null;
     const user = p.user?.trim() || null;
 
-    const rows: Row[] = await this.db.manager.query(CHECK_SQL, [p.accountId, feature, quantity, fingerprint, user, this.timeZone]);
+    const rows = await this.db.preparedQuery<Row>('ehub_check_v1', CHECK_SQL, [p.accountId, feature, quantity, fingerprint, user, this.timeZone]);
     if (rows.length === 0) {
       return {
         allowed: false,

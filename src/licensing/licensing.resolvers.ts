@@ -38,7 +38,7 @@ export class LicensingResolver {
     description:
       'Activates a device on a DEVICE_LOCKED entitlement. Activating an active fingerprint again returns its activation (refreshing lastSeenAt). ' +
       'LIMIT_EXCEEDED `ENTITLEMENT_DEVICE_LIMIT_EXCEEDED` when all devices are in use; BAD_USER_INPUT `ENTITLEMENT_MODEL_MISMATCH` for another model, ' +
-      `\`ENTITLEMENT_NOT_ACTIVE\` when the entitlement cannot be used now (details.status says why). ${WHO}`,
+      `\`ENTITLEMENT_NOT_ACTIVE\` when the entitlement cannot be used now (extensions.status says why). ${WHO}`,
   })
   activateDevice(
     @Arg('entitlementId', () => ID, ENTITLEMENT_ID) entitlementId: string,

@@ -156,9 +156,10 @@ export async function startTestHub(overrides: Partial<Record<string, string>> = 
     },
     async countQueries(fn) {
       counter = { n: 0 };
+      const prepared = Db.preparedQueries.count;
       try {
         const result = await fn();
-        return { result, count: counter.n };
+        return { result, count: counter.n + (Db.preparedQueries.count - prepared) };
       } finally {
         counter = null;
       }
