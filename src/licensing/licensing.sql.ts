@@ -30,7 +30,8 @@ export function phaseSql(e: string, now: string): string {
  * DAILY = the calendar day, MONTHLY = the calendar month (whatever day the term started),
  * ANNUAL = the year from the latest anniversary of start_date (a 29 February start has its
  * anniversary on 28 February in other years), TERM (and no reset period) = the whole term.
- * Period ends are cut at the end of the term; starts are not, so a period's key stays put.
+ * Period ends are cut at the end of use (the grace end, or the term end); starts are not, so
+ * a period's key stays put.
  */
 export function periodLateral(e: string, now: string, tz: string): string {
   return `LATERAL (
@@ -47,7 +48,8 @@ export function periodLateral(e: string, now: string, tz: string): string {
           WHEN 'MONTHLY' THEN (date_trunc('month', pl.t) + interval '1 month') AT TIME ZONE ${tz}
           WHEN 'ANNUAL' THEN (${e}.start_date + make_interval(years => pl.y + 1)) AT TIME ZONE ${tz}
         END,
-        ${e}.ends_at
+        -- Cut at the end of use (grace included), so a period that starts in grace ends after it starts.
+        coalesce(${e}.grace_ends_at, ${e}.ends_at)
       ) AS period_end
     FROM (
       SELECT l.t,

@@ -19,14 +19,15 @@ interface Term {
   startDate: string;
   startsAt: string;
   endsAt: string | null;
+  graceEndsAt?: string | null;
 }
 
 async function period(term: Term, at: string, tz = 'UTC'): Promise<[string, string | null]> {
   const [row] = await hub.ds.query(
     `SELECT p.period_start, p.period_end
-       FROM (SELECT $1::text AS reset_period, $2::date AS start_date, $3::timestamptz AS starts_at, $4::timestamptz AS ends_at) e
+       FROM (SELECT $1::text AS reset_period, $2::date AS start_date, $3::timestamptz AS starts_at, $4::timestamptz AS ends_at, coalesce($7::timestamptz, $4::timestamptz) AS grace_ends_at) e
       CROSS JOIN ${periodLateral('e', '$5::timestamptz', '$6::text')} p`,
-    [term.reset, term.startDate, term.startsAt, term.endsAt, at, tz],
+    [term.reset, term.startDate, term.startsAt, term.endsAt, at, tz, term.graceEndsAt ?? null],
   );
   return [(row.period_start as Date).toISOString(), row.period_end ? (row.period_end as Date).toISOString() : null];
 }
@@ -72,6 +73,12 @@ describe('reset periods', () => {
     expect(await period(utc('TERM', '2027-01-01', '2028-01-01T00:00:00Z'), '2027-06-01T00:00:00Z')).toEqual(['2027-01-01T00:00:00.000Z', '2028-01-01T00:00:00.000Z']);
     expect(await period(utc(null, '2027-01-01'), '2030-06-01T00:00:00Z')).toEqual(['2027-01-01T00:00:00.000Z', null]);
     expect(await period(utc('MONTHLY', '2027-01-01', '2027-01-16T00:00:00Z'), '2027-01-10T00:00:00Z')).toEqual(['2027-01-01T00:00:00.000Z', '2027-01-16T00:00:00.000Z']);
+  });
+
+  it('in the grace period, a period ends at the end of grace, never before it starts', async () => {
+    const t = { ...utc('MONTHLY', '2027-01-01', '2027-01-16T00:00:00Z'), graceEndsAt: '2027-02-10T00:00:00Z' };
+    expect(await period(t, '2027-01-20T00:00:00Z')).toEqual(['2027-01-01T00:00:00.000Z', '2027-02-01T00:00:00.000Z']);
+    expect(await period(t, '2027-02-05T00:00:00Z')).toEqual(['2027-02-01T00:00:00.000Z', '2027-02-10T00:00:00.000Z']);
   });
 });
 
