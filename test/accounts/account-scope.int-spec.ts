@@ -29,7 +29,7 @@ interface World {
   /** ADMIN key scoped to account A. */
   scopedKey: string;
   /** B's licensing records: entitlements by model, an activated device, an assigned seat, a live lease. */
-  licB: { device: string; seat: string; float: string; leaseId: string };
+  licB: { device: string; seat: string; float: string; leaseId: string; orderId: string; orderExternalId: string };
 }
 
 type Expectation =
@@ -234,6 +234,80 @@ const cases: ScopeCase[] = [
     variables: (w) => ({ id: w.licB.leaseId }),
     expect: { error: 'NOT_FOUND', subCode: 'LEASE_NOT_FOUND' },
   },
+  // ── orders and entitlements ──
+  {
+    name: 'submitOrder(accountId: B)',
+    query: `mutation ($a: ID!) { submitOrder(input: { source: "scope", externalId: "SCOPE-1", accountId: $a, orderDate: "2027-01-01", currency: "USD",
+      lines: [{ lineNo: 1, sku: "L-SEAT", quantity: 1, unitPrice: 100, startDate: "2027-01-01", endDate: "2027-12-31" }] }) { id } }`,
+    variables: (w) => ({ a: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: "submitOrder(accountRef: B's reference)",
+    query: `mutation ($r: ExternalRefInput!) { submitOrder(input: { source: "scope", externalId: "SCOPE-2", accountRef: $r, orderDate: "2027-01-01", currency: "USD",
+      lines: [{ lineNo: 1, sku: "L-SEAT", quantity: 1, unitPrice: 100, startDate: "2027-01-01", endDate: "2027-12-31" }] }) { id } }`,
+    variables: (w) => ({ r: w.b.accountRef }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: "replaying B's order with A's key",
+    query: `mutation ($a: ID!, $x: String!) { submitOrder(input: { source: "licensing-test", externalId: $x, accountId: $a, orderDate: "2027-01-01", currency: "USD",
+      lines: [{ lineNo: 1, sku: "L-SEAT", quantity: 1, unitPrice: 100, startDate: "2027-01-01", endDate: "2027-12-31" }] }) { id } }`,
+    variables: (w) => ({ a: w.a.accountId, x: w.licB.orderExternalId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ORDER_NOT_FOUND' },
+  },
+  {
+    name: "order(B's order)",
+    query: `query ($id: ID!) { order(id: $id) { id } }`,
+    variables: (w) => ({ id: w.licB.orderId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ORDER_NOT_FOUND' },
+  },
+  {
+    name: 'orders(accountId: B)',
+    query: `query ($a: ID) { orders(accountId: $a) { totalCount } }`,
+    variables: (w) => ({ a: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: 'orders lists none of B',
+    query: `{ orders(first: 500) { totalCount } }`,
+    expect: { check: (d) => expect(d.orders).toEqual({ totalCount: 0 }) },
+  },
+  {
+    name: "entitlement(B's entitlement)",
+    query: `query ($id: ID!) { entitlement(id: $id) { id } }`,
+    variables: (w) => ({ id: w.licB.seat }),
+    expect: { error: 'NOT_FOUND', subCode: 'ENTITLEMENT_NOT_FOUND' },
+  },
+  {
+    name: 'entitlements(filter: { accountId: B })',
+    query: `query ($a: ID) { entitlements(filter: { accountId: $a }) { totalCount } }`,
+    variables: (w) => ({ a: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: 'entitlements lists none of B',
+    query: `{ entitlements(first: 500) { totalCount } }`,
+    expect: { check: (d) => expect(d.entitlements).toEqual({ totalCount: 0 }) },
+  },
+  {
+    name: "suspendEntitlement(B's entitlement)",
+    query: `mutation ($id: ID!) { suspendEntitlement(id: $id, reason: "x") { id } }`,
+    variables: (w) => ({ id: w.licB.seat }),
+    expect: { error: 'NOT_FOUND', subCode: 'ENTITLEMENT_NOT_FOUND' },
+  },
+  {
+    name: "resumeEntitlement(B's entitlement)",
+    query: `mutation ($id: ID!) { resumeEntitlement(id: $id) { id } }`,
+    variables: (w) => ({ id: w.licB.seat }),
+    expect: { error: 'NOT_FOUND', subCode: 'ENTITLEMENT_NOT_FOUND' },
+  },
+  {
+    name: "issueCertificate(entitlementId: B's entitlement)",
+    query: `mutation ($id: ID!) { issueCertificate(entitlementId: $id) { certificate } }`,
+    variables: (w) => ({ id: w.licB.seat }),
+    expect: { error: 'NOT_FOUND' },
+  },
 ];
 
 /** Every row of every table (as sorted JSON), minus columns that change on reads. */
@@ -282,7 +356,8 @@ async function seedLicensing(accountId: string): Promise<World['licB']> {
     { e: float },
   );
   await hub.ok(`mutation ($a: ID!) { consume(input: { accountId: $a, feature: "lic.api", quantity: 1, idempotencyKey: "b-1" }) { allowed } }`, { a: accountId });
-  return { device, seat, float, leaseId: checkoutLease.id };
+  const [order] = await hub.ds.query(`SELECT o.id, o.external_id FROM sales_order o JOIN entitlement e ON e.order_id = o.id WHERE e.id = $1`, [seat]);
+  return { device, seat, float, leaseId: checkoutLease.id, orderId: order.id, orderExternalId: order.external_id };
 }
 
 let world: World;
