@@ -11,7 +11,7 @@ const QUERY = `query Check($a: ID!, $f: String!, $d: String) {
  */
 export const check: Scenario = {
   name: 'check',
-  description: 'check(accountId, feature, quantity, deviceFingerprint) over HTTP: one indexed SQL statement',
+  description: 'check(accountId, feature, quantity, deviceFingerprint) over HTTP: one indexed statement, shared by concurrent checks',
   async run(ctx) {
     const post = ctx.hub.post.bind(ctx.hub);
     const must = async <T>(q: string, v: Record<string, unknown>): Promise<T> => {

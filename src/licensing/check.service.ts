@@ -25,8 +25,17 @@ export interface CheckParams {
  * made here in `numeric`, never in floats.
  * $1 account, $2 feature, $3 quantity, $4 device fingerprint, $5 user, $6 time zone.
  */
-const CHECK_SQL = `
-SELECT e.id, e.model, e.quantity::text AS quantity, ${phaseSql('e', 'now()')} AS phase, ${policySql('e')} AS policy,
+interface CheckSqlParams {
+  quantity: string;
+  fingerprint: string;
+  user: string;
+  tz: string;
+}
+
+/** The check query over any source of (account, feature, quantity, device, user): see below. */
+function checkSql(p: CheckSqlParams, from: string, where: string, select = ''): string {
+  return `
+SELECT ${select}e.id, e.model, e.quantity::text AS quantity, ${phaseSql('e', 'now()')} AS phase, ${policySql('e')} AS policy,
        trim_scale(ef.limit_total)::text AS limit_total,
        coalesce(d.n, s.n, l.n) AS holdings,
        coalesce(d.mine, s.mine, l.mine, false) AS holds,
@@ -34,38 +43,103 @@ SELECT e.id, e.model, e.quantity::text AS quantity, ${phaseSql('e', 'now()')} AS
             ELSE trim_scale(greatest(0, ef.limit_total - coalesce(b.used, 0)))::text END AS balance_remaining,
        CASE WHEN ef.limit_total IS NULL THEN false
             WHEN e.model IN ${CONSUMABLE_MODELS} THEN
-              CASE WHEN $3::numeric IS NULL THEN coalesce(b.used, 0) >= ef.limit_total ELSE coalesce(b.used, 0) + $3::numeric > ef.limit_total END
-            ELSE coalesce($3::numeric > ef.limit_total, false) END AS over,
+              CASE WHEN ${p.quantity} IS NULL THEN coalesce(b.used, 0) >= ef.limit_total ELSE coalesce(b.used, 0) + ${p.quantity} > ef.limit_total END
+            ELSE coalesce(${p.quantity} > ef.limit_total, false) END AS over,
        coalesce(e.grace_ends_at, e.ends_at) AS expires_at
-  FROM entitlement_feature ef
+  FROM ${from}
   JOIN entitlement e ON e.id = ef.entitlement_id
- CROSS JOIN ${periodLateral('e', 'now()', '$6::text')} p
+ CROSS JOIN ${periodLateral('e', 'now()', p.tz)} p
   LEFT JOIN LATERAL (
-    SELECT count(*)::int AS n, coalesce(bool_or(a.fingerprint = $4::text), false) AS mine
+    SELECT count(*)::int AS n, coalesce(bool_or(a.fingerprint = ${p.fingerprint}), false) AS mine
       FROM activation a WHERE e.model = 'DEVICE_LOCKED' AND a.entitlement_id = e.id AND a.deactivated_at IS NULL
   ) d ON e.model = 'DEVICE_LOCKED'
   LEFT JOIN LATERAL (
-    SELECT count(*)::int AS n, coalesce(bool_or(st.email = lower($5::text)), false) AS mine
+    SELECT count(*)::int AS n, coalesce(bool_or(st.email = lower(${p.user})), false) AS mine
       FROM seat st WHERE e.model = 'NAMED_USER' AND st.entitlement_id = e.id AND st.released_at IS NULL
   ) s ON e.model = 'NAMED_USER'
   LEFT JOIN LATERAL (
-    SELECT count(*)::int AS n, coalesce(bool_or(ls.holder = $5::text OR ls.holder = $4::text), false) AS mine
+    SELECT count(*)::int AS n, coalesce(bool_or(ls.holder = ${p.user} OR ls.holder = ${p.fingerprint}), false) AS mine
       FROM lease ls WHERE e.model = 'CONCURRENT' AND ls.entitlement_id = e.id AND ls.checked_in_at IS NULL AND ls.expires_at > now()
   ) l ON e.model = 'CONCURRENT'
   LEFT JOIN LATERAL (
     SELECT cb.used FROM consumption_balance cb
      WHERE e.model IN ${CONSUMABLE_MODELS} AND cb.entitlement_id = e.id AND cb.feature_id = ef.feature_id AND cb.period_start = p.period_start
   ) b ON true
- WHERE ef.account_id = $1 AND ef.feature_key = $2`;
+ WHERE ${where}`;
+}
+
+/** One check: $1 account, $2 feature, $3 quantity, $4 device fingerprint, $5 user, $6 time zone. */
+const CHECK_SQL = checkSql(
+  { quantity: '$3::numeric', fingerprint: '$4::text', user: '$5::text', tz: '$6::text' },
+  'entitlement_feature ef',
+  'ef.account_id = $1 AND ef.feature_key = $2',
+);
+
+/**
+ * Many checks in one statement (those that arrived in the same event-loop turn): the same
+ * query over an unnest of the requests, $1–$5 being arrays; `idx` (1-based) says which
+ * request a row answers. Under load this saves a round trip and a statement per check.
+ */
+const CHECK_BATCH_SQL = checkSql(
+  { quantity: 'r.quantity', fingerprint: 'r.fingerprint', user: 'r.usr', tz: '$6::text' },
+  `unnest($1::uuid[], $2::text[], $3::numeric[], $4::text[], $5::text[]) WITH ORDINALITY AS r(account_id, feature, quantity, fingerprint, usr, idx)
+  JOIN entitlement_feature ef ON ef.account_id = r.account_id AND ef.feature_key = r.feature`,
+  'true',
+  'r.idx::int AS idx, ',
+);
 
 type Row = CheckRow & { model: MonetizationModel };
+/** account, feature, quantity, fingerprint, user. */
+type CheckKey = [string, string, string | null, string | null, string | null];
+/** At most this many checks share one statement. */
+const MAX_BATCH = 256;
 
 /** check(): may the account use the feature now? Reads only; one SQL statement. */
 export class CheckService {
+  /** Checks waiting for the end of this event-loop turn, to be answered by one statement. */
+  private pending: { params: CheckKey; resolve: (rows: Row[]) => void; reject: (err: unknown) => void }[] = [];
+
   constructor(
     private readonly db: Db,
     private readonly timeZone: string,
   ) {}
+
+  /**
+   * The rows for one check. Checks that arrive in the same event-loop turn (concurrent
+   * clients) share one statement; a lone check uses the single-check statement. Either way
+   * each check is answered from one consistent snapshot, and nothing is written.
+   */
+  private rowsFor(params: CheckKey): Promise<Row[]> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ params, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending.splice(0, MAX_BATCH);
+    if (this.pending.length) setImmediate(() => void this.flush());
+    try {
+      if (batch.length === 1) {
+        batch[0]!.resolve(await this.db.preparedQuery<Row>('ehub_check_v1', CHECK_SQL, [...batch[0]!.params, this.timeZone]));
+        return;
+      }
+      const column = (i: number) => batch.map((b) => b.params[i]);
+      const rows = await this.db.preparedQuery<Row & { idx: number }>('ehub_check_batch_v1', CHECK_BATCH_SQL, [
+        column(0),
+        column(1),
+        column(2),
+        column(3),
+        column(4),
+        this.timeZone,
+      ]);
+      const byRequest = batch.map((): Row[] => []);
+      for (const r of rows) byRequest[r.idx - 1]!.push(r);
+      batch.forEach((b, i) => b.resolve(byRequest[i]!));
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+    }
+  }
 
   async check(ctx: RequestContext, p: CheckParams): Promise<CheckResult> {
     // Scope and shape are settled before any query: another account's check is NOT_FOUND.
@@ -79,7 +153,7 @@ export class CheckService {
     const fingerprint = p.deviceFingerprint?.trim() || null;
     const user = p.user?.trim() || null;
 
-    const rows = await this.db.preparedQuery<Row>('ehub_check_v1', CHECK_SQL, [p.accountId, feature, quantity, fingerprint, user, this.timeZone]);
+    const rows = await this.rowsFor([p.accountId, feature, quantity, fingerprint, user]);
     if (rows.length === 0) {
       return {
         allowed: false,

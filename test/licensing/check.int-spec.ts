@@ -208,6 +208,27 @@ describe('check: the hot path', () => {
     }
   });
 
+  it('concurrent checks share statements (batched) and answer exactly as one at a time', async () => {
+    const accounts = await Promise.all([0, 1, 2].map((i) => createAccount(hub, `Batch ${i}`)));
+    const dev = await grant(hub, accounts[0]!, { sku: 'L-DEV', quantity: 1 });
+    await hub.ok(`mutation ($e: ID!) { activateDevice(entitlementId: $e, fingerprint: "fp-batch") { id } }`, { e: dev });
+    await grant(hub, accounts[1]!, { sku: 'L-METER', quantity: 1 });
+    await grant(hub, accounts[2]!, { sku: 'L-SEAT', quantity: 1 });
+    const asks: [string, string, { q?: number; d?: string; u?: string }][] = [];
+    for (let i = 0; i < 10; i++) {
+      asks.push([accounts[0]!, 'lic.device', { d: i % 2 ? 'fp-batch' : 'fp-other' }]);
+      asks.push([accounts[1]!, 'lic.api', { q: i * 100 }]);
+      asks.push([accounts[2]!, 'lic.seat', { u: 'nobody@x.io' }]);
+      asks.push([accounts[2]!, 'lic.nothing', {}]);
+    }
+    const oneByOne = [];
+    for (const [a, f, o] of asks) oneByOne.push(await check(a, f, o));
+    const { result: together, count } = await hub.countQueries(() => Promise.all(asks.map(([a, f, o]) => check(a, f, o))));
+    expect(together).toEqual(oneByOne);
+    expect(new Set(oneByOne.map((r) => r.code)).size).toBeGreaterThan(2);
+    expect(count).toBeLessThan(asks.length);
+  });
+
   it('writes nothing: every table is unchanged after checks of every kind', async () => {
     const acct = await createAccount(hub, 'No writes');
     const dev = await grant(hub, acct, { sku: 'L-DEV', quantity: 2 });
