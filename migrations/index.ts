@@ -2,9 +2,20 @@ import { AuthAndAudit1764300000000 } from './1764300000000-AuthAndAudit';
 import { Catalog1764300100000 } from './1764300100000-Catalog';
 import { Accounts1764300200000 } from './1764300200000-Accounts';
 import { OrdersAndEntitlements1764300300000 } from './1764300300000-OrdersAndEntitlements';
+import { Usage1764300500000 } from './1764300500000-Usage';
+import { Compliance1764300600000 } from './1764300600000-Compliance';
+import { Webhooks1764300700000 } from './1764300700000-Webhooks';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the app, the CLI and the
  * tests run exactly the same set from source or from dist/. Append-only.
  */
-export const migrations = [AuthAndAudit1764300000000, Catalog1764300100000, Accounts1764300200000, OrdersAndEntitlements1764300300000];
+export const migrations = [
+  AuthAndAudit1764300000000,
+  Catalog1764300100000,
+  Accounts1764300200000,
+  OrdersAndEntitlements1764300300000,
+  Usage1764300500000,
+  Compliance1764300600000,
+  Webhooks1764300700000,
+];

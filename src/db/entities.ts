@@ -5,6 +5,20 @@ import { accountEntities } from '../accounts/account.entities';
 import { entitlementEntities } from '../entitlements/entitlement.entities';
 import { licensingEntities } from '../licensing/licensing.entities';
 import { SigningKey } from '../certificates/signing-key.entity';
+import { usageEntities } from '../usage/usage.entities';
+import { complianceEntities } from '../compliance/compliance.entities';
+import { webhookEntities } from '../webhooks/webhook.entities';
 
 /** Every TypeORM entity of the hub (one list, used by the single DataSource). */
-export const entities: Function[] = [ApiKey, AuditLog, ...catalogEntities, ...accountEntities, ...entitlementEntities, ...licensingEntities, SigningKey];
+export const entities: Function[] = [
+  ApiKey,
+  AuditLog,
+  ...catalogEntities,
+  ...accountEntities,
+  ...entitlementEntities,
+  ...licensingEntities,
+  SigningKey,
+  ...usageEntities,
+  ...complianceEntities,
+  ...webhookEntities,
+];

@@ -10,6 +10,7 @@ import { AppError } from '../common/errors';
 import type { RequestContext } from '../common/context';
 import { pendingMigrations } from '../db/data-source';
 import { serveJwks } from '../certificates/jwks.route';
+import { registerUsageRoutes } from '../usage/usage.routes';
 import { formatError, isUnexpected } from './errors';
 import { GRAPHIQL_PAGE, registerGraphiQL } from './graphiql';
 import { createGraphQLContext, type GraphQLContext } from './graphql-context';
@@ -155,6 +156,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/.well-known/jwks.json', (req, reply) => serveJwks(services.certificates, req, reply));
+  registerUsageRoutes(app, services);
   app.get('/readyz', async (req, reply) => {
     try {
       await services.db.ds.query('SELECT 1');

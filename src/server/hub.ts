@@ -10,6 +10,8 @@ import { createDataSource } from '../db/data-source';
 import { Db } from '../db/db';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../db/embedded-postgres';
 import { Scheduler } from '../jobs/scheduler';
+import { complianceJobs } from '../compliance/compliance.jobs';
+import { webhookJobs } from '../webhooks/webhook.jobs';
 import { Role } from '../auth/role';
 import { buildApp } from './app';
 import { buildHubSchema } from './schema';
@@ -103,6 +105,7 @@ export function registerJobs(scheduler: Scheduler, services: Services, log: Logg
       if (moved.expired || moved.cancelled) log.info(moved, 'entitlement lifecycle: statuses moved');
     },
   });
+  for (const job of [...complianceJobs(services, log), ...webhookJobs(services, log)]) scheduler.register(job);
 }
 
 export interface Hub {

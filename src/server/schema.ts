@@ -11,6 +11,10 @@ import { CertificateResolver } from '../certificates/certificate.resolver';
 import { OrderResolver } from '../orders/order.resolver';
 import { EntitlementResolver } from '../entitlements/entitlement.resolver';
 import { LicensingResolvers } from '../licensing/licensing.resolvers';
+import { UsageResolvers } from '../usage/usage.resolvers';
+import { AnalyticsResolvers } from '../analytics/analytics.resolvers';
+import { ComplianceResolvers } from '../compliance/compliance.resolvers';
+import { WebhookResolvers } from '../webhooks/webhook.resolvers';
 import { badInput, type FieldError } from '../common/errors';
 import type { GraphQLContext } from './graphql-context';
 import { HealthResolver } from './health.resolver';
@@ -22,6 +26,10 @@ export const resolvers: NonEmptyArray<Function> = [
   ...CatalogResolvers,
   ...AccountResolvers,
   ...LicensingResolvers,
+  ...UsageResolvers,
+  ...AnalyticsResolvers,
+  ...ComplianceResolvers,
+  ...WebhookResolvers,
   CertificateResolver,
   OrderResolver,
   EntitlementResolver,

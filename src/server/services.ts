@@ -6,6 +6,10 @@ import { CatalogService } from '../catalog/catalog.service';
 import { AccountService } from '../accounts/account.service';
 import { LicensingService } from '../licensing/licensing.service';
 import { CertificateService } from '../certificates/certificate.service';
+import { UsageService } from '../usage/usage.service';
+import { AnalyticsService } from '../analytics/analytics.service';
+import { ComplianceService } from '../compliance/compliance.service';
+import { WebhookService } from '../webhooks/webhook.service';
 import { EntitlementService } from '../entitlements/entitlement.service';
 import { OrderService } from '../orders/order.service';
 
@@ -19,6 +23,10 @@ export interface Services {
   accounts: AccountService;
   licensing: LicensingService;
   certificates: CertificateService;
+  usage: UsageService;
+  analytics: AnalyticsService;
+  compliance: ComplianceService;
+  webhooks: WebhookService;
   entitlements: EntitlementService;
   orders: OrderService;
 }
@@ -26,6 +34,7 @@ export interface Services {
 export function createServices(db: Db, config: Config): Services {
   const catalog = new CatalogService(db);
   const entitlements = new EntitlementService(db, config.EHUB_TIME_ZONE);
+  const webhooks = new WebhookService(db, config);
   return {
     db,
     config,
@@ -35,6 +44,10 @@ export function createServices(db: Db, config: Config): Services {
     accounts: new AccountService(db),
     licensing: new LicensingService(db, config.EHUB_TIME_ZONE),
     certificates: new CertificateService(db, config),
+    usage: new UsageService(db, config),
+    analytics: new AnalyticsService(db, config),
+    compliance: new ComplianceService(db, config, webhooks),
+    webhooks,
     entitlements,
     orders: new OrderService(db, catalog, entitlements),
   };

@@ -1,0 +1,2 @@
+/** GraphQL resolvers of usage analytics. */
+export const AnalyticsResolvers: Function[] = [];

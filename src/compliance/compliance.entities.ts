@@ -1,0 +1,2 @@
+/** Entities of the compliance domain. */
+export const complianceEntities: Function[] = [];

@@ -1,0 +1,2 @@
+/** GraphQL resolvers of the compliance domain. */
+export const ComplianceResolvers: Function[] = [];

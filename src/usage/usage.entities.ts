@@ -1,0 +1,2 @@
+/** Entities of the usage domain. */
+export const usageEntities: Function[] = [];

@@ -1,0 +1,2 @@
+/** GraphQL resolvers of the usage domain. */
+export const UsageResolvers: Function[] = [];

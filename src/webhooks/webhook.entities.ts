@@ -1,0 +1,2 @@
+/** Entities of the webhooks domain. */
+export const webhookEntities: Function[] = [];

@@ -1,0 +1,2 @@
+/** GraphQL resolvers of the webhooks domain. */
+export const WebhookResolvers: Function[] = [];
