@@ -1,6 +1,9 @@
 import path from 'node:path';
 import { z } from 'zod';
 
+/** "50, 80,100" → [50, 80, 100] (NaN for anything else, which the schema then refuses). */
+const numberList = (v: string): number[] => [...new Set(v.split(',').map((x) => Number(x.trim())))].sort((a, b) => a - b);
+
 /**
  * Every setting the hub reads from the environment, validated once at start-up.
  * The README's configuration table mirrors this schema; keep them in step.
@@ -15,7 +18,8 @@ const schema = z.object({
     .string()
     .regex(/^ehub_[a-z0-9]{8}_[A-Za-z0-9]{20,}$/, 'must look like ehub_<8 chars>_<secret of 20+ chars>')
     .optional(),
-  EHUB_SECRET_KEY: z.string().optional(),
+  /** Encrypts stored secrets (webhook signing secrets); unset: generated into the data directory. */
+  EHUB_SECRET_KEY: z.string().min(32, 'use 32+ random characters, e.g. `openssl rand -base64 32`').optional(),
   EHUB_SIGNING_KEY: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   EHUB_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
@@ -41,6 +45,24 @@ const schema = z.object({
     }, 'must be an IANA time zone, e.g. UTC or Europe/Berlin'),
   /** How often the entitlement lifecycle job runs (node-cron expression). */
   EHUB_LIFECYCLE_CRON: z.string().default('* * * * *'),
+  /** Usage ingestion: how far in the future an event may be stamped, its largest properties, the largest NDJSON body. */
+  EHUB_USAGE_MAX_SKEW_SECONDS: z.coerce.number().int().min(0).default(300),
+  EHUB_USAGE_MAX_PROPERTIES_BYTES: z.coerce.number().int().positive().default(8192),
+  EHUB_USAGE_MAX_BODY_BYTES: z.coerce.number().int().positive().default(67_108_864),
+  /** Webhook delivery: job schedule (node-cron, seconds field allowed), attempts before DEAD, backoff, timeout. */
+  EHUB_WEBHOOK_CRON: z.string().default('*/5 * * * * *'),
+  EHUB_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
+  EHUB_WEBHOOK_BACKOFF_BASE_MS: z.coerce.number().int().positive().default(10_000),
+  EHUB_WEBHOOK_BACKOFF_MAX_MS: z.coerce.number().int().positive().default(3_600_000),
+  EHUB_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** Compliance: nightly findings job and the frequent threshold job (node-cron), shelfware rule, notification thresholds, lookback. */
+  EHUB_COMPLIANCE_CRON: z.string().default('0 2 * * *'),
+  EHUB_THRESHOLD_CRON: z.string().default('*/5 * * * *'),
+  EHUB_UNDERUSE_THRESHOLD: z.coerce.number().min(0).max(1).default(0.2),
+  EHUB_UNDERUSE_DAYS: z.coerce.number().int().min(1).max(366).default(30),
+  EHUB_CONSUMPTION_THRESHOLDS: z.string().default('50,80,100').transform(numberList).pipe(z.array(z.number().positive().max(10_000)).min(1)),
+  EHUB_EXPIRY_THRESHOLDS_DAYS: z.string().default('90,60,30').transform(numberList).pipe(z.array(z.number().int().positive().max(3650)).min(1)),
+  EHUB_COMPLIANCE_LOOKBACK_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
 });
 
 export type Config = z.infer<typeof schema> & { dataDir: string };

@@ -3,6 +3,8 @@ import { bare } from './bare.scenario';
 import { trivial } from './trivial.scenario';
 import { fulfilment } from './fulfilment.scenario';
 import { check } from './check.scenario';
+import { ingest } from './ingest.scenario';
+import { usageSeries } from './usage-series.scenario';
 
 /** The scenario every run measures first; ratios are against it. */
 export const BASELINE = bare;
@@ -12,4 +14,4 @@ export const BASELINE = bare;
  * (verify one response first, then `ctx.load(...)` with `expectBody` when the answer is fixed)
  * and list it here. `npm run bench -- --only <name>` runs it alone (with the baseline).
  */
-export const scenarios: Scenario[] = [bare, trivial, check, fulfilment];
+export const scenarios: Scenario[] = [bare, trivial, check, fulfilment, ingest, usageSeries];

@@ -328,12 +328,12 @@ export class EntitlementService {
 }
 
 /** Columns of `entitlement` as `toEntitlement` reads them (dates as text: pg would make them local Dates). */
-const ENTITLEMENT_COLUMNS = `id, account_id, product_id, sku, order_id, order_line_id, model, status, quantity::text AS quantity,
+export const ENTITLEMENT_COLUMNS = `id, account_id, product_id, sku, order_id, order_line_id, model, status, quantity::text AS quantity,
   start_date::text AS start_date, end_date::text AS end_date, starts_at, ends_at, grace_days, grace_ends_at, overage_policy,
   reset_period, suspended_reason, ended_reason, version, created_at, updated_at`;
 
 /** A raw `entitlement` row (ENTITLEMENT_COLUMNS) as the entity, without a second read. */
-function toEntitlement(r: Record<string, unknown>): Entitlement {
+export function toEntitlement(r: Record<string, unknown>): Entitlement {
   return Object.assign(new Entitlement(), {
     id: r.id,
     accountId: r.account_id,

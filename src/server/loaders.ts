@@ -3,6 +3,7 @@ import { createCatalogLoaders, type CatalogLoaders } from '../catalog/catalog.lo
 import { createAccountLoaders, type AccountLoaders } from '../accounts/account.loaders';
 import { createLicensingLoaders, type LicensingLoaders } from '../licensing/licensing.loaders';
 import { createEntitlementLoaders, type EntitlementLoaders } from '../entitlements/entitlement.loaders';
+import { createWebhookLoaders, type WebhookLoaders } from '../webhooks/webhook.loaders';
 
 /**
  * Per-request DataLoaders: every field resolver that reads the database goes through one,
@@ -13,6 +14,7 @@ export interface Loaders {
   accounts: AccountLoaders;
   licensing: LicensingLoaders;
   entitlements: EntitlementLoaders;
+  webhooks: WebhookLoaders;
 }
 
 export function createLoaders(services: Services): Loaders {
@@ -21,5 +23,6 @@ export function createLoaders(services: Services): Loaders {
     accounts: createAccountLoaders(services.db),
     licensing: createLicensingLoaders(services.licensing),
     entitlements: createEntitlementLoaders(services.db, services.entitlements, services.orders),
+    webhooks: createWebhookLoaders(services.webhooks),
   };
 }

@@ -30,6 +30,12 @@ interface World {
   scopedKey: string;
   /** B's licensing records: entitlements by model, an activated device, an assigned seat, a live lease. */
   licB: { device: string; seat: string; float: string; leaseId: string; orderId: string; orderExternalId: string };
+  /** The product of B's NAMED_USER entitlement (a hub-wide record), set in beforeAll. */
+  seatProductId?: string;
+  /** B's compliance finding (unentitled use), set in beforeAll. */
+  complianceB?: { findingId: string };
+  /** B's webhook endpoint (scoped to B) and a delivery to it, set in beforeAll. */
+  webhookB?: { endpointId: string; deliveryId: string };
 }
 
 type Expectation =
@@ -41,6 +47,8 @@ interface ScopeCase {
   query: string;
   variables?: (w: World) => Record<string, unknown>;
   expect: Expectation;
+  /** A mutation that answers (per-item refusals) and so records its call: only audit_log may change. */
+  writesAudit?: boolean;
 }
 
 const nodeIds = (conn: unknown) => (conn as { edges: { node: { id: string } }[] }).edges.map((e) => e.node.id);
@@ -308,7 +316,194 @@ const cases: ScopeCase[] = [
     variables: (w) => ({ id: w.licB.seat }),
     expect: { error: 'NOT_FOUND' },
   },
+  // ── compliance ──
+  {
+    name: 'complianceFindings(filter: { accountId: B })',
+    query: `query ($a: ID) { complianceFindings(filter: { accountId: $a }) { totalCount } }`,
+    variables: (w) => ({ a: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: 'complianceFindings lists none of B',
+    query: `{ complianceFindings(first: 100) { totalCount leakageTotals { amountMinor } edges { node { id accountId } } } }`,
+    expect: { check: (d) => expect(d.complianceFindings).toEqual({ totalCount: 0, leakageTotals: [], edges: [] }) },
+  },
+  {
+    name: 'runCompliance(B)',
+    query: `mutation ($a: ID!) { runCompliance(accountId: $a) { opened } }`,
+    variables: (w) => ({ a: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: "setComplianceFindingStatus(B's finding)",
+    query: `mutation ($id: ID!) { setComplianceFindingStatus(id: $id, status: RESOLVED, note: "x") { id } }`,
+    variables: (w) => ({ id: w.complianceB!.findingId }),
+    expect: { error: 'NOT_FOUND', subCode: 'COMPLIANCEFINDING_NOT_FOUND' },
+  },
+  {
+    name: 'notifications(accountId: B)',
+    query: `query ($a: ID) { notifications(accountId: $a) { totalCount } }`,
+    variables: (w) => ({ a: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: 'notifications lists none of B',
+    query: `{ notifications(first: 100) { totalCount edges { node { id } } } }`,
+    expect: { check: (d) => expect(d.notifications).toEqual({ totalCount: 0, edges: [] }) },
+  },
+  // ── webhooks ──
+  {
+    name: 'createWebhookEndpoint(accountId: B)',
+    query: `mutation ($a: ID!) { createWebhookEndpoint(input: { url: "https://example.com/h", eventTypes: ["*"], accountId: $a }) { secret } }`,
+    variables: (w) => ({ a: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: 'webhookEndpoints lists none of B',
+    query: `{ webhookEndpoints(first: 500, includeDisabled: true) { totalCount } }`,
+    expect: { check: (d) => expect(d.webhookEndpoints).toEqual({ totalCount: 0 }) },
+  },
+  ...(
+    [
+      ['webhookEndpoint', `query ($id: ID!) { webhookEndpoint(id: $id) { id } }`],
+      ['updateWebhookEndpoint', `mutation ($id: ID!) { updateWebhookEndpoint(id: $id, input: { description: "x" }) { id } }`],
+      ['disableWebhookEndpoint', `mutation ($id: ID!) { disableWebhookEndpoint(id: $id) { id } }`],
+      ['enableWebhookEndpoint', `mutation ($id: ID!) { enableWebhookEndpoint(id: $id) { id } }`],
+      ['rotateWebhookSecret', `mutation ($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`],
+      ['pingWebhookEndpoint', `mutation ($id: ID!) { pingWebhookEndpoint(id: $id) { id } }`],
+      ['replayDeadWebhookDeliveries', `mutation ($id: ID!) { replayDeadWebhookDeliveries(endpointId: $id) }`],
+    ] as const
+  ).map(([op, query]): ScopeCase => ({
+    name: `${op}(B's endpoint)`,
+    query,
+    variables: (w) => ({ id: w.webhookB!.endpointId }),
+    expect: { error: 'NOT_FOUND', subCode: 'WEBHOOK_ENDPOINT_NOT_FOUND' },
+  })),
+  {
+    name: "webhookDelivery(B's delivery)",
+    query: `query ($id: ID!) { webhookDelivery(id: $id) { id } }`,
+    variables: (w) => ({ id: w.webhookB!.deliveryId }),
+    expect: { error: 'NOT_FOUND', subCode: 'WEBHOOK_DELIVERY_NOT_FOUND' },
+  },
+  {
+    name: "replayWebhookDelivery(B's delivery)",
+    query: `mutation ($id: ID!) { replayWebhookDelivery(id: $id) { id } }`,
+    variables: (w) => ({ id: w.webhookB!.deliveryId }),
+    expect: { error: 'NOT_FOUND', subCode: 'WEBHOOK_DELIVERY_NOT_FOUND' },
+  },
+  {
+    name: 'webhookDeliveries(filter: { accountId: B })',
+    query: `query ($a: ID) { webhookDeliveries(filter: { accountId: $a }) { totalCount } }`,
+    variables: (w) => ({ a: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: "webhookDeliveries(filter: { endpointId: B's endpoint }) finds nothing",
+    query: `query ($e: ID) { webhookDeliveries(filter: { endpointId: $e }) { totalCount } }`,
+    variables: (w) => ({ e: w.webhookB!.endpointId }),
+    expect: { check: (d) => expect(d.webhookDeliveries).toEqual({ totalCount: 0 }) },
+  },
+  {
+    name: 'webhookDeliveries lists none of B',
+    query: `{ webhookDeliveries(first: 500) { totalCount } }`,
+    expect: { check: (d) => expect(d.webhookDeliveries).toEqual({ totalCount: 0 }) },
+  },
+  // ── usage analytics ──
+  {
+    name: 'usageSeries(filter: { accountId: B })',
+    query: `query ($a: ID, $from: DateTimeISO!, $to: DateTimeISO!) { usageSeries(filter: { accountId: $a, meter: "scope.m" }, from: $from, to: $to) { unit } }`,
+    variables: (w) => ({ a: w.b.accountId, ...lastDays(2) }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: "usageSeries(filter: { entitlementId: B's entitlement })",
+    query: `query ($e: ID, $from: DateTimeISO!, $to: DateTimeISO!) { usageSeries(filter: { entitlementId: $e }, from: $from, to: $to) { unit } }`,
+    variables: (w) => ({ e: w.licB.seat, ...lastDays(2) }),
+    expect: { error: 'NOT_FOUND', subCode: 'ENTITLEMENT_NOT_FOUND' },
+  },
+  {
+    name: 'usageSeries counts none of B',
+    query: `query ($from: DateTimeISO!, $to: DateTimeISO!) { usageSeries(filter: { meter: "scope.m" }, from: $from, to: $to, groupBy: [ACCOUNT]) { series { key { accountId } } } }`,
+    variables: () => lastDays(2),
+    expect: { check: (d) => expect(d.usageSeries).toEqual({ series: [] }) },
+  },
+  {
+    name: 'utilization(accountId: B)',
+    query: `query ($a: ID) { utilization(accountId: $a) { featureKey } }`,
+    variables: (w) => ({ a: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: "utilization(entitlementId: B's entitlement)",
+    query: `query ($e: ID) { utilization(entitlementId: $e) { featureKey } }`,
+    variables: (w) => ({ e: w.licB.float }),
+    expect: { error: 'NOT_FOUND', subCode: 'ENTITLEMENT_NOT_FOUND' },
+  },
+  {
+    name: "adoption(product B holds) counts none of B",
+    query: `query ($p: ID!, $from: DateTimeISO!, $to: DateTimeISO!) { adoption(productId: $p, from: $from, to: $to) { features { entitledAccounts usingAccounts } } }`,
+    variables: (w) => ({ p: w.seatProductId, ...lastDays(30) }),
+    expect: { check: (d) => expect(d.adoption).toEqual({ features: [{ entitledAccounts: 0, usingAccounts: 0 }] }) },
+  },
+  {
+    name: 'unusedEntitlements(accountId: B)',
+    query: `query ($a: ID) { unusedEntitlements(accountId: $a) { totalCount } }`,
+    variables: (w) => ({ a: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
+  {
+    name: 'unusedEntitlements lists none of B',
+    query: `{ unusedEntitlements(threshold: 100, first: 500) { edges { node { accountId } } } }`,
+    expect: {
+      check: (d, w) =>
+        expect((d.unusedEntitlements as { edges: { node: { accountId: string } }[] }).edges.every((e) => e.node.accountId === w.a.accountId)).toBe(true),
+    },
+  },
+  // ── usage ingestion ──
+  {
+    name: 'recordUsage with events of B (by id and by reference): each rejected as an unknown account',
+    query: `mutation ($a: ID!, $ref: UsageAccountRefInput!, $t: DateTimeISO!) {
+      recordUsage(events: [
+        { id: "spy-1", accountId: $a, meter: "scope.m", quantity: 1, occurredAt: $t, deployment: CLOUD },
+        { id: "spy-2", accountRef: $ref, meter: "scope.m", quantity: 1, occurredAt: $t, deployment: CLOUD }
+      ]) { accepted duplicates rejected { index code } } }`,
+    variables: (w) => ({ a: w.b.accountId, ref: w.b.accountRef, t: new Date(Date.now() - 60_000).toISOString() }),
+    writesAudit: true,
+    expect: {
+      check: (d) =>
+        expect(d.recordUsage).toEqual({
+          accepted: 0,
+          duplicates: 0,
+          rejected: [
+            { index: 0, code: 'UNKNOWN_ACCOUNT' },
+            { index: 1, code: 'UNKNOWN_ACCOUNT' },
+          ],
+        }),
+    },
+  },
+  {
+    name: 'rebuildUsageRollups(accountId: B)',
+    query: `mutation ($a: ID!) { rebuildUsageRollups(accountId: $a) { accountId } }`,
+    variables: (w) => ({ a: w.b.accountId }),
+    expect: { error: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' },
+  },
 ];
+
+/** [now − days, now) as usageSeries / adoption arguments. */
+function lastDays(days: number) {
+  return { from: new Date(Date.now() - days * 86_400_000).toISOString(), to: new Date().toISOString() };
+}
+
+/** B's webhook endpoint (registered by an unscoped admin for B) with a ping queued to it. */
+async function seedWebhooks(accountId: string): Promise<World['webhookB']> {
+  const { createWebhookEndpoint } = await hub.ok<{ createWebhookEndpoint: { endpoint: { id: string } } }>(
+    `mutation ($a: ID!) { createWebhookEndpoint(input: { url: "https://example.com/b", eventTypes: ["*"], accountId: $a }) { endpoint { id } } }`,
+    { a: accountId },
+  );
+  const endpointId = createWebhookEndpoint.endpoint.id;
+  const { pingWebhookEndpoint } = await hub.ok<{ pingWebhookEndpoint: { id: string } }>(`mutation ($id: ID!) { pingWebhookEndpoint(id: $id) { id } }`, { id: endpointId });
+  return { endpointId, deliveryId: pingWebhookEndpoint.id };
+}
 
 /** Every row of every table (as sorted JSON), minus columns that change on reads. */
 async function snapshot(): Promise<Record<string, string[]>> {
@@ -360,6 +555,18 @@ async function seedLicensing(accountId: string): Promise<World['licB']> {
   return { device, seat, float, leaseId: checkoutLease.id, orderId: order.id, orderExternalId: order.external_id };
 }
 
+/** A compliance finding of B: usage of a feature B has no entitlement for, then a run. */
+async function seedCompliance(accountId: string): Promise<World['complianceB']> {
+  await hub.ok(`mutation { upsertFeature(input: { key: "scope.x", name: "x" }) { id } }`);
+  await hub.ok(`mutation { upsertMeter(input: { key: "scope.m", name: "m", aggregation: SUM, unit: "u", featureKey: "scope.x" }) { id } }`);
+  await hub.ok(`mutation ($a: ID!, $t: DateTimeISO!) { recordUsage(events: [{ id: "scope-1", accountId: $a, meter: "scope.m", quantity: 3, occurredAt: $t, deployment: CLOUD }]) { accepted } }`, {
+    a: accountId,
+    t: new Date(Date.now() - 3_600_000).toISOString(),
+  });
+  const { runCompliance } = await hub.ok<{ runCompliance: { findings: { id: string }[] } }>(`mutation ($a: ID!) { runCompliance(accountId: $a) { findings { id } } }`, { a: accountId });
+  return { findingId: runCompliance.findings[0]!.id };
+}
+
 let world: World;
 
 beforeAll(async () => {
@@ -367,6 +574,9 @@ beforeAll(async () => {
   const a = await seedSide('A');
   const b = await seedSide('B');
   world = { a, b, scopedKey: await hub.createKey(Role.ADMIN, a.accountId, 'scoped admin of A'), licB: await seedLicensing(b.accountId) };
+  world.complianceB = await seedCompliance(b.accountId);
+  world.seatProductId = (await hub.ds.query(`SELECT product_id FROM entitlement WHERE id = $1`, [world.licB.seat]))[0].product_id;
+  world.webhookB = await seedWebhooks(b.accountId);
 });
 afterAll(async () => hub?.close());
 
@@ -388,7 +598,13 @@ describe('a key scoped to account A cannot see or change account B', () => {
     for (const secret of [world.b.accountId, world.b.contactId, world.b.keyId, world.b.name]) {
       if (!sent.includes(secret)) expect(answer).not.toContain(secret);
     }
-    expect(await snapshot()).toEqual(before);
+    const after = await snapshot();
+    if (c.writesAudit) {
+      expect(after.audit_log!.length).toBeGreaterThan(before.audit_log!.length);
+      delete after.audit_log;
+      delete before.audit_log;
+    }
+    expect(after).toEqual(before);
   });
 });
 
