@@ -5,6 +5,7 @@ import { OrdersAndEntitlements1764300300000 } from './1764300300000-OrdersAndEnt
 import { Usage1764300500000 } from './1764300500000-Usage';
 import { Compliance1764300600000 } from './1764300600000-Compliance';
 import { Webhooks1764300700000 } from './1764300700000-Webhooks';
+import { Revenue1764300800000 } from './1764300800000-Revenue';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the app, the CLI and the
@@ -18,4 +19,5 @@ export const migrations = [
   Usage1764300500000,
   Compliance1764300600000,
   Webhooks1764300700000,
+  Revenue1764300800000,
 ];

@@ -8,6 +8,7 @@ import { SigningKey } from '../certificates/signing-key.entity';
 import { usageEntities } from '../usage/usage.entities';
 import { complianceEntities } from '../compliance/compliance.entities';
 import { webhookEntities } from '../webhooks/webhook.entities';
+import { revenueEntities } from '../revenue/revenue.entities';
 
 /** Every TypeORM entity of the hub (one list, used by the single DataSource). */
 export const entities: Function[] = [
@@ -21,4 +22,5 @@ export const entities: Function[] = [
   ...usageEntities,
   ...complianceEntities,
   ...webhookEntities,
+  ...revenueEntities,
 ];

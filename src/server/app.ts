@@ -11,6 +11,7 @@ import type { RequestContext } from '../common/context';
 import { pendingMigrations } from '../db/data-source';
 import { serveJwks } from '../certificates/jwks.route';
 import { registerUsageRoutes } from '../usage/usage.routes';
+import { registerRevenueRoutes } from '../revenue/revenue.routes';
 import { formatError, isUnexpected } from './errors';
 import { GRAPHIQL_PAGE, registerGraphiQL } from './graphiql';
 import { createGraphQLContext, type GraphQLContext } from './graphql-context';
@@ -157,6 +158,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/.well-known/jwks.json', (req, reply) => serveJwks(services.certificates, req, reply));
   registerUsageRoutes(app, services);
+  registerRevenueRoutes(app, services);
   app.get('/readyz', async (req, reply) => {
     try {
       await services.db.ds.query('SELECT 1');

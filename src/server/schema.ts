@@ -15,6 +15,7 @@ import { UsageResolvers } from '../usage/usage.resolvers';
 import { AnalyticsResolvers } from '../analytics/analytics.resolvers';
 import { ComplianceResolvers } from '../compliance/compliance.resolvers';
 import { WebhookResolvers } from '../webhooks/webhook.resolvers';
+import { RevenueResolvers } from '../revenue/revenue.resolvers';
 import { badInput, type FieldError } from '../common/errors';
 import type { GraphQLContext } from './graphql-context';
 import { HealthResolver } from './health.resolver';
@@ -30,6 +31,7 @@ export const resolvers: NonEmptyArray<Function> = [
   ...AnalyticsResolvers,
   ...ComplianceResolvers,
   ...WebhookResolvers,
+  ...RevenueResolvers,
   CertificateResolver,
   OrderResolver,
   EntitlementResolver,

@@ -10,6 +10,7 @@ import { UsageService } from '../usage/usage.service';
 import { AnalyticsService } from '../analytics/analytics.service';
 import { ComplianceService } from '../compliance/compliance.service';
 import { WebhookService } from '../webhooks/webhook.service';
+import { RevenueService } from '../revenue/revenue.service';
 import { EntitlementService } from '../entitlements/entitlement.service';
 import { OrderService } from '../orders/order.service';
 
@@ -27,6 +28,7 @@ export interface Services {
   analytics: AnalyticsService;
   compliance: ComplianceService;
   webhooks: WebhookService;
+  revenue: RevenueService;
   entitlements: EntitlementService;
   orders: OrderService;
 }
@@ -48,6 +50,7 @@ export function createServices(db: Db, config: Config): Services {
     analytics: new AnalyticsService(db, config),
     compliance: new ComplianceService(db, config, webhooks),
     webhooks,
+    revenue: new RevenueService(db, config),
     entitlements,
     orders: new OrderService(db, catalog, entitlements),
   };

@@ -1,0 +1,2 @@
+/** Entities of the revenue domain. */
+export const revenueEntities: Function[] = [];

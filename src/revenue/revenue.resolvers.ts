@@ -1,0 +1,2 @@
+/** GraphQL resolvers of the revenue domain. */
+export const RevenueResolvers: Function[] = [];
