@@ -6,6 +6,7 @@ import { Usage1764300500000 } from './1764300500000-Usage';
 import { Compliance1764300600000 } from './1764300600000-Compliance';
 import { Webhooks1764300700000 } from './1764300700000-Webhooks';
 import { Revenue1764300800000 } from './1764300800000-Revenue';
+import { RevenueAllocation1764300900000 } from './1764300900000-RevenueAllocation';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the app, the CLI and the
@@ -20,4 +21,5 @@ export const migrations = [
   Compliance1764300600000,
   Webhooks1764300700000,
   Revenue1764300800000,
+  RevenueAllocation1764300900000,
 ];

@@ -43,6 +43,20 @@ const schema = z.object({
         return false;
       }
     }, 'must be an IANA time zone, e.g. UTC or Europe/Berlin'),
+  /** The reporting calendar for revenue months and usage recognition; unset = EHUB_TIME_ZONE. */
+  EHUB_REPORTING_TIME_ZONE: z
+    .string()
+    .optional()
+    .refine((tz) => {
+      try {
+        if (tz) new Intl.DateTimeFormat('en', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an IANA time zone, e.g. UTC or Europe/Berlin'),
+  /** When the revenue job recognises usage-priced obligations (node-cron expression). */
+  EHUB_REVENUE_USAGE_CRON: z.string().default('30 3 * * *'),
   /** How often the entitlement lifecycle job runs (node-cron expression). */
   EHUB_LIFECYCLE_CRON: z.string().default('* * * * *'),
   /** Usage ingestion: how far in the future an event may be stamped, its largest properties, the largest NDJSON body. */
@@ -63,6 +77,11 @@ const schema = z.object({
   EHUB_CONSUMPTION_THRESHOLDS: z.string().default('50,80,100').transform(numberList).pipe(z.array(z.number().positive().max(10_000)).min(1)),
   EHUB_EXPIRY_THRESHOLDS_DAYS: z.string().default('90,60,30').transform(numberList).pipe(z.array(z.number().int().positive().max(3650)).min(1)),
   EHUB_COMPLIANCE_LOOKBACK_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
+  /** Finance exports: the general-ledger account codes the journal-entries export posts to. */
+  EHUB_GL_REVENUE: z.string().trim().min(1).max(50).default('4000'),
+  EHUB_GL_CONTRACT_LIABILITY: z.string().trim().min(1).max(50).default('2400'),
+  EHUB_GL_CONTRACT_ASSET: z.string().trim().min(1).max(50).default('1300'),
+  EHUB_GL_RECEIVABLE: z.string().trim().min(1).max(50).default('1200'),
 });
 
 export type Config = z.infer<typeof schema> & { dataDir: string };

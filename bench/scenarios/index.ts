@@ -5,6 +5,7 @@ import { fulfilment } from './fulfilment.scenario';
 import { check } from './check.scenario';
 import { ingest } from './ingest.scenario';
 import { usageSeries } from './usage-series.scenario';
+import { revenueExport } from './revenue-export.scenario';
 
 /** The scenario every run measures first; ratios are against it. */
 export const BASELINE = bare;
@@ -14,4 +15,4 @@ export const BASELINE = bare;
  * (verify one response first, then `ctx.load(...)` with `expectBody` when the answer is fixed)
  * and list it here. `npm run bench -- --only <name>` runs it alone (with the baseline).
  */
-export const scenarios: Scenario[] = [bare, trivial, check, fulfilment, ingest, usageSeries];
+export const scenarios: Scenario[] = [bare, trivial, check, fulfilment, ingest, usageSeries, revenueExport];

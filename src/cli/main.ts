@@ -8,6 +8,7 @@ import { registerKeyCommands } from './keys.command';
 import { registerMigrateCommand } from './migrate.command';
 import { registerDemoCommand } from './demo.command';
 import { registerSchemaCommand } from './schema.command';
+import { registerExportCommands } from './export.command';
 import { registerCertificateCommands } from '../certificates/certificate.command';
 
 const program = new Command();
@@ -50,6 +51,7 @@ registerKeyCommands(program);
 registerCertificateCommands(program);
 registerDemoCommand(program);
 registerSchemaCommand(program);
+registerExportCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);

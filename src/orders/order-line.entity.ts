@@ -57,6 +57,10 @@ export class OrderLine {
   @Column('bigint', { name: 'unit_price_minor' })
   unitPriceMinor: string;
 
+  @Field(() => String, { nullable: true, description: 'Standalone selling price per unit (minor units) given on the line, overriding the catalog SSP.' })
+  @Column('bigint', { name: 'ssp_minor', nullable: true })
+  sspMinor: string | null;
+
   @Field({ description: 'ISO 4217 currency.' })
   @Column('char', { length: 3 })
   currency: string;

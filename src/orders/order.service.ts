@@ -14,6 +14,7 @@ import { normalizeExternalRefs, resolveExternalRef } from '../accounts/external-
 import { Entitlement } from '../entitlements/entitlement.entity';
 import { EntitlementStatus, OrderLineAction, OveragePolicy, ResetPeriod } from '../entitlements/entitlement.enums';
 import type { EntitlementService, FeatureGrant, Term } from '../entitlements/entitlement.service';
+import type { RevenueService } from '../revenue/revenue.service';
 import { Order, OrderRevision } from './order.entity';
 import { OrderLine, type LineLimit } from './order-line.entity';
 import type { OrderInput, OrderLineInput, OrderListArgs } from './order.types';
@@ -53,10 +54,14 @@ interface CanonicalLine {
   resetPeriod: ResetPeriod | null;
   limits: LineLimit[] | null;
   graceDays: number;
+  /** Only present when given, so the hashes of orders without it do not change. */
+  ssp?: string;
 }
 
 function canonicalLine(l: OrderLineInput): CanonicalLine {
+  const ssp = l.ssp === null || l.ssp === undefined ? {} : { ssp: BigInt(l.ssp).toString() };
   return {
+    ...ssp,
     lineNo: l.lineNo,
     externalLineId: l.externalLineId ?? null,
     sku: l.sku,
@@ -121,6 +126,7 @@ export class OrderService {
     private readonly db: Db,
     private readonly catalog: CatalogService,
     private readonly entitlements: EntitlementService,
+    private readonly revenue?: RevenueService,
   ) {}
 
   // ------------------------------------------------------------------ reads
@@ -169,6 +175,8 @@ export class OrderService {
       orderDate: input.orderDate,
       currency: input.currency,
       lines,
+      // Only present when given, so the hashes of orders without one do not change.
+      ...(input.invoiceSchedule ? { invoiceSchedule: input.invoiceSchedule.map((i) => ({ date: i.date, amountMinor: BigInt(i.amountMinor).toString() })) } : {}),
     };
     const requestHash = crypto.createHash('sha256').update(stableStringify(canonical)).digest('hex');
     this.validateShape(canonical.lines, input);
@@ -234,6 +242,7 @@ export class OrderService {
       else for (const p of planned) await this.fulfilLine(tx, ctx, order, p, await this.insertLine(tx.manager, order, p, input.currency));
 
       tx.audit({ entity: 'Order', entityId: order.id, action: existing ? 'REVISE' : 'CREATE', before, after: { ...order, lines } });
+      await this.revenue?.syncOrder(tx, ctx, order.id, canonical.invoiceSchedule ?? null);
       return order;
     });
   }
@@ -391,6 +400,7 @@ export class OrderService {
         model: p.model,
         quantity: Number(l.quantity),
         unitPriceMinor: l.unitPrice,
+        sspMinor: l.ssp ?? null,
         currency,
         startDate: l.startDate,
         endDate: l.endDate,
@@ -549,6 +559,7 @@ export class OrderService {
         {
           quantity: Number(p.input.quantity),
           unitPriceMinor: p.input.unitPrice,
+          sspMinor: p.input.ssp ?? null,
           startDate: p.input.startDate,
           endDate: p.input.endDate,
           model: p.model,
@@ -575,6 +586,7 @@ export class OrderService {
     return (
       toDecimalString(old.quantity) !== l.quantity ||
       old.unitPriceMinor !== l.unitPrice ||
+      (old.sspMinor ?? null) !== (l.ssp ?? null) ||
       old.startDate !== l.startDate ||
       old.endDate !== l.endDate ||
       old.model !== p.model ||

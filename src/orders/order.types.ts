@@ -46,6 +46,10 @@ export class OrderLineInput {
   @Field(() => MinorAmountScalar, { description: 'Unit price in minor units of the order currency.' })
   unitPrice: string;
 
+  @Field(() => MinorAmountScalar, { nullable: true, description: 'Standalone selling price per unit in minor units, overriding the catalog SSP for revenue allocation.' })
+  @IsOptional()
+  ssp?: string | null;
+
   @Field(() => LocalDateResolver, { description: 'First day of service (YYYY-MM-DD).' })
   startDate: string;
 
@@ -95,6 +99,15 @@ export class OrderLineInput {
   graceDays?: number | null;
 }
 
+@InputType({ description: 'One invoice of an order\'s billing schedule.' })
+export class InvoiceScheduleInput {
+  @Field(() => LocalDateResolver, { description: 'The invoice date.' })
+  date: string;
+
+  @Field(() => MinorAmountScalar, { description: 'The amount invoiced, in minor units of the order currency.' })
+  amountMinor: string;
+}
+
 @InputType({ description: 'An order to fulfil. Idempotent on (source, externalId, revision).' })
 export class OrderInput {
   @Field({ description: 'Where the order comes from, e.g. `salesforce`, `netsuite`, `manual`.' })
@@ -132,6 +145,12 @@ export class OrderInput {
   @ArrayMaxSize(1000)
   @ValidateNested({ each: true })
   lines: OrderLineInput[];
+
+  @Field(() => [InvoiceScheduleInput], { nullable: true, description: 'Billing: the invoices of the order; omitted = one invoice of the whole order on the order date.' })
+  @IsOptional()
+  @ArrayMaxSize(1000)
+  @ValidateNested({ each: true })
+  invoiceSchedule?: InvoiceScheduleInput[] | null;
 }
 
 @InputType({ description: 'Filters for entitlements; all optional, combined with AND.' })

@@ -1,2 +1,4 @@
+import { RevenueResolver } from './revenue.resolver';
+
 /** GraphQL resolvers of the revenue domain. */
-export const RevenueResolvers: Function[] = [];
+export const RevenueResolvers: Function[] = [RevenueResolver];

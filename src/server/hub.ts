@@ -12,6 +12,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from '../db/embedded-pos
 import { Scheduler } from '../jobs/scheduler';
 import { complianceJobs } from '../compliance/compliance.jobs';
 import { webhookJobs } from '../webhooks/webhook.jobs';
+import { revenueJobs } from '../revenue/revenue.jobs';
 import { Role } from '../auth/role';
 import { buildApp } from './app';
 import { buildHubSchema } from './schema';
@@ -105,7 +106,7 @@ export function registerJobs(scheduler: Scheduler, services: Services, log: Logg
       if (moved.expired || moved.cancelled) log.info(moved, 'entitlement lifecycle: statuses moved');
     },
   });
-  for (const job of [...complianceJobs(services, log), ...webhookJobs(services, log)]) scheduler.register(job);
+  for (const job of [...complianceJobs(services, log), ...webhookJobs(services, log), ...revenueJobs(services, log)]) scheduler.register(job);
 }
 
 export interface Hub {

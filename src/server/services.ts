@@ -37,6 +37,7 @@ export function createServices(db: Db, config: Config): Services {
   const catalog = new CatalogService(db);
   const entitlements = new EntitlementService(db, config.EHUB_TIME_ZONE);
   const webhooks = new WebhookService(db, config);
+  const revenue = new RevenueService(db, config);
   return {
     db,
     config,
@@ -50,8 +51,8 @@ export function createServices(db: Db, config: Config): Services {
     analytics: new AnalyticsService(db, config),
     compliance: new ComplianceService(db, config, webhooks),
     webhooks,
-    revenue: new RevenueService(db, config),
+    revenue,
     entitlements,
-    orders: new OrderService(db, catalog, entitlements),
+    orders: new OrderService(db, catalog, entitlements, revenue),
   };
 }
