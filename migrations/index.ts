@@ -7,6 +7,7 @@ import { Compliance1764300600000 } from './1764300600000-Compliance';
 import { Webhooks1764300700000 } from './1764300700000-Webhooks';
 import { Revenue1764300800000 } from './1764300800000-Revenue';
 import { RevenueAllocation1764300900000 } from './1764300900000-RevenueAllocation';
+import { OverageUnitPrice1764301000000 } from './1764301000000-OverageUnitPrice';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the app, the CLI and the
@@ -22,4 +23,5 @@ export const migrations = [
   Webhooks1764300700000,
   Revenue1764300800000,
   RevenueAllocation1764300900000,
+  OverageUnitPrice1764301000000,
 ];

@@ -61,6 +61,10 @@ export class OrderLine {
   @Column('bigint', { name: 'ssp_minor', nullable: true })
   sspMinor: string | null;
 
+  @Field(() => String, { nullable: true, description: 'METERED: price per unit of overage (minor units), recognised as revenue in the month the overage is drawn; null = overage not priced.' })
+  @Column('bigint', { name: 'overage_unit_price_minor', nullable: true })
+  overageUnitPriceMinor: string | null;
+
   @Field({ description: 'ISO 4217 currency.' })
   @Column('char', { length: 3 })
   currency: string;

@@ -56,12 +56,16 @@ interface CanonicalLine {
   graceDays: number;
   /** Only present when given, so the hashes of orders without it do not change. */
   ssp?: string;
+  /** Only present when given, so the hashes of orders without it do not change. */
+  overageUnitPrice?: string;
 }
 
 function canonicalLine(l: OrderLineInput): CanonicalLine {
   const ssp = l.ssp === null || l.ssp === undefined ? {} : { ssp: BigInt(l.ssp).toString() };
+  const overage = l.overageUnitPrice === null || l.overageUnitPrice === undefined ? {} : { overageUnitPrice: BigInt(l.overageUnitPrice).toString() };
   return {
     ...ssp,
+    ...overage,
     lineNo: l.lineNo,
     externalLineId: l.externalLineId ?? null,
     sku: l.sku,
@@ -274,6 +278,9 @@ export class OrderService {
       }
       if (BigInt(l.unitPrice) < 0n) errors.push({ path: `${p}.unitPrice`, message: 'must not be negative' });
       const keys = new Set<string>();
+      if (l.overageUnitPrice !== undefined && BigInt(l.overageUnitPrice) < 0n) {
+        errors.push({ path: `${p}.overageUnitPrice`, message: `line ${l.lineNo}: overageUnitPrice must be >= 0` });
+      }
       for (const [j, lim] of (l.limits ?? []).entries()) {
         if (keys.has(lim.feature)) errors.push({ path: `${p}.limits.${j}.feature`, message: `feature ${lim.feature} appears twice` });
         keys.add(lim.feature);
@@ -401,6 +408,7 @@ export class OrderService {
         quantity: Number(l.quantity),
         unitPriceMinor: l.unitPrice,
         sspMinor: l.ssp ?? null,
+        overageUnitPriceMinor: l.overageUnitPrice ?? null,
         currency,
         startDate: l.startDate,
         endDate: l.endDate,
@@ -560,6 +568,7 @@ export class OrderService {
           quantity: Number(p.input.quantity),
           unitPriceMinor: p.input.unitPrice,
           sspMinor: p.input.ssp ?? null,
+          overageUnitPriceMinor: p.input.overageUnitPrice ?? null,
           startDate: p.input.startDate,
           endDate: p.input.endDate,
           model: p.model,
@@ -587,6 +596,7 @@ export class OrderService {
       toDecimalString(old.quantity) !== l.quantity ||
       old.unitPriceMinor !== l.unitPrice ||
       (old.sspMinor ?? null) !== (l.ssp ?? null) ||
+      (old.overageUnitPriceMinor ?? null) !== (l.overageUnitPrice ?? null) ||
       old.startDate !== l.startDate ||
       old.endDate !== l.endDate ||
       old.model !== p.model ||

@@ -50,6 +50,10 @@ export class OrderLineInput {
   @IsOptional()
   ssp?: string | null;
 
+  @Field(() => MinorAmountScalar, { nullable: true, description: 'METERED: price per unit of overage in minor units (>= 0); the overage drawn in a month × this price is recognised as revenue in that month.' })
+  @IsOptional()
+  overageUnitPrice?: string | null;
+
   @Field(() => LocalDateResolver, { description: 'First day of service (YYYY-MM-DD).' })
   startDate: string;
 

@@ -177,6 +177,7 @@ export class RevenueService {
     const desired = await this.desiredObligations(m, active);
     const existing: ObligationRow[] = await m.query(`SELECT ${OBLIGATION_COLUMNS} FROM revenue_obligation WHERE order_id = $1`, [orderId]);
     const byKey = new Map(existing.map((o) => [`${o.order_line_id}/${o.product_id}`, o]));
+    const overage = await this.usageOfFixed(m, existing);
     const touchedOrders = new Map<string, string>([[orderId, order.order_date as string]]);
 
     for (const d of desired) {
@@ -191,7 +192,7 @@ export class RevenueService {
       if (d.pattern === RevenuePattern.AS_CONSUMED && old.pattern === RevenuePattern.AS_CONSUMED) d.allocated = BigInt(old.allocated_minor);
       const changed =
         old.pattern !== d.pattern ||
-        BigInt(old.allocated_minor) !== d.allocated ||
+        BigInt(old.allocated_minor) - (overage.get(old.id) ?? 0n) !== d.allocated ||
         old.start_date !== d.startDate ||
         old.end_date !== d.endDate ||
         old.quantity !== d.quantity ||
@@ -295,7 +296,8 @@ export class RevenueService {
 
   /** Ends an obligation on `lastDay`: it keeps what the days served earned; the rest is released prospectively. */
   private async cancel(tx: Tx, old: ObligationRow, lastDay: string, reason: string, firstOpen: string | null): Promise<void> {
-    const terms = termsOf(old);
+    const usage = (await this.usageOfFixed(tx.manager, [old])).get(old.id) ?? 0n;
+    const terms = { ...termsOf(old), amount: BigInt(old.allocated_minor) - usage };
     const keep = old.pattern === RevenuePattern.AS_CONSUMED ? BigInt(old.allocated_minor) : earnedUntil(terms, lastDay);
     const endDate = old.end_date === null || lastDay < old.end_date ? (lastDay < old.start_date ? old.start_date : lastDay) : old.end_date;
     await this.modify(
@@ -311,6 +313,8 @@ export class RevenueService {
   /**
    * A prospective modification from `effective`: months before it (and closed months) keep
    * their entries; ADJUSTMENT entries bring the open months to the new schedule.
+   * `next.allocated` is the fixed part: overage recognised as consumed on a fixed-price
+   * obligation (USAGE entries) stays as it is, outside the re-spread, and is added back.
    */
   private async modify(
     tx: Tx,
@@ -322,18 +326,19 @@ export class RevenueService {
   ): Promise<void> {
     const m = tx.manager;
     const from = this.openFrom(monthOf(effective), firstOpen);
-    const ledger = await this.ledger(m, old.id);
+    const usage = (await this.usageOfFixed(m, [old])).get(old.id) ?? 0n;
+    const ledger = await this.ledger(m, old.id, old.pattern !== RevenuePattern.AS_CONSUMED);
     const nextTerms: ScheduleTerms = { pattern: next.pattern, amount: next.allocated, startDate: next.startDate, endDate: next.endDate };
     const adjustments = next.error ? [] : modificationAdjustments(ledger, nextTerms, from, monthOf(effective));
     const before = { pattern: old.pattern, allocated: old.allocated_minor, startDate: old.start_date, endDate: old.end_date, quantity: old.quantity, status: old.status, error: old.allocation_error };
-    const after = { pattern: next.pattern, allocated: str(next.allocated), startDate: next.startDate, endDate: next.endDate, quantity: next.quantity, status: next.status, error: next.error };
+    const after = { pattern: next.pattern, allocated: str(next.allocated + usage), startDate: next.startDate, endDate: next.endDate, quantity: next.quantity, status: next.status, error: next.error };
     const [mod] = await m.query(
       `INSERT INTO revenue_modification (account_id, obligation_id, effective_date, first_open_month, reason, before, after) VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING id`,
       [old.account_id, old.id, effective, from, reason, JSON.stringify(before), JSON.stringify(after)],
     );
     await m.query(
       `UPDATE revenue_obligation SET pattern = $2, allocated_minor = $3, start_date = $4, end_date = $5, quantity = $6, status = $7, allocation_error = $8, updated_at = now() WHERE id = $1`,
-      [old.id, next.pattern, str(next.allocated), next.startDate, next.endDate, next.quantity, next.status, next.error],
+      [old.id, next.pattern, str(next.allocated + usage), next.startDate, next.endDate, next.quantity, next.status, next.error],
     );
     // An obligation allocated for the first time (its SSP was set since) gets its schedule now.
     const entries = old.allocation_error && !next.error ? foldClosed(initialSchedule(nextTerms), from) : adjustments;
@@ -346,7 +351,10 @@ export class RevenueService {
     const m = tx.manager;
     const [o] = await m.query(`SELECT account_id, currency FROM sales_order WHERE id = $1`, [orderId]);
     const [t] = await m.query(
-      `SELECT COALESCE(SUM(allocated_minor) FILTER (WHERE pattern <> 'AS_CONSUMED'), 0)::text AS allocated, bool_or(allocation_error IS NOT NULL) AS unallocated
+      `SELECT (COALESCE(SUM(allocated_minor) FILTER (WHERE pattern <> 'AS_CONSUMED'), 0)
+               - COALESCE((SELECT SUM(x.amount_minor) FROM revenue_entry x JOIN revenue_obligation y ON y.id = x.obligation_id
+                            WHERE y.order_id = $1 AND y.pattern <> 'AS_CONSUMED' AND x.kind = 'USAGE'), 0))::text AS allocated,
+              bool_or(allocation_error IS NOT NULL) AS unallocated
          FROM revenue_obligation WHERE order_id = $1`,
       [orderId],
     );
@@ -378,12 +386,29 @@ export class RevenueService {
     tx.audit({ entity: 'RevenueInvoice', entityId: orderId, action: 'CREATE', after: { date, amountMinor: str(delta) } });
   }
 
-  private async ledger(m: EntityManager, obligationId: string): Promise<MonthAmount[]> {
+  /** An obligation's entries per month (without USAGE entries when `fixedOnly`). */
+  private async ledger(m: EntityManager, obligationId: string, fixedOnly = false): Promise<MonthAmount[]> {
     const rows = await m.query(
-      `SELECT to_char(month, 'YYYY-MM-DD') AS month, SUM(amount_minor)::text AS amount FROM revenue_entry WHERE obligation_id = $1 GROUP BY month ORDER BY month`,
+      `SELECT to_char(month, 'YYYY-MM-DD') AS month, SUM(amount_minor)::text AS amount FROM revenue_entry
+        WHERE obligation_id = $1 ${fixedOnly ? `AND kind <> 'USAGE'` : ''} GROUP BY month ORDER BY month`,
       [obligationId],
     );
     return rows.map((r: { month: string; amount: string }) => ({ month: r.month, amount: BigInt(r.amount) }));
+  }
+
+  /**
+   * Overage recognised as consumed (USAGE entries) on fixed-price obligations (METERED lines
+   * with an overage price), per obligation. Their allocation = fixed allocation + this, so
+   * modifications re-spread the fixed part only and billing leaves it out.
+   */
+  private async usageOfFixed(m: EntityManager, obligations: ObligationRow[]): Promise<Map<string, bigint>> {
+    const ids = obligations.filter((o) => o.pattern !== RevenuePattern.AS_CONSUMED).map((o) => o.id);
+    if (!ids.length) return new Map();
+    const rows: { obligation_id: string; amount: string }[] = await m.query(
+      `SELECT obligation_id, SUM(amount_minor)::text AS amount FROM revenue_entry WHERE obligation_id = ANY($1) AND kind = 'USAGE' GROUP BY obligation_id`,
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.obligation_id, BigInt(r.amount)]));
   }
 
   private async insertEntries(m: EntityManager, accountId: string, obligationId: string, entries: MonthAmount[], kind: string, modificationId: string | null): Promise<void> {
@@ -401,7 +426,9 @@ export class RevenueService {
   /**
    * Recognises usage-priced (AS_CONSUMED) obligations for a month: quantity from the daily
    * usage rollups of the line's entitlement (days in the reporting time zone) × the line's
-   * unit price. Idempotent: USAGE entries are brought to the month's figure, never doubled.
+   * unit price. METERED obligations whose line has an overage unit price get the overage
+   * drawn in the month (consumption.overage, by created_at in the reporting time zone) × that
+   * price, next to their ratable fixed fee. Idempotent: USAGE entries are brought to the month's figure, never doubled.
    * A closed month is not touched (late usage of it shows in the month it is recognised next).
    */
   async recogniseUsage(ctx: RequestContext, monthText: string): Promise<{ month: string; obligations: number; entries: number }> {
@@ -415,12 +442,19 @@ export class RevenueService {
       const next = addMonths(month, 1);
       const rows: { id: string; account_id: string; target: string; existing: string }[] = await m.query(
         `SELECT o.id, o.account_id,
-                COALESCE((SELECT round(SUM(r.sum) * l.unit_price_minor) FROM entitlement e JOIN usage_rollup r ON r.entitlement_id = e.id
-                   WHERE e.order_line_id = o.order_line_id AND r.granularity = 'D'
-                     AND r.bucket >= ($1::date::timestamp AT TIME ZONE $3) AND r.bucket < ($2::date::timestamp AT TIME ZONE $3)), 0)::bigint::text AS target,
+                CASE WHEN o.pattern = 'AS_CONSUMED' THEN
+                  COALESCE((SELECT round(SUM(r.sum) * l.unit_price_minor) FROM entitlement e JOIN usage_rollup r ON r.entitlement_id = e.id
+                     WHERE e.order_line_id = o.order_line_id AND r.granularity = 'D'
+                       AND r.bucket >= ($1::date::timestamp AT TIME ZONE $3) AND r.bucket < ($2::date::timestamp AT TIME ZONE $3)), 0)
+                ELSE
+                  COALESCE((SELECT round(SUM(c.overage) * l.overage_unit_price_minor) FROM entitlement e JOIN consumption c ON c.entitlement_id = e.id
+                     WHERE e.order_line_id = o.order_line_id AND c.allowed AND c.overage > 0
+                       AND c.created_at >= ($1::date::timestamp AT TIME ZONE $3) AND c.created_at < ($2::date::timestamp AT TIME ZONE $3)), 0)
+                END::bigint::text AS target,
                 COALESCE((SELECT SUM(amount_minor) FROM revenue_entry x WHERE x.obligation_id = o.id AND x.month = $1 AND x.kind = 'USAGE'), 0)::text AS existing
            FROM revenue_obligation o JOIN order_line l ON l.id = o.order_line_id
-          WHERE o.pattern = 'AS_CONSUMED' AND o.start_date < $2 AND (o.end_date IS NULL OR o.end_date >= $1)
+          WHERE (o.pattern = 'AS_CONSUMED' OR (l.model = 'METERED' AND l.overage_unit_price_minor IS NOT NULL AND o.bundle_product_id IS NULL))
+            AND o.start_date < $2 AND (o.end_date IS NULL OR o.end_date >= $1)
           FOR UPDATE OF o`,
         [month, next, this.timeZone],
       );
