@@ -6,7 +6,8 @@ import type { Db } from '../db/db';
 import { accountScope, assertAccountVisible, assertUnscoped } from '../auth/scope';
 import { Account, AccountStatus } from './account.entity';
 import type { AccountListArgs, UpsertAccountInput } from './account.types';
-import { ContactService, isUuid } from './contact.service';
+import { ContactService } from './contact.service';
+import { isUuid } from '../common/ids';
 import {
   assertRefsFreeFor,
   formatExternalRef,

@@ -1,3 +1,4 @@
+import { isUuid } from '../common/ids';
 import { In, type EntityManager } from 'typeorm';
 import type { RequestContext } from '../common/context';
 import { badInput, conflict, notFound } from '../common/errors';
@@ -16,12 +17,7 @@ import {
   unlinkAllExternalRefs,
 } from './external-ref.service';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** True for a well-formed UUID; anything else cannot be an id and is NOT_FOUND, not a database error. */
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
 
 /** The account must exist and be visible to the key, else NOT_FOUND. */
 async function assertAccountExists(ctx: RequestContext, manager: EntityManager, accountId: string): Promise<void> {

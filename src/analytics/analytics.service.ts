@@ -1,3 +1,4 @@
+import { isUuid } from '../common/ids';
 import type { Config } from '../config';
 import type { RequestContext } from '../common/context';
 import { AppError, badInput, notFound } from '../common/errors';
@@ -99,13 +100,12 @@ function encodeRenewalCursor(endDate: string | null, id: string): string {
 
 function decodeRenewalCursor(cursor: string): { endDate: string; id: string } {
   const [endDate, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!endDate || !id || !(endDate === 'infinity' || /^\d{4}-\d{2}-\d{2}$/.test(endDate)) || !UUID.test(id)) {
+  if (!endDate || !id || !(endDate === 'infinity' || /^\d{4}-\d{2}-\d{2}$/.test(endDate)) || !isUuid(id)) {
     throw badInput('INVALID_CURSOR', 'The cursor is not one this API returned', [{ path: 'after', message: 'invalid cursor' }]);
   }
   return { endDate, id };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 const text = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
@@ -548,7 +548,7 @@ export class AnalyticsService {
       ]);
     }
     const previousFrom = new Date(from.getTime() - (to.getTime() - from.getTime()));
-    if (!UUID.test(args.productId)) throw notFound('Product', args.productId);
+    if (!isUuid(args.productId)) throw notFound('Product', args.productId);
     const [exists] = (await this.db.manager.query(`SELECT EXISTS (SELECT 1 FROM product WHERE id = $1::uuid) AS ok`, [args.productId])) as { ok: boolean }[];
     if (!exists!.ok) throw notFound('Product', args.productId);
 
@@ -793,12 +793,12 @@ export class AnalyticsService {
   private async assertVisible(ctx: RequestContext, what: { accountId: string } | { entitlementId: string }): Promise<void> {
     if ('accountId' in what) {
       assertAccountVisible(ctx, what.accountId);
-      if (!UUID.test(what.accountId)) throw notFound('Account', what.accountId);
+      if (!isUuid(what.accountId)) throw notFound('Account', what.accountId);
       const [row] = (await this.db.manager.query(`SELECT EXISTS (SELECT 1 FROM account WHERE id = $1::uuid) AS ok`, [what.accountId])) as { ok: boolean }[];
       if (!row!.ok) throw notFound('Account', what.accountId);
       return;
     }
-    if (!UUID.test(what.entitlementId)) throw notFound('Entitlement', what.entitlementId);
+    if (!isUuid(what.entitlementId)) throw notFound('Entitlement', what.entitlementId);
     const [row] = (await this.db.manager.query(`SELECT account_id FROM entitlement WHERE id = $1::uuid`, [what.entitlementId])) as { account_id: string }[];
     const scope = accountScope(ctx);
     if (!row || (scope && row.account_id !== scope)) throw notFound('Entitlement', what.entitlementId);

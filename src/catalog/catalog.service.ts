@@ -1,3 +1,4 @@
+import { isUuid } from '../common/ids';
 import type { EntityManager } from 'typeorm';
 import { assertUnscoped } from '../auth/scope';
 import type { RequestContext } from '../common/context';
@@ -15,7 +16,6 @@ export type { EffectiveFeature } from './catalog.repository';
 
 /** Serialises every change to bundle components, so two concurrent upserts cannot build a cycle together. */
 const BUNDLE_LOCK = 'ehub:catalog:bundles';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const FOREIGN_KEY_VIOLATION = '23503';
 
 function pgCode(err: unknown): string | undefined {
@@ -54,7 +54,7 @@ export class CatalogService {
       ]);
     }
     const label = ref.sku ?? ref.id!;
-    if (ref.id && !UUID.test(ref.id)) throw notFound('Product', ref.id);
+    if (ref.id && !isUuid(ref.id)) throw notFound('Product', ref.id);
     const product = await this.db.manager.findOneBy(Product, { ...(ref.id ? { id: ref.id } : {}), ...(ref.sku ? { sku: ref.sku } : {}) });
     if (!product) throw notFound('Product', label);
     return product;

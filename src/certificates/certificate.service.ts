@@ -4,7 +4,7 @@ import type { RequestContext } from '../common/context';
 import { badInput, notFound } from '../common/errors';
 import type { Db } from '../db/db';
 import { assertAccountVisible, accountScope } from '../auth/scope';
-import { isUuid } from '../accounts/contact.service';
+import { isUuid } from '../common/ids';
 import { MonetizationModel } from '../catalog/catalog.enums';
 import { EntitlementStatus } from '../entitlements/entitlement.enums';
 import { effectivePhase, type EffectivePhase } from '../entitlements/effective-status';

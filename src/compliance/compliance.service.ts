@@ -5,7 +5,7 @@ import { badInput, notFound } from '../common/errors';
 import { paginate, type Connection } from '../common/pagination';
 import type { Db, Tx } from '../db/db';
 import { accountScope, assertAccountVisible, assertRecordVisible } from '../auth/scope';
-import { isUuid } from '../accounts/contact.service';
+import { isUuid } from '../common/ids';
 import type { WebhookService } from '../webhooks/webhook.service';
 import { ComplianceFinding, Notification } from './compliance.entities';
 import { FindingKind, FindingStatus, NotificationType } from './compliance.enums';

@@ -1,3 +1,4 @@
+import { isUuid } from '../common/ids';
 import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../common/context';
 import { badInput, notFound } from '../common/errors';
@@ -10,7 +11,6 @@ import { Entitlement, EntitlementEvent, EntitlementFeature } from './entitlement
 import { EntitlementStatus } from './entitlement.enums';
 import { effectiveStatus } from './effective-status';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A feature grant to write: total limit as a decimal string, null = unlimited. */
 export interface FeatureGrant {
@@ -44,7 +44,7 @@ export class EntitlementService {
   // ------------------------------------------------------------------ reads
 
   async get(ctx: RequestContext, id: string): Promise<Entitlement> {
-    if (!UUID.test(id)) throw notFound('Entitlement', id);
+    if (!isUuid(id)) throw notFound('Entitlement', id);
     const e = await this.db.manager.findOne(Entitlement, { where: { id } });
     if (!e) throw notFound('Entitlement', id);
     assertRecordVisible(ctx, e.accountId, 'Entitlement', id);

@@ -3,7 +3,7 @@ import { badInput, notFound } from '../common/errors';
 import { toDecimalString } from '../common/decimal';
 import type { Db } from '../db/db';
 import { assertAccountVisible } from '../auth/scope';
-import { isUuid } from '../accounts/contact.service';
+import { isUuid } from '../common/ids';
 import type { MonetizationModel } from '../catalog/catalog.enums';
 import { CONSUMABLE_MODELS, periodLateral, phaseSql, policySql } from './licensing.sql';
 import { compareDecisions, decide, type CheckRow } from './licensing.rules';

@@ -5,7 +5,7 @@ import { badInput, conflict, notFound } from '../common/errors';
 import { toDecimalString } from '../common/decimal';
 import type { Db } from '../db/db';
 import { assertAccountVisible } from '../auth/scope';
-import { isUuid } from '../accounts/contact.service';
+import { isUuid } from '../common/ids';
 import { CONSUMABLE_MODELS, periodLateral, phaseSql, policySql } from './licensing.sql';
 import { compareDecisions, isUsable, phaseCode, phaseReason, type Phase } from './licensing.rules';
 import { CheckCode, type ConsumeInput, type ConsumeResult, type FeatureBalance } from './licensing.types';

@@ -5,7 +5,7 @@ import type { Db } from '../db/db';
 import { MonetizationModel } from '../catalog/catalog.enums';
 import { Entitlement } from '../entitlements/entitlement.entity';
 import { effectivePhase } from '../entitlements/effective-status';
-import { isUuid } from '../accounts/contact.service';
+import { isUuid } from '../common/ids';
 import { Lease } from './lease.entity';
 import { assertVisible, limitExceeded, lockEntitlement, text } from './licensing.guards';
 import { isUsable, phaseReason } from './licensing.rules';

@@ -4,7 +4,7 @@ import type { RequestContext } from '../common/context';
 import { AppError, badInput, notFound, type FieldError } from '../common/errors';
 import { Entitlement } from '../entitlements/entitlement.entity';
 import { effectivePhase } from '../entitlements/effective-status';
-import { isUuid } from '../accounts/contact.service';
+import { isUuid } from '../common/ids';
 import { isUsable, phaseReason, slots } from './licensing.rules';
 
 /** A record of another account is NOT_FOUND for a scoped key, with the id the caller sent (nothing of the other account). */

@@ -1,3 +1,4 @@
+import { isUuid } from '../common/ids';
 import crypto from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../common/context';
@@ -19,7 +20,6 @@ import { Order, OrderRevision } from './order.entity';
 import { OrderLine, type LineLimit } from './order-line.entity';
 import type { OrderInput, OrderLineInput, OrderListArgs } from './order.types';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 /** Models whose entitlement must have an end date. */
 const TERM_REQUIRED = new Set<string>([MonetizationModel.SUBSCRIPTION]);
@@ -136,7 +136,7 @@ export class OrderService {
   // ------------------------------------------------------------------ reads
 
   async get(ctx: RequestContext, id: string): Promise<Order> {
-    if (!UUID.test(id)) throw notFound('Order', id);
+    if (!isUuid(id)) throw notFound('Order', id);
     const o = await this.db.manager.findOne(Order, { where: { id } });
     if (!o) throw notFound('Order', id);
     assertRecordVisible(ctx, o.accountId, 'Order', id);

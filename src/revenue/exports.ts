@@ -1,3 +1,4 @@
+import { isUuid } from '../common/ids';
 import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import type { PoolClient } from 'pg';
@@ -16,7 +17,6 @@ const WATERFALL_FETCH_SIZE = 500;
 /** CSV text is handed on in pieces of about this many characters (small strings die young). */
 const CHUNK_CHARS = 16_384;
 const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** What an export covers: months `from`..`to` inclusive (first days, YYYY-MM-01), one account or all. */
 export interface ExportRange {
@@ -78,7 +78,7 @@ export function parseExportRange(params: ExportParams): ExportRange {
   }
   let accountId: string | null = null;
   if (params.accountId !== undefined && params.accountId !== '') {
-    if (typeof params.accountId !== 'string' || !UUID.test(params.accountId)) {
+    if (typeof params.accountId !== 'string' || !isUuid(params.accountId)) {
       throw badInput('EXPORT_ACCOUNT_ID_INVALID', 'accountId must be an account id (a UUID)', [{ path: 'accountId', message: 'must be a UUID' }]);
     }
     accountId = params.accountId.toLowerCase();

@@ -139,7 +139,6 @@ export function parseInstant(s: string): number | null {
 /** `2027-03-01T12:00:00.000Z` exactly: already what toISOString() would print. */
 const isCanonicalInstant = (s: string) => s.length === 24 && s.charCodeAt(23) === 90 /* Z */ && s.charCodeAt(10) === 84 /* T */ && s.charCodeAt(19) === 46; /* . */
 
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DEPLOYMENTS = new Set<string>(Object.values(Deployment));
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import type { RequestContext } from '../common/context';
 import { badInput, notFound } from '../common/errors';
 import type { Db } from '../db/db';
-import { isUuid } from '../accounts/contact.service';
+import { isUuid } from '../common/ids';
 import { assertAccountVisible } from '../auth/scope';
 import type { UsageEventInput } from './usage.types';
 import {

@@ -1,3 +1,4 @@
+import { isUuid } from '../common/ids';
 import crypto from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import type { EntityManager } from 'typeorm';
@@ -81,7 +82,6 @@ const LANES = 16;
 const RUN_BUDGET_MS = 50_000;
 /** A claim outlives the request timeout by this much before another run may take it over. */
 const CLAIM_MARGIN_MS = 60_000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EVENT_TYPE = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
 const SILENT = pino({ level: 'silent' });
 
@@ -224,7 +224,7 @@ export class WebhookService {
    * for `keepPreviousHours`, so receivers can switch without dropping events.
    */
   async rotateSecret(ctx: RequestContext, id: string, keepPreviousHours: number): Promise<WebhookEndpointWithSecret> {
-    if (!UUID.test(id)) throw endpointNotFound(id);
+    if (!isUuid(id)) throw endpointNotFound(id);
     const secret = generateWebhookSecret();
     const sealed = await this.box.seal(secret, secretContext(id), ctx.log);
     return this.db.tx(ctx, async (tx) => {
@@ -256,7 +256,7 @@ export class WebhookService {
   }
 
   async getEndpoint(ctx: RequestContext, id: string): Promise<WebhookEndpoint> {
-    if (!UUID.test(id)) throw endpointNotFound(id);
+    if (!isUuid(id)) throw endpointNotFound(id);
     const row = await this.db.manager.findOne(WebhookEndpoint, { where: { id } });
     if (!row || !this.visible(ctx, row)) throw endpointNotFound(id);
     return row;
@@ -278,7 +278,7 @@ export class WebhookService {
   }
 
   async getDelivery(ctx: RequestContext, id: string): Promise<WebhookDelivery> {
-    if (!UUID.test(id)) throw deliveryNotFound(id);
+    if (!isUuid(id)) throw deliveryNotFound(id);
     const row = await this.deliveryQuery(this.db.manager).where('d.id = :id', { id }).getOne();
     if (!row || !this.visible(ctx, row.endpoint)) throw deliveryNotFound(id);
     return row;
@@ -289,7 +289,7 @@ export class WebhookService {
    * from zero); a FAILED one is retried now; a PENDING or DELIVERING one is left as it is.
    */
   async replayDelivery(ctx: RequestContext, id: string): Promise<WebhookDelivery> {
-    if (!UUID.test(id)) throw deliveryNotFound(id);
+    if (!isUuid(id)) throw deliveryNotFound(id);
     await this.db.tx(ctx, async (tx) => {
       const rows: { id: string; status: WebhookDeliveryStatus; attempts: number; endpoint_id: string; account_id: string | null }[] = await tx.manager.query(
         `SELECT d.id, d.status, d.attempts, d.endpoint_id, e.account_id
@@ -604,7 +604,7 @@ export class WebhookService {
 
   /** The endpoint, locked for the rest of the transaction; NOT_FOUND if missing or not visible to the key. */
   private async lockEndpoint(manager: EntityManager, ctx: RequestContext, id: string): Promise<WebhookEndpoint> {
-    if (!UUID.test(id)) throw endpointNotFound(id);
+    if (!isUuid(id)) throw endpointNotFound(id);
     const row = await manager.createQueryBuilder(WebhookEndpoint, 'e').setLock('for_no_key_update').where('e.id = :id', { id }).getOne();
     if (!row || !this.visible(ctx, row)) throw endpointNotFound(id);
     return row;
