@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { TestHub } from '../support/test-hub';
+import { createAccount, day } from '../support/orders';
+
+/** Shared with every suite (test/support/orders.ts). */
+export { createAccount, day };
 
 /**
  * The analytics tests' catalog, all keys starting with `an.`: a METERED API product, a
@@ -52,13 +56,6 @@ export async function seedAnalyticsCatalog(hub: TestHub): Promise<Record<string,
   return ids;
 }
 
-/** Dates relative to today (UTC), as YYYY-MM-DD. */
-export function day(offset: number): string {
-  const d = new Date();
-  d.setUTCHours(0, 0, 0, 0);
-  d.setUTCDate(d.getUTCDate() + offset);
-  return d.toISOString().slice(0, 10);
-}
 
 /** Grants one entitlement through submitOrder (an order of its own) and returns its id. */
 export async function grant(
@@ -83,10 +80,6 @@ export async function grant(
   return data.submitOrder.entitlements[0]!.id;
 }
 
-export async function createAccount(hub: TestHub, name: string): Promise<string> {
-  return (await hub.ok<{ upsertAccount: { id: string } }>('mutation($i: UpsertAccountInput!) { upsertAccount(input: $i) { id } }', { i: { name } }))
-    .upsertAccount.id;
-}
 
 export interface UsageEvent {
   id?: string;

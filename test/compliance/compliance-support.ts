@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { TestHub } from '../support/test-hub';
+import { createAccount, day } from '../support/orders';
+
+/** Shared with every suite (test/support/orders.ts). */
+export { createAccount, day };
 
 /**
  * The compliance tests' catalog: features `c.*`, their meters `m.*`, and products whose
@@ -50,18 +54,7 @@ export async function seedComplianceCatalog(hub: TestHub): Promise<void> {
   }
 }
 
-export async function createAccount(hub: TestHub, name: string): Promise<string> {
-  return (await hub.ok<{ upsertAccount: { id: string } }>('mutation($i: UpsertAccountInput!) { upsertAccount(input: $i) { id } }', { i: { name } }))
-    .upsertAccount.id;
-}
 
-/** Dates relative to today (UTC), as YYYY-MM-DD. */
-export function day(offset: number): string {
-  const d = new Date();
-  d.setUTCHours(0, 0, 0, 0);
-  d.setUTCDate(d.getUTCDate() + offset);
-  return d.toISOString().slice(0, 10);
-}
 
 /** The start of the UTC calendar month `offset` months from this one (the contract time zone of the tests is UTC). */
 export function monthStart(offset = 0): Date {

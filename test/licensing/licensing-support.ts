@@ -1,13 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { TestHub } from '../support/test-hub';
+import { createAccount, day } from '../support/orders';
 
-/** Dates relative to today (UTC), as YYYY-MM-DD. */
-export function day(offset: number): string {
-  const d = new Date();
-  d.setUTCHours(0, 0, 0, 0);
-  d.setUTCDate(d.getUTCDate() + offset);
-  return d.toISOString().slice(0, 10);
-}
+/** Shared with every suite (test/support/orders.ts). */
+export { createAccount, day };
+
 
 /** Products of the licensing tests, one per model; every feature key starts with `lic.`. */
 const PRODUCTS = [
@@ -39,10 +36,6 @@ export async function seedLicensingCatalog(hub: TestHub): Promise<void> {
   }
 }
 
-export async function createAccount(hub: TestHub, name: string): Promise<string> {
-  const data = await hub.ok<{ upsertAccount: { id: string } }>('mutation($i: UpsertAccountInput!) { upsertAccount(input: $i) { id } }', { i: { name } });
-  return data.upsertAccount.id;
-}
 
 export interface GrantSpec {
   sku: string;

@@ -1,4 +1,8 @@
 import type { TestHub } from '../support/test-hub';
+import { createAccount, day } from '../support/orders';
+
+/** Shared with every suite (test/support/orders.ts). */
+export { createAccount, day };
 
 /** Catalog of the revenue engine tests (SSP per unit in minor units; USD). */
 export async function seedRevenueCatalog(hub: TestHub): Promise<void> {
@@ -30,9 +34,6 @@ export async function seedRevenueCatalog(hub: TestHub): Promise<void> {
   });
 }
 
-export async function createAccount(hub: TestHub, name: string): Promise<string> {
-  return (await hub.ok<{ upsertAccount: { id: string } }>('mutation($i: UpsertAccountInput!) { upsertAccount(input: $i) { id } }', { i: { name } })).upsertAccount.id;
-}
 
 export interface Line {
   lineNo: number;
