@@ -411,11 +411,15 @@ export class WebhookService {
     const deadline = Date.now() + RUN_BUDGET_MS;
     const stopping = () => Boolean(opts.signal?.aborted) || Date.now() > deadline;
     const running = new Set<Promise<void>>();
+    // One attempt per delivery per run: a delivery that just failed waits for a later run,
+    // however short its backoff (otherwise a slow run would retry it at once).
+    const tried = new Set<string>();
     for (;;) {
       const room = stopping() ? 0 : LANES - running.size;
-      const heads = room > 0 ? await this.claim(null, room) : [];
+      const heads = room > 0 ? await this.claim(null, room, tried) : [];
+      for (const h of heads) tried.add(h.id);
       for (const head of heads) {
-        const lane: Promise<void> = this.lane(head, summary, stopping, log, opts.signal)
+        const lane: Promise<void> = this.lane(head, summary, stopping, log, tried, opts.signal)
           .catch((err) => log.error({ err, endpointId: head.endpoint_id }, 'webhook delivery lane failed'))
           .finally(() => running.delete(lane));
         running.add(lane);
@@ -428,7 +432,14 @@ export class WebhookService {
   }
 
   /** Sends one endpoint's deliveries one after another while they succeed. */
-  private async lane(first: ClaimedDelivery, summary: DeliveryRunSummary, stopping: () => boolean, log: Logger, signal?: AbortSignal): Promise<void> {
+  private async lane(
+    first: ClaimedDelivery,
+    summary: DeliveryRunSummary,
+    stopping: () => boolean,
+    log: Logger,
+    tried: Set<string>,
+    signal?: AbortSignal,
+  ): Promise<void> {
     let d: ClaimedDelivery | undefined = first;
     while (d) {
       const outcome = await this.attempt(d, log, signal);
@@ -437,7 +448,8 @@ export class WebhookService {
       else if (outcome === WebhookDeliveryStatus.DEAD) summary.dead++;
       else summary.failed++;
       if (outcome !== WebhookDeliveryStatus.DELIVERED || stopping()) return;
-      [d] = await this.claim(d.endpoint_id, 1);
+      [d] = await this.claim(d.endpoint_id, 1, tried);
+      if (d) tried.add(d.id);
     }
   }
 
@@ -449,7 +461,7 @@ export class WebhookService {
    * statement; a run that dies mid-send leaves the lease to expire and the head is claimed
    * again. `attempts` counts claims.
    */
-  private async claim(endpointId: string | null, limit: number): Promise<ClaimedDelivery[]> {
+  private async claim(endpointId: string | null, limit: number, exclude: ReadonlySet<string>): Promise<ClaimedDelivery[]> {
     const leaseSeconds = (this.config.EHUB_WEBHOOK_TIMEOUT_MS + CLAIM_MARGIN_MS) / 1000;
     return this.db.manager.query(
       `WITH heads AS (
@@ -462,7 +474,7 @@ export class WebhookService {
           WHERE e.status = 'ACTIVE' AND ($1::uuid IS NULL OR e.id = $1::uuid)
        ), due AS (
          SELECT d.id FROM webhook_delivery d
-          WHERE d.id IN (SELECT id FROM heads)
+          WHERE d.id IN (SELECT id FROM heads) AND NOT (d.id = ANY($4::uuid[]))
             AND (d.status IN ('PENDING','FAILED') AND d.next_attempt_at <= now()
                  OR d.status = 'DELIVERING' AND d.locked_until <= now())
           ORDER BY d.next_attempt_at
@@ -481,7 +493,7 @@ export class WebhookService {
          FROM claimed c
          JOIN webhook_event ev ON ev.id = c.event_id
          JOIN webhook_endpoint e ON e.id = c.endpoint_id`,
-      [endpointId, limit, leaseSeconds],
+      [endpointId, limit, leaseSeconds, [...exclude]],
     );
   }
 
