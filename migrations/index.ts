@@ -8,6 +8,7 @@ import { Webhooks1764300700000 } from './1764300700000-Webhooks';
 import { Revenue1764300800000 } from './1764300800000-Revenue';
 import { RevenueAllocation1764300900000 } from './1764300900000-RevenueAllocation';
 import { OverageUnitPrice1764301000000 } from './1764301000000-OverageUnitPrice';
+import { Sync1764301100000 } from './1764301100000-Sync';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the app, the CLI and the
@@ -24,4 +25,5 @@ export const migrations = [
   Revenue1764300800000,
   RevenueAllocation1764300900000,
   OverageUnitPrice1764301000000,
+  Sync1764301100000,
 ];

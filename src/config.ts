@@ -77,6 +77,18 @@ const schema = z.object({
   EHUB_CONSUMPTION_THRESHOLDS: z.string().default('50,80,100').transform(numberList).pipe(z.array(z.number().positive().max(10_000)).min(1)),
   EHUB_EXPIRY_THRESHOLDS_DAYS: z.string().default('90,60,30').transform(numberList).pipe(z.array(z.number().int().positive().max(3650)).min(1)),
   EHUB_COMPLIANCE_LOOKBACK_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
+  /** CRM/ERP sync: schedules (node-cron), outbox backoff, push batch, how long one run may claim work, run history kept. */
+  EHUB_SYNC_PULL_CRON: z.string().default('*/5 * * * *'),
+  EHUB_SYNC_PUSH_CRON: z.string().default('* * * * *'),
+  EHUB_SYNC_RENEWALS_CRON: z.string().default('15 4 * * *'),
+  EHUB_SYNC_BACKOFF_BASE_MS: z.coerce.number().int().positive().default(30_000),
+  EHUB_SYNC_BACKOFF_MAX_MS: z.coerce.number().int().positive().default(3_600_000),
+  EHUB_SYNC_PUSH_BATCH: z.coerce.number().int().min(1).max(200_000).default(50_000),
+  EHUB_SYNC_RUN_BUDGET_MS: z.coerce.number().int().positive().default(600_000),
+  EHUB_SYNC_RUN_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** A Salesforce connection from the environment (JSON objects; see docs/salesforce-setup.md): created or updated at start-up as `salesforce`. */
+  EHUB_SALESFORCE_OPTIONS: z.string().optional(),
+  EHUB_SALESFORCE_CREDENTIALS: z.string().optional(),
   /** Finance exports: the general-ledger account codes the journal-entries export posts to. */
   EHUB_GL_REVENUE: z.string().trim().min(1).max(50).default('4000'),
   EHUB_GL_CONTRACT_LIABILITY: z.string().trim().min(1).max(50).default('2400'),

@@ -9,6 +9,7 @@ import { registerMigrateCommand } from './migrate.command';
 import { registerDemoCommand } from './demo.command';
 import { registerSchemaCommand } from './schema.command';
 import { registerExportCommands } from './export.command';
+import { registerSyncCommand } from './sync.command';
 import { registerCertificateCommands } from '../certificates/certificate.command';
 
 const program = new Command();
@@ -52,6 +53,7 @@ registerCertificateCommands(program);
 registerDemoCommand(program);
 registerSchemaCommand(program);
 registerExportCommands(program);
+registerSyncCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);

@@ -9,6 +9,7 @@ import { usageEntities } from '../usage/usage.entities';
 import { complianceEntities } from '../compliance/compliance.entities';
 import { webhookEntities } from '../webhooks/webhook.entities';
 import { revenueEntities } from '../revenue/revenue.entities';
+import { syncEntities } from '../sync/sync.entities';
 
 /** Every TypeORM entity of the hub (one list, used by the single DataSource). */
 export const entities: Function[] = [
@@ -23,4 +24,5 @@ export const entities: Function[] = [
   ...complianceEntities,
   ...webhookEntities,
   ...revenueEntities,
+  ...syncEntities,
 ];

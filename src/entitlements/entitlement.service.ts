@@ -10,6 +10,7 @@ import type { EntitlementListArgs } from '../orders/order.types';
 import { Entitlement, EntitlementEvent, EntitlementFeature } from './entitlement.entity';
 import { EntitlementStatus } from './entitlement.enums';
 import { effectiveStatus } from './effective-status';
+import { markSyncDirty } from '../sync/sync-outbox';
 
 
 /** A feature grant to write: total limit as a decimal string, null = unlimited. */
@@ -208,6 +209,7 @@ export class EntitlementService {
     const after = await this.snapshot(tx.manager, id);
     await this.recordEvent(tx, ctx, id, current.accountId, kind, orderLineId, before, after, c.note);
     tx.audit({ entity: 'Entitlement', entityId: id, action: kind, before, after });
+    await markSyncDirty(tx.manager, { accountIds: [current.accountId], entitlementIds: [id] });
     return tx.manager.findOneOrFail(Entitlement, { where: { id } });
   }
 
@@ -319,6 +321,7 @@ export class EntitlementService {
           [rows.map((r) => r.id), rows.map((r) => r.account_id), rows.map((r) => r.status), ctx.requestId],
         );
       }
+      await markSyncDirty(tx.manager, { accountIds: rows.map((r) => r.account_id), entitlementIds: rows.map((r) => r.id) });
       return {
         expired: rows.filter((r) => r.status === 'EXPIRED').length,
         cancelled: rows.filter((r) => r.status === 'CANCELLED').length,

@@ -1,3 +1,5 @@
+import crypto from 'node:crypto';
+import os from 'node:os';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
@@ -11,14 +13,19 @@ export interface Job {
 }
 
 /**
- * Runs jobs on their schedules. Each tick takes a PostgreSQL advisory lock named after the
- * job, so with several hub instances on one database a tick runs once; a tick that is still
- * running when the next one fires is not started twice (the lock and `running` both say so).
+ * Runs jobs on their schedules, once per tick across hub instances sharing a database:
+ * - a tick is claimed in `job_tick` by its scheduled instant (the instance that moves the
+ *   job's last_tick_at forward runs it; the others, firing the same tick, skip it), and
+ * - the run holds a PostgreSQL advisory lock named after the job, so a tick that overruns is
+ *   not overlapped by the next one, here or on another instance (`running` covers this one).
  */
 export class Scheduler {
   private tasks: ScheduledTask[] = [];
   private running = new Map<string, Promise<void>>();
   private abort = new AbortController();
+
+  /** Who ran a tick, in job_tick (host and process; several instances may share a host). */
+  readonly instance = `${os.hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
 
   constructor(
     private readonly ds: DataSource,
@@ -27,7 +34,7 @@ export class Scheduler {
 
   register(job: Job): void {
     if (!cron.validate(job.schedule)) throw new Error(`Job ${job.id}: invalid cron expression "${job.schedule}"`);
-    const task = cron.createTask(job.schedule, () => this.tick(job).then(() => undefined), { name: job.id, noOverlap: false });
+    const task = cron.createTask(job.schedule, (c) => this.tick(job, wholeSecond(c.date)).then(() => undefined), { name: job.id, noOverlap: false });
     this.tasks.push(task);
   }
 
@@ -35,8 +42,12 @@ export class Scheduler {
     for (const t of this.tasks) t.start();
   }
 
-  /** Runs one tick now (also what the cron trigger calls). Returns false if it was skipped. */
-  async tick(job: Job): Promise<boolean> {
+  /**
+   * Runs one tick (what the cron trigger calls, with the tick's scheduled instant; by hand,
+   * `at` defaults to now). Returns false if it was skipped: already run (by this or another
+   * instance), or the previous tick still running.
+   */
+  async tick(job: Job, at: Date = new Date()): Promise<boolean> {
     if (this.running.has(job.id) || this.abort.signal.aborted) return false;
     let release!: () => void;
     this.running.set(job.id, new Promise<void>((r) => (release = r)));
@@ -47,8 +58,17 @@ export class Scheduler {
       if (!locked) return false;
       const started = Date.now();
       try {
+        const claimed: unknown[] = await runner.query(
+          `INSERT INTO job_tick AS t (job_id, last_tick_at, runs, last_instance, last_started_at) VALUES ($1, $2, 1, $3, now())
+           ON CONFLICT (job_id) DO UPDATE SET last_tick_at = $2, runs = t.runs + 1, last_instance = $3, last_started_at = now()
+            WHERE t.last_tick_at < $2
+           RETURNING job_id`,
+          [job.id, at, this.instance],
+        );
+        if (claimed.length === 0) return false;
         await job.execute(this.abort.signal);
         this.log.debug({ job: job.id, ms: Date.now() - started }, 'job done');
+        await runner.query(`UPDATE job_tick SET last_finished_at = now() WHERE job_id = $1`, [job.id]);
       } catch (err) {
         this.log.error({ err, job: job.id }, 'job failed');
       } finally {
@@ -68,4 +88,9 @@ export class Scheduler {
     this.abort.abort();
     await Promise.all(this.running.values());
   }
+}
+
+/** Cron ticks are named by their scheduled second: every instance firing the tick agrees on it. */
+function wholeSecond(d: Date): Date {
+  return new Date(Math.floor(d.getTime() / 1000) * 1000);
 }

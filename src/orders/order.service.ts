@@ -19,6 +19,8 @@ import type { RevenueService } from '../revenue/revenue.service';
 import { Order, OrderRevision } from './order.entity';
 import { OrderLine, type LineLimit } from './order-line.entity';
 import type { OrderInput, OrderLineInput, OrderListArgs } from './order.types';
+import { markSyncDirty } from '../sync/sync-outbox';
+import { stableStringify } from '../common/stable-json';
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 /** Models whose entitlement must have an end date. */
@@ -89,17 +91,6 @@ function canonicalLine(l: OrderLineInput): CanonicalLine {
 }
 
 /** Stable JSON (sorted keys) so equal inputs hash equally whatever their key order. */
-function stableStringify(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v as object)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableStringify((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v ?? null);
-}
-
 function addDays(date: string, days: number): string {
   const d = new Date(`${date}T00:00:00Z`);
   d.setUTCDate(d.getUTCDate() + days);
@@ -247,6 +238,8 @@ export class OrderService {
 
       tx.audit({ entity: 'Order', entityId: order.id, action: existing ? 'REVISE' : 'CREATE', before, after: { ...order, lines } });
       await this.revenue?.syncOrder(tx, ctx, order.id, canonical.invoiceSchedule ?? null);
+      // CRM fields (status, ARR, renewal date) and entitlement summaries follow the order.
+      await markSyncDirty(tx.manager, { accountIds: [accountId], orderIds: [order.id] });
       return order;
     });
   }
@@ -375,7 +368,7 @@ export class OrderService {
       if (row) return manager.findOneOrFail(OrderLine, { where: { id: row.id } });
     }
     const rows: { id: string }[] = await manager.query(
-      `SELECT id FROM order_line WHERE external_line_id = $1 AND account_id = $2 ORDER BY (order_id = $3) DESC, created_at DESC LIMIT 1`,
+      `SELECT id FROM order_line WHERE external_line_id = $1 AND account_id = $2 ORDER BY (order_id = $3) DESC, (status = 'ACTIVE') DESC, created_at DESC LIMIT 1`,
       [ref, accountId, orderId],
     );
     return rows[0] ? manager.findOneOrFail(OrderLine, { where: { id: rows[0].id } }) : null;

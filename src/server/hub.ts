@@ -13,6 +13,7 @@ import { Scheduler } from '../jobs/scheduler';
 import { complianceJobs } from '../compliance/compliance.jobs';
 import { webhookJobs } from '../webhooks/webhook.jobs';
 import { revenueJobs } from '../revenue/revenue.jobs';
+import { syncJobs } from '../sync/sync.jobs';
 import { Role } from '../auth/role';
 import { buildApp } from './app';
 import { buildHubSchema } from './schema';
@@ -106,7 +107,9 @@ export function registerJobs(scheduler: Scheduler, services: Services, log: Logg
       if (moved.expired || moved.cancelled) log.info(moved, 'entitlement lifecycle: statuses moved');
     },
   });
-  for (const job of [...complianceJobs(services, log), ...webhookJobs(services, log), ...revenueJobs(services, log)]) scheduler.register(job);
+  for (const job of [...complianceJobs(services, log), ...webhookJobs(services, log), ...revenueJobs(services, log), ...syncJobs(services, log)]) {
+    scheduler.register(job);
+  }
 }
 
 export interface Hub {
@@ -148,6 +151,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     services = createServices(new Db(db.ds), config);
     await bootstrapAdmin(services, log);
     await services.certificates.ensureSigningKey(systemContext(log, 'startup:signing-key'));
+    await services.sync.ensureEnvConnection(log);
     const schema = await buildHubSchema();
     app = await buildApp({ services, schema, log });
     scheduler = new Scheduler(db.ds, log);

@@ -16,6 +16,7 @@ import { AnalyticsResolvers } from '../analytics/analytics.resolvers';
 import { ComplianceResolvers } from '../compliance/compliance.resolvers';
 import { WebhookResolvers } from '../webhooks/webhook.resolvers';
 import { RevenueResolvers } from '../revenue/revenue.resolvers';
+import { SyncResolvers } from '../sync/sync.resolvers';
 import { badInput, type FieldError } from '../common/errors';
 import type { GraphQLContext } from './graphql-context';
 import { HealthResolver } from './health.resolver';
@@ -32,6 +33,7 @@ export const resolvers: NonEmptyArray<Function> = [
   ...ComplianceResolvers,
   ...WebhookResolvers,
   ...RevenueResolvers,
+  ...SyncResolvers,
   CertificateResolver,
   OrderResolver,
   EntitlementResolver,

@@ -13,6 +13,7 @@ import { WebhookService } from '../webhooks/webhook.service';
 import { RevenueService } from '../revenue/revenue.service';
 import { EntitlementService } from '../entitlements/entitlement.service';
 import { OrderService } from '../orders/order.service';
+import { SyncService } from '../sync/sync.service';
 
 /** The hub's services, built once per process and shared by resolvers, the CLI and jobs. */
 export interface Services {
@@ -31,6 +32,7 @@ export interface Services {
   revenue: RevenueService;
   entitlements: EntitlementService;
   orders: OrderService;
+  sync: SyncService;
 }
 
 export function createServices(db: Db, config: Config): Services {
@@ -38,13 +40,15 @@ export function createServices(db: Db, config: Config): Services {
   const entitlements = new EntitlementService(db, config.EHUB_TIME_ZONE);
   const webhooks = new WebhookService(db, config);
   const revenue = new RevenueService(db, config);
+  const accounts = new AccountService(db);
+  const orders = new OrderService(db, catalog, entitlements, revenue);
   return {
     db,
     config,
     apiKeys: new ApiKeyService(db),
     audit: new AuditService(db),
     catalog,
-    accounts: new AccountService(db),
+    accounts,
     licensing: new LicensingService(db, config.EHUB_TIME_ZONE),
     certificates: new CertificateService(db, config),
     usage: new UsageService(db, config),
@@ -53,6 +57,7 @@ export function createServices(db: Db, config: Config): Services {
     webhooks,
     revenue,
     entitlements,
-    orders: new OrderService(db, catalog, entitlements, revenue),
+    orders,
+    sync: new SyncService(db, config, { accounts, orders }),
   };
 }

@@ -21,6 +21,7 @@ import {
   type UsageRejection,
 } from './usage.rules';
 import { INGEST_SQL, LOOKUP_SQL, RECOMPUTE_SQL, STORED_HASHES_SQL } from './usage.sql';
+import { markSyncDirty } from '../sync/sync-outbox';
 
 /** The answer to a batch: every event is accepted, a duplicate, or listed in `rejected` (conflicts included). */
 export interface UsageBatchAnswer {
@@ -178,6 +179,8 @@ export class UsageService {
             meterList.map((mt) => mt.featureKey),
           ]);
           accepted = rows.length - notInserted.length;
+          // Last usage, active users and utilisation shown in the CRM follow the usage.
+          if (accepted > 0) await markSyncDirty(tx.manager, { accountIds: rows.map((r) => r.a) });
           if (notInserted.length > 0) {
             const byIndex = new Map(rows.map((r) => [r.i, r]));
             const storedHash = new Map(notInserted.map(({ i, h }) => [i, h]));

@@ -60,12 +60,13 @@ async function createDatabase(adminUrl: string, name: string, template: string):
  * A hub on a fresh database cloned from the migrated template, listening on a random port,
  * with an admin key. One per test file (beforeAll), closed in afterAll.
  */
-export async function startTestHub(overrides: Partial<Record<string, string>> = {}): Promise<TestHub> {
+export async function startTestHub(overrides: Partial<Record<string, string>> = {}, opts: { attachTo?: TestHub } = {}): Promise<TestHub> {
   const adminUrl = process.env.EHUB_TEST_ADMIN_URL;
   const template = process.env.EHUB_TEST_TEMPLATE;
   if (!adminUrl || !template) throw new Error('test database not prepared: run through jest (globalSetup)');
-  const name = `ehub_t_${randomBytes(6).toString('hex')}`;
-  await createDatabase(adminUrl, name, template);
+  // attachTo: a second hub instance on the first one's database (which the first one drops).
+  const name = opts.attachTo ? new URL(opts.attachTo.databaseUrl).pathname.slice(1) : `ehub_t_${randomBytes(6).toString('hex')}`;
+  if (!opts.attachTo) await createDatabase(adminUrl, name, template);
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;
   const databaseUrl = u.toString();
@@ -169,6 +170,10 @@ export async function startTestHub(overrides: Partial<Record<string, string>> = 
       await assertMutationsAudited().catch((err) => (auditProblem = err));
       await app.close();
       await ds.destroy();
+      if (opts.attachTo) {
+        if (auditProblem) throw auditProblem;
+        return;
+      }
       const admin = new Client({ connectionString: adminUrl });
       await admin.connect();
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

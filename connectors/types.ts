@@ -1,0 +1,311 @@
+/**
+ * The connector contract: what every external system (Salesforce now, an ERP and CSV files
+ * next) implements so the hub's sync engine (`src/sync/`) can drive it.
+ *
+ * A connector knows its vendor's API and field names, and nothing of the hub: it imports no
+ * module from `src/`, only these plain types. It speaks in *canonical records* — accounts,
+ * contacts and orders coming in; account fields, renewal opportunities and entitlement
+ * summaries going out — so the engine applies every connector's data the same way.
+ *
+ * Rules every connector keeps:
+ * - Never hold state the engine cannot see: the cursor it returns is the whole position.
+ * - Pulls are read-only and may be repeated from any earlier cursor.
+ * - Pushes are idempotent per `PushItem.key` (update by id, upsert by external id), so the
+ *   engine may resend an item after a failure without creating a second record.
+ * - A failure of the whole call throws a `ConnectorError` (the engine retries the batch with
+ *   backoff); a failure of one record is reported in its `PushResult` (the others stand).
+ */
+
+// ─────────────────────────────────────────────────────────────── infrastructure
+
+/** The logging the engine lends a connector (a pino logger fits). */
+export interface ConnectorLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Passed to every call. `signal` aborts long work (the hub is shutting down). */
+export interface ConnectorCallContext {
+  log: ConnectorLogger;
+  signal?: AbortSignal;
+}
+
+/** How a whole call failed; the engine decides retries from `kind`. */
+export type ConnectorErrorKind =
+  /** Credentials refused even after one refresh: fix the connection, retrying will not help. */
+  | 'AUTH'
+  /** The target is down or answered 5xx / timed out: retry later. */
+  | 'UNAVAILABLE'
+  /** The API budget is spent (e.g. REQUEST_LIMIT_EXCEEDED): retry after `retryAfterMs`. */
+  | 'RATE_LIMITED'
+  /** The request itself was wrong (bad option, unknown field): retrying will not help. */
+  | 'INVALID';
+
+/** Thrown by connectors for a failure of a whole call (never for one record of a batch). */
+export class ConnectorError extends Error {
+  override readonly name = 'ConnectorError';
+  constructor(
+    readonly kind: ConnectorErrorKind,
+    /** The vendor's error code, e.g. `INVALID_SESSION_ID`, `REQUEST_LIMIT_EXCEEDED`, `HTTP_503`. */
+    readonly code: string,
+    message: string,
+    /** A hint for RATE_LIMITED / UNAVAILABLE: wait at least this long. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+
+  get retryable(): boolean {
+    return this.kind === 'UNAVAILABLE' || this.kind === 'RATE_LIMITED';
+  }
+}
+
+/** The target's API budget as last reported (Salesforce: the `Sforce-Limit-Info` header). */
+export interface ApiUsage {
+  used: number;
+  limit: number;
+}
+
+/** Counters a connector keeps since it was created; the engine records them on each run. */
+export interface ConnectorStats {
+  /** HTTP requests sent to the target, token requests included. */
+  apiCalls: number;
+  /** The last budget reading, if the target reports one. */
+  apiUsage: ApiUsage | null;
+}
+
+/** `validateOptions` result: the problems found, each with the option's path. */
+export interface OptionProblem {
+  path: string;
+  message: string;
+}
+
+/** The health check's answer. */
+export interface HealthReport {
+  ok: boolean;
+  /** A sentence for operators, e.g. "Authenticated to https://x.my.salesforce.com (API v62.0)". */
+  message: string;
+  apiUsage: ApiUsage | null;
+}
+
+// ─────────────────────────────────────────────────────────────── pulls (in)
+
+/** The objects a connector can pull, in the order the engine pulls them (accounts first). */
+export type PullObject = 'accounts' | 'contacts' | 'orders';
+
+export interface PullRequest {
+  object: PullObject;
+  /** Where the last pull stopped (opaque to the engine); null = from the beginning. */
+  cursor: string | null;
+}
+
+/** A customer in the source system. */
+export interface ExternalAccount {
+  /** The source's id (Salesforce Account Id). */
+  externalId: string;
+  name: string;
+  /** Web domain, lowercase, no scheme (`acme.com`), if known. */
+  domain: string | null;
+  /** ISO 4217, if the source knows it (multi-currency orgs). */
+  currency: string | null;
+  /** The source's last-modified instant, ISO 8601. */
+  modifiedAt: string;
+  /** True when the record was deleted in the source. */
+  deleted: boolean;
+}
+
+/** A person at a customer. */
+export interface ExternalContact {
+  externalId: string;
+  accountExternalId: string | null;
+  email: string | null;
+  name: string;
+  modifiedAt: string;
+  deleted: boolean;
+}
+
+/** One line of a deal. */
+export interface ExternalOrderLine {
+  /** The source's line id (Salesforce OpportunityLineItem Id). */
+  externalLineId: string;
+  /** The hub sku (Salesforce: the line's ProductCode); null when the source has none. */
+  sku: string | null;
+  /** Decimal string, e.g. "10" or "2.5". */
+  quantity: string;
+  /** Unit price in major units of the order currency as a decimal string, e.g. "1200.50". */
+  unitPrice: string;
+  /** First day of service, YYYY-MM-DD (Salesforce: ServiceDate), null = the order date. */
+  startDate: string | null;
+  /** Last day of service, inclusive, YYYY-MM-DD; null = perpetual. */
+  endDate: string | null;
+  modifiedAt: string;
+}
+
+/**
+ * A deal. `won` = it should be fulfilled (Salesforce: IsWon). A deal that is deleted, or no
+ * longer won (reopened), withdraws whatever the hub fulfilled from it.
+ */
+export interface ExternalOrder {
+  externalId: string;
+  accountExternalId: string | null;
+  name: string;
+  /** The deal's date, YYYY-MM-DD (Salesforce: CloseDate). */
+  orderDate: string;
+  /** ISO 4217, null = the connection's default currency. */
+  currency: string | null;
+  won: boolean;
+  deleted: boolean;
+  /** Newest of the deal's and its lines' modification instants, ISO 8601. */
+  modifiedAt: string;
+  /** All current lines of the deal (not only changed ones). */
+  lines: ExternalOrderLine[];
+}
+
+export interface PulledRecords {
+  accounts: ExternalAccount;
+  contacts: ExternalContact;
+  orders: ExternalOrder;
+}
+
+/**
+ * One page of a pull. The engine applies `records` and then stores `cursor`, so a pull that
+ * stops half way resumes after the last page it finished. Records within a pull come in the
+ * source's modification order.
+ */
+export interface PullPage<O extends PullObject = PullObject> {
+  records: PulledRecords[O][];
+  /** The position after this page; pass it back to continue. */
+  cursor: string | null;
+}
+
+// ─────────────────────────────────────────────────────────────── pushes (out)
+
+/** The kinds of record the hub writes to a target. */
+export type PushObject = 'account-fields' | 'renewal-opportunity' | 'entitlement';
+
+/**
+ * The synced fields of one account, in canonical names (the connector maps them to its
+ * configured field names). A null value clears the field; an absent one leaves it alone.
+ */
+export interface AccountFields {
+  /** ACTIVE | SUSPENDED | EXPIRED | CANCELLED | NONE: the best status over the account's entitlements. */
+  entitlementStatus?: string | null;
+  /** YYYY-MM-DD: the earliest end date of an active term entitlement. */
+  nextRenewalDate?: string | null;
+  /** Annual recurring revenue in major units (decimal string) of `currency`. */
+  arr?: string | null;
+  currency?: string | null;
+  /** 0–100+, one decimal: used ÷ entitled over countable entitlements. */
+  utilizationPercent?: number | null;
+  /** Distinct users seen in usage over the last 30 days. */
+  activeUsers?: number | null;
+  /** ISO 8601 instant of the newest usage event. */
+  lastUsageAt?: string | null;
+  /** An open overuse, unentitled-use or device-over-limit finding exists. */
+  overuse?: boolean | null;
+  /** Estimated revenue leakage of open findings, major units (decimal string). */
+  estimatedLeakage?: string | null;
+  /** 0–100, higher is healthier (when the hub computes health). */
+  healthScore?: number | null;
+  /** LOW | MEDIUM | HIGH (when the hub computes health). */
+  churnRisk?: string | null;
+}
+
+/** A renewal deal the hub asks the CRM to hold, upserted by `renewalKey`. */
+export interface RenewalOpportunity {
+  /** Deterministic and unique (the external-id value), e.g. `ehub-renewal:<order>:<endDate>`. */
+  renewalKey: string;
+  accountExternalId: string;
+  name: string;
+  /** The renewing ARR, major units (decimal string). */
+  amount: string;
+  currency: string;
+  /** YYYY-MM-DD: the end date of what renews. */
+  closeDate: string;
+  /** Hub entitlement ids renewing, for reference. */
+  entitlementIds: string[];
+}
+
+/** One entitlement as CRM users see it, upserted by `entitlementId`. */
+export interface EntitlementSummary {
+  entitlementId: string;
+  accountExternalId: string;
+  sku: string;
+  productName: string;
+  model: string;
+  status: string;
+  startDate: string;
+  endDate: string | null;
+  /** Decimal strings. `remaining` = quantity − used, never below 0. */
+  quantity: string;
+  used: string;
+  remaining: string;
+}
+
+export interface PushPayloads {
+  'account-fields': AccountFields & { accountExternalId: string };
+  'renewal-opportunity': RenewalOpportunity;
+  entitlement: EntitlementSummary;
+}
+
+/** One record to write. `key` is the engine's (the outbox item's), echoed in the result. */
+export interface PushItem<O extends PushObject = PushObject> {
+  key: string;
+  payload: PushPayloads[O];
+}
+
+export interface PushBatch<O extends PushObject = PushObject> {
+  object: O;
+  items: PushItem<O>[];
+}
+
+/** The outcome of one item. */
+export interface PushResult {
+  key: string;
+  ok: boolean;
+  /** The target's id of the written record (Salesforce record Id), when ok. */
+  targetId?: string | null;
+  /** When not ok: the vendor's code (`DUPLICATE_VALUE`, `FIELD_CUSTOM_VALIDATION_EXCEPTION`, ...). */
+  errorCode?: string;
+  errorMessage?: string;
+  /** When not ok: may the same item succeed later unchanged? (false: dead-letter it now). */
+  retryable?: boolean;
+}
+
+// ─────────────────────────────────────────────────────────────── the connector
+
+/** Non-secret settings (stored and shown) and secrets (encrypted at rest, never shown). */
+export interface ConnectorConfig {
+  options: Record<string, unknown>;
+  credentials: Record<string, string>;
+}
+
+export interface Connector {
+  /** The connector type, e.g. `salesforce`. */
+  readonly type: string;
+  /** Checks the credentials and reachability; never throws for an unreachable target. */
+  healthCheck(ctx: ConnectorCallContext): Promise<HealthReport>;
+  /** Pulls changes after `cursor`, page by page, oldest first. */
+  pull<O extends PullObject>(ctx: ConnectorCallContext, request: PullRequest & { object: O }): AsyncIterable<PullPage<O>>;
+  /** Writes a batch; one result per item, in any order. Throws ConnectorError when the whole call failed. */
+  push<O extends PushObject>(ctx: ConnectorCallContext, batch: PushBatch<O>): Promise<PushResult[]>;
+  /** Counters since creation. */
+  stats(): ConnectorStats;
+  /** Releases sockets and timers. */
+  close(): Promise<void>;
+}
+
+/** What a connector module exports: a factory plus its option and credential checks. */
+export interface ConnectorFactory {
+  readonly type: string;
+  /** A sentence shown in listings. */
+  readonly description: string;
+  /** The objects it can pull and push. */
+  readonly pulls: readonly PullObject[];
+  readonly pushes: readonly PushObject[];
+  /** Problems with `options` (non-secret) and `credentials` (secret); empty = valid. */
+  validate(config: ConnectorConfig): OptionProblem[];
+  create(config: ConnectorConfig): Connector;
+}

@@ -1,0 +1,266 @@
+import type { EntityManager } from 'typeorm';
+import type { AccountFields, EntitlementSummary, PushObject, PushPayloads, RenewalOpportunity } from '../../connectors/types';
+import { minorToMajor } from './sync.rules';
+
+/**
+ * What the hub tells an external system, computed when the outbox delivers (so the latest
+ * values win), in set-based queries over a batch of records. A null payload means there is
+ * nothing to write (the account is no longer linked, the entitlement renewed past the
+ * renewal's date...): the item is closed without an API call.
+ *
+ * Definitions (docs/salesforce-setup.md lists them for CRM admins):
+ * - live entitlement: ACTIVE, started, not past its grace end (nor its end when cancelled).
+ * - ARR: over live entitlements with an end date, the unit price of the latest line that
+ *   granted, renewed, amended or upgraded it × its quantity, annualised by that line's term
+ *   (× 365 ÷ days). Lines in the account's currency (else the first currency found).
+ * - used / capacity: seats held / seats, devices active / devices, leases live / leases,
+ *   METERED units drawn / entitled in the current period; USAGE, OUTCOME, PERPETUAL and
+ *   SUBSCRIPTION have no capacity (utilisation skips them).
+ */
+
+const LIVE = `(e.status = 'ACTIVE' AND e.starts_at <= now() AND (e.grace_ends_at IS NULL OR e.grace_ends_at > now())
+               AND (e.ended_reason IS NULL OR e.ends_at IS NULL OR e.ends_at > now()))`;
+
+/** Per entitlement: what a CRM user sees of it. */
+const FACTS_SQL = `
+  SELECT e.id, e.account_id, e.order_id, e.sku, p.name AS product_name, e.model, e.status, ${LIVE} AS live,
+         e.start_date::text AS start_date, e.end_date::text AS end_date, e.quantity::text AS quantity,
+         CASE e.model
+           WHEN 'NAMED_USER' THEN (SELECT count(*) FROM seat s WHERE s.entitlement_id = e.id AND s.released_at IS NULL)::numeric
+           WHEN 'DEVICE_LOCKED' THEN (SELECT count(*) FROM activation a WHERE a.entitlement_id = e.id AND a.deactivated_at IS NULL)::numeric
+           WHEN 'CONCURRENT' THEN (SELECT count(*) FROM lease l WHERE l.entitlement_id = e.id AND l.checked_in_at IS NULL AND l.expires_at > now())::numeric
+           WHEN 'METERED' THEN (SELECT coalesce(sum(b.used), 0) FROM consumption_balance b
+                                 WHERE b.entitlement_id = e.id AND b.period_start <= now() AND (b.period_end IS NULL OR b.period_end > now()))
+         END AS used,
+         CASE e.model
+           WHEN 'METERED' THEN (SELECT sum(b.entitled) FROM consumption_balance b
+                                 WHERE b.entitlement_id = e.id AND b.period_start <= now() AND (b.period_end IS NULL OR b.period_end > now()))
+           WHEN 'NAMED_USER' THEN e.quantity WHEN 'DEVICE_LOCKED' THEN e.quantity WHEN 'CONCURRENT' THEN e.quantity
+         END AS capacity,
+         price.unit_price_minor, price.currency AS price_currency, price.term_days
+    FROM entitlement e
+    JOIN product p ON p.id = e.product_id
+    LEFT JOIN LATERAL (
+      SELECT l.unit_price_minor, l.currency, (l.end_date - l.start_date + 1) AS term_days
+        FROM entitlement_event ev JOIN order_line l ON l.id = ev.order_line_id
+       WHERE ev.entitlement_id = e.id AND l.status = 'ACTIVE' AND l.end_date IS NOT NULL
+         AND l.action IN ('NEW','RENEWAL','UPGRADE','AMENDMENT')
+       ORDER BY ev.id DESC LIMIT 1
+    ) price ON e.end_date IS NOT NULL`;
+
+interface FactRow {
+  id: string;
+  account_id: string;
+  order_id: string;
+  sku: string;
+  product_name: string;
+  model: string;
+  status: string;
+  live: boolean;
+  start_date: string;
+  end_date: string | null;
+  quantity: string;
+  used: string | null;
+  capacity: string | null;
+  unit_price_minor: string | null;
+  price_currency: string | null;
+  term_days: number | null;
+}
+
+interface AccountRow {
+  id: string;
+  name: string;
+  currency: string;
+  ext: string | null;
+}
+
+/** Annualised minor units of one live entitlement (bigint, rounded half up), or null. */
+function arrMinor(f: FactRow): bigint | null {
+  if (!f.live || !f.end_date || f.unit_price_minor === null || !f.term_days) return null;
+  // Fixed point with 4 decimals for the quantity, so no float touches money.
+  const [qi, qf = ''] = f.quantity.split('.');
+  const q4 = BigInt(qi! + qf.padEnd(4, '0').slice(0, 4));
+  const num = BigInt(f.unit_price_minor) * q4 * 365n;
+  const den = BigInt(f.term_days) * 10_000n;
+  return (num * 2n + den) / (2n * den);
+}
+
+function effectiveStatus(f: FactRow): string {
+  if (f.live) return 'ACTIVE';
+  if (f.status === 'ACTIVE') return 'EXPIRED';
+  return f.status;
+}
+
+const STATUS_RANK = ['ACTIVE', 'SUSPENDED', 'EXPIRED', 'CANCELLED'];
+
+function decimal(v: string | number | null): string | null {
+  if (v === null || v === undefined) return null;
+  const s = String(v);
+  return s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
+}
+
+async function accountsOf(m: EntityManager, ids: string[], refSystem: string): Promise<Map<string, AccountRow>> {
+  const rows: AccountRow[] = await m.query(
+    `SELECT a.id, a.name, a.currency,
+            (SELECT r.external_id FROM external_ref r
+              WHERE r.entity_type = 'ACCOUNT' AND r.entity_id = a.id AND r.system = $2 AND r.object = 'Account'
+              ORDER BY r.created_at, r.id LIMIT 1) AS ext
+       FROM account a WHERE a.id = ANY($1::uuid[])`,
+    [ids, refSystem],
+  );
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** The synced fields of each account (keyed by account id); null where the account is not linked. */
+export async function accountFieldPayloads(
+  m: EntityManager,
+  accountIds: string[],
+  refSystem: string,
+): Promise<Map<string, PushPayloads['account-fields'] | null>> {
+  const accounts = await accountsOf(m, accountIds, refSystem);
+  const facts: FactRow[] = await m.query(`${FACTS_SQL} WHERE e.account_id = ANY($1::uuid[])`, [accountIds]);
+  const usage: { account_id: string; active_users: string; last_usage: Date | null }[] = await m.query(
+    `SELECT a.id AS account_id,
+            (SELECT count(DISTINCT u.user_id) FROM usage_event u
+              WHERE u.account_id = a.id AND u.occurred_at > now() - interval '30 days' AND u.user_id IS NOT NULL) AS active_users,
+            (SELECT max(u.occurred_at) FROM usage_event u WHERE u.account_id = a.id) AS last_usage
+       FROM unnest($1::uuid[]) AS a(id)`,
+    [accountIds],
+  );
+  const findings: { account_id: string; overuse: boolean; leakage_minor: string | null; currency: string | null }[] = await m.query(
+    `SELECT account_id, bool_or(kind IN ('OVERUSE','UNENTITLED_USE','DEVICE_OVER_LIMIT','EXPIRED_USE')) AS overuse,
+            sum(leakage_minor)::text AS leakage_minor, currency
+       FROM compliance_finding
+      WHERE account_id = ANY($1::uuid[]) AND status <> 'RESOLVED'
+      GROUP BY account_id, currency`,
+    [accountIds],
+  );
+
+  const factsBy = new Map<string, FactRow[]>();
+  for (const f of facts) factsBy.set(f.account_id, [...(factsBy.get(f.account_id) ?? []), f]);
+  const usageBy = new Map(usage.map((u) => [u.account_id, u]));
+  const out = new Map<string, PushPayloads['account-fields'] | null>();
+  for (const id of accountIds) {
+    const a = accounts.get(id);
+    if (!a?.ext) {
+      out.set(id, null);
+      continue;
+    }
+    const fs = factsBy.get(id) ?? [];
+    const statuses = fs.map(effectiveStatus);
+    const entitlementStatus = STATUS_RANK.find((s) => statuses.includes(s)) ?? 'NONE';
+    const live = fs.filter((f) => f.live);
+    const nextRenewalDate = live.map((f) => f.end_date).filter((d): d is string => d !== null).sort()[0] ?? null;
+
+    // ARR in the account's currency when it has lines in it, else in the first currency found.
+    const arrByCurrency = new Map<string, bigint>();
+    for (const f of live) {
+      const v = arrMinor(f);
+      if (v !== null) arrByCurrency.set(f.price_currency!, (arrByCurrency.get(f.price_currency!) ?? 0n) + v);
+    }
+    const arrCurrency = arrByCurrency.has(a.currency) ? a.currency : ([...arrByCurrency.keys()].sort()[0] ?? a.currency);
+    const arr = arrByCurrency.size ? minorToMajor(arrByCurrency.get(arrCurrency)!, arrCurrency) : '0';
+
+    const ratios = live.filter((f) => f.capacity !== null && Number(f.capacity) > 0).map((f) => Number(f.used ?? 0) / Number(f.capacity));
+    const utilizationPercent = ratios.length ? Math.round((ratios.reduce((x, y) => x + y, 0) / ratios.length) * 1000) / 10 : null;
+
+    const u = usageBy.get(id);
+    const fRows = findings.filter((f) => f.account_id === id);
+    const leak = fRows.find((f) => f.currency === arrCurrency) ?? fRows.find((f) => f.currency !== null);
+    const fields: AccountFields = {
+      entitlementStatus,
+      nextRenewalDate,
+      arr,
+      currency: arrCurrency,
+      utilizationPercent,
+      activeUsers: u ? Number(u.active_users) : 0,
+      lastUsageAt: u?.last_usage ? new Date(u.last_usage).toISOString() : null,
+      overuse: fRows.some((f) => f.overuse),
+      estimatedLeakage: leak?.leakage_minor && leak.currency ? minorToMajor(leak.leakage_minor, leak.currency) : '0',
+    };
+    out.set(id, { accountExternalId: a.ext, ...fields });
+  }
+  return out;
+}
+
+/** Entitlement summaries keyed by entitlement id; null where the account is not linked. */
+export async function entitlementPayloads(m: EntityManager, entitlementIds: string[], refSystem: string): Promise<Map<string, EntitlementSummary | null>> {
+  const facts: FactRow[] = await m.query(`${FACTS_SQL} WHERE e.id = ANY($1::uuid[])`, [entitlementIds]);
+  const accounts = await accountsOf(m, [...new Set(facts.map((f) => f.account_id))], refSystem);
+  const out = new Map<string, EntitlementSummary | null>(entitlementIds.map((id) => [id, null]));
+  for (const f of facts) {
+    const ext = accounts.get(f.account_id)?.ext;
+    if (!ext) continue;
+    const quantity = f.capacity !== null && f.model === 'METERED' ? String(f.capacity) : f.quantity;
+    const used = f.used ?? '0';
+    const remaining = Math.max(0, Number(quantity) - Number(used));
+    out.set(f.id, {
+      entitlementId: f.id,
+      accountExternalId: ext,
+      sku: f.sku,
+      productName: f.product_name,
+      model: f.model,
+      status: effectiveStatus(f),
+      startDate: f.start_date,
+      endDate: f.end_date,
+      quantity: decimal(quantity)!,
+      used: decimal(used)!,
+      remaining: decimal(Number(remaining.toFixed(4)))!,
+    });
+  }
+  return out;
+}
+
+/** The renewal key of the entitlements of one order ending on one day. */
+export function renewalKey(orderId: string, endDate: string): string {
+  return `ehub-renewal:${orderId}:${endDate}`;
+}
+
+/** Renewal opportunities keyed by renewal key; null when nothing renews on that date any more. */
+export async function renewalPayloads(m: EntityManager, keys: string[], refSystem: string): Promise<Map<string, RenewalOpportunity | null>> {
+  const parsed = keys.map((k) => {
+    const [, orderId, endDate] = k.split(':');
+    return { key: k, orderId: orderId!, endDate: endDate! };
+  });
+  const out = new Map<string, RenewalOpportunity | null>(keys.map((k) => [k, null]));
+  const valid = parsed.filter((p) => /^[0-9a-f-]{36}$/.test(p.orderId) && /^\d{4}-\d{2}-\d{2}$/.test(p.endDate));
+  if (!valid.length) return out;
+  const facts: FactRow[] = await m.query(
+    `${FACTS_SQL} WHERE (e.order_id, e.end_date) IN (SELECT * FROM unnest($1::uuid[], $2::date[]))`,
+    [valid.map((p) => p.orderId), valid.map((p) => p.endDate)],
+  );
+  const accounts = await accountsOf(m, [...new Set(facts.map((f) => f.account_id))], refSystem);
+  const orders: { id: string; external_id: string; currency: string }[] = await m.query(
+    'SELECT id, external_id, currency FROM sales_order WHERE id = ANY($1::uuid[])',
+    [[...new Set(valid.map((p) => p.orderId))]],
+  );
+  for (const p of valid) {
+    const fs = facts.filter((f) => f.order_id === p.orderId && f.end_date === p.endDate && f.live);
+    const account = fs[0] ? accounts.get(fs[0].account_id) : undefined;
+    const order = orders.find((o) => o.id === p.orderId);
+    if (!fs.length || !account?.ext || !order) continue;
+    const amount = fs.reduce((sum, f) => sum + (arrMinor(f) ?? 0n), 0n);
+    out.set(p.key, {
+      renewalKey: p.key,
+      accountExternalId: account.ext,
+      name: `Renewal: ${account.name} – ${[...new Set(fs.map((f) => f.sku))].sort().join(', ')} (ends ${p.endDate})`.slice(0, 120),
+      amount: minorToMajor(amount, order.currency),
+      currency: order.currency,
+      closeDate: p.endDate,
+      entitlementIds: fs.map((f) => f.id).sort(),
+    });
+  }
+  return out;
+}
+
+/** Payloads of one object's items, keyed by record key. */
+export async function payloadsFor(
+  m: EntityManager,
+  object: PushObject,
+  recordKeys: string[],
+  refSystem: string,
+): Promise<Map<string, PushPayloads[PushObject] | null>> {
+  if (object === 'account-fields') return accountFieldPayloads(m, recordKeys, refSystem);
+  if (object === 'entitlement') return entitlementPayloads(m, recordKeys, refSystem);
+  return renewalPayloads(m, recordKeys, refSystem);
+}

@@ -1,0 +1,380 @@
+import type { Connector, ExternalAccount, ExternalContact, ExternalOrder, PullObject } from '../../connectors/types';
+import type { AccountService } from '../accounts/account.service';
+import { AppError } from '../common/errors';
+import type { RequestContext } from '../common/context';
+import type { Db } from '../db/db';
+import type { OrderService } from '../orders/order.service';
+import { OrderLineAction } from '../entitlements/entitlement.enums';
+import type { OrderInput } from '../orders/order.types';
+import type { SyncConnection, SyncTrigger } from './sync.entities';
+import { SyncRecord, SyncRunKind, type SyncRun } from './sync.entities';
+import { markSyncDirty } from './sync-outbox';
+import { RunRecorder } from './sync-runs';
+import { contentHash, domainOf, planOrder } from './sync.rules';
+
+/** Failures of a deal retried on later pulls without the deal changing in the source. */
+const RETRIED_WHEN_CATALOG_CHANGES = ['UNKNOWN_SKU'];
+const RETRIED_ALWAYS = ['NO_ACCOUNT_LINK', 'INTERNAL'];
+
+export interface PullProgress {
+  object: PullObject;
+  read: number;
+}
+
+export interface PullOptions {
+  trigger: SyncTrigger;
+  full: boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: PullProgress) => void;
+}
+
+type Outcome = 'created' | 'updated' | 'unchanged' | 'deleted';
+
+/**
+ * Pulls one object of one connection and applies the records through the hub's own
+ * services (account upsert, contact upsert, order submission), so a pulled record obeys
+ * every rule a GraphQL client does. Idempotent: records are matched by their external
+ * references and deals by a content hash, so a pull repeated from any older cursor changes
+ * nothing. The cursor is stored after each page, so an interrupted pull resumes there.
+ */
+export class SyncPuller {
+  constructor(
+    private readonly db: Db,
+    private readonly accounts: AccountService,
+    private readonly orders: OrderService,
+  ) {}
+
+  async pull(ctx: RequestContext, conn: SyncConnection, connector: Connector, object: PullObject, opts: PullOptions): Promise<SyncRun> {
+    const stored = opts.full ? null : await this.cursor(conn.id, object);
+    const run = await RunRecorder.start(this.db, { connectionId: conn.id, kind: SyncRunKind.PULL, object, trigger: opts.trigger, cursorFrom: stored });
+    const log = ctx.log.child({ connection: conn.name, object, runId: run.id });
+    const callsBefore = connector.stats().apiCalls;
+    run.cursorTo = stored;
+    try {
+      if (object === 'orders') await this.retryFailedDeals(ctx, conn, run);
+      for await (const page of connector.pull({ log, signal: opts.signal }, { object, cursor: stored })) {
+        for (const record of page.records) {
+          run.counts.read++;
+          const outcome = await this.applyOne(ctx, conn, object, record, run);
+          if (outcome) run.counts[outcome]++;
+        }
+        if (page.cursor !== null) {
+          await this.saveCursor(conn.id, object, page.cursor);
+          run.cursorTo = page.cursor;
+        }
+        opts.onProgress?.({ object, read: run.counts.read });
+        if (opts.signal?.aborted) break;
+      }
+      run.counts.apiCalls = connector.stats().apiCalls - callsBefore;
+      const done = await run.finish();
+      log.info({ ...run.counts }, 'sync pull done');
+      return done;
+    } catch (err) {
+      run.counts.apiCalls = connector.stats().apiCalls - callsBefore;
+      log.warn({ err }, 'sync pull failed');
+      return run.finish(err);
+    }
+  }
+
+  private async applyOne(ctx: RequestContext, conn: SyncConnection, object: PullObject, record: unknown, run: RunRecorder): Promise<Outcome | null> {
+    try {
+      if (object === 'accounts') return await this.applyAccount(ctx, conn, record as ExternalAccount);
+      if (object === 'contacts') return await this.applyContact(ctx, conn, record as ExternalContact);
+      return await this.applyDeal(ctx, conn, record as ExternalOrder, run);
+    } catch (err) {
+      const id = (record as { externalId?: string }).externalId ?? null;
+      if (err instanceof AppError) {
+        run.error(id, err.subCode, err.message);
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  // ── accounts and contacts ──
+
+  private async applyAccount(ctx: RequestContext, conn: SyncConnection, a: ExternalAccount): Promise<Outcome> {
+    const ref = { system: conn.refSystem, object: 'Account', externalId: a.externalId };
+    const [linked] = await this.db.manager.query(
+      `SELECT acc.id, acc.name, acc.domain FROM external_ref r JOIN account acc ON acc.id = r.entity_id
+        WHERE r.system = $1 AND r.object = $2 AND r.external_id = $3 AND r.entity_type = 'ACCOUNT'`,
+      [ref.system, ref.object, ref.externalId],
+    );
+    // A customer deleted in the CRM keeps its hub account: it may hold entitlements and usage.
+    if (a.deleted) return linked ? 'deleted' : 'unchanged';
+    const domain = domainOf(a.domain);
+    if (linked && linked.name === a.name.trim() && (linked.domain === domain || domain === null)) return 'unchanged';
+    const account = await this.accounts.upsert(ctx, {
+      name: a.name.trim() || a.externalId,
+      ...(domain ? { domain } : {}),
+      ...(!linked && a.currency ? { currency: a.currency.toUpperCase() } : {}),
+      externalRefs: [ref],
+    });
+    if (!linked) {
+      // Newly linked: its synced fields (and entitlements) are now something to push.
+      await this.db.tx(ctx, (tx) => markSyncDirty(tx.manager, { accountIds: [account.id] }));
+      return 'created';
+    }
+    return 'updated';
+  }
+
+  private async applyContact(ctx: RequestContext, conn: SyncConnection, c: ExternalContact): Promise<Outcome> {
+    const ref = { system: conn.refSystem, object: 'Contact', externalId: c.externalId };
+    const [linked] = await this.db.manager.query(
+      `SELECT ct.id, ct.account_id, ct.email, ct.name FROM external_ref r JOIN contact ct ON ct.id = r.entity_id
+        WHERE r.system = $1 AND r.object = $2 AND r.external_id = $3 AND r.entity_type = 'CONTACT'`,
+      [ref.system, ref.object, ref.externalId],
+    );
+    if (c.deleted) {
+      if (!linked) return 'unchanged';
+      await this.accounts.contacts.remove(ctx, linked.id);
+      return 'deleted';
+    }
+    const email = c.email?.trim().toLowerCase() || null;
+    if (!email) throw new AppError('BAD_USER_INPUT', 'CONTACT_WITHOUT_EMAIL', `Contact ${c.externalId} has no email address; the hub keys contacts by email`);
+    if (!c.accountExternalId) throw new AppError('BAD_USER_INPUT', 'CONTACT_WITHOUT_ACCOUNT', `Contact ${c.externalId} belongs to no account`);
+    const accountId = await this.accountIdOf(conn, c.accountExternalId);
+    if (!accountId) throw new AppError('NOT_FOUND', 'NO_ACCOUNT_LINK', `Contact ${c.externalId}: account ${c.accountExternalId} is not linked to a hub account (pull accounts first)`);
+    const name = c.name.trim() || null;
+    if (linked && linked.account_id === accountId && linked.email === email && linked.name === name) return 'unchanged';
+    await this.accounts.contacts.upsert(ctx, { accountId, email, name, externalRefs: [ref] });
+    return linked ? 'updated' : 'created';
+  }
+
+  private async accountIdOf(conn: SyncConnection, accountExternalId: string): Promise<string | null> {
+    const [row] = await this.db.manager.query(
+      `SELECT entity_id FROM external_ref WHERE system = $1 AND object = 'Account' AND external_id = $2 AND entity_type = 'ACCOUNT'`,
+      [conn.refSystem, accountExternalId],
+    );
+    return row?.entity_id ?? null;
+  }
+
+  // ── deals ──
+
+  /**
+   * A won deal becomes an order (revision 1), a changed one the next revision (the hub
+   * applies the difference to the same entitlements), an unchanged one nothing. A deal
+   * deleted or reopened after it was fulfilled is withdrawn: a revision with no lines, which
+   * cancels what it granted. A deal that cannot be fulfilled is kept FAILED with its reason
+   * and retried (unknown skus after the catalog changes).
+   */
+  private async applyDeal(ctx: RequestContext, conn: SyncConnection, deal: ExternalOrder, run: RunRecorder): Promise<Outcome | null> {
+    const state = await this.db.manager.findOne(SyncRecord, { where: { connectionId: conn.id, object: 'orders', externalId: deal.externalId } });
+    const modifiedAt = new Date(deal.modifiedAt);
+    // An older copy than the one applied (a pull from an old cursor sees current data, but a source may replay).
+    if (state && state.modifiedAt.getTime() > modifiedAt.getTime()) return 'unchanged';
+
+    if (deal.deleted || !deal.won) {
+      if (state?.status === 'APPLIED' && state.hubId) {
+        await this.withdraw(ctx, conn, deal, state, modifiedAt);
+        return 'deleted';
+      }
+      if (state && state.status === 'FAILED') await this.saveState(conn, deal.externalId, { ...stateOf(state), status: 'IGNORED', modifiedAt, errorCode: null, errorMessage: null, failedAt: null, payload: null });
+      return 'unchanged';
+    }
+
+    const planned = planOrder(deal, {
+      defaultCurrency: String(conn.options.defaultCurrency ?? 'USD'),
+      lineNumbers: state?.status === 'WITHDRAWN' ? {} : (state?.lineNumbers ?? {}),
+      nextLineNo: state?.nextLineNo ?? 1,
+    });
+    if ('problems' in planned) {
+      // One failed deal, every problem listed.
+      planned.problems.forEach((p, i) => run.error(deal.externalId, p.code, p.message, i === 0));
+      await this.fail(conn, deal, state, modifiedAt, planned.problems[0]!.code, planned.problems.map((p) => p.message).join('; '));
+      return null;
+    }
+    const hash = contentHash(planned.order);
+    if (state?.status === 'APPLIED' && state.contentHash === hash) {
+      if (state.modifiedAt.getTime() !== modifiedAt.getTime()) await this.saveState(conn, deal.externalId, { ...stateOf(state), modifiedAt });
+      return 'unchanged';
+    }
+
+    const skus = [...new Set(planned.order.lines.map((l) => l.sku))];
+    const known: { sku: string }[] = await this.db.manager.query('SELECT sku FROM product WHERE sku = ANY($1)', [skus]);
+    const unknown = skus.filter((s) => !known.some((k) => k.sku === s));
+    if (unknown.length) {
+      const message = `deal ${deal.externalId}: product code${unknown.length > 1 ? 's' : ''} ${unknown.map((s) => `"${s}"`).join(', ')} match${unknown.length > 1 ? '' : 'es'} no sku in the catalog; it is retried after the catalog changes`;
+      run.error(deal.externalId, 'UNKNOWN_SKU', message);
+      await this.fail(conn, deal, state, modifiedAt, 'UNKNOWN_SKU', message);
+      return null;
+    }
+    const accountId = await this.accountIdOf(conn, planned.order.accountExternalId);
+    if (!accountId) {
+      const message = `deal ${deal.externalId}: account ${planned.order.accountExternalId} is not linked to a hub account yet; retried on the next pull`;
+      run.error(deal.externalId, 'NO_ACCOUNT_LINK', message);
+      await this.fail(conn, deal, state, modifiedAt, 'NO_ACCOUNT_LINK', message);
+      return null;
+    }
+
+    // The revision after the last one the hub holds (a FAILED state keeps the applied one).
+    const revision = (state?.revision ?? 0) + 1;
+    const input: OrderInput = {
+      source: conn.orderSource,
+      externalId: deal.externalId,
+      revision,
+      accountId,
+      orderDate: planned.order.orderDate,
+      currency: planned.order.currency,
+      lines: planned.order.lines.map((l) => ({ ...l, action: OrderLineAction.NEW })),
+    };
+    try {
+      const order = await this.orders.submit(ctx, input);
+      await this.saveState(conn, deal.externalId, {
+        status: 'APPLIED',
+        modifiedAt,
+        contentHash: hash,
+        revision: order.revision,
+        hubId: order.id,
+        lineNumbers: planned.lineNumbers,
+        nextLineNo: planned.nextLineNo,
+        payload: null,
+        errorCode: null,
+        errorMessage: null,
+        failedAt: null,
+      });
+      return revision === 1 && !state?.hubId ? 'created' : 'updated';
+    } catch (err) {
+      // One deal that cannot be applied must not hold up the others: kept FAILED with its
+      // reason; an unexpected error (INTERNAL) is retried on every pull and logged.
+      const code = err instanceof AppError ? err.subCode : 'INTERNAL';
+      const message = err instanceof Error ? err.message : String(err);
+      if (!(err instanceof AppError)) ctx.log.error({ err, deal: deal.externalId }, 'sync: a deal could not be applied');
+      run.error(deal.externalId, code, `deal ${deal.externalId}: ${message}`);
+      await this.fail(conn, deal, state, modifiedAt, code, message);
+      return null;
+    }
+  }
+
+  private async withdraw(ctx: RequestContext, conn: SyncConnection, deal: ExternalOrder, state: SyncRecord, modifiedAt: Date): Promise<void> {
+    const revision = state.revision + 1;
+    // A revision without lines: every line removed, so what they granted is cancelled (or rolled back).
+    const order = await this.orders.submit(ctx, {
+      source: conn.orderSource,
+      externalId: deal.externalId,
+      revision,
+      accountId: (await this.db.manager.query('SELECT account_id FROM sales_order WHERE id = $1', [state.hubId]))[0].account_id,
+      orderDate: deal.orderDate,
+      currency: (deal.currency ?? String(conn.options.defaultCurrency ?? 'USD')).toUpperCase(),
+      lines: [],
+    });
+    await this.saveState(conn, deal.externalId, {
+      ...stateOf(state),
+      status: 'WITHDRAWN',
+      modifiedAt,
+      contentHash: null,
+      revision: order.revision,
+      lineNumbers: {},
+      payload: null,
+      errorCode: null,
+      errorMessage: deal.deleted ? 'deleted in the source' : 'no longer won in the source',
+      failedAt: null,
+    });
+  }
+
+  private async fail(
+    conn: SyncConnection,
+    deal: ExternalOrder,
+    state: SyncRecord | null,
+    modifiedAt: Date,
+    code: string,
+    message: string,
+    extra: { revision?: number } = {},
+  ): Promise<void> {
+    const base = state ? stateOf(state) : { revision: 0, hubId: null, lineNumbers: {}, nextLineNo: 1, contentHash: null };
+    // A fulfilled deal that fails to update stays APPLIED in the hub's eyes (its order stands);
+    // the failure is remembered so the change is retried.
+    await this.saveState(conn, deal.externalId, {
+      ...base,
+      ...extra,
+      status: 'FAILED',
+      modifiedAt,
+      payload: deal,
+      errorCode: code,
+      errorMessage: message.slice(0, 2000),
+      failedAt: new Date(),
+    });
+  }
+
+  /**
+   * Deals that failed for a reason that may have gone away are applied again from their
+   * stored copy: unknown skus once the catalog changed after the failure, missing account
+   * links always.
+   */
+  private async retryFailedDeals(ctx: RequestContext, conn: SyncConnection, run: RunRecorder): Promise<void> {
+    const due: SyncRecord[] = await this.db.manager
+      .createQueryBuilder(SyncRecord, 's')
+      .where(`s.connectionId = :id AND s.object = 'orders' AND s.status = 'FAILED' AND s.payload IS NOT NULL`, { id: conn.id })
+      .andWhere(
+        `(s.errorCode = ANY(:always) OR (s.errorCode = ANY(:catalog) AND s.failedAt < (SELECT max(updated_at) FROM product)))`,
+        { always: RETRIED_ALWAYS, catalog: RETRIED_WHEN_CATALOG_CHANGES },
+      )
+      .orderBy('s.modifiedAt')
+      .limit(5000)
+      .getMany();
+    for (const s of due) {
+      run.counts.read++;
+      // Applied as the same copy: the modified instant equals the stored one, so it is not "older".
+      const outcome = await this.applyOne(ctx, conn, 'orders', s.payload as ExternalOrder, run);
+      if (outcome) run.counts[outcome]++;
+    }
+  }
+
+  // ── state ──
+
+  private async cursor(connectionId: string, object: string): Promise<string | null> {
+    const [row] = await this.db.manager.query('SELECT cursor FROM sync_cursor WHERE connection_id = $1 AND object = $2', [connectionId, object]);
+    return row?.cursor ?? null;
+  }
+
+  private async saveCursor(connectionId: string, object: string, cursor: string): Promise<void> {
+    await this.db.manager.query(
+      `INSERT INTO sync_cursor (connection_id, object, cursor, updated_at) VALUES ($1, $2, $3, now())
+       ON CONFLICT (connection_id, object) DO UPDATE SET cursor = $3, updated_at = now()`,
+      [connectionId, object, cursor],
+    );
+  }
+
+  private async saveState(connection: SyncConnection, externalId: string, s: Omit<SyncRecord, 'connectionId' | 'object' | 'externalId' | 'updatedAt'>): Promise<void> {
+    await this.db.manager.query(
+      `INSERT INTO sync_record (connection_id, object, external_id, status, modified_at, content_hash, revision, hub_id, line_numbers, next_line_no, payload, error_code, error_message, failed_at, updated_at)
+       VALUES ($1, 'orders', $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10::jsonb, $11, $12, $13, now())
+       ON CONFLICT (connection_id, object, external_id) DO UPDATE SET
+         status = EXCLUDED.status, modified_at = EXCLUDED.modified_at, content_hash = EXCLUDED.content_hash, revision = EXCLUDED.revision,
+         hub_id = EXCLUDED.hub_id, line_numbers = EXCLUDED.line_numbers, next_line_no = EXCLUDED.next_line_no, payload = EXCLUDED.payload,
+         error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message, failed_at = EXCLUDED.failed_at, updated_at = now()`,
+      [
+        connection.id,
+        externalId,
+        s.status,
+        s.modifiedAt,
+        s.contentHash,
+        s.revision,
+        s.hubId,
+        JSON.stringify(s.lineNumbers),
+        s.nextLineNo,
+        s.payload === null || s.payload === undefined ? null : JSON.stringify(s.payload),
+        s.errorCode,
+        s.errorMessage,
+        s.failedAt,
+      ],
+    );
+  }
+}
+
+function stateOf(s: SyncRecord): Omit<SyncRecord, 'connectionId' | 'object' | 'externalId' | 'updatedAt'> {
+  return {
+    status: s.status,
+    modifiedAt: s.modifiedAt,
+    contentHash: s.contentHash,
+    revision: s.revision,
+    hubId: s.hubId,
+    lineNumbers: s.lineNumbers,
+    nextLineNo: s.nextLineNo,
+    payload: s.payload,
+    errorCode: s.errorCode,
+    errorMessage: s.errorMessage,
+    failedAt: s.failedAt,
+  };
+}
+

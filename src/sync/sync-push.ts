@@ -1,0 +1,225 @@
+import type { Connector, PushObject, PushResult } from '../../connectors/types';
+import { ConnectorError } from '../../connectors/types';
+import type { RequestContext } from '../common/context';
+import type { Config } from '../config';
+import type { Db } from '../db/db';
+import type { SyncConnection, SyncRun, SyncTrigger } from './sync.entities';
+import { SyncRunKind } from './sync.entities';
+import { payloadsFor } from './sync-payloads';
+import { RunRecorder } from './sync-runs';
+import { backoffMs, contentHash } from './sync.rules';
+
+/** An item claimed for delivery. */
+interface Claimed {
+  id: string;
+  object: PushObject;
+  record_key: string;
+  attempts: number;
+  payload_hash: string | null;
+}
+
+/** How one item ended in this run. */
+interface Finished {
+  id: string;
+  ok: boolean;
+  hash?: string | null;
+  payload?: unknown;
+  targetId?: string | null;
+  errorCode?: string | null;
+  error?: string | null;
+  /** Failure: false = dead-letter now. */
+  retryable?: boolean;
+  /** Failure: count as an attempt (a spent API budget is not the item's fault). */
+  countAttempt?: boolean;
+  /** Failure: wait at least this long. */
+  retryAfterMs?: number;
+}
+
+export interface PushProgress {
+  delivered: number;
+  failed: number;
+  unchanged: number;
+}
+
+export interface PushOptions {
+  trigger: SyncTrigger;
+  signal?: AbortSignal;
+  onProgress?: (p: PushProgress) => void;
+  /** Stop claiming after this long (default EHUB_SYNC_RUN_BUDGET_MS). */
+  budgetMs?: number;
+}
+
+/** A claim older than this is taken over (its instance died mid-delivery). */
+const CLAIM_TTL = '15 minutes';
+
+/**
+ * Delivers the outbox of one connection. Items are claimed (PENDING/FAILED and due, or
+ * IN_FLIGHT with an expired claim) with a conditional update, so concurrent runs never send
+ * one item twice; their payloads are computed now (the latest values win) and compared with
+ * what the target last acknowledged (unchanged: closed without an API call); the rest go to
+ * the connector in one batch per object — it picks sObject Collections or Bulk API 2.0 — and
+ * every item's result is written back: DONE (or PENDING again if it changed meanwhile),
+ * FAILED with backoff and jitter, or DEAD after the connection's max attempts or a
+ * permanent error. No database transaction is open while the connector calls out.
+ */
+export class SyncPusher {
+  constructor(
+    private readonly db: Db,
+    private readonly config: Config,
+  ) {}
+
+  async push(ctx: RequestContext, conn: SyncConnection, connector: Connector, opts: PushOptions): Promise<SyncRun | null> {
+    const deadline = Date.now() + (opts.budgetMs ?? this.config.EHUB_SYNC_RUN_BUDGET_MS);
+    let run: RunRecorder | null = null;
+    const callsBefore = connector.stats().apiCalls;
+    const log = ctx.log.child({ connection: conn.name, job: 'sync-push' });
+    try {
+      while (Date.now() < deadline && !opts.signal?.aborted) {
+        const claimed = await this.claim(conn.id, this.config.EHUB_SYNC_PUSH_BATCH);
+        if (claimed.length === 0) break;
+        run ??= await RunRecorder.start(this.db, { connectionId: conn.id, kind: SyncRunKind.PUSH, object: 'outbox', trigger: opts.trigger });
+        const stop = await this.deliver(conn, connector, claimed, run, log);
+        opts.onProgress?.({ delivered: run.counts.created + run.counts.updated, failed: run.counts.failed, unchanged: run.counts.unchanged });
+        if (stop) {
+          run.counts.apiCalls = connector.stats().apiCalls - callsBefore;
+          return await run.finish(stop);
+        }
+      }
+      if (!run) return null; // nothing was due: no run recorded
+      run.counts.apiCalls = connector.stats().apiCalls - callsBefore;
+      return await run.finish();
+    } catch (err) {
+      log.error({ err }, 'sync push failed');
+      if (!run) run = await RunRecorder.start(this.db, { connectionId: conn.id, kind: SyncRunKind.PUSH, object: 'outbox', trigger: opts.trigger });
+      run.counts.apiCalls = connector.stats().apiCalls - callsBefore;
+      return run.finish(err);
+    }
+  }
+
+  /** Claims up to `limit` due items, oldest due first (grouped by object for batching). */
+  private async claim(connectionId: string, limit: number): Promise<Claimed[]> {
+    const [rows]: [Claimed[], number] = await this.db.manager.query(
+      `WITH due AS (
+         SELECT id FROM sync_outbox
+          WHERE connection_id = $1
+            AND ((status IN ('PENDING','FAILED') AND next_attempt_at <= now()) OR (status = 'IN_FLIGHT' AND claimed_until < now()))
+          ORDER BY next_attempt_at, id
+          LIMIT $2
+          FOR UPDATE SKIP LOCKED
+       )
+       UPDATE sync_outbox o SET status = 'IN_FLIGHT', claimed_version = o.dirty_version, claimed_until = now() + interval '${CLAIM_TTL}', updated_at = now()
+         FROM due WHERE o.id = due.id
+       RETURNING o.id, o.object, o.record_key, o.attempts, o.payload_hash`,
+      [connectionId, limit],
+    );
+    return rows;
+  }
+
+  /** Delivers one claimed batch; returns the error that should stop the run, if any. */
+  private async deliver(conn: SyncConnection, connector: Connector, claimed: Claimed[], run: RunRecorder, log: RequestContext['log']): Promise<Error | null> {
+    const byObject = new Map<PushObject, Claimed[]>();
+    for (const c of claimed) byObject.set(c.object, [...(byObject.get(c.object) ?? []), c]);
+    const remaining = new Set(claimed.map((c) => c.id));
+    for (const [object, items] of byObject) {
+      run.counts.read += items.length;
+      const payloads = await payloadsFor(this.db.manager, object, items.map((i) => i.record_key), conn.refSystem);
+      const finished: Finished[] = [];
+      const toSend: { item: Claimed; payload: unknown; hash: string }[] = [];
+      for (const item of items) {
+        const payload = payloads.get(item.record_key) ?? null;
+        const hash = payload === null ? null : contentHash(payload);
+        // Nothing to write, or the target already holds exactly this: no API call.
+        if (payload === null || hash === null || hash === item.payload_hash) {
+          run.counts.unchanged++;
+          finished.push({ id: item.id, ok: true, hash: item.payload_hash, payload: undefined });
+        } else toSend.push({ item, payload, hash });
+      }
+      if (toSend.length) {
+        let results: PushResult[];
+        try {
+          results = await connector.push({ log }, { object, items: toSend.map((s) => ({ key: s.item.id, payload: s.payload as never })) });
+        } catch (err) {
+          const e = err instanceof ConnectorError ? err : new ConnectorError('UNAVAILABLE', 'CONNECTOR_ERROR', err instanceof Error ? err.message : String(err));
+          for (const s of toSend) {
+            finished.push({
+              id: s.item.id,
+              ok: false,
+              errorCode: e.code,
+              error: e.message,
+              retryable: true, // the call failed, not the record: never dead-lettered on the first try
+              countAttempt: e.kind !== 'RATE_LIMITED',
+              retryAfterMs: e.retryAfterMs,
+            });
+            run.error(s.item.record_key, e.code, e.message, false);
+          }
+          run.counts.failed += toSend.length;
+          await this.finish(conn, items, finished);
+          for (const i of items) remaining.delete(i.id);
+          await this.release([...remaining]);
+          log.warn({ err: e, items: toSend.length }, 'sync push call failed; items retried with backoff');
+          return e;
+        }
+        const byKey = new Map(results.map((r) => [r.key, r]));
+        for (const s of toSend) {
+          const r = byKey.get(s.item.id);
+          if (r?.ok) {
+            if (s.item.payload_hash === null) run.counts.created++;
+            else run.counts.updated++;
+            finished.push({ id: s.item.id, ok: true, hash: s.hash, payload: s.payload, targetId: r.targetId ?? null });
+          } else {
+            // A missing result is a failure too: never assume a write happened.
+            const code = r?.errorCode ?? 'NO_RESULT';
+            const message = r?.errorMessage ?? 'the connector returned no result for this item';
+            run.error(s.item.record_key, code, message);
+            finished.push({ id: s.item.id, ok: false, errorCode: code, error: message, retryable: r?.retryable ?? true, countAttempt: true, payload: s.payload });
+          }
+        }
+      }
+      await this.finish(conn, items, finished);
+      for (const i of items) remaining.delete(i.id);
+    }
+    return null;
+  }
+
+  /** Writes the outcome of each item in one statement. */
+  private async finish(conn: SyncConnection, items: Claimed[], finished: Finished[]): Promise<void> {
+    const attempts = new Map(items.map((i) => [i.id, i.attempts]));
+    const rows = finished.map((f) => {
+      if (f.ok) return { id: f.id, status: 'DONE', attempts: 0, wait: 0, hash: f.hash ?? null, payload: f.payload, target: f.targetId ?? null, code: null, error: null };
+      const n = (attempts.get(f.id) ?? 0) + (f.countAttempt === false ? 0 : 1);
+      const dead = f.retryable === false || n >= conn.maxAttempts;
+      const wait = Math.max(backoffMs(Math.max(1, n), this.config.EHUB_SYNC_BACKOFF_BASE_MS, this.config.EHUB_SYNC_BACKOFF_MAX_MS), f.retryAfterMs ?? 0);
+      return { id: f.id, status: dead ? 'DEAD' : 'FAILED', attempts: n, wait, hash: null, payload: f.payload, target: null, code: f.errorCode ?? null, error: f.error ?? null };
+    });
+    if (!rows.length) return;
+    // DONE only if nothing changed since the claim; else PENDING, to send the newer values.
+    await this.db.manager.query(
+      `UPDATE sync_outbox o SET
+         status = CASE WHEN r.status = 'DONE' AND o.dirty_version <> o.claimed_version THEN 'PENDING' ELSE r.status END,
+         attempts = r.attempts,
+         next_attempt_at = CASE WHEN r.status = 'DONE' THEN now() ELSE now() + r.wait * interval '1 millisecond' END,
+         payload_hash = CASE WHEN r.status = 'DONE' THEN coalesce(r.hash, o.payload_hash) ELSE o.payload_hash END,
+         payload = coalesce(r.payload, o.payload),
+         target_id = coalesce(r.target, o.target_id),
+         last_error_code = r.code,
+         last_error = r.error,
+         delivered_at = CASE WHEN r.status = 'DONE' AND r.payload IS NOT NULL THEN now() ELSE o.delivered_at END,
+         dead_at = CASE WHEN r.status = 'DEAD' THEN now() ELSE NULL END,
+         claimed_until = NULL,
+         updated_at = now()
+       FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, status text, attempts int, wait bigint, hash text, payload jsonb, target text, code text, error text)
+       WHERE o.id = r.id`,
+      [JSON.stringify(rows)],
+    );
+  }
+
+  /** Hands claimed items back untouched (the run stopped before sending them). */
+  private async release(ids: string[]): Promise<void> {
+    if (!ids.length) return;
+    await this.db.manager.query(
+      `UPDATE sync_outbox SET status = CASE WHEN attempts > 0 THEN 'FAILED' ELSE 'PENDING' END, claimed_until = NULL, updated_at = now()
+        WHERE id = ANY($1::uuid[]) AND status = 'IN_FLIGHT'`,
+      [ids],
+    );
+  }
+}

@@ -1,0 +1,65 @@
+import type { Db } from '../db/db';
+import type { SyncRunKind, SyncTrigger } from './sync.entities';
+import { SyncRun, SyncRunStatus } from './sync.entities';
+
+/** Per-record errors kept on a run (the counts keep going past it). */
+const MAX_ERRORS = 100;
+
+export interface RunCounts {
+  read: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  failed: number;
+  apiCalls: number;
+}
+
+/**
+ * One sync run as it happens: inserted RUNNING when it starts (so `syncRuns` shows it),
+ * counted in memory, and written once when it ends. Runs are bookkeeping, written outside
+ * the transactions that apply records.
+ */
+export class RunRecorder {
+  readonly counts: RunCounts = { read: 0, created: 0, updated: 0, unchanged: 0, deleted: 0, failed: 0, apiCalls: 0 };
+  readonly errors: { record: string | null; code: string; message: string }[] = [];
+  cursorTo: string | null = null;
+  private started = Date.now();
+
+  private constructor(
+    private readonly db: Db,
+    readonly id: string,
+    readonly cursorFrom: string | null,
+  ) {}
+
+  static async start(
+    db: Db,
+    run: { connectionId: string; kind: SyncRunKind; object: string; trigger: SyncTrigger; cursorFrom?: string | null },
+  ): Promise<RunRecorder> {
+    const [row] = await db.manager.query(
+      `INSERT INTO sync_run (connection_id, kind, object, trigger, status, cursor_from) VALUES ($1, $2, $3, $4, 'RUNNING', $5) RETURNING id`,
+      [run.connectionId, run.kind, run.object, run.trigger, run.cursorFrom ?? null],
+    );
+    return new RunRecorder(db, row.id, run.cursorFrom ?? null);
+  }
+
+  /** Records an error about one record; `count` false adds detail to a failure already counted. */
+  error(record: string | null, code: string, message: string, count = true): void {
+    if (count) this.counts.failed++;
+    if (this.errors.length < MAX_ERRORS) this.errors.push({ record, code, message: message.slice(0, 1000) });
+  }
+
+  /** Writes the outcome: FAILED when `fatal` is given, PARTIAL when records failed, else SUCCEEDED. */
+  async finish(fatal?: unknown): Promise<SyncRun> {
+    const status = fatal ? SyncRunStatus.FAILED : this.counts.failed > 0 ? SyncRunStatus.PARTIAL : SyncRunStatus.SUCCEEDED;
+    const error = fatal ? (fatal instanceof Error ? `${fatal.name === 'ConnectorError' ? `${(fatal as { code?: string }).code}: ` : ''}${fatal.message}` : String(fatal)) : null;
+    const c = this.counts;
+    await this.db.manager.query(
+      `UPDATE sync_run SET status = $2, finished_at = now(), duration_ms = $3, read = $4, created = $5, updated = $6, unchanged = $7,
+              deleted = $8, failed = $9, api_calls = $10, cursor_to = $11, error = $12, errors = $13::jsonb
+        WHERE id = $1`,
+      [this.id, status, Date.now() - this.started, c.read, c.created, c.updated, c.unchanged, c.deleted, c.failed, c.apiCalls, this.cursorTo, error?.slice(0, 2000) ?? null, JSON.stringify(this.errors)],
+    );
+    return this.db.manager.findOneOrFail(SyncRun, { where: { id: this.id } });
+  }
+}

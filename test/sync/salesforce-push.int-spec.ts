@@ -1,0 +1,144 @@
+import { dropProxyEnv, createSalesforceConnection, runOf, runSync, seedSkus, startEmulator } from '../support/salesforce';
+dropProxyEnv();
+import pino from 'pino';
+import type { SalesforceEmulator } from '../../connectors/salesforce/emulator/types';
+import { systemContext } from '../../src/common/context';
+import { SyncTrigger } from '../../src/sync/sync.entities';
+import { day } from '../support/orders';
+import { startTestHub, type TestHub } from '../support/test-hub';
+
+const silent = pino({ level: 'silent' });
+const ACCOUNTS = 60;
+/** Accounts 0..RENEWING-1 have a term ending in 29 days: inside the 90-day renewal window. */
+const RENEWING = 20;
+
+interface Seed {
+  sfAccount: string;
+  name: string;
+  unitPrice: number;
+  quantity: number;
+  end: string;
+}
+
+async function seedDeals(emu: SalesforceEmulator): Promise<Seed[]> {
+  const seeds: Seed[] = [];
+  for (let a = 0; a < ACCOUNTS; a++) {
+    const name = `Customer ${a}`;
+    const sfAccount = emu.insert('Account', { Name: name });
+    // 365-day terms, so ARR = unit price × quantity exactly.
+    const [start, end] = a < RENEWING ? [day(-335), day(29)] : [day(-100), day(264)];
+    const unitPrice = 100 + a;
+    const quantity = 1 + (a % 4);
+    emu.seedDeal({ accountId: sfAccount, lines: [{ productCode: 'SEATS', quantity, unitPrice, serviceDate: start, endDate: end }] });
+    seeds.push({ sfAccount, name, unitPrice, quantity, end });
+  }
+  return seeds;
+}
+
+describe('Salesforce push: synced fields, renewal opportunities and entitlements reach the CRM', () => {
+  let hub: TestHub;
+  let emu: SalesforceEmulator;
+  let connectionId: string;
+  let seeds: Seed[];
+
+  beforeAll(async () => {
+    hub = await startTestHub({ EHUB_SYNC_BACKOFF_BASE_MS: '1', EHUB_SYNC_BACKOFF_MAX_MS: '5' });
+    emu = await startEmulator();
+    await seedSkus(hub, ['SEATS'], 'NAMED_USER');
+    connectionId = await createSalesforceConnection(hub, emu, { bulkThreshold: 25, rateLimitBackoffMs: 1 }, { maxAttempts: 30 });
+    seeds = await seedDeals(emu);
+  }, 60_000);
+
+  afterAll(async () => {
+    await emu?.close();
+    await hub?.close();
+  });
+
+  const pushUntilQuiet = async (maxRounds = 100) => {
+    const conn = await hub.services.sync.connectionByName('salesforce');
+    for (let i = 0; i < maxRounds; i++) {
+      await hub.services.sync.pushOnce(systemContext(silent, 'test:push'), conn, SyncTrigger.MANUAL);
+      const [open] = await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox WHERE status IN ('PENDING','FAILED','IN_FLIGHT')`);
+      if (open.n === 0) return i + 1;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error('the outbox did not drain');
+  };
+
+  it('pushes every linked account\'s fields, one renewal per renewing order and every entitlement — despite 20% failing calls', async () => {
+    // Pull without faults: accounts linked, deals fulfilled, outbox rows marked in those transactions.
+    const pulled = await runSync(hub, connectionId);
+    expect(runOf(pulled, 'orders')).toMatchObject({ created: ACCOUNTS, failed: 0 });
+    const [marked] = await hub.ds.query(`SELECT count(*) FILTER (WHERE object = 'account-fields')::int AS accounts, count(*) FILTER (WHERE object = 'entitlement')::int AS ents FROM sync_outbox`);
+    expect(marked).toEqual({ accounts: ACCOUNTS, ents: ACCOUNTS });
+    await hub.services.sync.queueRenewals(systemContext(silent, 'test:renewals'), await hub.services.sync.connectionByName('salesforce'), SyncTrigger.MANUAL);
+
+    // Now 20% of calls fail (expired session, 503, limit exceeded), 20% of records fail
+    // transiently, and one account is refused for good by a validation rule.
+    emu.faults.set({ rate: 0.2, kinds: ['EXPIRE_SESSION', 'HTTP_503', 'REQUEST_LIMIT_EXCEEDED'], recordErrorRate: 0.2, recordErrorCodes: ['UNABLE_TO_LOCK_ROW'] });
+    const refused = seeds[7]!;
+    emu.faults.rejectRecord((sobject, fields) =>
+      sobject === 'Account' && fields.Id === refused.sfAccount && fields.Ehub_ARR__c !== null && fields.Ehub_ARR__c !== undefined
+        ? { errorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', message: 'ARR may only be set by finance', fields: ['Ehub_ARR__c'] }
+        : null,
+    );
+    const rounds = await pushUntilQuiet();
+    emu.faults.clear();
+    expect(rounds).toBeGreaterThan(1);
+
+    for (const s of seeds) {
+      const acc = emu.get('Account', s.sfAccount)!;
+      if (s === refused) {
+        expect(acc.Ehub_ARR__c ?? null).toBeNull();
+        continue;
+      }
+      expect({ status: acc.Ehub_Entitlement_Status__c, arr: Number(acc.Ehub_ARR__c), renewal: acc.Ehub_Next_Renewal_Date__c, overuse: acc.Ehub_Overuse__c }).toEqual({
+        status: 'ACTIVE',
+        arr: s.unitPrice * s.quantity,
+        renewal: s.end,
+        overuse: false,
+      });
+    }
+    // One renewal opportunity per renewing order, never two (upserted by its external id).
+    const renewals = emu.records('Opportunity').filter((o) => o.Ehub_Renewal_Key__c);
+    expect(renewals).toHaveLength(RENEWING);
+    expect(new Set(renewals.map((o) => o.Ehub_Renewal_Key__c)).size).toBe(RENEWING);
+    for (const s of seeds.slice(0, RENEWING)) {
+      const r = renewals.find((o) => o.AccountId === s.sfAccount)!;
+      expect({ amount: Number(r.Amount), close: r.CloseDate }).toEqual({ amount: s.unitPrice * s.quantity, close: s.end });
+    }
+    // Entitlements with their remaining quantity (no seats used yet).
+    const ents = emu.records('Ehub_Entitlement__c');
+    expect(ents).toHaveLength(ACCOUNTS);
+    for (const e of ents) expect(Number(e.Remaining__c)).toBe(Number(e.Quantity__c));
+
+    // The refused one is dead-lettered with its reason, and listed.
+    const dead = await hub.ok<{ outbox: { totalCount: number; edges: { node: { object: string; status: string; lastErrorCode: string; lastError: string; attempts: number } }[] } }>(
+      `query { outbox(filter: { status: [DEAD] }) { totalCount edges { node { object status lastErrorCode lastError attempts } } } }`,
+    );
+    expect(dead.outbox.totalCount).toBe(1);
+    expect(dead.outbox.edges[0]!.node).toMatchObject({ object: 'ACCOUNT_FIELDS', status: 'DEAD', lastErrorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', lastError: expect.stringContaining('finance') });
+    const runs = await hub.ok<{ syncRuns: { edges: { node: { kind: string; failed: number; apiCalls: number } }[] } }>(`query { syncRuns(first: 200, filter: { kind: PUSH }) { edges { node { kind failed apiCalls } } } }`);
+    expect(runs.syncRuns.edges.some((e) => e.node.failed > 0)).toBe(true);
+  }, 180_000);
+
+  it('sends nothing when nothing changed, and only the changed account when one changes', async () => {
+    emu.resetStats();
+    const again = await runSync(hub, connectionId, { push: true });
+    expect(again.find((r) => r.kind === 'PUSH')).toBeUndefined(); // nothing was due
+    const seatsEntitlement: { id: string } = (await hub.ds.query(
+      `SELECT e.id FROM entitlement e JOIN external_ref r ON r.entity_id = e.account_id WHERE r.external_id = $1`,
+      [seeds[30]!.sfAccount],
+    ))[0];
+    await hub.ok('mutation($e: ID!) { assignSeat(entitlementId: $e, email: "ana@example.com") { id } }', { e: seatsEntitlement.id });
+    const pushed = await runSync(hub, connectionId, { push: true });
+    const push = pushed.find((r) => r.kind === 'PUSH')!;
+    expect(push).toMatchObject({ read: 2, failed: 0 });
+    expect(push.updated + push.unchanged).toBe(2);
+    const acc = emu.get('Account', seeds[30]!.sfAccount)!;
+    expect(Number(acc.Ehub_Utilization__c)).toBe(Math.round((1 / seeds[30]!.quantity) * 1000) / 10);
+    const ent = emu.records('Ehub_Entitlement__c').find((e) => e.Ehub_Entitlement_Id__c === seatsEntitlement.id)!;
+    expect(Number(ent.Used__c)).toBe(1);
+    expect(Number(ent.Remaining__c)).toBe(seeds[30]!.quantity - 1);
+  }, 60_000);
+});
