@@ -6,6 +6,7 @@ import { check } from './check.scenario';
 import { ingest } from './ingest.scenario';
 import { usageSeries } from './usage-series.scenario';
 import { revenueExport } from './revenue-export.scenario';
+import { salesforcePush } from './salesforce-push.scenario';
 
 /** The scenario every run measures first; ratios are against it. */
 export const BASELINE = bare;
@@ -15,4 +16,4 @@ export const BASELINE = bare;
  * (verify one response first, then `ctx.load(...)` with `expectBody` when the answer is fixed)
  * and list it here. `npm run bench -- --only <name>` runs it alone (with the baseline).
  */
-export const scenarios: Scenario[] = [bare, trivial, check, fulfilment, ingest, usageSeries, revenueExport];
+export const scenarios: Scenario[] = [bare, trivial, check, fulfilment, ingest, usageSeries, revenueExport, salesforcePush];

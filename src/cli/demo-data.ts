@@ -160,3 +160,123 @@ export const DEMO_ACCOUNTS = [
     contacts: [{ email: 'ops@kitehealth.example', name: 'Kite Ops' }],
   },
 ];
+
+/** A product line of a sample Salesforce deal: ProductCode is the hub sku (or, once, not). */
+export interface DemoSalesforceLine {
+  productCode: string;
+  productName: string;
+  quantity: number;
+  /** Sales price in the deal's currency (major units, as Salesforce stores it). */
+  unitPrice: number;
+}
+
+/**
+ * A sample Opportunity. Its service term is placed relative to the first day of the current
+ * month (not today), so two demo runs in the same month seed identical deals: the term's
+ * last day is that day + `endMonths` months + `endDays` days − 1, and it lasts `termMonths`.
+ */
+export interface DemoSalesforceDeal {
+  name: string;
+  stageName: 'Closed Won' | 'Negotiation/Review';
+  endMonths: number;
+  endDays?: number;
+  termMonths: number;
+  lines: DemoSalesforceLine[];
+}
+
+export interface DemoSalesforceAccount {
+  name: string;
+  website: string;
+  country: string;
+  contacts: { firstName: string; lastName: string; email: string; title: string }[];
+  deals: DemoSalesforceDeal[];
+}
+
+const sfLine = (sku: string, quantity: number, unitPrice: number): DemoSalesforceLine => ({
+  productCode: sku,
+  productName: DEMO_PRODUCTS.find((p) => p.sku === sku)?.name ?? sku,
+  quantity,
+  unitPrice,
+});
+
+/**
+ * The CRM side of `ehub demo --salesforce`: customers and their deals, seeded into the
+ * Salesforce emulator in this order (the emulator numbers records in creation order, so the
+ * same list gives the same Salesforce ids on every run). Two terms end within 90 days
+ * (renewal opportunities), one deal carries a product code the catalog lacks (UNKNOWN_SKU),
+ * one is still being negotiated (not won: nothing granted).
+ */
+export const DEMO_SALESFORCE_ACCOUNTS: DemoSalesforceAccount[] = [
+  {
+    name: 'Bluefin Logistics',
+    website: 'https://www.bluefin-logistics.example',
+    country: 'United States',
+    contacts: [
+      { firstName: 'Maya', lastName: 'Ortiz', email: 'maya.ortiz@bluefin-logistics.example', title: 'Head of Engineering' },
+      { firstName: 'Tom', lastName: 'Becker', email: 'tom.becker@bluefin-logistics.example', title: 'IT Procurement' },
+    ],
+    deals: [
+      {
+        name: 'Bluefin: Designer Pro for the design team',
+        stageName: 'Closed Won',
+        endMonths: 2, // ends in 30–60 days: a renewal opportunity
+        termMonths: 12,
+        lines: [sfLine('DSN-PRO', 10, 3600), sfLine('SUP-PREM', 1, 800)],
+      },
+      {
+        name: 'Bluefin: Analytics for operations',
+        stageName: 'Negotiation/Review',
+        endMonths: 12,
+        termMonths: 12,
+        lines: [sfLine('ANL-CLOUD', 20, 600)],
+      },
+    ],
+  },
+  {
+    name: 'Cedar Ridge Clinics',
+    website: 'https://cedar-ridge-clinics.example',
+    country: 'United States',
+    contacts: [{ firstName: 'Priya', lastName: 'Nair', email: 'priya.nair@cedar-ridge-clinics.example', title: 'CIO' }],
+    deals: [
+      {
+        name: 'Cedar Ridge: Analytics Cloud and API',
+        stageName: 'Closed Won',
+        endMonths: 10,
+        termMonths: 12,
+        lines: [sfLine('ANL-CLOUD', 40, 540), sfLine('API-10M', 1, 2500)],
+      },
+    ],
+  },
+  {
+    name: 'Helios Solar Systems',
+    website: 'https://www.helios-solar.example',
+    country: 'Spain',
+    contacts: [{ firstName: 'Lucía', lastName: 'Romero', email: 'lucia.romero@helios-solar.example', title: 'Fleet Operations' }],
+    deals: [
+      {
+        name: 'Helios: gateway fleet, year 1',
+        stageName: 'Closed Won',
+        endMonths: 1,
+        endDays: 15, // ends in 15–45 days: a renewal opportunity
+        termMonths: 12,
+        lines: [sfLine('GW-100', 150, 400), sfLine('SUP-PREM', 1, 800)],
+      },
+    ],
+  },
+  {
+    name: 'Orbital Print Works',
+    website: 'https://orbital-print.example',
+    country: 'United Kingdom',
+    contacts: [{ firstName: 'Owen', lastName: 'Hughes', email: 'owen.hughes@orbital-print.example', title: 'Studio Manager' }],
+    deals: [
+      {
+        name: 'Orbital: Designer seats and a plotter',
+        stageName: 'Closed Won',
+        endMonths: 12,
+        termMonths: 12,
+        // PLOTTER-X1 is sold in the CRM but is no product of the hub: the deal is reported (UNKNOWN_SKU).
+        lines: [sfLine('DSN-STD', 3, 1200), { productCode: 'PLOTTER-X1', productName: 'Large-format plotter X1', quantity: 1, unitPrice: 9500 }],
+      },
+    ],
+  },
+];

@@ -1,30 +1,343 @@
 import type { Command } from 'commander';
-import { systemContext } from '../common/context';
+import { setDefaults as setJsforceRequestDefaults } from 'jsforce/lib/request';
+import { startSalesforceEmulator } from '../../connectors/salesforce/emulator';
+import type { SalesforceEmulator, SfRecord } from '../../connectors/salesforce/emulator/types';
+import { systemContext, type RequestContext } from '../common/context';
+import { AppError } from '../common/errors';
 import type { UpsertAccountInput, UpsertContactInput } from '../accounts/account.types';
 import type { UpsertFeatureInput, UpsertMeterInput, UpsertProductInput } from '../catalog/catalog.types';
+import type { Services } from '../server/services';
+import { OutboxStatus, SyncRunStatus, type SyncConnection, type SyncRun } from '../sync/sync.entities';
 import { withServices } from './cli-context';
-import { DEMO_ACCOUNTS, DEMO_FEATURES, DEMO_METERS, DEMO_PRODUCTS } from './demo-data';
+import { DEMO_ACCOUNTS, DEMO_FEATURES, DEMO_METERS, DEMO_PRODUCTS, DEMO_SALESFORCE_ACCOUNTS, type DemoSalesforceDeal } from './demo-data';
+import { formatRuns } from './sync.command';
+
+/** The sync connection the demo creates; refSystem and orderSource carry the same name. */
+export const DEMO_CONNECTION = 'salesforce-demo';
+/** The connected app the demo configures in the emulator (and the connection's credentials). */
+const DEMO_CLIENT = { clientId: 'ehub-demo', clientSecret: 'ehub-demo-secret' };
+
+interface DemoOptions {
+  salesforce?: boolean;
+  emulatorPort: string;
+  keepRunning?: boolean;
+}
 
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description('Load a realistic sample catalog and a few accounts, so a newcomer sees data at once (safe to run again).')
-    .action(async () => {
-      await withServices(async (s, log) => {
-        const ctx = systemContext(log, 'cli:demo');
-        for (const f of DEMO_FEATURES) await s.catalog.upsertFeature(ctx, f as UpsertFeatureInput);
-        for (const m of DEMO_METERS) await s.catalog.upsertMeter(ctx, m as UpsertMeterInput);
-        // Components first: bundles refer to them.
-        const ordered = [...DEMO_PRODUCTS].sort((a, b) => Number(Boolean(a.components)) - Number(Boolean(b.components)));
-        for (const p of ordered) await s.catalog.upsertProduct(ctx, p as UpsertProductInput);
-        for (const { contacts, ...a } of DEMO_ACCOUNTS) {
-          const account = await s.accounts.upsert(ctx, a as UpsertAccountInput);
-          for (const c of contacts) await s.accounts.contacts.upsert(ctx, { ...c, accountId: account.id } as UpsertContactInput);
+    .option('--salesforce', 'also start a local Salesforce emulator with sample deals, connect the hub to it and sync (see docs/sync.md)')
+    .option('--emulator-port <n>', 'with --salesforce: the port of the emulator on 127.0.0.1 (0: any free port)', '0')
+    .option('--keep-running', 'with --salesforce: keep the emulator up until Ctrl-C, so a hub started with `npm start` keeps syncing it')
+    .action(async (opts: DemoOptions) => {
+      const port = Number(opts.emulatorPort);
+      if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--emulator-port must be a port number (0–65535), not "${opts.emulatorPort}"`);
+      // Assigned inside the callback, closed here: it outlives the database with --keep-running.
+      const held: { emulator?: SalesforceEmulator } = {};
+      try {
+        await withServices(async (s, log) => {
+          const ctx = systemContext(log, 'cli:demo');
+          await loadDemoData(s, ctx);
+          if (!opts.salesforce) {
+            console.log(
+              `Demo data loaded: ${DEMO_FEATURES.length} features, ${DEMO_METERS.length} meters, ${DEMO_PRODUCTS.length} products ` +
+                `(one bundle), ${DEMO_ACCOUNTS.length} accounts with contacts. Try: { products { edges { node { sku name effectiveFeatures { feature { key } limit } } } } }`,
+            );
+            return;
+          }
+          console.log(`Demo catalog loaded: ${DEMO_PRODUCTS.length} products, ${DEMO_ACCOUNTS.length} accounts.`);
+          bypassProxyForLocalEmulator();
+          held.emulator = await startSalesforceEmulator({ host: '127.0.0.1', port, clients: [DEMO_CLIENT], bulkProcessingDelayMs: 5 });
+          const runs = await runSalesforceDemo(s, ctx, held.emulator);
+          if (runs.some((r) => r.status === SyncRunStatus.FAILED)) process.exitCode = 1;
+          // Stopped with the demo: a hub running on this database must not keep calling it.
+          if (!opts.keepRunning) await setDemoConnectionEnabled(s, ctx, false);
+        });
+        const emulator = held.emulator;
+        if (emulator && opts.keepRunning) {
+          console.log(
+            [
+              '',
+              `The Salesforce emulator keeps running at ${emulator.url} (Ctrl-C stops it).`,
+              `A hub on this database (npm start) pulls it every 5 minutes and pushes every minute (default schedules); sync now with: npm run ehub -- sync ${DEMO_CONNECTION}`,
+              'Add a won deal to see it arrive:',
+              `  curl -s -X POST ${emulator.url}/__emulator/deals -H 'content-type: application/json' \\`,
+              `    -d '{"accountName":"Kestrel Drones","lines":[{"productCode":"ANL-CLOUD","quantity":5,"unitPrice":600}]}'`,
+              '',
+            ].join('\n'),
+          );
+          const signal = await untilSignal();
+          console.log(`${signal}: stopping the emulator.`);
+          await emulator.close();
+          held.emulator = undefined;
+          await withServices((s, log) => setDemoConnectionEnabled(s, systemContext(log, 'cli:demo'), false));
         }
-        console.log(
-          `Demo data loaded: ${DEMO_FEATURES.length} features, ${DEMO_METERS.length} meters, ${DEMO_PRODUCTS.length} products ` +
-            `(one bundle), ${DEMO_ACCOUNTS.length} accounts with contacts. Try: { products { edges { node { sku name effectiveFeatures { feature { key } limit } } } } }`,
-        );
-      });
+      } finally {
+        await held.emulator?.close();
+      }
     });
+}
+
+async function loadDemoData(s: Services, ctx: RequestContext): Promise<void> {
+  for (const f of DEMO_FEATURES) await s.catalog.upsertFeature(ctx, f as UpsertFeatureInput);
+  for (const m of DEMO_METERS) await s.catalog.upsertMeter(ctx, m as UpsertMeterInput);
+  // Components first: bundles refer to them.
+  const ordered = [...DEMO_PRODUCTS].sort((a, b) => Number(Boolean(a.components)) - Number(Boolean(b.components)));
+  for (const p of ordered) await s.catalog.upsertProduct(ctx, p as UpsertProductInput);
+  for (const { contacts, ...a } of DEMO_ACCOUNTS) {
+    const account = await s.accounts.upsert(ctx, a as UpsertAccountInput);
+    for (const c of contacts) await s.accounts.contacts.upsert(ctx, { ...c, accountId: account.id } as UpsertContactInput);
+  }
+}
+
+/**
+ * jsforce reads HTTP(S)_PROXY when it loads and would send even 127.0.0.1 through the
+ * proxy; the demo only talks to its own emulator, so its requests go direct.
+ */
+function bypassProxyForLocalEmulator(): void {
+  const proxied = ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].some((k) => process.env[k]);
+  if (proxied) setJsforceRequestDefaults({ followRedirect: true });
+}
+
+/**
+ * Seeds the emulator, points the demo connection at it, runs a sync with the push, and
+ * prints what happened on both sides. Returns the runs.
+ */
+async function runSalesforceDemo(s: Services, ctx: RequestContext, emu: SalesforceEmulator): Promise<SyncRun[]> {
+  const seeded = seedEmulator(emu);
+  const { connection, created, requeued } = await ensureDemoConnection(s, ctx, emu.url, seeded.accountIds);
+  const out: string[] = [];
+  out.push(
+    `Salesforce emulator at ${emu.url}: ${seeded.accountIds.length} accounts, ${seeded.contacts} contacts, ${seeded.deals} opportunities.`,
+    created
+      ? `Sync connection "${DEMO_CONNECTION}" created.`
+      : `Sync connection "${DEMO_CONNECTION}" pointed at the new emulator` +
+          (requeued ? `; ${requeued} outbox items re-queued, since this emulator holds none of what the hub wrote before.` : '.'),
+  );
+  const runs = await s.sync.runSync(ctx, connection.id, { push: true });
+  out.push('', 'Sync runs:', formatRuns(runs).trimEnd());
+  out.push('', ...(await entitlementSection(s, connection, emu)));
+  out.push('', ...writtenBackSection(emu));
+  out.push('', ...renewalSection(emu));
+  const orders = runs.find((r) => r.object === 'orders');
+  out.push(
+    '',
+    orders && orders.created + orders.updated === 0 && orders.unchanged > 0
+      ? 'Every deal was unchanged (same sample data, same Salesforce ids): the hub already held these entitlements; only the push re-sent what this fresh emulator lacked.'
+      : 'Run it again: the same sample deals get the same Salesforce ids, and the pull finds every one unchanged.',
+    `The runs over GraphQL: { syncRuns(first: 10) { edges { node { object status read created unchanged failed errors { code message } } } } }`,
+  );
+  process.stdout.write(out.join('\n') + '\n');
+  return runs;
+}
+
+const isoDay = (d: Date) => d.toISOString().slice(0, 10);
+const addMonths = (d: Date, n: number) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + n, d.getUTCDate()));
+const addDays = (d: Date, n: number) => new Date(d.getTime() + n * 86_400_000);
+
+/** A deal's term and close date, from the first day of the current month (see DemoSalesforceDeal). */
+function termOf(deal: DemoSalesforceDeal, monthStart: Date): { start: string; end: string; close: string } {
+  const end = addDays(addMonths(monthStart, deal.endMonths), (deal.endDays ?? 0) - 1);
+  const start = addMonths(addDays(end, 1), -deal.termMonths);
+  const close = deal.stageName === 'Closed Won' ? start : addMonths(monthStart, 1);
+  return { start: isoDay(start), end: isoDay(end), close: isoDay(close) };
+}
+
+/**
+ * Creates the sample accounts, contacts and deals in a fresh emulator, always in the same
+ * order: the emulator numbers records in creation order, so every demo run gives them the
+ * same Salesforce ids — which is what makes a second run find them all unchanged.
+ */
+function seedEmulator(emu: SalesforceEmulator): { accountIds: string[]; contacts: number; deals: number } {
+  const now = new Date();
+  const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+  const accountIds: string[] = [];
+  let contacts = 0;
+  let deals = 0;
+  for (const a of DEMO_SALESFORCE_ACCOUNTS) {
+    const accountId = emu.insert('Account', { Name: a.name, Website: a.website, BillingCountry: a.country, Type: 'Customer - Direct' });
+    accountIds.push(accountId);
+    for (const c of a.contacts) {
+      emu.insert('Contact', { AccountId: accountId, FirstName: c.firstName, LastName: c.lastName, Email: c.email, Title: c.title });
+      contacts++;
+    }
+    for (const d of a.deals) {
+      const term = termOf(d, monthStart);
+      emu.seedDeal({
+        accountId,
+        name: d.name,
+        stageName: d.stageName,
+        closeDate: term.close,
+        lines: d.lines.map((l) => ({ ...l, serviceDate: term.start, endDate: term.end })),
+      });
+      deals++;
+    }
+  }
+  return { accountIds, contacts, deals };
+}
+
+function demoConnectionOptions(loginUrl: string): Record<string, unknown> {
+  return { auth: 'client_credentials', loginUrl, clientId: DEMO_CLIENT.clientId, bulkPollIntervalMs: 50 };
+}
+
+async function findDemoConnection(s: Services): Promise<SyncConnection | null> {
+  try {
+    return await s.sync.connectionByName(DEMO_CONNECTION);
+  } catch (err) {
+    if (err instanceof AppError && err.subCode === 'SYNC_CONNECTION_NOT_FOUND') return null;
+    throw err;
+  }
+}
+
+/**
+ * Creates the demo connection, or points it at this run's emulator (its port changes on
+ * every start). An existing connection already delivered its outbox to an earlier
+ * emulator, gone now: the items of the seeded accounts are replayed so this one gets them
+ * too (accounts added by hand to an earlier emulator are not in this one; theirs are left).
+ */
+async function ensureDemoConnection(
+  s: Services,
+  ctx: RequestContext,
+  loginUrl: string,
+  seededAccountIds: string[],
+): Promise<{ connection: SyncConnection; created: boolean; requeued: number }> {
+  const options = demoConnectionOptions(loginUrl);
+  const credentials = { clientSecret: DEMO_CLIENT.clientSecret };
+  const existing = await findDemoConnection(s);
+  if (!existing) {
+    const connection = await s.sync.createConnection(ctx, {
+      name: DEMO_CONNECTION,
+      type: 'salesforce',
+      options,
+      credentials,
+      enabled: true,
+      pullEnabled: true,
+      pushEnabled: true,
+      refSystem: DEMO_CONNECTION,
+      orderSource: DEMO_CONNECTION,
+      renewalDays: 90,
+      maxAttempts: 8,
+    });
+    return { connection, created: true, requeued: 0 };
+  }
+  if (existing.type !== 'salesforce') {
+    throw new Error(`A sync connection named "${DEMO_CONNECTION}" exists with type "${existing.type}"; delete it (deleteSyncConnection) to run this demo`);
+  }
+  const connection = await s.sync.updateConnection(ctx, existing.id, { options, credentials, enabled: true, pullEnabled: true, pushEnabled: true });
+  const linked: { entity_id: string }[] = await s.db.manager.query(
+    `SELECT entity_id FROM external_ref WHERE system = $1 AND object = 'Account' AND entity_type = 'ACCOUNT' AND external_id = ANY($2)`,
+    [connection.refSystem, seededAccountIds],
+  );
+  const seededHubAccounts = new Set(linked.map((r) => r.entity_id));
+  let requeued = 0;
+  let after: string | null = null;
+  for (;;) {
+    const page = await s.sync.listOutbox(ctx, {
+      first: 200,
+      after,
+      filter: { connectionId: connection.id, status: [OutboxStatus.DONE, OutboxStatus.FAILED, OutboxStatus.DEAD] },
+    });
+    for (const { node } of page.edges) {
+      if (!node.accountId || !seededHubAccounts.has(node.accountId)) continue;
+      await s.sync.replayOutboxItem(ctx, node.id);
+      requeued++;
+    }
+    if (!page.pageInfo.hasNextPage) break;
+    after = page.pageInfo.endCursor;
+  }
+  return { connection, created: false, requeued };
+}
+
+async function setDemoConnectionEnabled(s: Services, ctx: RequestContext, enabled: boolean): Promise<void> {
+  const c = await findDemoConnection(s);
+  if (c && c.enabled !== enabled) await s.sync.updateConnection(ctx, c.id, { enabled });
+}
+
+/** Left-aligned columns, two spaces apart. */
+function table(head: string[], rows: string[][]): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)];
+}
+
+/** "10.0000" → "10". */
+const decimal = (v: string) => (v.includes('.') ? v.replace(/0+$/, '').replace(/\.$/, '') : v);
+
+async function entitlementSection(s: Services, c: SyncConnection, emu: SalesforceEmulator): Promise<string[]> {
+  const rows: { account: string; deal: string; sku: string; model: string; quantity: string; start_date: string; end_date: string | null; status: string }[] =
+    await s.db.manager.query(
+      `SELECT a.name AS account, o.external_id AS deal, e.sku, e.model, e.quantity::text AS quantity,
+              e.start_date::text AS start_date, e.end_date::text AS end_date, e.status
+         FROM entitlement e JOIN sales_order o ON o.id = e.order_id JOIN account a ON a.id = e.account_id
+        WHERE o.source = $1
+        ORDER BY a.name, o.external_id, e.start_date, e.sku`,
+      [c.orderSource],
+    );
+  const dealName = (id: string) => String(emu.get('Opportunity', id)?.Name ?? id);
+  const out = [`Entitlements the won deals became (orders from source "${c.orderSource}"):`];
+  out.push(
+    ...table(
+      ['account', 'deal', 'sku', 'model', 'quantity', 'start', 'end', 'status'],
+      rows.map((r) => [r.account, dealName(r.deal), r.sku, r.model, decimal(r.quantity), r.start_date, r.end_date ?? '', r.status]),
+    ).map((l) => `  ${l}`),
+  );
+  const failed: { external_id: string; error_code: string; error_message: string }[] = await s.db.manager.query(
+    `SELECT external_id, error_code, error_message FROM sync_record WHERE connection_id = $1 AND object = 'orders' AND status = 'FAILED' ORDER BY external_id`,
+    [c.id],
+  );
+  if (failed.length) {
+    out.push('', 'Won deals not fulfilled (reported, kept, retried):');
+    for (const f of failed) out.push(`  ${dealName(f.external_id)} (${f.external_id}): ${f.error_code} — ${f.error_message}`);
+  }
+  const open = emu.records('Opportunity').filter((o) => o.IsWon === false && !o.Ehub_Renewal_Key__c);
+  if (open.length) {
+    out.push('', 'Deals not won yet (nothing granted):');
+    for (const o of open) out.push(`  ${String(o.Name)} (${String(o.Id)}): ${String(o.StageName)}`);
+  }
+  return out;
+}
+
+const show = (v: SfRecord[string] | undefined) => (v === null || v === undefined ? '' : String(v));
+
+function writtenBackSection(emu: SalesforceEmulator): string[] {
+  const out = ['Written back to the Salesforce Accounts:'];
+  const entitlements = emu.records('Ehub_Entitlement__c');
+  for (const a of emu.records('Account')) {
+    out.push(`  ${String(a.Name)} (${String(a.Id)})`);
+    const fields = Object.entries(a).filter(([k, v]) => k.startsWith('Ehub_') && v !== null);
+    const width = Math.max(0, ...fields.map(([k]) => k.length));
+    for (const [k, v] of fields) out.push(`    ${k.padEnd(width)}  ${show(v)}`);
+    const mine = entitlements.filter((e) => e.Account__c === a.Id);
+    if (mine.length) {
+      out.push(`    Ehub_Entitlement__c: ${mine.map((e) => `${show(e.Sku__c)} × ${show(e.Quantity__c)} ${show(e.Status__c)} until ${show(e.End_Date__c) || '—'}`).join('; ')}`);
+    }
+  }
+  return out;
+}
+
+function renewalSection(emu: SalesforceEmulator): string[] {
+  const renewals = emu.records('Opportunity').filter((o) => o.Ehub_Renewal_Key__c);
+  if (!renewals.length) return ['No renewal opportunities: no term ends within 90 days.'];
+  const accountName = (id: SfRecord[string]) => show(emu.get('Account', String(id))?.Name);
+  return [
+    'Renewal opportunities created in Salesforce (terms ending within 90 days):',
+    ...table(
+      ['account', 'opportunity', 'stage', 'close date', 'amount'],
+      renewals.map((o) => [accountName(o.AccountId), show(o.Name), show(o.StageName), show(o.CloseDate), `${show(o.Amount)} ${show(o.CurrencyIsoCode)}`]),
+    ).map((l) => `  ${l}`),
+  ];
+}
+
+/** Resolves with the first SIGINT or SIGTERM. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(signal);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
 }

@@ -137,8 +137,18 @@ export async function accountFieldPayloads(
   );
 
   const factsBy = new Map<string, FactRow[]>();
-  for (const f of facts) factsBy.set(f.account_id, [...(factsBy.get(f.account_id) ?? []), f]);
+  for (const f of facts) {
+    const list = factsBy.get(f.account_id);
+    if (list) list.push(f);
+    else factsBy.set(f.account_id, [f]);
+  }
   const usageBy = new Map(usage.map((u) => [u.account_id, u]));
+  const findingsBy = new Map<string, typeof findings>();
+  for (const f of findings) {
+    const list = findingsBy.get(f.account_id);
+    if (list) list.push(f);
+    else findingsBy.set(f.account_id, [f]);
+  }
   const out = new Map<string, PushPayloads['account-fields'] | null>();
   for (const id of accountIds) {
     const a = accounts.get(id);
@@ -165,7 +175,7 @@ export async function accountFieldPayloads(
     const utilizationPercent = ratios.length ? Math.round((ratios.reduce((x, y) => x + y, 0) / ratios.length) * 1000) / 10 : null;
 
     const u = usageBy.get(id);
-    const fRows = findings.filter((f) => f.account_id === id);
+    const fRows = findingsBy.get(id) ?? [];
     const leak = fRows.find((f) => f.currency === arrCurrency) ?? fRows.find((f) => f.currency !== null);
     const fields: AccountFields = {
       entitlementStatus,
@@ -234,8 +244,16 @@ export async function renewalPayloads(m: EntityManager, keys: string[], refSyste
     'SELECT id, external_id, currency FROM sales_order WHERE id = ANY($1::uuid[])',
     [[...new Set(valid.map((p) => p.orderId))]],
   );
+  const byKey = new Map<string, FactRow[]>();
+  for (const f of facts) {
+    if (!f.live) continue;
+    const k = `${f.order_id}|${f.end_date}`;
+    const list = byKey.get(k);
+    if (list) list.push(f);
+    else byKey.set(k, [f]);
+  }
   for (const p of valid) {
-    const fs = facts.filter((f) => f.order_id === p.orderId && f.end_date === p.endDate && f.live);
+    const fs = byKey.get(`${p.orderId}|${p.endDate}`) ?? [];
     const account = fs[0] ? accounts.get(fs[0].account_id) : undefined;
     const order = orders.find((o) => o.id === p.orderId);
     if (!fs.length || !account?.ext || !order) continue;

@@ -118,7 +118,11 @@ export class SyncPusher {
   /** Delivers one claimed batch; returns the error that should stop the run, if any. */
   private async deliver(conn: SyncConnection, connector: Connector, claimed: Claimed[], run: RunRecorder, log: RequestContext['log']): Promise<Error | null> {
     const byObject = new Map<PushObject, Claimed[]>();
-    for (const c of claimed) byObject.set(c.object, [...(byObject.get(c.object) ?? []), c]);
+    for (const c of claimed) {
+      const list = byObject.get(c.object);
+      if (list) list.push(c);
+      else byObject.set(c.object, [c]);
+    }
     const remaining = new Set(claimed.map((c) => c.id));
     for (const [object, items] of byObject) {
       run.counts.read += items.length;
@@ -185,11 +189,13 @@ export class SyncPusher {
   private async finish(conn: SyncConnection, items: Claimed[], finished: Finished[]): Promise<void> {
     const attempts = new Map(items.map((i) => [i.id, i.attempts]));
     const rows = finished.map((f) => {
-      if (f.ok) return { id: f.id, status: 'DONE', attempts: 0, wait: 0, hash: f.hash ?? null, payload: f.payload, target: f.targetId ?? null, code: null, error: null };
+      // A delivered item keeps only the hash of what the target holds; the values are kept
+      // on FAILED and DEAD items, where a person needs to see what did not get through.
+      if (f.ok) return { id: f.id, status: 'DONE', attempts: 0, wait: 0, hash: f.hash ?? null, sent: f.payload !== undefined, payload: null, target: f.targetId ?? null, code: null, error: null };
       const n = (attempts.get(f.id) ?? 0) + (f.countAttempt === false ? 0 : 1);
       const dead = f.retryable === false || n >= conn.maxAttempts;
       const wait = Math.max(backoffMs(Math.max(1, n), this.config.EHUB_SYNC_BACKOFF_BASE_MS, this.config.EHUB_SYNC_BACKOFF_MAX_MS), f.retryAfterMs ?? 0);
-      return { id: f.id, status: dead ? 'DEAD' : 'FAILED', attempts: n, wait, hash: null, payload: f.payload, target: null, code: f.errorCode ?? null, error: f.error ?? null };
+      return { id: f.id, status: dead ? 'DEAD' : 'FAILED', attempts: n, wait, hash: null, sent: false, payload: f.payload ?? null, target: null, code: f.errorCode ?? null, error: f.error ?? null };
     });
     if (!rows.length) return;
     // DONE only if nothing changed since the claim; else PENDING, to send the newer values.
@@ -199,15 +205,15 @@ export class SyncPusher {
          attempts = r.attempts,
          next_attempt_at = CASE WHEN r.status = 'DONE' THEN now() ELSE now() + r.wait * interval '1 millisecond' END,
          payload_hash = CASE WHEN r.status = 'DONE' THEN coalesce(r.hash, o.payload_hash) ELSE o.payload_hash END,
-         payload = coalesce(r.payload, o.payload),
+         payload = CASE WHEN r.status = 'DONE' THEN NULL ELSE coalesce(r.payload, o.payload) END,
          target_id = coalesce(r.target, o.target_id),
          last_error_code = r.code,
          last_error = r.error,
-         delivered_at = CASE WHEN r.status = 'DONE' AND r.payload IS NOT NULL THEN now() ELSE o.delivered_at END,
+         delivered_at = CASE WHEN r.sent THEN now() ELSE o.delivered_at END,
          dead_at = CASE WHEN r.status = 'DEAD' THEN now() ELSE NULL END,
          claimed_until = NULL,
          updated_at = now()
-       FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, status text, attempts int, wait bigint, hash text, payload jsonb, target text, code text, error text)
+       FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, status text, attempts int, wait bigint, hash text, sent boolean, payload jsonb, target text, code text, error text)
        WHERE o.id = r.id`,
       [JSON.stringify(rows)],
     );

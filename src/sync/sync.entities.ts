@@ -280,7 +280,7 @@ export class SyncOutboxItem {
   @Column({ type: 'timestamptz', name: 'next_attempt_at', precision: 3 })
   nextAttemptAt: Date;
 
-  @Field(() => GraphQLJSON, { nullable: true, description: 'The values last sent (canonical names; the connector maps them to its fields).' })
+  @Field(() => GraphQLJSON, { nullable: true, description: 'For FAILED and DEAD items: the values that could not be delivered (canonical names; the connector maps them to its fields). Null once delivered.' })
   @Column('jsonb', { nullable: true })
   payload: Record<string, unknown> | null;
 
