@@ -141,4 +141,30 @@ describe('Salesforce push: synced fields, renewal opportunities and entitlements
     expect(Number(ent.Used__c)).toBe(1);
     expect(Number(ent.Remaining__c)).toBe(seeds[30]!.quantity - 1);
   }, 60_000);
+
+  it('shows usage and compliance in the CRM: last usage, active users, the overuse flag and the leakage estimate', async () => {
+    const target = seeds[45]!;
+    const [{ id: accountId }] = await hub.ds.query(`SELECT entity_id AS id FROM external_ref WHERE system = 'salesforce' AND external_id = $1`, [target.sfAccount]);
+    await hub.ok('mutation($i: UpsertFeatureInput!) { upsertFeature(input: $i) { id } }', { i: { key: 'f.calls', name: 'API calls' } });
+    // A product granting the feature prices the unentitled use: 10,000 minor per 1,000 calls.
+    await hub.ok('mutation($i: UpsertProductInput!) { upsertProduct(input: $i) { id } }', {
+      i: { sku: 'CALLS-1K', name: 'API calls', kind: 'SOFTWARE', listPrice: { amountMinor: 10000, currency: 'USD' }, defaultModel: 'USAGE', features: [{ key: 'f.calls', limit: 1000 }] },
+    });
+    await hub.ok('mutation($i: UpsertMeterInput!) { upsertMeter(input: $i) { key } }', { i: { key: 'calls', name: 'Calls', aggregation: 'SUM', unit: 'calls', featureKey: 'f.calls' } });
+    const last = new Date(Date.now() - 60_000).toISOString();
+    const events = [
+      { id: 'c-1', accountId, meter: 'calls', quantity: 200, deployment: 'CLOUD', occurredAt: new Date(Date.now() - 3_600_000).toISOString(), user: 'ana@example.com' },
+      { id: 'c-2', accountId, meter: 'calls', quantity: 300, deployment: 'CLOUD', occurredAt: last, user: 'bo@example.com' },
+    ];
+    await hub.ok('mutation($e: [UsageEventInput!]!) { recordUsage(events: $e) { accepted } }', { e: events });
+    await hub.ok('mutation($a: ID!) { runCompliance(accountId: $a) { opened } }', { a: accountId });
+
+    const runs = await runSync(hub, connectionId, { push: true });
+    expect(runs.find((r) => r.kind === 'PUSH')).toMatchObject({ failed: 0 });
+    const acc = emu.get('Account', target.sfAccount)!;
+    expect(new Date(String(acc.Ehub_Last_Usage__c)).toISOString()).toBe(last);
+    expect(Number(acc.Ehub_Active_Users__c)).toBe(2);
+    expect(acc.Ehub_Overuse__c).toBe(true);
+    expect(Number(acc.Ehub_Estimated_Leakage__c)).toBe(50); // 500 calls × 100.00 ÷ 1,000
+  }, 60_000);
 });
