@@ -44,6 +44,37 @@ export class Metrics {
           this.set({ state: 'waiting' }, s.waiting);
         },
       });
+      // Read at scrape time: the sync outbox backlog and how long ago each sync last ran,
+      // so an alert can fire on a growing backlog, dead letters or a stalled pull.
+      new client.Gauge({
+        name: 'ehub_sync_outbox_items',
+        help: 'Sync outbox items by connection and status (PENDING, IN_FLIGHT, FAILED, DONE, DEAD)',
+        labelNames: ['connection', 'status'] as const,
+        registers: [this.registry],
+        async collect() {
+          this.reset();
+          const rows: { name: string; status: string; n: number }[] = await ds.query(
+            `SELECT c.name, o.status, count(*)::int AS n FROM sync_outbox o JOIN sync_connection c ON c.id = o.connection_id GROUP BY c.name, o.status`,
+          );
+          for (const r of rows) this.set({ connection: r.name, status: r.status }, r.n);
+        },
+      });
+      new client.Gauge({
+        name: 'ehub_sync_last_run_age_seconds',
+        help: 'Seconds since the last finished sync run, by connection, kind (PULL, PUSH, RENEWALS), object and outcome',
+        labelNames: ['connection', 'kind', 'object', 'status'] as const,
+        registers: [this.registry],
+        async collect() {
+          this.reset();
+          const rows: { name: string; kind: string; object: string; status: string; age: number }[] = await ds.query(
+            `SELECT c.name, r.kind, r.object, r.status, extract(epoch FROM now() - max(r.finished_at))::float AS age
+               FROM sync_run r JOIN sync_connection c ON c.id = r.connection_id
+              WHERE r.finished_at IS NOT NULL
+              GROUP BY c.name, r.kind, r.object, r.status`,
+          );
+          for (const r of rows) this.set({ connection: r.name, kind: r.kind, object: r.object, status: r.status }, Math.round(r.age));
+        },
+      });
     }
   }
 }

@@ -120,6 +120,10 @@ describe('Salesforce push: synced fields, renewal opportunities and entitlements
     expect(dead.outbox.edges[0]!.node).toMatchObject({ object: 'ACCOUNT_FIELDS', status: 'DEAD', lastErrorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', lastError: expect.stringContaining('finance') });
     const runs = await hub.ok<{ syncRuns: { edges: { node: { kind: string; failed: number; apiCalls: number } }[] } }>(`query { syncRuns(first: 200, filter: { kind: PUSH }) { edges { node { kind failed apiCalls } } } }`);
     expect(runs.syncRuns.edges.some((e) => e.node.failed > 0)).toBe(true);
+    // Operators see the backlog, the dead letter and the runs in /metrics.
+    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    expect(metrics).toContain('ehub_sync_outbox_items{connection="salesforce",status="DEAD"} 1');
+    expect(metrics).toMatch(/ehub_sync_last_run_age_seconds\{connection="salesforce",kind="PUSH",object="outbox",status="PARTIAL"\} \d+/);
   }, 180_000);
 
   it('sends nothing when nothing changed, and only the changed account when one changes', async () => {
