@@ -158,6 +158,20 @@ describe('Salesforce pull: closed-won deals become entitlements (jsforce against
     expect(rows.slice(3).map((r) => r.ended_reason)).toEqual([null, null, null]);
   }, 60_000);
 
+  it('a pull cut short by Salesforce errors fails as a run and resumes from its cursor on the next one', async () => {
+    emu.clock.advance(60_000);
+    const account = emu.records('Account')[1]!.Id as string;
+    const fresh = [1, 2, 3].map((i) => emu.seedDeal({ accountId: account, lines: [{ productCode: 'CRM-B', quantity: i, unitPrice: 10, serviceDate: '2026-12-01', endDate: '2027-11-30' }] }).opportunityId);
+    emu.faults.queue('HTTP_503');
+    const failed = runOf(await runSync(hub, connectionId, { objects: ['orders'] }), 'orders');
+    expect(failed).toMatchObject({ status: 'FAILED', created: 0 });
+    expect(failed.error).toMatch(/503|unavailable/i);
+    const resumed = runOf(await runSync(hub, connectionId, { objects: ['orders'] }), 'orders');
+    expect(resumed).toMatchObject({ status: 'SUCCEEDED', read: 3, created: 3 });
+    const [n] = await hub.ds.query(`SELECT count(*)::int AS n FROM sales_order WHERE external_id = ANY($1)`, [fresh]);
+    expect(n.n).toBe(3);
+  }, 60_000);
+
   it('a line whose product code matches no sku is reported, and the deal is fulfilled once the catalog has it', async () => {
     emu.clock.advance(60_000);
     const account = emu.records('Account')[0]!.Id as string;
