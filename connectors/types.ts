@@ -159,7 +159,7 @@ export interface ExternalOrder {
   deleted: boolean;
   /** Newest of the deal's and its lines' modification instants, ISO 8601. */
   modifiedAt: string;
-  /** All current lines of the deal (not only changed ones). */
+  /** All current lines of a won deal (not only changed ones); empty when it is not won or deleted (nothing to fulfil). */
   lines: ExternalOrderLine[];
 }
 

@@ -173,7 +173,8 @@ export async function* pullPages<O extends PullObject>(
     if (object === 'accounts') records = rows.map((r) => toAccount(r, multiCurrency));
     else if (object === 'contacts') records = rows.map(toContact);
     else {
-      const live = rows.filter((r) => r.IsDeleted !== true).map((r) => r.Id);
+      // Lines matter only for deals to fulfil: an open, lost or deleted deal is withdrawn or ignored.
+      const live = rows.filter((r) => r.IsDeleted !== true && r.IsWon === true).map((r) => r.Id);
       const lines = live.length > 0 ? await linesOf(session, ctx, live) : new Map<string, SfRow[]>();
       records = rows.map((r) => toOrder(r, lines.get(r.Id) ?? [], session));
     }
