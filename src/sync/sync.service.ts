@@ -5,6 +5,7 @@ import type { AccountService } from '../accounts/account.service';
 import { systemContext, type RequestContext } from '../common/context';
 import { AppError, badInput, conflict, notFound, type FieldError } from '../common/errors';
 import { isUuid } from '../common/ids';
+import { assertUnscoped } from '../auth/scope';
 import { decodeCursor, encodeCursor, paginate, type Connection } from '../common/pagination';
 import { SecretBox } from '../common/secret-box';
 import type { Config } from '../config';
@@ -81,11 +82,13 @@ export class SyncService {
 
   // ── connections ──
 
-  async listConnections(_ctx: RequestContext, args: { first: number; after?: string | null }): Promise<Connection<SyncConnection>> {
+  async listConnections(ctx: RequestContext, args: { first: number; after?: string | null }): Promise<Connection<SyncConnection>> {
+    hubWide(ctx);
     return paginate(this.db.manager.createQueryBuilder(SyncConnection, 'c'), 'c', args);
   }
 
-  async getConnection(_ctx: RequestContext, id: string): Promise<SyncConnection> {
+  async getConnection(ctx: RequestContext, id: string): Promise<SyncConnection> {
+    hubWide(ctx);
     const c = isUuid(id) ? await this.db.manager.findOne(SyncConnection, { where: { id } }) : null;
     if (!c) throw connectionNotFound(id);
     return c;
@@ -122,6 +125,7 @@ export class SyncService {
   }
 
   async createConnection(ctx: RequestContext, input: CreateSyncConnectionInput, managedBy: 'API' | 'ENV' = 'API'): Promise<SyncConnection> {
+    hubWide(ctx);
     const credentials = input.credentials ?? {};
     this.validate(input.type, input.options, credentials);
     const id = crypto.randomUUID();
@@ -379,7 +383,8 @@ export class SyncService {
 
   // ── reading runs and the outbox ──
 
-  async listRuns(_ctx: RequestContext, args: SyncRunListArgs): Promise<Connection<SyncRun>> {
+  async listRuns(ctx: RequestContext, args: SyncRunListArgs): Promise<Connection<SyncRun>> {
+    hubWide(ctx);
     const qb = this.db.manager.createQueryBuilder(SyncRun, 'r');
     const f = args.filter;
     if (f?.connectionId) qb.andWhere('r.connectionId = :cid', { cid: f.connectionId });
@@ -398,7 +403,8 @@ export class SyncService {
     return { edges, pageInfo: { hasNextPage: rows.length > args.first, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
   }
 
-  async listOutbox(_ctx: RequestContext, args: OutboxListArgs): Promise<Connection<SyncOutboxItem>> {
+  async listOutbox(ctx: RequestContext, args: OutboxListArgs): Promise<Connection<SyncOutboxItem>> {
+    hubWide(ctx);
     const qb = this.db.manager.createQueryBuilder(SyncOutboxItem, 'o');
     const f = args.filter;
     const statuses = f?.status?.length ? f.status : [OutboxStatus.PENDING, OutboxStatus.IN_FLIGHT, OutboxStatus.FAILED, OutboxStatus.DEAD];
@@ -411,6 +417,7 @@ export class SyncService {
 
   /** A DEAD, FAILED or DONE item goes out again with fresh attempts (DONE: its values are re-sent). */
   async replayOutboxItem(ctx: RequestContext, id: string): Promise<SyncOutboxItem> {
+    hubWide(ctx);
     if (!isUuid(id)) throw notFound('OutboxItem', id);
     return this.db.tx(ctx, async (tx) => {
       const before = await tx.manager.findOne(SyncOutboxItem, { where: { id }, lock: { mode: 'pessimistic_write' } });
@@ -452,6 +459,11 @@ export class SyncService {
       return n > 0;
     });
   }
+}
+
+/** Sync is hub-wide (every account's records): account-scoped keys may not see or run it. */
+function hubWide(ctx: RequestContext): void {
+  assertUnscoped(ctx, 'see or run CRM/ERP sync, which spans every account');
 }
 
 /** Today's date (YYYY-MM-DD) in a time zone. */

@@ -78,6 +78,18 @@ describe('sync connections', () => {
     expect(runs.syncRuns.edges.map((e) => e.node.object).slice(0, 3).sort()).toEqual(['accounts', 'contacts', 'orders']);
     expect(gqlError(await hub.gql('mutation($c: ID!) { resetSyncCursor(connectionId: $c, object: "deals") }', { c: id })).subCode).toBe('SYNC_OBJECT_UNKNOWN');
     expect(await hub.ok('mutation($c: ID!) { resetSyncCursor(connectionId: $c, object: "accounts") }', { c: id })).toEqual({ resetSyncCursor: true });
+
+    // Sync spans every account: an account-scoped key may neither run nor watch it.
+    const [{ id: accountId }] = await hub.ds.query('SELECT id FROM account LIMIT 1');
+    const scoped = await hub.createKey(Role.OPERATIONS, accountId);
+    for (const res of [
+      await hub.gql(RUN, { c: id }, scoped),
+      await hub.gql('{ outbox { totalCount } }', undefined, scoped),
+      await hub.gql('{ syncRuns { totalCount } }', undefined, scoped),
+      await hub.gql('{ syncConnections { totalCount } }', undefined, scoped),
+    ]) {
+      expect(gqlError(res)).toMatchObject({ code: 'FORBIDDEN', subCode: 'AUTH_ACCOUNT_SCOPED_KEY' });
+    }
   });
 
   it('takes a connection from EHUB_SALESFORCE_OPTIONS / _CREDENTIALS at start-up, and the environment wins on restart', async () => {
