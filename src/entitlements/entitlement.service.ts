@@ -160,7 +160,9 @@ export class EntitlementService {
 
   /**
    * Changes an entitlement in place (term, quantity, terms, features, status, reasons) and
-   * records one history event with before and after. Returns the updated row.
+   * records one history event with before and after. Returns the updated row. Callers mark
+   * the sync outbox dirty (markSyncDirty) at the end of their transaction, so its row locks
+   * are held briefly.
    */
   async change(
     tx: Tx,
@@ -209,7 +211,6 @@ export class EntitlementService {
     const after = await this.snapshot(tx.manager, id);
     await this.recordEvent(tx, ctx, id, current.accountId, kind, orderLineId, before, after, c.note);
     tx.audit({ entity: 'Entitlement', entityId: id, action: kind, before, after });
-    await markSyncDirty(tx.manager, { accountIds: [current.accountId], entitlementIds: [id] });
     return tx.manager.findOneOrFail(Entitlement, { where: { id } });
   }
 
@@ -273,7 +274,9 @@ export class EntitlementService {
       if (status === EntitlementStatus.CANCELLED || status === EntitlementStatus.EXPIRED) {
         throw badInput('ENTITLEMENT_NOT_ACTIVE', `Entitlement ${id} is ${status} and cannot be suspended`);
       }
-      return this.change(tx, ctx, id, 'SUSPENDED', null, { status: EntitlementStatus.SUSPENDED, suspendedReason: why, note: why });
+      const changed = await this.change(tx, ctx, id, 'SUSPENDED', null, { status: EntitlementStatus.SUSPENDED, suspendedReason: why, note: why });
+      await markSyncDirty(tx.manager, { accountIds: [e.accountId], entitlementIds: [id] });
+      return changed;
     });
   }
 
@@ -285,7 +288,9 @@ export class EntitlementService {
       if (e.status !== EntitlementStatus.SUSPENDED) return e; // already resumed: replay is a no-op
       // Back to what the dates say (the lifecycle job may have skipped it while suspended).
       const status = e.graceEndsAt && e.graceEndsAt.getTime() <= Date.now() ? EntitlementStatus.EXPIRED : EntitlementStatus.ACTIVE;
-      return this.change(tx, ctx, id, 'RESUMED', null, { status, suspendedReason: null });
+      const changed = await this.change(tx, ctx, id, 'RESUMED', null, { status, suspendedReason: null });
+      await markSyncDirty(tx.manager, { accountIds: [e.accountId], entitlementIds: [id] });
+      return changed;
     });
   }
 
