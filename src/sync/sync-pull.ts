@@ -42,6 +42,8 @@ export class SyncPuller {
     private readonly db: Db,
     private readonly accounts: AccountService,
     private readonly orders: OrderService,
+    /** Deals applied at a time within a page (EHUB_SYNC_PULL_CONCURRENCY). */
+    private readonly concurrency = 4,
   ) {}
 
   async pull(ctx: RequestContext, conn: SyncConnection, connector: Connector, object: PullObject, opts: PullOptions): Promise<SyncRun> {
@@ -53,11 +55,14 @@ export class SyncPuller {
     try {
       if (object === 'orders') await this.retryFailedDeals(ctx, conn, run);
       for await (const page of connector.pull({ log, signal: opts.signal }, { object, cursor: stored })) {
-        for (const record of page.records) {
+        // Deals are independent orders (a page holds each deal once): several are fulfilled
+        // at a time, which is where an initial load spends its time. Accounts and contacts
+        // are cheap and go one by one.
+        await eachConcurrently(page.records as unknown[], object === 'orders' ? this.concurrency : 1, async (record) => {
           run.counts.read++;
           const outcome = await this.applyOne(ctx, conn, object, record, run);
           if (outcome) run.counts[outcome]++;
-        }
+        });
         if (page.cursor !== null) {
           await this.saveCursor(conn.id, object, page.cursor);
           run.cursorTo = page.cursor;
@@ -378,3 +383,21 @@ function stateOf(s: SyncRecord): Omit<SyncRecord, 'connectionId' | 'object' | 'e
   };
 }
 
+
+/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first error after all settle. */
+export async function eachConcurrently<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | null = null;
+  const lane = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+  if (failure) throw (failure as { error: unknown }).error;
+}

@@ -72,7 +72,7 @@ export class SyncService {
     private readonly factories: Record<string, ConnectorFactory> = connectorFactories,
   ) {
     this.box = new SecretBox(config);
-    this.puller = new SyncPuller(db, deps.accounts, deps.orders);
+    this.puller = new SyncPuller(db, deps.accounts, deps.orders, config.EHUB_SYNC_PULL_CONCURRENCY);
     this.pusher = new SyncPusher(db, config);
   }
 
