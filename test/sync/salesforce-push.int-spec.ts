@@ -124,6 +124,15 @@ describe('Salesforce push: synced fields, renewal opportunities and entitlements
     const metrics = await (await fetch(`${hub.url}/metrics`)).text();
     expect(metrics).toContain('ehub_sync_outbox_items{connection="salesforce",status="DEAD"} 1');
     expect(metrics).toMatch(/ehub_sync_last_run_age_seconds\{connection="salesforce",kind="PUSH",object="outbox",status="PARTIAL"\} \d+/);
+    // Once the CRM admin relaxes the rule, replaying the dead letter delivers it.
+    emu.faults.clear();
+    const deadId: string = (await hub.ds.query(`SELECT id FROM sync_outbox WHERE status = 'DEAD'`))[0].id;
+    const replayed = await hub.ok<{ replayOutboxItem: { status: string; attempts: number } }>('mutation($id: ID!) { replayOutboxItem(id: $id) { status attempts } }', { id: deadId });
+    expect(replayed.replayOutboxItem).toEqual({ status: 'PENDING', attempts: 0 });
+    await pushUntilQuiet();
+    expect(Number(emu.get('Account', refused.sfAccount)!.Ehub_ARR__c)).toBe(refused.unitPrice * refused.quantity);
+    const [after] = await hub.ds.query(`SELECT status, last_error_code FROM sync_outbox WHERE id = $1`, [deadId]);
+    expect(after).toEqual({ status: 'DONE', last_error_code: null });
   }, 180_000);
 
   it('sends nothing when nothing changed, and only the changed account when one changes', async () => {
