@@ -20,8 +20,9 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY . .
 # tsc emits dist/src, dist/migrations, dist/connectors and dist/package.json (read at run time
-# for the version); the compiled tests and benchmarks are not shipped.
-RUN npm run build && rm -rf dist/test dist/bench dist/jest.config.js*
+# for the version); the compiled tests and benchmarks are not shipped. The Salesforce
+# emulator is (`ehub demo --salesforce` runs it).
+RUN npm run build && rm -rf dist/test dist/bench dist/jest.config.js* && find dist -name '*.spec.js*' -delete
 
 # ---- runtime: production dependencies and the compiled code only ----
 FROM node:24-slim AS runtime
