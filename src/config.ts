@@ -85,6 +85,7 @@ const schema = z.object({
   EHUB_SYNC_BACKOFF_MAX_MS: z.coerce.number().int().positive().default(3_600_000),
   EHUB_SYNC_PUSH_BATCH: z.coerce.number().int().min(1).max(200_000).default(50_000),
   EHUB_SYNC_PULL_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
+  EHUB_SYNC_USAGE_PUSH_INTERVAL_MS: z.coerce.number().int().min(0).default(900_000),
   EHUB_SYNC_RUN_BUDGET_MS: z.coerce.number().int().positive().default(600_000),
   EHUB_SYNC_RUN_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** A Salesforce connection from the environment (JSON objects; see docs/salesforce-setup.md): created or updated at start-up as `salesforce`. */

@@ -34,6 +34,13 @@ export interface DirtyRecords {
   entitlementIds?: readonly string[];
   /** Orders just fulfilled or revised: every entitlement their lines shaped. */
   orderIds?: readonly string[];
+  /**
+   * For frequent, low-stakes changes (usage): a record delivered less than this long ago is
+   * sent again only when this much time has passed since, so a stream of usage costs one
+   * write per record per interval. Other changes (0, the default) are due at once, and also
+   * bring a deferred record forward.
+   */
+  minIntervalMs?: number;
 }
 
 /**
@@ -70,9 +77,12 @@ export async function markSyncDirty(manager: EntityManager, dirty: DirtyRecords)
        dirty_version = o.dirty_version + 1,
        status = CASE WHEN o.status IN ('DONE','DEAD') THEN 'PENDING' ELSE o.status END,
        attempts = CASE WHEN o.status IN ('DONE','DEAD') THEN 0 ELSE o.attempts END,
-       next_attempt_at = CASE WHEN o.status IN ('DONE','DEAD') THEN now() ELSE o.next_attempt_at END,
+       next_attempt_at = CASE
+         WHEN o.status IN ('DONE','DEAD') THEN greatest(now(), coalesce(o.delivered_at, now()) + $4 * interval '1 millisecond')
+         WHEN o.status = 'PENDING' THEN least(o.next_attempt_at, greatest(now(), coalesce(o.delivered_at, now()) + $4 * interval '1 millisecond'))
+         ELSE o.next_attempt_at END,
        dead_at = NULL,
        updated_at = now()`,
-    [accountIds, entitlementIds, orderIds],
+    [accountIds, entitlementIds, orderIds, Math.max(0, Math.round(dirty.minIntervalMs ?? 0))],
   );
 }

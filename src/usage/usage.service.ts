@@ -180,7 +180,7 @@ export class UsageService {
           ]);
           accepted = rows.length - notInserted.length;
           // Last usage, active users and utilisation shown in the CRM follow the usage.
-          if (accepted > 0) await markSyncDirty(tx.manager, { accountIds: rows.map((r) => r.a) });
+          if (accepted > 0) await markSyncDirty(tx.manager, { accountIds: rows.map((r) => r.a), minIntervalMs: this.config.EHUB_SYNC_USAGE_PUSH_INTERVAL_MS });
           if (notInserted.length > 0) {
             const byIndex = new Map(rows.map((r) => [r.i, r]));
             const storedHash = new Map(notInserted.map(({ i, h }) => [i, h]));

@@ -180,4 +180,30 @@ describe('Salesforce push: synced fields, renewal opportunities and entitlements
     expect(acc.Ehub_Overuse__c).toBe(true);
     expect(Number(acc.Ehub_Estimated_Leakage__c)).toBe(50); // 500 calls × 100.00 ÷ 1,000
   }, 60_000);
+
+  it('usage alone re-sends an account\'s fields at most once per interval; any other change sends them at once', async () => {
+    const target = seeds[50]!;
+    const [{ id: accountId }] = await hub.ds.query(`SELECT entity_id AS id FROM external_ref WHERE system = 'salesforce' AND external_id = $1`, [target.sfAccount]);
+    const at = new Date(Date.now() - 120_000).toISOString();
+    await hub.ok('mutation($e: [UsageEventInput!]!) { recordUsage(events: $e) { accepted } }', {
+      e: [{ id: 'i-1', accountId, meter: 'calls', quantity: 5, deployment: 'CLOUD', occurredAt: at, user: 'cy@example.com' }],
+    });
+    const [row] = await hub.ds.query(
+      `SELECT status, next_attempt_at > now() + interval '14 minutes' AS deferred FROM sync_outbox WHERE object = 'account-fields' AND account_id = $1`,
+      [accountId],
+    );
+    expect(row).toEqual({ status: 'PENDING', deferred: true }); // delivered minutes ago: waits for EHUB_SYNC_USAGE_PUSH_INTERVAL_MS
+    const quiet = await runSync(hub, connectionId, { push: true });
+    expect(quiet.find((r) => r.kind === 'PUSH')).toBeUndefined();
+    expect(emu.get('Account', target.sfAccount)!.Ehub_Last_Usage__c ?? null).toBeNull();
+
+    // A seat taken is not usage: due at once, and the push carries the latest usage too.
+    const [{ id: entitlementId }] = await hub.ds.query('SELECT id FROM entitlement WHERE account_id = $1', [accountId]);
+    await hub.ok('mutation($e: ID!) { assignSeat(entitlementId: $e, email: "dee@example.com") { id } }', { e: entitlementId });
+    const pushed = await runSync(hub, connectionId, { push: true });
+    expect(pushed.find((r) => r.kind === 'PUSH')).toMatchObject({ failed: 0 });
+    const acc = emu.get('Account', target.sfAccount)!;
+    expect(new Date(String(acc.Ehub_Last_Usage__c)).toISOString()).toBe(at);
+    expect(Number(acc.Ehub_Active_Users__c)).toBe(1);
+  }, 60_000);
 });
