@@ -24,7 +24,7 @@ import {
   unentitledUseSql,
 } from './compliance.sql';
 import type { ComplianceFindingListArgs, ComplianceFindingPage, ComplianceRunSummary, NotificationListArgs, NotificationsRaised } from './compliance.types';
-import { markSyncDirty } from '../sync/sync-outbox';
+import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
 
 /** Advisory-lock class of compliance runs (the second key is a hash of the account id). */
 const RUN_LOCK_CLASS = 0x436f6d70; // "Comp"
@@ -163,7 +163,7 @@ export class ComplianceService {
       ];
       await this.deliver(m, raised);
       // The overuse flag and leakage estimate in the CRM follow the findings.
-      if (opened.length + resolved.length + upserted.filter((u) => u.changed || u.reopened).length > 0) await markSyncDirty(m, { accountIds: [accountId] });
+      if (opened.length + resolved.length + upserted.filter((u) => u.changed || u.reopened).length > 0) markSyncDirtyAtCommit(tx, { accountIds: [accountId] });
 
       const summary: ComplianceRunSummary = {
         accountId,

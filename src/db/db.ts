@@ -18,6 +18,12 @@ export interface AuditEntry {
 export interface Tx {
   manager: EntityManager;
   audit(entry: AuditEntry): void;
+  /**
+   * Work to run at the end of the transaction, just before the audit rows and the commit
+   * (in registration order): writes that take contended row locks (the sync outbox) hold
+   * them for as short a time as possible.
+   */
+  beforeCommit(work: () => Promise<void>): void;
 }
 
 /** JSON-safe copy of an entity for the audit log (bigint, Buffer and Date handled; secrets dropped). */
@@ -64,7 +70,9 @@ export class Db {
   async tx<T>(ctx: RequestContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
     return transaction(this.ds, async (manager) => {
       const entries: AuditEntry[] = [];
-      const result = await fn({ manager, audit: (e) => entries.push(e) });
+      const finals: (() => Promise<void>)[] = [];
+      const result = await fn({ manager, audit: (e) => entries.push(e), beforeCommit: (work) => finals.push(work) });
+      for (const work of finals) await work();
       if (entries.length > 0) {
         await writeAudit(manager, ctx, entries);
         ctx.auditWrites += entries.length;

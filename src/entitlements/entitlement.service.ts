@@ -10,7 +10,7 @@ import type { EntitlementListArgs } from '../orders/order.types';
 import { Entitlement, EntitlementEvent, EntitlementFeature } from './entitlement.entity';
 import { EntitlementStatus } from './entitlement.enums';
 import { effectiveStatus } from './effective-status';
-import { markSyncDirty } from '../sync/sync-outbox';
+import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
 
 
 /** A feature grant to write: total limit as a decimal string, null = unlimited. */
@@ -161,8 +161,7 @@ export class EntitlementService {
   /**
    * Changes an entitlement in place (term, quantity, terms, features, status, reasons) and
    * records one history event with before and after. Returns the updated row. Callers mark
-   * the sync outbox dirty (markSyncDirty) at the end of their transaction, so its row locks
-   * are held briefly.
+   * the sync outbox dirty (markSyncDirtyAtCommit).
    */
   async change(
     tx: Tx,
@@ -275,7 +274,7 @@ export class EntitlementService {
         throw badInput('ENTITLEMENT_NOT_ACTIVE', `Entitlement ${id} is ${status} and cannot be suspended`);
       }
       const changed = await this.change(tx, ctx, id, 'SUSPENDED', null, { status: EntitlementStatus.SUSPENDED, suspendedReason: why, note: why });
-      await markSyncDirty(tx.manager, { accountIds: [e.accountId], entitlementIds: [id] });
+      markSyncDirtyAtCommit(tx, { accountIds: [e.accountId], entitlementIds: [id] });
       return changed;
     });
   }
@@ -289,7 +288,7 @@ export class EntitlementService {
       // Back to what the dates say (the lifecycle job may have skipped it while suspended).
       const status = e.graceEndsAt && e.graceEndsAt.getTime() <= Date.now() ? EntitlementStatus.EXPIRED : EntitlementStatus.ACTIVE;
       const changed = await this.change(tx, ctx, id, 'RESUMED', null, { status, suspendedReason: null });
-      await markSyncDirty(tx.manager, { accountIds: [e.accountId], entitlementIds: [id] });
+      markSyncDirtyAtCommit(tx, { accountIds: [e.accountId], entitlementIds: [id] });
       return changed;
     });
   }
@@ -326,7 +325,7 @@ export class EntitlementService {
           [rows.map((r) => r.id), rows.map((r) => r.account_id), rows.map((r) => r.status), ctx.requestId],
         );
       }
-      await markSyncDirty(tx.manager, { accountIds: rows.map((r) => r.account_id), entitlementIds: rows.map((r) => r.id) });
+      markSyncDirtyAtCommit(tx, { accountIds: rows.map((r) => r.account_id), entitlementIds: rows.map((r) => r.id) });
       return {
         expired: rows.filter((r) => r.status === 'EXPIRED').length,
         cancelled: rows.filter((r) => r.status === 'CANCELLED').length,

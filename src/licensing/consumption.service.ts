@@ -10,7 +10,7 @@ import { CONSUMABLE_MODELS, periodLateral, phaseSql, policySql } from './licensi
 import { compareDecisions, isUsable, phaseCode, phaseReason, type Phase } from './licensing.rules';
 import { CheckCode, type ConsumeInput, type ConsumeResult, type FeatureBalance } from './licensing.types';
 import { text } from './licensing.guards';
-import { markSyncDirty } from '../sync/sync-outbox';
+import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
 
 /** Advisory-lock class of consume() idempotency keys (the second key is a hash of account and key). */
 const CONSUME_LOCK_CLASS = 0x436f6e73; // "Cons"
@@ -92,7 +92,7 @@ export class ConsumptionService {
         [input.accountId, key, requestHash, answer.entitlementId, feature, quantity, answer.allowed, answer.overage, JSON.stringify(answer)],
       );
       tx.audit({ entity: 'Consumption', entityId: row.id, action: 'CREATE', after: { accountId: input.accountId, idempotencyKey: key, ...answer } });
-      if (answer.entitlementId) await markSyncDirty(m, { accountIds: [input.accountId], entitlementIds: [answer.entitlementId] });
+      if (answer.entitlementId) markSyncDirtyAtCommit(tx, { accountIds: [input.accountId], entitlementIds: [answer.entitlementId] });
       return { ...answer, replayed: false };
     });
   }

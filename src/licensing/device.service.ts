@@ -6,7 +6,7 @@ import { MonetizationModel } from '../catalog/catalog.enums';
 import type { Deployment } from '../entitlements/entitlement.enums';
 import { Activation } from './activation.entity';
 import { limitExceeded, lockEntitlement, optionalText, text } from './licensing.guards';
-import { markSyncDirty } from '../sync/sync-outbox';
+import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
 
 export interface ActivateDeviceParams {
   entitlementId: string;
@@ -57,7 +57,7 @@ export class DeviceService {
       );
       const created = await m.findOneOrFail(Activation, { where: { id: row.id } });
       tx.audit({ entity: 'Activation', entityId: created.id, action: 'CREATE', after: created });
-      await markSyncDirty(m, { accountIds: [e.accountId], entitlementIds: [e.id] });
+      markSyncDirtyAtCommit(tx, { accountIds: [e.accountId], entitlementIds: [e.id] });
       return created;
     });
   }
@@ -81,7 +81,7 @@ export class DeviceService {
       await m.query('UPDATE activation SET deactivated_at = now() WHERE id = $1', [active.id]);
       const after = await m.findOneOrFail(Activation, { where: { id: active.id } });
       tx.audit({ entity: 'Activation', entityId: after.id, action: 'DEACTIVATE', before: active, after });
-      await markSyncDirty(m, { accountIds: [e.accountId], entitlementIds: [e.id] });
+      markSyncDirtyAtCommit(tx, { accountIds: [e.accountId], entitlementIds: [e.id] });
       return after;
     });
   }

@@ -6,7 +6,7 @@ import type { Db } from '../db/db';
 import { MonetizationModel } from '../catalog/catalog.enums';
 import { limitExceeded, lockEntitlement } from './licensing.guards';
 import { Seat } from './seat.entity';
-import { markSyncDirty } from '../sync/sync-outbox';
+import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
 
 /** A seat's email: trimmed and lowercased (seats are unique per entitlement by email, case-insensitively). */
 export function normalizeEmail(email: string): string {
@@ -41,7 +41,7 @@ export class SeatService {
       );
       const created = await m.findOneOrFail(Seat, { where: { id: row.id } });
       tx.audit({ entity: 'Seat', entityId: created.id, action: 'CREATE', after: created });
-      await markSyncDirty(m, { accountIds: [e.accountId], entitlementIds: [e.id] });
+      markSyncDirtyAtCommit(tx, { accountIds: [e.accountId], entitlementIds: [e.id] });
       return created;
     });
   }
@@ -64,7 +64,7 @@ export class SeatService {
       await m.query('UPDATE seat SET released_at = now() WHERE id = $1', [active.id]);
       const after = await m.findOneOrFail(Seat, { where: { id: active.id } });
       tx.audit({ entity: 'Seat', entityId: after.id, action: 'RELEASE', before: active, after });
-      await markSyncDirty(m, { accountIds: [e.accountId], entitlementIds: [e.id] });
+      markSyncDirtyAtCommit(tx, { accountIds: [e.accountId], entitlementIds: [e.id] });
       return after;
     });
   }

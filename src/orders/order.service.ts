@@ -19,7 +19,7 @@ import type { RevenueService } from '../revenue/revenue.service';
 import { Order, OrderRevision } from './order.entity';
 import { OrderLine, type LineLimit } from './order-line.entity';
 import type { OrderInput, OrderLineInput, OrderListArgs } from './order.types';
-import { markSyncDirty } from '../sync/sync-outbox';
+import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
 import { stableStringify } from '../common/stable-json';
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -239,7 +239,7 @@ export class OrderService {
       tx.audit({ entity: 'Order', entityId: order.id, action: existing ? 'REVISE' : 'CREATE', before, after: { ...order, lines } });
       await this.revenue?.syncOrder(tx, ctx, order.id, canonical.invoiceSchedule ?? null);
       // CRM fields (status, ARR, renewal date) and entitlement summaries follow the order.
-      await markSyncDirty(tx.manager, { accountIds: [accountId], orderIds: [order.id] });
+      markSyncDirtyAtCommit(tx, { accountIds: [accountId], orderIds: [order.id] });
       return order;
     });
   }

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import type { Tx } from '../db/db';
 
 /**
  * The producer side of the sync outbox: domains call `markSyncDirty` inside the transaction
@@ -85,4 +86,29 @@ export async function markSyncDirty(manager: EntityManager, dirty: DirtyRecords)
        updated_at = now()`,
     [accountIds, entitlementIds, orderIds, Math.max(0, Math.round(dirty.minIntervalMs ?? 0))],
   );
+}
+
+const pending = new WeakMap<Tx, Required<Omit<DirtyRecords, 'minIntervalMs'>> & { minIntervalMs: number }>();
+
+/**
+ * `markSyncDirty` at the end of the transaction: marks made during it are merged into one
+ * statement run just before the commit, so the outbox rows (shared by every change of an
+ * account) are locked only for the last moment of the transaction. The merged interval is
+ * the smallest asked for (a change that is due at once wins over usage's interval).
+ */
+export function markSyncDirtyAtCommit(tx: Tx, dirty: DirtyRecords): void {
+  let acc = pending.get(tx);
+  if (!acc) {
+    const fresh = { accountIds: [] as string[], entitlementIds: [] as string[], orderIds: [] as string[], minIntervalMs: Number.POSITIVE_INFINITY };
+    pending.set(tx, fresh);
+    tx.beforeCommit(() => {
+      pending.delete(tx);
+      return markSyncDirty(tx.manager, { ...fresh, minIntervalMs: Number.isFinite(fresh.minIntervalMs) ? fresh.minIntervalMs : 0 });
+    });
+    acc = fresh;
+  }
+  (acc.accountIds as string[]).push(...(dirty.accountIds ?? []));
+  (acc.entitlementIds as string[]).push(...(dirty.entitlementIds ?? []));
+  (acc.orderIds as string[]).push(...(dirty.orderIds ?? []));
+  acc.minIntervalMs = Math.min(acc.minIntervalMs, dirty.minIntervalMs ?? 0);
 }
