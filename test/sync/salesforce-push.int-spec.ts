@@ -85,6 +85,9 @@ describe('Salesforce push: synced fields, renewal opportunities and entitlements
     const rounds = await pushUntilQuiet();
     emu.faults.clear();
     expect(rounds).toBeGreaterThan(1);
+    // 60 accounts > bulkThreshold 25: Bulk API 2.0; 20 renewals: sObject Collections.
+    expect(emu.stats.byEndpoint['POST jobs/ingest']).toBeGreaterThan(0);
+    expect(Object.keys(emu.stats.byEndpoint).some((k) => k.startsWith('PATCH composite/sobjects'))).toBe(true);
 
     for (const s of seeds) {
       const acc = emu.get('Account', s.sfAccount)!;
@@ -205,5 +208,52 @@ describe('Salesforce push: synced fields, renewal opportunities and entitlements
     const acc = emu.get('Account', target.sfAccount)!;
     expect(new Date(String(acc.Ehub_Last_Usage__c)).toISOString()).toBe(at);
     expect(Number(acc.Ehub_Active_Users__c)).toBe(1);
+  }, 60_000);
+
+  it('dead-letters an item after the connection\'s max attempts of failed calls, but never for a spent API budget; replayDeadOutboxItems sends it again', async () => {
+    const target = seeds[55]!;
+    const [{ id: accountId }] = await hub.ds.query(`SELECT entity_id AS id FROM external_ref WHERE system = 'salesforce' AND external_id = $1`, [target.sfAccount]);
+    const [{ id: entitlementId }] = await hub.ds.query('SELECT id FROM entitlement WHERE account_id = $1', [accountId]);
+    await hub.ok('mutation($id: ID!, $i: UpdateSyncConnectionInput!) { updateSyncConnection(id: $id, input: $i) { id } }', { id: connectionId, i: { maxAttempts: 3 } });
+    const item = async () =>
+      (await hub.ds.query(`SELECT status, attempts, last_error_code FROM sync_outbox WHERE object = 'account-fields' AND account_id = $1`, [accountId]))[0] as {
+        status: string;
+        attempts: number;
+        last_error_code: string | null;
+      };
+    const conn = await hub.services.sync.connectionByName('salesforce');
+    const pushNow = async () => {
+      await hub.ds.query(`UPDATE sync_outbox SET next_attempt_at = now() WHERE status = 'FAILED'`);
+      await hub.services.sync.pushOnce(systemContext(silent, 'test:push'), conn, SyncTrigger.MANUAL);
+    };
+
+    // The org's budget is spent: pushes fail, and none counts as an attempt. (A run stops at
+    // its first failed call, so the account's other item may be handed back unsent.)
+    await hub.ok('mutation($e: ID!) { assignSeat(entitlementId: $e, email: "eve@example.com") { id } }', { e: entitlementId });
+    emu.faults.set({ rate: 1, kinds: ['REQUEST_LIMIT_EXCEEDED'] });
+    for (let i = 0; i < 5; i++) await pushNow();
+    const limited: { status: string; attempts: number; last_error_code: string | null }[] = await hub.ds.query(
+      `SELECT status, attempts, last_error_code FROM sync_outbox WHERE account_id = $1 AND object IN ('account-fields','entitlement')`,
+      [accountId],
+    );
+    expect(limited.map((r) => r.attempts)).toEqual([0, 0]);
+    expect(limited.every((r) => r.status !== 'DEAD')).toBe(true);
+    expect(limited.some((r) => r.status === 'FAILED' && r.last_error_code === 'REQUEST_LIMIT_EXCEEDED')).toBe(true);
+
+    // Salesforce is down: each failed call counts; after maxAttempts (3) the item is DEAD.
+    emu.faults.set({ rate: 1, kinds: ['HTTP_503'] });
+    for (let i = 0; i < 20 && (await item()).status !== 'DEAD'; i++) await pushNow();
+    const dead = await item();
+    expect(dead).toMatchObject({ status: 'DEAD', attempts: 3 });
+    expect(dead.last_error_code).toMatch(/SERVER_UNAVAILABLE|HTTP_503/);
+
+    emu.faults.clear();
+    const replayed = await hub.ok<{ replayDeadOutboxItems: number }>('mutation($c: ID!) { replayDeadOutboxItems(connectionId: $c) }', { c: connectionId });
+    const [{ n: deadBefore }] = await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox WHERE status = 'DEAD'`);
+    expect(deadBefore).toBe(0);
+    expect(replayed.replayDeadOutboxItems).toBeGreaterThanOrEqual(1); // this account's item(s): the entitlement may have died too
+    await pushNow();
+    expect(await item()).toEqual({ status: 'DONE', attempts: 0, last_error_code: null });
+    expect(Number(emu.records('Ehub_Entitlement__c').find((e) => e.Ehub_Entitlement_Id__c === entitlementId)!.Used__c)).toBe(1);
   }, 60_000);
 });
