@@ -4,6 +4,7 @@ import { conflict } from '../common/errors';
 import type { Tx } from '../db/db';
 import { accountScope } from '../auth/scope';
 import { ExternalRef, type ExternalRefEntityType } from './external-ref.entity';
+import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
 
 /**
  * External references, the generic part: every domain whose records are known in other
@@ -154,6 +155,8 @@ export async function linkExternalRefs(
     missing.map((ref) => tx.manager.create(ExternalRef, { ...ref, entityType, entityId })),
   );
   for (const row of created) tx.audit({ entity: 'ExternalRef', entityId: row.id, action: 'CREATE', after: row });
+  // An account newly known in another system has fields (and entitlements) to show there.
+  if (entityType === 'ACCOUNT') markSyncDirtyAtCommit(tx, { linkedAccountIds: [entityId] });
   return created;
 }
 

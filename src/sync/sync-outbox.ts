@@ -35,6 +35,8 @@ export interface DirtyRecords {
   entitlementIds?: readonly string[];
   /** Orders just fulfilled or revised: every entitlement their lines shaped. */
   orderIds?: readonly string[];
+  /** Accounts just linked to an external system: their fields and every entitlement of theirs. */
+  linkedAccountIds?: readonly string[];
   /**
    * For frequent, low-stakes changes (usage): a record delivered less than this long ago is
    * sent again only when this much time has passed since, so a stream of usage costs one
@@ -54,6 +56,8 @@ export async function markSyncDirty(manager: EntityManager, dirty: DirtyRecords)
   const accountIds = [...new Set(dirty.accountIds ?? [])];
   const entitlementIds = [...new Set(dirty.entitlementIds ?? [])];
   const orderIds = [...new Set(dirty.orderIds ?? [])];
+  const linked = [...new Set(dirty.linkedAccountIds ?? [])];
+  accountIds.push(...linked.filter((id) => !accountIds.includes(id)));
   if (accountIds.length === 0 && entitlementIds.length === 0 && orderIds.length === 0) return;
   if (!(await anyPushConnection(manager))) return;
   // Sorted keys: concurrent writers lock outbox rows in one order, so they cannot deadlock.
@@ -67,6 +71,8 @@ export async function markSyncDirty(manager: EntityManager, dirty: DirtyRecords)
        SELECT 'entitlement', ev.entitlement_id::text, ev.account_id
          FROM entitlement_event ev JOIN order_line l ON l.id = ev.order_line_id
         WHERE l.order_id = ANY($3::uuid[])
+       UNION
+       SELECT 'entitlement', e.id::text, e.account_id FROM entitlement e WHERE e.account_id = ANY($5::uuid[])
      )
      INSERT INTO sync_outbox AS o (connection_id, object, record_key, account_id)
      SELECT c.id, w.object, w.record_key, w.account_id
@@ -84,11 +90,11 @@ export async function markSyncDirty(manager: EntityManager, dirty: DirtyRecords)
          ELSE o.next_attempt_at END,
        dead_at = NULL,
        updated_at = now()`,
-    [accountIds, entitlementIds, orderIds, Math.max(0, Math.round(dirty.minIntervalMs ?? 0))],
+    [accountIds, entitlementIds, orderIds, Math.max(0, Math.round(dirty.minIntervalMs ?? 0)), linked],
   );
 }
 
-const pending = new WeakMap<Tx, Required<Omit<DirtyRecords, 'minIntervalMs'>> & { minIntervalMs: number }>();
+const pending = new WeakMap<Tx, Required<DirtyRecords>>();
 
 /**
  * `markSyncDirty` at the end of the transaction: marks made during it are merged into one
@@ -99,7 +105,7 @@ const pending = new WeakMap<Tx, Required<Omit<DirtyRecords, 'minIntervalMs'>> & 
 export function markSyncDirtyAtCommit(tx: Tx, dirty: DirtyRecords): void {
   let acc = pending.get(tx);
   if (!acc) {
-    const fresh = { accountIds: [] as string[], entitlementIds: [] as string[], orderIds: [] as string[], minIntervalMs: Number.POSITIVE_INFINITY };
+    const fresh = { accountIds: [] as string[], entitlementIds: [] as string[], orderIds: [] as string[], linkedAccountIds: [] as string[], minIntervalMs: Number.POSITIVE_INFINITY };
     pending.set(tx, fresh);
     tx.beforeCommit(() => {
       pending.delete(tx);
@@ -110,5 +116,6 @@ export function markSyncDirtyAtCommit(tx: Tx, dirty: DirtyRecords): void {
   (acc.accountIds as string[]).push(...(dirty.accountIds ?? []));
   (acc.entitlementIds as string[]).push(...(dirty.entitlementIds ?? []));
   (acc.orderIds as string[]).push(...(dirty.orderIds ?? []));
+  (acc.linkedAccountIds as string[]).push(...(dirty.linkedAccountIds ?? []));
   acc.minIntervalMs = Math.min(acc.minIntervalMs, dirty.minIntervalMs ?? 0);
 }

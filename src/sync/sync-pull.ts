@@ -8,7 +8,6 @@ import { OrderLineAction } from '../entitlements/entitlement.enums';
 import type { OrderInput } from '../orders/order.types';
 import type { SyncConnection, SyncTrigger } from './sync.entities';
 import { SyncRecord, SyncRunKind, type SyncRun } from './sync.entities';
-import { markSyncDirty } from './sync-outbox';
 import { RunRecorder } from './sync-runs';
 import { contentHash, domainOf, planOrder } from './sync.rules';
 
@@ -109,18 +108,14 @@ export class SyncPuller {
     if (a.deleted) return linked ? 'deleted' : 'unchanged';
     const domain = domainOf(a.domain);
     if (linked && linked.name === a.name.trim() && (linked.domain === domain || domain === null)) return 'unchanged';
-    const account = await this.accounts.upsert(ctx, {
+    await this.accounts.upsert(ctx, {
       name: a.name.trim() || a.externalId,
       ...(domain ? { domain } : {}),
       ...(!linked && a.currency ? { currency: a.currency.toUpperCase() } : {}),
       externalRefs: [ref],
     });
-    if (!linked) {
-      // Newly linked: its synced fields (and entitlements) are now something to push.
-      await this.db.tx(ctx, (tx) => markSyncDirty(tx.manager, { accountIds: [account.id] }));
-      return 'created';
-    }
-    return 'updated';
+    // Newly linked accounts are marked for the push by the link itself (linkExternalRefs).
+    return linked ? 'updated' : 'created';
   }
 
   private async applyContact(ctx: RequestContext, conn: SyncConnection, c: ExternalContact): Promise<Outcome> {
