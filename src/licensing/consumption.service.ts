@@ -47,6 +47,8 @@ export class ConsumptionService {
   constructor(
     private readonly db: Db,
     private readonly timeZone: string,
+    /** Consumption is usage: it re-sends CRM fields at most this often (EHUB_SYNC_USAGE_PUSH_INTERVAL_MS). */
+    private readonly usagePushIntervalMs = 0,
   ) {}
 
   /**
@@ -92,7 +94,9 @@ export class ConsumptionService {
         [input.accountId, key, requestHash, answer.entitlementId, feature, quantity, answer.allowed, answer.overage, JSON.stringify(answer)],
       );
       tx.audit({ entity: 'Consumption', entityId: row.id, action: 'CREATE', after: { accountId: input.accountId, idempotencyKey: key, ...answer } });
-      if (answer.entitlementId) markSyncDirtyAtCommit(tx, { accountIds: [input.accountId], entitlementIds: [answer.entitlementId] });
+      if (answer.entitlementId) {
+        markSyncDirtyAtCommit(tx, { accountIds: [input.accountId], entitlementIds: [answer.entitlementId], minIntervalMs: this.usagePushIntervalMs });
+      }
       return { ...answer, replayed: false };
     });
   }

@@ -49,7 +49,7 @@ export function createServices(db: Db, config: Config): Services {
     audit: new AuditService(db),
     catalog,
     accounts,
-    licensing: new LicensingService(db, config.EHUB_TIME_ZONE),
+    licensing: new LicensingService(db, config.EHUB_TIME_ZONE, config.EHUB_SYNC_USAGE_PUSH_INTERVAL_MS),
     certificates: new CertificateService(db, config),
     usage: new UsageService(db, config),
     analytics: new AnalyticsService(db, config),

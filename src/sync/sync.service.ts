@@ -8,6 +8,7 @@ import { isUuid } from '../common/ids';
 import { assertUnscoped } from '../auth/scope';
 import { decodeCursor, encodeCursor, paginate, type Connection } from '../common/pagination';
 import { SecretBox } from '../common/secret-box';
+import { stableStringify } from '../common/stable-json';
 import type { Config } from '../config';
 import type { Db } from '../db/db';
 import type { OrderService } from '../orders/order.service';
@@ -218,7 +219,9 @@ export class SyncService {
     const ctx = systemContext(log, 'startup:sync-connection');
     const existing = await this.db.manager.findOne(SyncConnection, { where: { name: 'salesforce' } });
     if (!existing) return this.createConnection(ctx, { name: 'salesforce', type: 'salesforce', options, credentials, enabled: true, pullEnabled: true, pushEnabled: true, renewalDays: 90, maxAttempts: 8 }, 'ENV');
-    return this.updateConnection(ctx, existing.id, { options, credentials });
+    // Unchanged since the last start: no write, no new ciphertext, no audit row.
+    const same = stableStringify(existing.options) === stableStringify(options) && stableStringify(await this.credentials(existing)) === stableStringify(credentials);
+    return same ? existing : this.updateConnection(ctx, existing.id, { options, credentials });
   }
 
   private async credentials(c: SyncConnection): Promise<Record<string, string>> {
