@@ -8,6 +8,7 @@ import { Contact } from './contact.entity';
 import { contactPagesByAccount } from './contact.service';
 import type { ExternalRef, ExternalRefEntityType } from './external-ref.entity';
 import { externalRefsOf } from './external-ref.service';
+import { groupBy } from '../common/collections';
 
 /** A record that can carry external references. */
 export interface EntityKey {
@@ -54,8 +55,7 @@ export function createAccountLoaders(db: Db): AccountLoaders {
 
     contactPages: new DataLoader(
       async (keys) => {
-        const groups = new Map<string, ContactPageKey[]>();
-        for (const k of keys) groups.set(argsKey(k.args), [...(groups.get(argsKey(k.args)) ?? []), k]);
+        const groups = groupBy(keys, (k) => argsKey(k.args));
         const pages = new Map<string, Connection<Contact>>();
         await Promise.all(
           [...groups.entries()].map(async ([group, members]) => {

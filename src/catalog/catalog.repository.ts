@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { Feature, Product, ProductComponent, ProductFeature } from './catalog.entities';
 import { MAX_BUNDLE_LEVELS } from './catalog.rules';
+import { groupBy } from '../common/collections';
 
 /** One feature a product grants once its bundle is flattened. */
 export interface EffectiveFeature {
@@ -12,12 +13,6 @@ export interface EffectiveFeature {
 
 /** Recursion guard for queries over the bundle graph: a little deeper than any valid tree. */
 const GRAPH_GUARD = MAX_BUNDLE_LEVELS + 2;
-
-function groupBy<T>(ids: readonly string[], rows: T[], key: (row: T) => string): Map<string, T[]> {
-  const map = new Map<string, T[]>(ids.map((id) => [id, []]));
-  for (const row of rows) map.get(key(row))?.push(row);
-  return map;
-}
 
 /** Batched reads of the catalog, shared by the service and the per-request DataLoaders. */
 export const catalogRepository = {
@@ -41,7 +36,7 @@ export const catalogRepository = {
       .where('pf.productId = ANY(:ids)', { ids: productIds })
       .orderBy('f.key', 'ASC')
       .getMany();
-    return groupBy(productIds, rows, (r) => r.productId);
+    return groupBy(rows, (r) => r.productId, productIds);
   },
 
   /** The components of each bundle, by component sku. */
@@ -52,7 +47,7 @@ export const catalogRepository = {
       .where('pc.bundleId = ANY(:ids)', { ids: bundleIds })
       .orderBy('c.sku', 'ASC')
       .getMany();
-    return groupBy(bundleIds, rows, (r) => r.bundleId);
+    return groupBy(rows, (r) => r.bundleId, bundleIds);
   },
 
   /**
@@ -83,7 +78,7 @@ export const catalogRepository = {
         ORDER BY t.root_id, f.key`,
       [productIds, GRAPH_GUARD],
     );
-    const grouped = groupBy(productIds, rows, (r) => r.productId);
+    const grouped = groupBy(rows, (r) => r.productId, productIds);
     return new Map(
       [...grouped].map(([id, list]) => [id, list.map(({ featureId, featureKey, limitPerUnit }) => ({ featureId, featureKey, limitPerUnit }))]),
     );

@@ -1,3 +1,5 @@
+import crypto from 'node:crypto';
+
 /** JSON with object keys sorted at every level: equal values give equal strings (for content hashes). */
 export function stableStringify(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
@@ -8,4 +10,9 @@ export function stableStringify(v: unknown): string {
       .join(',')}}`;
   }
   return JSON.stringify(v ?? null);
+}
+
+/** sha256 (hex) of the value's stable JSON: equal content, equal hash. */
+export function contentHash(value: unknown): string {
+  return crypto.createHash('sha256').update(stableStringify(value)).digest('hex');
 }

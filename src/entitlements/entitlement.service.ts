@@ -11,6 +11,7 @@ import { Entitlement, EntitlementEvent, EntitlementFeature } from './entitlement
 import { EntitlementStatus } from './entitlement.enums';
 import { effectiveStatus } from './effective-status';
 import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
+import { groupBy } from '../common/collections';
 
 
 /** A feature grant to write: total limit as a decimal string, null = unlimited. */
@@ -80,27 +81,21 @@ export class EntitlementService {
     const rows = ids.length
       ? await manager.createQueryBuilder(EntitlementFeature, 'f').where('f.entitlementId = ANY(:ids)', { ids }).orderBy('f.featureKey').getMany()
       : [];
-    const out = new Map<string, EntitlementFeature[]>();
-    for (const r of rows) out.set(r.entitlementId, [...(out.get(r.entitlementId) ?? []), r]);
-    return out;
+    return groupBy(rows, (r) => r.entitlementId);
   }
 
   async historyOf(manager: EntityManager, ids: readonly string[]): Promise<Map<string, EntitlementEvent[]>> {
     const rows = ids.length
       ? await manager.createQueryBuilder(EntitlementEvent, 'h').where('h.entitlementId = ANY(:ids)', { ids }).orderBy('h.id').getMany()
       : [];
-    const out = new Map<string, EntitlementEvent[]>();
-    for (const r of rows) out.set(r.entitlementId, [...(out.get(r.entitlementId) ?? []), r]);
-    return out;
+    return groupBy(rows, (r) => r.entitlementId);
   }
 
   async byOrders(manager: EntityManager, orderIds: readonly string[]): Promise<Map<string, Entitlement[]>> {
     const rows = orderIds.length
       ? await manager.createQueryBuilder(Entitlement, 'e').where('e.orderId = ANY(:ids)', { ids: orderIds }).orderBy('e.createdAt').addOrderBy('e.id').getMany()
       : [];
-    const out = new Map<string, Entitlement[]>();
-    for (const r of rows) out.set(r.orderId, [...(out.get(r.orderId) ?? []), r]);
-    return out;
+    return groupBy(rows, (r) => r.orderId);
   }
 
   // ------------------------------------------------------------------ write primitives (inside a transaction)

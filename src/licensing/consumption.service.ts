@@ -11,6 +11,7 @@ import { compareDecisions, isUsable, phaseCode, phaseReason, type Phase } from '
 import { CheckCode, type ConsumeInput, type ConsumeResult, type FeatureBalance } from './licensing.types';
 import { text } from './licensing.guards';
 import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
+import { groupBy } from '../common/collections';
 
 /** Advisory-lock class of consume() idempotency keys (the second key is a hash of account and key). */
 const CONSUME_LOCK_CLASS = 0x436f6e73; // "Cons"
@@ -119,9 +120,7 @@ export class ConsumptionService {
           [ids, this.timeZone],
         )
       : [];
-    const out = new Map<string, FeatureBalance[]>();
-    for (const { entitlement_id, ...b } of rows) out.set(entitlement_id, [...(out.get(entitlement_id) ?? []), b]);
-    return out;
+    return groupBy(rows, (r) => r.entitlement_id, [], ({ entitlement_id: _, ...b }): FeatureBalance => b);
   }
 
   private async draw(m: EntityManager, accountId: string, feature: string, quantity: string): Promise<Answer> {

@@ -7,6 +7,7 @@ import type { Deployment } from '../entitlements/entitlement.enums';
 import { Activation } from './activation.entity';
 import { limitExceeded, lockEntitlement, optionalText, text } from './licensing.guards';
 import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
+import { groupBy } from '../common/collections';
 
 export interface ActivateDeviceParams {
   entitlementId: string;
@@ -91,8 +92,6 @@ export class DeviceService {
     const rows = ids.length
       ? await this.db.manager.find(Activation, { where: { entitlementId: In([...ids]), deactivatedAt: IsNull() }, order: { activatedAt: 'ASC', id: 'ASC' } })
       : [];
-    const out = new Map<string, Activation[]>();
-    for (const r of rows) out.set(r.entitlementId, [...(out.get(r.entitlementId) ?? []), r]);
-    return out;
+    return groupBy(rows, (r) => r.entitlementId);
   }
 }

@@ -9,6 +9,7 @@ import { isUuid } from '../common/ids';
 import { Lease } from './lease.entity';
 import { assertVisible, limitExceeded, lockEntitlement, text } from './licensing.guards';
 import { isUsable, phaseReason } from './licensing.rules';
+import { groupBy } from '../common/collections';
 
 /** Bounds of a lease's time to live: long enough for a heartbeat to get through, short enough that a dead client frees its slot today. */
 export const LEASE_TTL_SECONDS = { min: 10, max: 86_400, default: 300 } as const;
@@ -124,9 +125,7 @@ export class LeaseService {
           .addOrderBy('l.id')
           .getMany()
       : [];
-    const out = new Map<string, Lease[]>();
-    for (const r of rows) out.set(r.entitlementId, [...(out.get(r.entitlementId) ?? []), r]);
-    return out;
+    return groupBy(rows, (r) => r.entitlementId);
   }
 
   private async lockLease(ctx: RequestContext, m: EntityManager, leaseId: string): Promise<Lease> {

@@ -7,6 +7,7 @@ import { MonetizationModel } from '../catalog/catalog.enums';
 import { limitExceeded, lockEntitlement } from './licensing.guards';
 import { Seat } from './seat.entity';
 import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
+import { groupBy } from '../common/collections';
 
 /** A seat's email: trimmed and lowercased (seats are unique per entitlement by email, case-insensitively). */
 export function normalizeEmail(email: string): string {
@@ -74,8 +75,6 @@ export class SeatService {
     const rows = ids.length
       ? await this.db.manager.find(Seat, { where: { entitlementId: In([...ids]), releasedAt: IsNull() }, order: { assignedAt: 'ASC', id: 'ASC' } })
       : [];
-    const out = new Map<string, Seat[]>();
-    for (const r of rows) out.set(r.entitlementId, [...(out.get(r.entitlementId) ?? []), r]);
-    return out;
+    return groupBy(rows, (r) => r.entitlementId);
   }
 }

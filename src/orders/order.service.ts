@@ -1,5 +1,4 @@
 import { isUuid } from '../common/ids';
-import crypto from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../common/context';
 import { AppError, badInput, conflict, notFound, type FieldError } from '../common/errors';
@@ -20,7 +19,9 @@ import { Order, OrderRevision } from './order.entity';
 import { OrderLine, type LineLimit } from './order-line.entity';
 import type { OrderInput, OrderLineInput, OrderListArgs } from './order.types';
 import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
-import { stableStringify } from '../common/stable-json';
+import { contentHash, stableStringify } from '../common/stable-json';
+import { addDays } from '../common/dates';
+import { groupBy } from '../common/collections';
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 /** Models whose entitlement must have an end date. */
@@ -91,12 +92,6 @@ function canonicalLine(l: OrderLineInput): CanonicalLine {
 }
 
 /** Stable JSON (sorted keys) so equal inputs hash equally whatever their key order. */
-function addDays(date: string, days: number): string {
-  const d = new Date(`${date}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10);
-}
-
 function multiply(perUnit: string | null, quantity: string): string | null {
   if (perUnit === null) return null;
   // Exact decimal product: scale both to integers.
@@ -151,9 +146,7 @@ export class OrderService {
     const rows = orderIds.length
       ? await manager.createQueryBuilder(OrderLine, 'l').where('l.orderId = ANY(:ids)', { ids: orderIds }).orderBy('l.lineNo').getMany()
       : [];
-    const out = new Map<string, OrderLine[]>();
-    for (const r of rows) out.set(r.orderId, [...(out.get(r.orderId) ?? []), r]);
-    return out;
+    return groupBy(rows, (r) => r.orderId);
   }
 
   // ------------------------------------------------------------------ submit
@@ -173,7 +166,7 @@ export class OrderService {
       // Only present when given, so the hashes of orders without one do not change.
       ...(input.invoiceSchedule ? { invoiceSchedule: input.invoiceSchedule.map((i) => ({ date: i.date, amountMinor: BigInt(i.amountMinor).toString() })) } : {}),
     };
-    const requestHash = crypto.createHash('sha256').update(stableStringify(canonical)).digest('hex');
+    const requestHash = contentHash(canonical);
     this.validateShape(canonical.lines, input);
 
     return this.db.tx(ctx, async (tx) => {

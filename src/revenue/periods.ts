@@ -3,22 +3,12 @@
  * `YYYY-MM-DD` dates with an inclusive end. All of it is pure date arithmetic (no instants), so
  * leap years and month ends come from the proleptic Gregorian calendar via Date.UTC.
  */
+import { addDays, fromUtc, toUtc } from '../common/dates';
 import { splitByLargestRemainder } from '../common/money';
 
+export { addDays, todayIn } from '../common/dates';
+
 const DAY_MS = 86_400_000;
-
-function toUtc(date: string): number {
-  const [y, m, d] = date.split('-').map(Number);
-  return Date.UTC(y!, m! - 1, d!);
-}
-
-function fromUtc(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
-}
-
-export function addDays(date: string, days: number): string {
-  return fromUtc(toUtc(date) + days * DAY_MS);
-}
 
 /** Days from `start` to `end`, both inclusive (0 when end < start). */
 export function daysInclusive(start: string, end: string): number {
@@ -43,11 +33,6 @@ export function lastDayOfMonth(month: string): string {
 export function parseMonth(text: string): string | null {
   const m = /^(\d{4})-(0[1-9]|1[0-2])$/.exec(text);
   return m ? `${m[1]}-${m[2]}-01` : null;
-}
-
-/** Today's date in a time zone (the reporting calendar). */
-export function todayIn(timeZone: string, now = new Date()): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
 }
 
 export interface MonthAmount {

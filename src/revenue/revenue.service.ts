@@ -6,6 +6,7 @@ import { badInput, notFound } from '../common/errors';
 import { accountScope, assertAccountVisible, assertUnscoped } from '../auth/scope';
 import { addDays, addMonths, monthOf, parseMonth, todayIn, type MonthAmount } from './periods';
 import { allocate, defaultPattern, earnedUntil, initialSchedule, modificationAdjustments, RevenuePattern, type ScheduleTerms } from './revenue.rules';
+import { groupBy } from '../common/collections';
 
 /** An obligation as stored (revenue_obligation), with what its line and product say. */
 export interface ObligationRow {
@@ -513,8 +514,7 @@ export class RevenueService {
           [ids],
         )
       : [];
-    const byObligation = new Map<string, MonthAmount[]>();
-    for (const e of entries) byObligation.set(e.obligation_id, [...(byObligation.get(e.obligation_id) ?? []), { month: e.month, amount: BigInt(e.amount) }]);
+    const byObligation = groupBy(entries, (e) => e.obligation_id, [], (e): MonthAmount => ({ month: e.month, amount: BigInt(e.amount) }));
     const totals = new Map<string, { allocated: bigint; recognised: bigint; deferred: bigint }>();
     const out: ObligationView[] = obligations.map((o) => {
       const allocated = BigInt(o.allocated_minor);

@@ -1,5 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { AccountFields, EntitlementSummary, PushObject, PushPayloads, RenewalOpportunity } from '../../connectors/types';
+import { groupBy } from '../common/collections';
+import { isUuid } from '../common/ids';
 import { minorToMajor } from './sync.rules';
 
 /**
@@ -136,19 +138,9 @@ export async function accountFieldPayloads(
     [accountIds],
   );
 
-  const factsBy = new Map<string, FactRow[]>();
-  for (const f of facts) {
-    const list = factsBy.get(f.account_id);
-    if (list) list.push(f);
-    else factsBy.set(f.account_id, [f]);
-  }
+  const factsBy = groupBy(facts, (f) => f.account_id);
   const usageBy = new Map(usage.map((u) => [u.account_id, u]));
-  const findingsBy = new Map<string, typeof findings>();
-  for (const f of findings) {
-    const list = findingsBy.get(f.account_id);
-    if (list) list.push(f);
-    else findingsBy.set(f.account_id, [f]);
-  }
+  const findingsBy = groupBy(findings, (f) => f.account_id);
   const out = new Map<string, PushPayloads['account-fields'] | null>();
   for (const id of accountIds) {
     const a = accounts.get(id);
@@ -233,7 +225,7 @@ export async function renewalPayloads(m: EntityManager, keys: string[], refSyste
     return { key: k, orderId: orderId!, endDate: endDate! };
   });
   const out = new Map<string, RenewalOpportunity | null>(keys.map((k) => [k, null]));
-  const valid = parsed.filter((p) => /^[0-9a-f-]{36}$/.test(p.orderId) && /^\d{4}-\d{2}-\d{2}$/.test(p.endDate));
+  const valid = parsed.filter((p) => isUuid(p.orderId) && /^\d{4}-\d{2}-\d{2}$/.test(p.endDate));
   if (!valid.length) return out;
   const facts: FactRow[] = await m.query(
     `${FACTS_SQL} WHERE (e.order_id, e.end_date) IN (SELECT * FROM unnest($1::uuid[], $2::date[]))`,
@@ -244,18 +236,15 @@ export async function renewalPayloads(m: EntityManager, keys: string[], refSyste
     'SELECT id, external_id, currency FROM sales_order WHERE id = ANY($1::uuid[])',
     [[...new Set(valid.map((p) => p.orderId))]],
   );
-  const byKey = new Map<string, FactRow[]>();
-  for (const f of facts) {
-    if (!f.live) continue;
-    const k = `${f.order_id}|${f.end_date}`;
-    const list = byKey.get(k);
-    if (list) list.push(f);
-    else byKey.set(k, [f]);
-  }
+  const byKey = groupBy(
+    facts.filter((f) => f.live),
+    (f) => `${f.order_id}|${f.end_date}`,
+  );
+  const orderById = new Map(orders.map((o) => [o.id, o]));
   for (const p of valid) {
     const fs = byKey.get(`${p.orderId}|${p.endDate}`) ?? [];
     const account = fs[0] ? accounts.get(fs[0].account_id) : undefined;
-    const order = orders.find((o) => o.id === p.orderId);
+    const order = orderById.get(p.orderId);
     if (!fs.length || !account?.ext || !order) continue;
     const amount = fs.reduce((sum, f) => sum + (arrMinor(f) ?? 0n), 0n);
     out.set(p.key, {

@@ -9,7 +9,8 @@ import type { OrderInput } from '../orders/order.types';
 import type { SyncConnection, SyncTrigger } from './sync.entities';
 import { SyncRecord, SyncRunKind, type SyncRun } from './sync.entities';
 import { RunRecorder } from './sync-runs';
-import { contentHash, domainOf, planOrder } from './sync.rules';
+import { contentHash } from '../common/stable-json';
+import { domainOf, planOrder } from './sync.rules';
 
 /** Failures of a deal retried on later pulls without the deal changing in the source. */
 const RETRIED_WHEN_CATALOG_CHANGES = ['UNKNOWN_SKU'];

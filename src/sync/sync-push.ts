@@ -1,5 +1,6 @@
 import type { Connector, PushObject, PushResult } from '../../connectors/types';
 import { ConnectorError } from '../../connectors/types';
+import { groupBy } from '../common/collections';
 import type { RequestContext } from '../common/context';
 import type { Config } from '../config';
 import type { Db } from '../db/db';
@@ -7,7 +8,8 @@ import type { SyncConnection, SyncRun, SyncTrigger } from './sync.entities';
 import { SyncRunKind } from './sync.entities';
 import { payloadsFor } from './sync-payloads';
 import { RunRecorder } from './sync-runs';
-import { backoffMs, contentHash } from './sync.rules';
+import { backoffMs } from '../common/backoff';
+import { contentHash } from '../common/stable-json';
 
 /** An item claimed for delivery. */
 interface Claimed {
@@ -117,12 +119,7 @@ export class SyncPusher {
 
   /** Delivers one claimed batch; returns the error that should stop the run, if any. */
   private async deliver(conn: SyncConnection, connector: Connector, claimed: Claimed[], run: RunRecorder, log: RequestContext['log']): Promise<Error | null> {
-    const byObject = new Map<PushObject, Claimed[]>();
-    for (const c of claimed) {
-      const list = byObject.get(c.object);
-      if (list) list.push(c);
-      else byObject.set(c.object, [c]);
-    }
+    const byObject = groupBy(claimed, (c) => c.object) as Map<PushObject, Claimed[]>;
     const remaining = new Set(claimed.map((c) => c.id));
     for (const [object, items] of byObject) {
       run.counts.read += items.length;

@@ -1,5 +1,7 @@
 import type { ExternalOrder } from '../../connectors/types';
-import { backoffMs, contentHash, currencyExponent, domainOf, majorToMinor, minorToMajor, planOrder } from './sync.rules';
+import { backoffMs } from '../common/backoff';
+import { contentHash } from '../common/stable-json';
+import { currencyExponent, domainOf, majorToMinor, minorToMajor, planOrder } from './sync.rules';
 
 describe('money conversion', () => {
   it('converts major-unit decimals to minor units exactly, by the currency exponent', () => {

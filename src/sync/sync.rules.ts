@@ -1,21 +1,4 @@
-import crypto from 'node:crypto';
 import type { ExternalOrder } from '../../connectors/types';
-import { stableStringify } from '../common/stable-json';
-
-/** sha256 of the value's stable JSON: equal content, equal hash. */
-export function contentHash(value: unknown): string {
-  return crypto.createHash('sha256').update(stableStringify(value)).digest('hex');
-}
-
-/**
- * Exponential backoff with jitter for the outbox: base × 2^(attempt−1), capped, then a
- * random point in its upper half ("equal jitter"), so retries of many items spread out while
- * still growing. `attempt` counts from 1.
- */
-export function backoffMs(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
-}
 
 /** Digits after the decimal point of a currency's minor unit (USD 2, JPY 0, BHD 3). */
 export function currencyExponent(currency: string): number {

@@ -9,6 +9,7 @@ import { assertUnscoped } from '../auth/scope';
 import { decodeCursor, encodeCursor, paginate, type Connection } from '../common/pagination';
 import { SecretBox } from '../common/secret-box';
 import { stableStringify } from '../common/stable-json';
+import { todayIn } from '../common/dates';
 import type { Config } from '../config';
 import type { Db } from '../db/db';
 import type { OrderService } from '../orders/order.service';
@@ -467,9 +468,4 @@ export class SyncService {
 /** Sync is hub-wide (every account's records): account-scoped keys may not see or run it. */
 function hubWide(ctx: RequestContext): void {
   assertUnscoped(ctx, 'see or run CRM/ERP sync, which spans every account');
-}
-
-/** Today's date (YYYY-MM-DD) in a time zone. */
-function todayIn(timeZone: string): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
 }

@@ -57,15 +57,7 @@ export function generateWebhookSecret(): string {
   return `whsec_${crypto.randomBytes(32).toString('base64url')}`;
 }
 
-/**
- * Delay before the attempt after attempt `attempt` (1-based) failed: base × 2^(attempt-1),
- * capped, with "equal jitter" (uniform in [d/2, d]) so receivers coming back are not hit by
- * every hub at once, while the delay still never shrinks from one attempt to the next.
- */
-export function backoffMs(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const d = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(d / 2 + random() * (d / 2));
-}
+export { backoffMs } from '../common/backoff';
 
 /** The JSON body of a delivery. Same bytes on every attempt of the same delivery. */
 export function webhookBody(event: { id: string; type: string; createdAt: Date; accountId: string | null; payload: unknown }): string {
