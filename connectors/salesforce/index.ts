@@ -24,7 +24,6 @@ import { pullPages } from './pull';
 import { pushBatch } from './push';
 import { SalesforceSession } from './session';
 
-export { DEFAULT_ACCOUNT_FIELDS, DEFAULT_ENTITLEMENT_FIELDS, type SalesforceOptions } from './options';
 
 const PULLS = ['accounts', 'contacts', 'orders'] as const;
 const PUSHES = ['account-fields', 'renewal-opportunity', 'entitlement'] as const;

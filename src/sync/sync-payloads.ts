@@ -213,10 +213,8 @@ export async function entitlementPayloads(m: EntityManager, entitlementIds: stri
   return out;
 }
 
-/** The renewal key of the entitlements of one order ending on one day. */
-export function renewalKey(orderId: string, endDate: string): string {
-  return `ehub-renewal:${orderId}:${endDate}`;
-}
+/** Renewal keys are `ehub-renewal:<order id>:<end date>` (built in SQL by queueRenewals, parsed here). */
+export const RENEWAL_KEY_PREFIX = 'ehub-renewal';
 
 /** Renewal opportunities keyed by renewal key; null when nothing renews on that date any more. */
 export async function renewalPayloads(m: EntityManager, keys: string[], refSystem: string): Promise<Map<string, RenewalOpportunity | null>> {

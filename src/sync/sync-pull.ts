@@ -280,14 +280,12 @@ export class SyncPuller {
     modifiedAt: Date,
     code: string,
     message: string,
-    extra: { revision?: number } = {},
   ): Promise<void> {
     const base = state ? stateOf(state) : { revision: 0, hubId: null, lineNumbers: {}, nextLineNo: 1, contentHash: null };
     // A fulfilled deal that fails to update stays APPLIED in the hub's eyes (its order stands);
     // the failure is remembered so the change is retried.
     await this.saveState(conn, deal.externalId, {
       ...base,
-      ...extra,
       status: 'FAILED',
       modifiedAt,
       payload: deal,
@@ -364,19 +362,8 @@ export class SyncPuller {
 }
 
 function stateOf(s: SyncRecord): Omit<SyncRecord, 'connectionId' | 'object' | 'externalId' | 'updatedAt'> {
-  return {
-    status: s.status,
-    modifiedAt: s.modifiedAt,
-    contentHash: s.contentHash,
-    revision: s.revision,
-    hubId: s.hubId,
-    lineNumbers: s.lineNumbers,
-    nextLineNo: s.nextLineNo,
-    payload: s.payload,
-    errorCode: s.errorCode,
-    errorMessage: s.errorMessage,
-    failedAt: s.failedAt,
-  };
+  const { connectionId: _c, object: _o, externalId: _e, updatedAt: _u, ...state } = s;
+  return state;
 }
 
 

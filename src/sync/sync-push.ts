@@ -47,8 +47,6 @@ export interface PushOptions {
   trigger: SyncTrigger;
   signal?: AbortSignal;
   onProgress?: (p: PushProgress) => void;
-  /** Stop claiming after this long (default EHUB_SYNC_RUN_BUDGET_MS). */
-  budgetMs?: number;
 }
 
 /** A claim older than this is taken over (its instance died mid-delivery). */
@@ -71,7 +69,7 @@ export class SyncPusher {
   ) {}
 
   async push(ctx: RequestContext, conn: SyncConnection, connector: Connector, opts: PushOptions): Promise<SyncRun | null> {
-    const deadline = Date.now() + (opts.budgetMs ?? this.config.EHUB_SYNC_RUN_BUDGET_MS);
+    const deadline = Date.now() + this.config.EHUB_SYNC_RUN_BUDGET_MS;
     let run: RunRecorder | null = null;
     const callsBefore = connector.stats().apiCalls;
     const log = ctx.log.child({ connection: conn.name, job: 'sync-push' });

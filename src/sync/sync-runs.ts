@@ -1,3 +1,4 @@
+import { ConnectorError } from '../../connectors/types';
 import type { Db } from '../db/db';
 import type { SyncRunKind, SyncTrigger } from './sync.entities';
 import { SyncRun, SyncRunStatus } from './sync.entities';
@@ -29,7 +30,6 @@ export class RunRecorder {
   private constructor(
     private readonly db: Db,
     readonly id: string,
-    readonly cursorFrom: string | null,
   ) {}
 
   static async start(
@@ -40,7 +40,7 @@ export class RunRecorder {
       `INSERT INTO sync_run (connection_id, kind, object, trigger, status, cursor_from) VALUES ($1, $2, $3, $4, 'RUNNING', $5) RETURNING id`,
       [run.connectionId, run.kind, run.object, run.trigger, run.cursorFrom ?? null],
     );
-    return new RunRecorder(db, row.id, run.cursorFrom ?? null);
+    return new RunRecorder(db, row.id);
   }
 
   /** Records an error about one record; `count` false adds detail to a failure already counted. */
@@ -52,7 +52,7 @@ export class RunRecorder {
   /** Writes the outcome: FAILED when `fatal` is given, PARTIAL when records failed, else SUCCEEDED. */
   async finish(fatal?: unknown): Promise<SyncRun> {
     const status = fatal ? SyncRunStatus.FAILED : this.counts.failed > 0 ? SyncRunStatus.PARTIAL : SyncRunStatus.SUCCEEDED;
-    const error = fatal ? (fatal instanceof Error ? `${fatal.name === 'ConnectorError' ? `${(fatal as { code?: string }).code}: ` : ''}${fatal.message}` : String(fatal)) : null;
+    const error = fatal instanceof ConnectorError ? `${fatal.code}: ${fatal.message}` : fatal instanceof Error ? fatal.message : fatal ? String(fatal) : null;
     const c = this.counts;
     await this.db.manager.query(
       `UPDATE sync_run SET status = $2, finished_at = now(), duration_ms = $3, read = $4, created = $5, updated = $6, unchanged = $7,

@@ -362,19 +362,4 @@ export class SyncRecord {
   updatedAt: Date;
 }
 
-@Entity('sync_cursor')
-export class SyncCursor {
-  @PrimaryColumn('uuid', { name: 'connection_id' })
-  connectionId: string;
-
-  @PrimaryColumn('text')
-  object: string;
-
-  @Column('text', { nullable: true })
-  cursor: string | null;
-
-  @Column({ type: 'timestamptz', name: 'updated_at', precision: 3 })
-  updatedAt: Date;
-}
-
-export const syncEntities: Function[] = [SyncConnection, SyncRun, SyncOutboxItem, SyncRecord, SyncCursor];
+export const syncEntities: Function[] = [SyncConnection, SyncRun, SyncOutboxItem, SyncRecord];

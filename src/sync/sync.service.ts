@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Connector, ConnectorFactory, PullObject } from '../../connectors/types';
+import type { Connector, ConnectorFactory } from '../../connectors/types';
 import { connectorFactories } from '../../connectors';
 import type { AccountService } from '../accounts/account.service';
 import { systemContext, type RequestContext } from '../common/context';
@@ -15,6 +15,7 @@ import type { Db } from '../db/db';
 import type { OrderService } from '../orders/order.service';
 import { OutboxStatus, SyncConnection, SyncOutboxItem, SyncRun, SyncRunKind, SyncTrigger } from './sync.entities';
 import { resetSyncPushCache } from './sync-outbox';
+import { RENEWAL_KEY_PREFIX } from './sync-payloads';
 import { SyncPuller, type PullProgress } from './sync-pull';
 import { SyncPusher, type PushProgress } from './sync-push';
 import { RunRecorder } from './sync-runs';
@@ -256,14 +257,14 @@ export class SyncService {
    */
   async runSync(ctx: RequestContext, connectionId: string, opts: RunSyncOptions = {}): Promise<SyncRun[]> {
     const c = await this.getConnection(ctx, connectionId);
-    const objects = (opts.objects?.length ? opts.objects : PULL_OBJECTS).filter((o) => (PULL_OBJECTS as readonly string[]).includes(o)) as PullObject[];
+    const wanted: readonly string[] = opts.objects?.length ? opts.objects : PULL_OBJECTS;
     return this.exclusive(c, async () => {
       const runs: SyncRun[] = [];
       const connector = await this.connector(c);
       try {
         const trigger = opts.trigger ?? SyncTrigger.MANUAL;
         const pulls = this.factory(c.type).pulls;
-        for (const object of PULL_OBJECTS.filter((o) => objects.includes(o) && pulls.includes(o))) {
+        for (const object of PULL_OBJECTS.filter((o) => wanted.includes(o) && pulls.includes(o))) {
           const run = await this.puller.pull(ctx, c, connector, object, {
             trigger,
             full: opts.full ?? false,
@@ -311,10 +312,10 @@ export class SyncService {
   }
 
   /** Delivers one connection's outbox now (claims keep concurrent pushes apart). */
-  async pushOnce(ctx: RequestContext, c: SyncConnection, trigger: SyncTrigger, signal?: AbortSignal, onProgress?: (p: PushProgress) => void): Promise<SyncRun | null> {
+  async pushOnce(ctx: RequestContext, c: SyncConnection, trigger: SyncTrigger, signal?: AbortSignal): Promise<SyncRun | null> {
     const connector = await this.connector(c);
     try {
-      return await this.pusher.push(ctx, c, connector, { trigger, signal, onProgress });
+      return await this.pusher.push(ctx, c, connector, { trigger, signal });
     } finally {
       await connector.close();
     }
@@ -341,14 +342,14 @@ export class SyncService {
     try {
       const rows: { inserted: boolean }[] = await this.db.manager.query(
         `INSERT INTO sync_outbox (connection_id, object, record_key, account_id)
-         SELECT DISTINCT $1::uuid, 'renewal-opportunity', 'ehub-renewal:' || e.order_id || ':' || e.end_date::text, e.account_id
+         SELECT DISTINCT $1::uuid, 'renewal-opportunity', $5 || ':' || e.order_id || ':' || e.end_date::text, e.account_id
            FROM entitlement e
            JOIN external_ref r ON r.entity_type = 'ACCOUNT' AND r.entity_id = e.account_id AND r.system = $2 AND r.object = 'Account'
           WHERE e.status = 'ACTIVE' AND e.ended_reason IS NULL AND e.model <> 'PERPETUAL'
             AND e.end_date BETWEEN $3::date AND $3::date + $4::int
          ON CONFLICT (connection_id, object, record_key) DO NOTHING
          RETURNING true AS inserted`,
-        [c.id, c.refSystem, today, c.renewalDays],
+        [c.id, c.refSystem, today, c.renewalDays, RENEWAL_KEY_PREFIX],
       );
       run.counts.created = rows.length;
       return run.finish();
