@@ -1,3 +1,4 @@
+import { In } from 'typeorm';
 import type { Connector, ExternalAccount, ExternalContact, ExternalOrder, PullObject } from '../../connectors/types';
 import type { AccountService } from '../accounts/account.service';
 import { AppError } from '../common/errors';
@@ -30,6 +31,23 @@ export interface PullOptions {
 
 type Outcome = 'created' | 'updated' | 'unchanged' | 'deleted';
 
+interface LinkedAccount {
+  external_id: string;
+  id: string;
+  name: string;
+  domain: string | null;
+}
+
+/** Read once per page (see `prefetch`). */
+interface PageLookups {
+  /** Hub accounts by the source's account id. */
+  accounts: Map<string, LinkedAccount>;
+  /** Stored deal states by the source's deal id. */
+  states: Map<string, SyncRecord>;
+  /** Skus of the page's lines that the catalog has. */
+  skus: Set<string>;
+}
+
 /**
  * Pulls one object of one connection and applies the records through the hub's own
  * services (account upsert, contact upsert, order submission), so a pulled record obeys
@@ -58,9 +76,10 @@ export class SyncPuller {
         // Deals are independent orders (a page holds each deal once): several are fulfilled
         // at a time, which is where an initial load spends its time. Accounts and contacts
         // are cheap and go one by one.
+        const known = await this.prefetch(conn, object, page.records as unknown[]);
         await eachConcurrently(page.records as unknown[], object === 'orders' ? this.concurrency : 1, async (record) => {
           run.counts.read++;
-          const outcome = await this.applyOne(ctx, conn, object, record, run);
+          const outcome = await this.applyOne(ctx, conn, object, record, run, known);
           if (outcome) run.counts[outcome]++;
         });
         if (page.cursor !== null) {
@@ -81,11 +100,39 @@ export class SyncPuller {
     }
   }
 
-  private async applyOne(ctx: RequestContext, conn: SyncConnection, object: PullObject, record: unknown, run: RunRecorder): Promise<Outcome | null> {
+  /**
+   * What a page's records need from the database, read once per page instead of once per
+   * record: the hub accounts their account ids link to, the stored state of its deals, and
+   * which of their skus the catalog has.
+   */
+  private async prefetch(conn: SyncConnection, object: PullObject, records: unknown[]): Promise<PageLookups> {
+    const known: PageLookups = { accounts: new Map(), states: new Map(), skus: new Set() };
+    if (object === 'contacts') return known;
+    const deals = object === 'orders' ? (records as ExternalOrder[]) : [];
+    const accountIds = object === 'accounts' ? (records as ExternalAccount[]).map((a) => a.externalId) : deals.flatMap((d) => (d.accountExternalId ? [d.accountExternalId] : []));
+    const rows: LinkedAccount[] = accountIds.length
+      ? await this.db.manager.query(
+          `SELECT r.external_id, acc.id, acc.name, acc.domain FROM external_ref r JOIN account acc ON acc.id = r.entity_id
+            WHERE r.system = $1 AND r.object = 'Account' AND r.entity_type = 'ACCOUNT' AND r.external_id = ANY($2)`,
+          [conn.refSystem, [...new Set(accountIds)]],
+        )
+      : [];
+    for (const r of rows) known.accounts.set(r.external_id, r);
+    if (deals.length) {
+      const states = await this.db.manager.find(SyncRecord, { where: { connectionId: conn.id, object: 'orders', externalId: In(deals.map((d) => d.externalId)) } });
+      for (const s of states) known.states.set(s.externalId, s);
+      const skus = [...new Set(deals.flatMap((d) => d.lines.flatMap((l) => (l.sku ? [l.sku] : []))))];
+      const found: { sku: string }[] = skus.length ? await this.db.manager.query('SELECT sku FROM product WHERE sku = ANY($1)', [skus]) : [];
+      for (const f of found) known.skus.add(f.sku);
+    }
+    return known;
+  }
+
+  private async applyOne(ctx: RequestContext, conn: SyncConnection, object: PullObject, record: unknown, run: RunRecorder, known: PageLookups): Promise<Outcome | null> {
     try {
-      if (object === 'accounts') return await this.applyAccount(ctx, conn, record as ExternalAccount);
+      if (object === 'accounts') return await this.applyAccount(ctx, conn, record as ExternalAccount, known);
       if (object === 'contacts') return await this.applyContact(ctx, conn, record as ExternalContact);
-      return await this.applyDeal(ctx, conn, record as ExternalOrder, run);
+      return await this.applyDeal(ctx, conn, record as ExternalOrder, run, known);
     } catch (err) {
       const id = (record as { externalId?: string }).externalId ?? null;
       if (err instanceof AppError) {
@@ -98,13 +145,9 @@ export class SyncPuller {
 
   // ── accounts and contacts ──
 
-  private async applyAccount(ctx: RequestContext, conn: SyncConnection, a: ExternalAccount): Promise<Outcome> {
+  private async applyAccount(ctx: RequestContext, conn: SyncConnection, a: ExternalAccount, known: PageLookups): Promise<Outcome> {
     const ref = { system: conn.refSystem, object: 'Account', externalId: a.externalId };
-    const [linked] = await this.db.manager.query(
-      `SELECT acc.id, acc.name, acc.domain FROM external_ref r JOIN account acc ON acc.id = r.entity_id
-        WHERE r.system = $1 AND r.object = $2 AND r.external_id = $3 AND r.entity_type = 'ACCOUNT'`,
-      [ref.system, ref.object, ref.externalId],
-    );
+    const linked = known.accounts.get(a.externalId);
     // A customer deleted in the CRM keeps its hub account: it may hold entitlements and usage.
     if (a.deleted) return linked ? 'deleted' : 'unchanged';
     const domain = domainOf(a.domain);
@@ -159,8 +202,8 @@ export class SyncPuller {
    * cancels what it granted. A deal that cannot be fulfilled is kept FAILED with its reason
    * and retried (unknown skus after the catalog changes).
    */
-  private async applyDeal(ctx: RequestContext, conn: SyncConnection, deal: ExternalOrder, run: RunRecorder): Promise<Outcome | null> {
-    const state = await this.db.manager.findOne(SyncRecord, { where: { connectionId: conn.id, object: 'orders', externalId: deal.externalId } });
+  private async applyDeal(ctx: RequestContext, conn: SyncConnection, deal: ExternalOrder, run: RunRecorder, known: PageLookups): Promise<Outcome | null> {
+    const state = known.states.get(deal.externalId) ?? null;
     const modifiedAt = new Date(deal.modifiedAt);
     // An older copy than the one applied (a pull from an old cursor sees current data, but a source may replay).
     if (state && state.modifiedAt.getTime() > modifiedAt.getTime()) return 'unchanged';
@@ -191,16 +234,14 @@ export class SyncPuller {
       return 'unchanged';
     }
 
-    const skus = [...new Set(planned.order.lines.map((l) => l.sku))];
-    const known: { sku: string }[] = await this.db.manager.query('SELECT sku FROM product WHERE sku = ANY($1)', [skus]);
-    const unknown = skus.filter((s) => !known.some((k) => k.sku === s));
+    const unknown = [...new Set(planned.order.lines.map((l) => l.sku))].filter((s) => !known.skus.has(s));
     if (unknown.length) {
       const message = `deal ${deal.externalId}: product code${unknown.length > 1 ? 's' : ''} ${unknown.map((s) => `"${s}"`).join(', ')} match${unknown.length > 1 ? '' : 'es'} no sku in the catalog; it is retried after the catalog changes`;
       run.error(deal.externalId, 'UNKNOWN_SKU', message);
       await this.fail(conn, deal, state, modifiedAt, 'UNKNOWN_SKU', message);
       return null;
     }
-    const accountId = await this.accountIdOf(conn, planned.order.accountExternalId);
+    const accountId = known.accounts.get(planned.order.accountExternalId)?.id;
     if (!accountId) {
       const message = `deal ${deal.externalId}: account ${planned.order.accountExternalId} is not linked to a hub account yet; retried on the next pull`;
       run.error(deal.externalId, 'NO_ACCOUNT_LINK', message);
@@ -311,12 +352,14 @@ export class SyncPuller {
       .orderBy('s.modifiedAt')
       .limit(5000)
       .getMany();
-    for (const s of due) {
+    const deals = due.map((s) => s.payload as ExternalOrder);
+    const known = await this.prefetch(conn, 'orders', deals);
+    await eachConcurrently(deals, this.concurrency, async (deal) => {
       run.counts.read++;
       // Applied as the same copy: the modified instant equals the stored one, so it is not "older".
-      const outcome = await this.applyOne(ctx, conn, 'orders', s.payload as ExternalOrder, run);
+      const outcome = await this.applyOne(ctx, conn, 'orders', deal, run, known);
       if (outcome) run.counts[outcome]++;
-    }
+    });
   }
 
   // ── state ──
