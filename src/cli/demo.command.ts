@@ -229,23 +229,10 @@ async function ensureDemoConnection(
     `SELECT entity_id FROM external_ref WHERE system = $1 AND object = 'Account' AND entity_type = 'ACCOUNT' AND external_id = ANY($2)`,
     [connection.refSystem, seededAccountIds],
   );
-  const seededHubAccounts = new Set(linked.map((r) => r.entity_id));
-  let requeued = 0;
-  let after: string | null = null;
-  for (;;) {
-    const page = await s.sync.listOutbox(ctx, {
-      first: 200,
-      after,
-      filter: { connectionId: connection.id, status: [OutboxStatus.DONE, OutboxStatus.FAILED, OutboxStatus.DEAD] },
-    });
-    for (const { node } of page.edges) {
-      if (!node.accountId || !seededHubAccounts.has(node.accountId)) continue;
-      await s.sync.replayOutboxItem(ctx, node.id);
-      requeued++;
-    }
-    if (!page.pageInfo.hasNextPage) break;
-    after = page.pageInfo.endCursor;
-  }
+  const requeued = await s.sync.replayOutbox(ctx, connection.id, {
+    statuses: [OutboxStatus.DONE, OutboxStatus.FAILED, OutboxStatus.DEAD],
+    accountIds: linked.map((r) => r.entity_id),
+  });
   return { connection, created: false, requeued };
 }
 

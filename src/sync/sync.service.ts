@@ -440,14 +440,22 @@ export class SyncService {
 
   /** Every DEAD item of a connection goes out again; returns how many. */
   async replayDeadOutbox(ctx: RequestContext, connectionId: string): Promise<number> {
+    return this.replayOutbox(ctx, connectionId, { statuses: [OutboxStatus.DEAD] });
+  }
+
+  /**
+   * Sends a connection's items in these statuses (optionally only of these accounts) again,
+   * with fresh attempts and their values re-sent even if unchanged; one statement. Returns how many.
+   */
+  async replayOutbox(ctx: RequestContext, connectionId: string, which: { statuses: OutboxStatus[]; accountIds?: string[] }): Promise<number> {
     await this.getConnection(ctx, connectionId);
     return this.db.tx(ctx, async (tx) => {
       const [rows]: [{ id: string }[], number] = await tx.manager.query(
         `UPDATE sync_outbox SET status = 'PENDING', attempts = 0, next_attempt_at = now(), dead_at = NULL, payload_hash = NULL, updated_at = now()
-          WHERE connection_id = $1 AND status = 'DEAD' RETURNING id`,
-        [connectionId],
+          WHERE connection_id = $1 AND status = ANY($2) AND ($3::uuid[] IS NULL OR account_id = ANY($3)) RETURNING id`,
+        [connectionId, which.statuses, which.accountIds ?? null],
       );
-      tx.audit({ entity: 'SyncConnection', entityId: connectionId, action: 'REPLAY_DEAD', after: { items: rows.length } });
+      tx.audit({ entity: 'SyncConnection', entityId: connectionId, action: 'REPLAY_OUTBOX', after: { statuses: which.statuses, accounts: which.accountIds?.length ?? null, items: rows.length } });
       return rows.length;
     });
   }
