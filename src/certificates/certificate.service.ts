@@ -12,6 +12,7 @@ import { Certificate, DEFAULT_CERTIFICATE_TTL, type IssueCertificateArgs } from 
 import { CERTIFICATE_ISSUER, CERTIFICATE_TYPE, type CertificateEntitlement, type CertificatePayload } from './certificate.verify';
 import { signCompact } from './signing-key.crypto';
 import { SigningKeyService, type JwksDocument, type RotatedSigningKey } from './signing-key.service';
+import { trimDecimal } from '../common/decimal';
 
 interface EntitlementRow {
   account_id: string;
@@ -39,10 +40,6 @@ function phaseAt(r: EntitlementRow, now: Date): EffectivePhase {
 const usable = (p: EffectivePhase) => p === 'ACTIVE' || p === 'IN_GRACE';
 
 /** `"500.0000"` → `"500"`: limits and quantities read as people write them. */
-function plainDecimal(v: string): string {
-  return v.includes('.') ? v.replace(/0+$/, '').replace(/\.$/, '') : v;
-}
-
 // One statement: the account, its entitlements (or the one asked for) with their features,
 // and whether the device is actively activated on each.
 const SELECT_ENTITLEMENTS = `
@@ -176,7 +173,7 @@ export class CertificateService {
           quantity: Number(r.quantity),
           overagePolicy: r.overage_policy,
           resetPeriod: r.reset_period,
-          features: r.features.map((f) => ({ key: f.key, limit: f.limit === null ? null : plainDecimal(f.limit) })),
+          features: r.features.map((f) => ({ key: f.key, limit: f.limit === null ? null : trimDecimal(f.limit) })),
         }),
       ),
       iat,

@@ -11,6 +11,7 @@ import { OutboxStatus, SyncRunStatus, type SyncConnection, type SyncRun } from '
 import { withServices } from './cli-context';
 import { DEMO_ACCOUNTS, DEMO_FEATURES, DEMO_METERS, DEMO_PRODUCTS, DEMO_SALESFORCE_ACCOUNTS, type DemoSalesforceDeal } from './demo-data';
 import { formatRuns } from './sync.command';
+import { trimDecimal } from '../common/decimal';
 
 /** The sync connection the demo creates; refSystem and orderSource carry the same name. */
 export const DEMO_CONNECTION = 'salesforce-demo';
@@ -249,8 +250,6 @@ function table(head: string[], rows: string[][]): string[] {
 }
 
 /** "10.0000" → "10". */
-const decimal = (v: string) => (v.includes('.') ? v.replace(/0+$/, '').replace(/\.$/, '') : v);
-
 async function entitlementSection(s: Services, c: SyncConnection, emu: SalesforceEmulator): Promise<string[]> {
   const rows: { account: string; deal: string; sku: string; model: string; quantity: string; start_date: string; end_date: string | null; status: string }[] =
     await s.db.manager.query(
@@ -266,7 +265,7 @@ async function entitlementSection(s: Services, c: SyncConnection, emu: Salesforc
   out.push(
     ...table(
       ['account', 'deal', 'sku', 'model', 'quantity', 'start', 'end', 'status'],
-      rows.map((r) => [r.account, dealName(r.deal), r.sku, r.model, decimal(r.quantity), r.start_date, r.end_date ?? '', r.status]),
+      rows.map((r) => [r.account, dealName(r.deal), r.sku, r.model, trimDecimal(r.quantity), r.start_date, r.end_date ?? '', r.status]),
     ).map((l) => `  ${l}`),
   );
   const failed: { external_id: string; error_code: string; error_message: string }[] = await s.db.manager.query(

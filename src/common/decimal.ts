@@ -14,3 +14,21 @@ export function toDecimalString(v: number): string {
   if (!Number.isFinite(v)) throw new Error(`not a finite number: ${v}`);
   return Number.isInteger(v) ? v.toFixed(0) : v.toFixed(10).replace(/0+$/, '').replace(/\.$/, '');
 }
+
+/** Exact product of two decimal strings (scaled to integers: no float rounding). */
+export function multiplyDecimal(a: string, b: string): string {
+  const [x, y] = [a, b].map((s) => {
+    const [i, f = ''] = s.split('.');
+    return { n: BigInt(i + f), scale: f.length };
+  });
+  const n = x!.n * y!.n;
+  const scale = x!.scale + y!.scale;
+  if (scale === 0) return n.toString();
+  const s = n.toString().padStart(scale + 1, '0');
+  return `${s.slice(0, -scale)}.${s.slice(-scale)}`;
+}
+
+/** "12.500" → "12.5", "3.000" → "3"; integers untouched. */
+export function trimDecimal(s: string): string {
+  return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
+}

@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../common/context';
 import { AppError, badInput, conflict, notFound, type FieldError } from '../common/errors';
 import { paginate, type Connection } from '../common/pagination';
-import { toDecimalString } from '../common/decimal';
+import { toDecimalString, multiplyDecimal, trimDecimal } from '../common/decimal';
 import { accountScope, assertAccountVisible, assertRecordVisible } from '../auth/scope';
 import type { Db, Tx } from '../db/db';
 import { auditSnapshot } from '../db/db';
@@ -93,17 +93,7 @@ function canonicalLine(l: OrderLineInput): CanonicalLine {
 
 /** Stable JSON (sorted keys) so equal inputs hash equally whatever their key order. */
 function multiply(perUnit: string | null, quantity: string): string | null {
-  if (perUnit === null) return null;
-  // Exact decimal product: scale both to integers.
-  const [a, b] = [perUnit, quantity].map((s) => {
-    const [i, f = ''] = s.split('.');
-    return { n: BigInt(i + f), scale: f.length };
-  });
-  const n = a!.n * b!.n;
-  const scale = a!.scale + b!.scale;
-  if (scale === 0) return n.toString();
-  const s = n.toString().padStart(scale + 1, '0');
-  return `${s.slice(0, -scale)}.${s.slice(-scale)}`.replace(/\.?0+$/, '');
+  return perUnit === null ? null : trimDecimal(multiplyDecimal(perUnit, quantity));
 }
 
 /**

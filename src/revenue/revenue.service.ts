@@ -7,6 +7,7 @@ import { accountScope, assertAccountVisible, assertUnscoped } from '../auth/scop
 import { addDays, addMonths, monthOf, parseMonth, todayIn, type MonthAmount } from './periods';
 import { allocate, defaultPattern, earnedUntil, initialSchedule, modificationAdjustments, RevenuePattern, type ScheduleTerms } from './revenue.rules';
 import { groupBy } from '../common/collections';
+import { multiplyDecimal, trimDecimal } from '../common/decimal';
 
 /** An obligation as stored (revenue_obligation), with what its line and product say. */
 export interface ObligationRow {
@@ -594,18 +595,3 @@ function foldClosed(schedule: MonthAmount[], firstOpen: string): MonthAmount[] {
   return [...out.entries()].map(([month, amount]) => ({ month, amount }));
 }
 
-function multiplyDecimal(a: string, b: string): string {
-  const [x, y] = [a, b].map((s) => {
-    const [i, f = ''] = s.split('.');
-    return { n: BigInt(i + f), scale: f.length };
-  });
-  const n = x!.n * y!.n;
-  const scale = x!.scale + y!.scale;
-  if (scale === 0) return n.toString();
-  const s = n.toString().padStart(scale + 1, '0');
-  return `${s.slice(0, -scale)}.${s.slice(-scale)}`;
-}
-
-function trimDecimal(s: string): string {
-  return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
-}

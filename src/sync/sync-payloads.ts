@@ -3,6 +3,7 @@ import type { AccountFields, EntitlementSummary, PushObject, PushPayloads, Renew
 import { groupBy } from '../common/collections';
 import { isUuid } from '../common/ids';
 import { minorToMajor } from './sync.rules';
+import { trimDecimal } from '../common/decimal';
 
 /**
  * What the hub tells an external system, computed when the outbox delivers (so the latest
@@ -96,9 +97,7 @@ function effectiveStatus(f: FactRow): string {
 const STATUS_RANK = ['ACTIVE', 'SUSPENDED', 'EXPIRED', 'CANCELLED'];
 
 function decimal(v: string | number | null): string | null {
-  if (v === null || v === undefined) return null;
-  const s = String(v);
-  return s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
+  return v === null || v === undefined ? null : trimDecimal(String(v));
 }
 
 async function accountsOf(m: EntityManager, ids: string[], refSystem: string): Promise<Map<string, AccountRow>> {
