@@ -176,8 +176,8 @@ export class EntitlementService {
       note?: string;
     },
   ): Promise<Entitlement> {
-    const before = await this.snapshot(tx.manager, id);
     const current = await tx.manager.findOneOrFail(Entitlement, { where: { id } });
+    const before = await this.snapshot(tx.manager, current);
     const term = c.term ?? { startDate: current.startDate, endDate: current.endDate, graceDays: current.graceDays };
     await tx.manager.query(
       `UPDATE entitlement e SET
@@ -202,10 +202,11 @@ export class EntitlementService {
       ],
     );
     if (c.features) await this.replaceFeatures(tx.manager, id, current.accountId, c.features);
-    const after = await this.snapshot(tx.manager, id);
+    const changed = await tx.manager.findOneOrFail(Entitlement, { where: { id } });
+    const after = await this.snapshot(tx.manager, changed);
     await this.recordEvent(tx, ctx, id, current.accountId, kind, orderLineId, before, after, c.note);
     tx.audit({ entity: 'Entitlement', entityId: id, action: kind, before, after });
-    return tx.manager.findOneOrFail(Entitlement, { where: { id } });
+    return changed;
   }
 
   /** Locks an entitlement row for the rest of the transaction. */
@@ -213,9 +214,9 @@ export class EntitlementService {
     return manager.createQueryBuilder(Entitlement, 'e').setLock('pessimistic_write').where('e.id = :id', { id }).getOne();
   }
 
-  async snapshot(manager: EntityManager, id: string): Promise<EntitlementSnapshot> {
-    const e = await manager.findOneOrFail(Entitlement, { where: { id } });
-    const features = (await this.featuresOf(manager, [id])).get(id) ?? [];
+  /** The entitlement (as just read) with its features, as history and audit record it. */
+  async snapshot(manager: EntityManager, e: Entitlement): Promise<EntitlementSnapshot> {
+    const features = (await this.featuresOf(manager, [e.id])).get(e.id) ?? [];
     return {
       ...(auditSnapshot(e) as Record<string, unknown>),
       features: features.map((f) => ({ featureKey: f.featureKey, limitTotal: f.limitTotal })),
