@@ -82,15 +82,16 @@ export async function paginate<T extends ObjectLiteral & { id: string }>(
   alias: string,
   args: PageArgs,
   sortField: string = 'createdAt',
+  direction: 'ASC' | 'DESC' = 'ASC',
 ): Promise<Connection<T>> {
   const totalCount = await qb.clone().getCount();
   if (args.after) {
     const c = decodeCursor(args.after);
-    qb.andWhere(`(${alias}.${sortField}, ${alias}.id) > (:cursorAt, :cursorId)`, { cursorAt: c.createdAt, cursorId: c.id });
+    qb.andWhere(`(${alias}.${sortField}, ${alias}.id) ${direction === 'ASC' ? '>' : '<'} (:cursorAt, :cursorId)`, { cursorAt: c.createdAt, cursorId: c.id });
   }
   const rows = await qb
-    .orderBy(`${alias}.${sortField}`, 'ASC')
-    .addOrderBy(`${alias}.id`, 'ASC')
+    .orderBy(`${alias}.${sortField}`, direction)
+    .addOrderBy(`${alias}.id`, direction)
     .take(args.first + 1)
     .getMany();
   const hasNextPage = rows.length > args.first;

@@ -48,13 +48,13 @@ export class Metrics {
       // so an alert can fire on a growing backlog, dead letters or a stalled pull.
       new client.Gauge({
         name: 'ehub_sync_outbox_items',
-        help: 'Sync outbox items by connection and status (PENDING, IN_FLIGHT, FAILED, DONE, DEAD)',
+        help: 'Sync outbox items not done, by connection and status (PENDING, IN_FLIGHT, FAILED, DEAD)',
         labelNames: ['connection', 'status'] as const,
         registers: [this.registry],
         async collect() {
           this.reset();
           const rows: { name: string; status: string; n: number }[] = await ds.query(
-            `SELECT c.name, o.status, count(*)::int AS n FROM sync_outbox o JOIN sync_connection c ON c.id = o.connection_id GROUP BY c.name, o.status`,
+            `SELECT c.name, o.status, count(*)::int AS n FROM sync_outbox o JOIN sync_connection c ON c.id = o.connection_id WHERE o.status <> 'DONE' GROUP BY c.name, o.status`,
           );
           for (const r of rows) this.set({ connection: r.name, status: r.status }, r.n);
         },

@@ -66,9 +66,8 @@ export class SyncPuller {
 
   async pull(ctx: RequestContext, conn: SyncConnection, connector: Connector, object: PullObject, opts: PullOptions): Promise<SyncRun> {
     const stored = opts.full ? null : await this.cursor(conn.id, object);
-    const run = await RunRecorder.start(this.db, { connectionId: conn.id, kind: SyncRunKind.PULL, object, trigger: opts.trigger, cursorFrom: stored });
+    const run = await RunRecorder.start(this.db, { connectionId: conn.id, kind: SyncRunKind.PULL, object, trigger: opts.trigger, cursorFrom: stored }, connector);
     const log = ctx.log.child({ connection: conn.name, object, runId: run.id });
-    const callsBefore = connector.stats().apiCalls;
     run.cursorTo = stored;
     try {
       if (object === 'orders') await this.retryFailedDeals(ctx, conn, run);
@@ -89,12 +88,10 @@ export class SyncPuller {
         opts.onProgress?.({ object, read: run.counts.read });
         if (opts.signal?.aborted) break;
       }
-      run.counts.apiCalls = connector.stats().apiCalls - callsBefore;
       const done = await run.finish();
       log.info({ ...run.counts }, 'sync pull done');
       return done;
     } catch (err) {
-      run.counts.apiCalls = connector.stats().apiCalls - callsBefore;
       log.warn({ err }, 'sync pull failed');
       return run.finish(err);
     }

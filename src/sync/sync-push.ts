@@ -71,27 +71,21 @@ export class SyncPusher {
   async push(ctx: RequestContext, conn: SyncConnection, connector: Connector, opts: PushOptions): Promise<SyncRun | null> {
     const deadline = Date.now() + this.config.EHUB_SYNC_RUN_BUDGET_MS;
     let run: RunRecorder | null = null;
-    const callsBefore = connector.stats().apiCalls;
     const log = ctx.log.child({ connection: conn.name, job: 'sync-push' });
     try {
       while (Date.now() < deadline && !opts.signal?.aborted) {
         const claimed = await this.claim(conn.id, this.config.EHUB_SYNC_PUSH_BATCH);
         if (claimed.length === 0) break;
-        run ??= await RunRecorder.start(this.db, { connectionId: conn.id, kind: SyncRunKind.PUSH, object: 'outbox', trigger: opts.trigger });
+        run ??= await RunRecorder.start(this.db, { connectionId: conn.id, kind: SyncRunKind.PUSH, object: 'outbox', trigger: opts.trigger }, connector);
         const stop = await this.deliver(conn, connector, claimed, run, log);
         opts.onProgress?.({ delivered: run.counts.created + run.counts.updated, failed: run.counts.failed, unchanged: run.counts.unchanged });
-        if (stop) {
-          run.counts.apiCalls = connector.stats().apiCalls - callsBefore;
-          return await run.finish(stop);
-        }
+        if (stop) return await run.finish(stop);
       }
       if (!run) return null; // nothing was due: no run recorded
-      run.counts.apiCalls = connector.stats().apiCalls - callsBefore;
       return await run.finish();
     } catch (err) {
       log.error({ err }, 'sync push failed');
-      if (!run) run = await RunRecorder.start(this.db, { connectionId: conn.id, kind: SyncRunKind.PUSH, object: 'outbox', trigger: opts.trigger });
-      run.counts.apiCalls = connector.stats().apiCalls - callsBefore;
+      if (!run) run = await RunRecorder.start(this.db, { connectionId: conn.id, kind: SyncRunKind.PUSH, object: 'outbox', trigger: opts.trigger }, connector);
       return run.finish(err);
     }
   }

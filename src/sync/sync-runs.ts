@@ -1,4 +1,4 @@
-import { ConnectorError } from '../../connectors/types';
+import { ConnectorError, type Connector } from '../../connectors/types';
 import type { Db } from '../db/db';
 import type { SyncRunKind, SyncTrigger } from './sync.entities';
 import { SyncRun, SyncRunStatus } from './sync.entities';
@@ -27,20 +27,27 @@ export class RunRecorder {
   cursorTo: string | null = null;
   private started = Date.now();
 
+  private readonly apiCallsBefore: number;
+
   private constructor(
     private readonly db: Db,
     readonly id: string,
-  ) {}
+    /** The connector whose API calls the run counts (from start to finish). */
+    private readonly connector?: Pick<Connector, 'stats'>,
+  ) {
+    this.apiCallsBefore = connector?.stats().apiCalls ?? 0;
+  }
 
   static async start(
     db: Db,
     run: { connectionId: string; kind: SyncRunKind; object: string; trigger: SyncTrigger; cursorFrom?: string | null },
+    connector?: Pick<Connector, 'stats'>,
   ): Promise<RunRecorder> {
     const [row] = await db.manager.query(
       `INSERT INTO sync_run (connection_id, kind, object, trigger, status, cursor_from) VALUES ($1, $2, $3, $4, 'RUNNING', $5) RETURNING id`,
       [run.connectionId, run.kind, run.object, run.trigger, run.cursorFrom ?? null],
     );
-    return new RunRecorder(db, row.id);
+    return new RunRecorder(db, row.id, connector);
   }
 
   /** Records an error about one record; `count` false adds detail to a failure already counted. */
@@ -54,6 +61,7 @@ export class RunRecorder {
     const status = fatal ? SyncRunStatus.FAILED : this.counts.failed > 0 ? SyncRunStatus.PARTIAL : SyncRunStatus.SUCCEEDED;
     const error = fatal instanceof ConnectorError ? `${fatal.code}: ${fatal.message}` : fatal instanceof Error ? fatal.message : fatal ? String(fatal) : null;
     const c = this.counts;
+    if (this.connector) c.apiCalls = this.connector.stats().apiCalls - this.apiCallsBefore;
     await this.db.manager.query(
       `UPDATE sync_run SET status = $2, finished_at = now(), duration_ms = $3, read = $4, created = $5, updated = $6, unchanged = $7,
               deleted = $8, failed = $9, api_calls = $10, cursor_to = $11, error = $12, errors = $13::jsonb

@@ -6,7 +6,7 @@ import { systemContext, type RequestContext } from '../common/context';
 import { AppError, badInput, conflict, notFound, type FieldError } from '../common/errors';
 import { isUuid } from '../common/ids';
 import { assertUnscoped } from '../auth/scope';
-import { decodeCursor, encodeCursor, paginate, type Connection } from '../common/pagination';
+import { paginate, type Connection } from '../common/pagination';
 import { SecretBox } from '../common/secret-box';
 import { stableStringify } from '../common/stable-json';
 import { todayIn } from '../common/dates';
@@ -395,17 +395,7 @@ export class SyncService {
     if (f?.connectionId) qb.andWhere('r.connectionId = :cid', { cid: f.connectionId });
     if (f?.kind) qb.andWhere('r.kind = :kind', { kind: f.kind });
     if (f?.status) qb.andWhere('r.status = :status', { status: f.status });
-    if (!(args.newestFirst ?? true)) return paginate(qb, 'r', args, 'startedAt');
-    // Newest first: the same keyset, descending.
-    const totalCount = await qb.clone().getCount();
-    if (args.after) {
-      const c = decodeCursor(args.after);
-      qb.andWhere('(r.startedAt, r.id) < (:at, :id)', { at: c.createdAt, id: c.id });
-    }
-    const rows = await qb.orderBy('r.startedAt', 'DESC').addOrderBy('r.id', 'DESC').take(args.first + 1).getMany();
-    const page = rows.slice(0, args.first);
-    const edges = page.map((node) => ({ cursor: encodeCursor(node.startedAt, node.id), node }));
-    return { edges, pageInfo: { hasNextPage: rows.length > args.first, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+    return paginate(qb, 'r', args, 'startedAt', (args.newestFirst ?? true) ? 'DESC' : 'ASC');
   }
 
   async listOutbox(ctx: RequestContext, args: OutboxListArgs): Promise<Connection<SyncOutboxItem>> {
