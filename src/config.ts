@@ -4,6 +4,17 @@ import { z } from 'zod';
 /** "50, 80,100" → [50, 80, 100] (NaN for anything else, which the schema then refuses). */
 const numberList = (v: string): number[] => [...new Set(v.split(',').map((x) => Number(x.trim())))].sort((a, b) => a - b);
 
+const TIME_ZONE_MESSAGE = 'must be an IANA time zone, e.g. UTC or Europe/Berlin';
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Every setting the hub reads from the environment, validated once at start-up.
  * The README's configuration table mirrors this schema; keep them in step.
@@ -32,29 +43,9 @@ const schema = z.object({
     .transform((v) => v === 'true'),
   EHUB_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** The contract time zone: service dates (end dates inclusive) become instants in it. */
-  EHUB_TIME_ZONE: z
-    .string()
-    .default('UTC')
-    .refine((tz) => {
-      try {
-        new Intl.DateTimeFormat('en', { timeZone: tz });
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'must be an IANA time zone, e.g. UTC or Europe/Berlin'),
+  EHUB_TIME_ZONE: z.string().default('UTC').refine(isTimeZone, TIME_ZONE_MESSAGE),
   /** The reporting calendar for revenue months and usage recognition; unset = EHUB_TIME_ZONE. */
-  EHUB_REPORTING_TIME_ZONE: z
-    .string()
-    .optional()
-    .refine((tz) => {
-      try {
-        if (tz) new Intl.DateTimeFormat('en', { timeZone: tz });
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'must be an IANA time zone, e.g. UTC or Europe/Berlin'),
+  EHUB_REPORTING_TIME_ZONE: z.string().optional().refine((tz) => tz === undefined || isTimeZone(tz), TIME_ZONE_MESSAGE),
   /** When the revenue job recognises usage-priced obligations (node-cron expression). */
   EHUB_REVENUE_USAGE_CRON: z.string().default('30 3 * * *'),
   /** How often the entitlement lifecycle job runs (node-cron expression). */

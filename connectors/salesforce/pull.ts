@@ -10,7 +10,7 @@ import {
   type PulledRecords,
 } from '../types';
 import type { SalesforceSession } from './session';
-import { afterCursorClause, decodeCursor, encodeCursor, soqlString, toIsoInstant, websiteDomain } from './values';
+import { afterCursorClause, decodeCursor, encodeCursor, inLists, toIsoInstant, websiteDomain } from './values';
 
 /** A record as the REST query resource returns it (decimal fields as exact strings). */
 type SfRow = Record<string, unknown> & { Id: string; SystemModstamp?: string };
@@ -20,9 +20,6 @@ interface QueryResponse {
   nextRecordsUrl?: string;
   records: SfRow[];
 }
-
-/** Ids per `IN (...)` list: keeps the GET URL far below Salesforce's 16,384-byte limit. */
-const IN_CHUNK = 200;
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
@@ -91,8 +88,8 @@ async function linesOf(
   const endField = session.options.lineEndDateField;
   const fields = ['Id', 'OpportunityId', 'ProductCode', 'Quantity', 'UnitPrice', 'ServiceDate', ...(endField ? [endField] : []), 'SystemModstamp'];
   const byOpp = new Map<string, SfRow[]>();
-  for (let i = 0; i < opportunityIds.length; i += IN_CHUNK) {
-    const ids = opportunityIds.slice(i, i + IN_CHUNK).map(soqlString).join(', ');
+  // IN lists keep the GET URL far below Salesforce's 16,384-byte limit.
+  for (const ids of inLists(opportunityIds)) {
     const soql = `SELECT ${fields.join(', ')} FROM OpportunityLineItem WHERE OpportunityId IN (${ids}) ORDER BY OpportunityId ASC, Id ASC`;
     for await (const rows of queryPages(session, ctx, soql, { all: false, guard: false })) {
       for (const r of rows) {

@@ -5,7 +5,7 @@ import { ConnectorError, type ConnectorCallContext, type PushBatch, type PushObj
 import { isRetryableRecordError } from './errors';
 import { queryPages } from './pull';
 import type { SalesforceSession } from './session';
-import { id18, jsonDecimal, soqlString } from './values';
+import { id18, jsonDecimal, inLists } from './values';
 import { Decimal, planWrites, type SfValue, type Write, type WritePlan } from './writes';
 
 /** sObject Collections take at most 200 records per request. */
@@ -39,26 +39,7 @@ const jsonValue = (v: SfValue): unknown => (v instanceof Decimal ? jsonDecimal(v
 
 /** Bulk API 2.0 CSV: empty leaves a field alone, `#N/A` clears it. */
 const csvValue = (v: SfValue | undefined): string =>
-  v === undefined ? '' : v === null ? '#N/A' : v instanceof Decimal ? v.text : typeof v === 'boolean' ? String(v) : String(v);
-
-/** Groups keys into `IN (...)` lists that keep the GET URL short. */
-function inLists(keys: string[], maxChars = 6000): string[] {
-  const lists: string[] = [];
-  let cur: string[] = [];
-  let len = 0;
-  for (const k of keys) {
-    const lit = soqlString(k);
-    if (cur.length > 0 && (len + lit.length > maxChars || cur.length >= 200)) {
-      lists.push(cur.join(', '));
-      cur = [];
-      len = 0;
-    }
-    cur.push(lit);
-    len += lit.length + 2;
-  }
-  if (cur.length > 0) lists.push(cur.join(', '));
-  return lists;
-}
+  v === undefined ? '' : v === null ? '#N/A' : v instanceof Decimal ? v.text : String(v);
 
 /** Drops create-only fields (the renewal's stage) from writes whose record already exists. */
 async function stripCreateOnly(session: SalesforceSession, ctx: ConnectorCallContext, plan: WritePlan): Promise<void> {

@@ -141,3 +141,22 @@ export function id18(id: string): string {
   }
   return id + suffix;
 }
+
+/** Groups keys into `IN (...)` lists that keep the GET URL short. */
+export function inLists(keys: string[], maxChars = 6000): string[] {
+  const lists: string[] = [];
+  let cur: string[] = [];
+  let len = 0;
+  for (const k of keys) {
+    const lit = soqlString(k);
+    if (cur.length > 0 && (len + lit.length > maxChars || cur.length >= 200)) {
+      lists.push(cur.join(', '));
+      cur = [];
+      len = 0;
+    }
+    cur.push(lit);
+    len += lit.length + 2;
+  }
+  if (cur.length > 0) lists.push(cur.join(', '));
+  return lists;
+}

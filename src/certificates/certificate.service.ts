@@ -13,6 +13,7 @@ import { CERTIFICATE_ISSUER, CERTIFICATE_TYPE, type CertificateEntitlement, type
 import { signCompact } from './signing-key.crypto';
 import { SigningKeyService, type JwksDocument, type RotatedSigningKey } from './signing-key.service';
 import { trimDecimal } from '../common/decimal';
+import { isUsable } from '../licensing/licensing.rules';
 
 interface EntitlementRow {
   account_id: string;
@@ -37,7 +38,6 @@ function phaseAt(r: EntitlementRow, now: Date): EffectivePhase {
   return effectivePhase({ status: r.status, startsAt: r.starts_at, endsAt: r.ends_at, graceEndsAt: r.grace_ends_at, endedReason: r.ended_reason }, now);
 }
 
-const usable = (p: EffectivePhase) => p === 'ACTIVE' || p === 'IN_GRACE';
 
 /** `"500.0000"` → `"500"`: limits and quantities read as people write them. */
 // One statement: the account, its entitlements (or the one asked for) with their features,
@@ -126,12 +126,12 @@ export class CertificateService {
       throw accountId != null ? notFound('Account', accountId) : notFound('Entitlement', entitlementId!);
     }
     const account = { id: rows[0]!.account_id, name: rows[0]!.account_name };
-    let certified = rows.filter((r) => r.id !== null && usable(phaseAt(r, now)));
+    let certified = rows.filter((r) => r.id !== null && isUsable(phaseAt(r, now)));
 
     if (entitlementId != null) {
       const e = rows[0]!;
       const state = phaseAt(e, now);
-      if (!usable(state)) {
+      if (!isUsable(state)) {
         throw badInput('CERTIFICATE_ENTITLEMENT_NOT_USABLE', `Entitlement ${e.id} is ${state.replace('_', ' ').toLowerCase()}: only rights usable now can be certified`, [
           { path: 'entitlementId', message: `is ${state}` },
         ]);

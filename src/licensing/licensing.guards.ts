@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { accountScope } from '../auth/scope';
+import { assertRecordVisible } from '../auth/scope';
 import type { RequestContext } from '../common/context';
 import { AppError, badInput, notFound, type FieldError } from '../common/errors';
 import { Entitlement } from '../entitlements/entitlement.entity';
@@ -8,10 +8,7 @@ import { isUuid } from '../common/ids';
 import { isUsable, phaseReason, slots } from './licensing.rules';
 
 /** A record of another account is NOT_FOUND for a scoped key, with the id the caller sent (nothing of the other account). */
-export function assertVisible(ctx: RequestContext, accountId: string, entity: string, id: string): void {
-  const scope = accountScope(ctx);
-  if (scope && scope !== accountId) throw notFound(entity, id);
-}
+export const assertVisible = assertRecordVisible;
 
 /**
  * Locks an entitlement for the rest of the transaction (FOR NO KEY UPDATE: concurrent

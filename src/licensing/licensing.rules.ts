@@ -1,7 +1,8 @@
+import type { EffectivePhase } from '../entitlements/effective-status';
 import { CheckCode } from './licensing.types';
 
 /** The phases of src/entitlements/effective-status.ts (computed in SQL by phaseSql). */
-export type Phase = 'SUSPENDED' | 'CANCELLED' | 'NOT_STARTED' | 'ACTIVE' | 'IN_GRACE' | 'EXPIRED';
+export type Phase = EffectivePhase;
 
 /** Phases in which an entitlement may be used (and its devices, seats, leases and balances drawn). */
 export const USABLE_PHASES: readonly Phase[] = ['ACTIVE', 'IN_GRACE'];
