@@ -190,7 +190,7 @@ export type PushObject = 'account-fields' | 'renewal-opportunity' | 'entitlement
  * configured field names). A null value clears the field; an absent one leaves it alone.
  */
 export interface AccountFields {
-  /** ACTIVE | SUSPENDED | EXPIRED | CANCELLED | NONE: the best status over the account's entitlements. */
+  /** ACTIVE | SUSPENDED | NOT_STARTED | EXPIRED | CANCELLED | NONE: the best status over the account's entitlements. */
   entitlementStatus?: string | null;
   /** YYYY-MM-DD: the earliest end date of an active term entitlement. */
   nextRenewalDate?: string | null;

@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import type { AccountFields, EntitlementSummary, PushObject, PushPayloads, RenewalOpportunity } from '../../connectors/types';
 import { groupBy } from '../common/collections';
 import { isUuid } from '../common/ids';
+import { phaseSql } from '../licensing/licensing.sql';
 import { minorToMajor } from './sync.rules';
 import { trimDecimal } from '../common/decimal';
 
@@ -12,7 +13,7 @@ import { trimDecimal } from '../common/decimal';
  * renewal's date...): the item is closed without an API call.
  *
  * Definitions (docs/salesforce-setup.md lists them for CRM admins):
- * - live entitlement: ACTIVE, started, not past its grace end (nor its end when cancelled).
+ * - live entitlement: its effective phase (as checks see it, `phaseSql`) is ACTIVE or IN_GRACE.
  * - ARR: over live entitlements with an end date, the unit price of the latest line that
  *   granted, renewed, amended or upgraded it × its quantity, annualised by that line's term
  *   (× 365 ÷ days). Lines in the account's currency (else the first currency found).
@@ -21,12 +22,11 @@ import { trimDecimal } from '../common/decimal';
  *   SUBSCRIPTION have no capacity (utilisation skips them).
  */
 
-const LIVE = `(e.status = 'ACTIVE' AND e.starts_at <= now() AND (e.grace_ends_at IS NULL OR e.grace_ends_at > now())
-               AND (e.ended_reason IS NULL OR e.ends_at IS NULL OR e.ends_at > now()))`;
+const PHASE = phaseSql('e', 'now()');
 
 /** Per entitlement: what a CRM user sees of it. */
 const FACTS_SQL = `
-  SELECT e.id, e.account_id, e.order_id, e.sku, p.name AS product_name, e.model, e.status, ${LIVE} AS live,
+  SELECT e.id, e.account_id, e.order_id, e.sku, p.name AS product_name, e.model, e.status, ${PHASE} AS phase, ${PHASE} IN ('ACTIVE','IN_GRACE') AS live,
          e.start_date::text AS start_date, e.end_date::text AS end_date, e.quantity::text AS quantity,
          CASE e.model
            WHEN 'NAMED_USER' THEN (SELECT count(*) FROM seat s WHERE s.entitlement_id = e.id AND s.released_at IS NULL)::numeric
@@ -59,6 +59,7 @@ interface FactRow {
   product_name: string;
   model: string;
   status: string;
+  phase: string;
   live: boolean;
   start_date: string;
   end_date: string | null;
@@ -88,13 +89,12 @@ function arrMinor(f: FactRow): bigint | null {
   return (num * 2n + den) / (2n * den);
 }
 
+/** The status a CRM user sees: the effective phase, grace counted as active. */
 function effectiveStatus(f: FactRow): string {
-  if (f.live) return 'ACTIVE';
-  if (f.status === 'ACTIVE') return 'EXPIRED';
-  return f.status;
+  return f.live ? 'ACTIVE' : f.phase;
 }
 
-const STATUS_RANK = ['ACTIVE', 'SUSPENDED', 'EXPIRED', 'CANCELLED'];
+const STATUS_RANK = ['ACTIVE', 'SUSPENDED', 'NOT_STARTED', 'EXPIRED', 'CANCELLED'];
 
 function decimal(v: string | number | null): string | null {
   return v === null || v === undefined ? null : trimDecimal(String(v));

@@ -256,4 +256,13 @@ describe('Salesforce push: synced fields, renewal opportunities and entitlements
     expect(await item()).toEqual({ status: 'DONE', attempts: 0, last_error_code: null });
     expect(Number(emu.records('Ehub_Entitlement__c').find((e) => e.Ehub_Entitlement_Id__c === entitlementId)!.Used__c)).toBe(1);
   }, 60_000);
+
+  it('shows a term that starts later as NOT_STARTED, not as expired', async () => {
+    const sfAccount = emu.insert('Account', { Name: 'Later Ltd' });
+    emu.seedDeal({ accountId: sfAccount, lines: [{ productCode: 'SEATS', quantity: 2, unitPrice: 50, serviceDate: day(30), endDate: day(394) }] });
+    await runSync(hub, connectionId, { push: true });
+    expect(emu.get('Account', sfAccount)!.Ehub_Entitlement_Status__c).toBe('NOT_STARTED');
+    const ent = emu.records('Ehub_Entitlement__c').find((e) => e.Account__c === sfAccount)!;
+    expect(ent.Status__c).toBe('NOT_STARTED');
+  }, 60_000);
 });
