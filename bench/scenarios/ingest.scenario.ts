@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Scenario } from '../support/types';
 import { runBatch } from '../support/batch';
+import { fmt } from '../support/report';
 
 const EVENTS = Number(process.env.BENCH_INGEST_EVENTS ?? 1_000_000);
 const BATCH = 1_000;
@@ -8,7 +9,6 @@ const ACCOUNTS = Number(process.env.BENCH_INGEST_ACCOUNTS ?? 1_000);
 const CONCURRENCY = Number(process.env.BENCH_INGEST_CONCURRENCY ?? 4);
 const DUPLICATES = 0.05;
 const LATE = 0.1;
-const fmt = (n: number) => n.toLocaleString('en-US');
 
 /** Meters of the run: what most usage looks like (sums), with some of every other kind. */
 const METERS = [

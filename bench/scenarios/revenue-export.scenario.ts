@@ -8,12 +8,12 @@ import { performance } from 'node:perf_hooks';
 import { runBatch } from '../support/batch';
 import { freePort } from '../../src/db/embedded-postgres';
 import type { Figures, Scenario } from '../support/types';
+import { fmt } from '../support/report';
 
 const ROWS = Number(process.env.BENCH_REVENUE_ROWS ?? 1_000_000);
 const MONTHS = 50;
 const OBLIGATIONS = Math.max(1, Math.round(ROWS / MONTHS));
 const ACCOUNTS = Math.min(1_000, OBLIGATIONS);
-const fmt = (n: number) => n.toLocaleString('en-US');
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
 
 /** The process's lifetime peak resident set (Linux), in bytes; null elsewhere. */

@@ -6,12 +6,13 @@ import { systemContext } from '../../src/common/context';
 import { OrderLineAction } from '../../src/entitlements/entitlement.enums';
 import { SyncTrigger } from '../../src/sync/sync.entities';
 import { eachConcurrently } from '../../src/sync/sync-pull';
-import type { Figures, Scenario } from '../support/types';
+import type { Scenario } from '../support/types';
+import { oneRunFigures } from '../support/batch';
+import { fmt } from '../support/report';
 
 const DEALS = Number(process.env.BENCH_SF_DEALS ?? 2_000);
 const LINES = 3;
 const ACCOUNTS = Math.max(1, Math.round(DEALS / 5));
-const fmt = (n: number) => n.toLocaleString('en-US');
 const CLIENT = { clientId: 'bench-pull', clientSecret: 'bench-pull-secret' };
 const SKUS = ['BENCH-PULL-A', 'BENCH-PULL-B', 'BENCH-PULL-C'];
 
@@ -106,24 +107,10 @@ export const salesforcePull: Scenario = {
       const direct = (performance.now() - b0) / 1000;
       console.error(`  baseline (submitOrder directly, ${concurrency} at a time): ${fmt(DEALS)} orders in ${direct.toFixed(1)} s; sync/direct = ${(seconds / direct).toFixed(2)}×`);
 
-      const figures: Figures = {
-        requestsPerSec: Math.round(DEALS / seconds),
-        requests: DEALS,
-        durationSec: Math.round(seconds * 100) / 100,
-        connections: 1,
-        latencyMs: { p50: 0, p90: 0, p99: 0, avg: 0, max: 0 },
-        errors: 0,
-        timeouts: 0,
-        non2xx: 0,
-        mismatches: 0,
-        statusCodes: {},
-        serverEventLoopUtilization: Math.round(busy.utilization * 100) / 100,
-        headline: {
+      return oneRunFigures(DEALS, seconds, busy.utilization, {
           value: Math.round(DEALS / seconds),
           unit: `deals/s (${fmt(DEALS * LINES)} lines, ${orders.apiCalls} API calls); submitOrder directly ${Math.round(DEALS / direct)} orders/s (sync/direct ${(seconds / direct).toFixed(2)}× the time)`,
-        },
-      };
-      return figures;
+        });
     } finally {
       await emu.close();
     }

@@ -5,10 +5,11 @@ import { startSalesforceEmulator } from '../../connectors/salesforce/emulator';
 import { systemContext } from '../../src/common/context';
 import { markSyncDirty } from '../../src/sync/sync-outbox';
 import { SyncTrigger } from '../../src/sync/sync.entities';
-import type { Figures, Scenario } from '../support/types';
+import type { Scenario } from '../support/types';
+import { oneRunFigures } from '../support/batch';
+import { fmt } from '../support/report';
 
 const ACCOUNTS = Number(process.env.BENCH_SF_ACCOUNTS ?? 100_000);
-const fmt = (n: number) => n.toLocaleString('en-US');
 const CLIENT = { clientId: 'bench-hub', clientSecret: 'bench-secret-123' };
 
 /**
@@ -77,24 +78,10 @@ export const salesforcePush: Scenario = {
       const bareSeconds = (performance.now() - b0) / 1000;
       console.error(`  baseline (one bare Bulk API 2.0 job with fetch): ${bareSeconds.toFixed(2)} s, ${emu.stats.apiCalls} API calls; hub/bare = ${(seconds / bareSeconds).toFixed(1)}×`);
 
-      const figures: Figures = {
-        requestsPerSec: Math.round(ACCOUNTS / seconds),
-        requests: ACCOUNTS,
-        durationSec: Math.round(seconds * 100) / 100,
-        connections: 1,
-        latencyMs: { p50: 0, p90: 0, p99: 0, avg: 0, max: 0 },
-        errors: 0,
-        timeouts: 0,
-        non2xx: 0,
-        mismatches: wrong,
-        statusCodes: {},
-        serverEventLoopUtilization: Math.round(busy.utilization * 100) / 100,
-        headline: {
+      return oneRunFigures(ACCOUNTS, seconds, busy.utilization, {
           value: Math.round(seconds * 100) / 100,
           unit: `s for ${fmt(ACCOUNTS)} accounts with ${apiCalls} API calls (targets ≤ 60 s, ≤ 100 calls); bare Bulk job ${bareSeconds.toFixed(2)} s (${(seconds / bareSeconds).toFixed(1)}×)`,
-        },
-      };
-      return figures;
+        }, wrong);
     } finally {
       await emu.close();
     }

@@ -55,3 +55,21 @@ export async function runBatch(count: number, concurrency: number, send: (i: num
     serverEventLoopUtilization: Math.round(busy.utilization * 100) / 100,
   };
 }
+
+/** Figures of one timed run that is not a request load (a push, a pull): the count per second and the headline. */
+export function oneRunFigures(count: number, seconds: number, eventLoopUtilization: number, headline: { value: number; unit: string }, mismatches = 0): Figures {
+  return {
+    requestsPerSec: Math.round(count / seconds),
+    requests: count,
+    durationSec: Math.round(seconds * 100) / 100,
+    connections: 1,
+    latencyMs: { p50: 0, p90: 0, p99: 0, avg: 0, max: 0 },
+    errors: 0,
+    timeouts: 0,
+    non2xx: 0,
+    mismatches,
+    statusCodes: {},
+    serverEventLoopUtilization: Math.round(eventLoopUtilization * 100) / 100,
+    headline,
+  };
+}

@@ -76,7 +76,8 @@ export function addResult(report: RunReport, name: string, description: string, 
   return result;
 }
 
-const fmt = (n: number) => n.toLocaleString('en-US');
+/** 1234567 → "1,234,567". */
+export const fmt = (n: number) => n.toLocaleString('en-US');
 const pct = (r: number | null) => (r === null ? '–' : `${(r * 100).toFixed(1)} %`);
 const headline = (f: Figures) => (f.headline ? `${fmt(f.headline.value)} ${f.headline.unit}` : '');
 

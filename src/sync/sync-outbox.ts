@@ -23,7 +23,7 @@ export function resetSyncPushCache(): void {
 
 async function anyPushConnection(manager: EntityManager): Promise<boolean> {
   if (Date.now() < pushConnections.until) return pushConnections.known;
-  const [row] = await manager.query(`SELECT EXISTS (SELECT 1 FROM sync_connection WHERE enabled AND push_enabled) AS any`);
+  const [row] = await manager.query(`SELECT EXISTS (SELECT 1 FROM sync_connection WHERE push_enabled) AS any`);
   pushConnections = { known: Boolean(row?.any), until: Date.now() + PUSH_CACHE_MS };
   return pushConnections.known;
 }
@@ -77,7 +77,9 @@ export async function markSyncDirty(manager: EntityManager, dirty: DirtyRecords)
      INSERT INTO sync_outbox AS o (connection_id, object, record_key, account_id)
      SELECT c.id, w.object, w.record_key, w.account_id
        FROM wanted w
-       JOIN sync_connection c ON c.enabled AND c.push_enabled
+       -- Disabled connections too: their schedules are off, but a push by hand or after
+       -- re-enabling must still carry what changed meanwhile (pushEnabled false stops marks).
+       JOIN sync_connection c ON c.push_enabled
        JOIN external_ref r ON r.entity_type = 'ACCOUNT' AND r.entity_id = w.account_id AND r.system = c.ref_system AND r.object = 'Account'
       ORDER BY 1, 2, 3
      ON CONFLICT (connection_id, object, record_key) DO UPDATE SET

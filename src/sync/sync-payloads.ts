@@ -26,7 +26,7 @@ const PHASE = phaseSql('e', 'now()');
 
 /** Per entitlement: what a CRM user sees of it. */
 const FACTS_SQL = `
-  SELECT e.id, e.account_id, e.order_id, e.sku, p.name AS product_name, e.model, e.status, ${PHASE} AS phase, ${PHASE} IN ('ACTIVE','IN_GRACE') AS live,
+  SELECT e.id, e.account_id, e.order_id, e.sku, p.name AS product_name, e.model, e.status, ${PHASE} AS phase,
          e.start_date::text AS start_date, e.end_date::text AS end_date, e.quantity::text AS quantity,
          CASE e.model
            WHEN 'NAMED_USER' THEN (SELECT count(*) FROM seat s WHERE s.entitlement_id = e.id AND s.released_at IS NULL)::numeric
@@ -69,6 +69,12 @@ interface FactRow {
   unit_price_minor: string | null;
   price_currency: string | null;
   term_days: number | null;
+}
+
+/** Facts of the entitlements matching `where`; live = usable now (active or in grace). */
+async function readFacts(m: EntityManager, where: string, params: unknown[]): Promise<FactRow[]> {
+  const rows: Omit<FactRow, 'live'>[] = await m.query(`${FACTS_SQL} WHERE ${where}`, params);
+  return rows.map((r) => ({ ...r, live: r.phase === 'ACTIVE' || r.phase === 'IN_GRACE' }));
 }
 
 interface AccountRow {
@@ -119,7 +125,7 @@ export async function accountFieldPayloads(
   refSystem: string,
 ): Promise<Map<string, PushPayloads['account-fields'] | null>> {
   const accounts = await accountsOf(m, accountIds, refSystem);
-  const facts: FactRow[] = await m.query(`${FACTS_SQL} WHERE e.account_id = ANY($1::uuid[])`, [accountIds]);
+  const facts = await readFacts(m, 'e.account_id = ANY($1::uuid[])', [accountIds]);
   const usage: { account_id: string; active_users: string; last_usage: Date | null }[] = await m.query(
     `SELECT a.id AS account_id,
             (SELECT count(DISTINCT u.user_id) FROM usage_event u
@@ -186,7 +192,7 @@ export async function accountFieldPayloads(
 
 /** Entitlement summaries keyed by entitlement id; null where the account is not linked. */
 export async function entitlementPayloads(m: EntityManager, entitlementIds: string[], refSystem: string): Promise<Map<string, EntitlementSummary | null>> {
-  const facts: FactRow[] = await m.query(`${FACTS_SQL} WHERE e.id = ANY($1::uuid[])`, [entitlementIds]);
+  const facts = await readFacts(m, 'e.id = ANY($1::uuid[])', [entitlementIds]);
   const accounts = await accountsOf(m, [...new Set(facts.map((f) => f.account_id))], refSystem);
   const out = new Map<string, EntitlementSummary | null>(entitlementIds.map((id) => [id, null]));
   for (const f of facts) {
@@ -224,10 +230,7 @@ export async function renewalPayloads(m: EntityManager, keys: string[], refSyste
   const out = new Map<string, RenewalOpportunity | null>(keys.map((k) => [k, null]));
   const valid = parsed.filter((p) => isUuid(p.orderId) && /^\d{4}-\d{2}-\d{2}$/.test(p.endDate));
   if (!valid.length) return out;
-  const facts: FactRow[] = await m.query(
-    `${FACTS_SQL} WHERE (e.order_id, e.end_date) IN (SELECT * FROM unnest($1::uuid[], $2::date[]))`,
-    [valid.map((p) => p.orderId), valid.map((p) => p.endDate)],
-  );
+  const facts = await readFacts(m, '(e.order_id, e.end_date) IN (SELECT * FROM unnest($1::uuid[], $2::date[]))', [valid.map((p) => p.orderId), valid.map((p) => p.endDate)]);
   const accounts = await accountsOf(m, [...new Set(facts.map((f) => f.account_id))], refSystem);
   const orders: { id: string; external_id: string; currency: string }[] = await m.query(
     'SELECT id, external_id, currency FROM sales_order WHERE id = ANY($1::uuid[])',
