@@ -10,6 +10,7 @@ import { registerDemoCommand } from './demo.command';
 import { registerSchemaCommand } from './schema.command';
 import { registerExportCommands } from './export.command';
 import { registerSyncCommand } from './sync.command';
+import { registerBackupCommands } from './backup.command';
 import { registerCertificateCommands } from '../certificates/certificate.command';
 
 const program = new Command();
@@ -54,6 +55,7 @@ registerDemoCommand(program);
 registerSchemaCommand(program);
 registerExportCommands(program);
 registerSyncCommand(program);
+registerBackupCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);
