@@ -85,7 +85,7 @@ afterAll(async () => {
 });
 
 describe('ehub backup / ehub restore', () => {
-  jest.setTimeout(120_000);
+  jest.setTimeout(300_000);
 
   it('restores a backup of the demo book row for row, every table of the schema', async () => {
     // The demo book: catalog, accounts, Salesforce deals synced into orders, entitlements,
