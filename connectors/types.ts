@@ -14,6 +14,8 @@
  *   engine may resend an item after a failure without creating a second record.
  * - A failure of the whole call throws a `ConnectorError` (the engine retries the batch with
  *   backoff); a failure of one record is reported in its `PushResult` (the others stand).
+ * - Work the target goes on doing after a call fails (a closed bulk job) is reported through
+ *   `ConnectorCallContext.onSubmitted` and finished with `resumePush`, never sent twice.
  */
 
 // ─────────────────────────────────────────────────────────────── infrastructure
@@ -30,6 +32,17 @@ export interface ConnectorLogger {
 export interface ConnectorCallContext {
   log: ConnectorLogger;
   signal?: AbortSignal;
+  /**
+   * Pushes only. A connector that hands a batch to the target as work the target finishes on
+   * its own (a Bulk API 2.0 ingest job) calls this, and awaits it, *before* the call after
+   * which the target may start applying the data (closing the job). `handle` is the
+   * connector's own description of that work (opaque text, e.g. `{"jobId":"750…"}`);
+   * `itemKeys` are the items it carries. The engine stores both durably. From then on it never
+   * sends those items again as a new write: whatever happens to this call (a failed poll, a
+   * crash, a restart), it later asks `resumePush` with the same handle and items for their
+   * outcome, until every one has one.
+   */
+  onSubmitted?(handle: string, itemKeys: string[]): Promise<void>;
 }
 
 /** How a whole call failed; the engine decides retries from `kind`. */
@@ -291,6 +304,16 @@ export interface Connector {
   pull<O extends PullObject>(ctx: ConnectorCallContext, request: PullRequest & { object: O }): AsyncIterable<PullPage<O>>;
   /** Writes a batch; one result per item, in any order. Throws ConnectorError when the whole call failed. */
   push<O extends PushObject>(ctx: ConnectorCallContext, batch: PushBatch<O>): Promise<PushResult[]>;
+  /**
+   * Reads the outcome of work a push reported through `onSubmitted`, without writing the
+   * batch again: `batch` holds the items (keys and payloads) exactly as they were sent. One
+   * result per item: what the target applied or refused, and `NOT_PROCESSED` (retryable) for
+   * items the target says it never processed (its job failed or was aborted before reaching
+   * them) — only those are sent again, in a new push. Throws ConnectorError while the outcome
+   * cannot be read yet (still running, the target unavailable); the engine asks again later.
+   * Required of connectors that call `onSubmitted`.
+   */
+  resumePush?<O extends PushObject>(ctx: ConnectorCallContext, batch: PushBatch<O>, handle: string): Promise<PushResult[]>;
   /** Counters since creation. */
   stats(): ConnectorStats;
   /** Releases sockets and timers. */

@@ -9,6 +9,7 @@ import { Revenue1764300800000 } from './1764300800000-Revenue';
 import { RevenueAllocation1764300900000 } from './1764300900000-RevenueAllocation';
 import { OverageUnitPrice1764301000000 } from './1764301000000-OverageUnitPrice';
 import { Sync1764301100000 } from './1764301100000-Sync';
+import { SyncSubmitted1764301200000 } from './1764301200000-SyncSubmitted';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the app, the CLI and the
@@ -26,4 +27,5 @@ export const migrations = [
   RevenueAllocation1764300900000,
   OverageUnitPrice1764301000000,
   Sync1764301100000,
+  SyncSubmitted1764301200000,
 ];

@@ -21,7 +21,7 @@ import {
 } from '../types';
 import { parseConfig, type SalesforceCredentials, type SalesforceOptions } from './options';
 import { pullPages } from './pull';
-import { pushBatch } from './push';
+import { pushBatch, resumeBatch } from './push';
 import { SalesforceSession } from './session';
 
 
@@ -66,6 +66,12 @@ export class SalesforceConnector implements Connector {
     const results = await pushBatch(this.session, ctx, batch);
     const failed = results.filter((r) => !r.ok).length;
     ctx.log.debug({ object: batch.object, items: batch.items.length, failed }, 'salesforce push done');
+    return results;
+  }
+
+  async resumePush<O extends PushObject>(ctx: ConnectorCallContext, batch: PushBatch<O>, handle: string): Promise<PushResult[]> {
+    const results = await resumeBatch(this.session, ctx, batch, handle);
+    ctx.log.debug({ object: batch.object, items: batch.items.length, handle }, 'salesforce bulk job read');
     return results;
   }
 

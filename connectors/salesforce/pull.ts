@@ -10,7 +10,7 @@ import {
   type PulledRecords,
 } from '../types';
 import type { SalesforceSession } from './session';
-import { afterCursorClause, decodeCursor, encodeCursor, inLists, toIsoInstant, websiteDomain } from './values';
+import { afterCursorClause, decodeCursor, decodeOrdersCursor, encodeCursor, encodeOrdersCursor, inLists, toIsoInstant, websiteDomain, type PullCursor } from './values';
 
 /** A record as the REST query resource returns it (decimal fields as exact strings). */
 type SfRow = Record<string, unknown> & { Id: string; SystemModstamp?: string };
@@ -45,13 +45,13 @@ export async function* queryPages(
   }
 }
 
-function lastPosition(rows: SfRow[]): string {
+function positionOf(rows: SfRow[]): PullCursor {
   const last = rows[rows.length - 1];
-  return encodeCursor({ ts: toIsoInstant(String(last.SystemModstamp)), id: last.Id });
+  return { ts: toIsoInstant(String(last.SystemModstamp)), id: last.Id };
 }
 
-function incrementalSoql(fields: string[], sobject: string, cursor: string | null): string {
-  return `SELECT ${fields.join(', ')} FROM ${sobject}${afterCursorClause(decodeCursor(cursor))} ORDER BY SystemModstamp ASC, Id ASC`;
+function incrementalSoql(fields: string[], sobject: string, after: PullCursor | null): string {
+  return `SELECT ${fields.join(', ')} FROM ${sobject}${afterCursorClause(after)} ORDER BY SystemModstamp ASC, Id ASC`;
 }
 
 function toAccount(r: SfRow, multiCurrency: boolean): ExternalAccount {
@@ -115,12 +115,14 @@ function toLine(r: SfRow, endField: string | null): ExternalOrderLine {
   };
 }
 
-function toOrder(r: SfRow, lines: SfRow[], session: SalesforceSession): ExternalOrder {
+/** `changedAt`: the newest stamp of the deal's changed lines, deleted ones included (they are not in `lines`). */
+function toOrder(r: SfRow, lines: SfRow[], session: SalesforceSession, changedAt?: string): ExternalOrder {
   const { multiCurrency, defaultCurrency, lineEndDateField } = session.options;
   const deleted = r.IsDeleted === true;
   const mapped = deleted ? [] : lines.map((l) => toLine(l, lineEndDateField));
   // ISO instants of one format compare correctly as strings
-  const modifiedAt = mapped.reduce((max, l) => (l.modifiedAt > max ? l.modifiedAt : max), toIsoInstant(String(r.SystemModstamp)));
+  const own = toIsoInstant(String(r.SystemModstamp));
+  const modifiedAt = mapped.reduce((max, l) => (l.modifiedAt > max ? l.modifiedAt : max), changedAt && changedAt > own ? changedAt : own);
   return {
     externalId: r.Id,
     accountExternalId: str(r.AccountId),
@@ -134,10 +136,13 @@ function toOrder(r: SfRow, lines: SfRow[], session: SalesforceSession): External
   };
 }
 
+const OPPORTUNITY_FIELDS = (currency: string[]): string[] => ['Id', 'AccountId', 'Name', 'StageName', 'IsWon', 'CloseDate', ...currency, 'IsDeleted', 'SystemModstamp'];
+
 /**
  * A pull: one PullPage per API page of the main query, oldest change first, each page's
  * cursor the (SystemModstamp, Id) of its last record. Orders fetch the current lines of the
- * page's opportunities before the page is yielded.
+ * page's opportunities before the page is yielded, and then follow the line items' own
+ * changes (see `pullOrders`).
  */
 export async function* pullPages<O extends PullObject>(
   session: SalesforceSession,
@@ -147,34 +152,88 @@ export async function* pullPages<O extends PullObject>(
 ): AsyncGenerator<PullPage<O>> {
   const { multiCurrency } = session.options;
   const currency = multiCurrency ? ['CurrencyIsoCode'] : [];
+  if (object === 'orders') {
+    yield* pullOrders(session, ctx, cursor) as AsyncGenerator<PullPage<O>>;
+    return;
+  }
   let soql: string;
   switch (object) {
     case 'accounts':
-      soql = incrementalSoql(['Id', 'Name', 'Website', ...currency, 'IsDeleted', 'SystemModstamp'], 'Account', cursor);
+      soql = incrementalSoql(['Id', 'Name', 'Website', ...currency, 'IsDeleted', 'SystemModstamp'], 'Account', decodeCursor(cursor));
       break;
     case 'contacts':
-      soql = incrementalSoql(['Id', 'AccountId', 'Email', 'Name', 'FirstName', 'LastName', 'IsDeleted', 'SystemModstamp'], 'Contact', cursor);
-      break;
-    case 'orders':
-      soql = incrementalSoql(
-        ['Id', 'AccountId', 'Name', 'StageName', 'IsWon', 'CloseDate', ...currency, 'IsDeleted', 'SystemModstamp'],
-        'Opportunity',
-        cursor,
-      );
+      soql = incrementalSoql(['Id', 'AccountId', 'Email', 'Name', 'FirstName', 'LastName', 'IsDeleted', 'SystemModstamp'], 'Contact', decodeCursor(cursor));
       break;
     default:
       throw new ConnectorError('INVALID', 'UNKNOWN_OBJECT', `Salesforce cannot pull ${String(object)}`);
   }
   for await (const rows of queryPages(session, ctx, soql, { all: true, guard: true })) {
-    let records: PulledRecords[PullObject][];
-    if (object === 'accounts') records = rows.map((r) => toAccount(r, multiCurrency));
-    else if (object === 'contacts') records = rows.map(toContact);
-    else {
-      // Lines matter only for deals to fulfil: an open, lost or deleted deal is withdrawn or ignored.
-      const live = rows.filter((r) => r.IsDeleted !== true && r.IsWon === true).map((r) => r.Id);
-      const lines = live.length > 0 ? await linesOf(session, ctx, live) : new Map<string, SfRow[]>();
-      records = rows.map((r) => toOrder(r, lines.get(r.Id) ?? [], session));
+    const records = object === 'accounts' ? rows.map((r) => toAccount(r, multiCurrency)) : rows.map(toContact);
+    yield { records: records as PulledRecords[O][], cursor: encodeCursor(positionOf(rows)) };
+  }
+}
+
+/**
+ * Deals, in two passes that share one cursor (`OrdersCursor`):
+ * 1. Opportunities changed after the cursor, by their SystemModstamp, each with its current lines.
+ * 2. OpportunityLineItems changed after the lines' position, by their own SystemModstamp
+ *    (queryAll, so deleted lines count): their deals are read again in full. Salesforce does
+ *    not promise that a line edit moves its opportunity's stamps (a ServiceDate change, two
+ *    lines swapping quantities leave the Amount roll-up as it was), so the hub never relies on
+ *    it. Deals whose changed lines pass 1 already read as they are now are skipped.
+ * A pull from the beginning starts the lines' position at the newest line stamp before pass 1
+ * (pass 1 reads every line older than that anyway), so an initial load reads each deal once.
+ */
+async function* pullOrders(session: SalesforceSession, ctx: ConnectorCallContext, cursor: string | null): AsyncGenerator<PullPage<'orders'>> {
+  const currency = session.options.multiCurrency ? ['CurrencyIsoCode'] : [];
+  const start = decodeOrdersCursor(cursor);
+  let opp = start.opp;
+  let lines = start.lines;
+  if (cursor === null) {
+    const soql = 'SELECT Id, SystemModstamp FROM OpportunityLineItem ORDER BY SystemModstamp DESC, Id DESC LIMIT 1';
+    for await (const rows of queryPages(session, ctx, soql, { all: true, guard: true })) if (rows.length) lines = positionOf(rows);
+  }
+  // What pass 1 read: the line stamps of won deals, and deals that were not won (lines do not matter).
+  const readLines = new Map<string, Map<string, string>>();
+  const notWon = new Set<string>();
+
+  for await (const rows of queryPages(session, ctx, incrementalSoql(OPPORTUNITY_FIELDS(currency), 'Opportunity', opp), { all: true, guard: true })) {
+    // Lines matter only for deals to fulfil: an open, lost or deleted deal is withdrawn or ignored.
+    const live = rows.filter((r) => r.IsDeleted !== true && r.IsWon === true).map((r) => r.Id);
+    const byOpp = live.length > 0 ? await linesOf(session, ctx, live) : new Map<string, SfRow[]>();
+    const won = new Set(live);
+    for (const r of rows) {
+      if (!won.has(r.Id)) notWon.add(r.Id);
+      else readLines.set(r.Id, new Map((byOpp.get(r.Id) ?? []).map((l) => [l.Id, toIsoInstant(String(l.SystemModstamp))])));
     }
-    yield { records: records as PulledRecords[O][], cursor: lastPosition(rows) };
+    opp = positionOf(rows);
+    yield { records: rows.map((r) => toOrder(r, byOpp.get(r.Id) ?? [], session)), cursor: encodeOrdersCursor({ opp, lines }) };
+  }
+
+  const lineSoql = incrementalSoql(['Id', 'OpportunityId', 'IsDeleted', 'SystemModstamp'], 'OpportunityLineItem', lines);
+  for await (const rows of queryPages(session, ctx, lineSoql, { all: true, guard: true })) {
+    const changedAt = new Map<string, string>();
+    for (const l of rows) {
+      const oppId = String(l.OpportunityId);
+      const stamp = toIsoInstant(String(l.SystemModstamp));
+      const seen = readLines.get(oppId);
+      const current = notWon.has(oppId) || (seen && (l.IsDeleted === true ? !seen.has(l.Id) : seen.get(l.Id) === stamp));
+      if (current) continue;
+      const prev = changedAt.get(oppId);
+      if (!prev || stamp > prev) changedAt.set(oppId, stamp);
+    }
+    lines = positionOf(rows);
+    const records: ExternalOrder[] = [];
+    if (changedAt.size > 0) {
+      const deals: SfRow[] = [];
+      for (const ids of inLists([...changedAt.keys()])) {
+        const soql = `SELECT ${OPPORTUNITY_FIELDS(currency).join(', ')} FROM Opportunity WHERE Id IN (${ids}) ORDER BY SystemModstamp ASC, Id ASC`;
+        for await (const page of queryPages(session, ctx, soql, { all: true, guard: false })) deals.push(...page);
+      }
+      const live = deals.filter((r) => r.IsDeleted !== true && r.IsWon === true).map((r) => r.Id);
+      const byOpp = live.length > 0 ? await linesOf(session, ctx, live) : new Map<string, SfRow[]>();
+      for (const r of deals) records.push(toOrder(r, byOpp.get(r.Id) ?? [], session, changedAt.get(r.Id)));
+    }
+    yield { records, cursor: encodeOrdersCursor({ opp, lines }) };
   }
 }

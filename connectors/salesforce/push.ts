@@ -109,15 +109,37 @@ function bulkError(sfError: string | undefined): Outcome {
   return { ok: false, errorCode: code, errorMessage: `${code}: ${message}`, retryable: isRetryableRecordError(code, message) };
 }
 
+/** What the engine stores for a closed Bulk API 2.0 job (see `ConnectorCallContext.onSubmitted`). */
+interface BulkHandle {
+  kind: 'bulk2-ingest';
+  jobId: string;
+}
+
+function parseHandle(handle: string): BulkHandle {
+  let h: unknown;
+  try {
+    h = JSON.parse(handle);
+  } catch {
+    h = null;
+  }
+  const o = h as Partial<BulkHandle> | null;
+  if (!o || o.kind !== 'bulk2-ingest' || typeof o.jobId !== 'string' || !/^[A-Za-z0-9]{15,18}$/.test(o.jobId)) {
+    throw new ConnectorError('INVALID', 'INVALID_HANDLE', `Not a Salesforce Bulk API 2.0 job handle: ${handle.slice(0, 200)}`);
+  }
+  return { kind: 'bulk2-ingest', jobId: o.jobId };
+}
+
 /**
- * A Bulk API 2.0 ingest job: open, upload the CSV, close, poll, read the results and match
- * them to the writes by Id / external id. The upload is a plain string PUT through
- * `conn.request` (not `job.uploadData`, whose streamed body cannot be replayed when the
- * session is refreshed mid-call). A Failed or Aborted job throws UNAVAILABLE so the engine
- * resends the batch (every write is idempotent).
+ * A Bulk API 2.0 ingest job: open, upload the CSV, report the job to the engine
+ * (`onSubmitted`), close, then wait for and read its outcome (`collectBulk`). The upload is a
+ * plain string PUT through `conn.request` (not `job.uploadData`, whose streamed body cannot be
+ * replayed when the session is refreshed mid-call). Until the close, Salesforce does nothing
+ * with the data, so a failure before it aborts the job and the batch may be sent again as a
+ * new one; from the close on, the job is the only copy: any failure leaves it to
+ * `resumePush`, which reads the same job again.
  */
 async function viaBulk(session: SalesforceSession, ctx: ConnectorCallContext, plan: WritePlan, writes: Write[]): Promise<Outcome[]> {
-  const { conn, options } = session;
+  const { conn } = session;
   const columns = [plan.keyField];
   const seen = new Set(columns);
   for (const w of writes) {
@@ -139,10 +161,6 @@ async function viaBulk(session: SalesforceSession, ctx: ConnectorCallContext, pl
     lineEnding: 'LF',
   });
   await session.call(ctx, () => job.open());
-  const abort = (): void => {
-    job.abort().catch(() => undefined);
-  };
-  let info: JobInfoV2 | undefined;
   try {
     await session.call(ctx, () =>
       conn.request({
@@ -152,48 +170,66 @@ async function viaBulk(session: SalesforceSession, ctx: ConnectorCallContext, pl
         headers: { 'Content-Type': 'text/csv' },
       }),
     );
-    await session.call(ctx, () => job.close());
-    const deadline = Date.now() + options.bulkTimeoutMs;
-    for (;;) {
-      info = await session.call(ctx, () => job.check());
-      if (info.state === 'JobComplete') break;
-      if (info.state === 'Failed' || info.state === 'Aborted') {
-        throw new ConnectorError(
-          'UNAVAILABLE',
-          info.state === 'Failed' ? 'BULK_JOB_FAILED' : 'BULK_JOB_ABORTED',
-          `Bulk API job ${job.id} ended ${info.state}${info.errorMessage ? `: ${info.errorMessage}` : ''}`,
-        );
-      }
-      if (Date.now() >= deadline) {
-        abort();
-        throw new ConnectorError('UNAVAILABLE', 'BULK_JOB_TIMEOUT', `Bulk API job ${job.id} still ${info.state} after ${options.bulkTimeoutMs} ms`);
-      }
-      await sleep(options.bulkPollIntervalMs, ctx.signal);
-    }
+    // Remembered before the close: once closed, Salesforce applies the job on its own.
+    const handle: BulkHandle = { kind: 'bulk2-ingest', jobId: job.id };
+    await ctx.onSubmitted?.(JSON.stringify(handle), writes.flatMap((w) => w.itemKeys));
   } catch (err) {
-    // an open job left behind would hold the upload; a finished or failed one needs nothing
-    if (err instanceof ConnectorError && (err.code === 'BULK_JOB_FAILED' || err.code === 'BULK_JOB_ABORTED' || err.kind === 'RATE_LIMITED' || err.kind === 'AUTH')) throw err;
-    if (!info) abort();
+    // An open job is never processed: drop it, the batch goes again as a new job.
+    job.abort().catch(() => undefined);
     throw err;
   }
+  await session.call(ctx, () => job.close());
+  return collectBulk(session, ctx, plan, writes, job.id);
+}
 
+/**
+ * The outcome of a submitted job, read without writing anything: waits (up to bulkTimeoutMs)
+ * for a final state, then matches its successful, failed and — for a Failed or Aborted job —
+ * unprocessed records to the writes by Id / external id. A job still Open (the hub stopped
+ * between reporting and closing it) is aborted: nothing of it was applied. Records the job
+ * did not process come back NOT_PROCESSED (retryable), so only they are sent again. Every
+ * failure to read throws, leaving the job to be read again later; a job still running after
+ * the wait throws BULK_JOB_IN_PROGRESS and is never aborted (it would apply part of the batch).
+ */
+async function collectBulk(session: SalesforceSession, ctx: ConnectorCallContext, plan: WritePlan, writes: Write[], jobId: string): Promise<Outcome[]> {
+  const { conn, options } = session;
+  const job = conn.bulk2.job('ingest', { id: jobId });
+  const deadline = Date.now() + options.bulkTimeoutMs;
+  let info: JobInfoV2;
+  for (;;) {
+    info = await session.call(ctx, () => job.check());
+    if (info.state === 'JobComplete' || info.state === 'Failed' || info.state === 'Aborted') break;
+    if (info.state === 'Open') {
+      await session.call(ctx, () => job.abort());
+      continue; // read the state again: Aborted, or already closed by a call that got through
+    }
+    if (Date.now() >= deadline) {
+      throw new ConnectorError(
+        'UNAVAILABLE',
+        'BULK_JOB_IN_PROGRESS',
+        `Bulk API job ${jobId} still ${info.state} after ${options.bulkTimeoutMs} ms; its outcome is read again later`,
+        options.bulkPollIntervalMs,
+      );
+    }
+    await sleep(options.bulkPollIntervalMs, ctx.signal);
+    session.checkUsable(ctx);
+  }
+
+  const complete = info.state === 'JobComplete';
   const successes = readCsv(await session.call(ctx, () => job.getSuccessfulResults(true)));
   // skipped only when the job says for certain that nothing failed
-  const failures = info.numberRecordsFailed !== 0 ? readCsv(await session.call(ctx, () => job.getFailedResults(true))) : [];
+  const failures = !complete || info.numberRecordsFailed !== 0 ? readCsv(await session.call(ctx, () => job.getFailedResults(true))) : [];
+  const unprocessed = complete ? [] : readCsv(await session.call(ctx, () => job.getUnprocessedRecords(true)));
 
   const norm = (k: string): string => (plan.operation === 'update' ? id18(k).toLowerCase() : k);
+  const notProcessed = (why: string): Outcome => ({ ok: false, errorCode: 'NOT_PROCESSED', errorMessage: why, retryable: true });
   const byKey = new Map<string, Outcome>();
+  const ended = `Bulk API job ${jobId} ended ${info.state}${info.errorMessage ? ` (${info.errorMessage})` : ''}`;
+  for (const r of unprocessed) byKey.set(norm(r[plan.keyField] ?? ''), notProcessed(`${ended} before processing this record`));
   for (const r of successes) byKey.set(norm(r[plan.keyField] ?? r.sf__Id ?? ''), { ok: true, targetId: r.sf__Id || null });
   for (const r of failures) byKey.set(norm(r[plan.keyField] ?? r.sf__Id ?? ''), bulkError(r.sf__Error));
-  return writes.map(
-    (w) =>
-      byKey.get(norm(w.key)) ?? {
-        ok: false,
-        errorCode: 'NOT_PROCESSED',
-        errorMessage: `Bulk API job ${job.id} returned no result for ${w.key}`,
-        retryable: true,
-      },
-  );
+  if (!complete) ctx.log.warn({ jobId, state: info.state, processed: successes.length + failures.length, unprocessed: unprocessed.length }, 'salesforce bulk job did not complete; unprocessed records are sent again');
+  return writes.map((w) => byKey.get(norm(w.key)) ?? notProcessed(`${ended} and returned no result for ${w.key}`));
 }
 
 /**
@@ -221,6 +257,12 @@ export async function pushBatch<O extends PushObject>(session: SalesforceSession
     batch.items.length > session.options.bulkThreshold
       ? await viaBulk(session, ctx, plan, writes)
       : await viaCollections(session, ctx, plan, writes);
+  answer(plan, writes, outcomes, results);
+  return results;
+}
+
+/** One result per item of each write, from the write's outcome. */
+function answer(plan: WritePlan, writes: Write[], outcomes: Outcome[], results: PushResult[]): void {
   writes.forEach((w, i) => {
     const o = outcomes[i];
     for (const key of w.itemKeys) {
@@ -231,5 +273,25 @@ export async function pushBatch<O extends PushObject>(session: SalesforceSession
       );
     }
   });
+}
+
+/**
+ * The outcome of a batch already handed to Salesforce as a bulk job (`handle`), read from
+ * that job; nothing is written. `batch` holds the items as they were sent, so the writes (and
+ * which items each answers) are planned exactly as they were then.
+ */
+export async function resumeBatch<O extends PushObject>(session: SalesforceSession, ctx: ConnectorCallContext, batch: PushBatch<O>, handle: string): Promise<PushResult[]> {
+  const { jobId } = parseHandle(handle);
+  session.checkUsable(ctx);
+  const plan = planWrites(session.options, batch);
+  const results: PushResult[] = [...plan.refused];
+  // as in pushBatch: a write with nothing to set was answered without a call
+  const writes = plan.writes.filter((w) => {
+    if (plan.stampField || Object.keys(w.record).length > 0 || plan.operation === 'upsert') return true;
+    for (const key of w.itemKeys) results.push({ key, ok: true, targetId: w.key });
+    return false;
+  });
+  if (writes.length === 0) return results;
+  answer(plan, writes, await collectBulk(session, ctx, plan, writes, jobId), results);
   return results;
 }

@@ -227,15 +227,86 @@ describe('salesforce connector: pushes', () => {
     expect(emu.get('Account', ids[5])?.Ehub_ARR__c).toBe(5.25);
   });
 
-  it('a Failed bulk job throws UNAVAILABLE BULK_JOB_FAILED so the batch is retried', async () => {
+  it('a bulk job that fails part way answers what it processed; only the unprocessed records come back NOT_PROCESSED', async () => {
     const acc = emu.insert('Account', { Name: 'Acme' });
-    const bulk = connectTo(emu, { bulkThreshold: 1 });
-    emu.faults.set({ failBulkJobs: 1 });
+    const bulk = connectTo(emu, { bulkThreshold: 1, bulkPollIntervalMs: 5 });
+    emu.faults.set({ failBulkJobs: 1, failBulkJobsAfterRows: 2 });
+    const items = [entitlement(1, acc), entitlement(2, acc), entitlement(3, acc), entitlement(4, acc)];
+    const results = byKey(await bulk.push(quietCtx, { object: 'entitlement', items }));
+    expect([...results.values()].filter((r) => r.ok)).toHaveLength(2);
+    const rest = [...results.values()].filter((r) => !r.ok);
+    expect(rest).toHaveLength(2);
+    for (const r of rest) expect(r).toMatchObject({ ok: false, errorCode: 'NOT_PROCESSED', retryable: true });
+    expect(emu.records('Ehub_Entitlement__c')).toHaveLength(2);
+    // only the unprocessed ones are sent again
+    const again = await bulk.push(quietCtx, { object: 'entitlement', items: items.filter((i) => !results.get(i.key)!.ok) });
+    expect(again.every((r) => r.ok)).toBe(true);
+    expect(emu.records('Ehub_Entitlement__c')).toHaveLength(4);
+    await bulk.close();
+  });
+
+  it('reports a bulk job before closing it; after a failed poll or result read, resumePush reads the same job and uploads nothing', async () => {
+    const acc = emu.insert('Account', { Name: 'Acme' });
+    const bulk = connectTo(emu, { bulkThreshold: 1, bulkPollIntervalMs: 5 });
+    emu.faults.rejectRecord((sobject, f) => (sobject === 'Ehub_Entitlement__c' && f.Sku__c === 'SKU-3' ? { errorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', message: 'no' } : null));
+    const items = [entitlement(1, acc), entitlement(2, acc), entitlement(3, acc)];
+    const reported: { handle: string; keys: string[]; closed: number }[] = [];
+    const ctx = {
+      ...quietCtx,
+      onSubmitted: async (handle: string, keys: string[]) => {
+        reported.push({ handle, keys, closed: emu.stats.byEndpoint['PATCH jobs/ingest/{id}'] ?? 0 });
+      },
+    };
+    emu.faults.queueOn('GET jobs/ingest/{id}', 'HTTP_503');
+    expect(await connectorError(bulk.push(ctx, { object: 'entitlement', items }))).toMatchObject({ kind: 'UNAVAILABLE', code: 'HTTP_503' });
+    expect(reported).toHaveLength(1);
+    expect(reported[0].keys.sort()).toEqual(['ent-1', 'ent-2', 'ent-3']);
+    expect(reported[0].closed).toBe(0); // reported before the close
+    // each kind of read fails once more, then the outcome comes through
+    emu.faults.queueOn('GET jobs/ingest/successfulResults', 'REQUEST_LIMIT_EXCEEDED');
+    expect(await connectorError(bulk.resumePush!(quietCtx, { object: 'entitlement', items }, reported[0].handle))).toMatchObject({ kind: 'RATE_LIMITED' });
+    emu.faults.queueOn('GET jobs/ingest/failedResults', 'HTTP_503');
+    expect(await connectorError(bulk.resumePush!(quietCtx, { object: 'entitlement', items }, reported[0].handle))).toMatchObject({ kind: 'UNAVAILABLE' });
+    const results = byKey(await bulk.resumePush!(quietCtx, { object: 'entitlement', items }, reported[0].handle));
+    expect(results.get('ent-1')).toMatchObject({ ok: true });
+    expect(results.get('ent-2')).toMatchObject({ ok: true });
+    expect(results.get('ent-3')).toMatchObject({ ok: false, errorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', retryable: false });
+    expect(emu.stats.byEndpoint['POST jobs/ingest']).toBe(1);
+    expect(emu.stats.byEndpoint['PUT jobs/ingest/batches']).toBe(1);
+    expect(emu.records('Ehub_Entitlement__c')).toHaveLength(2);
+    await bulk.close();
+  });
+
+  it('a job reported but never closed (the close failed) is aborted by resumePush and nothing of it is applied', async () => {
+    const acc = emu.insert('Account', { Name: 'Acme' });
+    const bulk = connectTo(emu, { bulkThreshold: 1, bulkPollIntervalMs: 5 });
     const items = [entitlement(1, acc), entitlement(2, acc)];
-    const err = await connectorError(bulk.push(quietCtx, { object: 'entitlement', items }));
-    expect(err).toMatchObject({ kind: 'UNAVAILABLE', code: 'BULK_JOB_FAILED', retryable: true });
-    const results = await bulk.push(quietCtx, { object: 'entitlement', items });
-    expect(results.every((x) => x.ok)).toBe(true);
+    let handle = '';
+    const ctx = { ...quietCtx, onSubmitted: async (h: string) => void (handle = h) };
+    emu.faults.queueOn('PATCH jobs/ingest/{id}', 'HTTP_503');
+    await connectorError(bulk.push(ctx, { object: 'entitlement', items }));
+    const results = await bulk.resumePush!(quietCtx, { object: 'entitlement', items }, handle);
+    expect(results.map((r) => r.errorCode)).toEqual(['NOT_PROCESSED', 'NOT_PROCESSED']);
+    expect(results.every((r) => r.retryable)).toBe(true);
+    expect(emu.records('Ehub_Entitlement__c')).toHaveLength(0);
+    expect(await connectorError(bulk.resumePush!(quietCtx, { object: 'entitlement', items }, 'not a handle'))).toMatchObject({ code: 'INVALID_HANDLE' });
+    await bulk.close();
+  });
+
+  it('sObject Collections: a call whose answer is lost after Salesforce applied it is simply sent again (upsert by external id, update by Id)', async () => {
+    const acc = emu.insert('Account', { Name: 'Acme' });
+    const items = [entitlement(1, acc), entitlement(2, acc, { used: '40', remaining: '60' })];
+    emu.faults.queue('APPLY_THEN_503');
+    expect(await connectorError(c.push(quietCtx, { object: 'entitlement', items }))).toMatchObject({ kind: 'UNAVAILABLE', code: 'HTTP_503' });
+    expect(emu.records('Ehub_Entitlement__c')).toHaveLength(2); // it did reach Salesforce
+    const results = await c.push(quietCtx, { object: 'entitlement', items });
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(emu.records('Ehub_Entitlement__c')).toHaveLength(2); // no second copy
+    emu.faults.queue('APPLY_THEN_503');
+    await connectorError(c.push(quietCtx, { object: 'account-fields', items: [{ key: 'a', payload: { accountExternalId: acc, activeUsers: 7 } }] }));
+    expect(await c.push(quietCtx, { object: 'account-fields', items: [{ key: 'a', payload: { accountExternalId: acc, activeUsers: 7 } }] })).toEqual([{ key: 'a', ok: true, targetId: acc }]);
+    expect(emu.records('Account')).toHaveLength(1);
+    expect(emu.get('Account', acc)?.Ehub_Active_Users__c).toBe(7);
   });
 
   it('maps whole-call failures: 503 and 500 UNAVAILABLE, limit exceeded RATE_LIMITED, without hidden retries', async () => {

@@ -88,6 +88,39 @@ export function encodeCursor(c: PullCursor): string {
   return JSON.stringify({ ts: c.ts, id: c.id });
 }
 
+/**
+ * The orders cursor: where the Opportunity query stopped (null: nothing read yet) and where the
+ * OpportunityLineItem changes query stopped (`lines`).
+ */
+export interface OrdersCursor {
+  opp: PullCursor | null;
+  lines: PullCursor | null;
+}
+
+export function encodeOrdersCursor(c: OrdersCursor): string {
+  return JSON.stringify({ ...(c.opp ? { ts: c.opp.ts, id: c.opp.id } : {}), lines: c.lines ? { ts: c.lines.ts, id: c.lines.id } : null });
+}
+
+/**
+ * Reads an orders cursor. One written before line changes were pulled on their own (no
+ * `lines`) resumes the line changes from the opportunities' position: `{ ts, id: '' }`, i.e.
+ * every line stamped at or after it.
+ */
+export function decodeOrdersCursor(cursor: string | null): OrdersCursor {
+  if (cursor === null) return { opp: null, lines: null };
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(cursor) as Record<string, unknown>;
+  } catch {
+    return { opp: decodeCursor(cursor), lines: null }; // throws INVALID_CURSOR
+  }
+  const opp = v && typeof v === 'object' && 'ts' in v ? decodeCursor(JSON.stringify({ ts: v.ts, id: v.id })) : null;
+  if (v && typeof v === 'object' && 'lines' in v) {
+    return { opp, lines: v.lines === null ? null : decodeCursor(JSON.stringify(v.lines)) };
+  }
+  return { opp, lines: opp ? { ts: opp.ts, id: '' } : null };
+}
+
 export function decodeCursor(cursor: string | null): PullCursor | null {
   if (cursor === null) return null;
   try {
@@ -116,6 +149,7 @@ export function decodeCursor(cursor: string | null): PullCursor | null {
  */
 export function afterCursorClause(c: PullCursor | null): string {
   if (!c) return '';
+  if (c.id === '') return ` WHERE SystemModstamp >= ${c.ts}`;
   return ` WHERE SystemModstamp > ${c.ts} OR (SystemModstamp = ${c.ts} AND Id > ${soqlString(c.id)})`;
 }
 

@@ -48,7 +48,7 @@ export class Metrics {
       // so an alert can fire on a growing backlog, dead letters or a stalled pull.
       new client.Gauge({
         name: 'ehub_sync_outbox_items',
-        help: 'Sync outbox items not done, by connection and status (PENDING, IN_FLIGHT, FAILED, DEAD)',
+        help: 'Sync outbox items not done, by connection and status (PENDING, IN_FLIGHT, SUBMITTED, FAILED, DEAD)',
         labelNames: ['connection', 'status'] as const,
         registers: [this.registry],
         async collect() {

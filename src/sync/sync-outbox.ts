@@ -50,7 +50,7 @@ export interface DirtyRecords {
  * Marks the outbox rows of these records dirty, in the caller's transaction. Accounts not
  * linked to a connection's system get no row (nothing to write to); a DONE or DEAD row is
  * re-opened with its attempts reset (a new value deserves fresh attempts); a FAILED row keeps
- * its backoff; an IN_FLIGHT row is delivered again after the delivery in progress.
+ * its backoff; an IN_FLIGHT or SUBMITTED row is delivered again after the delivery in progress.
  */
 export async function markSyncDirty(manager: EntityManager, dirty: DirtyRecords): Promise<void> {
   const accountIds = [...new Set(dirty.accountIds ?? [])];

@@ -20,6 +20,12 @@ interface Claimed {
   payload_hash: string | null;
 }
 
+/** A SUBMITTED item claimed to read its job's outcome: the values as sent, and the job. */
+interface ClaimedSubmitted extends Claimed {
+  payload: unknown;
+  push_handle: string;
+}
+
 /** How one item ended in this run. */
 interface Finished {
   id: string;
@@ -61,6 +67,12 @@ const CLAIM_TTL = '15 minutes';
  * every item's result is written back: DONE (or PENDING again if it changed meanwhile),
  * FAILED with backoff and jitter, or DEAD after the connection's max attempts or a
  * permanent error. No database transaction is open while the connector calls out.
+ *
+ * A batch the connector hands over as a job the target finishes on its own (a Salesforce Bulk
+ * API 2.0 job) is recorded before the job starts: its items become SUBMITTED with the job's
+ * handle and the values sent. If anything fails after that (a poll, reading the results, the
+ * process itself), the next push reads that job's outcome (`resumePush`) instead of sending
+ * the batch again; only what the job never processed is sent again.
  */
 export class SyncPusher {
   constructor(
@@ -73,6 +85,15 @@ export class SyncPusher {
     let run: RunRecorder | null = null;
     const log = ctx.log.child({ connection: conn.name, job: 'sync-push' });
     try {
+      // First the outcomes of jobs handed over earlier (a failed poll, a restart): their items
+      // are never sent again as new writes, and those a job did not process become due below.
+      while (Date.now() < deadline && !opts.signal?.aborted) {
+        const submitted = await this.claimSubmitted(conn.id, this.config.EHUB_SYNC_PUSH_BATCH);
+        if (submitted.length === 0) break;
+        run ??= await RunRecorder.start(this.db, { connectionId: conn.id, kind: SyncRunKind.PUSH, object: 'outbox', trigger: opts.trigger }, connector);
+        const stop = await this.resume(conn, connector, submitted, run, log);
+        if (stop) return await run.finish(stop);
+      }
       while (Date.now() < deadline && !opts.signal?.aborted) {
         const claimed = await this.claim(conn.id, this.config.EHUB_SYNC_PUSH_BATCH);
         if (claimed.length === 0) break;
@@ -109,6 +130,90 @@ export class SyncPusher {
     return rows;
   }
 
+  /**
+   * Claims SUBMITTED items that are due to have their job read (none is read by two pushes at
+   * once: the same conditional claim as for delivery).
+   */
+  private async claimSubmitted(connectionId: string, limit: number): Promise<ClaimedSubmitted[]> {
+    const [rows]: [ClaimedSubmitted[], number] = await this.db.manager.query(
+      `WITH due AS (
+         SELECT id FROM sync_outbox
+          WHERE connection_id = $1 AND status = 'SUBMITTED' AND next_attempt_at <= now() AND (claimed_until IS NULL OR claimed_until < now())
+          ORDER BY next_attempt_at, id
+          LIMIT $2
+          FOR UPDATE SKIP LOCKED
+       )
+       UPDATE sync_outbox o SET claimed_until = now() + interval '${CLAIM_TTL}', updated_at = now()
+         FROM due WHERE o.id = due.id
+       RETURNING o.id, o.object, o.record_key, o.attempts, o.payload_hash, o.payload, o.push_handle`,
+      [connectionId, limit],
+    );
+    return rows;
+  }
+
+  /**
+   * Reads the outcome of each job that claimed items were handed over in (`resumePush`), and
+   * writes it back as a delivery would: DONE, FAILED (what the job refused or never processed,
+   * sent again later as a new write) or DEAD. A job that cannot be read yet keeps its items
+   * SUBMITTED, to be read again after a backoff. Returns the error that should stop the run.
+   */
+  private async resume(conn: SyncConnection, connector: Connector, claimed: ClaimedSubmitted[], run: RunRecorder, log: RequestContext['log']): Promise<Error | null> {
+    const byJob = groupBy(claimed, (c) => `${c.object}\u0000${c.push_handle}`);
+    for (const items of byJob.values()) {
+      const { object, push_handle: handle } = items[0]!;
+      run.counts.read += items.length;
+      let results: PushResult[];
+      try {
+        if (!connector.resumePush) throw new ConnectorError('INVALID', 'RESUME_UNSUPPORTED', `the ${connector.type} connector cannot read submitted work`);
+        results = await connector.resumePush({ log }, { object, items: items.map((i) => ({ key: i.id, payload: i.payload as never })) }, handle);
+      } catch (err) {
+        const e = err instanceof ConnectorError ? err : new ConnectorError('UNAVAILABLE', 'CONNECTOR_ERROR', err instanceof Error ? err.message : String(err));
+        if (e.code === 'RESUME_UNSUPPORTED' || e.code === 'INVALID_HANDLE') {
+          // Nothing can ever read this job: send the items again (every write is idempotent).
+          await this.finish(conn, items, items.map((i) => ({ id: i.id, ok: false, errorCode: e.code, error: e.message, retryable: true, countAttempt: false, payload: i.payload })));
+        } else {
+          await this.stillSubmitted(items, e);
+        }
+        run.error(handle, e.code, `reading the outcome of ${handle}: ${e.message}`, false);
+        log.warn({ err: e, handle, items: items.length }, 'sync push: the outcome of a submitted job could not be read yet; read again later');
+        if (e.kind === 'RATE_LIMITED' || e.kind === 'AUTH') return e;
+        continue;
+      }
+      await this.finish(conn, items, this.outcomes(items.map((i) => ({ item: i, payload: i.payload, hash: contentHash(i.payload) })), results, run));
+    }
+    return null;
+  }
+
+  /** SUBMITTED items whose job could not be read: released, read again after a backoff (never dead-lettered: the job holds them). */
+  private async stillSubmitted(items: Claimed[], e: ConnectorError): Promise<void> {
+    const rows = items.map((i) => ({
+      id: i.id,
+      attempts: i.attempts + 1,
+      wait: Math.max(backoffMs(i.attempts + 1, this.config.EHUB_SYNC_BACKOFF_BASE_MS, this.config.EHUB_SYNC_BACKOFF_MAX_MS), e.retryAfterMs ?? 0),
+    }));
+    await this.db.manager.query(
+      `UPDATE sync_outbox o SET attempts = r.attempts, next_attempt_at = now() + r.wait * interval '1 millisecond',
+              last_error_code = $2, last_error = $3, claimed_until = NULL, updated_at = now()
+         FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, attempts int, wait bigint)
+        WHERE o.id = r.id AND o.status = 'SUBMITTED'`,
+      [JSON.stringify(rows), e.code, `${e.message} (the job's outcome is read again; the items are not sent again)`],
+    );
+  }
+
+  /**
+   * Items the connector handed over as one job (`onSubmitted`): SUBMITTED with the job's
+   * handle and the values sent, claimed by this push while it waits for the outcome.
+   */
+  private async submit(handle: string, keys: string[], payloads: Map<string, unknown>): Promise<void> {
+    const rows = keys.map((id) => ({ id, payload: payloads.get(id) ?? null }));
+    await this.db.manager.query(
+      `UPDATE sync_outbox o SET status = 'SUBMITTED', push_handle = $2, payload = r.payload, claimed_until = now() + interval '${CLAIM_TTL}', updated_at = now()
+         FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, payload jsonb)
+        WHERE o.id = r.id AND o.status IN ('IN_FLIGHT','SUBMITTED')`,
+      [JSON.stringify(rows), handle],
+    );
+  }
+
   /** Delivers one claimed batch; returns the error that should stop the run, if any. */
   private async deliver(conn: SyncConnection, connector: Connector, claimed: Claimed[], run: RunRecorder, log: RequestContext['log']): Promise<Error | null> {
     const byObject = groupBy(claimed, (c) => c.object) as Map<PushObject, Claimed[]>;
@@ -129,11 +234,24 @@ export class SyncPusher {
       }
       if (toSend.length) {
         let results: PushResult[];
+        const submitted = new Set<string>();
+        const payloadOf = new Map(toSend.map((s) => [s.item.id, s.payload]));
+        const onSubmitted = async (handle: string, keys: string[]): Promise<void> => {
+          await this.submit(handle, keys, payloadOf);
+          for (const k of keys) submitted.add(k);
+        };
         try {
-          results = await connector.push({ log }, { object, items: toSend.map((s) => ({ key: s.item.id, payload: s.payload as never })) });
+          results = await connector.push({ log, onSubmitted }, { object, items: toSend.map((s) => ({ key: s.item.id, payload: s.payload as never })) });
         } catch (err) {
           const e = err instanceof ConnectorError ? err : new ConnectorError('UNAVAILABLE', 'CONNECTOR_ERROR', err instanceof Error ? err.message : String(err));
+          // Items already in a job the target goes on with: read from that job later, never sent again.
+          const waiting = items.filter((i) => submitted.has(i.id));
+          if (waiting.length) {
+            await this.stillSubmitted(waiting, e);
+            run.error(null, e.code, `${waiting.length} item(s) handed to the target in a job whose outcome could not be read: ${e.message}; read again later`, false);
+          }
           for (const s of toSend) {
+            if (submitted.has(s.item.id)) continue;
             finished.push({
               id: s.item.id,
               ok: false,
@@ -145,33 +263,37 @@ export class SyncPusher {
             });
             run.error(s.item.record_key, e.code, e.message, false);
           }
-          run.counts.failed += toSend.length;
-          await this.finish(conn, items, finished);
+          run.counts.failed += toSend.length - waiting.length;
+          await this.finish(conn, items.filter((i) => !submitted.has(i.id)), finished);
           for (const i of items) remaining.delete(i.id);
           await this.release([...remaining]);
           log.warn({ err: e, items: toSend.length }, 'sync push call failed; items retried with backoff');
           return e;
         }
-        const byKey = new Map(results.map((r) => [r.key, r]));
-        for (const s of toSend) {
-          const r = byKey.get(s.item.id);
-          if (r?.ok) {
-            if (s.item.payload_hash === null) run.counts.created++;
-            else run.counts.updated++;
-            finished.push({ id: s.item.id, ok: true, hash: s.hash, payload: s.payload, targetId: r.targetId ?? null });
-          } else {
-            // A missing result is a failure too: never assume a write happened.
-            const code = r?.errorCode ?? 'NO_RESULT';
-            const message = r?.errorMessage ?? 'the connector returned no result for this item';
-            run.error(s.item.record_key, code, message);
-            finished.push({ id: s.item.id, ok: false, errorCode: code, error: message, retryable: r?.retryable ?? true, countAttempt: true, payload: s.payload });
-          }
-        }
+        finished.push(...this.outcomes(toSend, results, run));
       }
       await this.finish(conn, items, finished);
       for (const i of items) remaining.delete(i.id);
     }
     return null;
+  }
+
+  /** Each sent item's outcome from the connector's results (counted on the run). */
+  private outcomes(sent: { item: Claimed; payload: unknown; hash: string }[], results: PushResult[], run: RunRecorder): Finished[] {
+    const byKey = new Map(results.map((r) => [r.key, r]));
+    return sent.map((s) => {
+      const r = byKey.get(s.item.id);
+      if (r?.ok) {
+        if (s.item.payload_hash === null) run.counts.created++;
+        else run.counts.updated++;
+        return { id: s.item.id, ok: true, hash: s.hash, payload: s.payload, targetId: r.targetId ?? null };
+      }
+      // A missing result is a failure too: never assume a write happened.
+      const code = r?.errorCode ?? 'NO_RESULT';
+      const message = r?.errorMessage ?? 'the connector returned no result for this item';
+      run.error(s.item.record_key, code, message);
+      return { id: s.item.id, ok: false, errorCode: code, error: message, retryable: r?.retryable ?? true, countAttempt: true, payload: s.payload };
+    });
   }
 
   /** Writes the outcome of each item in one statement. */
@@ -200,6 +322,7 @@ export class SyncPusher {
          last_error = r.error,
          delivered_at = CASE WHEN r.sent THEN now() ELSE o.delivered_at END,
          dead_at = CASE WHEN r.status = 'DEAD' THEN now() ELSE NULL END,
+         push_handle = NULL,
          claimed_until = NULL,
          updated_at = now()
        FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, status text, attempts int, wait bigint, hash text, sent boolean, payload jsonb, target text, code text, error text)

@@ -50,6 +50,7 @@ registerEnumType(SyncTrigger, {
 export enum OutboxStatus {
   PENDING = 'PENDING',
   IN_FLIGHT = 'IN_FLIGHT',
+  SUBMITTED = 'SUBMITTED',
   FAILED = 'FAILED',
   DONE = 'DONE',
   DEAD = 'DEAD',
@@ -60,6 +61,10 @@ registerEnumType(OutboxStatus, {
   valuesConfig: {
     PENDING: { description: 'Changed since it was last delivered; goes out with the next push.' },
     IN_FLIGHT: { description: 'Being delivered right now.' },
+    SUBMITTED: {
+      description:
+        'Handed to the target in a batch job it finishes on its own (a Salesforce Bulk API 2.0 job); its outcome is read from that job (`pushHandle`), which is never sent again as a new one.',
+    },
     FAILED: { description: 'The last attempt failed; retried at `nextAttemptAt` (exponential backoff with jitter).' },
     DONE: { description: 'The target holds the latest value.' },
     DEAD: { description: 'Every attempt failed (or the target refused it for good); not retried unless replayed or changed again.' },
@@ -280,9 +285,13 @@ export class SyncOutboxItem {
   @Column({ type: 'timestamptz', name: 'next_attempt_at', precision: 3 })
   nextAttemptAt: Date;
 
-  @Field(() => GraphQLJSON, { nullable: true, description: 'For FAILED and DEAD items: the values that could not be delivered (canonical names; the connector maps them to its fields). Null once delivered.' })
+  @Field(() => GraphQLJSON, { nullable: true, description: 'For FAILED and DEAD items: the values that could not be delivered; for SUBMITTED items, the values sent (canonical names; the connector maps them to its fields). Null once delivered.' })
   @Column('jsonb', { nullable: true })
   payload: Record<string, unknown> | null;
+
+  @Field(() => String, { nullable: true, description: "For SUBMITTED items: the connector's handle of the job holding it (e.g. `{\"kind\":\"bulk2-ingest\",\"jobId\":\"750…\"}`)." })
+  @Column('text', { name: 'push_handle', nullable: true })
+  pushHandle: string | null;
 
   @Field(() => String, { nullable: true, description: 'The id of the record in the external system, once written.' })
   @Column('text', { name: 'target_id', nullable: true })

@@ -402,7 +402,7 @@ export class SyncService {
     hubWide(ctx);
     const qb = this.db.manager.createQueryBuilder(SyncOutboxItem, 'o');
     const f = args.filter;
-    const statuses = f?.status?.length ? f.status : [OutboxStatus.PENDING, OutboxStatus.IN_FLIGHT, OutboxStatus.FAILED, OutboxStatus.DEAD];
+    const statuses = f?.status?.length ? f.status : [OutboxStatus.PENDING, OutboxStatus.IN_FLIGHT, OutboxStatus.SUBMITTED, OutboxStatus.FAILED, OutboxStatus.DEAD];
     qb.where('o.status IN (:...statuses)', { statuses });
     if (f?.connectionId) qb.andWhere('o.connectionId = :cid', { cid: f.connectionId });
     if (f?.object) qb.andWhere('o.object = :object', { object: f.object });
@@ -417,7 +417,8 @@ export class SyncService {
     return this.db.tx(ctx, async (tx) => {
       const before = await tx.manager.findOne(SyncOutboxItem, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!before) throw notFound('OutboxItem', id);
-      if (before.status === OutboxStatus.PENDING || before.status === OutboxStatus.IN_FLIGHT) return before;
+      // Due already, being delivered, or waiting on a job whose outcome is still to be read (sending it again now would write it twice).
+      if (before.status === OutboxStatus.PENDING || before.status === OutboxStatus.IN_FLIGHT || before.status === OutboxStatus.SUBMITTED) return before;
       await tx.manager.query(
         `UPDATE sync_outbox SET status = 'PENDING', attempts = 0, next_attempt_at = now(), dead_at = NULL, payload_hash = NULL, updated_at = now() WHERE id = $1`,
         [id],
@@ -442,7 +443,7 @@ export class SyncService {
     return this.db.tx(ctx, async (tx) => {
       const [rows]: [{ id: string }[], number] = await tx.manager.query(
         `UPDATE sync_outbox SET status = 'PENDING', attempts = 0, next_attempt_at = now(), dead_at = NULL, payload_hash = NULL, updated_at = now()
-          WHERE connection_id = $1 AND status = ANY($2) AND ($3::uuid[] IS NULL OR account_id = ANY($3)) RETURNING id`,
+          WHERE connection_id = $1 AND status = ANY($2) AND status NOT IN ('IN_FLIGHT','SUBMITTED') AND ($3::uuid[] IS NULL OR account_id = ANY($3)) RETURNING id`,
         [connectionId, which.statuses, which.accountIds ?? null],
       );
       tx.audit({ entity: 'SyncConnection', entityId: connectionId, action: 'REPLAY_OUTBOX', after: { statuses: which.statuses, accounts: which.accountIds?.length ?? null, items: rows.length } });

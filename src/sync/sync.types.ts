@@ -172,7 +172,7 @@ export class OutboxFilter {
   @IsUUID()
   connectionId?: string | null;
 
-  @Field(() => [OutboxStatus], { nullable: true, description: 'Items in these statuses (default: PENDING, IN_FLIGHT, FAILED and DEAD — what is not done).' })
+  @Field(() => [OutboxStatus], { nullable: true, description: 'Items in these statuses (default: PENDING, IN_FLIGHT, SUBMITTED, FAILED and DEAD — what is not done).' })
   @IsOptional()
   status?: OutboxStatus[] | null;
 

@@ -240,9 +240,9 @@ export class BulkIngest {
     this.touch(job);
     const parseError = this.parse(job);
     if (parseError) return this.fail(job, parseError);
-    if (this.faults.takeBulkFailure()) {
-      return this.fail(job, 'InternalServerError : An internal error occurred while processing the job (emulated fault)');
-    }
+    const failAfter = this.faults.takeBulkFailure();
+    const failMessage = 'InternalServerError : An internal error occurred while processing the job (emulated fault)';
+    if (failAfter === 0) return this.fail(job, failMessage);
     const columns: Array<FieldDef | undefined> = [];
     for (const name of job.header) {
       const f = findField(job.obj, name);
@@ -264,7 +264,7 @@ export class BulkIngest {
     const step = (): void => {
       job.timer = undefined;
       if (job.state !== 'InProgress') return;
-      const end = Math.min(job.rows.length, next + SLICE);
+      const end = Math.min(job.rows.length, next + SLICE, failAfter ?? Number.POSITIVE_INFINITY);
       for (; next < end; next++) {
         const out = this.applyRow(job, columns, idCol, extCol, job.rows[next], ctx);
         job.outcomes[next] = out;
@@ -272,6 +272,8 @@ export class BulkIngest {
         if (out.error) job.failed++;
       }
       this.touch(job);
+      // an emulated failure part way: the rows after it stay unprocessed
+      if (failAfter !== null && next >= failAfter && next < job.rows.length) return this.fail(job, failMessage);
       if (next < job.rows.length) {
         job.timer = setTimeout(step, 0);
         return;

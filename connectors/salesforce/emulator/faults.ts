@@ -15,6 +15,7 @@ export function seededRandom(seed: number): () => number {
 }
 
 const ALL_KINDS: RequestFaultKind[] = ['EXPIRE_SESSION', 'HTTP_503', 'REQUEST_LIMIT_EXCEEDED', 'HTTP_500'];
+const KNOWN_KINDS: RequestFaultKind[] = [...ALL_KINDS, 'APPLY_THEN_503'];
 
 const RECORD_MESSAGES: Record<string, string> = {
   UNABLE_TO_LOCK_ROW: 'unable to obtain exclusive access to this record or 1 records',
@@ -25,6 +26,7 @@ const RECORD_MESSAGES: Record<string, string> = {
 /** The fault switches (see EmulatorFaults); the server asks it before each data call and record write. */
 export class FaultController implements EmulatorFaults {
   private queued: RequestFaultKind[] = [];
+  private readonly queuedOn = new Map<string, RequestFaultKind[]>();
   private settings: FaultSettings = {};
   private bulkFailuresLeft = 0;
 
@@ -40,9 +42,14 @@ export class FaultController implements EmulatorFaults {
 
   queue(...faults: RequestFaultKind[]): void {
     for (const f of faults) {
-      if (!ALL_KINDS.includes(f)) throw new Error(`unknown fault ${String(f)}`);
+      if (!KNOWN_KINDS.includes(f)) throw new Error(`unknown fault ${String(f)}`);
       this.queued.push(f);
     }
+  }
+
+  queueOn(endpoint: string, ...faults: RequestFaultKind[]): void {
+    for (const f of faults) if (!KNOWN_KINDS.includes(f)) throw new Error(`unknown fault ${String(f)}`);
+    this.queuedOn.set(endpoint, [...(this.queuedOn.get(endpoint) ?? []), ...faults]);
   }
 
   set(settings: FaultSettings): void {
@@ -52,6 +59,7 @@ export class FaultController implements EmulatorFaults {
 
   clear(): void {
     this.queued = [];
+    this.queuedOn.clear();
     this.settings = {};
     this.bulkFailuresLeft = 0;
     this.store.rejectors.length = 0;
@@ -61,8 +69,10 @@ export class FaultController implements EmulatorFaults {
     this.store.rejectors.push(predicate);
   }
 
-  /** The fault for this data call, if any (queued first, then random). */
-  nextRequestFault(): RequestFaultKind | null {
+  /** The fault for this data call to `endpoint`, if any (queued for the endpoint, queued, then random). */
+  nextRequestFault(endpoint: string): RequestFaultKind | null {
+    const on = this.queuedOn.get(endpoint)?.shift();
+    if (on) return on;
     const q = this.queued.shift();
     if (q) return q;
     const rate = this.settings.rate ?? 0;
@@ -82,10 +92,10 @@ export class FaultController implements EmulatorFaults {
     return { errorCode: code, message: RECORD_MESSAGES[code] ?? `emulated ${code}`, fields: [] };
   };
 
-  /** True when this bulk job must end Failed (consumes one). */
-  takeBulkFailure(): boolean {
-    if (this.bulkFailuresLeft <= 0) return false;
+  /** When this bulk job must end Failed: after how many rows (consumes one); null = it does not fail. */
+  takeBulkFailure(): number | null {
+    if (this.bulkFailuresLeft <= 0) return null;
     this.bulkFailuresLeft--;
-    return true;
+    return this.settings.failBulkJobsAfterRows ?? 0;
   }
 }

@@ -182,6 +182,7 @@ class Emulator implements SalesforceEmulator {
   constructor(private readonly opts: SalesforceEmulatorOptions) {
     this.pageSize = Math.max(1, opts.pageSize ?? 2000);
     this.dailyApiLimit = opts.dailyApiLimit ?? 1_000_000;
+    this.store.strictRollupStamps = opts.strictRollupStamps ?? false;
     const orgId = this.store.ids.next('00D');
     this.auth = new Auth(
       orgId,
@@ -220,6 +221,10 @@ class Emulator implements SalesforceEmulator {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
+  }
+
+  setStrictRollupStamps(strict: boolean): void {
+    this.store.strictRollupStamps = strict;
   }
 
   resetStats(): void {
@@ -402,8 +407,8 @@ class Emulator implements SalesforceEmulator {
       if (!session) return this.send(res, json(401, [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }]));
     }
     if (usedBefore >= this.dailyApiLimit) return this.send(res, this.faultReply('REQUEST_LIMIT_EXCEEDED', session));
-    const fault = this.faults.nextRequestFault();
-    if (fault) return this.send(res, this.faultReply(fault, session));
+    const fault = this.faults.nextRequestFault(key);
+    if (fault && fault !== 'APPLY_THEN_503') return this.send(res, this.faultReply(fault, session));
 
     if (isVersions) {
       return this.send(res, json(200, VERSION_LABELS.map(([version, label]) => ({ label, url: `/services/data/v${version}`, version }))));
@@ -416,6 +421,8 @@ class Emulator implements SalesforceEmulator {
       if (!(e instanceof ApiError)) throw e;
       reply = json(e.status, restErrors(e.errors));
     }
+    // the call took effect, but its answer is lost (a timeout after Salesforce acted)
+    if (fault === 'APPLY_THEN_503') reply = this.faultReply('HTTP_503', session);
     this.send(res, reply);
   }
 
@@ -426,6 +433,7 @@ class Emulator implements SalesforceEmulator {
         if (session) this.auth.revoke(session.token);
         return json(401, [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }]);
       case 'HTTP_503':
+      case 'APPLY_THEN_503':
         return json(503, [{ message: 'Server temporarily unavailable (emulated)', errorCode: 'SERVER_UNAVAILABLE' }]);
       case 'HTTP_500':
         return json(500, [{ message: 'An unexpected error occurred. Please include this ErrorId if you contact support: 1234567890-12345 (-1234567890)', errorCode: 'UNKNOWN_EXCEPTION' }]);
@@ -834,7 +842,12 @@ class Emulator implements SalesforceEmulator {
         if (b.clear === true) this.faults.clear();
         if (b.expireSessions === true) this.faults.expireSessions();
         if (Array.isArray(b.queue)) this.faults.queue(...(b.queue as RequestFaultKind[]));
-        const settingKeys = ['rate', 'kinds', 'recordErrorRate', 'recordErrorCodes', 'failBulkJobs'];
+        if (b.queueOn && typeof b.queueOn === 'object') {
+          for (const [endpoint, faults] of Object.entries(b.queueOn as Record<string, unknown>)) {
+            if (Array.isArray(faults)) this.faults.queueOn(endpoint, ...(faults as RequestFaultKind[]));
+          }
+        }
+        const settingKeys = ['rate', 'kinds', 'recordErrorRate', 'recordErrorCodes', 'failBulkJobs', 'failBulkJobsAfterRows'];
         if (settingKeys.some((k) => k in b)) {
           this.faults.set({
             rate: typeof b.rate === 'number' ? b.rate : undefined,
@@ -842,6 +855,7 @@ class Emulator implements SalesforceEmulator {
             recordErrorRate: typeof b.recordErrorRate === 'number' ? b.recordErrorRate : undefined,
             recordErrorCodes: Array.isArray(b.recordErrorCodes) ? (b.recordErrorCodes as string[]) : undefined,
             failBulkJobs: typeof b.failBulkJobs === 'number' ? b.failBulkJobs : undefined,
+            failBulkJobsAfterRows: typeof b.failBulkJobsAfterRows === 'number' ? b.failBulkJobsAfterRows : undefined,
           });
         }
         return json(200, { ok: true });

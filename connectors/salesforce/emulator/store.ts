@@ -95,6 +95,8 @@ export class Store {
   /** Child id → the parent id whose delete cascaded to it (undeleting the parent restores it). */
   private readonly cascadeMarks = new Map<string, string>();
   readonly rejectors: RecordRejector[] = [];
+  /** See SalesforceEmulatorOptions.strictRollupStamps. */
+  strictRollupStamps = false;
   readonly userIds = new Set<string>();
 
   private readonly metas = new Map<string, ObjectMeta>();
@@ -557,6 +559,8 @@ export class Store {
     const lines = this.linesOf(oppId);
     const rec: SfRecord = { ...opp, HasOpportunityLineItem: lines.length > 0 };
     if (lines.length) rec.Amount = roundTo(lines.reduce((s, l) => s + (l.TotalPrice as number), 0), 2);
+    // Strict: the parent is written only when a rolled-up value changed.
+    if (this.strictRollupStamps && rec.Amount === opp.Amount && rec.HasOpportunityLineItem === opp.HasOpportunityLineItem) return;
     this.stamp(rec, ctx.userId);
     this.put('Opportunity', rec, ctx.tx);
   }

@@ -44,6 +44,13 @@ export interface SalesforceEmulatorOptions {
   seed?: number;
   /** How long a bulk job stays InProgress after UploadComplete; default a random 0–50 ms. */
   bulkProcessingDelayMs?: number;
+  /**
+   * When a line item changes, does its opportunity's SystemModstamp move? `false` (default):
+   * always, through the Amount roll-up. `true`: only when a rolled-up value (Amount, whether it
+   * has lines) actually changes — Salesforce documents no more than that, so a ServiceDate-only
+   * edit or two lines swapping quantities leave the parent's stamps as they were.
+   */
+  strictRollupStamps?: boolean;
 }
 
 /** The emulator's clock. Real time by default; `set` freezes it, `release` returns to real time. */
@@ -58,7 +65,7 @@ export interface EmulatorClock {
 }
 
 /** A whole-request fault the next data API calls can be made to fail with. */
-export type RequestFaultKind = 'EXPIRE_SESSION' | 'HTTP_503' | 'REQUEST_LIMIT_EXCEEDED' | 'HTTP_500';
+export type RequestFaultKind = 'EXPIRE_SESSION' | 'HTTP_503' | 'REQUEST_LIMIT_EXCEEDED' | 'HTTP_500' | 'APPLY_THEN_503';
 
 /** Random fault settings (see `EmulatorFaults.set`). */
 export interface FaultSettings {
@@ -72,6 +79,8 @@ export interface FaultSettings {
   recordErrorCodes?: string[];
   /** The next N bulk ingest jobs end in state Failed. */
   failBulkJobs?: number;
+  /** Those failing jobs first process this many rows (default 0: they fail before any row). */
+  failBulkJobsAfterRows?: number;
 }
 
 /** A permanent per-record error returned by a `rejectRecord` predicate. */
@@ -87,8 +96,16 @@ export type RecordRejector = (sobject: string, fields: SfRecord) => RecordReject
 export interface EmulatorFaults {
   /** Every token issued so far becomes invalid; the next data call gets 401 INVALID_SESSION_ID. */
   expireSessions(): void;
-  /** The next data calls fail, one fault each, in this order. */
+  /**
+   * The next data calls fail, one fault each, in this order. `APPLY_THEN_503` processes the
+   * call in full and then answers 503, as when a response is lost after Salesforce acted.
+   */
   queue(...faults: RequestFaultKind[]): void;
+  /**
+   * The next calls to one endpoint (a `byEndpoint` key of the stats, e.g. `GET jobs/ingest/{id}`
+   * or `GET jobs/ingest/successfulResults`) fail, one fault each; taken before `queue`'s.
+   */
+  queueOn(endpoint: string, ...faults: RequestFaultKind[]): void;
   /** Random faults (replaces the previous settings; omitted keys reset). */
   set(settings: FaultSettings): void;
   /** Clears queued and random faults and record rejectors. */
@@ -174,5 +191,7 @@ export interface SalesforceEmulator {
   records(sobject: string, opts?: { includeDeleted?: boolean }): SfRecord[];
   /** Creates an opportunity with lines (and the account and products when missing). */
   seedDeal(input: SeedDealInput): SeedDealResult;
+  /** Changes `strictRollupStamps` (see the options) from now on. */
+  setStrictRollupStamps(strict: boolean): void;
   close(): Promise<void>;
 }
