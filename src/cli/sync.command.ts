@@ -8,6 +8,7 @@ import { withServices } from './cli-context';
 
 interface SyncOptions {
   full?: boolean;
+  pull: boolean;
   push: boolean;
   objects?: string;
 }
@@ -24,6 +25,7 @@ export function registerSyncCommand(program: Command): void {
     .argument('<connection>', 'the connection name, e.g. salesforce')
     .option('--full', 'pull everything from the beginning instead of from the stored cursors (changes nothing already up to date)')
     .option('--no-push', 'pull only')
+    .option('--no-pull', 'renewals and the push only')
     .option('--objects <list>', 'only these pulls, comma-separated (accounts,contacts,orders)')
     .action(async (name: string, opts: SyncOptions) => {
       const runs = await withServices(async (services, log) => {
@@ -50,6 +52,7 @@ export function registerSyncCommand(program: Command): void {
           try {
             return await services.sync.runSync(ctx, c.id, {
               full: opts.full ?? false,
+              pull: opts.pull,
               push: opts.push,
               objects: opts.objects?.split(',').map((o) => o.trim()).filter(Boolean),
               onProgress,

@@ -52,6 +52,8 @@ export interface SyncProgress {
 export interface RunSyncOptions {
   full?: boolean;
   objects?: readonly string[] | null;
+  /** Pull at all (default true); false with push: only renewals and the push. */
+  pull?: boolean;
   push?: boolean;
   trigger?: SyncTrigger;
   signal?: AbortSignal;
@@ -264,7 +266,7 @@ export class SyncService {
       try {
         const trigger = opts.trigger ?? SyncTrigger.MANUAL;
         const pulls = this.factory(c.type).pulls;
-        for (const object of PULL_OBJECTS.filter((o) => wanted.includes(o) && pulls.includes(o))) {
+        for (const object of PULL_OBJECTS.filter((o) => (opts.pull ?? true) && wanted.includes(o) && pulls.includes(o))) {
           const run = await this.puller.pull(ctx, c, connector, object, {
             trigger,
             full: opts.full ?? false,

@@ -58,7 +58,7 @@ describe('Salesforce push: synced fields, renewal opportunities and entitlements
     const conn = await hub.services.sync.connectionByName('salesforce');
     for (let i = 0; i < maxRounds; i++) {
       await hub.services.sync.pushOnce(systemContext(silent, 'test:push'), conn, SyncTrigger.MANUAL);
-      const [open] = await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox WHERE status IN ('PENDING','FAILED','IN_FLIGHT')`);
+      const [open] = await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox WHERE status IN ('PENDING','FAILED','IN_FLIGHT','SUBMITTED')`);
       if (open.n === 0) return i + 1;
       await new Promise((r) => setTimeout(r, 10));
     }

@@ -47,6 +47,8 @@ interface IngestJob {
   errorMessage?: string;
   startedAt?: number;
   finishedAt?: number;
+  /** Who closed it (the rows are written as that user). */
+  userId?: string;
   timer?: NodeJS.Timeout;
 }
 
@@ -62,6 +64,8 @@ function errorText(e: SfError): string {
 
 export class BulkIngest {
   private readonly jobs = new Map<string, IngestJob>();
+  /** While true, closed jobs wait in UploadComplete (see SalesforceEmulator.holdBulkJobs). */
+  private held = false;
 
   constructor(
     private readonly store: Store,
@@ -135,8 +139,9 @@ export class BulkIngest {
     if (state === 'UploadComplete') {
       if (job.state !== 'Open') throw jobError(409, 'INVALIDJOBSTATE', `Job ${id} is not Open (state ${job.state})`);
       job.state = 'UploadComplete';
+      job.userId = sessionUserId;
       this.touch(job);
-      job.timer = setTimeout(() => this.start(job, sessionUserId), this.processingDelay());
+      if (!this.held) job.timer = setTimeout(() => this.start(job, sessionUserId), this.processingDelay());
     } else if (state === 'Aborted') {
       if (job.state !== 'Open' && job.state !== 'UploadComplete' && job.state !== 'InProgress') {
         throw jobError(409, 'INVALIDJOBSTATE', `Job ${id} can no longer be aborted (state ${job.state})`);
@@ -148,6 +153,14 @@ export class BulkIngest {
       throw jobError(400, 'INVALIDJOBSTATE', `Invalid state: ${String(state)}. Use UploadComplete or Aborted.`);
     }
     return this.info(job, false);
+  }
+
+  hold(held: boolean): void {
+    this.held = held;
+    if (held) return;
+    for (const job of this.jobs.values()) {
+      if (job.state === 'UploadComplete' && !job.timer) job.timer = setTimeout(() => this.start(job, job.userId ?? job.createdById), this.processingDelay());
+    }
   }
 
   get(id: string): Record<string, unknown> {

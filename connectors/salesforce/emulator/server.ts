@@ -223,6 +223,10 @@ class Emulator implements SalesforceEmulator {
     });
   }
 
+  holdBulkJobs(hold: boolean): void {
+    this.bulk.hold(hold);
+  }
+
   setStrictRollupStamps(strict: boolean): void {
     this.store.strictRollupStamps = strict;
   }

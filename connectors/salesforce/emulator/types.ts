@@ -191,6 +191,8 @@ export interface SalesforceEmulator {
   records(sobject: string, opts?: { includeDeleted?: boolean }): SfRecord[];
   /** Creates an opportunity with lines (and the account and products when missing). */
   seedDeal(input: SeedDealInput): SeedDealResult;
+  /** While held, closed Bulk API 2.0 jobs stay UploadComplete (queued); releasing starts them. */
+  holdBulkJobs(hold: boolean): void;
   /** Changes `strictRollupStamps` (see the options) from now on. */
   setStrictRollupStamps(strict: boolean): void;
   close(): Promise<void>;
