@@ -304,6 +304,8 @@ describe('queries', () => {
     const few = await hub.countQueries(() => hub.ok(q));
     const acct = await createAccount(hub, 'Bulk');
     await submitOrder(hub, orderInput(acct, 'SO-BULK', Array.from({ length: 40 }, () => ({ sku: 'SUB' }))));
+    // the key cache lives 10 s: on a loaded machine the order above can outlast it
+    await hub.ok('{ __typename }');
     const many = await hub.countQueries(() => hub.ok(q));
     expect(many.count).toBe(few.count);
     expect(many.count).toBeLessThanOrEqual(10);
