@@ -31,6 +31,8 @@ const schema = z.object({
     .optional(),
   /** Encrypts stored secrets (webhook signing secrets); unset: generated into the data directory. */
   EHUB_SECRET_KEY: z.string().min(32, 'use 32+ random characters, e.g. `openssl rand -base64 32`').optional(),
+  /** While rotating EHUB_SECRET_KEY: the old key, still accepted for reading (`ehub secrets rotate`). */
+  EHUB_SECRET_KEY_PREVIOUS: z.string().min(32, 'the previous EHUB_SECRET_KEY (32+ characters)').optional(),
   EHUB_SIGNING_KEY: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   EHUB_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
@@ -79,6 +81,11 @@ const schema = z.object({
   EHUB_SYNC_USAGE_PUSH_INTERVAL_MS: z.coerce.number().int().min(0).default(900_000),
   EHUB_SYNC_RUN_BUDGET_MS: z.coerce.number().int().positive().default(600_000),
   EHUB_SYNC_RUN_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** Retention: when the job runs, and how old delivered webhooks, done outbox items and (when set) audit rows may get. */
+  EHUB_RETENTION_CRON: z.string().default('45 3 * * *'),
+  EHUB_WEBHOOK_DELIVERY_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(30),
+  EHUB_OUTBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(30),
+  EHUB_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
   /** A Salesforce connection from the environment (JSON objects; see docs/salesforce-setup.md): created or updated at start-up as `salesforce`. */
   EHUB_SALESFORCE_OPTIONS: z.string().optional(),
   EHUB_SALESFORCE_CREDENTIALS: z.string().optional(),

@@ -11,6 +11,7 @@ import { registerSchemaCommand } from './schema.command';
 import { registerExportCommands } from './export.command';
 import { registerSyncCommand } from './sync.command';
 import { registerBackupCommands } from './backup.command';
+import { registerSecretsCommands } from './secrets.command';
 import { registerCertificateCommands } from '../certificates/certificate.command';
 
 const program = new Command();
@@ -56,6 +57,7 @@ registerSchemaCommand(program);
 registerExportCommands(program);
 registerSyncCommand(program);
 registerBackupCommands(program);
+registerSecretsCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);

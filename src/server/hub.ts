@@ -14,6 +14,7 @@ import { complianceJobs } from '../compliance/compliance.jobs';
 import { webhookJobs } from '../webhooks/webhook.jobs';
 import { revenueJobs } from '../revenue/revenue.jobs';
 import { syncJobs } from '../sync/sync.jobs';
+import { retentionJobs } from '../jobs/retention';
 import { Role } from '../auth/role';
 import { buildApp } from './app';
 import { buildHubSchema } from './schema';
@@ -107,7 +108,7 @@ export function registerJobs(scheduler: Scheduler, services: Services, log: Logg
       if (moved.expired || moved.cancelled) log.info(moved, 'entitlement lifecycle: statuses moved');
     },
   });
-  for (const job of [...complianceJobs(services, log), ...webhookJobs(services, log), ...revenueJobs(services, log), ...syncJobs(services, log)]) {
+  for (const job of [...complianceJobs(services, log), ...webhookJobs(services, log), ...revenueJobs(services, log), ...syncJobs(services, log), ...retentionJobs(services.retention, services.config.EHUB_RETENTION_CRON, log)]) {
     scheduler.register(job);
   }
 }

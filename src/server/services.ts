@@ -14,6 +14,7 @@ import { RevenueService } from '../revenue/revenue.service';
 import { EntitlementService } from '../entitlements/entitlement.service';
 import { OrderService } from '../orders/order.service';
 import { SyncService } from '../sync/sync.service';
+import { RetentionService } from '../jobs/retention';
 
 /** The hub's services, built once per process and shared by resolvers, the CLI and jobs. */
 export interface Services {
@@ -33,6 +34,7 @@ export interface Services {
   entitlements: EntitlementService;
   orders: OrderService;
   sync: SyncService;
+  retention: RetentionService;
 }
 
 export function createServices(db: Db, config: Config): Services {
@@ -59,5 +61,6 @@ export function createServices(db: Db, config: Config): Services {
     entitlements,
     orders,
     sync: new SyncService(db, config, { accounts, orders }),
+    retention: new RetentionService(db, config),
   };
 }

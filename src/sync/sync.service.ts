@@ -30,7 +30,7 @@ import type {
 import { PULL_OBJECTS } from './sync.types';
 
 /** The AES-GCM associated data of a connection's credentials: they only open on their own row. */
-const credentialsContext = (id: string) => `sync_connection:${id}:credentials`;
+export const credentialsContext = (id: string) => `sync_connection:${id}:credentials`;
 
 const connectionNotFound = (id: string) => new AppError('NOT_FOUND', 'SYNC_CONNECTION_NOT_FOUND', `Sync connection ${id} was not found`, { entity: 'SyncConnection', id });
 

@@ -91,7 +91,7 @@ const deliveryNotFound = (id: string) =>
   new AppError('NOT_FOUND', 'WEBHOOK_DELIVERY_NOT_FOUND', `Webhook delivery ${id} was not found`, { entity: 'WebhookDelivery', id });
 
 /** The AES-GCM associated data of an endpoint's secrets: they only decrypt on their own row. */
-const secretContext = (endpointId: string) => `webhook_endpoint:${endpointId}:secret`;
+export const secretContext = (endpointId: string) => `webhook_endpoint:${endpointId}:secret`;
 
 /** The endpoint as the audit log records it: never its secrets. */
 function auditView(e: WebhookEndpoint): Record<string, unknown> {
