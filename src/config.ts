@@ -20,11 +20,27 @@ function isTimeZone(tz: string): boolean {
  * The README's configuration table mirrors this schema; keep them in step.
  */
 const schema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  /** Unset counts as production: stack traces and internal messages only with an explicit development flag. */
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
+  /** `1`/`true`: development diagnostics (stack traces in error responses) whatever NODE_ENV says. */
+  EHUB_DEBUG: z
+    .enum(['0', '1', 'true', 'false', ''])
+    .default('')
+    .transform((v) => v === '1' || v === 'true'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
-  HOST: z.string().default('0.0.0.0'),
+  HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_URL: z.string().url().optional(),
   EHUB_DATA_DIR: z.string().default('./.ehub'),
+  /** As root, where embedded PostgreSQL's binaries and cluster go when the postgres user cannot reach them in place. */
+  EHUB_EMBEDDED_PG_DIR: z.string().min(1).default('/var/lib/ehub'),
+  /** `pretty` (one coloured line per event), `json`, or unset: pretty on a terminal, JSON otherwise. */
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
+  /** Browser origins allowed to call the API cross-origin: unset = none (CORS off), `*`, or a comma-separated list. */
+  EHUB_CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? [] : [...new Set(v.split(',').map((o) => o.trim()).filter(Boolean))]))
+    .refine((list) => list.every((o) => o === '*' || /^https?:\/\/[^/\s]+$/.test(o)), 'must be `*` or origins like https://console.example.com (scheme://host[:port], comma-separated)'),
   EHUB_ADMIN_KEY: z
     .string()
     .regex(/^ehub_[a-z0-9]{8}_[A-Za-z0-9]{20,}$/, 'must look like ehub_<8 chars>_<secret of 20+ chars>')
@@ -96,7 +112,11 @@ const schema = z.object({
   EHUB_GL_RECEIVABLE: z.string().trim().min(1).max(50).default('1200'),
 });
 
-export type Config = z.infer<typeof schema> & { dataDir: string };
+export type Config = z.infer<typeof schema> & {
+  dataDir: string;
+  /** Development diagnostics (stack traces to clients) were asked for explicitly: NODE_ENV=development or EHUB_DEBUG. */
+  debug: boolean;
+};
 
 /** Every environment variable the hub reads (the README's configuration table lists them all). */
 export const CONFIG_KEYS: readonly string[] = Object.keys(schema.shape);
@@ -107,5 +127,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
   }
-  return { ...parsed.data, dataDir: path.resolve(parsed.data.EHUB_DATA_DIR) };
+  return {
+    ...parsed.data,
+    dataDir: path.resolve(parsed.data.EHUB_DATA_DIR),
+    debug: parsed.data.NODE_ENV === 'development' || parsed.data.EHUB_DEBUG,
+  };
 }

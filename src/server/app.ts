@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, visit, BREAK, type DocumentNode, type GraphQLSchema } from 'graphql';
+import helmet from '@fastify/helmet';
+import cors from '@fastify/cors';
 import depthLimit from 'graphql-depth-limit';
 import { fieldExtensionsEstimator, getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
 import type { Logger } from 'pino';
@@ -31,6 +33,41 @@ const pageSizeEstimator: ComplexityEstimator = ({ args, childComplexity }) =>
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
+/** True when the operation asks for the schema (`__schema` or `__type`; `__typename` is harmless). */
+function isIntrospection(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    Field(node) {
+      if (node.name.value === '__schema' || node.name.value === '__type') {
+        found = true;
+        return BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+/**
+ * Same-origin scripts, styles and data: fonts and images only: what GraphiQL (served from
+ * local assets, no inline code) needs. No upgrade-insecure-requests: a hub reached over plain
+ * HTTP on a LAN address would otherwise have its own assets rewritten to https.
+ */
+const CSP_DIRECTIVES = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", 'data:'],
+  fontSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+  scriptSrcAttr: ["'none'"],
+  upgradeInsecureRequests: null,
+};
+
 /**
  * Builds the HTTP server: GraphQL (POST /graphql, GraphiQL on GET), health, readiness and
  * metrics. It knows nothing of start-up or the database's lifecycle (see hub.ts).
@@ -38,7 +75,8 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { services, schema, log } = opts;
   const { config } = services;
-  const dev = config.NODE_ENV === 'development';
+  // Stack traces and internal messages reach clients only when asked for explicitly.
+  const dev = config.debug;
   const metrics = opts.metrics ?? new Metrics(services.db.ds);
 
   const app = Fastify({
@@ -56,6 +94,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  await app.register(helmet, { global: true, contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES } });
+  // CORS: off (no Access-Control-* headers: browsers keep other origins out) unless origins are configured.
+  if (config.EHUB_CORS_ORIGINS.length > 0) {
+    await app.register(cors, {
+      origin: config.EHUB_CORS_ORIGINS.includes('*') ? '*' : config.EHUB_CORS_ORIGINS,
+      methods: ['GET', 'POST', 'PUT', 'OPTIONS'],
+      allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'apollo-require-preflight'],
+      exposedHeaders: ['x-request-id'],
+      maxAge: 600,
+    });
+  }
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe({ method: req.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
@@ -68,7 +117,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     const code =
       status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL';
     return reply.code(status).send({
-      errors: [{ message: status < 500 ? err.message : 'Internal error', extensions: { code, subCode: err.code ?? code } }],
+      errors: [
+        status < 500
+          ? { message: err.message, extensions: { code, subCode: err.code ?? code } }
+          : { message: 'Internal error; it was logged with the request id', extensions: { code, subCode: code, requestId: req.id } },
+      ],
     });
   });
 
@@ -77,6 +130,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       const started = process.hrtime.bigint();
       return {
         async didResolveOperation({ request, document, operation }) {
+          // The schema is public as schema.graphql; the live one is for key holders (and development).
+          if (!dev && !contextValue.principal && isIntrospection(document)) {
+            throw new AppError(
+              'UNAUTHENTICATED',
+              'INTROSPECTION_NEEDS_KEY',
+              'Introspection needs an API key: send Authorization: Bearer <key> (in GraphiQL: the Headers tab). The first start wrote an admin key to EHUB_DATA_DIR/admin.key (./.ehub/admin.key by default); the published contract is schema.graphql',
+            );
+          }
           let complexity = 0;
           try {
             complexity = getComplexity({
@@ -107,7 +168,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
             if (isUnexpected(e)) contextValue.log.error({ err: e.originalError ?? e, path: e.path }, 'unexpected error');
           }
         },
-        async willSendResponse({ operation, operationName }) {
+        async willSendResponse({ operation, operationName, response }) {
+          // An internal error's details stay in the log; the client gets the request id to quote.
+          if (response.body.kind === 'single' && response.body.singleResult.errors) {
+            response.body.singleResult.errors = response.body.singleResult.errors.map((e) =>
+              e.extensions?.code === 'INTERNAL' ? { ...e, extensions: { ...e.extensions, requestId: contextValue.requestId } } : e,
+            );
+          }
           const seconds = Number(process.hrtime.bigint() - started) / 1e9;
           metrics.graphqlDuration.observe({ operation: operationName ?? 'anonymous', type: operation?.operation ?? 'unknown' }, seconds);
         },

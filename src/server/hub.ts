@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config';
@@ -20,9 +21,22 @@ import { buildApp } from './app';
 import { buildHubSchema } from './schema';
 import { createServices, type Services } from './services';
 
-/** JSON logs (pino). One-shot CLI commands log to stderr so their stdout stays pipeable. */
-export function createLogger(config: Config, opts: { stderr?: boolean } = {}): Logger {
-  return pino({ level: config.LOG_LEVEL, base: { service: 'ehub' } }, opts.stderr ? pino.destination(2) : undefined);
+/**
+ * Logs (pino): one readable line per event on a terminal, JSON lines otherwise or with
+ * LOG_FORMAT=json. One-shot CLI commands log to stderr so their stdout stays pipeable.
+ */
+export function createLogger(config: Config, opts: { stderr?: boolean; stream?: NodeJS.WritableStream & { isTTY?: boolean } } = {}): Logger {
+  const stream = opts.stream ?? (opts.stderr ? process.stderr : process.stdout);
+  const tty = stream.isTTY === true;
+  const options = { level: config.LOG_LEVEL, base: { service: 'ehub' } };
+  if ((config.LOG_FORMAT ?? (tty ? 'pretty' : 'json')) === 'pretty') {
+    const destination = opts.stream ?? (opts.stderr ? 2 : 1);
+    return pino(
+      options,
+      pinoPretty({ destination, sync: true, colorize: tty, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }),
+    );
+  }
+  return pino(options, opts.stream ?? (opts.stderr ? pino.destination(2) : undefined));
 }
 
 export interface OpenDatabase {
@@ -45,7 +59,12 @@ export async function openDatabase(
   let url = config.DATABASE_URL;
   let embedded: EmbeddedDatabase | undefined;
   if (!url) {
-    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, log, stopAttached: opts.stopAttached ?? true });
+    embedded = await startEmbeddedPostgres({
+      dataDir: config.dataDir,
+      placementDir: config.EHUB_EMBEDDED_PG_DIR,
+      log,
+      stopAttached: opts.stopAttached ?? true,
+    });
     const admin = new Client({ connectionString: embedded.url('postgres') });
     await admin.connect();
     try {

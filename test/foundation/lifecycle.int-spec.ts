@@ -12,11 +12,13 @@ const ROOT = path.resolve(__dirname, '../..');
 const CLI = ['-r', '@swc-node/register', path.join(ROOT, 'src/cli/main.ts')];
 const run = promisify(execFile);
 let dataDir: string;
+// The data directory is a 0700 temporary folder: as root, the cluster is placed here instead.
+const placement = path.join(os.tmpdir(), `ehub-life-pg-${process.pid}`);
 const children: ChildProcess[] = [];
 
 function env(): NodeJS.ProcessEnv {
   const { EHUB_ADMIN_KEY: _a, DATABASE_URL: _d, ...rest } = process.env;
-  return { ...rest, EHUB_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', NODE_ENV: 'test', NODE_OPTIONS: '' };
+  return { ...rest, EHUB_DATA_DIR: dataDir, EHUB_EMBEDDED_PG_DIR: placement, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', NODE_ENV: 'test', NODE_OPTIONS: '' };
 }
 
 async function serve(): Promise<{ proc: ChildProcess; url: string; exited: Promise<number | null> }> {
@@ -63,13 +65,13 @@ function postmasterPid(): number | null {
 
 beforeAll(() => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-life-'));
-  fs.chmodSync(dataDir, 0o755);
 });
 afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   const pid = postmasterPid();
   if (pid) process.kill(pid, 'SIGINT');
   fs.rmSync(dataDir, { recursive: true, force: true });
+  fs.rmSync(placement, { recursive: true, force: true });
 });
 
 describe('ehub serve lifecycle', () => {

@@ -15,7 +15,6 @@ export default async function globalSetup(): Promise<void> {
   let adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) {
     const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ehub-test-'));
-    await fs.chmod(dataDir, 0o755);
     const embedded = await startEmbeddedPostgres({ dataDir, persistent: false });
     (globalThis as { __EHUB_PG__?: EmbeddedDatabase; __EHUB_PG_DIR__?: string }).__EHUB_PG__ = embedded;
     (globalThis as { __EHUB_PG_DIR__?: string }).__EHUB_PG_DIR__ = dataDir;
