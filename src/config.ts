@@ -1,4 +1,5 @@
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 
 /** "50, 80,100" → [50, 80, 100] (NaN for anything else, which the schema then refuses). */
@@ -54,6 +55,16 @@ const schema = z.object({
   EHUB_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
   EHUB_MAX_QUERY_DEPTH: z.coerce.number().int().positive().default(12),
   EHUB_MAX_QUERY_COMPLEXITY: z.coerce.number().int().positive().default(5_000),
+  /** GraphQL abuse limits (docs/security.md): aliases per operation, one field repeated in a selection, what a count or analytics root costs. */
+  EHUB_MAX_ALIASES: z.coerce.number().int().min(0).default(50),
+  EHUB_MAX_FIELD_DUPLICATES: z.coerce.number().int().positive().default(20),
+  EHUB_QUERY_AGGREGATE_COST: z.coerce.number().int().min(1).default(25),
+  /** One request's time budget: GraphQL execution stops after it, and each transaction's statement_timeout is what is left of it. */
+  EHUB_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** Token-bucket rate limits per API key (per client address without a key): capacity refilled over the window; 0 = off. */
+  EHUB_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
+  EHUB_RATE_LIMIT_MAX: z.coerce.number().int().min(0).default(1_200),
+  EHUB_RATE_LIMIT_LICENSING_MAX: z.coerce.number().int().min(0).default(12_000),
   EHUB_DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
   EHUB_JOBS_ENABLED: z
     .enum(['true', 'false'])
@@ -78,6 +89,19 @@ const schema = z.object({
   EHUB_WEBHOOK_BACKOFF_BASE_MS: z.coerce.number().int().positive().default(10_000),
   EHUB_WEBHOOK_BACKOFF_MAX_MS: z.coerce.number().int().positive().default(3_600_000),
   EHUB_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** Internal webhook receivers allowed despite the private-address guard: CIDRs and host names, comma-separated. */
+  EHUB_WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .refine(
+      (v) =>
+        v
+          .split(',')
+          .map((e) => e.trim().replace(/^\[(.*)\]$/, '$1'))
+          .filter(Boolean)
+          .every((e) => (e.includes('/') ? ipaddr.isValidCIDR(e) : ipaddr.isValid(e) || /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?\.?$/i.test(e))),
+      'must be comma-separated CIDRs (10.0.0.0/8), addresses or host names',
+    ),
   /** Compliance: nightly findings job and the frequent threshold job (node-cron), shelfware rule, notification thresholds, lookback. */
   EHUB_COMPLIANCE_CRON: z.string().default('0 2 * * *'),
   EHUB_THRESHOLD_CRON: z.string().default('*/5 * * * *'),

@@ -77,6 +77,10 @@ export async function startEnvironment(): Promise<BenchEnvironment> {
 
     // EHUB_* tuning variables (pool size, limits) pass through, so variants can be compared.
     const config = loadConfig({
+      // The bench drives the hub from one address with one key: rate limits sized so the
+      // limiter runs but never throttles (override through the environment to measure it).
+      EHUB_RATE_LIMIT_MAX: '100000000',
+      EHUB_RATE_LIMIT_LICENSING_MAX: '100000000',
       ...process.env,
       NODE_ENV: 'production',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',

@@ -22,6 +22,11 @@ export interface RequestContext {
   operation: string;
   /** Audit rows written for the current operation (the audit middleware reads this). */
   auditWrites: number;
+  /**
+   * When the request's time budget ends (epoch ms; EHUB_REQUEST_TIMEOUT_MS): transactions
+   * get what is left of it as their statement_timeout. Unset for jobs and the CLI.
+   */
+  deadline?: number;
 }
 
 export function systemContext(log: Logger, operation: string, requestId = `sys-${Date.now().toString(36)}`): RequestContext {

@@ -4,6 +4,12 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import type { RequestContext } from '../common/context';
 import { AuditLog } from '../audit/audit-log.entity';
 import { transaction } from './data-source';
+import { AppError } from '../common/errors';
+
+const executionTimeout = (deadline: number) =>
+  new AppError('LIMIT_EXCEEDED', 'EXECUTION_TIMEOUT', 'The request ran past its time budget (EHUB_REQUEST_TIMEOUT_MS) before this change could start; nothing was changed', {
+    deadline: new Date(deadline).toISOString(),
+  });
 
 /** A change to record in the audit log, written in the same transaction as the change. */
 export interface AuditEntry {
@@ -69,6 +75,13 @@ export class Db {
 
   async tx<T>(ctx: RequestContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
     return transaction(this.ds, async (manager) => {
+      if (ctx.deadline !== undefined) {
+        // The request's database time is bounded by what is left of its budget: a statement
+        // (or a lock wait) running past it is cancelled by PostgreSQL (57014, STATEMENT_TIMEOUT).
+        const left = Math.ceil(ctx.deadline - Date.now());
+        if (left <= 0) throw executionTimeout(ctx.deadline);
+        await manager.query(`SET LOCAL statement_timeout = ${left}`);
+      }
       const entries: AuditEntry[] = [];
       const finals: (() => Promise<void>)[] = [];
       const result = await fn({ manager, audit: (e) => entries.push(e), beforeCommit: (work) => finals.push(work) });

@@ -6,7 +6,6 @@ import { GraphQLError, visit, BREAK, type DocumentNode, type GraphQLSchema } fro
 import helmet from '@fastify/helmet';
 import cors from '@fastify/cors';
 import depthLimit from 'graphql-depth-limit';
-import { fieldExtensionsEstimator, getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
 import type { Logger } from 'pino';
 import { AppError } from '../common/errors';
 import type { RequestContext } from '../common/context';
@@ -18,6 +17,8 @@ import { formatError, isUnexpected } from './errors';
 import { GRAPHIQL_PAGE, registerGraphiQL } from './graphiql';
 import { createGraphQLContext, type GraphQLContext } from './graphql-context';
 import { Metrics } from './metrics';
+import { aliasLimitRule, fieldDuplicationRule, limitsPlugin } from './limits';
+import { registerRateLimits, requestPrincipal } from './rate-limit';
 import type { Services } from './services';
 
 export interface AppOptions {
@@ -26,10 +27,6 @@ export interface AppOptions {
   log: Logger;
   metrics?: Metrics;
 }
-
-/** Lists cost their page size times their children, so `first: 500` is priced as 500 items. */
-const pageSizeEstimator: ComplexityEstimator = ({ args, childComplexity }) =>
-  typeof args.first === 'number' ? 1 + childComplexity * Math.max(1, args.first) : undefined;
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -115,7 +112,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     const status = err.statusCode ?? 500;
     if (status >= 500) req.log.error({ err }, 'request failed');
     const code =
-      status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL';
+      status === 413
+        ? 'PAYLOAD_TOO_LARGE'
+        : status === 415
+          ? 'UNSUPPORTED_MEDIA_TYPE'
+          : status === 429
+            ? 'LIMIT_EXCEEDED'
+            : status < 500
+              ? 'BAD_REQUEST'
+              : 'INTERNAL';
     return reply.code(status).send({
       errors: [
         status < 500
@@ -125,38 +130,20 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     });
   });
 
+  // Before any route: the plugin hooks every route added after it.
+  await registerRateLimits(app, services, config, metrics);
+
   const loggingPlugin: ApolloServerPlugin<GraphQLContext> = {
     async requestDidStart({ contextValue }) {
       const started = process.hrtime.bigint();
       return {
-        async didResolveOperation({ request, document, operation }) {
+        async didResolveOperation({ document, operation }) {
           // The schema is public as schema.graphql; the live one is for key holders (and development).
           if (!dev && !contextValue.principal && isIntrospection(document)) {
             throw new AppError(
               'UNAUTHENTICATED',
               'INTROSPECTION_NEEDS_KEY',
               'Introspection needs an API key: send Authorization: Bearer <key> (in GraphiQL: the Headers tab). The first start wrote an admin key to EHUB_DATA_DIR/admin.key (./.ehub/admin.key by default); the published contract is schema.graphql',
-            );
-          }
-          let complexity = 0;
-          try {
-            complexity = getComplexity({
-              schema,
-              operationName: request.operationName ?? undefined,
-              query: document,
-              variables: request.variables ?? {},
-              estimators: [pageSizeEstimator, fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
-            });
-          } catch {
-            // Variables that do not fit their types: execution reports them as BAD_USER_INPUT.
-            return;
-          }
-          if (complexity > config.EHUB_MAX_QUERY_COMPLEXITY) {
-            throw new AppError(
-              'BAD_USER_INPUT',
-              'QUERY_TOO_COMPLEX',
-              `The query costs ${complexity}, over the limit of ${config.EHUB_MAX_QUERY_COMPLEXITY}; ask for fewer items or fields`,
-              { complexity, limit: config.EHUB_MAX_QUERY_COMPLEXITY },
             );
           }
           contextValue.operation = operation?.name?.value ?? contextValue.operation;
@@ -188,21 +175,29 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // The hub owns shutdown (drain HTTP, stop jobs, close the pool), not Apollo.
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: dev,
-    validationRules: [depthLimit(config.EHUB_MAX_QUERY_DEPTH)],
+    validationRules: [depthLimit(config.EHUB_MAX_QUERY_DEPTH), aliasLimitRule(config.EHUB_MAX_ALIASES), fieldDuplicationRule(config.EHUB_MAX_FIELD_DUPLICATES)],
     formatError: (formatted, error) => formatError(formatted, error, dev),
-    plugins: [loggingPlugin],
+    plugins: [limitsPlugin(schema, config), loggingPlugin],
     logger: log,
   });
   await apollo.start();
 
   const context = async (req: FastifyRequest): Promise<GraphQLContext> => {
-    const base: RequestContext = { requestId: String(req.id), log: req.log as Logger, principal: null, operation: 'graphql', auditWrites: 0 };
+    const base: RequestContext = {
+      requestId: String(req.id),
+      log: req.log as Logger,
+      principal: null,
+      operation: 'graphql',
+      auditWrites: 0,
+      deadline: Date.now() + config.EHUB_REQUEST_TIMEOUT_MS,
+    };
     const header = req.headers.authorization;
     if (header) {
       const m = /^Bearer\s+(\S+)$/i.exec(header);
       try {
         if (!m) throw new AppError('UNAUTHENTICATED', 'AUTH_HEADER_MALFORMED', 'Use Authorization: Bearer <key>');
-        base.principal = await services.apiKeys.authenticate(m[1]!);
+        // The rate limiter already authenticated the key (a failure there is retried here for its error).
+        base.principal = (await requestPrincipal(services, req)) ?? (await services.apiKeys.authenticate(m[1]!));
       } catch (err) {
         if (err instanceof AppError) {
           throw new GraphQLError(err.message, { extensions: { ...err.extensions, http: { status: 401 } } });

@@ -19,7 +19,10 @@ const VALUE_ERRORS = [
  * logged with the request id by the logging plugin); stack traces only in development.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown, dev: boolean): GraphQLFormattedError {
-  const original = unwrapResolverError(error);
+  let original = unwrapResolverError(error);
+  // Limits reported by validation rules (aliases, field duplication) arrive wrapped by Apollo.
+  const wrapped = (original as { originalError?: unknown })?.originalError;
+  if (!(original instanceof AppError) && wrapped instanceof AppError) original = wrapped;
   if (original instanceof AppError) {
     return {
       message: original.message,
@@ -46,6 +49,14 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, de
       extensions: { code: 'CONFLICT', subCode: 'UNIQUE_VIOLATION' },
     };
   }
+  if (pgCode === '57014') {
+    // statement_timeout, set per transaction from the request's budget (Db.tx).
+    return {
+      message: 'A database statement ran past the request\'s time budget (EHUB_REQUEST_TIMEOUT_MS) and was cancelled; nothing was changed',
+      path: formatted.path,
+      extensions: { code: 'LIMIT_EXCEEDED', subCode: 'STATEMENT_TIMEOUT' },
+    };
+  }
   if (!code || code === 'INTERNAL_SERVER_ERROR') {
     return {
       message: 'Internal error; it was logged with the request id (x-request-id response header)',
@@ -60,6 +71,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, de
 export function isUnexpected(error: unknown): boolean {
   const original = unwrapResolverError(error);
   if (original instanceof AppError) return original.code === 'INTERNAL';
+  const pgCode = (original as { driverError?: { code?: string } })?.driverError?.code ?? (original as { code?: string })?.code;
+  if (pgCode === '57014') return false;
   const code = (error as { extensions?: { code?: string } })?.extensions?.code;
   return !code || code === 'INTERNAL_SERVER_ERROR';
 }

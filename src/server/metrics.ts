@@ -29,6 +29,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly rateLimited = new client.Counter({
+    name: 'ehub_rate_limited_requests_total',
+    help: 'Requests refused with 429 by the rate limits, by bucket (api, licensing) and what was limited (key, address)',
+    labelNames: ['bucket', 'by'] as const,
+    registers: [this.registry],
+  });
+
   constructor(ds?: DataSource) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'ehub_' });
     if (ds) {

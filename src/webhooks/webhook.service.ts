@@ -10,6 +10,8 @@ import { SecretBox } from '../common/secret-box';
 import { accountScope, assertAccountVisible } from '../auth/scope';
 import type { Db } from '../db/db';
 import { VERSION } from '../version';
+import { fetch, type Agent } from 'undici';
+import { EgressPolicy, guardedAgent, type LookupFn } from './webhook.egress';
 import { WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, WebhookEndpointStatus } from './webhook.entities';
 import {
   backoffMs,
@@ -127,12 +129,24 @@ function invalid(subCode: string, what: string, fields: FieldError[]): AppError 
  */
 export class WebhookService {
   private readonly box: SecretBox;
+  private readonly egress: EgressPolicy;
+  private readonly agent: Agent;
 
   constructor(
     readonly db: Db,
     readonly config: Config,
+    opts: { lookup?: LookupFn } = {},
   ) {
     this.box = new SecretBox(config);
+    this.egress = new EgressPolicy(config.EHUB_WEBHOOK_ALLOWED_HOSTS);
+    this.agent = guardedAgent(this.egress, { connectTimeoutMs: config.EHUB_WEBHOOK_TIMEOUT_MS, lookup: opts.lookup });
+  }
+
+  /** URL problems plus an internal address the egress policy refuses (see webhook.egress.ts). */
+  private urlProblems(url: string): FieldError[] {
+    const problems = urlProblems(url);
+    const internal = problems.length ? null : this.egress.urlProblem(url);
+    return internal ? [...problems, { path: 'input.url', message: internal }] : problems;
   }
 
   eventTypes(): WebhookEventType[] {
@@ -143,7 +157,7 @@ export class WebhookService {
 
   async createEndpoint(ctx: RequestContext, input: CreateWebhookEndpointInput): Promise<WebhookEndpointWithSecret> {
     const url = input.url.trim();
-    const problems = [...urlProblems(url), ...eventTypeProblems(input.eventTypes)];
+    const problems = [...this.urlProblems(url), ...eventTypeProblems(input.eventTypes)];
     if (problems.length) throw invalid('WEBHOOK_ENDPOINT_INVALID', 'Invalid webhook endpoint', problems);
     let accountId = input.accountId ?? null;
     const scope = accountScope(ctx);
@@ -180,7 +194,7 @@ export class WebhookService {
   async updateEndpoint(ctx: RequestContext, id: string, input: UpdateWebhookEndpointInput): Promise<WebhookEndpoint> {
     const url = input.url?.trim();
     const problems = [
-      ...(url !== undefined && url !== null ? urlProblems(url) : []),
+      ...(url !== undefined && url !== null ? this.urlProblems(url) : []),
       ...(input.eventTypes ? eventTypeProblems(input.eventTypes) : []),
     ];
     if (problems.length) throw invalid('WEBHOOK_ENDPOINT_INVALID', 'Invalid webhook endpoint', problems);
@@ -566,7 +580,9 @@ export class WebhookService {
     const timeout = AbortSignal.timeout(timeoutMs);
     const combined = signal ? AbortSignal.any([timeout, signal]) : timeout;
     try {
-      const res = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: combined });
+      // The guarded agent only connects to addresses the egress policy allows (checked on the
+      // address actually connected to); redirects are never followed.
+      const res = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: combined, dispatcher: this.agent });
       const snippet = await readSnippet(res);
       const ok = res.status >= 200 && res.status < 300;
       let error: string | null = null;

@@ -77,6 +77,11 @@ export async function startTestHub(overrides: Partial<Record<string, string>> = 
     DATABASE_URL: databaseUrl,
     EHUB_DATA_DIR: `/tmp/${name}`,
     EHUB_JOBS_ENABLED: 'false',
+    // Suites hammer one hub from one address with one key; the abuse tests set their own limits.
+    EHUB_RATE_LIMIT_MAX: '1000000',
+    EHUB_RATE_LIMIT_LICENSING_MAX: '1000000',
+    // Test receivers listen on 127.0.0.1, which the webhook egress guard refuses by default.
+    EHUB_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1/32',
     ...overrides,
   });
   const log = pino({ level: config.LOG_LEVEL });
