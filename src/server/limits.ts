@@ -117,6 +117,12 @@ export function operationCost(schema: GraphQLSchema, config: Config, query: Para
   });
 }
 
+/**
+ * Mutations that run a job on demand (operators' buttons for scheduled work): they have
+ * their own budgets (e.g. EHUB_SYNC_RUN_BUDGET_MS), so the request budget does not apply.
+ */
+export const JOB_OPERATIONS: ReadonlySet<string> = new Set(['runSync', 'runCompliance', 'recogniseUsage', 'rebuildUsageRollups', 'closePeriod']);
+
 export const executionTimeout = (budgetMs: number) =>
   limitExceeded('EXECUTION_TIMEOUT', `The request ran past its time budget of ${budgetMs} ms (EHUB_REQUEST_TIMEOUT_MS); ask for less per request`, { limit: budgetMs });
 
@@ -130,7 +136,10 @@ export function limitsPlugin(schema: GraphQLSchema, config: Config): ApolloServe
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ request, document }) {
+        async didResolveOperation({ request, document, operation, contextValue }) {
+          if (operation?.operation === 'mutation' && operation.selectionSet.selections.some((s) => s.kind === Kind.FIELD && JOB_OPERATIONS.has(s.name.value))) {
+            delete contextValue.deadline;
+          }
           let cost: number;
           try {
             cost = operationCost(schema, config, document, request.variables ?? {}, request.operationName ?? undefined);
