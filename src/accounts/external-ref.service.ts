@@ -4,7 +4,6 @@ import { conflict } from '../common/errors';
 import type { Tx } from '../db/db';
 import { accountScope } from '../auth/scope';
 import { ExternalRef, type ExternalRefEntityType } from './external-ref.entity';
-import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
 
 /**
  * External references, the generic part: every domain whose records are known in other
@@ -156,7 +155,7 @@ export async function linkExternalRefs(
   );
   for (const row of created) tx.audit({ entity: 'ExternalRef', entityId: row.id, action: 'CREATE', after: row });
   // An account newly known in another system has fields (and entitlements) to show there.
-  if (entityType === 'ACCOUNT') markSyncDirtyAtCommit(tx, { linkedAccountIds: [entityId] });
+  if (entityType === 'ACCOUNT') tx.publish({ kind: 'account.linked', accountId: entityId });
   return created;
 }
 

@@ -6,7 +6,6 @@ import { paginate, type Connection } from '../common/pagination';
 import type { Db, Tx } from '../db/db';
 import { accountScope, assertAccountVisible, assertRecordVisible } from '../auth/scope';
 import { isUuid } from '../common/ids';
-import type { WebhookService } from '../webhooks/webhook.service';
 import { ComplianceFinding, Notification } from './compliance.entities';
 import { FindingKind, FindingStatus, NotificationType } from './compliance.enums';
 import {
@@ -24,7 +23,6 @@ import {
   unentitledUseSql,
 } from './compliance.sql';
 import type { ComplianceFindingListArgs, ComplianceFindingPage, ComplianceRunSummary, NotificationListArgs, NotificationsRaised } from './compliance.types';
-import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
 
 /** Advisory-lock class of compliance runs (the second key is a hash of the account id). */
 const RUN_LOCK_CLASS = 0x436f6d70; // "Comp"
@@ -99,7 +97,6 @@ export class ComplianceService {
   constructor(
     readonly db: Db,
     readonly config: Config,
-    readonly webhooks: WebhookService,
   ) {}
 
   // ------------------------------------------------------------------ runs
@@ -161,9 +158,9 @@ export class ComplianceService {
         ...(await this.findingNotifications(m, opened)),
         ...(await this.raiseThresholds(m, { accountId, now, periods })),
       ];
-      await this.deliver(m, raised);
+      this.deliver(tx, raised);
       // The overuse flag and leakage estimate in the CRM follow the findings.
-      if (opened.length + resolved.length + upserted.filter((u) => u.changed || u.reopened).length > 0) markSyncDirtyAtCommit(tx, { accountIds: [accountId] });
+      if (opened.length + resolved.length + upserted.filter((u) => u.changed || u.reopened).length > 0) tx.publish({ kind: 'findings.changed', accountId });
 
       const summary: ComplianceRunSummary = {
         accountId,
@@ -312,7 +309,7 @@ export class ComplianceService {
     return this.db.tx(ctx, async (tx) => {
       const periods: PeriodUsage[] = await tx.manager.query(consumablePeriodsSql('current'), [accountId, this.config.EHUB_TIME_ZONE, now]);
       const raised = await this.raiseThresholds(tx.manager, { accountId, now, periods });
-      await this.deliver(tx.manager, raised);
+      this.deliver(tx, raised);
       auditRaised(tx, raised);
       return countRaised(raised);
     });
@@ -353,19 +350,11 @@ export class ComplianceService {
     );
   }
 
-  /** Queues a webhook event for every notification that is not superseded, in the caller's transaction. */
-  private async deliver(m: EntityManager, raised: RaisedRow[]): Promise<void> {
-    const queued: { id: string; n: number }[] = [];
+  /** Publishes every notification that is not superseded, for the webhooks to deliver (in the caller's transaction). */
+  private deliver(tx: Tx, raised: RaisedRow[]): void {
     for (const r of raised) {
       if (r.superseded) continue;
-      const n = await this.webhooks.enqueue(m, { type: r.type, key: r.key, accountId: r.accountId, payload: r.payload });
-      if (n > 0) queued.push({ id: r.id, n });
-    }
-    if (queued.length) {
-      await m.query(`UPDATE notification n SET deliveries_queued = q.n FROM unnest($1::uuid[], $2::int[]) AS q(id, n) WHERE n.id = q.id`, [
-        queued.map((q) => q.id),
-        queued.map((q) => q.n),
-      ]);
+      tx.publish({ kind: 'notification.raised', notificationId: r.id, eventType: r.type, key: r.key, accountId: r.accountId, payload: r.payload });
     }
   }
 

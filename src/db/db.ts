@@ -4,6 +4,7 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import type { RequestContext } from '../common/context';
 import { AuditLog } from '../audit/audit-log.entity';
 import { transaction } from './data-source';
+import { DomainEvents, type DomainEvent } from './events';
 import { AppError } from '../common/errors';
 
 const executionTimeout = (deadline: number) =>
@@ -30,6 +31,8 @@ export interface Tx {
    * them for as short a time as possible.
    */
   beforeCommit(work: () => Promise<void>): void;
+  /** Records a fact for the subscribers (`Db.events`), handed to them just before the commit. */
+  publish(event: DomainEvent): void;
 }
 
 /** JSON-safe copy of an entity for the audit log (bigint, Buffer and Date handled; secrets dropped). */
@@ -52,6 +55,9 @@ export function auditSnapshot(value: unknown): unknown {
  * committed together or not at all.
  */
 export class Db {
+  /** Who acts on the facts transactions publish (the sync outbox, the webhooks). */
+  readonly events = new DomainEvents();
+
   constructor(readonly ds: DataSource) {}
 
   get manager(): EntityManager {
@@ -84,8 +90,12 @@ export class Db {
       }
       const entries: AuditEntry[] = [];
       const finals: (() => Promise<void>)[] = [];
-      const result = await fn({ manager, audit: (e) => entries.push(e), beforeCommit: (work) => finals.push(work) });
+      const published: DomainEvent[] = [];
+      const result = await fn({ manager, audit: (e) => entries.push(e), beforeCommit: (work) => finals.push(work), publish: (e) => published.push(e) });
       for (const work of finals) await work();
+      // Subscribers last: they write rows many transactions share (the sync outbox), so those
+      // locks are held only for the end of the transaction.
+      await this.events.dispatch(manager, published);
       if (entries.length > 0) {
         await writeAudit(manager, ctx, entries);
         ctx.auditWrites += entries.length;

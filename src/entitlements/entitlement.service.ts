@@ -10,7 +10,6 @@ import type { EntitlementListArgs } from '../orders/order.types';
 import { Entitlement, EntitlementEvent, EntitlementFeature } from './entitlement.entity';
 import { EntitlementStatus } from './entitlement.enums';
 import { effectiveStatus } from './effective-status';
-import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
 import { groupBy } from '../common/collections';
 
 
@@ -156,7 +155,7 @@ export class EntitlementService {
   /**
    * Changes an entitlement in place (term, quantity, terms, features, status, reasons) and
    * records one history event with before and after. Returns the updated row. Callers mark
-   * the sync outbox dirty (markSyncDirtyAtCommit).
+   * the sync outbox dirty (an `entitlements.changed` fact).
    */
   async change(
     tx: Tx,
@@ -270,7 +269,7 @@ export class EntitlementService {
         throw badInput('ENTITLEMENT_NOT_ACTIVE', `Entitlement ${id} is ${status} and cannot be suspended`);
       }
       const changed = await this.change(tx, ctx, id, 'SUSPENDED', null, { status: EntitlementStatus.SUSPENDED, suspendedReason: why, note: why });
-      markSyncDirtyAtCommit(tx, { accountIds: [e.accountId], entitlementIds: [id] });
+      tx.publish({ kind: 'entitlements.changed', accountIds: [e.accountId], entitlementIds: [id] });
       return changed;
     });
   }
@@ -284,7 +283,7 @@ export class EntitlementService {
       // Back to what the dates say (the lifecycle job may have skipped it while suspended).
       const status = e.graceEndsAt && e.graceEndsAt.getTime() <= Date.now() ? EntitlementStatus.EXPIRED : EntitlementStatus.ACTIVE;
       const changed = await this.change(tx, ctx, id, 'RESUMED', null, { status, suspendedReason: null });
-      markSyncDirtyAtCommit(tx, { accountIds: [e.accountId], entitlementIds: [id] });
+      tx.publish({ kind: 'entitlements.changed', accountIds: [e.accountId], entitlementIds: [id] });
       return changed;
     });
   }
@@ -321,7 +320,7 @@ export class EntitlementService {
           [rows.map((r) => r.id), rows.map((r) => r.account_id), rows.map((r) => r.status), ctx.requestId],
         );
       }
-      markSyncDirtyAtCommit(tx, { accountIds: rows.map((r) => r.account_id), entitlementIds: rows.map((r) => r.id) });
+      tx.publish({ kind: 'entitlements.changed', accountIds: rows.map((r) => r.account_id), entitlementIds: rows.map((r) => r.id) });
       return {
         expired: rows.filter((r) => r.status === 'EXPIRED').length,
         cancelled: rows.filter((r) => r.status === 'CANCELLED').length,

@@ -10,7 +10,6 @@ import { CONSUMABLE_MODELS, periodLateral, phaseSql, policySql } from './licensi
 import { compareDecisions, isUsable, phaseCode, phaseReason, type Phase } from './licensing.rules';
 import { CheckCode, type ConsumeInput, type ConsumeResult, type FeatureBalance } from './licensing.types';
 import { text } from './licensing.guards';
-import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
 import { groupBy } from '../common/collections';
 
 /** Advisory-lock class of consume() idempotency keys (the second key is a hash of account and key). */
@@ -48,8 +47,6 @@ export class ConsumptionService {
   constructor(
     private readonly db: Db,
     private readonly timeZone: string,
-    /** Consumption is usage: it re-sends CRM fields at most this often (EHUB_SYNC_USAGE_PUSH_INTERVAL_MS). */
-    private readonly usagePushIntervalMs = 0,
   ) {}
 
   /**
@@ -96,7 +93,7 @@ export class ConsumptionService {
       );
       tx.audit({ entity: 'Consumption', entityId: row.id, action: 'CREATE', after: { accountId: input.accountId, idempotencyKey: key, ...answer } });
       if (answer.entitlementId) {
-        markSyncDirtyAtCommit(tx, { accountIds: [input.accountId], entitlementIds: [answer.entitlementId], minIntervalMs: this.usagePushIntervalMs });
+        tx.publish({ kind: 'consumption.drawn', accountId: input.accountId, entitlementId: answer.entitlementId });
       }
       return { ...answer, replayed: false };
     });

@@ -6,7 +6,6 @@ import { MonetizationModel } from '../catalog/catalog.enums';
 import type { Deployment } from '../entitlements/entitlement.enums';
 import { Activation } from './activation.entity';
 import { limitExceeded, lockEntitlement, optionalText, text } from './licensing.guards';
-import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
 import { groupBy } from '../common/collections';
 
 export interface ActivateDeviceParams {
@@ -58,7 +57,7 @@ export class DeviceService {
       );
       const created = await m.findOneOrFail(Activation, { where: { id: row.id } });
       tx.audit({ entity: 'Activation', entityId: created.id, action: 'CREATE', after: created });
-      markSyncDirtyAtCommit(tx, { accountIds: [e.accountId], entitlementIds: [e.id] });
+      tx.publish({ kind: 'entitlements.changed', accountIds: [e.accountId], entitlementIds: [e.id] });
       return created;
     });
   }
@@ -82,7 +81,7 @@ export class DeviceService {
       await m.query('UPDATE activation SET deactivated_at = now() WHERE id = $1', [active.id]);
       const after = await m.findOneOrFail(Activation, { where: { id: active.id } });
       tx.audit({ entity: 'Activation', entityId: after.id, action: 'DEACTIVATE', before: active, after });
-      markSyncDirtyAtCommit(tx, { accountIds: [e.accountId], entitlementIds: [e.id] });
+      tx.publish({ kind: 'entitlements.changed', accountIds: [e.accountId], entitlementIds: [e.id] });
       return after;
     });
   }

@@ -18,12 +18,11 @@ export class LicensingService {
   readonly consumption: ConsumptionService;
   readonly checks: CheckService;
 
-  /** `usagePushIntervalMs`: how often consumption alone re-sends CRM fields (EHUB_SYNC_USAGE_PUSH_INTERVAL_MS). */
-  constructor(db: Db, timeZone: string, usagePushIntervalMs = 0) {
+  constructor(db: Db, timeZone: string) {
     this.devices = new DeviceService(db);
     this.seats = new SeatService(db);
     this.leases = new LeaseService(db);
-    this.consumption = new ConsumptionService(db, timeZone, usagePushIntervalMs);
+    this.consumption = new ConsumptionService(db, timeZone);
     this.checks = new CheckService(db, timeZone);
   }
 }

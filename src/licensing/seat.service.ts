@@ -6,7 +6,6 @@ import type { Db } from '../db/db';
 import { MonetizationModel } from '../catalog/catalog.enums';
 import { limitExceeded, lockEntitlement } from './licensing.guards';
 import { Seat } from './seat.entity';
-import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
 import { groupBy } from '../common/collections';
 
 /** A seat's email: trimmed and lowercased (seats are unique per entitlement by email, case-insensitively). */
@@ -42,7 +41,7 @@ export class SeatService {
       );
       const created = await m.findOneOrFail(Seat, { where: { id: row.id } });
       tx.audit({ entity: 'Seat', entityId: created.id, action: 'CREATE', after: created });
-      markSyncDirtyAtCommit(tx, { accountIds: [e.accountId], entitlementIds: [e.id] });
+      tx.publish({ kind: 'entitlements.changed', accountIds: [e.accountId], entitlementIds: [e.id] });
       return created;
     });
   }
@@ -65,7 +64,7 @@ export class SeatService {
       await m.query('UPDATE seat SET released_at = now() WHERE id = $1', [active.id]);
       const after = await m.findOneOrFail(Seat, { where: { id: active.id } });
       tx.audit({ entity: 'Seat', entityId: after.id, action: 'RELEASE', before: active, after });
-      markSyncDirtyAtCommit(tx, { accountIds: [e.accountId], entitlementIds: [e.id] });
+      tx.publish({ kind: 'entitlements.changed', accountIds: [e.accountId], entitlementIds: [e.id] });
       return after;
     });
   }

@@ -18,7 +18,6 @@ import type { RevenueService } from '../revenue/revenue.service';
 import { Order, OrderRevision } from './order.entity';
 import { OrderLine, type LineLimit } from './order-line.entity';
 import type { OrderInput, OrderLineInput, OrderListArgs } from './order.types';
-import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
 import { contentHash, stableStringify } from '../common/stable-json';
 import { addDays } from '../common/dates';
 import { groupBy } from '../common/collections';
@@ -222,7 +221,7 @@ export class OrderService {
       tx.audit({ entity: 'Order', entityId: order.id, action: existing ? 'REVISE' : 'CREATE', before, after: { ...order, lines } });
       await this.revenue?.syncOrder(tx, ctx, order.id, canonical.invoiceSchedule ?? null);
       // CRM fields (status, ARR, renewal date) and entitlement summaries follow the order.
-      markSyncDirtyAtCommit(tx, { accountIds: [accountId], orderIds: [order.id] });
+      tx.publish({ kind: 'order.fulfilled', accountId, orderId: order.id });
       return order;
     });
   }

@@ -10,6 +10,7 @@ import { UsageService } from '../usage/usage.service';
 import { AnalyticsService } from '../analytics/analytics.service';
 import { ComplianceService } from '../compliance/compliance.service';
 import { WebhookService } from '../webhooks/webhook.service';
+import { syncOutboxSubscriber } from '../sync/sync-outbox';
 import { RevenueService } from '../revenue/revenue.service';
 import { EntitlementService } from '../entitlements/entitlement.service';
 import { OrderService } from '../orders/order.service';
@@ -44,6 +45,9 @@ export function createServices(db: Db, config: Config): Services {
   const revenue = new RevenueService(db, config);
   const accounts = new AccountService(db);
   const orders = new OrderService(db, catalog, entitlements, revenue);
+  // Domains publish facts on their transactions; these act on them before the commit.
+  db.events.subscribe('sync-outbox', syncOutboxSubscriber(config.EHUB_SYNC_USAGE_PUSH_INTERVAL_MS));
+  db.events.subscribe('webhooks', webhooks.onEvents);
   return {
     db,
     config,
@@ -51,11 +55,11 @@ export function createServices(db: Db, config: Config): Services {
     audit: new AuditService(db),
     catalog,
     accounts,
-    licensing: new LicensingService(db, config.EHUB_TIME_ZONE, config.EHUB_SYNC_USAGE_PUSH_INTERVAL_MS),
+    licensing: new LicensingService(db, config.EHUB_TIME_ZONE),
     certificates: new CertificateService(db, config),
     usage: new UsageService(db, config),
     analytics: new AnalyticsService(db, config),
-    compliance: new ComplianceService(db, config, webhooks),
+    compliance: new ComplianceService(db, config),
     webhooks,
     revenue,
     entitlements,

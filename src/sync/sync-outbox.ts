@@ -1,9 +1,9 @@
 import type { EntityManager } from 'typeorm';
-import type { Tx } from '../db/db';
+import type { DomainEventSubscriber } from '../db/events';
 
 /**
- * The producer side of the sync outbox: domains call `markSyncDirty` inside the transaction
- * that changes what an external system shows (an order fulfilled, usage recorded, a seat
+ * The producer side of the sync outbox: domains publish facts on the transaction that changes
+ * what an external system shows (an order fulfilled, usage recorded, a seat
  * taken, a finding opened). It marks one outbox row per target record dirty — the row is
  * created, or its dirty_version bumped and re-opened — for every enabled push connection
  * the account is linked to. The push job computes the values when it delivers, so many
@@ -96,28 +96,54 @@ export async function markSyncDirty(manager: EntityManager, dirty: DirtyRecords)
   );
 }
 
-const pending = new WeakMap<Tx, Required<DirtyRecords>>();
-
 /**
- * `markSyncDirty` at the end of the transaction: marks made during it are merged into one
- * statement run just before the commit, so the outbox rows (shared by every change of an
- * account) are locked only for the last moment of the transaction. The merged interval is
- * the smallest asked for (a change that is due at once wins over usage's interval).
+ * The sync engine's subscriber to the facts transactions publish: one `markSyncDirty` per
+ * transaction, just before its commit (so the outbox rows, shared by every change of an
+ * account, are locked only for the last moment). Usage and consumption alone re-send an
+ * account at most once per `usageIntervalMs`; any other fact is due at once (the merged
+ * interval is the smallest asked for).
  */
-export function markSyncDirtyAtCommit(tx: Tx, dirty: DirtyRecords): void {
-  let acc = pending.get(tx);
-  if (!acc) {
-    const fresh = { accountIds: [] as string[], entitlementIds: [] as string[], orderIds: [] as string[], linkedAccountIds: [] as string[], minIntervalMs: Number.POSITIVE_INFINITY };
-    pending.set(tx, fresh);
-    tx.beforeCommit(() => {
-      pending.delete(tx);
-      return markSyncDirty(tx.manager, { ...fresh, minIntervalMs: Number.isFinite(fresh.minIntervalMs) ? fresh.minIntervalMs : 0 });
-    });
-    acc = fresh;
-  }
-  (acc.accountIds as string[]).push(...(dirty.accountIds ?? []));
-  (acc.entitlementIds as string[]).push(...(dirty.entitlementIds ?? []));
-  (acc.orderIds as string[]).push(...(dirty.orderIds ?? []));
-  (acc.linkedAccountIds as string[]).push(...(dirty.linkedAccountIds ?? []));
-  acc.minIntervalMs = Math.min(acc.minIntervalMs, dirty.minIntervalMs ?? 0);
+export function syncOutboxSubscriber(usageIntervalMs: number): DomainEventSubscriber {
+  return async (manager, events) => {
+    const accountIds: string[] = [];
+    const entitlementIds: string[] = [];
+    const orderIds: string[] = [];
+    const linkedAccountIds: string[] = [];
+    let minIntervalMs = Number.POSITIVE_INFINITY;
+    for (const e of events) {
+      switch (e.kind) {
+        case 'order.fulfilled':
+          accountIds.push(e.accountId);
+          orderIds.push(e.orderId);
+          minIntervalMs = 0;
+          break;
+        case 'entitlements.changed':
+          accountIds.push(...e.accountIds);
+          entitlementIds.push(...e.entitlementIds);
+          minIntervalMs = 0;
+          break;
+        case 'findings.changed':
+          accountIds.push(e.accountId);
+          minIntervalMs = 0;
+          break;
+        case 'account.linked':
+          linkedAccountIds.push(e.accountId);
+          minIntervalMs = 0;
+          break;
+        case 'usage.recorded':
+          accountIds.push(...e.accountIds);
+          minIntervalMs = Math.min(minIntervalMs, usageIntervalMs);
+          break;
+        case 'consumption.drawn':
+          accountIds.push(e.accountId);
+          entitlementIds.push(e.entitlementId);
+          minIntervalMs = Math.min(minIntervalMs, usageIntervalMs);
+          break;
+        default:
+          break; // not shown by any external system
+      }
+    }
+    if (!Number.isFinite(minIntervalMs)) return; // nothing relevant happened
+    await markSyncDirty(manager, { accountIds, entitlementIds, orderIds, linkedAccountIds, minIntervalMs });
+  };
 }

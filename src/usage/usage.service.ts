@@ -21,7 +21,6 @@ import {
   type UsageRejection,
 } from './usage.rules';
 import { INGEST_SQL, LOOKUP_SQL, RECOMPUTE_SQL, STORED_HASHES_SQL } from './usage.sql';
-import { markSyncDirtyAtCommit } from '../sync/sync-outbox';
 
 /** The answer to a batch: every event is accepted, a duplicate, or listed in `rejected` (conflicts included). */
 export interface UsageBatchAnswer {
@@ -180,7 +179,7 @@ export class UsageService {
           ]);
           accepted = rows.length - notInserted.length;
           // Last usage, active users and utilisation shown in the CRM follow the usage.
-          if (accepted > 0) markSyncDirtyAtCommit(tx, { accountIds: rows.map((r) => r.a), minIntervalMs: this.config.EHUB_SYNC_USAGE_PUSH_INTERVAL_MS });
+          if (accepted > 0) tx.publish({ kind: 'usage.recorded', accountIds: rows.map((r) => r.a) });
           if (notInserted.length > 0) {
             const byIndex = new Map(rows.map((r) => [r.i, r]));
             const storedHash = new Map(notInserted.map(({ i, h }) => [i, h]));

@@ -9,6 +9,7 @@ import { paginate, type Connection } from '../common/pagination';
 import { SecretBox } from '../common/secret-box';
 import { accountScope, assertAccountVisible } from '../auth/scope';
 import type { Db } from '../db/db';
+import type { DomainEventSubscriber } from '../db/events';
 import { VERSION } from '../version';
 import { fetch, type Agent } from 'undici';
 import { EgressPolicy, guardedAgent, type LookupFn } from './webhook.egress';
@@ -384,6 +385,25 @@ export class WebhookService {
    * endpoints, about their account), in the caller's transaction. Idempotent on `key`: a key
    * seen before queues nothing new. Returns the number of deliveries queued.
    */
+  /**
+   * The webhooks' subscriber to the facts transactions publish: every raised notification is
+   * queued for its endpoints, and the notification records how many deliveries it got.
+   */
+  readonly onEvents: DomainEventSubscriber = async (manager, events) => {
+    const queued: { id: string; n: number }[] = [];
+    for (const e of events) {
+      if (e.kind !== 'notification.raised') continue;
+      const n = await this.enqueue(manager, { type: e.eventType, key: e.key, accountId: e.accountId, payload: e.payload as Record<string, unknown> });
+      if (n > 0) queued.push({ id: e.notificationId, n });
+    }
+    if (queued.length) {
+      await manager.query(`UPDATE notification n SET deliveries_queued = q.n FROM unnest($1::uuid[], $2::int[]) AS q(id, n) WHERE n.id = q.id`, [
+        queued.map((q) => q.id),
+        queued.map((q) => q.n),
+      ]);
+    }
+  };
+
   async enqueue(manager: EntityManager, event: WebhookEventInput): Promise<number> {
     if (!(event.type in WEBHOOK_EVENT_TYPES) || !EVENT_TYPE.test(event.type)) {
       throw new Error(`Unknown webhook event type "${event.type}": add it to WEBHOOK_EVENT_TYPES (src/webhooks/webhook.rules.ts) first`);

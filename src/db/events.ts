@@ -1,0 +1,47 @@
+import type { EntityManager } from 'typeorm';
+
+/**
+ * Facts a domain publishes on its transaction (`tx.publish`), for whoever must act on them
+ * in that same transaction: the sync outbox (what the CRM/ERP shows changed) and the
+ * webhooks (a notification to deliver). Domains name what happened, never who cares, so no
+ * domain imports `src/sync/` or `src/webhooks/`; the subscribers decide what a fact means to
+ * them (for example, usage re-sends CRM fields at most once per interval).
+ */
+export type DomainEvent =
+  /** An order was fulfilled, revised or withdrawn: every entitlement its lines shaped may have changed. */
+  | { kind: 'order.fulfilled'; accountId: string; orderId: string }
+  /** Entitlements changed (status, dates, quantity, devices, seats). */
+  | { kind: 'entitlements.changed'; accountIds: readonly string[]; entitlementIds: readonly string[] }
+  /** Usage events were recorded for these accounts. */
+  | { kind: 'usage.recorded'; accountIds: readonly string[] }
+  /** A consumable entitlement was drawn on. */
+  | { kind: 'consumption.drawn'; accountId: string; entitlementId: string }
+  /** Compliance findings of an account were opened, changed or resolved. */
+  | { kind: 'findings.changed'; accountId: string }
+  /** An account was linked to a record in an external system. */
+  | { kind: 'account.linked'; accountId: string }
+  /** A notification was raised (a threshold crossed, a finding opened): to be delivered. */
+  | { kind: 'notification.raised'; notificationId: string; eventType: string; key: string; accountId: string | null; payload: unknown };
+
+/**
+ * Runs just before commit with every fact of the transaction, in publishing order, in the
+ * transaction (its writes commit or roll back with the change). Keep it set-based: it runs
+ * on hot paths (usage ingest, licensing).
+ */
+export type DomainEventSubscriber = (manager: EntityManager, events: readonly DomainEvent[]) => Promise<void>;
+
+/** The subscribers of one hub (one Db): registered at start-up, by name. */
+export class DomainEvents {
+  private readonly subscribers = new Map<string, DomainEventSubscriber>();
+
+  /** Subscribes under a name; subscribing a name again replaces the earlier one (services built twice on one Db). */
+  subscribe(name: string, subscriber: DomainEventSubscriber): void {
+    this.subscribers.set(name, subscriber);
+  }
+
+  /** Hands a transaction's facts to every subscriber, in subscription order (nothing to do when none were published). */
+  async dispatch(manager: EntityManager, events: readonly DomainEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    for (const s of this.subscribers.values()) await s(manager, events);
+  }
+}
