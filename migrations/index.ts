@@ -10,6 +10,7 @@ import { RevenueAllocation1764300900000 } from './1764300900000-RevenueAllocatio
 import { OverageUnitPrice1764301000000 } from './1764301000000-OverageUnitPrice';
 import { Sync1764301100000 } from './1764301100000-Sync';
 import { SyncSubmitted1764301200000 } from './1764301200000-SyncSubmitted';
+import { ApiKeyExpiry1764301600000 } from './1764301600000-ApiKeyExpiry';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the app, the CLI and the
@@ -28,4 +29,5 @@ export const migrations = [
   OverageUnitPrice1764301000000,
   Sync1764301100000,
   SyncSubmitted1764301200000,
+  ApiKeyExpiry1764301600000,
 ];

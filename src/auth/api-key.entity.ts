@@ -43,6 +43,13 @@ export class ApiKey {
 
   @Field(() => Date, {
     nullable: true,
+    description: 'When the key stops working (then refused with UNAUTHENTICATED / AUTH_KEY_EXPIRED); null: never.',
+  })
+  @Column('timestamptz', { name: 'expires_at', nullable: true })
+  expiresAt: Date | null;
+
+  @Field(() => Date, {
+    nullable: true,
     description: 'When the key was last used (recorded in batches, so up to a minute behind).',
   })
   @Column('timestamptz', { name: 'last_used_at', nullable: true })

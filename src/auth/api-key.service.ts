@@ -38,6 +38,8 @@ export interface CreateApiKeyParams {
   name: string;
   role: Role;
   accountId?: string | null;
+  /** When the key stops working; null or absent: never. Must be a valid instant in the future. */
+  expiresAt?: Date | null;
 }
 
 interface CachedKey {
@@ -47,6 +49,9 @@ interface CachedKey {
   accountId: string | null;
   secretHash: Buffer;
   revoked: boolean;
+  /** The key's own expiry (ms since epoch), or null: checked against now on every call. */
+  keyExpiresAt: number | null;
+  /** When this cache entry must be read again from the database. */
   expires: number;
 }
 
@@ -77,6 +82,7 @@ export class ApiKeyService {
         accountId: row.accountId,
         secretHash: row.secretHash,
         revoked: row.revokedAt !== null,
+        keyExpiresAt: row.expiresAt?.getTime() ?? null,
         expires: now + CACHE_TTL_MS,
       };
       this.cache.set(parsed.prefix, entry);
@@ -86,6 +92,11 @@ export class ApiKeyService {
       throw new AppError('UNAUTHENTICATED', 'AUTH_KEY_UNKNOWN', 'The API key is not valid');
     }
     if (entry.revoked) throw new AppError('UNAUTHENTICATED', 'AUTH_KEY_REVOKED', 'The API key has been revoked');
+    // Compared on every call, not when the entry is cached: a cached key must not outlive its expiry.
+    if (entry.keyExpiresAt !== null && entry.keyExpiresAt <= now) {
+      const expiredAt = new Date(entry.keyExpiresAt).toISOString();
+      throw new AppError('UNAUTHENTICATED', 'AUTH_KEY_EXPIRED', `The API key expired at ${expiredAt}; create a new one`, { expiredAt });
+    }
     this.pendingLastUsed.set(entry.id, new Date(now));
     return { keyId: entry.id, name: entry.name, role: entry.role, accountId: entry.accountId };
   }
@@ -106,6 +117,17 @@ export class ApiKeyService {
   async create(ctx: RequestContext, params: CreateApiKeyParams): Promise<{ key: string; apiKey: ApiKey }> {
     const name = params.name.trim();
     if (!name) throw badInput('API_KEY_NAME_REQUIRED', 'A key needs a name', [{ path: 'input.name', message: 'must not be empty' }]);
+    const expiresAt = params.expiresAt ?? null;
+    if (expiresAt !== null) {
+      if (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime())) {
+        throw badInput('API_KEY_EXPIRY_INVALID', 'expiresAt is not a valid instant', [{ path: 'input.expiresAt', message: 'must be an ISO 8601 date-time' }]);
+      }
+      if (expiresAt.getTime() <= Date.now()) {
+        throw badInput('API_KEY_EXPIRY_IN_PAST', `expiresAt ${expiresAt.toISOString()} is not in the future`, [
+          { path: 'input.expiresAt', message: 'must be in the future' },
+        ]);
+      }
+    }
     let accountId = params.accountId ?? null;
     const scope = ctx.principal?.accountId ?? null;
     if (scope) {
@@ -123,6 +145,7 @@ export class ApiKeyService {
         name,
         role: params.role,
         accountId,
+        expiresAt,
         prefix: generated.prefix,
         secretHash: hashSecret(generated.secret),
         createdByKeyId: ctx.principal?.keyId ?? null,
@@ -184,16 +207,17 @@ export class ApiKeyService {
         .getOne();
       const secretHash = hashSecret(parsed.secret);
       if (existing) {
-        if (!existing.secretHash.equals(secretHash) || existing.role !== Role.ADMIN || existing.accountId) {
+        // The bootstrap key never expires: an expiry set on its row some other way is cleared.
+        if (!existing.secretHash.equals(secretHash) || existing.role !== Role.ADMIN || existing.accountId || existing.expiresAt) {
           const before = { ...existing };
-          Object.assign(existing, { secretHash, role: Role.ADMIN, accountId: null });
+          Object.assign(existing, { secretHash, role: Role.ADMIN, accountId: null, expiresAt: null });
           await tx.manager.save(existing);
           tx.audit({ entity: 'ApiKey', entityId: existing.id, action: 'UPDATE', before, after: existing });
         }
         return existing;
       }
       const saved = await tx.manager.save(
-        tx.manager.create(ApiKey, { name: 'bootstrap admin (EHUB_ADMIN_KEY)', role: Role.ADMIN, prefix: parsed.prefix, secretHash, accountId: null }),
+        tx.manager.create(ApiKey, { name: 'bootstrap admin (EHUB_ADMIN_KEY)', role: Role.ADMIN, prefix: parsed.prefix, secretHash, accountId: null, expiresAt: null }),
       );
       tx.audit({ entity: 'ApiKey', entityId: saved.id, action: 'CREATE', after: saved });
       return saved;

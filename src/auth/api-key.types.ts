@@ -17,6 +17,13 @@ export class CreateApiKeyInput {
   @IsOptional()
   @IsUUID()
   accountId?: string | null;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When the key stops working (an ISO 8601 date-time in the future); omitted or null: never. Past it the key answers UNAUTHENTICATED / AUTH_KEY_EXPIRED.',
+  })
+  @IsOptional()
+  expiresAt?: Date | null;
 }
 
 @ObjectType({ description: 'A created key. `key` is the only time the secret is shown: store it now.' })

@@ -44,7 +44,7 @@ export function registerUsageRoutes(app: FastifyInstance, services: Services): v
 
     scope.post('/v1/usage', { bodyLimit: maxBytes }, async (req, reply) => {
       const principal = await authenticate(services, req);
-      if (principal instanceof AppError) return sendError(reply, 401, 'UNAUTHENTICATED', principal.subCode, principal.message);
+      if (principal instanceof AppError) return sendError(reply, 401, 'UNAUTHENTICATED', principal.subCode, principal.message, principal.details);
       if (principal.role !== 'ADMIN' && !(Roles.OPERATE_OR_INTEGRATE as readonly string[]).includes(principal.role)) {
         return sendError(reply, 403, 'FORBIDDEN', 'AUTH_ROLE_NOT_ALLOWED', `A ${principal.role} key may not send usage (allowed: ${Roles.OPERATE_OR_INTEGRATE.join(', ')})`);
       }
