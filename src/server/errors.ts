@@ -13,6 +13,15 @@ const VALUE_ERRORS = [
   /does not exist in ".*" enum/,
 ];
 
+/** `Variable "$input" got invalid value "x" at "input.lines[2].at"; Expected type …` (graphql-js). */
+const VARIABLE_VALUE_ERROR = /^Variable "\$\w+" got invalid value [\s\S]* at "([\w$.[\]]+)"; ([\s\S]+)$/;
+
+/** The offending field of a variable that failed coercion, in the `input.lines.2.at` form services use. */
+function variableFieldErrors(message: string): { fields: { path: string; message: string }[] } | Record<string, never> {
+  const m = VARIABLE_VALUE_ERROR.exec(message);
+  return m ? { fields: [{ path: m[1]!.replace(/\[(\d+)\]/g, '.$1'), message: m[2]! }] } : {};
+}
+
 /**
  * Shapes every error a client sees: `extensions.code` (generic) and `extensions.subCode`
  * (the domain case), plus `fields` for bad input. Internal errors carry no detail (they are
@@ -38,7 +47,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, de
     return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_USER_INPUT', subCode: 'INVALID_VALUE' } };
   }
   if (code === 'BAD_USER_INPUT') {
-    return { ...formatted, extensions: { subCode: 'INVALID_VALUE', ...formatted.extensions } };
+    return { ...formatted, extensions: { subCode: 'INVALID_VALUE', ...variableFieldErrors(formatted.message), ...formatted.extensions } };
   }
   const pgCode = (original as { driverError?: { code?: string } })?.driverError?.code ?? (original as { code?: string })?.code;
   if (pgCode === '23505') {

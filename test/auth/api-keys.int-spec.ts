@@ -13,10 +13,12 @@ beforeAll(async () => {
 afterAll(async () => hub?.close());
 
 const CREATE = `mutation Create($input: CreateApiKeyInput!) {
-  createApiKey(input: $input) { key apiKey { id prefix role name accountId lastUsedAt revokedAt } }
+  createApiKey(input: $input) { key apiKey { id prefix role name accountId lastUsedAt revokedAt expiresAt } }
 }`;
 
-type Created = { createApiKey: { key: string; apiKey: { id: string; prefix: string; role: string; lastUsedAt: string | null } } };
+type Created = {
+  createApiKey: { key: string; apiKey: { id: string; prefix: string; role: string; lastUsedAt: string | null; expiresAt: string | null } };
+};
 
 describe('API keys', () => {
   it('creates a key shown once, stored only as a SHA-256 hash, that then authenticates', async () => {
@@ -116,14 +118,70 @@ describe('API keys', () => {
     const log = pino({ level: 'silent' });
     await bootstrapAdmin(services, log);
     await bootstrapAdmin(services, log);
-    const rows = await hub.ds.query(`SELECT role FROM api_key WHERE prefix = 'boot1234'`);
-    expect(rows).toEqual([{ role: 'ADMIN' }]);
+    const rows = await hub.ds.query(`SELECT role, expires_at FROM api_key WHERE prefix = 'boot1234'`);
+    expect(rows).toEqual([{ role: 'ADMIN', expires_at: null }]);
+    // The bootstrap key never expires: an expiry put on its row is cleared at the next start.
+    await hub.ds.query(`UPDATE api_key SET expires_at = now() - interval '1 day' WHERE prefix = 'boot1234'`);
+    await bootstrapAdmin(services, log);
+    expect(await hub.ds.query(`SELECT expires_at FROM api_key WHERE prefix = 'boot1234'`)).toEqual([{ expires_at: null }]);
     const me = await hub.ok<{ me: { role: string } }>('{ me { role } }', {}, key);
     expect(me.me.role).toBe('ADMIN');
   });
 
   it('refuses a malformed EHUB_ADMIN_KEY at configuration time', () => {
     expect(() => loadConfig({ EHUB_ADMIN_KEY: 'admin' })).toThrow(/EHUB_ADMIN_KEY/);
+  });
+});
+
+describe('API key expiry', () => {
+  const counts = async () =>
+    (await hub.ds.query('SELECT (SELECT count(*) FROM api_key)::int AS keys, (SELECT count(*) FROM audit_log)::int AS audit'))[0];
+
+  it('a key works until its expiresAt, then answers AUTH_KEY_EXPIRED even while it is cached', async () => {
+    const expiresAt = new Date(Date.now() + 2000).toISOString();
+    const { createApiKey } = await hub.ok<Created>(CREATE, { input: { name: 'short-lived', role: 'READONLY', expiresAt } });
+    expect(createApiKey.apiKey.expiresAt).toBe(expiresAt);
+    const me = await hub.ok<{ me: { id: string; expiresAt: string } }>('{ me { id expiresAt } }', {}, createApiKey.key); // fills the cache
+    expect(me.me).toEqual({ id: createApiKey.apiKey.id, expiresAt });
+
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(expiresAt) - Date.now()) + 50));
+    // The cache entry (10 s) is still fresh: the refusal comes without reading the database.
+    const { result: res, count } = await hub.countQueries(() => hub.gql('{ me { id } }', {}, createApiKey.key));
+    expect(count).toBe(0);
+    expect(res.status).toBe(401);
+    expect(gqlError(res)).toMatchObject({ code: 'UNAUTHENTICATED', subCode: 'AUTH_KEY_EXPIRED', message: expect.stringContaining(`expired at ${expiresAt}`) });
+    expect(res.errors![0]!.extensions!.expiredAt).toBe(expiresAt);
+  });
+
+  it('an expiry already past when the key is read answers AUTH_KEY_EXPIRED, on the HTTP routes too', async () => {
+    const { createApiKey } = await hub.ok<Created>(CREATE, {
+      input: { name: 'lapsed', role: 'ADMIN', expiresAt: new Date(Date.now() + 3_600_000).toISOString() },
+    });
+    await hub.ds.query(`UPDATE api_key SET expires_at = '2025-01-01T00:00:00Z' WHERE id = $1`, [createApiKey.apiKey.id]);
+    const gql = await hub.gql('{ hub { version } }', {}, createApiKey.key);
+    expect(gql.status).toBe(401);
+    expect(gqlError(gql)).toMatchObject({ code: 'UNAUTHENTICATED', subCode: 'AUTH_KEY_EXPIRED', message: expect.stringContaining('2025-01-01T00:00:00.000Z') });
+
+    const auth = { authorization: `Bearer ${createApiKey.key}` };
+    const usage = await fetch(`${hub.url}/v1/usage`, { method: 'POST', headers: { ...auth, 'content-type': 'application/x-ndjson' }, body: '' });
+    const exp = await fetch(`${hub.url}/v1/exports/journal-entries.csv?from=2026-01&to=2026-02`, { headers: auth });
+    for (const res of [usage, exp]) {
+      expect(res.status).toBe(401);
+      const body = (await res.json()) as { errors: { message: string; extensions: Record<string, unknown> }[] };
+      expect(body.errors[0]!.extensions).toMatchObject({ code: 'UNAUTHENTICATED', subCode: 'AUTH_KEY_EXPIRED', expiredAt: '2025-01-01T00:00:00.000Z' });
+      expect(body.errors[0]!.message).toContain('expired at 2025-01-01T00:00:00.000Z');
+    }
+  });
+
+  it('refuses an expiresAt in the past or not a valid instant, and writes nothing', async () => {
+    const before = await counts();
+    const past = await hub.gql(CREATE, { input: { name: 'x', role: 'READONLY', expiresAt: '2020-01-01T00:00:00Z' } });
+    expect(gqlError(past)).toMatchObject({ code: 'BAD_USER_INPUT', subCode: 'API_KEY_EXPIRY_IN_PAST', fields: [expect.objectContaining({ path: 'input.expiresAt' })] });
+    for (const bad of ['next week', '2027-02-30T00:00:00Z']) {
+      const res = await hub.gql(CREATE, { input: { name: 'x', role: 'READONLY', expiresAt: bad } });
+      expect(gqlError(res)).toMatchObject({ code: 'BAD_USER_INPUT', fields: [expect.objectContaining({ path: 'input.expiresAt' })] });
+    }
+    expect(await counts()).toEqual(before);
   });
 });
 

@@ -66,4 +66,19 @@ describe('ehub CLI', () => {
     expect((await hub.ok<{ me: { role: string } }>('{ me { role } }', {}, stdout.trim())).me.role).toBe('FINANCE');
     await expect(ehub('keys', 'create', '--name', 'x', '--role', 'root')).rejects.toMatchObject({ stderr: expect.stringContaining('Unknown role') });
   });
+
+  it('keys create --expires takes a duration, keys list shows the expiry, a past date is refused', async () => {
+    const before = Date.now();
+    const { stdout } = await ehub('keys', 'create', '--name', 'expiring cli key', '--expires', '90d');
+    const after = Date.now();
+    const [row] = await hub.ds.query('SELECT expires_at FROM api_key WHERE prefix = $1', [stdout.trim().split('_')[1]]);
+    const ninetyDays = 90 * 86_400_000;
+    expect(row.expires_at.getTime()).toBeGreaterThanOrEqual(before + ninetyDays);
+    expect(row.expires_at.getTime()).toBeLessThanOrEqual(after + ninetyDays);
+    expect((await ehub('keys', 'list')).stdout).toContain(row.expires_at.toISOString());
+
+    const keys = (await hub.ds.query('SELECT count(*)::int AS n FROM api_key'))[0].n;
+    await expect(ehub('keys', 'create', '--name', 'x', '--expires', '2020-01-01')).rejects.toMatchObject({ stderr: expect.stringContaining('not in the future') });
+    expect((await hub.ds.query('SELECT count(*)::int AS n FROM api_key'))[0].n).toBe(keys);
+  });
 });
