@@ -191,6 +191,24 @@ export interface PullPage<O extends PullObject = PullObject> {
   records: PulledRecords[O][];
   /** The position after this page; pass it back to continue. */
   cursor: string | null;
+  /**
+   * Source records the connector could not turn into canonical ones (a malformed file row);
+   * the engine records each on the run as a failed record. The others on the page stand.
+   */
+  problems?: PullProblem[];
+}
+
+/** One source record a connector refused while reading, e.g. a CSV row with a bad value. */
+export interface PullProblem {
+  /** What holds it, e.g. a file name (`orders/3fa9….csv`) or a record id. */
+  record: string | null;
+  /** A code, e.g. `INVALID_QUANTITY`, `MISSING_VALUE`, `ORDER_NOT_CONTIGUOUS`. */
+  code: string;
+  message: string;
+  /** The file row (line) number, for file sources; the header is row 1. */
+  row?: number | null;
+  /** The column (its header in the file) that is wrong, when one is. */
+  column?: string | null;
 }
 
 // ─────────────────────────────────────────────────────────────── pushes (out)

@@ -27,6 +27,8 @@ export interface PullOptions {
   full: boolean;
   signal?: AbortSignal;
   onProgress?: (p: PullProgress) => void;
+  /** Called with the run's id as soon as it is recorded (an upload answers with it). */
+  onRunStarted?: (runId: string) => void;
 }
 
 type Outcome = 'created' | 'updated' | 'unchanged' | 'deleted';
@@ -67,6 +69,7 @@ export class SyncPuller {
   async pull(ctx: RequestContext, conn: SyncConnection, connector: Connector, object: PullObject, opts: PullOptions): Promise<SyncRun> {
     const stored = opts.full ? null : await this.cursor(conn.id, object);
     const run = await RunRecorder.start(this.db, { connectionId: conn.id, kind: SyncRunKind.PULL, object, trigger: opts.trigger, cursorFrom: stored }, connector);
+    opts.onRunStarted?.(run.id);
     const log = ctx.log.child({ connection: conn.name, object, runId: run.id });
     run.cursorTo = stored;
     try {
@@ -81,10 +84,13 @@ export class SyncPuller {
           const outcome = await this.applyOne(ctx, conn, object, record, run, known);
           if (outcome) run.counts[outcome]++;
         });
+        // Source records the connector refused while reading (a malformed file row).
+        for (const p of page.problems ?? []) run.error(p.record, p.code, p.message, true, { row: p.row, column: p.column });
         if (page.cursor !== null) {
           await this.saveCursor(conn.id, object, page.cursor);
           run.cursorTo = page.cursor;
         }
+        await run.progress();
         opts.onProgress?.({ object, read: run.counts.read });
         if (opts.signal?.aborted) break;
       }

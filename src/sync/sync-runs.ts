@@ -23,7 +23,7 @@ export interface RunCounts {
  */
 export class RunRecorder {
   readonly counts: RunCounts = { read: 0, created: 0, updated: 0, unchanged: 0, deleted: 0, failed: 0, apiCalls: 0 };
-  readonly errors: { record: string | null; code: string; message: string }[] = [];
+  readonly errors: { record: string | null; code: string; message: string; row?: number | null; column?: string | null }[] = [];
   cursorTo: string | null = null;
   private started = Date.now();
 
@@ -51,9 +51,22 @@ export class RunRecorder {
   }
 
   /** Records an error about one record; `count` false adds detail to a failure already counted. */
-  error(record: string | null, code: string, message: string, count = true): void {
+  error(record: string | null, code: string, message: string, count = true, where?: { row?: number | null; column?: string | null }): void {
     if (count) this.counts.failed++;
-    if (this.errors.length < MAX_ERRORS) this.errors.push({ record, code, message: message.slice(0, 1000) });
+    if (this.errors.length < MAX_ERRORS) this.errors.push({ record, code, message: message.slice(0, 1000), ...(where ? { row: where.row ?? null, column: where.column ?? null } : {}) });
+  }
+
+  /**
+   * Writes the counts so far to the RUNNING run (after each page of a pull), so `syncRuns`
+   * shows how far a long import is. Bookkeeping only: the run's outcome is written by `finish`.
+   */
+  async progress(): Promise<void> {
+    const c = this.counts;
+    await this.db.manager.query(
+      `UPDATE sync_run SET read = $2, created = $3, updated = $4, unchanged = $5, deleted = $6, failed = $7, cursor_to = $8, errors = $9::jsonb
+        WHERE id = $1 AND status = 'RUNNING'`,
+      [this.id, c.read, c.created, c.updated, c.unchanged, c.deleted, c.failed, this.cursorTo, JSON.stringify(this.errors)],
+    );
   }
 
   /** Writes the outcome: FAILED when `fatal` is given, PARTIAL when records failed, else SUCCEEDED. */

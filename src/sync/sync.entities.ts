@@ -160,6 +160,12 @@ export class SyncRunError {
 
   @Field({ description: 'What went wrong, for a person.' })
   message: string;
+
+  @Field(() => Int, { nullable: true, description: 'File sources (CSV): the row (file line) of the refused record; the header is row 1.' })
+  row?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'File sources (CSV): the column (as headed in the file) that is wrong, when one is.' })
+  column?: string | null;
 }
 
 @ObjectType({ description: 'One run of a sync job: one object pulled, one push, or one renewal scan.' })

@@ -58,6 +58,8 @@ export interface RunSyncOptions {
   trigger?: SyncTrigger;
   signal?: AbortSignal;
   onProgress?: (p: SyncProgress) => void;
+  /** Called with each pull run's id as soon as it is recorded. */
+  onRunStarted?: (runId: string) => void;
 }
 
 /**
@@ -272,6 +274,7 @@ export class SyncService {
             full: opts.full ?? false,
             signal: opts.signal,
             onProgress: (p: PullProgress) => opts.onProgress?.({ phase: 'pull', object: p.object, read: p.read }),
+            onRunStarted: opts.onRunStarted,
           });
           runs.push(run);
         }

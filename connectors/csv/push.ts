@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { ConnectorError, type PushBatch, type PushObject, type PushResult } from '../types';
+import type { CsvOptions } from './options';
+
+/** The columns of each pushed file, in order (canonical names; arrays joined with `;`). */
+export const PUSH_COLUMNS: Record<PushObject, readonly string[]> = {
+  'account-fields': [
+    'accountExternalId',
+    'entitlementStatus',
+    'nextRenewalDate',
+    'arr',
+    'currency',
+    'utilizationPercent',
+    'activeUsers',
+    'lastUsageAt',
+    'overuse',
+    'estimatedLeakage',
+    'healthScore',
+    'churnRisk',
+  ],
+  'renewal-opportunity': ['renewalKey', 'accountExternalId', 'name', 'amount', 'currency', 'closeDate', 'entitlementIds'],
+  entitlement: ['entitlementId', 'accountExternalId', 'sku', 'productName', 'model', 'status', 'startDate', 'endDate', 'quantity', 'used', 'remaining'],
+};
+
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (Array.isArray(v)) return v.join(';');
+  return String(v);
+}
+
+/**
+ * Writes one batch as one CSV file in `outboxDir` for the ERP's own import:
+ * `<object>-<UTC timestamp>-<id>.csv`, written to a dot-file and renamed into place, so the
+ * ERP never picks up half a file. Every item is ok once the file is in place; a resent item
+ * appears again in a later file (the ERP's import upserts by the first column).
+ */
+export async function pushCsv(options: CsvOptions, batch: PushBatch, now = new Date()): Promise<PushResult[]> {
+  if (!options.outboxDir) throw new ConnectorError('INVALID', 'NO_OUTBOX_DIR', 'The connection has no outboxDir option: set one to write the synced fields as CSV files');
+  if (batch.items.length === 0) return [];
+  const columns = PUSH_COLUMNS[batch.object];
+  const rows = batch.items.map((item) => columns.map((c) => cell((item.payload as unknown as Record<string, unknown>)[c])));
+  const text = stringify([columns as string[], ...rows], { delimiter: options.delimiter });
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const name = `${batch.object}-${stamp}-${randomUUID().slice(0, 8)}.csv`;
+  const tmp = join(options.outboxDir, `.${name}.tmp`);
+  try {
+    await mkdir(options.outboxDir, { recursive: true });
+    await writeFile(tmp, text, { flag: 'wx' });
+    await rename(tmp, join(options.outboxDir, name));
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new ConnectorError('UNAVAILABLE', (err as NodeJS.ErrnoException).code ?? 'IO_ERROR', `Could not write ${name} to ${options.outboxDir}: ${(err as Error).message}`);
+  }
+  return batch.items.map((item) => ({ key: item.key, ok: true, targetId: name }));
+}

@@ -1,0 +1,247 @@
+import type { ExternalAccount, ExternalOrder } from '../types';
+import { REQUIRED_COLUMNS, type AccountColumn, type CsvObject, type OrderColumn } from './options';
+
+/** One refused row (or a whole file: row 1, the header): where, which column, and why. */
+export interface RowProblem {
+  row: number;
+  column: string | null;
+  code: string;
+  message: string;
+}
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DECIMAL = /^\d+(\.\d+)?$/;
+const CURRENCY = /^[A-Za-z]{3}$/;
+
+function validDate(v: string): boolean {
+  const m = ISO_DATE.exec(v);
+  if (!m) return false;
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return d.getUTCFullYear() === Number(m[1]) && d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]);
+}
+
+/** Where each canonical column sits in a file, from its header row. */
+export class ColumnIndex<C extends string> {
+  private readonly at = new Map<C, number>();
+  /** Required columns the header lacks (the file is refused). */
+  readonly missing: string[] = [];
+
+  constructor(
+    readonly header: string[],
+    readonly mapping: Record<C, string>,
+    required: readonly C[],
+  ) {
+    const positions = new Map(header.map((h, i) => [h.trim(), i] as const));
+    for (const [canonical, h] of Object.entries(mapping) as [C, string][]) {
+      const i = positions.get(h);
+      if (i !== undefined) this.at.set(canonical, i);
+      else if (required.includes(canonical)) this.missing.push(h);
+    }
+  }
+
+  /** The trimmed value, or null when the column is absent or the cell empty. */
+  get(record: string[], column: C): string | null {
+    const i = this.at.get(column);
+    if (i === undefined) return null;
+    const v = record[i]?.trim();
+    return v ? v : null;
+  }
+
+  /** The header a canonical column is read from (for messages). */
+  name(column: C): string {
+    return this.mapping[column];
+  }
+}
+
+export function columnIndex(object: CsvObject, header: string[], mapping: Record<string, string>): ColumnIndex<string> {
+  return new ColumnIndex<string>(header, mapping, REQUIRED_COLUMNS[object] as readonly string[]);
+}
+
+/** A row with the wrong number of cells is refused whole: its values cannot be trusted to be in their columns. */
+export function columnCountProblem(row: number, record: string[], header: string[]): RowProblem | null {
+  if (record.length === header.length) return null;
+  return { row, column: null, code: 'ROW_COLUMN_COUNT', message: `row ${row} has ${record.length} cells; the header has ${header.length}` };
+}
+
+/** An account row, or its problems. */
+export function accountFromRow(cols: ColumnIndex<AccountColumn>, row: number, record: string[], fileModifiedAt: string): ExternalAccount | RowProblem[] {
+  const problems: RowProblem[] = [];
+  const need = (c: AccountColumn): string | null => {
+    const v = cols.get(record, c);
+    if (v === null) problems.push({ row, column: cols.name(c), code: 'MISSING_VALUE', message: `row ${row}: column "${cols.name(c)}" is empty` });
+    return v;
+  };
+  const externalId = need('externalId');
+  const name = need('name');
+  const currency = cols.get(record, 'currency');
+  if (currency !== null && !CURRENCY.test(currency)) problems.push({ row, column: cols.name('currency'), code: 'INVALID_CURRENCY', message: `row ${row}: "${currency}" is not an ISO 4217 currency code` });
+  const modifiedAt = timestamp(cols, record, row, problems) ?? fileModifiedAt;
+  if (problems.length) return problems;
+  return { externalId: externalId!, name: name!, domain: cols.get(record, 'domain'), currency: currency?.toUpperCase() ?? null, modifiedAt, deleted: false };
+}
+
+function timestamp<C extends string>(cols: ColumnIndex<C>, record: string[], row: number, problems: RowProblem[]): string | null {
+  const v = cols.get(record, 'modifiedAt' as C);
+  if (v === null) return null;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) {
+    problems.push({ row, column: cols.name('modifiedAt' as C), code: 'INVALID_TIMESTAMP', message: `row ${row}: "${v}" is not an ISO 8601 instant` });
+    return null;
+  }
+  return new Date(t).toISOString();
+}
+
+/** The order-level columns every row of one order must agree on. */
+const HEADER_COLUMNS = ['accountId', 'orderDate', 'currency', 'name'] as const;
+
+interface OrderRow {
+  row: number;
+  values: Record<OrderColumn, string | null>;
+  modifiedAt: string | null;
+}
+
+interface Group {
+  orderId: string;
+  firstRow: number;
+  firstIndex: number;
+  rows: OrderRow[];
+  problems: RowProblem[];
+}
+
+/**
+ * Groups the rows of an orders file (one row per order line) into orders. An order's rows
+ * must be contiguous and agree on the order's own columns (customer, date, currency, name);
+ * an order with any bad row is refused whole — every bad row reported — so no order is
+ * ever half applied. Feed rows in file order; `flush` at the end of the file.
+ */
+export class OrderAssembler {
+  private current: Group | null = null;
+  /** Orders already closed in this file: a later row with the same id is not contiguous. */
+  private readonly closed = new Set<string>();
+
+  constructor(
+    private readonly cols: ColumnIndex<OrderColumn>,
+    private readonly fileModifiedAt: string,
+  ) {}
+
+  /** Adds one row; returns the order it closed (or the problems of a refused one), if any. */
+  add(index: number, row: number, record: string[], countProblem: RowProblem | null): { orders: ExternalOrder[]; problems: RowProblem[] } {
+    const out = { orders: [] as ExternalOrder[], problems: [] as RowProblem[] };
+    const cols = this.cols;
+    const orderId = cols.get(record, 'orderId');
+    if (countProblem || orderId === null) {
+      // A row without its order id belongs to no order; it is refused alone.
+      out.problems.push(countProblem ?? { row, column: cols.name('orderId'), code: 'MISSING_VALUE', message: `row ${row}: column "${cols.name('orderId')}" is empty` });
+      if (countProblem && orderId !== null && this.current?.orderId === orderId) this.current.problems.push(...out.problems.splice(0));
+      return out;
+    }
+    if (this.current && this.current.orderId !== orderId) this.close(out);
+    if (!this.current) {
+      this.current = { orderId, firstRow: row, firstIndex: index, rows: [], problems: [] };
+      if (this.closed.has(orderId)) {
+        this.current.problems.push({
+          row,
+          column: cols.name('orderId'),
+          code: 'ORDER_NOT_CONTIGUOUS',
+          message: `row ${row}: order ${orderId} appeared earlier in the file; the rows of an order must be next to each other`,
+        });
+      }
+    }
+    const g = this.current;
+    const problems: RowProblem[] = [];
+    const values = Object.fromEntries((Object.keys(cols.mapping) as OrderColumn[]).map((c) => [c, cols.get(record, c)])) as Record<OrderColumn, string | null>;
+    const at = (c: OrderColumn) => cols.name(c);
+    for (const c of ['accountId', 'orderDate', 'sku', 'quantity', 'unitPrice'] as const) {
+      if (values[c] === null) problems.push({ row, column: at(c), code: 'MISSING_VALUE', message: `row ${row}: column "${at(c)}" is empty` });
+    }
+    if (values.orderDate !== null && !validDate(values.orderDate)) problems.push({ row, column: at('orderDate'), code: 'INVALID_DATE', message: `row ${row}: "${values.orderDate}" is not a date (YYYY-MM-DD)` });
+    for (const c of ['startDate', 'endDate'] as const) {
+      if (values[c] !== null && !validDate(values[c]!)) problems.push({ row, column: at(c), code: 'INVALID_DATE', message: `row ${row}: "${values[c]}" is not a date (YYYY-MM-DD)` });
+    }
+    const start = values.startDate ?? values.orderDate;
+    if (values.endDate && start && validDate(values.endDate) && validDate(start) && values.endDate < start) {
+      problems.push({ row, column: at('endDate'), code: 'INVALID_DATES', message: `row ${row}: end date ${values.endDate} is before the start date ${start}` });
+    }
+    if (values.quantity !== null && (!DECIMAL.test(values.quantity) || Number(values.quantity) <= 0)) {
+      problems.push({ row, column: at('quantity'), code: 'INVALID_QUANTITY', message: `row ${row}: quantity "${values.quantity}" must be a number greater than 0` });
+    }
+    if (values.unitPrice !== null && !DECIMAL.test(values.unitPrice)) {
+      problems.push({ row, column: at('unitPrice'), code: 'INVALID_AMOUNT', message: `row ${row}: unit price "${values.unitPrice}" must be a decimal amount such as 1200.50` });
+    }
+    if (values.currency !== null && !CURRENCY.test(values.currency)) problems.push({ row, column: at('currency'), code: 'INVALID_CURRENCY', message: `row ${row}: "${values.currency}" is not an ISO 4217 currency code` });
+    const modifiedAt = timestamp(cols, record, row, problems);
+    const first = g.rows[0];
+    if (first) {
+      for (const c of HEADER_COLUMNS) {
+        if ((values[c] ?? '') !== (first.values[c] ?? '')) {
+          problems.push({
+            row,
+            column: at(c),
+            code: 'ORDER_HEADER_MISMATCH',
+            message: `row ${row}: order ${orderId} has "${values[c] ?? ''}" in column "${at(c)}" but "${first.values[c] ?? ''}" on row ${first.row}`,
+          });
+        }
+      }
+    }
+    if (values.lineId !== null && g.rows.some((r) => r.values.lineId === values.lineId)) {
+      problems.push({ row, column: at('lineId'), code: 'DUPLICATE_LINE_ID', message: `row ${row}: line id "${values.lineId}" appears twice in order ${orderId}` });
+    }
+    g.problems.push(...problems);
+    g.rows.push({ row, values, modifiedAt });
+    return out;
+  }
+
+  /** Closes the last order at the end of the file. */
+  flush(): { orders: ExternalOrder[]; problems: RowProblem[] } {
+    const out = { orders: [] as ExternalOrder[], problems: [] as RowProblem[] };
+    this.close(out);
+    return out;
+  }
+
+  /** The index of the first record of the order still open (the cursor may stop there), or null. */
+  get openSince(): number | null {
+    return this.current?.firstIndex ?? null;
+  }
+
+  /** Resuming: the open order was handled by an earlier pull; forget it without output. */
+  discardOpen(): void {
+    if (this.current) this.closed.add(this.current.orderId);
+    this.current = null;
+  }
+
+  private close(out: { orders: ExternalOrder[]; problems: RowProblem[] }): void {
+    const g = this.current;
+    if (!g) return;
+    this.current = null;
+    this.closed.add(g.orderId);
+    if (g.problems.length) {
+      const last = g.rows[g.rows.length - 1]?.row ?? g.firstRow;
+      const span = last === g.firstRow ? `row ${g.firstRow}` : `rows ${g.firstRow}–${last}`;
+      out.problems.push(...g.problems.map((p) => ({ ...p, message: `${p.message}; order ${g.orderId} (${span}) is not applied` })));
+      return;
+    }
+    const first = g.rows[0]!.values;
+    const modifiedAt = g.rows.reduce((m, r) => (r.modifiedAt && r.modifiedAt > m ? r.modifiedAt : m), g.rows.some((r) => r.modifiedAt) ? '' : this.fileModifiedAt);
+    out.orders.push({
+      externalId: g.orderId,
+      accountExternalId: first.accountId,
+      name: first.name ?? g.orderId,
+      orderDate: first.orderDate!,
+      currency: first.currency?.toUpperCase() ?? null,
+      won: true,
+      deleted: false,
+      modifiedAt,
+      lines: g.rows.map((r, i) => ({
+        // Without a line id column, a line is keyed by its place in the order: the same file
+        // gives the same keys, so importing it again changes nothing.
+        externalLineId: r.values.lineId ?? `${g.orderId}#${String(i + 1).padStart(4, '0')}`,
+        sku: r.values.sku,
+        quantity: r.values.quantity!,
+        unitPrice: r.values.unitPrice!,
+        startDate: r.values.startDate,
+        endDate: r.values.endDate,
+        modifiedAt: r.modifiedAt ?? modifiedAt,
+      })),
+    });
+  }
+}
