@@ -129,10 +129,9 @@ export class OrderAssembler {
     const out = { orders: [] as ExternalOrder[], problems: [] as RowProblem[] };
     const cols = this.cols;
     const orderId = cols.get(record, 'orderId');
-    if (countProblem || orderId === null) {
+    if (orderId === null) {
       // A row without its order id belongs to no order; it is refused alone.
       out.problems.push(countProblem ?? { row, column: cols.name('orderId'), code: 'MISSING_VALUE', message: `row ${row}: column "${cols.name('orderId')}" is empty` });
-      if (countProblem && orderId !== null && this.current?.orderId === orderId) this.current.problems.push(...out.problems.splice(0));
       return out;
     }
     if (this.current && this.current.orderId !== orderId) this.close(out);
@@ -148,6 +147,11 @@ export class OrderAssembler {
       }
     }
     const g = this.current;
+    if (countProblem) {
+      // Its cells cannot be trusted to sit in their columns: the row (and so its order) is refused.
+      g.problems.push(countProblem);
+      return out;
+    }
     const problems: RowProblem[] = [];
     const values = Object.fromEntries((Object.keys(cols.mapping) as OrderColumn[]).map((c) => [c, cols.get(record, c)])) as Record<OrderColumn, string | null>;
     const at = (c: OrderColumn) => cols.name(c);
