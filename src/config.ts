@@ -83,6 +83,7 @@ const schema = z.object({
   EHUB_USAGE_MAX_SKEW_SECONDS: z.coerce.number().int().min(0).default(300),
   EHUB_USAGE_MAX_PROPERTIES_BYTES: z.coerce.number().int().positive().default(8192),
   EHUB_USAGE_MAX_BODY_BYTES: z.coerce.number().int().positive().default(67_108_864),
+  EHUB_IMPORT_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_073_741_824),
   /** Webhook delivery: job schedule (node-cron, seconds field allowed), attempts before DEAD, backoff, timeout. */
   EHUB_WEBHOOK_CRON: z.string().default('*/5 * * * * *'),
   EHUB_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),

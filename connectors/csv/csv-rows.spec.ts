@@ -60,8 +60,8 @@ describe('csv connector', () => {
     const orders = pages.flatMap((p) => p.records as ExternalOrder[]);
     expect(orders.map((o) => o.externalId)).toEqual(['SO-1', 'SO-7']);
     expect(orders[0]!.lines.map((l) => [l.externalLineId, l.sku, l.quantity, l.unitPrice])).toEqual([
-      ['SO-1#0001', 'A', '2', '10.50'],
-      ['SO-1#0002', 'B', '1', '5'],
+      ['SO-1/0001', 'A', '2', '10.50'],
+      ['SO-1/0002', 'B', '1', '5'],
     ]);
     const problems = pages.flatMap((p) => p.problems ?? []).map((p) => [p.row, p.column, p.code]);
     expect(problems).toEqual([

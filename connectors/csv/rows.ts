@@ -238,7 +238,7 @@ export class OrderAssembler {
       lines: g.rows.map((r, i) => ({
         // Without a line id column, a line is keyed by its place in the order: the same file
         // gives the same keys, so importing it again changes nothing.
-        externalLineId: r.values.lineId ?? `${g.orderId}#${String(i + 1).padStart(4, '0')}`,
+        externalLineId: r.values.lineId ?? `${g.orderId}/${String(i + 1).padStart(4, '0')}`,
         sku: r.values.sku,
         quantity: r.values.quantity!,
         unitPrice: r.values.unitPrice!,

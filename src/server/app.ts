@@ -13,6 +13,7 @@ import { pendingMigrations } from '../db/data-source';
 import { serveJwks } from '../certificates/jwks.route';
 import { registerUsageRoutes } from '../usage/usage.routes';
 import { registerRevenueRoutes } from '../revenue/revenue.routes';
+import { registerImportRoutes } from '../sync/sync-import.routes';
 import { formatError, isUnexpected } from './errors';
 import { GRAPHIQL_PAGE, registerGraphiQL } from './graphiql';
 import { createGraphQLContext, type GraphQLContext } from './graphql-context';
@@ -221,6 +222,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.get('/.well-known/jwks.json', (req, reply) => serveJwks(services.certificates, req, reply));
   registerUsageRoutes(app, services);
   registerRevenueRoutes(app, services);
+  registerImportRoutes(app, services);
   app.get('/readyz', async (req, reply) => {
     try {
       await services.db.ds.query('SELECT 1');

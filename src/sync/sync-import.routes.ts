@@ -1,0 +1,137 @@
+import type { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { CSV_OBJECTS, parseOptions, storeUpload, type CsvObject } from '../../connectors/csv';
+import { Roles } from '../auth/role';
+import { AppError } from '../common/errors';
+import type { Principal, RequestContext } from '../common/context';
+import type { Services } from '../server/services';
+import { SyncTrigger } from './sync.entities';
+
+const STATUS: Record<string, number> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409 };
+
+function sendError(reply: FastifyReply, status: number, code: string, subCode: string, message: string) {
+  return reply.code(status).send({ errors: [{ message, extensions: { code, subCode } }] });
+}
+
+async function authenticate(services: Services, req: FastifyRequest): Promise<Principal | AppError> {
+  const header = req.headers.authorization;
+  const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  if (!m) return new AppError('UNAUTHENTICATED', header ? 'AUTH_HEADER_MALFORMED' : 'AUTH_KEY_MISSING', 'Send an API key: Authorization: Bearer ehub_<prefix>_<secret>');
+  try {
+    return await services.apiKeys.authenticate(m[1]!);
+  } catch (err) {
+    if (err instanceof AppError) return err;
+    throw err;
+  }
+}
+
+/**
+ * POST /v1/imports/:connection/:object — a CSV file (`text/csv`) for a `csv` connection.
+ * The body streams to disk as it arrives, into the connection's inbox as `<sha256>.csv`
+ * (content-addressed: the same bytes again are a duplicate and start nothing); then a pull
+ * of that object starts. The answer: 202 with the run's id (watch it in `syncRuns`), or with
+ * `?wait=true` 200 with the finished run. Over EHUB_IMPORT_MAX_BODY_BYTES: 413, nothing kept.
+ */
+export function registerImportRoutes(app: FastifyInstance, services: Services): void {
+  const maxBytes = services.config.EHUB_IMPORT_MAX_BODY_BYTES;
+  // Pulls started by uploads: the server waits for them when it closes.
+  const running = new Set<Promise<unknown>>();
+  app.addHook('onClose', async () => {
+    await Promise.allSettled([...running]);
+  });
+
+  void app.register(async (scope) => {
+    // Only in this scope: CSV bodies reach the handler as the raw stream, unread.
+    scope.addContentTypeParser(['text/csv', 'application/csv'], { bodyLimit: maxBytes }, (_req, payload, done) => done(null, payload));
+
+    scope.post<{ Params: { connection: string; object: string }; Querystring: { wait?: string } }>(
+      '/v1/imports/:connection/:object',
+      { bodyLimit: maxBytes },
+      async (req, reply) => {
+        const principal = await authenticate(services, req);
+        if (principal instanceof AppError) return sendError(reply, 401, 'UNAUTHENTICATED', principal.subCode, principal.message);
+        if (!(Roles.OPERATE_OR_INTEGRATE as readonly string[]).includes(principal.role)) {
+          return sendError(reply, 403, 'FORBIDDEN', 'AUTH_ROLE_NOT_ALLOWED', `A ${principal.role} key may not import files (allowed: ${Roles.OPERATE_OR_INTEGRATE.join(', ')})`);
+        }
+        if (principal.accountId) return sendError(reply, 403, 'FORBIDDEN', 'AUTH_KEY_SCOPED', 'An account-scoped key may not import files: an import spans every account');
+        const { connection: name, object } = req.params;
+        if (!(CSV_OBJECTS as readonly string[]).includes(object)) {
+          return sendError(reply, 404, 'NOT_FOUND', 'IMPORT_OBJECT_UNKNOWN', `There is no import of "${object}"; a csv connection imports ${CSV_OBJECTS.join(', ')}`);
+        }
+        const body = req.body as Readable | undefined;
+        if (!body || typeof body.on !== 'function') {
+          return sendError(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', 'IMPORT_CSV_REQUIRED', 'Send the file as the body with content-type: text/csv');
+        }
+        const length = Number(req.headers['content-length']);
+        if (Number.isFinite(length) && length > maxBytes) {
+          void reply.header('connection', 'close');
+          return sendError(reply, 413, 'PAYLOAD_TOO_LARGE', 'IMPORT_BODY_TOO_LARGE', `The body is ${length} bytes, over the limit of ${maxBytes} (EHUB_IMPORT_MAX_BODY_BYTES)`);
+        }
+        const ctx: RequestContext = { requestId: String(req.id), log: req.log as Logger, principal, operation: `POST /v1/imports/${name}/${object}`, auditWrites: 0 };
+        let conn;
+        try {
+          conn = await services.sync.connectionByName(name);
+        } catch (err) {
+          if (err instanceof AppError) return sendError(reply, STATUS[err.code] ?? 400, err.code, err.subCode, err.message);
+          throw err;
+        }
+        if (conn.type !== 'csv') {
+          return sendError(reply, 400, 'BAD_USER_INPUT', 'IMPORT_CONNECTION_NOT_CSV', `Connection "${name}" is of type ${conn.type}; files are imported through a csv connection`);
+        }
+
+        let stored;
+        try {
+          stored = await storeUpload(parseOptions(conn.options).inboxDir, object as CsvObject, body, maxBytes);
+        } catch (err) {
+          if (body.destroyed || (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') {
+            req.log.info({ err: (err as Error).message }, 'import body ended early; nothing kept');
+            return sendError(reply, 400, 'BAD_REQUEST', 'IMPORT_BODY_INCOMPLETE', 'The request body ended early; nothing was kept');
+          }
+          throw err;
+        }
+        if (stored.kind === 'too-large') {
+          void reply.header('connection', 'close');
+          return sendError(reply, 413, 'PAYLOAD_TOO_LARGE', 'IMPORT_BODY_TOO_LARGE', `The body is over the limit of ${maxBytes} bytes (EHUB_IMPORT_MAX_BODY_BYTES); nothing was kept`);
+        }
+        const file = { sha256: stored.sha256, bytes: stored.bytes };
+        req.log.info({ connection: name, object, ...file, duplicate: stored.kind === 'duplicate' }, 'import file received');
+        if (stored.kind === 'duplicate') {
+          return reply.code(200).send({ file, duplicate: true, runId: null, run: null, message: 'This file was received before; it is imported once' });
+        }
+        if (!conn.enabled || !conn.pullEnabled) {
+          return reply.code(202).send({ file, duplicate: false, runId: null, run: null, message: 'Stored; the connection has pulls turned off, so it is imported when they are turned on' });
+        }
+
+        // The pull runs outside this request's lifetime unless the client asked to wait.
+        let started: (id: string) => void = () => {};
+        const runId = new Promise<string | null>((resolve) => (started = resolve));
+        const pull = services.sync.runSync(ctx, conn.id, { objects: [object], push: false, trigger: SyncTrigger.MANUAL, onRunStarted: (id) => started(id) });
+        const tracked = pull.catch((err: unknown) => {
+          started(null as unknown as string);
+          if (err instanceof AppError && err.subCode === 'SYNC_RUNNING') return null;
+          req.log.error({ err }, 'import: the pull failed');
+          return null;
+        });
+        running.add(tracked);
+        void tracked.finally(() => running.delete(tracked));
+
+        if (req.query.wait === 'true' || req.query.wait === '1') {
+          try {
+            const runs = await pull;
+            const run = runs.find((r) => r.object === object) ?? null;
+            return reply.code(200).send({ file, duplicate: false, runId: run?.id ?? null, run });
+          } catch (err) {
+            if (err instanceof AppError) return sendError(reply, STATUS[err.code] ?? 400, err.code, err.subCode, err.message);
+            throw err;
+          }
+        }
+        const id = await Promise.race([runId, tracked.then(() => null)]);
+        if (!id) {
+          return reply.code(202).send({ file, duplicate: false, runId: null, run: null, message: 'Stored; a sync of this connection is running, so the next pull imports it' });
+        }
+        return reply.code(202).send({ file, duplicate: false, runId: id, run: null });
+      },
+    );
+  });
+}
