@@ -105,14 +105,16 @@ export function registerImportRoutes(app: FastifyInstance, services: Services): 
 
         // The pull runs outside this request's lifetime unless the client asked to wait.
         let started: (id: string) => void = () => {};
-        const runId = new Promise<string | null>((resolve) => (started = resolve));
+        const runId = new Promise<string>((resolve) => (started = resolve));
         const pull = services.sync.runSync(ctx, conn.id, { objects: [object], push: false, trigger: SyncTrigger.MANUAL, onRunStarted: (id) => started(id) });
-        const tracked = pull.catch((err: unknown) => {
-          started(null as unknown as string);
-          if (err instanceof AppError && err.subCode === 'SYNC_RUNNING') return null;
-          req.log.error({ err }, 'import: the pull failed');
-          return null;
-        });
+        const tracked: Promise<'done' | 'busy' | 'failed'> = pull.then(
+          () => 'done' as const,
+          (err: unknown) => {
+            if (err instanceof AppError && err.subCode === 'SYNC_RUNNING') return 'busy' as const;
+            req.log.error({ err }, 'import: the pull failed');
+            return 'failed' as const;
+          },
+        );
         running.add(tracked);
         void tracked.finally(() => running.delete(tracked));
 
@@ -126,11 +128,13 @@ export function registerImportRoutes(app: FastifyInstance, services: Services): 
             throw err;
           }
         }
-        const id = await Promise.race([runId, tracked.then(() => null)]);
-        if (!id) {
-          return reply.code(202).send({ file, duplicate: false, runId: null, run: null, message: 'Stored; a sync of this connection is running, so the next pull imports it' });
-        }
-        return reply.code(202).send({ file, duplicate: false, runId: id, run: null });
+        const first = await Promise.race([runId.then((id) => ({ id })), tracked.then((outcome) => ({ outcome }))]);
+        if ('id' in first && first.id) return reply.code(202).send({ file, duplicate: false, runId: first.id, run: null });
+        const message =
+          'outcome' in first && first.outcome === 'busy'
+            ? 'Stored; a sync of this connection is running, so the next pull imports it'
+            : 'Stored; the pull could not start (see the hub log), so the next pull imports it';
+        return reply.code(202).send({ file, duplicate: false, runId: null, run: null, message });
       },
     );
   });
