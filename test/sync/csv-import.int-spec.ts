@@ -153,7 +153,7 @@ describe('CSV import (csv connector)', () => {
     const before = await counts();
     await mkdir(join(dir, 'in', 'orders'), { recursive: true });
     await writeFile(join(dir, 'in', 'orders', '.partial-upload.csv'), 'not,a,file');
-    await writeFile(join(dir, 'in', 'orders', 'big-export.csv'), ordersCsv(1000, 5, 'BIG').join('\n'));
+    await writeFile(join(dir, 'in', 'orders', 'big-export.csv'), ordersCsv(500, 10, 'BIG').join('\n'));
     const seen: Promise<{ status: string; read: number; cursor_to: string }[]>[] = [];
     const runs = await hub.services.sync.runSync(systemContext(pino({ level: 'silent' }), 'test:csv-big'), connectionId, {
       objects: ['orders'],
@@ -162,14 +162,14 @@ describe('CSV import (csv connector)', () => {
         if (p.phase === 'pull' && seen.length === 0) seen.push(hub.ds.query(`SELECT status, read, cursor_to FROM sync_run WHERE object = 'orders' ORDER BY started_at DESC LIMIT 1`));
       },
     });
-    expect(runs[0]).toMatchObject({ status: 'SUCCEEDED', read: 1000, created: 1000, failed: 0 });
+    expect(runs[0]).toMatchObject({ status: 'SUCCEEDED', read: 500, created: 500, failed: 0 });
     const [progress] = await seen[0]!;
     expect(progress!.status).toBe('RUNNING');
     expect(progress!.read).toBeGreaterThan(0);
-    expect(progress!.read).toBeLessThan(1000);
+    expect(progress!.read).toBeLessThan(500);
     expect(JSON.parse(progress!.cursor_to).line).toBeGreaterThan(1);
     const after = await counts();
-    expect(after.orders - before.orders).toBe(1000);
+    expect(after.orders - before.orders).toBe(500);
     expect(after.entitlements).toBeGreaterThan(before.entitlements);
   });
 
