@@ -10,8 +10,8 @@ import { SyncTrigger } from './sync.entities';
 
 const STATUS: Record<string, number> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409 };
 
-function sendError(reply: FastifyReply, status: number, code: string, subCode: string, message: string) {
-  return reply.code(status).send({ errors: [{ message, extensions: { code, subCode } }] });
+function sendError(reply: FastifyReply, status: number, code: string, subCode: string, message: string, extra: Record<string, unknown> = {}) {
+  return reply.code(status).send({ errors: [{ message, extensions: { code, subCode, ...extra } }] });
 }
 
 async function authenticate(services: Services, req: FastifyRequest): Promise<Principal | AppError> {
@@ -50,7 +50,7 @@ export function registerImportRoutes(app: FastifyInstance, services: Services): 
       { bodyLimit: maxBytes },
       async (req, reply) => {
         const principal = await authenticate(services, req);
-        if (principal instanceof AppError) return sendError(reply, 401, 'UNAUTHENTICATED', principal.subCode, principal.message);
+        if (principal instanceof AppError) return sendError(reply, 401, 'UNAUTHENTICATED', principal.subCode, principal.message, principal.details);
         if (!(Roles.OPERATE_OR_INTEGRATE as readonly string[]).includes(principal.role)) {
           return sendError(reply, 403, 'FORBIDDEN', 'AUTH_ROLE_NOT_ALLOWED', `A ${principal.role} key may not import files (allowed: ${Roles.OPERATE_OR_INTEGRATE.join(', ')})`);
         }
