@@ -12,7 +12,10 @@ export const decimalTransformer: ValueTransformer = {
 /** A decimal given as a number, normalised to a plain string (no exponent) for `numeric`. */
 export function toDecimalString(v: number): string {
   if (!Number.isFinite(v)) throw new Error(`not a finite number: ${v}`);
-  return Number.isInteger(v) ? v.toFixed(0) : v.toFixed(10).replace(/0+$/, '').replace(/\.$/, '');
+  // toFixed prints an exponent from 1e21 on: integers go through BigInt instead.
+  if (Number.isInteger(v)) return BigInt(v).toString();
+  const s = v.toFixed(10).replace(/0+$/, '').replace(/\.$/, '');
+  return s === '-0' ? '0' : s;
 }
 
 /** Exact product of two decimal strings (scaled to integers: no float rounding). */
@@ -24,8 +27,9 @@ export function multiplyDecimal(a: string, b: string): string {
   const n = x!.n * y!.n;
   const scale = x!.scale + y!.scale;
   if (scale === 0) return n.toString();
-  const s = n.toString().padStart(scale + 1, '0');
-  return `${s.slice(0, -scale)}.${s.slice(-scale)}`;
+  // Pad the digits without the sign: "-0.5" is -5 at scale 1, never "-.5".
+  const s = (n < 0n ? -n : n).toString().padStart(scale + 1, '0');
+  return `${n < 0n ? '-' : ''}${s.slice(0, -scale)}.${s.slice(-scale)}`;
 }
 
 /** "12.500" → "12.5", "3.000" → "3"; integers untouched. */
