@@ -12,8 +12,13 @@ export const decimalTransformer: ValueTransformer = {
 /** A decimal given as a number, normalised to a plain string (no exponent) for `numeric`. */
 export function toDecimalString(v: number): string {
   if (!Number.isFinite(v)) throw new Error(`not a finite number: ${v}`);
-  // toFixed prints an exponent from 1e21 on: integers go through BigInt instead.
-  if (Number.isInteger(v)) return BigInt(v).toString();
+  if (Number.isInteger(v)) {
+    // toFixed prints an exponent from 1e21 on: expand the shortest form JavaScript prints.
+    const m = /^(-?)(\d)(?:\.(\d+))?e\+(\d+)$/.exec(String(v));
+    if (!m) return v.toFixed(0);
+    const frac = m[3] ?? '';
+    return `${m[1]}${m[2]}${frac}${'0'.repeat(Number(m[4]) - frac.length)}`;
+  }
   const s = v.toFixed(10).replace(/0+$/, '').replace(/\.$/, '');
   return s === '-0' ? '0' : s;
 }
