@@ -50,7 +50,7 @@ function monthLabel(i: number): string {
 }
 
 /** One CSV record's fields, quoted where needed, without the line end. */
-function csvRecord(fields: readonly string[]): string {
+export function csvRecord(fields: readonly string[]): string {
   return stringify([fields], { eof: false });
 }
 
