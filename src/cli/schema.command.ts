@@ -1,24 +1,33 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { buildHubSchema, printSortedSchema, SCHEMA_FILE } from '../server/schema';
+import { operationsTable, OPERATIONS_TABLE_FILE } from '../auth/operations-table';
 
 export function registerSchemaCommand(program: Command): void {
   program
     .command('schema')
-    .description('Write schema.graphql from the code (sorted); with --check, fail if the file is out of date.')
+    .description('Write schema.graphql and docs/operations-by-role.md from the code; with --check, fail if either is out of date.')
     .option('--check', 'compare instead of writing; exit 1 on a difference')
     .action(async (opts: { check?: boolean }) => {
-      const printed = printSortedSchema(await buildHubSchema());
-      const current = fs.existsSync(SCHEMA_FILE) ? fs.readFileSync(SCHEMA_FILE, 'utf8') : '';
-      if (opts.check) {
-        if (current !== printed) {
-          console.error('schema.graphql is out of date with the code: run `npm run schema:emit` and commit it.');
-          process.exit(1);
+      const schema = await buildHubSchema();
+      const files = [
+        { file: SCHEMA_FILE, text: printSortedSchema(schema) },
+        { file: OPERATIONS_TABLE_FILE, text: operationsTable(schema) },
+      ];
+      for (const { file, text } of files) {
+        const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+        const name = path.relative(process.cwd(), file);
+        if (opts.check) {
+          if (current !== text) {
+            console.error(`${name} is out of date with the code: run \`npm run schema:emit\` and commit it.`);
+            process.exit(1);
+          }
+          console.log(`${name} is current.`);
+        } else {
+          fs.writeFileSync(file, text);
+          console.log(`Wrote ${name}`);
         }
-        console.log('schema.graphql is current.');
-        return;
       }
-      fs.writeFileSync(SCHEMA_FILE, printed);
-      console.log(`Wrote ${SCHEMA_FILE}`);
     });
 }

@@ -210,6 +210,7 @@ export class EntitlementService {
 
   /** Locks an entitlement row for the rest of the transaction. */
   async lock(manager: EntityManager, id: string): Promise<Entitlement | null> {
+    if (!isUuid(id)) return null; // never a row id: NOT_FOUND, not a PostgreSQL cast error
     return manager.createQueryBuilder(Entitlement, 'e').setLock('pessimistic_write').where('e.id = :id', { id }).getOne();
   }
 

@@ -33,11 +33,13 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, de
   const wrapped = (original as { originalError?: unknown })?.originalError;
   if (!(original instanceof AppError) && wrapped instanceof AppError) original = wrapped;
   if (original instanceof AppError) {
+    // `http` sets the response status (Apollo reads it); it is not for the client.
+    const { http: _http, ...extensions } = original.extensions;
     return {
       message: original.message,
       locations: formatted.locations,
       path: formatted.path,
-      extensions: { ...original.extensions, ...(dev && formatted.extensions?.stacktrace ? { stacktrace: formatted.extensions.stacktrace } : {}) },
+      extensions: { ...extensions, ...(dev && formatted.extensions?.stacktrace ? { stacktrace: formatted.extensions.stacktrace } : {}) },
     };
   }
   const code = formatted.extensions?.code as string | undefined;

@@ -151,7 +151,8 @@ export function limitsPlugin(schema: GraphQLSchema, config: Config): ApolloServe
             throw limitExceeded(
               'QUERY_COST_LIMIT',
               `The query costs ${cost}, over the limit of ${limit} (EHUB_MAX_QUERY_COMPLEXITY); ask for fewer items, fields or totals`,
-              { cost, limit },
+              // Thrown before execution, so Apollo would answer 500 without an explicit status.
+              { cost, limit, http: { status: 400 } },
             );
           }
         },

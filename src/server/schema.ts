@@ -18,6 +18,7 @@ import { WebhookResolvers } from '../webhooks/webhook.resolvers';
 import { RevenueResolvers } from '../revenue/revenue.resolvers';
 import { SyncResolvers } from '../sync/sync.resolvers';
 import { badInput, type FieldError } from '../common/errors';
+import { unstorablePath } from '../common/text';
 import type { GraphQLContext } from './graphql-context';
 import { HealthResolver } from './health.resolver';
 
@@ -67,6 +68,21 @@ function argumentName(value: object, args: Record<string, unknown>): string {
   return '';
 }
 
+/**
+ * Text PostgreSQL cannot store (NUL, lone surrogates) is refused in any argument, at any
+ * depth, before a resolver runs: BAD_USER_INPUT naming the field, never a database error.
+ */
+const refuseUnstorableText: MiddlewareFn<GraphQLContext> = async ({ args, info }, next) => {
+  // recordUsage checks each event itself and rejects only the bad ones (as POST /v1/usage does).
+  const path = info.fieldName === 'recordUsage' ? null : unstorablePath(args, '');
+  if (path) {
+    throw badInput('UNSTORABLE_TEXT', `${path}: text must not contain NUL characters or unpaired surrogates`, [
+      { path, message: 'must not contain NUL characters or unpaired surrogates' },
+    ]);
+  }
+  return next();
+};
+
 /** Every mutation leaves at least one audit row, even one whose service recorded no entity diff. */
 const auditEveryMutation: MiddlewareFn<GraphQLContext> = async ({ context, info, args }, next) => {
   if (info.parentType.name !== 'Mutation') return next();
@@ -94,7 +110,7 @@ export async function buildHubSchema(): Promise<GraphQLSchema> {
     resolvers,
     authChecker,
     authMode: 'error',
-    globalMiddlewares: [auditEveryMutation],
+    globalMiddlewares: [refuseUnstorableText, auditEveryMutation],
     validateFn: async (argValue, _argType, data) => {
       if (argValue === null || typeof argValue !== 'object') return;
       const values = Array.isArray(argValue) ? argValue : [argValue];

@@ -1,5 +1,6 @@
 import { hash as digest } from 'node:crypto';
 import { Deployment } from '../entitlements/entitlement.enums';
+import { UNSTORABLE } from '../common/text';
 
 /** Most events in one `recordUsage` call and in one `POST /v1/usage` body. */
 export const MAX_GRAPHQL_EVENTS = 1_000;
@@ -142,9 +143,6 @@ const isCanonicalInstant = (s: string) => s.length === 24 && s.charCodeAt(23) ==
 const DEPLOYMENTS = new Set<string>(Object.values(Deployment));
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-/** NUL and lone surrogates: valid in JavaScript strings, refused by PostgreSQL text and jsonb. */
-// eslint-disable-next-line no-control-regex -- NUL is exactly what this looks for
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const text = (v: unknown, max: number): v is string => typeof v === 'string' && v.length >= 1 && v.length <= max && !UNSTORABLE.test(v);
 
 /** Whether every string (and key) in a JSON value can be stored. */
