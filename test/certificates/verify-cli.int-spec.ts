@@ -32,7 +32,7 @@ function ehub(...args: string[]) {
 }
 
 describe('ehub verify-certificate', () => {
-  jest.setTimeout(60_000);
+  jest.setTimeout(180_000); // several CLI runs; slow on a loaded machine
 
   it('verifies a certificate file against a JWKS file and prints the rights; exits 1 when tampered, unknown or malformed', async () => {
     await activate(hub, w.deviceLockedId, 'fp-lab-7');
