@@ -8,9 +8,9 @@ beforeAll(async () => {
 afterAll(async () => hub?.close());
 
 describe('found by the schema fuzzer', () => {
-  it('a query over the complexity limit is a 400 BAD_USER_INPUT, not a 500', async () => {
+  it('a query over the cost limit is a 400 LIMIT_EXCEEDED, not a 500', async () => {
     const res = await hub.gql('query { notifications(first: 2147483647) { edges { node { id } } } }');
-    expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', subCode: 'QUERY_TOO_COMPLEX' });
+    expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', subCode: 'QUERY_COST_LIMIT' });
     expect(res.errors?.[0]?.extensions).not.toHaveProperty('http');
     expect(res.status).toBe(400);
   });
