@@ -1,30 +1,15 @@
 import type { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { CSV_OBJECTS, parseOptions, storeUpload, type CsvObject } from '../../connectors/csv';
 import { Roles } from '../auth/role';
+import { authenticateRequest, sendError } from '../auth/http-auth';
 import { AppError } from '../common/errors';
-import type { Principal, RequestContext } from '../common/context';
+import type { RequestContext } from '../common/context';
 import type { Services } from '../server/services';
 import { SyncTrigger } from './sync.entities';
 
 const STATUS: Record<string, number> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409 };
-
-function sendError(reply: FastifyReply, status: number, code: string, subCode: string, message: string, extra: Record<string, unknown> = {}) {
-  return reply.code(status).send({ errors: [{ message, extensions: { code, subCode, ...extra } }] });
-}
-
-async function authenticate(services: Services, req: FastifyRequest): Promise<Principal | AppError> {
-  const header = req.headers.authorization;
-  const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-  if (!m) return new AppError('UNAUTHENTICATED', header ? 'AUTH_HEADER_MALFORMED' : 'AUTH_KEY_MISSING', 'Send an API key: Authorization: Bearer ehub_<prefix>_<secret>');
-  try {
-    return await services.apiKeys.authenticate(m[1]!);
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-}
 
 /**
  * POST /v1/imports/:connection/:object — a CSV file (`text/csv`) for a `csv` connection.
@@ -49,7 +34,7 @@ export function registerImportRoutes(app: FastifyInstance, services: Services): 
       '/v1/imports/:connection/:object',
       { bodyLimit: maxBytes },
       async (req, reply) => {
-        const principal = await authenticate(services, req);
+        const principal = await authenticateRequest(services.apiKeys, req);
         if (principal instanceof AppError) return sendError(reply, 401, 'UNAUTHENTICATED', principal.subCode, principal.message, principal.details);
         if (!(Roles.OPERATE_OR_INTEGRATE as readonly string[]).includes(principal.role)) {
           return sendError(reply, 403, 'FORBIDDEN', 'AUTH_ROLE_NOT_ALLOWED', `A ${principal.role} key may not import files (allowed: ${Roles.OPERATE_OR_INTEGRATE.join(', ')})`);

@@ -1,30 +1,15 @@
 import type { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Roles } from '../auth/role';
+import { authenticateRequest, sendError } from '../auth/http-auth';
 import { AppError } from '../common/errors';
-import type { Principal, RequestContext } from '../common/context';
+import type { RequestContext } from '../common/context';
 import type { Services } from '../server/services';
 import { readUsageNdjson } from './usage.ndjson';
 import { MAX_NDJSON_EVENTS } from './usage.rules';
 
 export const NDJSON = 'application/x-ndjson';
-
-function sendError(reply: FastifyReply, status: number, code: string, subCode: string, message: string, extra: Record<string, unknown> = {}) {
-  return reply.code(status).send({ errors: [{ message, extensions: { code, subCode, ...extra } }] });
-}
-
-async function authenticate(services: Services, req: FastifyRequest): Promise<Principal | AppError> {
-  const header = req.headers.authorization;
-  const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-  if (!m) return new AppError('UNAUTHENTICATED', header ? 'AUTH_HEADER_MALFORMED' : 'AUTH_KEY_MISSING', 'Send an API key: Authorization: Bearer ehub_<prefix>_<secret>');
-  try {
-    return await services.apiKeys.authenticate(m[1]!);
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-}
 
 /**
  * POST /v1/usage: up to 10,000 usage events as NDJSON (one JSON event per line), the bulk
@@ -43,7 +28,7 @@ export function registerUsageRoutes(app: FastifyInstance, services: Services): v
     scope.addContentTypeParser(NDJSON, (_req, payload, done) => done(null, payload));
 
     scope.post('/v1/usage', { bodyLimit: maxBytes }, async (req, reply) => {
-      const principal = await authenticate(services, req);
+      const principal = await authenticateRequest(services.apiKeys, req);
       if (principal instanceof AppError) return sendError(reply, 401, 'UNAUTHENTICATED', principal.subCode, principal.message, principal.details);
       if (principal.role !== 'ADMIN' && !(Roles.OPERATE_OR_INTEGRATE as readonly string[]).includes(principal.role)) {
         return sendError(reply, 403, 'FORBIDDEN', 'AUTH_ROLE_NOT_ALLOWED', `A ${principal.role} key may not send usage (allowed: ${Roles.OPERATE_OR_INTEGRATE.join(', ')})`);
