@@ -105,8 +105,25 @@ export interface HealthReport {
 
 // ─────────────────────────────────────────────────────────────── pulls (in)
 
-/** The objects a connector can pull, in the order the engine pulls them (accounts first). */
-export type PullObject = 'accounts' | 'contacts' | 'orders';
+/**
+ * The objects a connector can pull, in the order the engine pulls them (accounts first, so
+ * what follows can be linked to them): customers, their people, their deals, what they owe
+ * (invoices, credit memos and payments from an ERP) and usage reported by a file or system.
+ */
+export type PullObject = 'accounts' | 'contacts' | 'orders' | 'receivables' | 'usage';
+
+/**
+ * A reference one system holds of another's record for the same thing: a NetSuite customer
+ * holding its Salesforce Account Id, a NetSuite sales order holding the Opportunity it was
+ * booked from. The engine links by it instead of creating a second hub record.
+ */
+export interface ExternalLink {
+  /** The other system as the hub names it: `salesforce`, `netsuite`, or a CSV connection's reference system. */
+  system: string;
+  /** Its object, e.g. `Account`, `Opportunity`. */
+  object: string;
+  externalId: string;
+}
 
 export interface PullRequest {
   object: PullObject;
@@ -127,6 +144,10 @@ export interface ExternalAccount {
   modifiedAt: string;
   /** True when the record was deleted in the source. */
   deleted: boolean;
+  /** The same customer's ids in other systems, as this source holds them (ERP → CRM id). */
+  links?: ExternalLink[];
+  /** ERP only: the subsidiary (legal entity) the customer belongs to, by the ERP's id. */
+  subsidiary?: string | null;
 }
 
 /** A person at a customer. */
@@ -174,12 +195,76 @@ export interface ExternalOrder {
   modifiedAt: string;
   /** All current lines of a won deal (not only changed ones); empty when it is not won or deleted (nothing to fulfil). */
   lines: ExternalOrderLine[];
+  /**
+   * The same deal in other systems, as this source holds it (a NetSuite sales order booked
+   * from a Salesforce Opportunity). A deal may be fulfilled from one source only: the engine
+   * grants it from the connection configured as the deal's source and records a
+   * `DUPLICATE_SOURCE` finding when both would grant.
+   */
+  links?: ExternalLink[];
+}
+
+/** The kinds of receivable document an ERP holds for a customer. */
+export type ReceivableKind = 'INVOICE' | 'CREDIT_MEMO' | 'PAYMENT';
+
+/**
+ * One document of what a customer owes or paid: an invoice (raises the balance), a credit
+ * memo or a payment (lower it). Amounts are decimal strings in major units of `currency`,
+ * always positive; `openAmount` is what is still unapplied (an invoice's amount remaining, a
+ * payment's or credit memo's unapplied part).
+ */
+export interface ExternalReceivable {
+  kind: ReceivableKind;
+  /** The source's id (NetSuite internal id, a CSV file's document number). */
+  externalId: string;
+  accountExternalId: string | null;
+  /** The number people quote (NetSuite `tranid`, e.g. INV-1042). */
+  number: string | null;
+  /** The document date, YYYY-MM-DD. */
+  date: string;
+  /** Invoices: when payment is due, YYYY-MM-DD; null for others or when unknown. */
+  dueDate: string | null;
+  /** ISO 4217, null = the connection's default currency. */
+  currency: string | null;
+  /** The document's total, major units, positive. */
+  amount: string;
+  /** What is still open (invoice) or unapplied (payment, credit memo), major units, ≥ 0. */
+  openAmount: string;
+  /** The source's status text, for people (e.g. `Open`, `Paid In Full`). */
+  status: string | null;
+  modifiedAt: string;
+  deleted: boolean;
+}
+
+/**
+ * One usage observation from a file or a system that meters on the hub's behalf, applied
+ * through the hub's usage ingest (idempotent by `externalId`).
+ */
+export interface ExternalUsage {
+  /** Unique per observation in the source (a row key): the ingest's idempotency key. */
+  externalId: string;
+  accountExternalId: string | null;
+  /** The hub sku the usage is of. */
+  sku: string | null;
+  /** The feature or meter, as the hub's catalog names it. */
+  metric: string;
+  /** Decimal string, ≥ 0. */
+  quantity: string;
+  /** ISO 8601 instant. */
+  occurredAt: string;
+  userId?: string | null;
+  deviceId?: string | null;
+  /** Where it ran, e.g. CLOUD, ON_PREM, DEVICE. */
+  deployment?: string | null;
+  modifiedAt: string;
 }
 
 export interface PulledRecords {
   accounts: ExternalAccount;
   contacts: ExternalContact;
   orders: ExternalOrder;
+  receivables: ExternalReceivable;
+  usage: ExternalUsage;
 }
 
 /**
@@ -213,8 +298,11 @@ export interface PullProblem {
 
 // ─────────────────────────────────────────────────────────────── pushes (out)
 
-/** The kinds of record the hub writes to a target. */
-export type PushObject = 'account-fields' | 'renewal-opportunity' | 'entitlement';
+/**
+ * The kinds of record the hub writes to a target: CRM and ERP fields of an account, renewal
+ * deals and entitlements (CRM), rated usage for billing and revenue journal entries (ERP).
+ */
+export type PushObject = 'account-fields' | 'renewal-opportunity' | 'entitlement' | 'usage-record' | 'journal-entry';
 
 /**
  * The synced fields of one account, in canonical names (the connector maps them to its
@@ -275,10 +363,66 @@ export interface EntitlementSummary {
   remaining: string;
 }
 
+/**
+ * The rated quantity of one subscription line over one billing period, for the ERP's billing
+ * (NetSuite SuiteBilling `usage`), upserted by `usageKey` so a resend never doubles a bill.
+ */
+export interface UsageRecord {
+  /** Deterministic and unique (the external-id value), e.g. `ehub-usage:<entitlement>:<YYYY-MM>`. */
+  usageKey: string;
+  accountExternalId: string;
+  /** The ERP's id of the order line (subscription line) the usage bills against, when the order came from that ERP. */
+  subscriptionLineExternalId: string | null;
+  /** The ERP's id of the order (sales order / subscription), when known. */
+  orderExternalId: string | null;
+  sku: string;
+  /** The billing period, YYYY-MM-DD inclusive both ends. */
+  periodStart: string;
+  periodEnd: string;
+  /** The usage date the ERP records (the period's last day), YYYY-MM-DD. */
+  usageDate: string;
+  /** Decimal string, ≥ 0: the rated quantity of the period. */
+  quantity: string;
+  /** The meter or feature summed. */
+  metric: string;
+}
+
+/** One line of a journal entry: exactly one of debit and credit is non-zero (decimal strings, major units). */
+export interface JournalLine {
+  /** The general-ledger account code (the hub's journal export codes). */
+  account: string;
+  debit: string;
+  credit: string;
+  memo: string | null;
+  /** The customer the line concerns, in the target's ids, when it names one. */
+  accountExternalId?: string | null;
+}
+
+/**
+ * The revenue journal of one closed period for one subsidiary and currency, upserted by
+ * `entryKey` (external id), so finance does not re-key what the hub's period close produced.
+ * Debits equal credits.
+ */
+export interface JournalEntry {
+  /** Deterministic and unique, e.g. `ehub-journal:2026-03:<subsidiary>:<currency>`. */
+  entryKey: string;
+  /** The closed month, YYYY-MM. */
+  period: string;
+  /** The ERP subsidiary id, or null when the ERP has none (single legal entity). */
+  subsidiary: string | null;
+  currency: string;
+  /** YYYY-MM-DD: the period's last day. */
+  tranDate: string;
+  memo: string;
+  lines: JournalLine[];
+}
+
 export interface PushPayloads {
   'account-fields': AccountFields & { accountExternalId: string };
   'renewal-opportunity': RenewalOpportunity;
   entitlement: EntitlementSummary;
+  'usage-record': UsageRecord;
+  'journal-entry': JournalEntry;
 }
 
 /** One record to write. `key` is the engine's (the outbox item's), echoed in the result. */

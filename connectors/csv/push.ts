@@ -23,6 +23,9 @@ export const PUSH_COLUMNS: Record<PushObject, readonly string[]> = {
   ],
   'renewal-opportunity': ['renewalKey', 'accountExternalId', 'name', 'amount', 'currency', 'closeDate', 'entitlementIds'],
   entitlement: ['entitlementId', 'accountExternalId', 'sku', 'productName', 'model', 'status', 'startDate', 'endDate', 'quantity', 'used', 'remaining'],
+  'usage-record': ['usageKey', 'accountExternalId', 'subscriptionLineExternalId', 'orderExternalId', 'sku', 'metric', 'periodStart', 'periodEnd', 'usageDate', 'quantity'],
+  // One row per entry; its lines are not flattened yet (the CSV connection does not offer this push).
+  'journal-entry': ['entryKey', 'period', 'subsidiary', 'currency', 'tranDate', 'memo'],
 };
 
 function cell(v: unknown): string {
