@@ -11,6 +11,7 @@ import { OverageUnitPrice1764301000000 } from './1764301000000-OverageUnitPrice'
 import { Sync1764301100000 } from './1764301100000-Sync';
 import { SyncSubmitted1764301200000 } from './1764301200000-SyncSubmitted';
 import { ApiKeyExpiry1764301600000 } from './1764301600000-ApiKeyExpiry';
+import { BiViews1764302400000 } from './1764302400000-BiViews';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the app, the CLI and the
@@ -30,4 +31,5 @@ export const migrations = [
   Sync1764301100000,
   SyncSubmitted1764301200000,
   ApiKeyExpiry1764301600000,
+  BiViews1764302400000,
 ];

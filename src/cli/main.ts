@@ -12,6 +12,7 @@ import { registerExportCommands } from './export.command';
 import { registerSyncCommand } from './sync.command';
 import { registerBackupCommands } from './backup.command';
 import { registerSecretsCommands } from './secrets.command';
+import { registerBiCommands } from './bi.command';
 import { registerCertificateCommands } from '../certificates/certificate.command';
 
 const program = new Command();
@@ -58,6 +59,7 @@ registerExportCommands(program);
 registerSyncCommand(program);
 registerBackupCommands(program);
 registerSecretsCommands(program);
+registerBiCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);
