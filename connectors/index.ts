@@ -3,10 +3,12 @@
  * engine looks a connection's type up here.
  */
 import { csvConnector } from './csv';
+import { netsuiteConnector } from './netsuite';
 import { salesforceConnector } from './salesforce';
 import type { ConnectorFactory } from './types';
 
 export const connectorFactories: Record<string, ConnectorFactory> = {
   [salesforceConnector.type]: salesforceConnector,
   [csvConnector.type]: csvConnector,
+  [netsuiteConnector.type]: netsuiteConnector,
 };

@@ -294,7 +294,7 @@ describe('NetSuite emulator', () => {
       const r = await suiteql("SELECT id FROM transaction WHERE type = 'CustCred' ORDER BY id", 'limit=1000&offset=99000');
       expect(r.body).toMatchObject({ count: 1000, hasMore: true, totalResults: 120_000 });
       expect((await suiteql("SELECT id FROM transaction WHERE type = 'CustCred' ORDER BY id", 'limit=1000&offset=100000')).status).toBe(400);
-    });
+    }, 300_000);
   });
 
   describe('governance', () => {
