@@ -12,6 +12,7 @@ import { Sync1764301100000 } from './1764301100000-Sync';
 import { SyncSubmitted1764301200000 } from './1764301200000-SyncSubmitted';
 import { ApiKeyExpiry1764301600000 } from './1764301600000-ApiKeyExpiry';
 import { BiViews1764302400000 } from './1764302400000-BiViews';
+import { AccountHealth1764302600000 } from './1764302600000-AccountHealth';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the app, the CLI and the
@@ -32,4 +33,5 @@ export const migrations = [
   SyncSubmitted1764301200000,
   ApiKeyExpiry1764301600000,
   BiViews1764302400000,
+  AccountHealth1764302600000,
 ];

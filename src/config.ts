@@ -1,6 +1,7 @@
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { parseHealthConfig } from './health/health.rules';
 
 /** "50, 80,100" → [50, 80, 100] (NaN for anything else, which the schema then refuses). */
 const numberList = (v: string): number[] => [...new Set(v.split(',').map((x) => Number(x.trim())))].sort((a, b) => a - b);
@@ -105,6 +106,18 @@ const schema = z.object({
     ),
   /** Compliance: nightly findings job and the frequent threshold job (node-cron), shelfware rule, notification thresholds, lookback. */
   EHUB_COMPLIANCE_CRON: z.string().default('0 2 * * *'),
+  /** Health score: when the job scores every account, and the weights/bands (JSON, any part of the defaults; docs/health.md). */
+  EHUB_HEALTH_CRON: z.string().default('30 4 * * *'),
+  EHUB_HEALTH_CONFIG: z
+    .string()
+    .optional()
+    .superRefine((v, c) => {
+      try {
+        parseHealthConfig(v);
+      } catch (err) {
+        c.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    }),
   EHUB_THRESHOLD_CRON: z.string().default('*/5 * * * *'),
   EHUB_UNDERUSE_THRESHOLD: z.coerce.number().min(0).max(1).default(0.2),
   EHUB_UNDERUSE_DAYS: z.coerce.number().int().min(1).max(366).default(30),

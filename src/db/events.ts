@@ -18,6 +18,8 @@ export type DomainEvent =
   | { kind: 'consumption.drawn'; accountId: string; entitlementId: string }
   /** Compliance findings of an account were opened, changed or resolved. */
   | { kind: 'findings.changed'; accountId: string }
+  /** Health scores (or their overrides) of these accounts changed. */
+  | { kind: 'health.changed'; accountIds: readonly string[] }
   /** An account was linked to a record in an external system. */
   | { kind: 'account.linked'; accountId: string }
   /** A notification was raised (a threshold crossed, a finding opened): to be delivered. */

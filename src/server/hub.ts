@@ -14,6 +14,7 @@ import { Scheduler } from '../jobs/scheduler';
 import { complianceJobs } from '../compliance/compliance.jobs';
 import { webhookJobs } from '../webhooks/webhook.jobs';
 import { revenueJobs } from '../revenue/revenue.jobs';
+import { healthJobs } from '../health/health.jobs';
 import { syncJobs } from '../sync/sync.jobs';
 import { retentionJobs } from '../jobs/retention';
 import { Role } from '../auth/role';
@@ -127,7 +128,7 @@ export function registerJobs(scheduler: Scheduler, services: Services, log: Logg
       if (moved.expired || moved.cancelled) log.info(moved, 'entitlement lifecycle: statuses moved');
     },
   });
-  for (const job of [...complianceJobs(services, log), ...webhookJobs(services, log), ...revenueJobs(services, log), ...syncJobs(services, log), ...retentionJobs(services.retention, services.config.EHUB_RETENTION_CRON, log)]) {
+  for (const job of [...complianceJobs(services, log), ...webhookJobs(services, log), ...revenueJobs(services, log), ...syncJobs(services, log), ...retentionJobs(services.retention, services.config.EHUB_RETENTION_CRON, log), ...healthJobs(services, log)]) {
     scheduler.register(job);
   }
 }

@@ -1,4 +1,6 @@
+import DataLoader from 'dataloader';
 import type { Services } from './services';
+import type { AccountHealthView } from '../health/health.service';
 import { createCatalogLoaders, type CatalogLoaders } from '../catalog/catalog.loaders';
 import { createAccountLoaders, type AccountLoaders } from '../accounts/account.loaders';
 import { createLicensingLoaders, type LicensingLoaders } from '../licensing/licensing.loaders';
@@ -15,6 +17,8 @@ export interface Loaders {
   licensing: LicensingLoaders;
   entitlements: EntitlementLoaders;
   webhooks: WebhookLoaders;
+  /** `Account.health`: one statement per batch of accounts. */
+  health: DataLoader<string, AccountHealthView | null>;
 }
 
 export function createLoaders(services: Services): Loaders {
@@ -24,5 +28,9 @@ export function createLoaders(services: Services): Loaders {
     licensing: createLicensingLoaders(services.licensing),
     entitlements: createEntitlementLoaders(services.db, services.entitlements, services.orders),
     webhooks: createWebhookLoaders(services.webhooks),
+    health: new DataLoader(async (ids) => {
+      const found = await services.health.healthOf(ids);
+      return ids.map((id) => found.get(id) ?? null);
+    }),
   };
 }

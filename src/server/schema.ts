@@ -17,6 +17,7 @@ import { ComplianceResolvers } from '../compliance/compliance.resolvers';
 import { WebhookResolvers } from '../webhooks/webhook.resolvers';
 import { RevenueResolvers } from '../revenue/revenue.resolvers';
 import { SyncResolvers } from '../sync/sync.resolvers';
+import { HealthResolvers } from '../health/health.resolvers';
 import { badInput, type FieldError } from '../common/errors';
 import { unstorablePath } from '../common/text';
 import type { GraphQLContext } from './graphql-context';
@@ -35,6 +36,7 @@ export const resolvers: NonEmptyArray<Function> = [
   ...WebhookResolvers,
   ...RevenueResolvers,
   ...SyncResolvers,
+  ...HealthResolvers,
   CertificateResolver,
   OrderResolver,
   EntitlementResolver,

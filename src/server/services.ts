@@ -16,6 +16,7 @@ import { EntitlementService } from '../entitlements/entitlement.service';
 import { OrderService } from '../orders/order.service';
 import { SyncService } from '../sync/sync.service';
 import { RetentionService } from '../jobs/retention';
+import { HealthService } from '../health/health.service';
 
 /** The hub's services, built once per process and shared by resolvers, the CLI and jobs. */
 export interface Services {
@@ -36,6 +37,7 @@ export interface Services {
   orders: OrderService;
   sync: SyncService;
   retention: RetentionService;
+  health: HealthService;
 }
 
 export function createServices(db: Db, config: Config): Services {
@@ -66,5 +68,6 @@ export function createServices(db: Db, config: Config): Services {
     orders,
     sync: new SyncService(db, config, { accounts, orders }),
     retention: new RetentionService(db, config),
+    health: new HealthService(db, config),
   };
 }

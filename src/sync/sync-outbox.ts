@@ -126,6 +126,10 @@ export function syncOutboxSubscriber(usageIntervalMs: number): DomainEventSubscr
           accountIds.push(e.accountId);
           minIntervalMs = 0;
           break;
+        case 'health.changed':
+          accountIds.push(...e.accountIds);
+          minIntervalMs = 0;
+          break;
         case 'account.linked':
           linkedAccountIds.push(e.accountId);
           minIntervalMs = 0;

@@ -5,6 +5,7 @@ import { isUuid } from '../common/ids';
 import { phaseSql } from '../licensing/licensing.sql';
 import { minorToMajor } from './sync.rules';
 import { trimDecimal } from '../common/decimal';
+import { riskFromHealth, type Band } from '../health/health.rules';
 
 /**
  * What the hub tells an external system, computed when the outbox delivers (so the latest
@@ -143,6 +144,16 @@ export async function accountFieldPayloads(
     [accountIds],
   );
 
+  // Health (docs/health.md): the override while it lasts, else the computed score; the churn
+  // risk band from the computed health band until a churn model is trained.
+  const health: { account_id: string; score: string; band: string }[] = await m.query(
+    `SELECT h.account_id, coalesce(o.score, h.score)::text AS score, h.band
+       FROM account_health h
+       LEFT JOIN account_health_override o ON o.account_id = h.account_id AND o.expires_at > now()
+      WHERE h.account_id = ANY($1::uuid[])`,
+    [accountIds],
+  );
+  const healthBy = new Map(health.map((h) => [h.account_id, h]));
   const factsBy = groupBy(facts, (f) => f.account_id);
   const usageBy = new Map(usage.map((u) => [u.account_id, u]));
   const findingsBy = groupBy(findings, (f) => f.account_id);
@@ -185,6 +196,12 @@ export async function accountFieldPayloads(
       overuse: fRows.some((f) => f.overuse),
       estimatedLeakage: leak?.leakage_minor && leak.currency ? minorToMajor(leak.leakage_minor, leak.currency) : '0',
     };
+    const h = healthBy.get(id);
+    // Only once the account has a score: an absent field leaves the CRM's value alone.
+    if (h) {
+      fields.healthScore = Math.round(Number(h.score));
+      fields.churnRisk = riskFromHealth(h.band as Band);
+    }
     out.set(id, { accountExternalId: a.ext, ...fields });
   }
   return out;
