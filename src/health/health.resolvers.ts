@@ -27,7 +27,7 @@ export class HealthScoreResolver {
   @Authorized(READ)
   @Query(() => [HealthHistoryPoint], { description: "An account's daily health history, oldest first (at most about three years). ADMIN, OPERATIONS, FINANCE, ANALYST." })
   healthHistory(
-    @Arg('accountId', () => ID) accountId: string,
+    @Arg('accountId', () => ID, { description: 'The account.' }) accountId: string,
     @Arg('from', { description: 'YYYY-MM-DD' }) from: string,
     @Arg('to', { description: 'YYYY-MM-DD' }) to: string,
     @Ctx() ctx: GraphQLContext,
@@ -37,7 +37,7 @@ export class HealthScoreResolver {
 
   @Authorized(WORK)
   @Mutation(() => AccountHealth, { description: 'Scores one account now (HEALTH_NO_DATA when nothing can be measured). ADMIN, OPERATIONS.' })
-  recomputeHealth(@Arg('accountId', () => ID) accountId: string, @Ctx() ctx: GraphQLContext): Promise<AccountHealthView> {
+  recomputeHealth(@Arg('accountId', () => ID, { description: 'The account.' }) accountId: string, @Ctx() ctx: GraphQLContext): Promise<AccountHealthView> {
     return ctx.services.health.recompute(ctx, accountId);
   }
 
@@ -58,7 +58,7 @@ export class HealthScoreResolver {
 
   @Authorized(WORK)
   @Mutation(() => AccountHealth, { nullable: true, description: "Removes an account's health override (idempotent). ADMIN, OPERATIONS." })
-  clearHealthOverride(@Arg('accountId', () => ID) accountId: string, @Ctx() ctx: GraphQLContext): Promise<AccountHealthView | null> {
+  clearHealthOverride(@Arg('accountId', () => ID, { description: 'The account.' }) accountId: string, @Ctx() ctx: GraphQLContext): Promise<AccountHealthView | null> {
     return ctx.services.health.clearOverride(ctx, accountId);
   }
 }

@@ -7,7 +7,15 @@ export enum HealthBand {
   YELLOW = 'YELLOW',
   RED = 'RED',
 }
-registerEnumType(HealthBand, { name: 'HealthBand', description: 'GREEN ≥ 70, YELLOW ≥ 40, RED below (configurable, docs/health.md).' });
+registerEnumType(HealthBand, {
+  name: 'HealthBand',
+  description: 'GREEN ≥ 70, YELLOW ≥ 40, RED below (configurable, docs/health.md); for a measure, its own thresholds.',
+  valuesConfig: {
+    GREEN: { description: 'Healthy: 100 points for a measure.' },
+    YELLOW: { description: 'Watch: 50 points for a measure.' },
+    RED: { description: 'At risk: 0 points for a measure.' },
+  },
+});
 
 export enum HealthMeasureKey {
   utilisation = 'utilisation',
@@ -18,11 +26,23 @@ export enum HealthMeasureKey {
   openFindings = 'openFindings',
   daysSinceLastUsage = 'daysSinceLastUsage',
 }
-registerEnumType(HealthMeasureKey, { name: 'HealthMeasureKey', description: `The measures of the health score: ${MEASURES.join(', ')}.` });
+registerEnumType(HealthMeasureKey, {
+  name: 'HealthMeasureKey',
+  description: `The measures of the health score: ${MEASURES.join(', ')} (docs/health.md).`,
+  valuesConfig: {
+    utilisation: { description: 'Used ÷ sold over live seat, device, floating and metered entitlements.' },
+    activeUsers: { description: 'Distinct users over 28 days ÷ named-user and floating quantity.' },
+    usageTrend: { description: 'Usage over the last 90 days ÷ the 90 days before.' },
+    daysToRenewal: { description: 'Days until the earliest live term ends.' },
+    overdueReceivables: { description: 'Days the oldest open invoice is past due (from the ERP).' },
+    openFindings: { description: 'Open or acknowledged compliance findings.' },
+    daysSinceLastUsage: { description: 'Days since the newest usage.' },
+  },
+});
 
 @ObjectType({ description: 'One measure of the health score, scored into a band, with its share of the score and a sentence explaining it.' })
 export class HealthMeasure {
-  @Field(() => HealthMeasureKey)
+  @Field(() => HealthMeasureKey, { description: 'Which measure.' })
   key: HealthMeasureKey;
 
   @Field(() => Float, { nullable: true, description: 'The measured value: a ratio (utilisation, active users, trend) or a count (days, findings); null without data.' })
@@ -46,19 +66,19 @@ export class HealthMeasure {
 
 @ObjectType({ description: "A person's score for an account, stored beside the computed one until it expires." })
 export class HealthOverride {
-  @Field(() => Int)
+  @Field(() => Int, { description: 'The score set, 0–100.' })
   score: number;
 
-  @Field()
+  @Field({ description: 'Why it was set.' })
   reason: string;
 
-  @Field()
+  @Field({ description: 'When it stops applying.' })
   expiresAt: Date;
 
   @Field(() => ID, { nullable: true, description: 'The API key that set it.' })
   setByKeyId: string | null;
 
-  @Field()
+  @Field({ description: 'When it was set.' })
   createdAt: Date;
 }
 
@@ -67,16 +87,16 @@ export class AccountHealth {
   @Field(() => Float, { description: 'The computed score, 0–100.' })
   score: number;
 
-  @Field(() => HealthBand)
+  @Field(() => HealthBand, { description: 'The band of the computed score.' })
   band: HealthBand;
 
   @Field(() => Float, { description: 'Share of the total weight whose measures had data (0–1).' })
   coverage: number;
 
-  @Field(() => [HealthMeasure])
+  @Field(() => [HealthMeasure], { description: 'Every measure, with its band, share of the score and explanation.' })
   measures: HealthMeasure[];
 
-  @Field()
+  @Field({ description: 'When the score was computed.' })
   computedAt: Date;
 
   @Field(() => HealthOverride, { nullable: true, description: 'An override in force, if any.' })
@@ -85,7 +105,7 @@ export class AccountHealth {
   @Field(() => Float, { description: 'The override while it lasts, else the computed score: what the CRM is sent.' })
   effectiveScore: number;
 
-  @Field(() => HealthBand)
+  @Field(() => HealthBand, { description: 'The band of the effective score.' })
   effectiveBand: HealthBand;
 }
 
@@ -94,25 +114,25 @@ export class HealthHistoryPoint {
   @Field({ description: 'YYYY-MM-DD (EHUB_TIME_ZONE).' })
   day: string;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: 'The computed score.' })
   score: number;
 
-  @Field(() => HealthBand)
+  @Field(() => HealthBand, { description: 'Its band.' })
   band: HealthBand;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: 'Its coverage (0–1).' })
   coverage: number;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: 'The override in force that day, if any.' })
   overrideScore: number | null;
 }
 
-@ObjectType()
+@ObjectType({ description: 'What a health run did.' })
 export class HealthRunSummary {
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Accounts looked at.' })
   accounts: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Accounts scored.' })
   scored: number;
 
   @Field(() => Int, { description: 'Accounts with no data for any measure (no score).' })
@@ -124,7 +144,7 @@ export class HealthRunSummary {
 
 @ArgsType()
 export class SetHealthOverrideArgs {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The account.' })
   @IsUUID('all', { message: 'accountId must be an id' })
   accountId: string;
 
