@@ -12,6 +12,7 @@ import { withServices } from './cli-context';
 import { DEMO_ACCOUNTS, DEMO_FEATURES, DEMO_METERS, DEMO_PRODUCTS, DEMO_SALESFORCE_ACCOUNTS, type DemoSalesforceDeal } from './demo-data';
 import { formatRuns } from './sync.command';
 import { trimDecimal } from '../common/decimal';
+import { generateBook } from '../churn/book-generator';
 
 /** The sync connection the demo creates; refSystem and orderSource carry the same name. */
 export const DEMO_CONNECTION = 'salesforce-demo';
@@ -19,6 +20,10 @@ export const DEMO_CONNECTION = 'salesforce-demo';
 const DEMO_CLIENT = { clientId: 'ehub-demo', clientSecret: 'ehub-demo-secret' };
 
 interface DemoOptions {
+  book?: boolean;
+  accounts: string;
+  years: string;
+  seed: string;
   salesforce?: boolean;
   emulatorPort: string;
   keepRunning?: boolean;
@@ -28,10 +33,18 @@ export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description('Load a realistic sample catalog and a few accounts, so a newcomer sees data at once (safe to run again).')
+    .option('--book', 'generate a book of customers over years instead (orders, renewals, usage, seats, devices; see docs/churn.md)')
+    .option('--accounts <n>', 'with --book: the number of accounts', '2000')
+    .option('--years <n>', 'with --book: the years of history', '3')
+    .option('--seed <n>', 'with --book: the random seed (the same seed gives the same book)', '1')
     .option('--salesforce', 'also start a local Salesforce emulator with sample deals, connect the hub to it and sync (see docs/sync.md)')
     .option('--emulator-port <n>', 'with --salesforce: the port of the emulator on 127.0.0.1 (0: any free port)', '0')
     .option('--keep-running', 'with --salesforce: keep the emulator up until Ctrl-C, so a hub started with `npm start` keeps syncing it')
     .action(async (opts: DemoOptions) => {
+      if (opts.book) {
+        await runBookDemo(opts);
+        return;
+      }
       const port = Number(opts.emulatorPort);
       if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--emulator-port must be a port number (0–65535), not "${opts.emulatorPort}"`);
       // Assigned inside the callback, closed here: it outlives the database with --keep-running.
@@ -78,6 +91,30 @@ export function registerDemoCommand(program: Command): void {
         await held.emulator?.close();
       }
     });
+}
+
+async function runBookDemo(opts: DemoOptions): Promise<void> {
+  const accounts = Number(opts.accounts);
+  const years = Number(opts.years);
+  const seed = Number(opts.seed);
+  if (!Number.isInteger(accounts) || accounts < 1 || accounts > 100_000) throw new Error(`--accounts must be a whole number from 1 to 100000, not "${opts.accounts}"`);
+  if (!Number.isFinite(years) || years < 0.5 || years > 10) throw new Error(`--years must be from 0.5 to 10, not "${opts.years}"`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31) throw new Error(`--seed must be a whole number ≥ 0, not "${opts.seed}"`);
+  await withServices(async (s, log) => {
+    const ctx = systemContext(log, 'cli:demo-book');
+    const book = await generateBook(s, ctx, {
+      accounts,
+      years,
+      seed,
+      progress: (done, total, phase) => process.stderr.write(`  ${phase}: ${done}/${total}\n`),
+    });
+    console.log(
+      `Book "${book.source}" generated in ${(book.ms / 1000).toFixed(1)} s: ${book.accounts} accounts, ${book.lines} lines, ${book.orders} orders ` +
+        `(${book.renewals} renewals); ${book.endedTerms} terms ended, ${book.notRenewed} not renewed; ${book.usageRollups} daily usage rollups, ` +
+        `${book.seats} seat assignments, ${book.activations} device activations, ${book.leases} leases, ${book.findings} underuse findings.\n` +
+        `Train the churn model on it: npm run ehub -- churn train   (or the trainChurnModel mutation)`,
+    );
+  });
 }
 
 async function loadDemoData(s: Services, ctx: RequestContext): Promise<void> {
