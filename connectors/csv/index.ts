@@ -1,6 +1,6 @@
 /**
- * The CSV connector: for ERPs without an API the hub speaks. Customers and orders (one row per
- * order line) arrive as CSV files — dropped into a watched folder (`inboxDir/<object>/`) or
+ * The CSV connector: for ERPs without an API the hub speaks. Customers, orders (one row per
+ * order line) and usage (one row per observation) arrive as CSV files — dropped into a watched folder (`inboxDir/<object>/`) or
  * uploaded to `POST /v1/imports/<connection>/<object>`, which stores them there — and are
  * pulled oldest first, streamed through csv-parse, with a per-object column mapping. Bad rows
  * are reported with their row, column and a code; good rows are applied; an order with a bad
@@ -84,7 +84,7 @@ export class CsvConnector implements Connector {
 
 export const csvConnector: ConnectorFactory = {
   type: 'csv',
-  description: 'CSV files: customers and orders from a watched folder or HTTP upload; synced fields out as CSV files',
+  description: 'CSV files: customers, orders and usage from a watched folder or HTTP upload; synced fields out as CSV files',
   pulls: CSV_OBJECTS,
   pushes: PUSHES,
   validate: (config: ConnectorConfig) => validateConfig(config),

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { ConnectorConfig, OptionProblem } from '../types';
 
 /** The objects a CSV connection imports, each from its own sub-folder of `inboxDir`. */
-export const CSV_OBJECTS = ['accounts', 'orders'] as const;
+export const CSV_OBJECTS = ['accounts', 'orders', 'usage'] as const;
 export type CsvObject = (typeof CSV_OBJECTS)[number];
 
 /**
@@ -26,15 +26,32 @@ export const DEFAULT_COLUMNS = {
     endDate: 'end_date',
     modifiedAt: 'modified_at',
   },
+  usage: {
+    eventId: 'event_id',
+    accountId: 'customer_id',
+    sku: 'sku',
+    metric: 'metric',
+    quantity: 'quantity',
+    occurredAt: 'occurred_at',
+    userId: 'user_id',
+    deviceId: 'device_id',
+    deployment: 'deployment',
+    modifiedAt: 'modified_at',
+  },
 } as const;
 
 export const REQUIRED_COLUMNS: { [O in CsvObject]: readonly (keyof (typeof DEFAULT_COLUMNS)[O])[] } = {
   accounts: ['externalId', 'name'],
   orders: ['orderId', 'accountId', 'orderDate', 'sku', 'quantity', 'unitPrice'],
+  usage: ['eventId', 'accountId', 'metric', 'quantity', 'occurredAt'],
 };
 
 export type AccountColumn = keyof typeof DEFAULT_COLUMNS.accounts;
 export type OrderColumn = keyof typeof DEFAULT_COLUMNS.orders;
+export type UsageColumn = keyof typeof DEFAULT_COLUMNS.usage;
+
+/** Where usage ran, as the hub's usage ingest names it. */
+export const USAGE_DEPLOYMENTS = ['CLOUD', 'ON_PREM', 'SAAS', 'EMBEDDED', 'DEVICE'] as const;
 
 const header = z.string().min(1, 'must be a column header').max(200);
 const mappingOf = <K extends string>(keys: readonly K[]) =>
@@ -61,9 +78,12 @@ const optionsSchema = z.strictObject({
     .strictObject({
       accounts: mappingOf(Object.keys(DEFAULT_COLUMNS.accounts) as AccountColumn[]).default({}),
       orders: mappingOf(Object.keys(DEFAULT_COLUMNS.orders) as OrderColumn[]).default({}),
+      usage: mappingOf(Object.keys(DEFAULT_COLUMNS.usage) as UsageColumn[]).default({}),
     })
-    .default({ accounts: {}, orders: {} }),
-  /** Orders (or accounts) per page handed to the engine: the cursor and the run's counts move per page. */
+    .default({ accounts: {}, orders: {}, usage: {} }),
+  /** Usage rows without a deployment column or value: where the usage ran (CLOUD, ON_PREM, SAAS, EMBEDDED, DEVICE). */
+  defaultDeployment: z.enum(USAGE_DEPLOYMENTS).default('CLOUD'),
+  /** Orders (or accounts, or usage rows) per page handed to the engine: the cursor and the run's counts move per page. */
   pageSize: z.number().int().min(1).max(5000).default(500),
 });
 
@@ -72,7 +92,8 @@ export interface CsvOptions {
   outboxDir: string | null;
   delimiter: string;
   defaultCurrency: string;
-  columns: { accounts: Record<AccountColumn, string>; orders: Record<OrderColumn, string> };
+  defaultDeployment: (typeof USAGE_DEPLOYMENTS)[number];
+  columns: { accounts: Record<AccountColumn, string>; orders: Record<OrderColumn, string>; usage: Record<UsageColumn, string> };
   pageSize: number;
 }
 
@@ -84,6 +105,7 @@ export function parseOptions(options: Record<string, unknown>): CsvOptions {
     columns: {
       accounts: { ...DEFAULT_COLUMNS.accounts, ...stripUndefined(o.columns.accounts) },
       orders: { ...DEFAULT_COLUMNS.orders, ...stripUndefined(o.columns.orders) },
+      usage: { ...DEFAULT_COLUMNS.usage, ...stripUndefined(o.columns.usage) },
     },
   };
 }

@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
-import type { ConnectorCallContext, ExternalAccount, ExternalOrder, PullPage, PullProblem } from '../types';
+import type { ConnectorCallContext, ExternalAccount, ExternalOrder, ExternalUsage, PullPage, PullProblem } from '../types';
 import { listInbox, type InboxFile } from './files';
 import type { CsvObject, CsvOptions } from './options';
-import { accountFromRow, columnCountProblem, columnIndex, OrderAssembler, type ColumnIndex, type RowProblem } from './rows';
-import type { AccountColumn, OrderColumn } from './options';
+import { accountFromRow, columnCountProblem, columnIndex, OrderAssembler, usageFromRow, type ColumnIndex, type RowProblem } from './rows';
+import type { AccountColumn, OrderColumn, UsageColumn } from './options';
 
 /** Files remembered as imported (newest kept); an older one imported again is still a no-op row by row. */
 const DONE_KEPT = 2000;
@@ -72,7 +72,7 @@ async function* readFile(
   skip: number,
   doneSoFar: () => string[],
   markDone: (sha: string) => string,
-): AsyncIterable<PullPage<'accounts' | 'orders'>> {
+): AsyncIterable<PullPage<CsvObject>> {
   const parser = createReadStream(file.path).pipe(
     parse({ delimiter: options.delimiter, bom: true, info: true, relax_column_count: true, skip_empty_lines: true, skip_records_with_error: true }),
   );
@@ -85,7 +85,7 @@ async function* readFile(
   let header: string[] | null = null;
   let cols: ColumnIndex<string> | null = null;
   let assembler: OrderAssembler | null = null;
-  let records: (ExternalAccount | ExternalOrder)[] = [];
+  let records: (ExternalAccount | ExternalOrder | ExternalUsage)[] = [];
   let line = 0;
   const at = (handled: number) => JSON.stringify({ v: 1, done: doneSoFar(), file: file.sha256, skip: handled, line } satisfies CsvCursor);
 
@@ -114,7 +114,11 @@ async function* readFile(
       problems.push(...out.problems.map((p) => problemOf(file, object, p)));
     } else {
       if (index < skip) continue;
-      const a = countProblem ? [countProblem] : accountFromRow(cols as unknown as ColumnIndex<AccountColumn>, line, record, file.modifiedAt);
+      const a = countProblem
+        ? [countProblem]
+        : object === 'usage'
+          ? usageFromRow(cols as unknown as ColumnIndex<UsageColumn>, line, record, file.modifiedAt, options.defaultDeployment)
+          : accountFromRow(cols as unknown as ColumnIndex<AccountColumn>, line, record, file.modifiedAt);
       if (Array.isArray(a)) problems.push(...a.map((p) => problemOf(file, object, p)));
       else records.push(a);
     }

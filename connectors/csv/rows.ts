@@ -1,5 +1,5 @@
-import type { ExternalAccount, ExternalOrder } from '../types';
-import { REQUIRED_COLUMNS, type AccountColumn, type CsvObject, type OrderColumn } from './options';
+import type { ExternalAccount, ExternalOrder, ExternalUsage } from '../types';
+import { REQUIRED_COLUMNS, USAGE_DEPLOYMENTS, type AccountColumn, type CsvObject, type OrderColumn, type UsageColumn } from './options';
 
 /** One refused row (or a whole file: row 1, the header): where, which column, and why. */
 export interface RowProblem {
@@ -89,6 +89,59 @@ function timestamp<C extends string>(cols: ColumnIndex<C>, record: string[], row
     return null;
   }
   return new Date(t).toISOString();
+}
+
+/** An instant with a date, a time and an offset (`Z` or `±hh:mm`): usage is placed in hourly buckets, so a bare date or a local time would be a guess. */
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
+const DEPLOYMENTS = new Set<string>(USAGE_DEPLOYMENTS);
+/** The usage ingest keeps ids and user/device names up to 255 characters. */
+const MAX_ID = 255;
+
+/**
+ * A usage row (one observation), or its problems. Every bad value of the row is reported;
+ * a row with any is not applied (the others are).
+ */
+export function usageFromRow(cols: ColumnIndex<UsageColumn>, row: number, record: string[], fileModifiedAt: string, defaultDeployment: string): ExternalUsage | RowProblem[] {
+  const problems: RowProblem[] = [];
+  const at = (c: UsageColumn) => cols.name(c);
+  const need = (c: UsageColumn): string | null => {
+    const v = cols.get(record, c);
+    if (v === null) problems.push({ row, column: at(c), code: 'MISSING_VALUE', message: `row ${row}: column "${at(c)}" is empty` });
+    return v;
+  };
+  const eventId = need('eventId');
+  const accountId = need('accountId');
+  const metric = need('metric');
+  const quantity = need('quantity');
+  const occurredAt = need('occurredAt');
+  for (const c of ['eventId', 'userId', 'deviceId', 'metric', 'sku'] as const) {
+    const v = cols.get(record, c);
+    if (v !== null && v.length > MAX_ID) problems.push({ row, column: at(c), code: 'VALUE_TOO_LONG', message: `row ${row}: column "${at(c)}" has ${v.length} characters, at most ${MAX_ID}` });
+  }
+  if (quantity !== null && !DECIMAL.test(quantity)) {
+    problems.push({ row, column: at('quantity'), code: 'INVALID_QUANTITY', message: `row ${row}: quantity "${quantity}" must be a decimal number ≥ 0, e.g. 12 or 0.5` });
+  }
+  if (occurredAt !== null && (!INSTANT.test(occurredAt) || Number.isNaN(Date.parse(occurredAt)) || !validDate(occurredAt.slice(0, 10)))) {
+    problems.push({ row, column: at('occurredAt'), code: 'INVALID_TIMESTAMP', message: `row ${row}: "${occurredAt}" is not an ISO 8601 instant with a time and an offset, e.g. 2026-11-01T12:00:00Z` });
+  }
+  const deployment = (cols.get(record, 'deployment') ?? defaultDeployment).toUpperCase();
+  if (!DEPLOYMENTS.has(deployment)) {
+    problems.push({ row, column: at('deployment'), code: 'INVALID_DEPLOYMENT', message: `row ${row}: deployment "${deployment}" must be one of ${USAGE_DEPLOYMENTS.join(', ')}` });
+  }
+  const modifiedAt = timestamp(cols, record, row, problems) ?? fileModifiedAt;
+  if (problems.length) return problems;
+  return {
+    externalId: eventId!,
+    accountExternalId: accountId,
+    sku: cols.get(record, 'sku'),
+    metric: metric!,
+    quantity: quantity!,
+    occurredAt: new Date(Date.parse(occurredAt!)).toISOString(),
+    userId: cols.get(record, 'userId'),
+    deviceId: cols.get(record, 'deviceId'),
+    deployment,
+    modifiedAt,
+  };
 }
 
 /** The order-level columns every row of one order must agree on. */

@@ -47,6 +47,7 @@ export function createServices(db: Db, config: Config): Services {
   const revenue = new RevenueService(db, config);
   const accounts = new AccountService(db);
   const orders = new OrderService(db, catalog, entitlements, revenue);
+  const usage = new UsageService(db, config);
   // Domains publish facts on their transactions; these act on them before the commit.
   db.events.subscribe('sync-outbox', syncOutboxSubscriber(config.EHUB_SYNC_USAGE_PUSH_INTERVAL_MS));
   db.events.subscribe('webhooks', webhooks.onEvents);
@@ -59,14 +60,14 @@ export function createServices(db: Db, config: Config): Services {
     accounts,
     licensing: new LicensingService(db, config.EHUB_TIME_ZONE),
     certificates: new CertificateService(db, config),
-    usage: new UsageService(db, config),
+    usage,
     analytics: new AnalyticsService(db, config),
     compliance: new ComplianceService(db, config),
     webhooks,
     revenue,
     entitlements,
     orders,
-    sync: new SyncService(db, config, { accounts, orders }),
+    sync: new SyncService(db, config, { accounts, orders, usage }),
     retention: new RetentionService(db, config),
     health: new HealthService(db, config),
   };

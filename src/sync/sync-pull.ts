@@ -1,10 +1,12 @@
 import { In } from 'typeorm';
-import type { Connector, ExternalAccount, ExternalContact, ExternalOrder, PullObject } from '../../connectors/types';
+import type { Connector, ExternalAccount, ExternalContact, ExternalOrder, ExternalUsage, PullObject } from '../../connectors/types';
 import type { AccountService } from '../accounts/account.service';
 import { AppError } from '../common/errors';
 import type { RequestContext } from '../common/context';
 import type { Db } from '../db/db';
 import type { OrderService } from '../orders/order.service';
+import type { UsageService } from '../usage/usage.service';
+import { isRejection, parseUsageEvent, type ParsedUsageEvent } from '../usage/usage.rules';
 import { OrderLineAction } from '../entitlements/entitlement.enums';
 import type { OrderInput } from '../orders/order.types';
 import type { SyncConnection, SyncTrigger } from './sync.entities';
@@ -62,6 +64,8 @@ export class SyncPuller {
     private readonly db: Db,
     private readonly accounts: AccountService,
     private readonly orders: OrderService,
+    /** Usage pulls go through the hub's usage ingest (set-based, exactly once). */
+    private readonly usage: UsageService,
     /** Deals applied at a time within a page (EHUB_SYNC_PULL_CONCURRENCY). */
     private readonly concurrency = 4,
   ) {}
@@ -75,15 +79,20 @@ export class SyncPuller {
     try {
       if (object === 'orders') await this.retryFailedDeals(ctx, conn, run);
       for await (const page of connector.pull({ log, signal: opts.signal }, { object, cursor: stored })) {
-        // Deals are independent orders (a page holds each deal once): several are fulfilled
-        // at a time, which is where an initial load spends its time. Accounts and contacts
-        // are cheap and go one by one.
-        const known = await this.prefetch(conn, object, page.records as unknown[]);
-        await eachConcurrently(page.records as unknown[], object === 'orders' ? this.concurrency : 1, async (record) => {
-          run.counts.read++;
-          const outcome = await this.applyOne(ctx, conn, object, record, run, known);
-          if (outcome) run.counts[outcome]++;
-        });
+        if (object === 'usage') {
+          // Usage is applied a page at a time: one ingest batch (one transaction, one statement).
+          await this.applyUsage(ctx, conn, page.records as ExternalUsage[], run);
+        } else {
+          // Deals are independent orders (a page holds each deal once): several are fulfilled
+          // at a time, which is where an initial load spends its time. Accounts and contacts
+          // are cheap and go one by one.
+          const known = await this.prefetch(conn, object, page.records as unknown[]);
+          await eachConcurrently(page.records as unknown[], object === 'orders' ? this.concurrency : 1, async (record) => {
+            run.counts.read++;
+            const outcome = await this.applyOne(ctx, conn, object, record, run, known);
+            if (outcome) run.counts[outcome]++;
+          });
+        }
         // Source records the connector refused while reading (a malformed file row).
         for (const p of page.problems ?? []) run.error(p.record, p.code, p.message, true, { row: p.row, column: p.column });
         if (page.cursor !== null) {
@@ -194,6 +203,74 @@ export class SyncPuller {
       [conn.refSystem, accountExternalId],
     );
     return row?.entity_id ?? null;
+  }
+
+  // ── usage ──
+
+  /**
+   * One page of usage observations through the hub's usage ingest (`UsageService.ingest`, the
+   * same path as `POST /v1/usage`): one transaction and one set-based statement per page,
+   * attributed to entitlements and rolled up there. Each record's account is resolved by the
+   * connection's external references, read once for the page (an unlinked customer is the
+   * record's `NO_ACCOUNT_LINK`); its id is the ingest's idempotency key under a source of the
+   * connection's own (`sync:<connection id>`), so the same rows again record nothing, and
+   * two connections never collide.
+   */
+  private async applyUsage(ctx: RequestContext, conn: SyncConnection, records: ExternalUsage[], run: RunRecorder): Promise<void> {
+    run.counts.read += records.length;
+    if (records.length === 0) return;
+    const accountIds = [...new Set(records.flatMap((r) => (r.accountExternalId ? [r.accountExternalId] : [])))];
+    const linked: { external_id: string; id: string }[] = accountIds.length
+      ? await this.db.manager.query(
+          `SELECT external_id, entity_id AS id FROM external_ref WHERE system = $1 AND object = 'Account' AND entity_type = 'ACCOUNT' AND external_id = ANY($2)`,
+          [conn.refSystem, accountIds],
+        )
+      : [];
+    const accountOf = new Map(linked.map((r) => [r.external_id, r.id]));
+    const skus = [...new Set(records.flatMap((r) => (r.sku ? [r.sku] : [])))];
+    const found: { sku: string }[] = skus.length ? await this.db.manager.query('SELECT sku FROM product WHERE sku = ANY($1)', [skus]) : [];
+    const knownSkus = new Set(found.map((f) => f.sku));
+
+    const source = usageSource(conn);
+    const limits = this.usage.parseLimits();
+    const events: ParsedUsageEvent[] = [];
+    for (const r of records) {
+      const accountId = r.accountExternalId ? accountOf.get(r.accountExternalId) : undefined;
+      if (!accountId) {
+        run.error(r.externalId, 'NO_ACCOUNT_LINK', `usage ${r.externalId}: customer ${r.accountExternalId ?? '(none)'} is not linked to a hub account (import the customer first, then reset the usage cursor to read the file again)`);
+        continue;
+      }
+      if (r.sku && !knownSkus.has(r.sku)) {
+        run.error(r.externalId, 'UNKNOWN_SKU', `usage ${r.externalId}: sku "${r.sku}" is not in the catalog`);
+        continue;
+      }
+      const raw = {
+        id: r.externalId,
+        source,
+        accountId,
+        meter: r.metric,
+        quantity: r.quantity,
+        occurredAt: r.occurredAt,
+        deployment: r.deployment ?? 'CLOUD',
+        user: r.userId ?? null,
+        device: r.deviceId ?? null,
+        properties: r.sku ? { sku: r.sku } : null,
+      };
+      const parsed = parseUsageEvent(raw, events.length, limits);
+      if (isRejection(parsed)) {
+        run.error(r.externalId, parsed.code, `usage ${r.externalId}: ${parsed.message}`);
+        continue;
+      }
+      events.push(parsed);
+    }
+    if (events.length === 0) return;
+    const answer = await this.usage.ingest(ctx, events);
+    run.counts.created += answer.accepted;
+    run.counts.unchanged += answer.duplicates;
+    for (const x of answer.rejected) {
+      const id = x.id ?? events[x.index]?.id ?? null;
+      run.error(id, x.code, `usage ${id}: ${x.message}`);
+    }
   }
 
   // ── deals ──
@@ -405,6 +482,11 @@ export class SyncPuller {
       ],
     );
   }
+}
+
+/** The usage ingest's source of a connection's usage: its events' ids are unique within it. */
+export function usageSource(conn: Pick<SyncConnection, 'id'>): string {
+  return `sync:${conn.id}`;
 }
 
 function stateOf(s: SyncRecord): Omit<SyncRecord, 'connectionId' | 'object' | 'externalId' | 'updatedAt'> {

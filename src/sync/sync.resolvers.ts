@@ -79,7 +79,7 @@ export class SyncConnectionResolver {
   @Mutation(() => Boolean, { description: 'Forgets the pull cursor of one object: the next pull reads it from the beginning (changing nothing already up to date). ADMIN.' })
   resetSyncCursor(
     @Arg('connectionId', () => ID, { description: 'The connection id.' }) connectionId: string,
-    @Arg('object', { description: 'accounts, contacts or orders.' }) object: string,
+    @Arg('object', { description: 'accounts, contacts, orders or usage.' }) object: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<boolean> {
     return ctx.services.sync.resetCursor(ctx, connectionId, object);

@@ -13,6 +13,7 @@ import { todayIn } from '../common/dates';
 import type { Config } from '../config';
 import type { Db } from '../db/db';
 import type { OrderService } from '../orders/order.service';
+import { UsageService } from '../usage/usage.service';
 import { OutboxStatus, SyncConnection, SyncOutboxItem, SyncRun, SyncRunKind, SyncTrigger } from './sync.entities';
 import { resetSyncPushCache } from './sync-outbox';
 import { RENEWAL_KEY_PREFIX } from './sync-payloads';
@@ -75,11 +76,11 @@ export class SyncService {
   constructor(
     private readonly db: Db,
     private readonly config: Config,
-    deps: { accounts: AccountService; orders: OrderService },
+    deps: { accounts: AccountService; orders: OrderService; usage?: UsageService },
     private readonly factories: Record<string, ConnectorFactory> = connectorFactories,
   ) {
     this.box = new SecretBox(config);
-    this.puller = new SyncPuller(db, deps.accounts, deps.orders, config.EHUB_SYNC_PULL_CONCURRENCY);
+    this.puller = new SyncPuller(db, deps.accounts, deps.orders, deps.usage ?? new UsageService(db, config), config.EHUB_SYNC_PULL_CONCURRENCY);
     this.pusher = new SyncPusher(db, config);
   }
 

@@ -118,7 +118,7 @@ export class SyncConnectionHealth {
   apiLimit: number | null;
 }
 
-export const PULL_OBJECTS = ['accounts', 'contacts', 'orders'] as const;
+export const PULL_OBJECTS = ['accounts', 'contacts', 'orders', 'usage'] as const;
 
 @ArgsType()
 export class RunSyncArgs {
@@ -129,10 +129,10 @@ export class RunSyncArgs {
   @Field({ defaultValue: false, description: 'Pull everything from the beginning instead of from the stored cursors (changes nothing that is already up to date).' })
   full: boolean = false;
 
-  @Field(() => [String], { nullable: true, description: 'Only these pulls (accounts, contacts, orders); default all the connector offers.' })
+  @Field(() => [String], { nullable: true, description: 'Only these pulls (accounts, contacts, orders, usage); default all the connector offers.' })
   @IsOptional()
-  @ArrayMaxSize(3)
-  @IsIn(PULL_OBJECTS, { each: true, message: 'objects must be accounts, contacts or orders' })
+  @ArrayMaxSize(PULL_OBJECTS.length)
+  @IsIn(PULL_OBJECTS, { each: true, message: `objects must be among ${PULL_OBJECTS.join(', ')}` })
   objects?: string[] | null;
 
   @Field({ defaultValue: true, description: 'Also queue renewals and push the outbox after pulling.' })
