@@ -18,6 +18,8 @@ import { domainOf, planOrder } from './sync.rules';
 /** Failures of a deal retried on later pulls without the deal changing in the source. */
 const RETRIED_WHEN_CATALOG_CHANGES = ['UNKNOWN_SKU'];
 const RETRIED_ALWAYS = ['NO_ACCOUNT_LINK', 'INTERNAL'];
+/** Usage events per ingest batch (one transaction each), as a POST /v1/usage body of 1,000 lines. */
+const USAGE_BATCH = 1000;
 
 export interface PullProgress {
   object: PullObject;
@@ -78,7 +80,8 @@ export class SyncPuller {
     run.cursorTo = stored;
     try {
       if (object === 'orders') await this.retryFailedDeals(ctx, conn, run);
-      for await (const page of connector.pull({ log, signal: opts.signal }, { object, cursor: stored })) {
+      // The next page is read (parsed, fetched) while this one is applied.
+      for await (const page of readAhead(connector.pull({ log, signal: opts.signal }, { object, cursor: stored }))) {
         if (object === 'usage') {
           // Usage is applied a page at a time: one ingest batch (one transaction, one statement).
           await this.applyUsage(ctx, conn, page.records as ExternalUsage[], run);
@@ -209,12 +212,13 @@ export class SyncPuller {
 
   /**
    * One page of usage observations through the hub's usage ingest (`UsageService.ingest`, the
-   * same path as `POST /v1/usage`): one transaction and one set-based statement per page,
-   * attributed to entitlements and rolled up there. Each record's account is resolved by the
+   * same path as `POST /v1/usage`): one transaction and one set-based statement per batch,
+   * attributed to entitlements and rolled up there; a page goes in batches of 1,000, up to
+   * EHUB_SYNC_PULL_CONCURRENCY at a time. Each record's account is resolved by the
    * connection's external references, read once for the page (an unlinked customer is the
-   * record's `NO_ACCOUNT_LINK`); its id is the ingest's idempotency key under a source of the
-   * connection's own (`sync:<connection id>`), so the same rows again record nothing, and
-   * two connections never collide.
+   * record's `NO_ACCOUNT_LINK`). A record's id is the ingest's idempotency key under a source
+   * of the connection's own (`sync:<connection id>`), so the same rows again record nothing,
+   * and two connections never collide.
    */
   private async applyUsage(ctx: RequestContext, conn: SyncConnection, records: ExternalUsage[], run: RunRecorder): Promise<void> {
     run.counts.read += records.length;
@@ -263,14 +267,19 @@ export class SyncPuller {
       }
       events.push(parsed);
     }
-    if (events.length === 0) return;
-    const answer = await this.usage.ingest(ctx, events);
-    run.counts.created += answer.accepted;
-    run.counts.unchanged += answer.duplicates;
-    for (const x of answer.rejected) {
-      const id = x.id ?? events[x.index]?.id ?? null;
-      run.error(id, x.code, `usage ${id}: ${x.message}`);
-    }
+    // Batches of the page go to the ingest a few at a time (as POST /v1/usage clients send
+    // them); the page is done, and its cursor stored, only when every batch has committed.
+    const batches: ParsedUsageEvent[][] = [];
+    for (let i = 0; i < events.length; i += USAGE_BATCH) batches.push(events.slice(i, i + USAGE_BATCH));
+    await eachConcurrently(batches, this.concurrency, async (batch) => {
+      const answer = await this.usage.ingest(ctx, batch);
+      run.counts.created += answer.accepted;
+      run.counts.unchanged += answer.duplicates;
+      for (const x of answer.rejected) {
+        const id = x.id ?? events[x.index]?.id ?? null;
+        run.error(id, x.code, `usage ${id}: ${x.message}`);
+      }
+    });
   }
 
   // ── deals ──
@@ -494,6 +503,32 @@ function stateOf(s: SyncRecord): Omit<SyncRecord, 'connectionId' | 'object' | 'e
   return state;
 }
 
+
+/**
+ * Iterates `source` one item ahead: while the consumer works on an item, the next one is
+ * already being produced (a connector parsing or fetching its next page while the engine
+ * applies this one). Order and items are unchanged; stopping early closes the source.
+ */
+export async function* readAhead<T>(source: AsyncIterable<T>): AsyncIterable<T> {
+  const it = source[Symbol.asyncIterator]();
+  let next = it.next();
+  try {
+    for (;;) {
+      const r = await next;
+      if (r.done) return;
+      next = it.next();
+      // A failure of the read-ahead surfaces when it is awaited; until then it is not unhandled.
+      next.catch(() => undefined);
+      yield r.value;
+    }
+  } finally {
+    // Stopped early (break, error): let the source close its files or connections.
+    await next.then(
+      (r) => (r.done ? undefined : it.return?.()),
+      () => undefined,
+    );
+  }
+}
 
 /** Runs `fn` over `items` with at most `limit` in flight; rejects with the first error after all settle. */
 export async function eachConcurrently<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
