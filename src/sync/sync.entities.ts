@@ -183,7 +183,7 @@ export class SyncRun {
   @Column('text')
   kind: SyncRunKind;
 
-  @Field({ description: 'The object: accounts, contacts, orders (pulls); outbox (pushes); renewals.' })
+  @Field({ description: 'The object: accounts, contacts, orders, usage (pulls); outbox (pushes); renewals.' })
   @Column('text')
   object: string;
 
