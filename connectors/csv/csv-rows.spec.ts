@@ -6,11 +6,11 @@ import { csvConnector } from '.';
 import { storeUpload } from './files';
 import { parseOptions } from './options';
 import { pullCsv } from './pull';
-import type { ExternalOrder, PullPage } from '../types';
+import type { ExternalOrder, ExternalUsage, PullPage } from '../types';
 
 const log = { debug() {}, info() {}, warn() {}, error() {} };
 
-async function pullAll(inboxDir: string, object: 'accounts' | 'orders', cursor: string | null = null, extra: Record<string, unknown> = {}) {
+async function pullAll(inboxDir: string, object: 'accounts' | 'orders' | 'usage', cursor: string | null = null, extra: Record<string, unknown> = {}) {
   const pages: PullPage[] = [];
   for await (const p of pullCsv({ log }, parseOptions({ inboxDir, ...extra }), object, cursor)) pages.push(p as PullPage);
   return pages;
@@ -117,5 +117,39 @@ describe('csv connector', () => {
     expect(files).toHaveLength(1);
     const text = await readFile(join(outboxDir, files[0]!), 'utf8');
     expect(text.split('\n')[1]).toBe('C1,,,1200.00,USD,,,,false,,,');
+  });
+
+  it('reads usage rows one by one: mapped columns, normalised instants and deployments, bad rows with row, column and code, resumable mid-file', async () => {
+    await mkdir(join(dir, 'usage'), { recursive: true });
+    const rows = [
+      'Usage No,customer_id,metric,quantity,occurred_at,deployment,user_id,sku',
+      'U1,C1,api.calls,12.5,2026-11-01T10:00:00+01:00,on_prem,ann,PRO',
+      'U2,C1,api.calls,0,2026-11-01T10:00:00Z,,,',
+      'U3,C2,api.calls,-1,2026-11-01T10:00:00Z,,,', // row 4
+      'U4,C2,api.calls,1,2026-11-31T10:00:00Z,,,', // row 5: no such day
+      'U5,C2,,1,2026-11-01,MOON,,', // row 6: three problems
+      'U6,C3,api.calls,3,2026-11-02T00:00:00Z,CLOUD,,',
+    ];
+    await writeFile(join(dir, 'usage', 'u.csv'), rows.join('\n'));
+    const pages = await pullAll(dir, 'usage', null, { pageSize: 2, defaultDeployment: 'SAAS', columns: { usage: { eventId: 'Usage No' } } });
+    const records = pages.flatMap((p) => p.records as ExternalUsage[]);
+    expect(records.map((r) => [r.externalId, r.accountExternalId, r.metric, r.quantity, r.occurredAt, r.deployment, r.userId, r.sku])).toEqual([
+      ['U1', 'C1', 'api.calls', '12.5', '2026-11-01T09:00:00.000Z', 'ON_PREM', 'ann', 'PRO'],
+      ['U2', 'C1', 'api.calls', '0', '2026-11-01T10:00:00.000Z', 'SAAS', null, null],
+      ['U6', 'C3', 'api.calls', '3', '2026-11-02T00:00:00.000Z', 'CLOUD', null, null],
+    ]);
+    expect(pages.flatMap((p) => p.problems ?? []).map((p) => [p.row, p.column, p.code])).toEqual([
+      [4, 'quantity', 'INVALID_QUANTITY'],
+      [5, 'occurred_at', 'INVALID_TIMESTAMP'],
+      [6, 'metric', 'MISSING_VALUE'],
+      [6, 'occurred_at', 'INVALID_TIMESTAMP'],
+      [6, 'deployment', 'INVALID_DEPLOYMENT'],
+    ]);
+    // From the first page's cursor: only what follows it.
+    const rest = await pullAll(dir, 'usage', pages[0]!.cursor, { pageSize: 2, columns: { usage: { eventId: 'Usage No' } } });
+    expect(rest.flatMap((p) => p.records as ExternalUsage[]).map((r) => r.externalId)).toEqual(['U6']);
+    expect(csvConnector.validate({ options: { inboxDir: '/x', defaultDeployment: 'MOON' }, credentials: {} }).map((p) => p.path)).toEqual(['options.defaultDeployment']);
+    // Two usage columns read from one header.
+    expect(csvConnector.validate({ options: { inboxDir: '/x', columns: { usage: { eventId: 'metric' } } }, credentials: {} }).map((p) => p.path)).toEqual(['options.columns.usage.eventId']);
   });
 });
