@@ -83,7 +83,7 @@ export class SyncPuller {
       // The next page is read (parsed, fetched) while this one is applied.
       for await (const page of readAhead(connector.pull({ log, signal: opts.signal }, { object, cursor: stored }))) {
         if (object === 'usage') {
-          // Usage is applied a page at a time: one ingest batch (one transaction, one statement).
+          // Usage goes through the usage ingest, set-based: batches of the page, not record by record.
           await this.applyUsage(ctx, conn, page.records as ExternalUsage[], run);
         } else {
           // Deals are independent orders (a page holds each deal once): several are fulfilled
