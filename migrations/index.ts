@@ -13,6 +13,7 @@ import { SyncSubmitted1764301200000 } from './1764301200000-SyncSubmitted';
 import { ApiKeyExpiry1764301600000 } from './1764301600000-ApiKeyExpiry';
 import { BiViews1764302400000 } from './1764302400000-BiViews';
 import { AccountHealth1764302600000 } from './1764302600000-AccountHealth';
+import { ErpInbound1764302000000 } from './1764302000000-ErpInbound';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the app, the CLI and the
@@ -34,4 +35,5 @@ export const migrations = [
   ApiKeyExpiry1764301600000,
   BiViews1764302400000,
   AccountHealth1764302600000,
+  ErpInbound1764302000000,
 ];

@@ -84,7 +84,7 @@ export class CsvConnector implements Connector {
 
 export const csvConnector: ConnectorFactory = {
   type: 'csv',
-  description: 'CSV files: customers, orders and usage from a watched folder or HTTP upload; synced fields out as CSV files',
+  description: 'CSV files: customers, orders, receivables (invoices, credit memos, payments) and usage from a watched folder or HTTP upload; synced fields out as CSV files',
   pulls: CSV_OBJECTS,
   pushes: PUSHES,
   validate: (config: ConnectorConfig) => validateConfig(config),

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { ConnectorConfig, OptionProblem } from '../types';
 
 /** The objects a CSV connection imports, each from its own sub-folder of `inboxDir`. */
-export const CSV_OBJECTS = ['accounts', 'orders', 'usage'] as const;
+export const CSV_OBJECTS = ['accounts', 'orders', 'receivables', 'usage'] as const;
 export type CsvObject = (typeof CSV_OBJECTS)[number];
 
 /**
@@ -11,7 +11,7 @@ export type CsvObject = (typeof CSV_OBJECTS)[number];
  * a file's header (else the whole file is refused); the others are read when present.
  */
 export const DEFAULT_COLUMNS = {
-  accounts: { externalId: 'customer_id', name: 'name', domain: 'domain', currency: 'currency', modifiedAt: 'modified_at' },
+  accounts: { externalId: 'customer_id', name: 'name', domain: 'domain', currency: 'currency', modifiedAt: 'modified_at', crmAccountId: 'crm_account_id' },
   orders: {
     orderId: 'order_id',
     accountId: 'customer_id',
@@ -24,6 +24,20 @@ export const DEFAULT_COLUMNS = {
     unitPrice: 'unit_price',
     startDate: 'start_date',
     endDate: 'end_date',
+    modifiedAt: 'modified_at',
+    crmDealId: 'crm_deal_id',
+  },
+  receivables: {
+    documentId: 'document_id',
+    kind: 'kind',
+    accountId: 'customer_id',
+    number: 'number',
+    date: 'date',
+    dueDate: 'due_date',
+    currency: 'currency',
+    amount: 'amount',
+    openAmount: 'open_amount',
+    status: 'status',
     modifiedAt: 'modified_at',
   },
   usage: {
@@ -44,6 +58,7 @@ export const REQUIRED_COLUMNS: { [O in CsvObject]: readonly (keyof (typeof DEFAU
   accounts: ['externalId', 'name'],
   orders: ['orderId', 'accountId', 'orderDate', 'sku', 'quantity', 'unitPrice'],
   usage: ['eventId', 'accountId', 'metric', 'quantity', 'occurredAt'],
+  receivables: ['documentId', 'kind', 'accountId', 'date', 'amount', 'openAmount'],
 };
 
 export type AccountColumn = keyof typeof DEFAULT_COLUMNS.accounts;
@@ -52,6 +67,7 @@ export type UsageColumn = keyof typeof DEFAULT_COLUMNS.usage;
 
 /** Where usage ran, as the hub's usage ingest names it. */
 export const USAGE_DEPLOYMENTS = ['CLOUD', 'ON_PREM', 'SAAS', 'EMBEDDED', 'DEVICE'] as const;
+export type ReceivableColumn = keyof typeof DEFAULT_COLUMNS.receivables;
 
 const header = z.string().min(1, 'must be a column header').max(200);
 const mappingOf = <K extends string>(keys: readonly K[]) =>
@@ -79,11 +95,20 @@ const optionsSchema = z.strictObject({
       accounts: mappingOf(Object.keys(DEFAULT_COLUMNS.accounts) as AccountColumn[]).default({}),
       orders: mappingOf(Object.keys(DEFAULT_COLUMNS.orders) as OrderColumn[]).default({}),
       usage: mappingOf(Object.keys(DEFAULT_COLUMNS.usage) as UsageColumn[]).default({}),
+      receivables: mappingOf(Object.keys(DEFAULT_COLUMNS.receivables) as ReceivableColumn[]).default({}),
     })
-    .default({ accounts: {}, orders: {}, usage: {} }),
+    .default({ accounts: {}, orders: {}, usage: {}, receivables: {} }),
   /** Usage rows without a deployment column or value: where the usage ran (CLOUD, ON_PREM, SAAS, EMBEDDED, DEVICE). */
   defaultDeployment: z.enum(USAGE_DEPLOYMENTS).default('CLOUD'),
-  /** Orders (or accounts, or usage rows) per page handed to the engine: the cursor and the run's counts move per page. */
+  /**
+   * The CRM's system name as the hub knows it (its connection's reference system): the
+   * `crm_account_id` and `crm_deal_id` columns link rows to that system's Account and Opportunity.
+   */
+  crmSystem: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, 'must be a reference system name, e.g. salesforce')
+    .default('salesforce'),
+  /** Orders (or accounts, usage or receivable rows) per page handed to the engine: the cursor and the run's counts move per page. */
   pageSize: z.number().int().min(1).max(5000).default(500),
 });
 
@@ -93,8 +118,9 @@ export interface CsvOptions {
   delimiter: string;
   defaultCurrency: string;
   defaultDeployment: (typeof USAGE_DEPLOYMENTS)[number];
-  columns: { accounts: Record<AccountColumn, string>; orders: Record<OrderColumn, string>; usage: Record<UsageColumn, string> };
+  columns: { accounts: Record<AccountColumn, string>; orders: Record<OrderColumn, string>; usage: Record<UsageColumn, string>; receivables: Record<ReceivableColumn, string> };
   pageSize: number;
+  crmSystem: string;
 }
 
 /** Options after defaults; throws on invalid ones (validate first). */
@@ -106,6 +132,7 @@ export function parseOptions(options: Record<string, unknown>): CsvOptions {
       accounts: { ...DEFAULT_COLUMNS.accounts, ...stripUndefined(o.columns.accounts) },
       orders: { ...DEFAULT_COLUMNS.orders, ...stripUndefined(o.columns.orders) },
       usage: { ...DEFAULT_COLUMNS.usage, ...stripUndefined(o.columns.usage) },
+      receivables: { ...DEFAULT_COLUMNS.receivables, ...stripUndefined(o.columns.receivables) },
     },
   };
 }

@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
-import type { ConnectorCallContext, ExternalAccount, ExternalOrder, ExternalUsage, PullPage, PullProblem } from '../types';
+import type { ConnectorCallContext, ExternalAccount, ExternalOrder, ExternalReceivable, ExternalUsage, PullPage, PullProblem } from '../types';
 import { listInbox, type InboxFile } from './files';
 import type { CsvObject, CsvOptions } from './options';
-import { accountFromRow, columnCountProblem, columnIndex, OrderAssembler, usageFromRow, type ColumnIndex, type RowProblem } from './rows';
-import type { AccountColumn, OrderColumn, UsageColumn } from './options';
+import { accountFromRow, columnCountProblem, columnIndex, OrderAssembler, receivableFromRow, usageFromRow, type ColumnIndex, type RowProblem } from './rows';
+import type { AccountColumn, OrderColumn, ReceivableColumn, UsageColumn } from './options';
 
 /** Files remembered as imported (newest kept); an older one imported again is still a no-op row by row. */
 const DONE_KEPT = 2000;
@@ -85,7 +85,7 @@ async function* readFile(
   let header: string[] | null = null;
   let cols: ColumnIndex<string> | null = null;
   let assembler: OrderAssembler | null = null;
-  let records: (ExternalAccount | ExternalOrder | ExternalUsage)[] = [];
+  let records: (ExternalAccount | ExternalOrder | ExternalUsage | ExternalReceivable)[] = [];
   let line = 0;
   const at = (handled: number) => JSON.stringify({ v: 1, done: doneSoFar(), file: file.sha256, skip: handled, line } satisfies CsvCursor);
 
@@ -101,7 +101,7 @@ async function* readFile(
         yield { records: [], problems: [problemOf(file, object, problem)], cursor: markDone(file.sha256) };
         return;
       }
-      if (object === 'orders') assembler = new OrderAssembler(c as unknown as ColumnIndex<OrderColumn>, file.modifiedAt);
+      if (object === 'orders') assembler = new OrderAssembler(c as unknown as ColumnIndex<OrderColumn>, file.modifiedAt, options.crmSystem);
       continue;
     }
     index++;
@@ -118,7 +118,9 @@ async function* readFile(
         ? [countProblem]
         : object === 'usage'
           ? usageFromRow(cols as unknown as ColumnIndex<UsageColumn>, line, record, file.modifiedAt, options.defaultDeployment)
-          : accountFromRow(cols as unknown as ColumnIndex<AccountColumn>, line, record, file.modifiedAt);
+          : object === 'receivables'
+            ? receivableFromRow(cols as unknown as ColumnIndex<ReceivableColumn>, line, record, file.modifiedAt)
+            : accountFromRow(cols as unknown as ColumnIndex<AccountColumn>, line, record, file.modifiedAt, options.crmSystem);
       if (Array.isArray(a)) problems.push(...a.map((p) => problemOf(file, object, p)));
       else records.push(a);
     }

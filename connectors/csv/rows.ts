@@ -1,5 +1,5 @@
-import type { ExternalAccount, ExternalOrder, ExternalUsage } from '../types';
-import { REQUIRED_COLUMNS, USAGE_DEPLOYMENTS, type AccountColumn, type CsvObject, type OrderColumn, type UsageColumn } from './options';
+import type { ExternalAccount, ExternalOrder, ExternalReceivable, ExternalUsage, ReceivableKind } from '../types';
+import { REQUIRED_COLUMNS, USAGE_DEPLOYMENTS, type AccountColumn, type CsvObject, type OrderColumn, type ReceivableColumn, type UsageColumn } from './options';
 
 /** One refused row (or a whole file: row 1, the header): where, which column, and why. */
 export interface RowProblem {
@@ -64,7 +64,7 @@ export function columnCountProblem(row: number, record: string[], header: string
 }
 
 /** An account row, or its problems. */
-export function accountFromRow(cols: ColumnIndex<AccountColumn>, row: number, record: string[], fileModifiedAt: string): ExternalAccount | RowProblem[] {
+export function accountFromRow(cols: ColumnIndex<AccountColumn>, row: number, record: string[], fileModifiedAt: string, crmSystem = 'salesforce'): ExternalAccount | RowProblem[] {
   const problems: RowProblem[] = [];
   const need = (c: AccountColumn): string | null => {
     const v = cols.get(record, c);
@@ -77,7 +77,77 @@ export function accountFromRow(cols: ColumnIndex<AccountColumn>, row: number, re
   if (currency !== null && !CURRENCY.test(currency)) problems.push({ row, column: cols.name('currency'), code: 'INVALID_CURRENCY', message: `row ${row}: "${currency}" is not an ISO 4217 currency code` });
   const modifiedAt = timestamp(cols, record, row, problems) ?? fileModifiedAt;
   if (problems.length) return problems;
-  return { externalId: externalId!, name: name!, domain: cols.get(record, 'domain'), currency: currency?.toUpperCase() ?? null, modifiedAt, deleted: false };
+  const crmId = cols.get(record, 'crmAccountId');
+  return {
+    externalId: externalId!,
+    name: name!,
+    domain: cols.get(record, 'domain'),
+    currency: currency?.toUpperCase() ?? null,
+    modifiedAt,
+    deleted: false,
+    ...(crmId ? { links: [{ system: crmSystem, object: 'Account', externalId: crmId }] } : {}),
+  };
+}
+
+const KINDS: Record<string, ReceivableKind> = {
+  invoice: 'INVOICE',
+  inv: 'INVOICE',
+  credit_memo: 'CREDIT_MEMO',
+  'credit memo': 'CREDIT_MEMO',
+  creditmemo: 'CREDIT_MEMO',
+  credit: 'CREDIT_MEMO',
+  payment: 'PAYMENT',
+  pmt: 'PAYMENT',
+};
+
+/**
+ * A receivable row (one document: an invoice, credit memo or payment), or its problems.
+ * Amounts are positive decimals in major units; the open amount is at most the amount.
+ */
+export function receivableFromRow(cols: ColumnIndex<ReceivableColumn>, row: number, record: string[], fileModifiedAt: string): ExternalReceivable | RowProblem[] {
+  const problems: RowProblem[] = [];
+  const need = (c: ReceivableColumn): string | null => {
+    const v = cols.get(record, c);
+    if (v === null) problems.push({ row, column: cols.name(c), code: 'MISSING_VALUE', message: `row ${row}: column "${cols.name(c)}" is empty` });
+    return v;
+  };
+  const documentId = need('documentId');
+  const kindText = need('kind');
+  const accountId = need('accountId');
+  const date = need('date');
+  const amount = need('amount');
+  const openAmount = need('openAmount');
+  const kind = kindText === null ? null : (KINDS[kindText.toLowerCase().replace(/-/g, '_')] ?? KINDS[kindText.toLowerCase()] ?? null);
+  if (kindText !== null && kind === null) {
+    problems.push({ row, column: cols.name('kind'), code: 'INVALID_KIND', message: `row ${row}: kind "${kindText}" is not invoice, credit memo or payment` });
+  }
+  if (date !== null && !validDate(date)) problems.push({ row, column: cols.name('date'), code: 'INVALID_DATE', message: `row ${row}: "${date}" is not a date (YYYY-MM-DD)` });
+  const dueDate = cols.get(record, 'dueDate');
+  if (dueDate !== null && !validDate(dueDate)) problems.push({ row, column: cols.name('dueDate'), code: 'INVALID_DATE', message: `row ${row}: "${dueDate}" is not a date (YYYY-MM-DD)` });
+  for (const [c, v] of [['amount', amount], ['openAmount', openAmount]] as const) {
+    if (v !== null && !DECIMAL.test(v)) problems.push({ row, column: cols.name(c), code: 'INVALID_AMOUNT', message: `row ${row}: "${v}" in column "${cols.name(c)}" must be a decimal amount ≥ 0 such as 1200.50` });
+  }
+  if (amount !== null && openAmount !== null && DECIMAL.test(amount) && DECIMAL.test(openAmount) && Number(openAmount) > Number(amount)) {
+    problems.push({ row, column: cols.name('openAmount'), code: 'OPEN_EXCEEDS_AMOUNT', message: `row ${row}: open amount ${openAmount} is more than the amount ${amount}` });
+  }
+  const currency = cols.get(record, 'currency');
+  if (currency !== null && !CURRENCY.test(currency)) problems.push({ row, column: cols.name('currency'), code: 'INVALID_CURRENCY', message: `row ${row}: "${currency}" is not an ISO 4217 currency code` });
+  const modifiedAt = timestamp(cols, record, row, problems) ?? fileModifiedAt;
+  if (problems.length) return problems;
+  return {
+    kind: kind!,
+    externalId: documentId!,
+    accountExternalId: accountId!,
+    number: cols.get(record, 'number'),
+    date: date!,
+    dueDate,
+    currency: currency?.toUpperCase() ?? null,
+    amount: amount!,
+    openAmount: openAmount!,
+    status: cols.get(record, 'status'),
+    modifiedAt,
+    deleted: false,
+  };
 }
 
 function timestamp<C extends string>(cols: ColumnIndex<C>, record: string[], row: number, problems: RowProblem[]): string | null {
@@ -145,7 +215,7 @@ export function usageFromRow(cols: ColumnIndex<UsageColumn>, row: number, record
 }
 
 /** The order-level columns every row of one order must agree on. */
-const HEADER_COLUMNS = ['accountId', 'orderDate', 'currency', 'name'] as const;
+const HEADER_COLUMNS = ['accountId', 'orderDate', 'currency', 'name', 'crmDealId'] as const;
 
 interface OrderRow {
   row: number;
@@ -175,6 +245,8 @@ export class OrderAssembler {
   constructor(
     private readonly cols: ColumnIndex<OrderColumn>,
     private readonly fileModifiedAt: string,
+    /** The CRM system the `crm_deal_id` column names deals of. */
+    private readonly crmSystem = 'salesforce',
   ) {}
 
   /** Adds one row; returns the order it closed (or the problems of a refused one), if any. */
@@ -288,6 +360,7 @@ export class OrderAssembler {
       won: true,
       deleted: false,
       modifiedAt,
+      ...(first.crmDealId ? { links: [{ system: this.crmSystem, object: 'Opportunity', externalId: first.crmDealId }] } : {}),
       lines: g.rows.map((r, i) => ({
         // Without a line id column, a line is keyed by its place in the order: the same file
         // gives the same keys, so importing it again changes nothing.

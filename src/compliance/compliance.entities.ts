@@ -84,6 +84,13 @@ export class ComplianceFinding {
   @Column('jsonb', { nullable: true })
   pricing: Record<string, unknown> | null;
 
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description: 'DUPLICATE_SOURCE: the deal\'s copies — `granting` and `skipped`, each with its connection, system, order source and external id — and `reason`.',
+  })
+  @Column('jsonb', { nullable: true })
+  details: Record<string, unknown> | null;
+
   @Field(() => FindingStatus, { description: 'OPEN, ACKNOWLEDGED or RESOLVED.' })
   @Column('text')
   status: FindingStatus;

@@ -7,6 +7,7 @@ export enum FindingKind {
   UNENTITLED_USE = 'UNENTITLED_USE',
   EXPIRED_USE = 'EXPIRED_USE',
   DEVICE_OVER_LIMIT = 'DEVICE_OVER_LIMIT',
+  DUPLICATE_SOURCE = 'DUPLICATE_SOURCE',
 }
 
 /** Where a finding is in its review. */
@@ -33,6 +34,10 @@ registerEnumType(FindingKind, {
     UNENTITLED_USE: { description: 'Usage of a feature the account has never been entitled to at that time.' },
     EXPIRED_USE: { description: 'Usage after an entitlement for the feature ended (past its grace period), with nothing else covering it.' },
     DEVICE_OVER_LIMIT: { description: 'More active devices than a DEVICE_LOCKED entitlement allows (e.g. after a downgrade).' },
+    DUPLICATE_SOURCE: {
+      description:
+        'One deal arrived from two sources (a CRM deal and the ERP order booked from it): the hub granted it once, from the source `details.granting` names, and recorded the other copy without granting. Leakage 0.',
+    },
   },
 });
 

@@ -303,6 +303,32 @@ export class ComplianceService {
    * The threshold job: consumption thresholds of current periods, expiry thresholds and
    * overage not yet notified, for one account or all, in one transaction.
    */
+  /**
+   * Records that one deal came from two sources (DUPLICATE_SOURCE): opened once per deal —
+   * `dealKey` names the pair of copies the same way whichever arrived first — and left as it
+   * is when it already exists (a rerun opens nothing). Leakage 0: the hub granted the deal
+   * once. Returns whether a finding was opened.
+   */
+  async recordDuplicateSource(
+    ctx: RequestContext,
+    f: { accountId: string; dealKey: string; orderDate: string; currency: string; details: Record<string, unknown> },
+  ): Promise<boolean> {
+    return this.db.tx(ctx, async (tx) => {
+      // Two pulls meeting the same deal at once open it once.
+      await tx.manager.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [RUN_LOCK_CLASS, f.dealKey]);
+      const [existing] = await tx.manager.query(`SELECT id FROM compliance_finding WHERE kind = 'DUPLICATE_SOURCE' AND feature_key = $1`, [f.dealKey]);
+      if (existing) return false;
+      await tx.manager.query(
+        `INSERT INTO compliance_finding (kind, account_id, feature_key, period_start, unit, used, over, leakage_minor, currency, details, status)
+         VALUES ('DUPLICATE_SOURCE', $1, $2, $3::date, 'orders', 2, 1, 0, $4, $5::jsonb, 'OPEN')
+         ON CONFLICT ON CONSTRAINT compliance_finding_dedup DO NOTHING`,
+        [f.accountId, f.dealKey, f.orderDate, f.currency, JSON.stringify(f.details)],
+      );
+      tx.publish({ kind: 'findings.changed', accountId: f.accountId });
+      return true;
+    });
+  }
+
   async raiseNotifications(ctx: RequestContext, opts: { accountId?: string | null; now?: Date } = {}): Promise<NotificationsRaised> {
     const now = opts.now ?? new Date();
     const accountId = opts.accountId ?? null;

@@ -6,6 +6,7 @@ import { createAccountLoaders, type AccountLoaders } from '../accounts/account.l
 import { createLicensingLoaders, type LicensingLoaders } from '../licensing/licensing.loaders';
 import { createEntitlementLoaders, type EntitlementLoaders } from '../entitlements/entitlement.loaders';
 import { createWebhookLoaders, type WebhookLoaders } from '../webhooks/webhook.loaders';
+import { createReceivableLoaders, type ReceivableLoaders } from '../receivables/receivable.loaders';
 
 /**
  * Per-request DataLoaders: every field resolver that reads the database goes through one,
@@ -19,6 +20,7 @@ export interface Loaders {
   webhooks: WebhookLoaders;
   /** `Account.health`: one statement per batch of accounts. */
   health: DataLoader<string, AccountHealthView | null>;
+  receivables: ReceivableLoaders;
 }
 
 export function createLoaders(services: Services): Loaders {
@@ -32,5 +34,6 @@ export function createLoaders(services: Services): Loaders {
       const found = await services.health.healthOf(ids);
       return ids.map((id) => found.get(id) ?? null);
     }),
+    receivables: createReceivableLoaders(services.receivables),
   };
 }

@@ -18,6 +18,7 @@ import { WebhookResolvers } from '../webhooks/webhook.resolvers';
 import { RevenueResolvers } from '../revenue/revenue.resolvers';
 import { SyncResolvers } from '../sync/sync.resolvers';
 import { HealthResolvers } from '../health/health.resolvers';
+import { ReceivableResolvers } from '../receivables/receivable.resolvers';
 import { badInput, type FieldError } from '../common/errors';
 import { unstorablePath } from '../common/text';
 import type { GraphQLContext } from './graphql-context';
@@ -37,6 +38,7 @@ export const resolvers: NonEmptyArray<Function> = [
   ...RevenueResolvers,
   ...SyncResolvers,
   ...HealthResolvers,
+  ...ReceivableResolvers,
   CertificateResolver,
   OrderResolver,
   EntitlementResolver,

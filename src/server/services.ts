@@ -17,6 +17,7 @@ import { OrderService } from '../orders/order.service';
 import { SyncService } from '../sync/sync.service';
 import { RetentionService } from '../jobs/retention';
 import { HealthService } from '../health/health.service';
+import { ReceivableService } from '../receivables/receivable.service';
 
 /** The hub's services, built once per process and shared by resolvers, the CLI and jobs. */
 export interface Services {
@@ -36,6 +37,7 @@ export interface Services {
   entitlements: EntitlementService;
   orders: OrderService;
   sync: SyncService;
+  receivables: ReceivableService;
   retention: RetentionService;
   health: HealthService;
 }
@@ -48,6 +50,8 @@ export function createServices(db: Db, config: Config): Services {
   const accounts = new AccountService(db);
   const orders = new OrderService(db, catalog, entitlements, revenue);
   const usage = new UsageService(db, config);
+  const receivables = new ReceivableService(db);
+  const compliance = new ComplianceService(db, config);
   // Domains publish facts on their transactions; these act on them before the commit.
   db.events.subscribe('sync-outbox', syncOutboxSubscriber(config.EHUB_SYNC_USAGE_PUSH_INTERVAL_MS));
   db.events.subscribe('webhooks', webhooks.onEvents);
@@ -62,12 +66,13 @@ export function createServices(db: Db, config: Config): Services {
     certificates: new CertificateService(db, config),
     usage,
     analytics: new AnalyticsService(db, config),
-    compliance: new ComplianceService(db, config),
+    compliance,
     webhooks,
     revenue,
     entitlements,
     orders,
-    sync: new SyncService(db, config, { accounts, orders, usage }),
+    sync: new SyncService(db, config, { accounts, orders, usage, receivables, compliance }),
+    receivables,
     retention: new RetentionService(db, config),
     health: new HealthService(db, config),
   };

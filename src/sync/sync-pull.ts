@@ -1,5 +1,5 @@
 import { In } from 'typeorm';
-import type { Connector, ExternalAccount, ExternalContact, ExternalOrder, ExternalUsage, PullObject } from '../../connectors/types';
+import type { Connector, ExternalAccount, ExternalContact, ExternalOrder, ExternalReceivable, ExternalUsage, PullObject } from '../../connectors/types';
 import type { AccountService } from '../accounts/account.service';
 import { AppError } from '../common/errors';
 import type { RequestContext } from '../common/context';
@@ -14,6 +14,9 @@ import { SyncRecord, SyncRunKind, type SyncRun } from './sync.entities';
 import { RunRecorder } from './sync-runs';
 import { contentHash } from '../common/stable-json';
 import { domainOf, planOrder } from './sync.rules';
+import type { ComplianceService } from '../compliance/compliance.service';
+import type { ReceivableService } from '../receivables/receivable.service';
+import { DealSources, planReceivable } from './sync-erp';
 
 /** Failures of a deal retried on later pulls without the deal changing in the source. */
 const RETRIED_WHEN_CATALOG_CHANGES = ['UNKNOWN_SKU'];
@@ -62,6 +65,9 @@ interface PageLookups {
  * nothing. The cursor is stored after each page, so an interrupted pull resumes there.
  */
 export class SyncPuller {
+  private readonly dealSources: DealSources;
+  private readonly receivables: ReceivableService;
+
   constructor(
     private readonly db: Db,
     private readonly accounts: AccountService,
@@ -70,7 +76,11 @@ export class SyncPuller {
     private readonly usage: UsageService,
     /** Deals applied at a time within a page (EHUB_SYNC_PULL_CONCURRENCY). */
     private readonly concurrency = 4,
-  ) {}
+    erp: { receivables: ReceivableService; compliance: ComplianceService },
+  ) {
+    this.dealSources = new DealSources(db, erp.compliance);
+    this.receivables = erp.receivables;
+  }
 
   async pull(ctx: RequestContext, conn: SyncConnection, connector: Connector, object: PullObject, opts: PullOptions): Promise<SyncRun> {
     const stored = opts.full ? null : await this.cursor(conn.id, object);
@@ -79,7 +89,7 @@ export class SyncPuller {
     const log = ctx.log.child({ connection: conn.name, object, runId: run.id });
     run.cursorTo = stored;
     try {
-      if (object === 'orders') await this.retryFailedDeals(ctx, conn, run);
+      if (object === 'orders' || object === 'receivables') await this.retryFailed(ctx, conn, object, run);
       // The next page is read (parsed, fetched) while this one is applied.
       for await (const page of readAhead(connector.pull({ log, signal: opts.signal }, { object, cursor: stored }))) {
         if (object === 'usage') {
@@ -124,7 +134,10 @@ export class SyncPuller {
     const known: PageLookups = { accounts: new Map(), states: new Map(), skus: new Set() };
     if (object === 'contacts') return known;
     const deals = object === 'orders' ? (records as ExternalOrder[]) : [];
-    const accountIds = object === 'accounts' ? (records as ExternalAccount[]).map((a) => a.externalId) : deals.flatMap((d) => (d.accountExternalId ? [d.accountExternalId] : []));
+    const accountIds =
+      object === 'accounts'
+        ? (records as ExternalAccount[]).map((a) => a.externalId)
+        : (records as (ExternalOrder | ExternalReceivable)[]).flatMap((d) => (d.accountExternalId ? [d.accountExternalId] : []));
     const rows: LinkedAccount[] = accountIds.length
       ? await this.db.manager.query(
           `SELECT r.external_id, acc.id, acc.name, acc.domain FROM external_ref r JOIN account acc ON acc.id = r.entity_id
@@ -147,6 +160,7 @@ export class SyncPuller {
     try {
       if (object === 'accounts') return await this.applyAccount(ctx, conn, record as ExternalAccount, known);
       if (object === 'contacts') return await this.applyContact(ctx, conn, record as ExternalContact);
+      if (object === 'receivables') return await this.applyReceivable(conn, record as ExternalReceivable, run, known);
       return await this.applyDeal(ctx, conn, record as ExternalOrder, run, known);
     } catch (err) {
       const id = (record as { externalId?: string }).externalId ?? null;
@@ -165,6 +179,21 @@ export class SyncPuller {
     const linked = known.accounts.get(a.externalId);
     // A customer deleted in the CRM keeps its hub account: it may hold entitlements and usage.
     if (a.deleted) return linked ? 'deleted' : 'unchanged';
+    // The same customer's ids in other systems (an ERP customer holding its CRM Account Id).
+    const viaLinks = await this.accountsLinkedBy(conn, a);
+    if (viaLinks.length > 1) {
+      throw new AppError('CONFLICT', 'ACCOUNT_LINK_AMBIGUOUS', `Account ${a.externalId}: its links name ${viaLinks.length} different hub accounts (${viaLinks.map((v) => `${v.ref} → ${v.id}`).join(', ')}); nothing changed`);
+    }
+    const target = viaLinks[0];
+    if (target && linked && target.id !== linked.id) {
+      throw new AppError('CONFLICT', 'ACCOUNT_LINK_CONFLICT', `Account ${a.externalId} is linked to hub account ${linked.id} but its link ${target.ref} names hub account ${target.id}; nothing changed`);
+    }
+    if (target) {
+      // The linked system's record owns the name and domain: the link is added, nothing else changes.
+      if (linked) return 'unchanged';
+      await this.accounts.upsert(ctx, { id: target.id, name: target.name, externalRefs: [ref] });
+      return 'updated';
+    }
     const domain = domainOf(a.domain);
     if (linked && linked.name === a.name.trim() && (linked.domain === domain || domain === null)) return 'unchanged';
     await this.accounts.upsert(ctx, {
@@ -198,6 +227,20 @@ export class SyncPuller {
     if (linked && linked.account_id === accountId && linked.email === email && linked.name === name) return 'unchanged';
     await this.accounts.contacts.upsert(ctx, { accountId, email, name, externalRefs: [ref] });
     return linked ? 'updated' : 'created';
+  }
+
+  /** The distinct hub accounts an account's `links` name (by external reference), with the first reference naming each. */
+  private async accountsLinkedBy(conn: SyncConnection, a: ExternalAccount): Promise<{ id: string; name: string; ref: string }[]> {
+    const links = (a.links ?? []).filter((l) => l && l.system && l.externalId && l.system.toLowerCase() !== conn.refSystem);
+    if (!links.length) return [];
+    return this.db.manager.query(
+      `SELECT DISTINCT ON (acc.id) acc.id, acc.name, r.system || ':' || r.object || ':' || r.external_id AS ref
+         FROM jsonb_to_recordset($1::jsonb) AS l(system text, object text, external_id text)
+         JOIN external_ref r ON r.system = l.system AND r.object = l.object AND r.external_id = l.external_id AND r.entity_type = 'ACCOUNT'
+         JOIN account acc ON acc.id = r.entity_id
+        ORDER BY acc.id`,
+      [JSON.stringify(links.map((l) => ({ system: l.system.toLowerCase(), object: l.object || 'Account', external_id: l.externalId })))],
+    );
   }
 
   private async accountIdOf(conn: SyncConnection, accountExternalId: string): Promise<string | null> {
@@ -338,6 +381,27 @@ export class SyncPuller {
       return null;
     }
 
+    // One deal, one source: a copy of a deal another system already grants (or is configured to) grants nothing.
+    const verdict = await this.dealSources.decide(ctx, conn, deal, state, accountId);
+    if (!verdict.grant) {
+      const again = state?.status === 'LINKED' && state.contentHash === hash;
+      await this.saveState(conn, deal.externalId, {
+        status: 'LINKED',
+        modifiedAt,
+        contentHash: hash,
+        revision: state?.revision ?? 0,
+        hubId: null,
+        lineNumbers: state?.lineNumbers ?? {},
+        nextLineNo: state?.nextLineNo ?? 1,
+        payload: null,
+        errorCode: 'DUPLICATE_SOURCE',
+        errorMessage: verdict.reason.slice(0, 2000),
+        failedAt: null,
+      });
+      if (!again) ctx.log.info({ deal: deal.externalId, reason: verdict.reason }, 'sync: deal linked to its copy in another system; not granted');
+      return 'unchanged';
+    }
+
     // The revision after the last one the hub holds (a FAILED state keeps the applied one).
     const revision = (state?.revision ?? 0) + 1;
     const input: OrderInput = {
@@ -364,6 +428,7 @@ export class SyncPuller {
         errorMessage: null,
         failedAt: null,
       });
+      await this.dealSources.granted(ctx, deal, conn, order.id, accountId, verdict.other);
       return revision === 1 && !state?.hubId ? 'created' : 'updated';
     } catch (err) {
       // One deal that cannot be applied must not hold up the others: kept FAILED with its
@@ -426,14 +491,14 @@ export class SyncPuller {
   }
 
   /**
-   * Deals that failed for a reason that may have gone away are applied again from their
-   * stored copy: unknown skus once the catalog changed after the failure, missing account
-   * links always.
+   * Deals (and receivables) that failed for a reason that may have gone away are applied
+   * again from their stored copy: unknown skus once the catalog changed after the failure,
+   * missing account links always.
    */
-  private async retryFailedDeals(ctx: RequestContext, conn: SyncConnection, run: RunRecorder): Promise<void> {
+  private async retryFailed(ctx: RequestContext, conn: SyncConnection, object: 'orders' | 'receivables', run: RunRecorder): Promise<void> {
     const due: SyncRecord[] = await this.db.manager
       .createQueryBuilder(SyncRecord, 's')
-      .where(`s.connectionId = :id AND s.object = 'orders' AND s.status = 'FAILED' AND s.payload IS NOT NULL`, { id: conn.id })
+      .where(`s.connectionId = :id AND s.object = :object AND s.status = 'FAILED' AND s.payload IS NOT NULL`, { id: conn.id, object })
       .andWhere(
         `(s.errorCode = ANY(:always) OR (s.errorCode = ANY(:catalog) AND s.failedAt < (SELECT max(updated_at) FROM product)))`,
         { always: RETRIED_ALWAYS, catalog: RETRIED_WHEN_CATALOG_CHANGES },
@@ -441,14 +506,54 @@ export class SyncPuller {
       .orderBy('s.modifiedAt')
       .limit(5000)
       .getMany();
-    const deals = due.map((s) => s.payload as ExternalOrder);
-    const known = await this.prefetch(conn, 'orders', deals);
-    await eachConcurrently(deals, this.concurrency, async (deal) => {
+    const records = due.map((s) => s.payload as ExternalOrder | ExternalReceivable);
+    const known = await this.prefetch(conn, object, records);
+    await eachConcurrently(records, object === 'orders' ? this.concurrency : 1, async (record) => {
       run.counts.read++;
       // Applied as the same copy: the modified instant equals the stored one, so it is not "older".
-      const outcome = await this.applyOne(ctx, conn, 'orders', deal, run, known);
+      const outcome = await this.applyOne(ctx, conn, object, record, run, known);
       if (outcome) run.counts[outcome]++;
     });
+  }
+
+  // ── receivables ──
+
+  /**
+   * An invoice, credit memo or payment: upserted by (connection, external id) into the
+   * account's receivables. One whose customer is not linked yet is kept FAILED with its copy
+   * and retried on every receivables pull, as deals are.
+   */
+  private async applyReceivable(conn: SyncConnection, r: ExternalReceivable, run: RunRecorder, known: PageLookups): Promise<Outcome | null> {
+    const planned = planReceivable(r, String(conn.options.defaultCurrency ?? 'USD'));
+    if (Array.isArray(planned)) {
+      planned.forEach((p, i) => run.error(r.externalId, p.code, p.message, i === 0));
+      return null;
+    }
+    if (!r.accountExternalId) {
+      run.error(r.externalId, 'RECEIVABLE_WITHOUT_ACCOUNT', `receivable ${r.externalId} names no customer`);
+      return null;
+    }
+    const accountId = known.accounts.get(r.accountExternalId)?.id;
+    if (!accountId) {
+      if (planned.deleted) return 'unchanged';
+      const message = `receivable ${r.externalId}: account ${r.accountExternalId} is not linked to a hub account yet; retried on the next pull`;
+      run.error(r.externalId, 'NO_ACCOUNT_LINK', message);
+      await this.saveFailure(conn, 'receivables', r.externalId, r, planned.modifiedAt, 'NO_ACCOUNT_LINK', message);
+      return null;
+    }
+    const outcome = await this.receivables.upsertFromSource({ ...planned, connectionId: conn.id, accountId });
+    await this.db.manager.query(`DELETE FROM sync_record WHERE connection_id = $1 AND object = 'receivables' AND external_id = $2`, [conn.id, r.externalId]);
+    return outcome;
+  }
+
+  private async saveFailure(conn: SyncConnection, object: string, externalId: string, payload: unknown, modifiedAt: Date, code: string, message: string): Promise<void> {
+    await this.db.manager.query(
+      `INSERT INTO sync_record (connection_id, object, external_id, status, modified_at, payload, error_code, error_message, failed_at, updated_at)
+       VALUES ($1, $2, $3, 'FAILED', $4, $5::jsonb, $6, $7, now(), now())
+       ON CONFLICT (connection_id, object, external_id) DO UPDATE SET status = 'FAILED', modified_at = EXCLUDED.modified_at, payload = EXCLUDED.payload,
+         error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message, failed_at = EXCLUDED.failed_at, updated_at = now()`,
+      [conn.id, object, externalId, modifiedAt, JSON.stringify(payload), code, message.slice(0, 2000)],
+    );
   }
 
   // ── state ──

@@ -2,6 +2,22 @@ import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 
+/** Which copy of one deal grants when it exists in a CRM and an ERP (ADR 0026). */
+export enum DealSource {
+  CRM = 'CRM',
+  ERP = 'ERP',
+}
+
+registerEnumType(DealSource, {
+  name: 'DealSource',
+  description:
+    'Set on the connection whose deals name a deal in another system (an ERP whose sales orders carry the CRM deal they were booked from): which copy grants. The other is recorded, linked and grants nothing; a DUPLICATE_SOURCE finding says so.',
+  valuesConfig: {
+    CRM: { description: 'The CRM deal grants; the ERP copy grants nothing (default). An ERP order whose CRM deal is not in the hub yet waits for it.' },
+    ERP: { description: 'The ERP order grants; the CRM deal grants nothing — unless it was granted before the ERP copy arrived (never twice).' },
+  },
+});
+
 export enum SyncRunKind {
   PULL = 'PULL',
   PUSH = 'PUSH',
@@ -120,6 +136,10 @@ export class SyncConnection {
   @Field({ description: 'The `source` of the orders it submits (e.g. `salesforce`).' })
   @Column('text', { name: 'order_source' })
   orderSource: string;
+
+  @Field(() => DealSource, { description: 'When its deals name the same deal in another system (an ERP order booked from a CRM deal): which copy grants (ADR 0026).' })
+  @Column('text', { name: 'deal_source' })
+  dealSource: DealSource;
 
   @Field(() => Int, { description: 'Renewal opportunities are created this many days before an entitlement ends.' })
   @Column('int', { name: 'renewal_days' })
@@ -341,7 +361,7 @@ export class SyncRecord {
   externalId: string;
 
   @Column('text')
-  status: 'APPLIED' | 'FAILED' | 'WITHDRAWN' | 'IGNORED';
+  status: 'APPLIED' | 'FAILED' | 'WITHDRAWN' | 'IGNORED' | 'LINKED';
 
   @Column({ type: 'timestamptz', name: 'modified_at', precision: 3 })
   modifiedAt: Date;

@@ -14,6 +14,8 @@ import type { Config } from '../config';
 import type { Db } from '../db/db';
 import type { OrderService } from '../orders/order.service';
 import { UsageService } from '../usage/usage.service';
+import { ReceivableService } from '../receivables/receivable.service';
+import { ComplianceService } from '../compliance/compliance.service';
 import { OutboxStatus, SyncConnection, SyncOutboxItem, SyncRun, SyncRunKind, SyncTrigger } from './sync.entities';
 import { resetSyncPushCache } from './sync-outbox';
 import { RENEWAL_KEY_PREFIX } from './sync-payloads';
@@ -76,11 +78,14 @@ export class SyncService {
   constructor(
     private readonly db: Db,
     private readonly config: Config,
-    deps: { accounts: AccountService; orders: OrderService; usage?: UsageService },
+    deps: { accounts: AccountService; orders: OrderService; usage?: UsageService; receivables?: ReceivableService; compliance?: ComplianceService },
     private readonly factories: Record<string, ConnectorFactory> = connectorFactories,
   ) {
     this.box = new SecretBox(config);
-    this.puller = new SyncPuller(db, deps.accounts, deps.orders, deps.usage ?? new UsageService(db, config), config.EHUB_SYNC_PULL_CONCURRENCY);
+    this.puller = new SyncPuller(db, deps.accounts, deps.orders, deps.usage ?? new UsageService(db, config), config.EHUB_SYNC_PULL_CONCURRENCY, {
+      receivables: deps.receivables ?? new ReceivableService(db),
+      compliance: deps.compliance ?? new ComplianceService(db, config),
+    });
     this.pusher = new SyncPusher(db, config);
   }
 
@@ -142,8 +147,8 @@ export class SyncService {
       const taken = await tx.manager.findOne(SyncConnection, { where: { name: input.name } });
       if (taken) throw conflict('SYNC_CONNECTION_NAME_TAKEN', `A sync connection named "${input.name}" already exists`, { id: taken.id });
       await tx.manager.query(
-        `INSERT INTO sync_connection (id, name, type, enabled, pull_enabled, push_enabled, ref_system, order_source, renewal_days, max_attempts, options, credentials_ciphertext, managed_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13)`,
+        `INSERT INTO sync_connection (id, name, type, enabled, pull_enabled, push_enabled, ref_system, order_source, renewal_days, max_attempts, options, credentials_ciphertext, managed_by, deal_source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14)`,
         [
           id,
           input.name,
@@ -158,6 +163,7 @@ export class SyncService {
           JSON.stringify(input.options),
           sealed,
           managedBy,
+          input.dealSource ?? 'CRM',
         ],
       );
       const c = await tx.manager.findOneOrFail(SyncConnection, { where: { id } });
@@ -181,7 +187,7 @@ export class SyncService {
       const set: Record<string, unknown> = {};
       if (input.options) set.options = options;
       if (sealed) set.credentialsCiphertext = sealed;
-      for (const k of ['enabled', 'pullEnabled', 'pushEnabled', 'renewalDays', 'maxAttempts'] as const) {
+      for (const k of ['enabled', 'pullEnabled', 'pushEnabled', 'renewalDays', 'maxAttempts', 'dealSource'] as const) {
         if (input[k] !== undefined && input[k] !== null && input[k] !== before[k]) set[k] = input[k];
       }
       if (Object.keys(set).length === 0) return before;

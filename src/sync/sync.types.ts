@@ -2,7 +2,7 @@ import { ArgsType, Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import { ArrayMaxSize, IsIn, IsOptional, IsUUID, Length, Matches, Max, Min } from 'class-validator';
 import { ConnectionType, PageArgs } from '../common/pagination';
-import { OutboxObject, OutboxStatus, SyncConnection, SyncOutboxItem, SyncRun, SyncRunKind, SyncRunStatus } from './sync.entities';
+import { DealSource, OutboxObject, OutboxStatus, SyncConnection, SyncOutboxItem, SyncRun, SyncRunKind, SyncRunStatus } from './sync.entities';
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -42,6 +42,10 @@ export class CreateSyncConnectionInput {
   @Matches(/^[a-z0-9][a-z0-9._-]{0,99}$/i, { message: 'orderSource must be letters, digits, ".", "_" or "-"' })
   orderSource?: string | null;
 
+  @Field(() => DealSource, { defaultValue: DealSource.CRM, description: 'When its deals name the same deal in another system: which copy grants (CRM by default; see DealSource).' })
+  @IsOptional()
+  dealSource?: DealSource | null = DealSource.CRM;
+
   @Field(() => Int, { defaultValue: 90, description: 'Create renewal opportunities this many days before an entitlement ends (0–730).' })
   @Min(0)
   @Max(730)
@@ -74,6 +78,10 @@ export class UpdateSyncConnectionInput {
   @Field(() => Boolean, { nullable: true, description: 'Push records.' })
   @IsOptional()
   pushEnabled?: boolean | null;
+
+  @Field(() => DealSource, { nullable: true, description: 'Which copy of a deal that exists in two systems grants (from the next pull on; what was granted stays).' })
+  @IsOptional()
+  dealSource?: DealSource | null;
 
   @Field(() => Int, { nullable: true, description: 'Days before the end to create renewal opportunities.' })
   @IsOptional()
@@ -118,7 +126,7 @@ export class SyncConnectionHealth {
   apiLimit: number | null;
 }
 
-export const PULL_OBJECTS = ['accounts', 'contacts', 'orders', 'usage'] as const;
+export const PULL_OBJECTS = ['accounts', 'contacts', 'orders', 'receivables', 'usage'] as const;
 
 @ArgsType()
 export class RunSyncArgs {
@@ -129,7 +137,7 @@ export class RunSyncArgs {
   @Field({ defaultValue: false, description: 'Pull everything from the beginning instead of from the stored cursors (changes nothing that is already up to date).' })
   full: boolean = false;
 
-  @Field(() => [String], { nullable: true, description: 'Only these pulls (accounts, contacts, orders, usage); default all the connector offers.' })
+  @Field(() => [String], { nullable: true, description: 'Only these pulls (accounts, contacts, orders, receivables, usage); default all the connector offers.' })
   @IsOptional()
   @ArrayMaxSize(PULL_OBJECTS.length)
   @IsIn(PULL_OBJECTS, { each: true, message: `objects must be among ${PULL_OBJECTS.join(', ')}` })
