@@ -300,11 +300,12 @@ describe('ERP inbound: cross-system account links, one source per deal, receivab
       const seen: string[] = [];
       let after: string | null = null;
       for (;;) {
-        const { account }: { account: { receivableDocuments: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string }; edges: { node: { externalId: string; date: string; amount: { amountMinor: string } } }[] } } } = await hub.ok(
+        type Page = { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string }; edges: { node: { externalId: string; date: string; amount: { amountMinor: string } } }[] };
+        const { account }: { account: { receivableDocuments: Page } } = await hub.ok<{ account: { receivableDocuments: Page } }>(
           `query($id: ID!, $after: String) { account(id: $id) { receivableDocuments(first: 7, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { externalId date amount { amountMinor } } } } } }`,
           { id, after },
         );
-        const page = account.receivableDocuments;
+        const page: Page = account.receivableDocuments;
         expect(page.totalCount).toBe(mine.length);
         seen.push(...page.edges.map((e) => e.node.externalId));
         for (const e of page.edges) expect(e.node.amount.amountMinor).toBe(String(docs.find((d) => d.id === e.node.externalId)!.amount));
