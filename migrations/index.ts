@@ -11,9 +11,9 @@ import { OverageUnitPrice1764301000000 } from './1764301000000-OverageUnitPrice'
 import { Sync1764301100000 } from './1764301100000-Sync';
 import { SyncSubmitted1764301200000 } from './1764301200000-SyncSubmitted';
 import { ApiKeyExpiry1764301600000 } from './1764301600000-ApiKeyExpiry';
+import { ErpInbound1764302000000 } from './1764302000000-ErpInbound';
 import { BiViews1764302400000 } from './1764302400000-BiViews';
 import { AccountHealth1764302600000 } from './1764302600000-AccountHealth';
-import { ErpInbound1764302000000 } from './1764302000000-ErpInbound';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the app, the CLI and the
@@ -33,7 +33,7 @@ export const migrations = [
   Sync1764301100000,
   SyncSubmitted1764301200000,
   ApiKeyExpiry1764301600000,
+  ErpInbound1764302000000,
   BiViews1764302400000,
   AccountHealth1764302600000,
-  ErpInbound1764302000000,
 ];

@@ -26,7 +26,7 @@ export function registerSyncCommand(program: Command): void {
     .option('--full', 'pull everything from the beginning instead of from the stored cursors (changes nothing already up to date)')
     .option('--no-push', 'pull only')
     .option('--no-pull', 'renewals and the push only')
-    .option('--objects <list>', 'only these pulls, comma-separated (accounts,contacts,orders)')
+    .option('--objects <list>', 'only these pulls, comma-separated (accounts,contacts,orders,receivables)')
     .action(async (name: string, opts: SyncOptions) => {
       const runs = await withServices(async (services, log) => {
         const ctx = systemContext(log, `cli:sync ${name}`);

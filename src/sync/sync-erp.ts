@@ -113,7 +113,8 @@ export class DealSources {
   ) {}
 
   async decide(ctx: RequestContext, conn: SyncConnection, deal: ExternalOrder, state: SyncRecord | null, accountId: string | null): Promise<DealVerdict> {
-    if (state?.status === 'APPLIED' && state.hubId) return { grant: true, other: null };
+    // The copy that grants keeps granting (a FAILED update of a fulfilled deal keeps its order).
+    if (state?.hubId && (state.status === 'APPLIED' || state.status === 'FAILED')) return { grant: true, other: null };
     const links = (deal.links ?? []).filter((l) => l && l.system && l.externalId);
     if (links.length) await this.remember(conn, deal.externalId, links);
     const self: Copy = { connection: conn.name, system: conn.refSystem, source: conn.orderSource, externalId: deal.externalId, orderId: null, accountId, present: true, dealSource: conn.dealSource };
@@ -123,7 +124,7 @@ export class DealSources {
       const rows = await this.forward(conn, link);
       if (!rows.length) continue; // no connection or order of that system: nothing to duplicate
       const present = rows.filter((r) => r.status !== null || r.order_id !== null);
-      const granted = present.find((r) => (r.status === 'APPLIED' && r.hub_id) || (r.status === null && r.order_id));
+      const granted = present.find((r) => grants(r) || (r.status === null && r.order_id));
       const other = copyOf(granted ?? present[0] ?? rows[0]!, link.externalId, link.system);
       if (granted) return this.skip(ctx, deal, self, other, `the ${other.system} copy ${other.externalId} already grants this deal`);
       if (conn.dealSource === DealSource.ERP) {
@@ -149,7 +150,7 @@ export class DealSources {
       [conn.refSystem, deal.externalId, conn.id],
     );
     if (!reverse.length) return { grant: true, other: null };
-    const granted = reverse.find((r) => r.status === 'APPLIED' && r.hub_id);
+    const granted = reverse.find(grants);
     if (granted) {
       const other = copyOf(granted, granted.external_id, granted.ref_system!);
       return this.skip(ctx, deal, self, other, `the ${other.system} copy ${other.externalId} already grants this deal`);
@@ -235,8 +236,13 @@ export class DealSources {
   }
 }
 
+/** A pulled copy whose order stands: applied, or fulfilled and then failing to update. */
+function grants(r: PartnerRow): boolean {
+  return Boolean(r.hub_id) && (r.status === 'APPLIED' || r.status === 'FAILED');
+}
+
 function copyOf(r: PartnerRow, externalId: string, system: string): Copy {
-  const orderId = r.status === 'APPLIED' ? r.hub_id : r.status === null ? r.order_id : null;
+  const orderId = grants(r) ? r.hub_id : r.status === null ? r.order_id : null;
   return {
     connection: r.connection_name,
     system,

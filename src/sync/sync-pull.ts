@@ -146,6 +146,11 @@ export class SyncPuller {
         )
       : [];
     for (const r of rows) known.accounts.set(r.external_id, r);
+    if (object === 'receivables' && records.length) {
+      // Documents waiting for their account: cleared once applied.
+      const ids = (records as ExternalReceivable[]).map((r) => r.externalId);
+      for (const s of await this.db.manager.find(SyncRecord, { where: { connectionId: conn.id, object: 'receivables', externalId: In(ids) } })) known.states.set(s.externalId, s);
+    }
     if (deals.length) {
       const states = await this.db.manager.find(SyncRecord, { where: { connectionId: conn.id, object: 'orders', externalId: In(deals.map((d) => d.externalId)) } });
       for (const s of states) known.states.set(s.externalId, s);
@@ -542,7 +547,9 @@ export class SyncPuller {
       return null;
     }
     const outcome = await this.receivables.upsertFromSource({ ...planned, connectionId: conn.id, accountId });
-    await this.db.manager.query(`DELETE FROM sync_record WHERE connection_id = $1 AND object = 'receivables' AND external_id = $2`, [conn.id, r.externalId]);
+    if (known.states.has(r.externalId)) {
+      await this.db.manager.query(`DELETE FROM sync_record WHERE connection_id = $1 AND object = 'receivables' AND external_id = $2`, [conn.id, r.externalId]);
+    }
     return outcome;
   }
 
