@@ -12,6 +12,7 @@ import { Sync1764301100000 } from './1764301100000-Sync';
 import { SyncSubmitted1764301200000 } from './1764301200000-SyncSubmitted';
 import { ApiKeyExpiry1764301600000 } from './1764301600000-ApiKeyExpiry';
 import { ErpInbound1764302000000 } from './1764302000000-ErpInbound';
+import { ErpOutbound1764302100000 } from './1764302100000-ErpOutbound';
 import { BiViews1764302400000 } from './1764302400000-BiViews';
 import { AccountHealth1764302600000 } from './1764302600000-AccountHealth';
 
@@ -34,6 +35,7 @@ export const migrations = [
   SyncSubmitted1764301200000,
   ApiKeyExpiry1764301600000,
   ErpInbound1764302000000,
+  ErpOutbound1764302100000,
   BiViews1764302400000,
   AccountHealth1764302600000,
 ];

@@ -128,6 +128,12 @@ const schema = z.object({
   EHUB_SYNC_PULL_CRON: z.string().default('*/5 * * * *'),
   EHUB_SYNC_PUSH_CRON: z.string().default('* * * * *'),
   EHUB_SYNC_RENEWALS_CRON: z.string().default('15 4 * * *'),
+  /** Marks the usage records of closed billing periods (calendar months, UTC) for ERP connections (ADR 0027). */
+  EHUB_SYNC_USAGE_PERIODS_CRON: z.string().default('20 * * * *'),
+  /** A billing period is sent this long after it ends, so late usage events are in (default 1 day). */
+  EHUB_SYNC_USAGE_SETTLE_MS: z.coerce.number().int().min(0).default(86_400_000),
+  /** Closed billing periods looked at by each run (late usage of these re-sends their records). */
+  EHUB_SYNC_USAGE_LOOKBACK_MONTHS: z.coerce.number().int().min(1).max(24).default(3),
   EHUB_SYNC_BACKOFF_BASE_MS: z.coerce.number().int().positive().default(30_000),
   EHUB_SYNC_BACKOFF_MAX_MS: z.coerce.number().int().positive().default(3_600_000),
   EHUB_SYNC_PUSH_BATCH: z.coerce.number().int().min(1).max(200_000).default(50_000),

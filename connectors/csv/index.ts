@@ -30,7 +30,7 @@ import { pushCsv } from './push';
 export { storeUpload } from './files';
 export { CSV_OBJECTS, parseOptions, type CsvObject } from './options';
 
-const PUSHES = ['account-fields', 'renewal-opportunity', 'entitlement'] as const;
+const PUSHES = ['account-fields', 'renewal-opportunity', 'entitlement', 'usage-record', 'journal-entry'] as const;
 
 export class CsvConnector implements Connector {
   readonly type = 'csv';
@@ -84,7 +84,7 @@ export class CsvConnector implements Connector {
 
 export const csvConnector: ConnectorFactory = {
   type: 'csv',
-  description: 'CSV files: customers, orders, receivables (invoices, credit memos, payments) and usage from a watched folder or HTTP upload; synced fields out as CSV files',
+  description: 'CSV files: customers, orders, receivables (invoices, credit memos, payments) and usage from a watched folder or HTTP upload; synced fields, usage records and journal entries out as CSV files',
   pulls: CSV_OBJECTS,
   pushes: PUSHES,
   validate: (config: ConnectorConfig) => validateConfig(config),

@@ -108,6 +108,8 @@ const optionsSchema = z.strictObject({
     .string()
     .regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, 'must be a reference system name, e.g. salesforce')
     .default('salesforce'),
+  /** The ERP subsidiary of journal entries for accounts that carry none (null: a single legal entity). */
+  defaultSubsidiary: z.string().trim().min(1).max(100).nullable().default(null),
   /** Orders (or accounts, usage or receivable rows) per page handed to the engine: the cursor and the run's counts move per page. */
   pageSize: z.number().int().min(1).max(5000).default(500),
 });
@@ -121,6 +123,7 @@ export interface CsvOptions {
   columns: { accounts: Record<AccountColumn, string>; orders: Record<OrderColumn, string>; usage: Record<UsageColumn, string>; receivables: Record<ReceivableColumn, string> };
   pageSize: number;
   crmSystem: string;
+  defaultSubsidiary: string | null;
 }
 
 /** Options after defaults; throws on invalid ones (validate first). */

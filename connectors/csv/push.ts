@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { ConnectorError, type PushBatch, type PushObject, type PushResult } from '../types';
+import { ConnectorError, type JournalEntry, type PushBatch, type PushObject, type PushResult } from '../types';
 import type { CsvOptions } from './options';
 
 /** The columns of each pushed file, in order (canonical names; arrays joined with `;`). */
@@ -24,8 +24,8 @@ export const PUSH_COLUMNS: Record<PushObject, readonly string[]> = {
   'renewal-opportunity': ['renewalKey', 'accountExternalId', 'name', 'amount', 'currency', 'closeDate', 'entitlementIds'],
   entitlement: ['entitlementId', 'accountExternalId', 'sku', 'productName', 'model', 'status', 'startDate', 'endDate', 'quantity', 'used', 'remaining'],
   'usage-record': ['usageKey', 'accountExternalId', 'subscriptionLineExternalId', 'orderExternalId', 'sku', 'metric', 'periodStart', 'periodEnd', 'usageDate', 'quantity'],
-  // One row per entry; its lines are not flattened yet (the CSV connection does not offer this push).
-  'journal-entry': ['entryKey', 'period', 'subsidiary', 'currency', 'tranDate', 'memo'],
+  // One row per journal line (the entry's fields repeated); the ERP's import groups by entryKey.
+  'journal-entry': ['entryKey', 'period', 'subsidiary', 'currency', 'tranDate', 'account', 'debit', 'credit', 'memo'],
 };
 
 function cell(v: unknown): string {
@@ -44,7 +44,14 @@ export async function pushCsv(options: CsvOptions, batch: PushBatch, now = new D
   if (!options.outboxDir) throw new ConnectorError('INVALID', 'NO_OUTBOX_DIR', 'The connection has no outboxDir option: set one to write the synced fields as CSV files');
   if (batch.items.length === 0) return [];
   const columns = PUSH_COLUMNS[batch.object];
-  const rows = batch.items.map((item) => columns.map((c) => cell((item.payload as unknown as Record<string, unknown>)[c])));
+  const records: Record<string, unknown>[] =
+    batch.object === 'journal-entry'
+      ? batch.items.flatMap((item) => {
+          const { lines, ...entry } = item.payload as JournalEntry;
+          return lines.map((l) => ({ ...entry, ...l, memo: l.memo ?? entry.memo }));
+        })
+      : batch.items.map((item) => item.payload as unknown as Record<string, unknown>);
+  const rows = records.map((r) => columns.map((c) => cell(r[c])));
   const text = stringify([columns as string[], ...rows], { delimiter: options.delimiter });
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   const name = `${batch.object}-${stamp}-${randomUUID().slice(0, 8)}.csv`;

@@ -22,6 +22,8 @@ export type DomainEvent =
   | { kind: 'health.changed'; accountIds: readonly string[] }
   /** An account was linked to a record in an external system. */
   | { kind: 'account.linked'; accountId: string }
+  /** A revenue period (month, YYYY-MM) was closed: its journal is final and goes to the ERP. */
+  | { kind: 'revenue.period.closed'; month: string }
   /** A notification was raised (a threshold crossed, a finding opened): to be delivered. */
   | { kind: 'notification.raised'; notificationId: string; eventType: string; key: string; accountId: string | null; payload: unknown };
 

@@ -25,6 +25,24 @@ export interface ExportRange {
   accountId: string | null;
 }
 
+/** One journal line as the export prints it (amounts in minor units). */
+export interface JournalPosting {
+  date: string;
+  entryId: string;
+  kind: 'INVOICE' | 'RECOGNITION';
+  role: GlRole;
+  debit: bigint;
+  credit: bigint;
+  currency: string;
+  ref: string;
+  accountId: string;
+  accountName: string;
+  orderId: string;
+  orderSource: string;
+  orderExternalId: string | null;
+  lineNo: string | null;
+}
+
 /** Raw query parameters, as the route and the CLI receive them. */
 export interface ExportParams {
   from?: unknown;
@@ -274,31 +292,19 @@ export class RevenueExports {
       CONTRACT_ASSET: csvRecord([this.config.EHUB_GL_CONTRACT_ASSET, 'CONTRACT_ASSET']),
       REVENUE: csvRecord([this.config.EHUB_GL_REVENUE, 'REVENUE']),
     };
-    const firstDay = range.from;
-    const source = this.cursor(JOURNAL_EVENTS_SQL, [range.to, range.accountId], progress);
+    const source = this.journalPostings(range, progress);
     async function* chunks(): AsyncGenerator<string> {
-      // The contract's running position (billed − recognised): one contract's at a time, since
-      // its events arrive together.
       let contract = '';
-      let position = 0n;
       let orderCells = '';
-      for await (const rows of source) {
+      for await (const batch of source) {
         let out = '';
-        for (const r of rows) {
-          const [kind, date, ref, amount, currency, orderId, accountId, accountName, orderSource, externalId, lineNo] = r as string[];
-          const key = `${orderId} ${currency}`;
+        for (const p of batch) {
+          const key = `${p.orderId} ${p.currency}`;
           if (key !== contract) {
             contract = key;
-            position = 0n;
-            orderCells = csvRecord([accountId!, safeText(accountName!), orderId!, safeText(orderSource!), safeText(externalId!)]);
+            orderCells = csvRecord([p.accountId, safeText(p.accountName), p.orderId, safeText(p.orderSource), safeText(p.orderExternalId)]);
           }
-          const posted = postEvent(position, { kind: kind as 'INVOICE' | 'RECOGNITION', amount: BigInt(amount!) });
-          position = posted.position;
-          if (date! < firstDay) continue;
-          const entryId = kind === 'INVOICE' ? `INV-${ref}` : `REV-${ref}-${date!.slice(0, 7)}`;
-          for (const line of posted.lines) {
-            out += `${date},${entryId},${kind},${gl[line.role]},${line.debit},${line.credit},${currency},${ref},${orderCells},${lineNo ?? ''}\r\n`;
-          }
+          out += `${p.date},${p.entryId},${p.kind},${gl[p.role]},${p.debit},${p.credit},${p.currency},${p.ref},${orderCells},${p.lineNo ?? ''}\r\n`;
           if (out.length >= CHUNK_CHARS) {
             yield out;
             out = '';
@@ -308,6 +314,61 @@ export class RevenueExports {
       }
     }
     return { header: JOURNAL_COLUMNS, chunks: chunks(), progress };
+  }
+
+  /** The general-ledger code of each role (EHUB_GL_*), as the journal export prints it. */
+  glCode(role: GlRole): string {
+    const c = this.config;
+    return { RECEIVABLE: c.EHUB_GL_RECEIVABLE, CONTRACT_LIABILITY: c.EHUB_GL_CONTRACT_LIABILITY, CONTRACT_ASSET: c.EHUB_GL_CONTRACT_ASSET, REVENUE: c.EHUB_GL_REVENUE }[role];
+  }
+
+  /**
+   * The journal's postings for the range, batch by batch (what the journal CSV prints, one
+   * object per line; the ERP push sums them per GL account): per contract (order), every
+   * invoice and every obligation's monthly recognition is posted against the contract's
+   * running position (see postEvent); events before `from` build the opening position and are
+   * not yielded.
+   */
+  async *journalPostings(range: ExportRange, progress: { rows: number } = { rows: 0 }): AsyncGenerator<JournalPosting[]> {
+    const firstDay = range.from;
+    // The contract's running position (billed − recognised): one contract's at a time, since
+    // its events arrive together.
+    let contract = '';
+    let position = 0n;
+    for await (const rows of this.cursor(JOURNAL_EVENTS_SQL, [range.to, range.accountId], progress)) {
+      const out: JournalPosting[] = [];
+      for (const r of rows) {
+        const [kind, date, ref, amount, currency, orderId, accountId, accountName, orderSource, externalId, lineNo] = r as string[];
+        const key = `${orderId} ${currency}`;
+        if (key !== contract) {
+          contract = key;
+          position = 0n;
+        }
+        const posted = postEvent(position, { kind: kind as 'INVOICE' | 'RECOGNITION', amount: BigInt(amount!) });
+        position = posted.position;
+        if (date! < firstDay) continue;
+        const entryId = kind === 'INVOICE' ? `INV-${ref}` : `REV-${ref}-${date!.slice(0, 7)}`;
+        for (const line of posted.lines) {
+          out.push({
+            date: date!,
+            entryId,
+            kind: kind as JournalPosting['kind'],
+            role: line.role,
+            debit: line.debit,
+            credit: line.credit,
+            currency: currency!,
+            ref: ref!,
+            accountId: accountId!,
+            accountName: accountName!,
+            orderId: orderId!,
+            orderSource: orderSource!,
+            orderExternalId: externalId ?? null,
+            lineNo: lineNo ?? null,
+          });
+        }
+      }
+      if (out.length) yield out;
+    }
   }
 
   /** How many source rows an export will read (for a progress bar): waterfall rows or journal events. */

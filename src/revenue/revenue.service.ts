@@ -123,7 +123,10 @@ export class RevenueService {
         `INSERT INTO revenue_period (month, closed_by_key_id) VALUES ($1, $2) ON CONFLICT (month) DO NOTHING RETURNING month`,
         [month, ctx.principal?.keyId ?? null],
       );
-      if (inserted.length) tx.audit({ entity: 'RevenuePeriod', entityId: null, action: 'CLOSE', after: { month } });
+      if (inserted.length) {
+        tx.audit({ entity: 'RevenuePeriod', entityId: null, action: 'CLOSE', after: { month } });
+        tx.publish({ kind: 'revenue.period.closed', month: month.slice(0, 7) });
+      }
       const [row] = await tx.manager.query(`SELECT closed_at FROM revenue_period WHERE month = $1`, [month]);
       return { month: month.slice(0, 7), closedAt: row.closed_at as Date };
     });

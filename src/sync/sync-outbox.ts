@@ -1,5 +1,36 @@
 import type { EntityManager } from 'typeorm';
+import { connectorFactories } from '../../connectors';
+import type { PushObject } from '../../connectors/types';
 import type { DomainEventSubscriber } from '../db/events';
+
+/**
+ * What each connector type writes (its factory's `pushes`), as two parallel arrays for an
+ * `unnest` join: a connection gets outbox rows only for objects its connector declares (a
+ * Salesforce connection never gets usage records). Read from the registry once per process.
+ */
+let pushPairs: { types: string[]; objects: string[] } | null = null;
+function declaredPushes(): { types: string[]; objects: string[] } {
+  if (!pushPairs) {
+    const pairs = Object.values(connectorFactories).flatMap((f) => f.pushes.map((o) => [f.type, o] as const));
+    pushPairs = { types: pairs.map((p) => p[0]), objects: pairs.map((p) => p[1]) };
+  }
+  return pushPairs;
+}
+
+/** The connector types that push `object`. */
+export function typesPushing(object: PushObject): string[] {
+  const { types, objects } = declaredPushes();
+  return types.filter((_, i) => objects[i] === object);
+}
+
+/** How a re-marked row is re-opened (shared by every mark below). */
+const REOPEN = `
+       dirty_version = o.dirty_version + 1,
+       status = CASE WHEN o.status IN ('DONE','DEAD') THEN 'PENDING' ELSE o.status END,
+       attempts = CASE WHEN o.status IN ('DONE','DEAD') THEN 0 ELSE o.attempts END,
+       next_attempt_at = CASE WHEN o.status IN ('DONE','DEAD') THEN now() WHEN o.status = 'PENDING' THEN least(o.next_attempt_at, now()) ELSE o.next_attempt_at END,
+       dead_at = NULL,
+       updated_at = now()`;
 
 /**
  * The producer side of the sync outbox: domains publish facts on the transaction that changes
@@ -80,6 +111,8 @@ export async function markSyncDirty(manager: EntityManager, dirty: DirtyRecords)
        -- Disabled connections too: their schedules are off, but a push by hand or after
        -- re-enabling must still carry what changed meanwhile (pushEnabled false stops marks).
        JOIN sync_connection c ON c.push_enabled
+       -- Only the objects the connection's connector writes (ConnectorFactory.pushes).
+       JOIN unnest($6::text[], $7::text[]) AS cp(type, object) ON cp.type = c.type AND cp.object = w.object
        JOIN external_ref r ON r.entity_type = 'ACCOUNT' AND r.entity_id = w.account_id AND r.system = c.ref_system AND r.object = 'Account'
       ORDER BY 1, 2, 3
      ON CONFLICT (connection_id, object, record_key) DO UPDATE SET
@@ -92,7 +125,7 @@ export async function markSyncDirty(manager: EntityManager, dirty: DirtyRecords)
          ELSE o.next_attempt_at END,
        dead_at = NULL,
        updated_at = now()`,
-    [accountIds, entitlementIds, orderIds, Math.max(0, Math.round(dirty.minIntervalMs ?? 0)), linked],
+    [accountIds, entitlementIds, orderIds, Math.max(0, Math.round(dirty.minIntervalMs ?? 0)), linked, declaredPushes().types, declaredPushes().objects],
   );
 }
 
@@ -138,6 +171,9 @@ export function syncOutboxSubscriber(usageIntervalMs: number): DomainEventSubscr
           accountIds.push(...e.accountIds);
           minIntervalMs = Math.min(minIntervalMs, usageIntervalMs);
           break;
+        case 'revenue.period.closed':
+          await markJournalEntries(manager, e.month);
+          break;
         case 'consumption.drawn':
           accountIds.push(e.accountId);
           entitlementIds.push(e.entitlementId);
@@ -150,4 +186,85 @@ export function syncOutboxSubscriber(usageIntervalMs: number): DomainEventSubscr
     if (!Number.isFinite(minIntervalMs)) return; // nothing relevant happened
     await markSyncDirty(manager, { accountIds, entitlementIds, orderIds, linkedAccountIds, minIntervalMs });
   };
+}
+
+/** `ehub-journal:<YYYY-MM>:<subsidiary or ->:<currency>`: one journal entry per closed period, subsidiary and currency. */
+export const JOURNAL_KEY_PREFIX = 'ehub-journal';
+/** `ehub-usage:<entitlement id>:<YYYY-MM>`: one usage record per entitlement and billing period. */
+export const USAGE_KEY_PREFIX = 'ehub-usage';
+/** The key part standing for "no subsidiary" (a single legal entity). */
+export const NO_SUBSIDIARY = '-';
+
+/**
+ * A revenue period was closed: one `journal-entry` row per (period, subsidiary, currency) that
+ * has postings in the month, for every push connection whose connector writes journal entries.
+ * The subsidiary of an account is the one its ERP reference carries for that connection's
+ * system, else the connection's `defaultSubsidiary` option, else none. Closing is rare: this
+ * reads the month's revenue rows directly.
+ */
+export async function markJournalEntries(manager: EntityManager, month: string): Promise<void> {
+  const types = typesPushing('journal-entry');
+  if (!types.length || !(await anyPushConnection(manager))) return;
+  await manager.query(
+    `WITH ev AS (
+       SELECT i.account_id, i.currency FROM revenue_invoice i
+        WHERE i.invoice_date >= $1::date AND i.invoice_date < ($1::date + interval '1 month')
+       UNION
+       SELECT e.account_id, o.currency FROM revenue_entry e JOIN revenue_obligation o ON o.id = e.obligation_id
+        WHERE e.month = $1::date
+     ), wanted AS (
+       SELECT DISTINCT c.id AS connection_id,
+              '${JOURNAL_KEY_PREFIX}:' || $2 || ':' || coalesce(r.subsidiary, nullif(c.options->>'defaultSubsidiary', ''), '${NO_SUBSIDIARY}') || ':' || ev.currency AS record_key
+         FROM ev
+         JOIN sync_connection c ON c.push_enabled AND c.type = ANY($3::text[])
+         LEFT JOIN LATERAL (
+           SELECT x.subsidiary FROM external_ref x
+            WHERE x.entity_type = 'ACCOUNT' AND x.entity_id = ev.account_id AND x.system = c.ref_system AND x.object = 'Account'
+            ORDER BY x.created_at, x.id LIMIT 1
+         ) r ON true
+     )
+     INSERT INTO sync_outbox AS o (connection_id, object, record_key)
+     SELECT connection_id, 'journal-entry', record_key FROM wanted ORDER BY 1, 3
+     ON CONFLICT (connection_id, object, record_key) DO UPDATE SET ${REOPEN}`,
+    [`${month}-01`, month, types],
+  );
+}
+
+/**
+ * Marks the usage records of one closed billing period (calendar month, UTC, `YYYY-MM`): one
+ * `usage-record` row per entitlement of a usage-billed model (USAGE, METERED) with usage in
+ * the month, per push connection whose connector writes usage records and whose system the
+ * account is linked to. A row already there is marked again only when the month's rollups
+ * changed after the row was last touched (late usage), so running this every hour costs no
+ * writes to the ERP: the upsert by `usageKey` then replaces the quantity, never adds to it.
+ * Returns the rows created or re-marked.
+ */
+export async function markUsagePeriod(manager: EntityManager, month: string): Promise<number> {
+  const types = typesPushing('usage-record');
+  if (!types.length) return 0;
+  const rows: unknown[] = await manager.query(
+    `WITH used AS (
+       SELECT u.entitlement_id, max(u.updated_at) AS changed_at
+         FROM usage_rollup u JOIN meter mt ON mt.id = u.meter_id AND mt.aggregation = 'SUM'
+        WHERE u.granularity = 'D' AND u.entitlement_id <> '00000000-0000-0000-0000-000000000000'::uuid
+          AND u.bucket >= ($1::date::timestamp AT TIME ZONE 'UTC') AND u.bucket < (($1::date + interval '1 month')::timestamp AT TIME ZONE 'UTC')
+        GROUP BY u.entitlement_id
+     ), wanted AS (
+       SELECT c.id AS connection_id, '${USAGE_KEY_PREFIX}:' || e.id || ':' || $2 AS record_key, e.account_id, used.changed_at
+         FROM used
+         JOIN entitlement e ON e.id = used.entitlement_id AND e.model IN ('USAGE','METERED')
+         JOIN sync_connection c ON c.push_enabled AND c.type = ANY($3::text[])
+        WHERE EXISTS (SELECT 1 FROM external_ref r WHERE r.entity_type = 'ACCOUNT' AND r.entity_id = e.account_id AND r.system = c.ref_system AND r.object = 'Account')
+     )
+     INSERT INTO sync_outbox AS o (connection_id, object, record_key, account_id)
+     SELECT w.connection_id, 'usage-record', w.record_key, w.account_id
+       FROM wanted w
+       LEFT JOIN sync_outbox x ON x.connection_id = w.connection_id AND x.object = 'usage-record' AND x.record_key = w.record_key
+      WHERE x.id IS NULL OR x.updated_at < w.changed_at
+      ORDER BY 1, 3
+     ON CONFLICT (connection_id, object, record_key) DO UPDATE SET ${REOPEN}
+     RETURNING o.id`,
+    [`${month}-01`, month, types],
+  );
+  return rows.length;
 }

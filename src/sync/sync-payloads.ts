@@ -1,5 +1,7 @@
 import type { EntityManager } from 'typeorm';
-import type { AccountFields, EntitlementSummary, PushObject, PushPayloads, RenewalOpportunity } from '../../connectors/types';
+import type { AccountFields, EntitlementSummary, JournalEntry, JournalLine, PushObject, PushPayloads, RenewalOpportunity, UsageRecord } from '../../connectors/types';
+import type { RevenueExports } from '../revenue/exports';
+import { JOURNAL_KEY_PREFIX, NO_SUBSIDIARY, USAGE_KEY_PREFIX } from './sync-outbox';
 import { groupBy } from '../common/collections';
 import { isUuid } from '../common/ids';
 import { phaseSql } from '../licensing/licensing.sql';
@@ -277,14 +279,175 @@ export async function renewalPayloads(m: EntityManager, keys: string[], refSyste
   return out;
 }
 
+const MONTH_KEY = /^\d{4}-(0[1-9]|1[0-2])$/;
+
+/** The last day of a month `YYYY-MM`, YYYY-MM-DD. */
+function lastDay(month: string): string {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  return new Date(Date.UTC(y, m, 0)).toISOString().slice(0, 10);
+}
+
+/**
+ * Usage records keyed by usage key (`ehub-usage:<entitlement>:<YYYY-MM>`), null where the
+ * account is not linked or the entitlement is not usage-billed. The rated quantity of a
+ * calendar month (UTC day buckets of the rollups, like every usage figure) is the sum of the
+ * entitlement's SUM meters (their summed values; several SUM meters are added and named
+ * `a+b`); COUNT, MAX, LATEST and UNIQUE_COUNT meters are observations, not billed (ADR 0027). METERED bills only what is beyond the
+ * allowance of the consumption periods overlapping the month (`consumption_balance.entitled`);
+ * USAGE bills all of it. The ERP line and order are those of the latest order line that
+ * shaped the entitlement when its order was pulled from this connection.
+ */
+export async function usageRecordPayloads(m: EntityManager, keys: string[], conn: PayloadConnection): Promise<Map<string, UsageRecord | null>> {
+  const out = new Map<string, UsageRecord | null>(keys.map((k) => [k, null]));
+  const parsed = keys
+    .map((key) => {
+      const [prefix, entitlementId, month] = key.split(':');
+      return { key, prefix, entitlementId: entitlementId!, month: month! };
+    })
+    .filter((p) => p.prefix === USAGE_KEY_PREFIX && isUuid(p.entitlementId) && MONTH_KEY.test(p.month));
+  if (!parsed.length) return out;
+  const rows: {
+    key: string;
+    month: string;
+    account_id: string;
+    sku: string;
+    model: string;
+    quantity: string | null;
+    metric: string | null;
+    allowance: string | null;
+    order_ext: string | null;
+    line_ext: string | null;
+  }[] = await m.query(
+    `SELECT k.key, to_char(k.month, 'YYYY-MM') AS month, e.account_id, e.sku, e.model, q.quantity::text, q.metric, al.allowance::text, ln.order_ext, ln.line_ext
+       FROM unnest($1::text[], $2::uuid[], $3::date[]) AS k(key, entitlement_id, month)
+       JOIN entitlement e ON e.id = k.entitlement_id AND e.model IN ('USAGE','METERED')
+       LEFT JOIN LATERAL (
+         SELECT sum(u.sum) AS quantity, string_agg(DISTINCT mt.key, '+' ORDER BY mt.key) AS metric
+           FROM usage_rollup u JOIN meter mt ON mt.id = u.meter_id AND mt.aggregation = 'SUM'
+          WHERE u.entitlement_id = e.id AND u.granularity = 'D'
+            AND u.bucket >= (k.month::timestamp AT TIME ZONE 'UTC') AND u.bucket < ((k.month + interval '1 month')::timestamp AT TIME ZONE 'UTC')
+       ) q ON true
+       LEFT JOIN LATERAL (
+         SELECT sum(b.entitled) AS allowance FROM consumption_balance b
+          WHERE e.model = 'METERED' AND b.entitlement_id = e.id
+            AND b.period_start < ((k.month + interval '1 month')::timestamp AT TIME ZONE 'UTC')
+            AND (b.period_end IS NULL OR b.period_end > (k.month::timestamp AT TIME ZONE 'UTC'))
+       ) al ON true
+       LEFT JOIN LATERAL (
+         SELECT sr.external_id AS order_ext,
+                (SELECT j.key FROM jsonb_each_text(sr.line_numbers) j WHERE j.value = l.line_no::text ORDER BY j.key LIMIT 1) AS line_ext
+           FROM entitlement_event ev
+           JOIN order_line l ON l.id = ev.order_line_id
+           JOIN sync_record sr ON sr.connection_id = $4 AND sr.object = 'orders' AND sr.hub_id = l.order_id
+          WHERE ev.entitlement_id = e.id
+          ORDER BY ev.id DESC LIMIT 1
+       ) ln ON true`,
+    [parsed.map((p) => p.key), parsed.map((p) => p.entitlementId), parsed.map((p) => `${p.month}-01`), conn.id],
+  );
+  const accounts = await accountsOf(m, [...new Set(rows.map((r) => r.account_id))], conn.refSystem);
+  for (const r of rows) {
+    const ext = accounts.get(r.account_id)?.ext;
+    if (!ext) continue;
+    let quantity = Number(r.quantity ?? 0);
+    if (r.model === 'METERED') quantity = Math.max(0, quantity - Number(r.allowance ?? 0));
+    const periodEnd = lastDay(r.month);
+    out.set(r.key, {
+      usageKey: r.key,
+      accountExternalId: ext,
+      subscriptionLineExternalId: r.line_ext,
+      orderExternalId: r.order_ext,
+      sku: r.sku,
+      periodStart: `${r.month}-01`,
+      periodEnd,
+      usageDate: periodEnd,
+      quantity: decimal(Number(quantity.toFixed(6)))!,
+      metric: r.metric ?? '',
+    });
+  }
+  return out;
+}
+
+/**
+ * Journal entries keyed by entry key (`ehub-journal:<YYYY-MM>:<subsidiary or ->:<currency>`):
+ * the postings the hub's journal CSV export prints for that month (the same code,
+ * `RevenueExports.journalPostings`), of the accounts in that subsidiary for this connection
+ * (their ERP reference's subsidiary, else the `defaultSubsidiary` option), in that currency,
+ * summed per GL account — debits and credits apart, so each line has one of them. Null when
+ * nothing was posted.
+ */
+export async function journalEntryPayloads(m: EntityManager, keys: string[], conn: PayloadConnection, exports: RevenueExports): Promise<Map<string, JournalEntry | null>> {
+  const out = new Map<string, JournalEntry | null>(keys.map((k) => [k, null]));
+  const wanted = new Map<string, Map<string, { debit: bigint; credit: bigint }>>();
+  const byMonth = new Map<string, Set<string>>();
+  for (const key of keys) {
+    const parts = key.split(':');
+    if (parts.length !== 4 || parts[0] !== JOURNAL_KEY_PREFIX || !MONTH_KEY.test(parts[1]!)) continue;
+    wanted.set(key, new Map());
+    if (!byMonth.has(parts[1]!)) byMonth.set(parts[1]!, new Set());
+    byMonth.get(parts[1]!)!.add(key);
+  }
+  const defaultSubsidiary = typeof conn.options.defaultSubsidiary === 'string' && conn.options.defaultSubsidiary ? conn.options.defaultSubsidiary : null;
+  const subsidiaryOf = new Map<string, string>();
+  for (const [month, monthKeys] of byMonth) {
+    for await (const batch of exports.journalPostings({ from: `${month}-01`, to: `${month}-01`, accountId: null })) {
+      const unknown = [...new Set(batch.map((p) => p.accountId).filter((id) => !subsidiaryOf.has(id)))];
+      if (unknown.length) {
+        const subs: { id: string; subsidiary: string | null }[] = await m.query(
+          `SELECT a.id, (SELECT r.subsidiary FROM external_ref r
+                          WHERE r.entity_type = 'ACCOUNT' AND r.entity_id = a.id AND r.system = $2 AND r.object = 'Account'
+                          ORDER BY r.created_at, r.id LIMIT 1) AS subsidiary
+             FROM unnest($1::uuid[]) AS a(id)`,
+          [unknown, conn.refSystem],
+        );
+        for (const s of subs) subsidiaryOf.set(s.id, s.subsidiary ?? defaultSubsidiary ?? NO_SUBSIDIARY);
+      }
+      for (const p of batch) {
+        const key = `${JOURNAL_KEY_PREFIX}:${month}:${subsidiaryOf.get(p.accountId)}:${p.currency}`;
+        if (!monthKeys.has(key)) continue;
+        const sums = wanted.get(key)!;
+        const gl = exports.glCode(p.role);
+        const t = sums.get(gl) ?? { debit: 0n, credit: 0n };
+        t.debit += p.debit;
+        t.credit += p.credit;
+        sums.set(gl, t);
+      }
+    }
+  }
+  for (const [key, sums] of wanted) {
+    if (!sums.size) continue;
+    const [, period, subsidiary, currency] = key.split(':') as [string, string, string, string];
+    const memo = `Entitlement Hub revenue journal ${period}`;
+    const lines: JournalLine[] = [];
+    for (const account of [...sums.keys()].sort()) {
+      const t = sums.get(account)!;
+      if (t.debit > 0n) lines.push({ account, debit: minorToMajor(t.debit, currency), credit: '0', memo });
+      if (t.credit > 0n) lines.push({ account, debit: '0', credit: minorToMajor(t.credit, currency), memo });
+    }
+    if (!lines.length) continue;
+    out.set(key, { entryKey: key, period, subsidiary: subsidiary === NO_SUBSIDIARY ? null : subsidiary, currency, tranDate: lastDay(period), memo, lines });
+  }
+  return out;
+}
+
+/** What payloads need to know of the connection they are for. */
+export interface PayloadConnection {
+  id: string;
+  refSystem: string;
+  options: Record<string, unknown>;
+}
+
 /** Payloads of one object's items, keyed by record key. */
 export async function payloadsFor(
   m: EntityManager,
   object: PushObject,
   recordKeys: string[],
-  refSystem: string,
+  conn: PayloadConnection,
+  exports: RevenueExports,
 ): Promise<Map<string, PushPayloads[PushObject] | null>> {
+  const refSystem = conn.refSystem;
   if (object === 'account-fields') return accountFieldPayloads(m, recordKeys, refSystem);
   if (object === 'entitlement') return entitlementPayloads(m, recordKeys, refSystem);
+  if (object === 'usage-record') return usageRecordPayloads(m, recordKeys, conn);
+  if (object === 'journal-entry') return journalEntryPayloads(m, recordKeys, conn, exports);
   return renewalPayloads(m, recordKeys, refSystem);
 }

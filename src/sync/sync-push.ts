@@ -7,6 +7,7 @@ import type { Db } from '../db/db';
 import type { SyncConnection, SyncRun, SyncTrigger } from './sync.entities';
 import { SyncRunKind } from './sync.entities';
 import { payloadsFor } from './sync-payloads';
+import { RevenueExports } from '../revenue/exports';
 import { RunRecorder } from './sync-runs';
 import { backoffMs } from '../common/backoff';
 import { contentHash } from '../common/stable-json';
@@ -220,7 +221,7 @@ export class SyncPusher {
     const remaining = new Set(claimed.map((c) => c.id));
     for (const [object, items] of byObject) {
       run.counts.read += items.length;
-      const payloads = await payloadsFor(this.db.manager, object, items.map((i) => i.record_key), conn.refSystem);
+      const payloads = await payloadsFor(this.db.manager, object, items.map((i) => i.record_key), { id: conn.id, refSystem: conn.refSystem, options: conn.options ?? {} }, new RevenueExports(this.db, this.config));
       const finished: Finished[] = [];
       const toSend: { item: Claimed; payload: unknown; hash: string }[] = [];
       for (const item of items) {

@@ -17,7 +17,7 @@ import { UsageService } from '../usage/usage.service';
 import { ReceivableService } from '../receivables/receivable.service';
 import { ComplianceService } from '../compliance/compliance.service';
 import { OutboxStatus, SyncConnection, SyncOutboxItem, SyncRun, SyncRunKind, SyncTrigger } from './sync.entities';
-import { resetSyncPushCache } from './sync-outbox';
+import { markUsagePeriod, resetSyncPushCache } from './sync-outbox';
 import { RENEWAL_KEY_PREFIX } from './sync-payloads';
 import { SyncPuller, type PullProgress } from './sync-pull';
 import { SyncPusher, type PushProgress } from './sync-push';
@@ -334,6 +334,29 @@ export class SyncService {
   }
 
   /** The daily renewals job: queue renewal opportunities, and drop old runs. */
+  /**
+   * Marks the usage records of the closed billing periods (calendar months, UTC) for every
+   * connection whose connector pushes `usage-record`: a month is closed once it ended
+   * EHUB_SYNC_USAGE_SETTLE_MS ago; the last EHUB_SYNC_USAGE_LOOKBACK_MONTHS closed months are
+   * looked at, so late usage re-sends a month's records (the push delivers them). Returns the
+   * rows marked per month.
+   */
+  async markUsagePeriods(log: Logger, now: Date = new Date()): Promise<Record<string, number>> {
+    const settled = new Date(now.getTime() - this.config.EHUB_SYNC_USAGE_SETTLE_MS);
+    // The month before the one `settled` falls in is the latest whose end + settle has passed.
+    const months: string[] = [];
+    for (let i = 1; i <= this.config.EHUB_SYNC_USAGE_LOOKBACK_MONTHS; i++) {
+      const d = new Date(Date.UTC(settled.getUTCFullYear(), settled.getUTCMonth() - i, 1));
+      months.push(d.toISOString().slice(0, 7));
+    }
+    const marked: Record<string, number> = {};
+    for (const month of months) {
+      marked[month] = await markUsagePeriod(this.db.manager, month);
+      if (marked[month]) log.info({ month, rows: marked[month] }, 'sync: usage records of a closed billing period marked');
+    }
+    return marked;
+  }
+
   async renewalsAll(log: Logger): Promise<SyncRun[]> {
     const runs: SyncRun[] = [];
     for (const c of await this.db.manager.find(SyncConnection, { where: { enabled: true, pushEnabled: true }, order: { name: 'ASC' } })) {
