@@ -44,12 +44,13 @@ describe('two hub instances on one database', () => {
         (ranBy[id] ??= []).push(ran.filter(Boolean).length);
       }
     }
-    for (const id of ['sync-pull', 'sync-push', 'sync-renewals']) expect(ranBy[id]).toEqual(Array(10).fill(1));
+    for (const id of ['sync-pull', 'sync-push', 'sync-renewals', 'sync-usage-periods']) expect(ranBy[id]).toEqual(Array(10).fill(1));
     const ticks: { job_id: string; runs: string }[] = await a.ds.query(`SELECT job_id, runs::text FROM job_tick WHERE job_id LIKE 'sync-%' ORDER BY job_id`);
     expect(ticks).toEqual([
       { job_id: 'sync-pull', runs: '10' },
       { job_id: 'sync-push', runs: '10' },
       { job_id: 'sync-renewals', runs: '10' },
+      { job_id: 'sync-usage-periods', runs: '10' },
     ]);
     // What the jobs did, as recorded: 10 pulls of each object, 10 renewal scans, and one push
     // (the account linked by the first pull had its fields to send; later ticks had nothing due).
