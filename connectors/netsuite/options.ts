@@ -50,6 +50,8 @@ const optionsSchema = z.strictObject({
   crmDealField: fieldId.nullable().default('custbody_ehub_crm_deal_id'),
   /** How the linked CRM is named in the hub. */
   crmSystem: z.string().min(1).max(50).default('salesforce'),
+  /** Journal entries: the subsidiary (internal id) of customers the pull saw without one (ADR 0027). */
+  defaultSubsidiary: z.string().regex(/^\d+$/, 'must be a subsidiary internal id, e.g. "1"').nullable().default(null),
   /** The hub sku is the item's `itemid` (Name/Number) or its `externalid`. */
   skuSource: z.enum(['itemid', 'externalid']).default('itemid'),
   lineStartDateField: fieldId.nullable().default('custcol_ehub_start_date'),

@@ -248,7 +248,9 @@ export class HealthService {
   async clearOverride(ctx: RequestContext, accountId: string): Promise<AccountHealthView | null> {
     await this.assertAccount(ctx, accountId);
     await this.db.tx(ctx, async (tx) => {
-      const [before] = await tx.manager.query(`DELETE FROM account_health_override WHERE account_id = $1 RETURNING *`, [accountId]);
+      // DELETE answers [rows, count] through TypeORM.
+      const [deleted] = await tx.manager.query(`DELETE FROM account_health_override WHERE account_id = $1 RETURNING *`, [accountId]);
+      const before = (deleted as Record<string, unknown>[])[0];
       if (!before) return;
       tx.audit({ entity: 'AccountHealthOverride', entityId: accountId, action: 'DELETE', before, after: null });
       tx.publish({ kind: 'health.changed', accountIds: [accountId] });

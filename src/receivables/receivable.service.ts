@@ -1,3 +1,4 @@
+import { minorToMajor } from '../sync/sync.rules';
 import type { EntityManager } from 'typeorm';
 import { badInput } from '../common/errors';
 import { isUuid } from '../common/ids';
@@ -180,6 +181,23 @@ export class ReceivableService {
     );
     const out = new Map<string, ReceivablesSummary[]>(accountIds.map((id) => [id, []]));
     for (const r of rows) out.get(r.account_id)?.push(summaryOf(r, asOf));
+    return out;
+  }
+
+  /**
+   * For the health score: per account with receivables, how many days its oldest open
+   * invoice is overdue (0 when nothing is) and the overdue amount in the currency owing the
+   * most. Accounts without any receivable document are absent (no data).
+   */
+  async overdueForHealth(accountIds: readonly string[], asOf: string): Promise<Map<string, { days: number; amount: string | null; currency: string | null }>> {
+    const all = await this.summaries(accountIds, asOf);
+    const out = new Map<string, { days: number; amount: string | null; currency: string | null }>();
+    for (const [id, sums] of all) {
+      if (sums.length === 0) continue;
+      const worst = [...sums].sort((a, b) => (BigInt(b.overdue.amountMinor) > BigInt(a.overdue.amountMinor) ? 1 : -1))[0]!;
+      const days = Math.max(...sums.map((s) => s.maxOverdueDays));
+      out.set(id, { days, amount: days > 0 ? minorToMajor(worst.overdue.amountMinor, worst.currency) : null, currency: days > 0 ? worst.currency : null });
+    }
     return out;
   }
 

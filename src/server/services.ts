@@ -51,6 +51,9 @@ export function createServices(db: Db, config: Config): Services {
   const orders = new OrderService(db, catalog, entitlements, revenue);
   const usage = new UsageService(db, config);
   const receivables = new ReceivableService(db);
+  const health = new HealthService(db, config);
+  // The health score's overdue-receivables measure reads the ERP receivables (docs/health.md).
+  health.useOverdueReader((_m, ids, at) => receivables.overdueForHealth(ids, at.toISOString().slice(0, 10)));
   const compliance = new ComplianceService(db, config);
   // Domains publish facts on their transactions; these act on them before the commit.
   db.events.subscribe('sync-outbox', syncOutboxSubscriber(config.EHUB_SYNC_USAGE_PUSH_INTERVAL_MS));
@@ -74,6 +77,6 @@ export function createServices(db: Db, config: Config): Services {
     sync: new SyncService(db, config, { accounts, orders, usage, receivables, compliance }),
     receivables,
     retention: new RetentionService(db, config),
-    health: new HealthService(db, config),
+    health,
   };
 }

@@ -180,6 +180,26 @@ export class SyncPuller {
   // ── accounts and contacts ──
 
   private async applyAccount(ctx: RequestContext, conn: SyncConnection, a: ExternalAccount, known: PageLookups): Promise<Outcome> {
+    const outcome = await this.applyAccountRecord(ctx, conn, a, known);
+    // The ERP's subsidiary (legal entity) of the customer, kept on its reference: journal
+    // entries are grouped by it (ADR 0027). Written only when the source names one.
+    if (a.subsidiary !== undefined && !a.deleted && (await this.saveSubsidiary(conn, a)) && outcome === 'unchanged') return 'updated';
+    return outcome;
+  }
+
+  /** Stores the account's subsidiary on its reference when it differs; true when it changed. */
+  private async saveSubsidiary(conn: SyncConnection, a: ExternalAccount): Promise<boolean> {
+    // UPDATE answers [rows, count] through TypeORM.
+    const [rows] = await this.db.manager.query(
+      `UPDATE external_ref SET subsidiary = $3
+        WHERE system = $1 AND object = 'Account' AND external_id = $2 AND entity_type = 'ACCOUNT' AND subsidiary IS DISTINCT FROM $3
+        RETURNING id`,
+      [conn.refSystem, a.externalId, a.subsidiary?.trim() || null],
+    );
+    return (rows as unknown[]).length > 0;
+  }
+
+  private async applyAccountRecord(ctx: RequestContext, conn: SyncConnection, a: ExternalAccount, known: PageLookups): Promise<Outcome> {
     const ref = { system: conn.refSystem, object: 'Account', externalId: a.externalId };
     const linked = known.accounts.get(a.externalId);
     // A customer deleted in the CRM keeps its hub account: it may hold entitlements and usage.

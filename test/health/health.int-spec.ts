@@ -1,5 +1,8 @@
 import { dropProxyEnv, createSalesforceConnection, startEmulator } from '../support/salesforce';
 dropProxyEnv();
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import type { SalesforceEmulator } from '../../connectors/salesforce/emulator/types';
 import { systemContext } from '../../src/common/context';
@@ -141,8 +144,40 @@ describe('health score', () => {
     expect(emu.get('Account', sfAcme)).toMatchObject({ Ehub_Health_Score__c: 30, Ehub_Churn_Risk__c: 'LOW' });
 
     await hub.ok(`mutation($a: ID!) { clearHealthOverride(accountId: $a) { effectiveScore } }`, { a: acme });
+    const audits: { action: string; before: { score: number } | null }[] = await hub.ds.query(
+      `SELECT action, before FROM audit_log WHERE entity = 'AccountHealthOverride' AND entity_id = $1 ORDER BY id`,
+      [acme],
+    );
+    expect(audits.map((a) => [a.action, a.before?.score ?? null])).toEqual([['CREATE', null], ['DELETE', 30]]);
+    // Clearing again changes nothing and audits nothing.
+    await hub.ok(`mutation($a: ID!) { clearHealthOverride(accountId: $a) { effectiveScore } }`, { a: acme });
+    const [n] = await hub.ds.query(`SELECT count(*)::int AS n FROM audit_log WHERE entity = 'AccountHealthOverride'`);
+    expect(n.n).toBe(2);
     await hub.services.sync.pushOnce(systemContext(silent, 'test:push'), conn, SyncTrigger.MANUAL);
     expect(emu.get('Account', sfAcme)).toMatchObject({ Ehub_Health_Score__c: 75, Ehub_Churn_Risk__c: 'LOW' });
+  });
+
+  it('counts overdue receivables from the ERP once the account has any', async () => {
+    const inbox = await mkdtemp(join(tmpdir(), 'ehub-health-'));
+    const { createSyncConnection } = await hub.ok<{ createSyncConnection: { id: string } }>(
+      'mutation($i: CreateSyncConnectionInput!) { createSyncConnection(input: $i) { id } }',
+      { i: { name: 'erp-files', type: 'csv', options: { inboxDir: inbox }, credentials: {}, pushEnabled: false } },
+    );
+    // An invoice 40 days past due with 500.00 open, one paid in full: 40 days overdue → RED.
+    await hub.ds.query(
+      `INSERT INTO receivable (connection_id, external_id, account_id, kind, number, doc_date, due_date, currency, amount_minor, open_minor, status, modified_at)
+       VALUES ($1, 'INV-1', $2, 'INVOICE', 'INV-1', $3, $4, 'USD', 80000, 50000, 'Open', now()),
+              ($1, 'INV-2', $2, 'INVOICE', 'INV-2', $3, $5, 'USD', 20000, 0, 'Paid In Full', now())`,
+      [createSyncConnection.id, acme, day(-70), day(-40), day(10)],
+    );
+    const { recomputeHealth: h } = await hub.ok<{ recomputeHealth: Health }>(`mutation($a: ID!) { recomputeHealth(accountId: $a) { ${HEALTH_FIELDS} } }`, { a: acme });
+    const overdue = h.measures.find((m) => m.key === 'overdueReceivables')!;
+    expect(overdue).toMatchObject({ value: 40, band: 'RED', points: 0, effectiveWeight: 0.1 });
+    expect(overdue.explanation).toMatch(/40 days overdue \(500(\.00)? USD overdue\)/);
+    // Full coverage now: (100×25 + 50×15 + 0×15 + 100×10 + 0×10 + 100×10 + 100×15) ÷ 100.
+    expect(h).toMatchObject({ coverage: 1, score: 67.5, band: 'YELLOW' });
+    await hub.ds.query(`DELETE FROM receivable WHERE account_id = $1`, [acme]);
+    await hub.ok(`mutation($a: ID!) { recomputeHealth(accountId: $a) { score } }`, { a: acme });
   });
 
   it('scores every account in a number of statements that does not grow with the accounts', async () => {

@@ -1,6 +1,7 @@
 import { startNetSuiteEmulator, type NetSuiteEmulator } from '../../connectors/netsuite/emulator';
 import { noProxy } from '../../connectors/netsuite/spec-helpers';
 import { gqlError, startTestHub, type TestHub } from '../support/test-hub';
+import { runOf, runSync } from '../support/salesforce';
 
 noProxy();
 
@@ -10,6 +11,7 @@ const TEST = 'mutation($id: ID!) { testSyncConnection(id: $id) { ok message } }'
 describe('sync connections of type netsuite', () => {
   let hub: TestHub;
   let emu: NetSuiteEmulator;
+  let connectionId: string;
 
   beforeAll(async () => {
     hub = await startTestHub();
@@ -35,8 +37,24 @@ describe('sync connections of type netsuite', () => {
       i: { name: 'netsuite', type: 'netsuite', options: { accountId: emu.accountId, baseUrl: emu.url, authMode: 'm2m' }, credentials: { clientId: m.clientId, certificateId: m.certificateId, privateKey: m.privateKeyPem } },
     });
     expect(made.createSyncConnection).toMatchObject({ type: 'netsuite', refSystem: 'netsuite' });
+    connectionId = made.createSyncConnection.id;
     const health = await hub.ok<{ testSyncConnection: { ok: boolean; message: string } }>(TEST, { id: made.createSyncConnection.id });
     expect(health.testSyncConnection).toEqual({ ok: true, message: expect.stringContaining('m2m') });
     expect(emu.stats.tokenRequests).toBe(1);
+  });
+
+  it('keeps each pulled customer\'s subsidiary on its reference (journal entries are grouped by it)', async () => {
+    emu.seed.customers([{ companyName: 'Sub One Ltd', subsidiary: 3 }, { companyName: 'Default Sub Inc' }]);
+    const runs = await runSync(hub, connectionId, { objects: ['accounts'] });
+    expect(runOf(runs, 'accounts')).toMatchObject({ created: 2, failed: 0 });
+    const refs: { name: string; subsidiary: string | null }[] = await hub.ds.query(
+      `SELECT a.name, r.subsidiary FROM external_ref r JOIN account a ON a.id = r.entity_id WHERE r.system = 'netsuite' ORDER BY a.name`,
+    );
+    expect(refs).toEqual([
+      { name: 'Default Sub Inc', subsidiary: '1' },
+      { name: 'Sub One Ltd', subsidiary: '3' },
+    ]);
+    const again = await runSync(hub, connectionId, { objects: ['accounts'], full: true });
+    expect(runOf(again, 'accounts')).toMatchObject({ created: 0, updated: 0, failed: 0 });
   });
 });
