@@ -62,6 +62,12 @@ const optionsSchema = z.strictObject({
     .url()
     .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
     .default('https://login.salesforce.com'),
+  /** The org's URL for links to records in the hub's customer 360 view; default: loginUrl when it is a My Domain URL. */
+  instanceUrl: z
+    .string()
+    .url()
+    .refine((u) => /^https:\/\//.test(u), 'must be an https URL')
+    .optional(),
   apiVersion: z
     .string()
     .regex(/^\d{2,3}\.0$/, 'must look like 62.0')

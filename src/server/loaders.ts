@@ -7,6 +7,7 @@ import { createLicensingLoaders, type LicensingLoaders } from '../licensing/lice
 import { createEntitlementLoaders, type EntitlementLoaders } from '../entitlements/entitlement.loaders';
 import { createWebhookLoaders, type WebhookLoaders } from '../webhooks/webhook.loaders';
 import { createReceivableLoaders, type ReceivableLoaders } from '../receivables/receivable.loaders';
+import { createCustomer360Loaders, type Customer360Loaders } from '../customer360/customer360.loaders';
 
 /**
  * Per-request DataLoaders: every field resolver that reads the database goes through one,
@@ -21,6 +22,7 @@ export interface Loaders {
   /** `Account.health`: one statement per batch of accounts. */
   health: DataLoader<string, AccountHealthView | null>;
   receivables: ReceivableLoaders;
+  customer360: Customer360Loaders;
 }
 
 export function createLoaders(services: Services): Loaders {
@@ -35,5 +37,6 @@ export function createLoaders(services: Services): Loaders {
       return ids.map((id) => found.get(id) ?? null);
     }),
     receivables: createReceivableLoaders(services.receivables),
+    customer360: createCustomer360Loaders(services.customer360),
   };
 }

@@ -19,6 +19,7 @@ import { RevenueResolvers } from '../revenue/revenue.resolvers';
 import { SyncResolvers } from '../sync/sync.resolvers';
 import { HealthResolvers } from '../health/health.resolvers';
 import { ReceivableResolvers } from '../receivables/receivable.resolvers';
+import { Customer360Resolvers } from '../customer360/customer360.resolvers';
 import { badInput, type FieldError } from '../common/errors';
 import { unstorablePath } from '../common/text';
 import type { GraphQLContext } from './graphql-context';
@@ -39,6 +40,7 @@ export const resolvers: NonEmptyArray<Function> = [
   ...SyncResolvers,
   ...HealthResolvers,
   ...ReceivableResolvers,
+  ...Customer360Resolvers,
   CertificateResolver,
   OrderResolver,
   EntitlementResolver,

@@ -18,6 +18,7 @@ import { SyncService } from '../sync/sync.service';
 import { RetentionService } from '../jobs/retention';
 import { HealthService } from '../health/health.service';
 import { ReceivableService } from '../receivables/receivable.service';
+import { Customer360Service } from '../customer360/customer360.service';
 
 /** The hub's services, built once per process and shared by resolvers, the CLI and jobs. */
 export interface Services {
@@ -40,6 +41,7 @@ export interface Services {
   receivables: ReceivableService;
   retention: RetentionService;
   health: HealthService;
+  customer360: Customer360Service;
 }
 
 export function createServices(db: Db, config: Config): Services {
@@ -78,5 +80,6 @@ export function createServices(db: Db, config: Config): Services {
     receivables,
     retention: new RetentionService(db, config),
     health,
+    customer360: new Customer360Service(db, accounts, revenue, config.EHUB_TIME_ZONE),
   };
 }

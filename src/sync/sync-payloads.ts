@@ -54,7 +54,7 @@ const FACTS_SQL = `
        ORDER BY ev.id DESC LIMIT 1
     ) price ON e.end_date IS NOT NULL`;
 
-interface FactRow {
+export interface FactRow {
   id: string;
   account_id: string;
   order_id: string;
@@ -80,6 +80,11 @@ async function readFacts(m: EntityManager, where: string, params: unknown[]): Pr
   return rows.map((r) => ({ ...r, live: r.phase === 'ACTIVE' || r.phase === 'IN_GRACE' }));
 }
 
+/** Facts of every entitlement of these accounts, in one statement (customer360 reads them too). */
+export function entitlementFactsOf(m: EntityManager, accountIds: readonly string[]): Promise<FactRow[]> {
+  return readFacts(m, 'e.account_id = ANY($1::uuid[])', [[...accountIds]]);
+}
+
 interface AccountRow {
   id: string;
   name: string;
@@ -88,7 +93,7 @@ interface AccountRow {
 }
 
 /** Annualised minor units of one live entitlement (bigint, rounded half up), or null. */
-function arrMinor(f: FactRow): bigint | null {
+export function arrMinor(f: FactRow): bigint | null {
   if (!f.live || !f.end_date || f.unit_price_minor === null || !f.term_days) return null;
   // Fixed point with 4 decimals for the quantity, so no float touches money.
   const [qi, qf = ''] = f.quantity.split('.');
