@@ -9,6 +9,7 @@ import { revenueExport } from './revenue-export.scenario';
 import { salesforcePush } from './salesforce-push.scenario';
 import { salesforcePull } from './salesforce-pull.scenario';
 import { csvImport } from './csv-import.scenario';
+import { customer360 } from './customer360.scenario';
 
 /** The scenario every run measures first; ratios are against it. */
 export const BASELINE = bare;
@@ -18,4 +19,4 @@ export const BASELINE = bare;
  * (verify one response first, then `ctx.load(...)` with `expectBody` when the answer is fixed)
  * and list it here. `npm run bench -- --only <name>` runs it alone (with the baseline).
  */
-export const scenarios: Scenario[] = [bare, trivial, check, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, csvImport];
+export const scenarios: Scenario[] = [bare, trivial, check, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, csvImport, customer360];

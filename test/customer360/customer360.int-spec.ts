@@ -210,15 +210,26 @@ describe('customer360: sections against figures computed here', () => {
         credentials: { clientSecret: 'not-used' },
       },
     });
-    const after = await view(acme);
-    expect(after.linkedRecords[0]).toEqual({
-      system: 'salesforce',
-      object: 'Account',
-      externalId: ACME_SF,
-      name: null,
-      url: `https://acme-org.lightning.force.com/lightning/r/Account/${ACME_SF}/view`,
-      connectionName: 'sf-c360',
+    await hub.ok('mutation($i: CreateSyncConnectionInput!) { createSyncConnection(input: $i) { id } }', {
+      i: {
+        name: 'ns-c360',
+        type: 'netsuite',
+        options: { accountId: '1234567_SB1', authMode: 'tba' },
+        credentials: { consumerKey: 'ck', consumerSecret: 'cs', tokenId: 'ti', tokenSecret: 'ts' },
+      },
     });
+    const after = await view(acme);
+    expect(after.linkedRecords).toEqual([
+      {
+        system: 'salesforce',
+        object: 'Account',
+        externalId: ACME_SF,
+        name: null,
+        url: `https://acme-org.lightning.force.com/lightning/r/Account/${ACME_SF}/view`,
+        connectionName: 'sf-c360',
+      },
+      { system: 'netsuite', object: 'customer', externalId: '4711', name: null, url: 'https://1234567-sb1.app.netsuite.com/app/common/entity/custjob.nl?id=4711', connectionName: 'ns-c360' },
+    ]);
     expect(after.contacts).toEqual({ totalCount: 2, edges: [{ node: { email: 'ann@acme.io' } }, { node: { email: 'bob@acme.io' } }] });
   });
 
@@ -375,7 +386,7 @@ describe('customer360: sections against figures computed here', () => {
     );
     const s = (await view(acme)).syncStatus;
     expect(s).toEqual([
-      expect.objectContaining({ system: 'netsuite', connectionName: null, connectionType: null, lastPullStatus: null, outboxPending: 0, outboxDead: 0 }),
+      expect.objectContaining({ system: 'netsuite', connectionName: 'ns-c360', connectionType: 'netsuite', lastPullStatus: null, lastPushStatus: null, outboxPending: 0, outboxDead: 0 }),
       expect.objectContaining({ system: 'salesforce', connectionName: 'sf-c360', connectionType: 'salesforce', lastPullStatus: 'FAILED', lastPushStatus: 'PARTIAL', outboxPending: 2, outboxDead: 1 }),
     ]);
     expect(Date.now() - Date.parse(s[1]!.lastDeliveredAt!)).toBeGreaterThan(9 * 60_000);
