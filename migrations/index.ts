@@ -15,6 +15,7 @@ import { ErpInbound1764302000000 } from './1764302000000-ErpInbound';
 import { ErpOutbound1764302100000 } from './1764302100000-ErpOutbound';
 import { BiViews1764302400000 } from './1764302400000-BiViews';
 import { AccountHealth1764302600000 } from './1764302600000-AccountHealth';
+import { Customer360Indexes1764302700000 } from './1764302700000-Customer360Indexes';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the app, the CLI and the
@@ -38,4 +39,5 @@ export const migrations = [
   ErpOutbound1764302100000,
   BiViews1764302400000,
   AccountHealth1764302600000,
+  Customer360Indexes1764302700000,
 ];

@@ -7,7 +7,7 @@ import { money, type Money } from '../common/money';
 import type { Db } from '../db/db';
 import type { AccountService } from '../accounts/account.service';
 import type { RevenueService } from '../revenue/revenue.service';
-import { arrMinor, entitlementFactsOf, type FactRow } from '../sync/sync-payloads';
+import { ACCOUNT_FACTS_SQL, arrMinor, withLive, type FactRow } from '../sync/sync-payloads';
 import type { MonetizationModel } from '../catalog/catalog.enums';
 import type { MeterAggregation } from '../catalog/catalog.enums';
 import type { FindingKind, FindingStatus } from '../compliance/compliance.enums';
@@ -196,6 +196,14 @@ export class Customer360Service {
     return { account, accountId: account.id, renewalDays: args.renewalDays, timelineLimit: args.timelineLimit };
   }
 
+  /**
+   * Sections run as named prepared statements (planned once per connection: planning these
+   * queries costs more than running them), straight on the pool like the licensing check.
+   */
+  private q<R>(section: string, sql: string, params: unknown[]): Promise<R[]> {
+    return this.db.preparedQuery<R>(`ehub_c360_${section}_v1`, sql, params);
+  }
+
   /** Today in the contract calendar (renewal windows). */
   today(): string {
     return todayIn(this.timeZone);
@@ -212,8 +220,7 @@ export class Customer360Service {
       type: string | null;
       name: string | null;
       options: Record<string, unknown> | null;
-    }[] = await this.db.manager.query(
-      `SELECT r.entity_id AS account_id, r.system, r.object, r.external_id, r.created_at, c.type, c.name, c.options
+    }[] = await this.q('linked', `SELECT r.entity_id AS account_id, r.system, r.object, r.external_id, r.created_at, c.type, c.name, c.options
          FROM external_ref r
          LEFT JOIN LATERAL (
            SELECT c.type, c.name, c.options FROM sync_connection c WHERE c.ref_system = r.system ORDER BY c.created_at, c.id LIMIT 1
@@ -235,7 +242,8 @@ export class Customer360Service {
 
   /** Entitlement facts (used, capacity, price) of every entitlement of these accounts: one statement. */
   async facts(accountIds: readonly string[]): Promise<Map<string, FactRow[]>> {
-    return groupBy(await entitlementFactsOf(this.db.manager, accountIds), (f) => f.account_id, accountIds);
+    const rows = await this.q<Omit<FactRow, 'live'>>('facts', ACCOUNT_FACTS_SQL, [[...accountIds]]);
+    return groupBy(withLive(rows), (f) => f.account_id, accountIds);
   }
 
   /** Devices, seats and leases in use: counts and the most recent few. */
@@ -247,8 +255,7 @@ export class Customer360Service {
       leases: string;
       device_list: { id: string; entitlement_id: string; fingerprint: string; name: string | null; platform: string | null; activated_at: string; last_seen_at: string }[];
       seat_list: { id: string; entitlement_id: string; email: string; assigned_at: string }[];
-    }[] = await this.db.manager.query(
-      `SELECT a.id AS account_id,
+    }[] = await this.q('licenses', `SELECT a.id AS account_id,
               (SELECT count(*) FROM activation x WHERE x.account_id = a.id AND x.deactivated_at IS NULL) AS devices,
               (SELECT count(*) FROM seat s WHERE s.account_id = a.id AND s.released_at IS NULL) AS seats,
               (SELECT count(*) FROM lease l
@@ -302,25 +309,28 @@ export class Customer360Service {
       previousTo: addDays(today, -TREND_DAYS),
     };
     const rows: { account_id: string; key: string; name: string; unit: string; aggregation: string; cur: boolean; events: string; value: string }[] =
-      await this.db.manager.query(
-        `WITH r AS (
-           SELECT r.account_id, r.meter_id, r.bucket >= $3::timestamptz AS cur,
-                  sum(r.count) AS n, sum(r.sum) AS s, max(r.max) AS mx,
-                  (array_agg(r.latest_value ORDER BY r.latest_at DESC NULLS LAST, r.latest_value DESC NULLS LAST))[1] AS latest
+      await this.q('usage', `WITH r AS (
+           SELECT r.account_id, r.meter_id, r.bucket >= $3::timestamptz AS cur, sum(r.count) AS n, sum(r.sum) AS s, max(r.max) AS mx
              FROM usage_rollup r
             WHERE r.account_id = ANY($1::uuid[]) AND r.granularity = 'D' AND r.bucket >= $2::timestamptz AND r.bucket < $4::timestamptz
             GROUP BY 1, 2, 3
+         ), l AS (
+           -- LATEST meters only (no ordered aggregate over every row): the value of the latest event per window.
+           SELECT DISTINCT ON (r.account_id, r.meter_id, r.bucket >= $3::timestamptz) r.account_id, r.meter_id, r.bucket >= $3::timestamptz AS cur, r.latest_value
+             FROM usage_rollup r JOIN meter m ON m.id = r.meter_id AND m.aggregation = 'LATEST'
+            WHERE r.account_id = ANY($1::uuid[]) AND r.granularity = 'D' AND r.bucket >= $2::timestamptz AND r.bucket < $4::timestamptz
+            ORDER BY r.account_id, r.meter_id, r.bucket >= $3::timestamptz, r.latest_at DESC NULLS LAST, r.latest_value DESC NULLS LAST
          ), u AS (
            SELECT u.account_id, u.meter_id, u.bucket >= $3::timestamptz AS cur, count(DISTINCT u.value) AS uq
-             FROM usage_unique u
+             FROM usage_unique u JOIN meter m ON m.id = u.meter_id AND m.aggregation = 'UNIQUE_COUNT'
             WHERE u.account_id = ANY($1::uuid[]) AND u.granularity = 'D' AND u.bucket >= $2::timestamptz AND u.bucket < $4::timestamptz
-              AND u.meter_id IN (SELECT id FROM meter WHERE aggregation = 'UNIQUE_COUNT')
             GROUP BY 1, 2, 3
          )
          SELECT r.account_id, m.key, m.name, m.unit, m.aggregation, r.cur, r.n::text AS events,
                 (CASE m.aggregation WHEN 'SUM' THEN coalesce(r.s, 0) WHEN 'COUNT' THEN coalesce(r.n, 0) WHEN 'MAX' THEN coalesce(r.mx, 0)
-                                    WHEN 'LATEST' THEN coalesce(r.latest, 0) ELSE coalesce(u.uq, 0) END)::text AS value
+                                    WHEN 'LATEST' THEN coalesce(l.latest_value, 0) ELSE coalesce(u.uq, 0) END)::text AS value
            FROM r JOIN meter m ON m.id = r.meter_id
+           LEFT JOIN l ON l.account_id = r.account_id AND l.meter_id = r.meter_id AND l.cur = r.cur
            LEFT JOIN u ON u.account_id = r.account_id AND u.meter_id = r.meter_id AND u.cur = r.cur`,
       [[...accountIds], `${w.previousFrom}T00:00:00Z`, `${w.currentFrom}T00:00:00Z`, `${addDays(today, 1)}T00:00:00Z`],
       );
@@ -373,8 +383,7 @@ export class Customer360Service {
         currency: string | null;
         first_seen_at: string;
       }[];
-    }[] = await this.db.manager.query(
-      `SELECT a.id AS account_id,
+    }[] = await this.q('findings', `SELECT a.id AS account_id,
               (SELECT count(*) FROM compliance_finding f WHERE f.account_id = a.id AND f.status <> 'RESOLVED') AS open,
               (SELECT coalesce(json_agg(json_build_object('currency', t.currency, 'amount', t.amount::text) ORDER BY t.currency), '[]'::json)
                  FROM (SELECT f.currency, sum(f.leakage_minor) AS amount FROM compliance_finding f
@@ -419,8 +428,7 @@ export class Customer360Service {
    * revenueSchedule computes them for a range ending this month).
    */
   async revenuePositions(accountIds: readonly string[]): Promise<Map<string, RevenuePosition[]>> {
-    const rows: { account_id: string; currency: string; allocated: string; recognised: string }[] = await this.db.manager.query(
-      `SELECT o.account_id, o.currency, sum(o.allocated_minor)::text AS allocated, coalesce(sum(e.amount), 0)::text AS recognised
+    const rows: { account_id: string; currency: string; allocated: string; recognised: string }[] = await this.q('revenue', `SELECT o.account_id, o.currency, sum(o.allocated_minor)::text AS allocated, coalesce(sum(e.amount), 0)::text AS recognised
          FROM revenue_obligation o
          LEFT JOIN LATERAL (SELECT sum(re.amount_minor) AS amount FROM revenue_entry re WHERE re.obligation_id = o.id AND re.month <= $2::date) e ON true
         WHERE o.account_id = ANY($1::uuid[])
@@ -451,8 +459,7 @@ export class Customer360Service {
       pending: string | null;
       dead: string | null;
       delivered_at: Date | null;
-    }[] = await this.db.manager.query(
-      `SELECT s.account_id, s.system, c.name, c.type, c.enabled,
+    }[] = await this.q('sync', `SELECT s.account_id, s.system, c.name, c.type, c.enabled,
               pull.status AS pull_status, pull.started_at AS pull_at, push.status AS push_status, push.started_at AS push_at,
               ob.pending, ob.dead, ob.delivered_at
          FROM (SELECT DISTINCT r.entity_id AS account_id, r.system FROM external_ref r
@@ -490,17 +497,16 @@ export class Customer360Service {
    */
   async timeline(accountIds: readonly string[], limit: number): Promise<Map<string, TimelineEvent[]>> {
     const rows: { account_id: string; at: Date; kind: string; summary: string; ref_id: string; amount: string | null; currency: string | null }[] =
-      await this.db.manager.query(
-        `SELECT a.id AS account_id, t.*
+      await this.q('timeline', `SELECT a.id AS account_id, t.*
            FROM unnest($1::uuid[]) AS a(id)
            CROSS JOIN LATERAL (
              SELECT * FROM (
                (SELECT (o.order_date::timestamp AT TIME ZONE 'UTC') AS at, 'ORDER' AS kind,
-                       'Order ' || o.source || '/' || o.external_id || ' (' || count(l.id) || ' line' || CASE WHEN count(l.id) = 1 THEN '' ELSE 's' END || ')' AS summary,
-                       o.id::text AS ref_id, round(sum(l.quantity * l.unit_price_minor))::bigint::text AS amount, o.currency
-                  FROM sales_order o LEFT JOIN order_line l ON l.order_id = o.id AND l.status = 'ACTIVE'
-                 WHERE o.account_id = a.id
-                 GROUP BY o.id ORDER BY o.order_date DESC, o.id LIMIT $2)
+                       'Order ' || o.source || '/' || o.external_id || ' (' || t.n || ' line' || CASE WHEN t.n = 1 THEN '' ELSE 's' END || ')' AS summary,
+                       o.id::text AS ref_id, t.amount::text AS amount, o.currency
+                  FROM (SELECT * FROM sales_order o WHERE o.account_id = a.id ORDER BY o.order_date DESC, o.id LIMIT $2) o
+                  CROSS JOIN LATERAL (SELECT count(*) AS n, round(sum(l.quantity * l.unit_price_minor))::bigint AS amount
+                                        FROM order_line l WHERE l.order_id = o.id AND l.status = 'ACTIVE') t)
                UNION ALL
                (SELECT (o.order_date::timestamp AT TIME ZONE 'UTC'), 'RENEWAL',
                        'Renewed ' || l.sku || ' × ' || trim_scale(l.quantity)::text || ' until ' || to_char(l.end_date, 'YYYY-MM-DD'),

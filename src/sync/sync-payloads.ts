@@ -80,9 +80,12 @@ async function readFacts(m: EntityManager, where: string, params: unknown[]): Pr
   return rows.map((r) => ({ ...r, live: r.phase === 'ACTIVE' || r.phase === 'IN_GRACE' }));
 }
 
-/** Facts of every entitlement of these accounts, in one statement (customer360 reads them too). */
-export function entitlementFactsOf(m: EntityManager, accountIds: readonly string[]): Promise<FactRow[]> {
-  return readFacts(m, 'e.account_id = ANY($1::uuid[])', [[...accountIds]]);
+/** Facts of every entitlement of the accounts in `$1` (uuid[]): customer360 reads them too, as a prepared statement. */
+export const ACCOUNT_FACTS_SQL = `${FACTS_SQL} WHERE e.account_id = ANY($1::uuid[])`;
+
+/** Rows of ACCOUNT_FACTS_SQL with `live` set. */
+export function withLive(rows: Omit<FactRow, 'live'>[]): FactRow[] {
+  return rows.map((r) => ({ ...r, live: r.phase === 'ACTIVE' || r.phase === 'IN_GRACE' }));
 }
 
 interface AccountRow {
