@@ -5,6 +5,8 @@ import { Money } from '../common/money';
 import { ContactConnection, ContactListArgs } from '../accounts/account.types';
 import type { Contact } from '../accounts/contact.entity';
 import type { GraphQLContext } from '../server/graphql-context';
+import { AccountHealth } from '../health/health.types';
+import type { AccountHealthView } from '../health/health.service';
 import { arrOf, groupEntitlements, upcomingRenewals, utilizationOf } from './customer360.service';
 import {
   Customer360,
@@ -87,6 +89,14 @@ export class Customer360Resolver {
   @FieldResolver(() => [SyncSystemStatus], { description: 'Sync status of each system the account is linked in: its connection\'s last pull and push, the account\'s outbox items.' })
   syncStatus(@Root() c: Customer360, @Ctx() ctx: GraphQLContext): Promise<SyncSystemStatus[]> {
     return ctx.loaders.customer360.syncStatus.load(c.accountId);
+  }
+
+  @FieldResolver(() => AccountHealth, {
+    nullable: true,
+    description: 'The explainable health score (score, band, coverage, measures with their explanation, override), as `Account.health`; null until the account has been scored.',
+  })
+  health(@Root() c: Customer360, @Ctx() ctx: GraphQLContext): Promise<AccountHealthView | null> {
+    return ctx.loaders.health.load(c.accountId);
   }
 
   @FieldResolver(() => [TimelineEvent], { description: 'The account\'s history, newest first, at most `timelineLimit` events (default 50).' })

@@ -27,6 +27,7 @@ const FULL = `query C360($id: ID, $ref: ExternalRefInput, $days: Int, $limit: In
     revenue { currency allocated { amountMinor } recognised { amountMinor } deferred { amountMinor } }
     syncStatus { system connectionName connectionType enabled lastPullStatus lastPullAt lastPushStatus lastPushAt outboxPending outboxDead lastDeliveredAt }
     timeline { at kind summary refId amount { amountMinor currency } }
+    health { score band coverage measures { key band explanation } }
   }
 }`;
 
@@ -79,6 +80,7 @@ interface View {
     lastDeliveredAt: string | null;
   }[];
   timeline: { at: string; kind: string; summary: string; refId: string; amount: Money | null }[];
+  health: { score: number; band: string; coverage: number; measures: { key: string; band: string | null; explanation: string }[] } | null;
 }
 
 let hub: TestHub;
@@ -393,6 +395,17 @@ describe('customer360: sections against figures computed here', () => {
     expect(Date.now() - Date.parse(s[1]!.lastPullAt!)).toBeLessThan(61 * 60_000);
   });
 
+  it('health: null until scored, then exactly Account.health with its explanation', async () => {
+    expect((await view(acme)).health).toBeNull();
+    const HEALTH = 'score band coverage measures { key band explanation }';
+    const { recomputeHealth } = await hub.ok<{ recomputeHealth: View['health'] }>(`mutation($a: ID!) { recomputeHealth(accountId: $a) { ${HEALTH} } }`, { a: acme });
+    const v = await view(acme);
+    expect(v.health).toEqual(recomputeHealth);
+    const { account } = await hub.ok<{ account: { health: View['health'] } }>(`query($a: ID!) { account(id: $a) { health { ${HEALTH} } } }`, { a: acme });
+    expect(v.health).toEqual(account.health);
+    expect(v.health!.measures.length).toBeGreaterThan(0);
+  });
+
   it('timeline: orders, renewals, ended terms and findings, newest first, cut at timelineLimit', async () => {
     const v = await view(acme, { limit: 500 });
     const kinds = v.timeline.map((e) => e.kind);
@@ -500,7 +513,7 @@ describe('customer360: statement count does not grow with the account', () => {
     expect(large.result.customer360.timeline).toHaveLength(50);
     expect(small.result.customer360.entitlementGroups).toHaveLength(1);
     expect(large.count).toBe(small.count);
-    // account, linked records, contacts, entitlement facts, licences, usage, findings, revenue, sync, timeline.
-    expect(small.count).toBeLessThanOrEqual(10);
+    // account, linked records, contacts, entitlement facts, licences, usage, findings, revenue, sync, timeline, health.
+    expect(small.count).toBeLessThanOrEqual(11);
   });
 });
