@@ -4,6 +4,7 @@ import type { Figures, Scenario } from '../support/types';
 const ENTITLEMENTS = 50;
 const USAGE_DAYS = 200; // × 50 entitlements = 10,000 daily rollup rows
 const FINDINGS = 200;
+const INVOICES = 200;
 /** A few dashboards at once: the target (p50 ≤ 30 ms) is about one answer's latency, not a saturated server's queue. */
 const CONNECTIONS = Number(process.env.BENCH_C360_CONNECTIONS ?? 4);
 
@@ -21,6 +22,8 @@ const QUERY = `query C360($id: ID) {
     upcomingRenewals { arr { amountMinor currency } renewals { endDate skus arr { amountMinor } } }
     revenue { currency allocated { amountMinor } recognised { amountMinor } deferred { amountMinor } }
     syncStatus { system connectionName outboxPending outboxDead }
+    receivables { currency openBalance { amountMinor } overdue { amountMinor } maxOverdueDays invoiceCount }
+    health { score band coverage }
     timeline { at kind summary }
   }
 }`;
@@ -32,15 +35,15 @@ const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISO
 /**
  * customer360 of one account with 50 entitlements (seats, devices, floating, subscriptions,
  * metered; seats and devices in use), 10,000 daily usage rollups (50 entitlements × 200
- * days), 200 compliance findings and 5 orders, among 200 other accounts. Orders go through
- * submitOrder (so entitlements, revenue and history are the hub's own); rollups and findings,
- * which jobs write, are inserted with SQL. Measured next to `account(id)` on the same
- * account in the same run (the stack's fixed cost for one account read). Receivables are
- * not in the hub yet, so the 200 invoices of issue 13 are not part of this scenario.
+ * days), 200 invoices and 40 payments, 200 compliance findings and 5 orders, among 200 other
+ * accounts. Orders go through submitOrder (so entitlements, revenue and history are the hub's
+ * own); rollups, receivables and findings, which jobs and pulls write, are inserted with SQL.
+ * Measured next to `account(id)` on the same account in the same run (the stack's fixed cost
+ * for one account read).
  */
 export const customer360: Scenario = {
   name: 'customer360',
-  description: `customer360 of one account (${ENTITLEMENTS} entitlements, ${(ENTITLEMENTS * USAGE_DAYS).toLocaleString('en-US')} usage days, ${FINDINGS} findings), ${CONNECTIONS} in flight, vs account(id)`,
+  description: `customer360 of one account (${ENTITLEMENTS} entitlements, ${(ENTITLEMENTS * USAGE_DAYS).toLocaleString('en-US')} usage days, ${INVOICES} invoices, ${FINDINGS} findings), ${CONNECTIONS} in flight, vs account(id)`,
   async run(ctx) {
     const post = ctx.hub.post.bind(ctx.hub);
     const must = async (query: string, variables?: Record<string, unknown>) => {
@@ -108,6 +111,19 @@ export const customer360: Scenario = {
               CASE WHEN i % 3 = 0 THEN 'RESOLVED' ELSE 'OPEN' END, now() - make_interval(days => i % 150)
          FROM generate_series(1, $2::int) i`,
       [id, FINDINGS],
+    );
+    // 200 invoices (every other one still open, some overdue) and 40 payments from an ERP connection.
+    const conn = await must('mutation($i: CreateSyncConnectionInput!) { createSyncConnection(input: $i) { id } }', {
+      i: { name: 'bench-erp', type: 'netsuite', enabled: false, options: { accountId: '1234567', authMode: 'tba' }, credentials: { consumerKey: 'k', consumerSecret: 's', tokenId: 't', tokenSecret: 'u' } },
+    });
+    await ds.query(
+      `INSERT INTO receivable (connection_id, external_id, account_id, kind, number, doc_date, due_date, currency, amount_minor, open_minor, modified_at)
+       SELECT $1, 'inv-' || i, $2, 'INVOICE', 'INV-' || i, current_date - i, current_date + 30 - i, 'USD', 100000 + i, CASE WHEN i % 2 = 0 THEN 50000 ELSE 0 END, now()
+         FROM generate_series(1, $3::int) i
+       UNION ALL
+       SELECT $1, 'pay-' || i, $2, 'PAYMENT', 'PAY-' || i, current_date - 5 * i, NULL, 'USD', 50000, 0, now()
+         FROM generate_series(1, 40) i`,
+      [conn.createSyncConnection.id, id, INVOICES],
     );
     await ds.query('ANALYZE');
     console.error(`  seeded the account in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

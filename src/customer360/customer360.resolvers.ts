@@ -6,6 +6,8 @@ import { ContactConnection, ContactListArgs } from '../accounts/account.types';
 import type { Contact } from '../accounts/contact.entity';
 import type { GraphQLContext } from '../server/graphql-context';
 import { AccountHealth } from '../health/health.types';
+import { ReceivablesSummary, ReceivablesSummaryArgs } from '../receivables/receivable.types';
+import { todayIn } from '../common/dates';
 import type { AccountHealthView } from '../health/health.service';
 import { arrOf, groupEntitlements, upcomingRenewals, utilizationOf } from './customer360.service';
 import {
@@ -89,6 +91,14 @@ export class Customer360Resolver {
   @FieldResolver(() => [SyncSystemStatus], { description: 'Sync status of each system the account is linked in: its connection\'s last pull and push, the account\'s outbox items.' })
   syncStatus(@Root() c: Customer360, @Ctx() ctx: GraphQLContext): Promise<SyncSystemStatus[]> {
     return ctx.loaders.customer360.syncStatus.load(c.accountId);
+  }
+
+  @FieldResolver(() => [ReceivablesSummary], {
+    description: 'What the account owes, from its ERP, one summary per currency (open balance, overdue amount and days, last payment), as `Account.receivables`; empty when it has none.',
+  })
+  receivables(@Root() c: Customer360, @Args() args: ReceivablesSummaryArgs, @Ctx() ctx: GraphQLContext): Promise<ReceivablesSummary[]> {
+    const asOf = args.asOf ?? todayIn(ctx.services.config.EHUB_TIME_ZONE);
+    return ctx.loaders.receivables.summaries.load({ accountId: c.accountId, asOf });
   }
 
   @FieldResolver(() => AccountHealth, {

@@ -492,7 +492,7 @@ export class Customer360Service {
 
   /**
    * The account's history, newest first, at most `limit` events: orders, renewal lines,
-   * terms that ended without a renewal, findings opened and resolved. Each source is cut to
+   * terms that ended without a renewal, findings opened and resolved, payments (ERP). Each source is cut to
    * `limit` rows before the merge, so the cost is bounded by the limit, not the history.
    */
   async timeline(accountIds: readonly string[], limit: number): Promise<Map<string, TimelineEvent[]>> {
@@ -533,6 +533,11 @@ export class Customer360Service {
                        f.id::text, NULL, NULL
                   FROM compliance_finding f WHERE f.account_id = a.id AND f.status = 'RESOLVED' AND f.status_changed_at IS NOT NULL
                  ORDER BY f.status_changed_at DESC, f.id LIMIT $2)
+               UNION ALL
+               (SELECT (r.doc_date::timestamp AT TIME ZONE 'UTC'), 'PAYMENT', 'Payment' || coalesce(' ' || r.number, '') || ' received',
+                       r.id::text, r.amount_minor::text, r.currency
+                  FROM receivable r WHERE r.account_id = a.id AND r.kind = 'PAYMENT' AND NOT r.deleted
+                 ORDER BY r.doc_date DESC, r.id LIMIT $2)
              ) x ORDER BY x.at DESC, x.kind, x.ref_id LIMIT $2
            ) t`,
         [[...accountIds], limit, this.today()],

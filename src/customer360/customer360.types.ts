@@ -416,6 +416,7 @@ export enum TimelineKind {
   TERM_ENDED = 'TERM_ENDED',
   FINDING_OPENED = 'FINDING_OPENED',
   FINDING_RESOLVED = 'FINDING_RESOLVED',
+  PAYMENT = 'PAYMENT',
 }
 
 registerEnumType(TimelineKind, {
@@ -427,6 +428,7 @@ registerEnumType(TimelineKind, {
     TERM_ENDED: { description: 'A term ended without a renewal (the day after its last day).' },
     FINDING_OPENED: { description: 'A compliance finding was first seen.' },
     FINDING_RESOLVED: { description: 'A compliance finding was resolved.' },
+    PAYMENT: { description: 'A payment was received, as the ERP records it (at its document date, with its amount).' },
   },
 });
 
@@ -441,7 +443,7 @@ export class TimelineEvent {
   @Field({ description: 'A sentence for people, e.g. "Order salesforce/006… (3 lines)".' })
   summary: string;
 
-  @Field(() => ID, { description: 'The record it is about: an order, an order line or a finding id.' })
+  @Field(() => ID, { description: 'The record it is about: an order, an order line, a finding or a receivable (payment) id.' })
   refId: string;
 
   @Field(() => Money, { nullable: true, description: 'The amount involved, when there is one (order total, renewed line value, leakage).' })

@@ -28,6 +28,7 @@ const FULL = `query C360($id: ID, $ref: ExternalRefInput, $days: Int, $limit: In
     syncStatus { system connectionName connectionType enabled lastPullStatus lastPullAt lastPushStatus lastPushAt outboxPending outboxDead lastDeliveredAt }
     timeline { at kind summary refId amount { amountMinor currency } }
     health { score band coverage measures { key band explanation } }
+    receivables { currency openBalance { amountMinor currency } overdue { amountMinor } maxOverdueDays lastPaymentDate invoiceCount openInvoiceCount }
   }
 }`;
 
@@ -80,6 +81,7 @@ interface View {
     lastDeliveredAt: string | null;
   }[];
   timeline: { at: string; kind: string; summary: string; refId: string; amount: Money | null }[];
+  receivables: { currency: string; openBalance: Money; overdue: { amountMinor: string }; maxOverdueDays: number; lastPaymentDate: string | null; invoiceCount: number; openInvoiceCount: number }[];
   health: { score: number; band: string; coverage: number; measures: { key: string; band: string | null; explanation: string }[] } | null;
 }
 
@@ -102,6 +104,17 @@ const view = async (id: string, extra: Record<string, unknown> = {}) => (await h
 
 async function contact(accountId: string, email: string): Promise<void> {
   await hub.ok('mutation($i: UpsertContactInput!) { upsertContact(input: $i) { id } }', { i: { accountId, email } });
+}
+
+/** Receivables as the ERP pull stores them (kind, amounts in minor units, dates relative to today). */
+async function receivables(accountId: string, docs: { kind: string; amount: number; open: number; daysAgo: number; dueInDays?: number; number?: string; currency?: string }[]): Promise<void> {
+  const [conn] = await hub.ds.query(`SELECT id FROM sync_connection WHERE name = 'ns-c360'`);
+  await hub.ds.query(
+    `INSERT INTO receivable (connection_id, external_id, account_id, kind, number, doc_date, due_date, currency, amount_minor, open_minor, modified_at)
+     SELECT $1, gen_random_uuid()::text, $2, d.kind, d.number, current_date - d.days_ago, current_date + d.due_in, d.currency, d.amount, d.open, now()
+       FROM jsonb_to_recordset($3::jsonb) AS d(kind text, number text, days_ago int, due_in int, currency text, amount bigint, open bigint)`,
+    [conn.id, accountId, JSON.stringify(docs.map((d) => ({ kind: d.kind, number: d.number ?? null, days_ago: d.daysAgo, due_in: d.dueInDays ?? null, currency: d.currency ?? 'USD', amount: d.amount, open: d.open })))],
+  );
 }
 
 async function finding(accountId: string, f: { kind: string; status: string; leakage: number | null; currency?: string; firstSeenDaysAgo: number; resolvedDaysAgo?: number }): Promise<void> {
@@ -406,6 +419,27 @@ describe('customer360: sections against figures computed here', () => {
     expect(v.health!.measures.length).toBeGreaterThan(0);
   });
 
+  it('receivables: the ERP summary as Account.receivables computes it, and payments in the timeline', async () => {
+    expect((await view(acme)).receivables).toEqual([]);
+    await receivables(acme, [
+      { kind: 'INVOICE', number: 'INV-1', amount: 100000, open: 40000, daysAgo: 60, dueInDays: -30 },
+      { kind: 'INVOICE', number: 'INV-2', amount: 50000, open: 50000, daysAgo: 10, dueInDays: 20 },
+      { kind: 'PAYMENT', number: 'PAY-1', amount: 60000, open: 0, daysAgo: 15 },
+    ]);
+    const v = await view(acme, { limit: 500 });
+    const { account } = await hub.ok<{ account: { receivables: View['receivables'] } }>(
+      'query($a: ID!) { account(id: $a) { receivables { currency openBalance { amountMinor currency } overdue { amountMinor } maxOverdueDays lastPaymentDate invoiceCount openInvoiceCount } } }',
+      { a: acme },
+    );
+    expect(v.receivables).toEqual(account.receivables);
+    expect(v.receivables).toEqual([
+      expect.objectContaining({ currency: 'USD', openBalance: { amountMinor: '90000', currency: 'USD' }, overdue: { amountMinor: '40000' }, maxOverdueDays: 30, lastPaymentDate: day(-15), invoiceCount: 2, openInvoiceCount: 2 }),
+    ]);
+    const payment = v.timeline.find((e) => e.kind === 'PAYMENT')!;
+    expect(payment).toMatchObject({ summary: 'Payment PAY-1 received', amount: { amountMinor: '60000', currency: 'USD' } });
+    expect(payment.at.slice(0, 10)).toBe(day(-15));
+  });
+
   it('timeline: orders, renewals, ended terms and findings, newest first, cut at timelineLimit', async () => {
     const v = await view(acme, { limit: 500 });
     const kinds = v.timeline.map((e) => e.kind);
@@ -480,7 +514,7 @@ describe('customer360: lookup, scope, roles and bad input', () => {
 });
 
 describe('customer360: statement count does not grow with the account', () => {
-  it('a small and a large account (50 entitlements, 10,000 usage days, 200 findings) cost the same fixed number of statements', async () => {
+  it('a small and a large account (50 entitlements, 10,000 usage days, 200 invoices, 200 findings) cost the same fixed number of statements', async () => {
     // Big Co: 50 entitlements over 5 orders, seats and devices in use, 10,000 daily rollups, 200 findings.
     const ents: string[] = [];
     for (let o = 0; o < 5; o++) {
@@ -500,7 +534,11 @@ describe('customer360: statement count does not grow with the account', () => {
     expect(n).toBe(10_000);
     for (let i = 0; i < 200; i++) await finding(big, { kind: 'OVERUSE', status: i % 3 === 0 ? 'RESOLVED' : 'OPEN', leakage: 100 + i, firstSeenDaysAgo: i % 150, ...(i % 3 === 0 ? { resolvedDaysAgo: 1 } : {}) });
 
-    // Globex stays small: one order, one finding (above), one usage day.
+    // 200 invoices (and 40 payments) from the ERP.
+    await receivables(big, Array.from({ length: 240 }, (_, i) => (i < 200 ? { kind: 'INVOICE', amount: 1000 + i, open: i % 2 ? 0 : 500, daysAgo: i, dueInDays: 30 - i } : { kind: 'PAYMENT', amount: 700, open: 0, daysAgo: i - 200 })));
+
+    // Globex stays small: one order, one finding (above), one usage day, one invoice.
+    await receivables(globex, [{ kind: 'INVOICE', amount: 100, open: 100, daysAgo: 1, dueInDays: 29 }]);
     const g = await submitOrder(hub, orderInput(globex, 'GLX-1', [{ sku: 'SEAT', quantity: 2 }]));
     await rollups(globex, [g.entitlements[0]!.id], 1);
 
@@ -511,9 +549,10 @@ describe('customer360: statement count does not grow with the account', () => {
     expect(large.result.customer360.usageTrend.currentEvents).toBe(BIG_ENTITLEMENTS * 90 * 2);
     expect(large.result.customer360.openFindings.items).toHaveLength(25);
     expect(large.result.customer360.timeline).toHaveLength(50);
+    expect(large.result.customer360.receivables[0]!.invoiceCount).toBe(200);
     expect(small.result.customer360.entitlementGroups).toHaveLength(1);
     expect(large.count).toBe(small.count);
-    // account, linked records, contacts, entitlement facts, licences, usage, findings, revenue, sync, timeline, health.
-    expect(small.count).toBeLessThanOrEqual(11);
+    // account, linked records, contacts, entitlement facts, licences, usage, findings, revenue, sync, timeline, health, receivables.
+    expect(small.count).toBeLessThanOrEqual(12);
   });
 });
