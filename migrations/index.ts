@@ -13,6 +13,7 @@ import { SyncSubmitted1764301200000 } from './1764301200000-SyncSubmitted';
 import { ApiKeyExpiry1764301600000 } from './1764301600000-ApiKeyExpiry';
 import { ErpInbound1764302000000 } from './1764302000000-ErpInbound';
 import { ErpOutbound1764302100000 } from './1764302100000-ErpOutbound';
+import { Identity1764302200000 } from './1764302200000-Identity';
 import { BiViews1764302400000 } from './1764302400000-BiViews';
 import { AccountHealth1764302600000 } from './1764302600000-AccountHealth';
 import { Customer360Indexes1764302700000 } from './1764302700000-Customer360Indexes';
@@ -37,6 +38,7 @@ export const migrations = [
   ApiKeyExpiry1764301600000,
   ErpInbound1764302000000,
   ErpOutbound1764302100000,
+  Identity1764302200000,
   BiViews1764302400000,
   AccountHealth1764302600000,
   Customer360Indexes1764302700000,

@@ -149,6 +149,15 @@ const schema = z.object({
   /** A Salesforce connection from the environment (JSON objects; see docs/salesforce-setup.md): created or updated at start-up as `salesforce`. */
   EHUB_SALESFORCE_OPTIONS: z.string().optional(),
   EHUB_SALESFORCE_CREDENTIALS: z.string().optional(),
+  /** Identity resolution (docs/identity.md): a candidate at or above AUTO merges by itself, between REVIEW and AUTO waits in the review queue, below REVIEW is dropped. */
+  EHUB_IDENTITY_AUTO_MERGE_THRESHOLD: z.coerce.number().min(0).max(1).default(0.9),
+  EHUB_IDENTITY_REVIEW_THRESHOLD: z.coerce.number().min(0).max(1).default(0.6),
+  /** Run identity matching after account pulls (on `account.linked`), this long after the last one; `false` = only on demand. */
+  EHUB_IDENTITY_MATCH_AFTER_PULL: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  EHUB_IDENTITY_MATCH_DELAY_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
   /** Finance exports: the general-ledger account codes the journal-entries export posts to. */
   EHUB_GL_REVENUE: z.string().trim().min(1).max(50).default('4000'),
   EHUB_GL_CONTRACT_LIABILITY: z.string().trim().min(1).max(50).default('2400'),
@@ -166,7 +175,12 @@ export type Config = z.infer<typeof schema> & {
 export const CONFIG_KEYS: readonly string[] = Object.keys(schema.shape);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(env);
+  const parsed = schema
+    .refine((c) => c.EHUB_IDENTITY_REVIEW_THRESHOLD <= c.EHUB_IDENTITY_AUTO_MERGE_THRESHOLD, {
+      message: 'EHUB_IDENTITY_REVIEW_THRESHOLD must not exceed EHUB_IDENTITY_AUTO_MERGE_THRESHOLD',
+      path: ['EHUB_IDENTITY_REVIEW_THRESHOLD'],
+    })
+    .safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);

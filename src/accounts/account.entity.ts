@@ -49,6 +49,13 @@ export class Account {
   @Column('text', { default: AccountStatus.ACTIVE })
   status: AccountStatus;
 
+  @Field(() => String, {
+    nullable: true,
+    description: 'When this account was merged into another (`mergeAccounts`, ADR 0028): the surviving account id. Null for a live account.',
+  })
+  @Column('uuid', { name: 'merged_into', nullable: true })
+  mergedInto: string | null;
+
   @Field({ description: 'When the account was created in the hub.' })
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
   createdAt: Date;

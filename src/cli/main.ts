@@ -13,6 +13,7 @@ import { registerSyncCommand } from './sync.command';
 import { registerBackupCommands } from './backup.command';
 import { registerSecretsCommands } from './secrets.command';
 import { registerBiCommands } from './bi.command';
+import { registerIdentityCommands } from './identity.command';
 import { registerCertificateCommands } from '../certificates/certificate.command';
 
 const program = new Command();
@@ -58,6 +59,7 @@ registerSchemaCommand(program);
 registerExportCommands(program);
 registerSyncCommand(program);
 registerBackupCommands(program);
+registerIdentityCommands(program);
 registerSecretsCommands(program);
 registerBiCommands(program);
 

@@ -10,6 +10,7 @@ import { complianceEntities } from '../compliance/compliance.entities';
 import { webhookEntities } from '../webhooks/webhook.entities';
 import { revenueEntities } from '../revenue/revenue.entities';
 import { syncEntities } from '../sync/sync.entities';
+import { identityEntities } from '../identity/identity.entities';
 
 /** Every TypeORM entity of the hub (one list, used by the single DataSource). */
 export const entities: Function[] = [
@@ -25,4 +26,5 @@ export const entities: Function[] = [
   ...webhookEntities,
   ...revenueEntities,
   ...syncEntities,
+  ...identityEntities,
 ];

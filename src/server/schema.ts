@@ -20,6 +20,7 @@ import { SyncResolvers } from '../sync/sync.resolvers';
 import { HealthResolvers } from '../health/health.resolvers';
 import { ReceivableResolvers } from '../receivables/receivable.resolvers';
 import { Customer360Resolvers } from '../customer360/customer360.resolvers';
+import { IdentityResolvers } from '../identity/identity.resolvers';
 import { badInput, type FieldError } from '../common/errors';
 import { unstorablePath } from '../common/text';
 import type { GraphQLContext } from './graphql-context';
@@ -41,6 +42,7 @@ export const resolvers: NonEmptyArray<Function> = [
   ...HealthResolvers,
   ...ReceivableResolvers,
   ...Customer360Resolvers,
+  ...IdentityResolvers,
   CertificateResolver,
   OrderResolver,
   EntitlementResolver,

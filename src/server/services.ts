@@ -19,6 +19,7 @@ import { RetentionService } from '../jobs/retention';
 import { HealthService } from '../health/health.service';
 import { ReceivableService } from '../receivables/receivable.service';
 import { Customer360Service } from '../customer360/customer360.service';
+import { IdentityService } from '../identity/identity.service';
 
 /** The hub's services, built once per process and shared by resolvers, the CLI and jobs. */
 export interface Services {
@@ -42,6 +43,7 @@ export interface Services {
   retention: RetentionService;
   health: HealthService;
   customer360: Customer360Service;
+  identity: IdentityService;
 }
 
 export function createServices(db: Db, config: Config): Services {
@@ -60,6 +62,8 @@ export function createServices(db: Db, config: Config): Services {
   // Domains publish facts on their transactions; these act on them before the commit.
   db.events.subscribe('sync-outbox', syncOutboxSubscriber(config.EHUB_SYNC_USAGE_PUSH_INTERVAL_MS));
   db.events.subscribe('webhooks', webhooks.onEvents);
+  const identity = new IdentityService(db, config);
+  db.events.subscribe('identity', identity.onEvents);
   return {
     db,
     config,
@@ -81,5 +85,6 @@ export function createServices(db: Db, config: Config): Services {
     retention: new RetentionService(db, config),
     health,
     customer360: new Customer360Service(db, accounts, revenue, config.EHUB_TIME_ZONE),
+    identity,
   };
 }

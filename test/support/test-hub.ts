@@ -173,6 +173,7 @@ export async function startTestHub(overrides: Partial<Record<string, string>> = 
     async close() {
       let auditProblem: unknown = null;
       await assertMutationsAudited().catch((err) => (auditProblem = err));
+      await services.identity.stop();
       await app.close();
       await ds.destroy();
       if (opts.attachTo) {
