@@ -49,6 +49,11 @@ export const MERGE_POLICY: Readonly<Record<string, MergePolicy>> = {
   'revenue_invoice.account_id': 'MOVE',
   'revenue_modification.account_id': 'MOVE',
   'sync_outbox.account_id': 'MOVE',
+  'receivable.account_id': 'MOVE',
+  // Scores are recomputed by the health job; on a collision the survivor's stays (ADR 0028).
+  'account_health.account_id': 'MOVE',
+  'account_health_history.account_id': 'MOVE',
+  'account_health_override.account_id': 'MOVE',
   'account.merged_into': 'IDENTITY',
   'account_merge.survivor_id': 'IDENTITY',
   'account_merge.merged_id': 'IDENTITY',
@@ -170,19 +175,15 @@ export async function moveAccountRows(tx: Tx, survivorId: string, mergedId: stri
     const col = ident(c.column);
     const collisions = c.uniqueKeys
       .map((key) => key.filter((k) => k !== c.column))
-      .map((others) =>
-        others.length === 0
-          ? 'TRUE'
-          : `EXISTS (SELECT 1 FROM ${t} s WHERE s.${col} = $1 AND ${others.map((o) => `s.${ident(o)} IS NOT DISTINCT FROM m.${ident(o)}`).join(' AND ')})`,
-      );
+      .map((others) => `EXISTS (SELECT 1 FROM ${t} s WHERE ${[`s.${col} = $1::uuid`, ...others.map((o) => `s.${ident(o)} IS NOT DISTINCT FROM m.${ident(o)}`)].join(' AND ')})`);
     if (collisions.length > 0) {
       const gone: { row: Record<string, unknown> }[] = await rowsOf(
-        m.query(`DELETE FROM ${t} m WHERE m.${col} = $2 AND (${collisions.join(' OR ')}) RETURNING to_jsonb(m.*) AS row`, [survivorId, mergedId]),
+        m.query(`DELETE FROM ${t} m WHERE m.${col} = $2::uuid AND (${collisions.join(' OR ')}) RETURNING to_jsonb(m.*) AS row`, [survivorId, mergedId]),
       );
       for (const g of gone) removed.push({ table: c.table, row: g.row });
     }
     const pk = c.primaryKey.map(ident).join(', ');
-    const keys: Record<string, unknown>[] = await rowsOf(m.query(`UPDATE ${t} SET ${col} = $1 WHERE ${col} = $2 RETURNING ${pk}`, [survivorId, mergedId]));
+    const keys: Record<string, unknown>[] = await rowsOf(m.query(`UPDATE ${t} SET ${col} = $1::uuid WHERE ${col} = $2::uuid RETURNING ${pk}`, [survivorId, mergedId]));
     if (keys.length > 0) {
       moved.push({ table: c.table, column: c.column, keys });
       movedCount += keys.length;
