@@ -82,6 +82,9 @@ export async function startTestHub(overrides: Partial<Record<string, string>> = 
     EHUB_RATE_LIMIT_LICENSING_MAX: '1000000',
     // Test receivers listen on 127.0.0.1, which the webhook egress guard refuses by default.
     EHUB_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1/32',
+    // Matching after pulls would merge look-alike accounts other suites create on purpose;
+    // test/identity turns it on for its own hub.
+    EHUB_IDENTITY_MATCH_AFTER_PULL: 'false',
     ...overrides,
   });
   const log = pino({ level: config.LOG_LEVEL });
