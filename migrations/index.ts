@@ -15,6 +15,7 @@ import { ErpInbound1764302000000 } from './1764302000000-ErpInbound';
 import { ErpOutbound1764302100000 } from './1764302100000-ErpOutbound';
 import { Identity1764302200000 } from './1764302200000-Identity';
 import { BiViews1764302400000 } from './1764302400000-BiViews';
+import { ChurnModel1764302500000 } from './1764302500000-ChurnModel';
 import { AccountHealth1764302600000 } from './1764302600000-AccountHealth';
 import { Customer360Indexes1764302700000 } from './1764302700000-Customer360Indexes';
 
@@ -40,6 +41,7 @@ export const migrations = [
   ErpOutbound1764302100000,
   Identity1764302200000,
   BiViews1764302400000,
+  ChurnModel1764302500000,
   AccountHealth1764302600000,
   Customer360Indexes1764302700000,
 ];

@@ -128,6 +128,11 @@ export function registerJobs(scheduler: Scheduler, services: Services, log: Logg
       if (moved.expired || moved.cancelled) log.info(moved, 'entitlement lifecycle: statuses moved');
     },
   });
+  scheduler.register({
+    id: 'churn',
+    schedule: services.config.EHUB_CHURN_CRON,
+    execute: () => services.churn.runScheduled(systemContext(log, 'job:churn')),
+  });
   for (const job of [...complianceJobs(services, log), ...webhookJobs(services, log), ...revenueJobs(services, log), ...syncJobs(services, log), ...retentionJobs(services.retention, services.config.EHUB_RETENTION_CRON, log), ...healthJobs(services, log)]) {
     scheduler.register(job);
   }

@@ -21,6 +21,7 @@ import { HealthResolvers } from '../health/health.resolvers';
 import { ReceivableResolvers } from '../receivables/receivable.resolvers';
 import { Customer360Resolvers } from '../customer360/customer360.resolvers';
 import { IdentityResolvers } from '../identity/identity.resolvers';
+import { ChurnResolvers } from '../churn/churn.resolvers';
 import { badInput, type FieldError } from '../common/errors';
 import { unstorablePath } from '../common/text';
 import type { GraphQLContext } from './graphql-context';
@@ -43,6 +44,7 @@ export const resolvers: NonEmptyArray<Function> = [
   ...ReceivableResolvers,
   ...Customer360Resolvers,
   ...IdentityResolvers,
+  ...ChurnResolvers,
   CertificateResolver,
   OrderResolver,
   EntitlementResolver,

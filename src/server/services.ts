@@ -20,6 +20,7 @@ import { HealthService } from '../health/health.service';
 import { ReceivableService } from '../receivables/receivable.service';
 import { Customer360Service } from '../customer360/customer360.service';
 import { IdentityService } from '../identity/identity.service';
+import { ChurnService } from '../churn/churn.service';
 
 /** The hub's services, built once per process and shared by resolvers, the CLI and jobs. */
 export interface Services {
@@ -44,6 +45,7 @@ export interface Services {
   health: HealthService;
   customer360: Customer360Service;
   identity: IdentityService;
+  churn: ChurnService;
 }
 
 export function createServices(db: Db, config: Config): Services {
@@ -86,5 +88,6 @@ export function createServices(db: Db, config: Config): Services {
     health,
     customer360: new Customer360Service(db, accounts, revenue, config.EHUB_TIME_ZONE),
     identity,
+    churn: new ChurnService(db, config),
   };
 }
