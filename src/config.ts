@@ -149,7 +149,7 @@ const schema = z.object({
   /** Churn model (docs/churn.md): labelled terms needed before a model is trained, its L2 penalty, the job's schedule, how often it retrains. */
   EHUB_CHURN_MIN_LABELS: z.coerce.number().int().min(20).max(10_000_000).default(200),
   EHUB_CHURN_L2: z.coerce.number().min(0).max(1_000_000).default(1),
-  EHUB_CHURN_CRON: z.string().default('30 4 * * *'),
+  EHUB_CHURN_CRON: z.string().default('0 5 * * *'),
   EHUB_CHURN_RETRAIN_DAYS: z.coerce.number().int().min(0).max(3650).default(7),
   /** A Salesforce connection from the environment (JSON objects; see docs/salesforce-setup.md): created or updated at start-up as `salesforce`. */
   EHUB_SALESFORCE_OPTIONS: z.string().optional(),

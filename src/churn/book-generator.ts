@@ -67,8 +67,8 @@ export const BOOK_TRUTH = {
   /** × (utilisation 90 days before the end − 0.5). */
   level: 3,
   /** × min(tenure in years, 3). */
-  tenure: 0.35,
-  byModel: { METERED: -0.8, USAGE: -0.4, SUBSCRIPTION: 0.4 } as Record<string, number>,
+  tenure: 0.6,
+  byModel: { METERED: -1.2, USAGE: -0.8, CONCURRENT: 0.4, SUBSCRIPTION: 0.8 } as Record<string, number>,
   /** Standard deviation of the per-term noise on the log-odds. */
   noise: 0.6,
 };

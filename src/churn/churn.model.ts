@@ -76,7 +76,7 @@ export interface TrainResult {
 
 export interface TrainOptions {
   lambda?: number;
-  /** Share of terms (by end date) before the split date; default 0.6. */
+  /** Share of terms (by end date) before the split date; default 0.65. */
   trainShare?: number;
   /** Newest share of the training terms held out for Platt scaling; default 0.25. */
   calibrationShare?: number;
@@ -98,7 +98,7 @@ function accountCoin(accountId: string): number {
  * on its id: half of them test, the others train), and its terms on the other side are left
  * out. Accounts with terms only before the split train; those with terms only after it test.
  */
-export function timeSplit(samples: TermSample[], trainShare = 0.6): { train: TermSample[]; test: TermSample[]; splitDate: string } {
+export function timeSplit(samples: TermSample[], trainShare = 0.65): { train: TermSample[]; test: TermSample[]; splitDate: string } {
   const ends = samples.map((s) => s.termEnd).sort();
   const splitDate = ends[Math.min(ends.length - 1, Math.floor(ends.length * trainShare))]!;
   const before = new Set<string>();
@@ -142,7 +142,7 @@ export function trainChurn(samples: TermSample[], opts: TrainOptions = {}): Trai
     }
     labelled = samples.map((s, i) => ({ ...s, renewed: ys[i]! }));
   }
-  const { train, test, splitDate } = timeSplit(labelled, opts.trainShare ?? 0.6);
+  const { train, test, splitDate } = timeSplit(labelled, opts.trainShare ?? 0.65);
   const byEnd = [...train].sort((a, b) => a.termEnd.localeCompare(b.termEnd) || a.lineId.localeCompare(b.lineId));
   const nCal = Math.max(1, Math.floor(byEnd.length * (opts.calibrationShare ?? 0.25)));
   const fitPart = byEnd.slice(0, byEnd.length - nCal);

@@ -25,8 +25,20 @@ registerEnumType(ChurnModelStatus, {
 registerEnumType(ChurnRiskBand, {
   name: 'ChurnRiskBand',
   description: 'P(churn) < 0.2 LOW, < 0.5 MEDIUM, else HIGH.',
+  valuesConfig: {
+    LOW: { description: 'P(churn) below 0.2.' },
+    MEDIUM: { description: 'P(churn) from 0.2 to below 0.5.' },
+    HIGH: { description: 'P(churn) 0.5 or more.' },
+  },
 });
-registerEnumType(ChurnScoreSource, { name: 'ChurnScoreSource', description: 'What produced a churn probability: the trained model, or the rules-only baseline.' });
+registerEnumType(ChurnScoreSource, {
+  name: 'ChurnScoreSource',
+  description: 'What produced a churn probability: the trained model, or the rules-only baseline.',
+  valuesConfig: {
+    MODEL: { description: 'The latest trained model (calibrated).' },
+    BASELINE: { description: 'The rules-only score, while no model is trained.' },
+  },
+});
 
 @ObjectType({ description: 'One bin of predicted probability (width 0.1) on the test split: how many, the mean prediction, the observed churn rate.' })
 export class CalibrationBin {
@@ -78,7 +90,7 @@ export class ChurnCoefficient {
 
 @ObjectType({ description: 'The churn model in use, with its validation next to the rules-only score and "days to renewal" alone; or why there is none.' })
 export class ChurnModelReport {
-  @Field(() => ChurnModelStatus)
+  @Field(() => ChurnModelStatus, { description: 'READY with a model; INSUFFICIENT_DATA without one.' })
   status: ChurnModelStatus;
 
   @Field({ description: 'In words: the model in use, or why none is.' })
@@ -93,7 +105,7 @@ export class ChurnModelReport {
   @Field(() => Int, { nullable: true, description: 'The model version (null without a model).' })
   version: number | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: 'When the model was trained.' })
   trainedAt: Date | null;
 
   @Field(() => String, { nullable: true, description: 'The day the model was trained as of: terms ended before it are labelled.' })
@@ -120,10 +132,10 @@ export class ChurnModelReport {
   @Field(() => Int, { nullable: true, description: 'Test terms (newer term ends, accounts on the test side only).' })
   testSamples: number | null;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: 'Accounts on the training side of the split.' })
   trainAccounts: number | null;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: 'Accounts on the test side of the split.' })
   testAccounts: number | null;
 
   @Field(() => Float, { nullable: true, description: 'Churn rate of the test terms.' })
@@ -132,7 +144,7 @@ export class ChurnModelReport {
   @Field(() => Boolean, { nullable: true, description: 'Whether Newton/IRLS met its convergence test.' })
   converged: boolean | null;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: 'Newton iterations the fit took.' })
   iterations: number | null;
 
   @Field(() => Float, { nullable: true, description: 'L2 penalty λ.' })
@@ -153,19 +165,19 @@ export class ChurnModelReport {
   @Field(() => Float, { nullable: true, description: 'Intercept, in log-odds of churn.' })
   intercept: number | null;
 
-  @Field(() => [ChurnCoefficient], { nullable: true })
+  @Field(() => [ChurnCoefficient], { nullable: true, description: 'The coefficients, one per feature, with the standardisation.' })
   coefficients: ChurnCoefficient[] | null;
 
   @Field(() => Float, { nullable: true, description: 'Platt: P(churn) = 1 / (1 + exp(−(a × log-odds + b))).' })
   plattA: number | null;
 
-  @Field(() => Float, { nullable: true })
+  @Field(() => Float, { nullable: true, description: 'Platt intercept b.' })
   plattB: number | null;
 }
 
 @ObjectType({ description: 'One feature\'s part in an account\'s log-odds of churn.' })
 export class ChurnContribution {
-  @Field()
+  @Field({ description: 'The feature name (docs/churn.md).' })
   feature: string;
 
   @Field(() => Float, { nullable: true, description: 'The raw value as of now (null: no data, scored as the training mean).' })
@@ -183,19 +195,19 @@ export class ChurnRisk {
   })
   probability: number;
 
-  @Field(() => ChurnRiskBand)
+  @Field(() => ChurnRiskBand, { description: 'The band of the probability.' })
   band: ChurnRiskBand;
 
-  @Field(() => ChurnScoreSource)
+  @Field(() => ChurnScoreSource, { description: 'What produced it: the model or the rules-only baseline.' })
   source: ChurnScoreSource;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: 'The model version (null for the baseline).' })
   modelVersion: number | null;
 
   @Field(() => Float, { nullable: true, description: 'The model\'s uncalibrated log-odds of churn = intercept + Σ contributions (null for the baseline).' })
   logOdds: number | null;
 
-  @Field(() => Float, { nullable: true })
+  @Field(() => Float, { nullable: true, description: 'The model intercept, in log-odds (null for the baseline).' })
   intercept: number | null;
 
   @Field(() => [ChurnContribution], { description: 'Each feature\'s contribution (empty for the baseline).' })
@@ -216,7 +228,7 @@ export class ArrForecastMonth {
   @Field({ description: 'First day of the month.' })
   month: string;
 
-  @Field()
+  @Field({ description: 'ISO 4217 currency of the amounts.' })
   currency: string;
 
   @Field(() => Int, { description: 'Terms ending in the month.' })
@@ -240,21 +252,21 @@ export class ArrForecastMonth {
 
 @ObjectType({ description: 'An ARR forecast snapshot: 12 months of expected renewing ARR as forecast on its day.' })
 export class ArrForecast {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The snapshot id.' })
   snapshotId: string;
 
-  @Field()
+  @Field({ description: 'When the snapshot was taken.' })
   takenAt: Date;
 
   @Field({ description: 'The day it forecasts from.' })
   asOf: string;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: 'The model version (null for the baseline).' })
   modelVersion: number | null;
 
-  @Field(() => ChurnScoreSource)
+  @Field(() => ChurnScoreSource, { description: 'What produced it: the model or the rules-only baseline.' })
   source: ChurnScoreSource;
 
-  @Field(() => [ArrForecastMonth])
+  @Field(() => [ArrForecastMonth], { description: 'One row per month and currency, oldest first.' })
   months: ArrForecastMonth[];
 }

@@ -42,7 +42,7 @@ describe('churn model', () => {
 
   beforeAll(async () => {
     hub = await startTestHub();
-    await generateBook(hub.services, ctxOf(), { accounts: 400, years: 3, seed: 2026 });
+    await generateBook(hub.services, ctxOf(), { accounts: 600, years: 3, seed: 2026 });
     samples = await labelledSamples(hub.ds.manager, today());
     trained = (await hub.ok<{ trainChurnModel: Report }>(`mutation { trainChurnModel ${REPORT} }`)).trainChurnModel;
   }, 240_000);
@@ -52,7 +52,7 @@ describe('churn model', () => {
   });
 
   it('reports AUC, lift, Brier and calibration on the test split, and beats the rules-only score', async () => {
-    console.log(`churn model on a 400-account book: ${JSON.stringify({ ...trained, model: { ...trained.model, calibration: undefined } })}`);
+    console.log(`churn model on a 600-account book: ${JSON.stringify({ ...trained, model: { ...trained.model, calibration: undefined } })}`);
     expect(trained.status).toBe('READY');
     expect(trained.version).toBe(1);
     expect(trained.converged).toBe(true);
@@ -110,7 +110,12 @@ describe('churn model', () => {
       // Seats released after the snapshot were in use at it: releasing them all now changes nothing either.
       await m.query(`UPDATE seat SET released_at = $2 WHERE entitlement_id = $1 AND released_at IS NULL`, [s.entitlementId, after]);
     }
-    const again = await labelledSamples(m, today());
+    // Every term whose snapshot precedes what was added keeps its features: the chosen ones, and all others of
+    // those accounts up to then (a later term of the same account may see the additions: they precede its snapshot).
+    const addedAt = new Map(chosen.map((s) => [s.accountId, s.snapshot.getTime() + 3_600_000]));
+    const again = (await labelledSamples(m, today())).filter((s) => s.snapshot.getTime() <= (addedAt.get(s.accountId) ?? Infinity));
+    expect(again.length).toBeGreaterThan(samples.length / 2);
+    for (const c of chosen) expect(again.map((s) => s.lineId)).toContain(c.lineId);
     for (const s of again) expect({ line: s.lineId, values: s.values }).toEqual({ line: s.lineId, values: before.get(s.lineId) });
 
     // The check can fail: the same usage a day before the snapshot changes the named-user term's features.
