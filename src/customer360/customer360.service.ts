@@ -492,7 +492,7 @@ export class Customer360Service {
 
   /**
    * The account's history, newest first, at most `limit` events: orders, renewal lines,
-   * terms that ended without a renewal, findings opened and resolved, payments (ERP). Each source is cut to
+   * terms that ended without a renewal, findings opened and resolved, payments (ERP), merges and their undoing. Each source is cut to
    * `limit` rows before the merge, so the cost is bounded by the limit, not the history.
    */
   async timeline(accountIds: readonly string[], limit: number): Promise<Map<string, TimelineEvent[]>> {
@@ -538,6 +538,21 @@ export class Customer360Service {
                        r.id::text, r.amount_minor::text, r.currency
                   FROM receivable r WHERE r.account_id = a.id AND r.kind = 'PAYMENT' AND NOT r.deleted
                  ORDER BY r.doc_date DESC, r.id LIMIT $2)
+               UNION ALL
+               (SELECT m.created_at, 'MERGE',
+                       CASE WHEN m.survivor_id = a.id THEN 'Account ' || o.name || ' merged into this one' ELSE 'Merged into ' || o.name END
+                         || ' (' || m.moved_count || ' rows moved)',
+                       m.id::text, NULL, NULL
+                  FROM account_merge m JOIN account o ON o.id = CASE WHEN m.survivor_id = a.id THEN m.merged_id ELSE m.survivor_id END
+                 WHERE m.survivor_id = a.id OR m.merged_id = a.id
+                 ORDER BY m.created_at DESC, m.id LIMIT $2)
+               UNION ALL
+               (SELECT m.unmerged_at, 'UNMERGE',
+                       CASE WHEN m.survivor_id = a.id THEN 'Merge of account ' || o.name || ' undone' ELSE 'Merge into ' || o.name || ' undone' END,
+                       m.id::text, NULL, NULL
+                  FROM account_merge m JOIN account o ON o.id = CASE WHEN m.survivor_id = a.id THEN m.merged_id ELSE m.survivor_id END
+                 WHERE (m.survivor_id = a.id OR m.merged_id = a.id) AND m.status = 'UNMERGED' AND m.unmerged_at IS NOT NULL
+                 ORDER BY m.unmerged_at DESC, m.id LIMIT $2)
              ) x ORDER BY x.at DESC, x.kind, x.ref_id LIMIT $2
            ) t`,
         [[...accountIds], limit, this.today()],

@@ -417,6 +417,8 @@ export enum TimelineKind {
   FINDING_OPENED = 'FINDING_OPENED',
   FINDING_RESOLVED = 'FINDING_RESOLVED',
   PAYMENT = 'PAYMENT',
+  MERGE = 'MERGE',
+  UNMERGE = 'UNMERGE',
 }
 
 registerEnumType(TimelineKind, {
@@ -429,6 +431,8 @@ registerEnumType(TimelineKind, {
     FINDING_OPENED: { description: 'A compliance finding was first seen.' },
     FINDING_RESOLVED: { description: 'A compliance finding was resolved.' },
     PAYMENT: { description: 'A payment was received, as the ERP records it (at its document date, with its amount).' },
+    MERGE: { description: 'Another account was merged into this one, or this one into another (identity resolution).' },
+    UNMERGE: { description: 'Such a merge was undone.' },
   },
 });
 
@@ -443,7 +447,7 @@ export class TimelineEvent {
   @Field({ description: 'A sentence for people, e.g. "Order salesforce/006… (3 lines)".' })
   summary: string;
 
-  @Field(() => ID, { description: 'The record it is about: an order, an order line, a finding or a receivable (payment) id.' })
+  @Field(() => ID, { description: 'The record it is about: an order, an order line, a finding, a receivable (payment) or an account merge id.' })
   refId: string;
 
   @Field(() => Money, { nullable: true, description: 'The amount involved, when there is one (order total, renewed line value, leakage).' })

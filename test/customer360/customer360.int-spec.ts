@@ -462,6 +462,24 @@ describe('customer360: sections against figures computed here', () => {
   });
 });
 
+describe('customer360: merges in the timeline', () => {
+  it('a merge and its undoing show on the surviving account, newest first', async () => {
+    const survivor = await createAccount(hub, 'Initech');
+    const merged = await createAccount(hub, 'Initech Corp.');
+    const { mergeAccounts } = await hub.ok<{ mergeAccounts: { id: string } }>(
+      'mutation($s: ID!, $m: ID!) { mergeAccounts(survivorId: $s, mergedId: $m, reason: "same customer") { id } }',
+      { s: survivor, m: merged },
+    );
+    const after = await view(survivor);
+    expect(after.timeline[0]).toMatchObject({ kind: 'MERGE', refId: mergeAccounts.id });
+    expect(after.timeline[0]!.summary).toContain('Initech Corp. merged into this one');
+    await hub.ok('mutation($id: ID!) { unmergeAccounts(mergeId: $id, reason: "not the same") { id } }', { id: mergeAccounts.id });
+    const undone = await view(survivor);
+    expect(undone.timeline.map((e) => e.kind).slice(0, 2)).toEqual(['UNMERGE', 'MERGE']);
+    expect(undone.timeline[0]!.summary).toContain('Initech Corp.');
+  });
+});
+
 describe('customer360: lookup, scope, roles and bad input', () => {
   it('finds the account by external reference (system case-insensitive)', async () => {
     const res = await C360(null, { ref: { system: 'SalesForce', object: 'Account', externalId: ACME_SF } });
