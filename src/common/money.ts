@@ -74,3 +74,41 @@ export function splitByLargestRemainder(total: bigint, weights: bigint[]): bigin
   }
   return floors.map((f) => f * sign);
 }
+
+/** Digits after the decimal point of a currency's minor unit (USD 2, JPY 0, BHD 3). */
+export function currencyExponent(currency: string): number {
+  try {
+    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  } catch {
+    return 2;
+  }
+}
+
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+
+/**
+ * "1200.5" USD → "120050". Exact (string arithmetic, no floats); null when the amount has
+ * more decimals than the currency's minor unit (1.005 USD), so a caller reports it instead
+ * of rounding money silently. Trailing zeros beyond the exponent are fine ("12.500").
+ */
+export function majorToMinor(amount: string, currency: string): string | null {
+  const text = amount.trim();
+  if (!DECIMAL.test(text)) return null;
+  const exp = currencyExponent(currency);
+  const negative = text.startsWith('-');
+  const [int, frac = ''] = text.replace('-', '').split('.');
+  const trimmed = frac.replace(/0+$/, '');
+  if (trimmed.length > exp) return null;
+  const minor = BigInt(int! + trimmed.padEnd(exp, '0'));
+  return (negative ? -minor : minor).toString();
+}
+
+/** "120050" minor USD → "1200.50" (major units, fixed to the currency's exponent). */
+export function minorToMajor(minor: string | bigint, currency: string): string {
+  const exp = currencyExponent(currency);
+  const v = BigInt(minor);
+  const negative = v < 0n;
+  const digits = (negative ? -v : v).toString().padStart(exp + 1, '0');
+  const major = exp === 0 ? digits : `${digits.slice(0, -exp)}.${digits.slice(-exp)}`;
+  return negative ? `-${major}` : major;
+}

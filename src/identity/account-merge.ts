@@ -54,6 +54,8 @@ export const MERGE_POLICY: Readonly<Record<string, MergePolicy>> = {
   'account_health.account_id': 'MOVE',
   'account_health_history.account_id': 'MOVE',
   'account_health_override.account_id': 'MOVE',
+  // Forecast snapshots follow their order lines (which move); history, not recomputed.
+  'arr_forecast_item.account_id': 'MOVE',
   'account.merged_into': 'IDENTITY',
   'account_merge.survivor_id': 'IDENTITY',
   'account_merge.merged_id': 'IDENTITY',

@@ -24,7 +24,14 @@ export enum MergeStatus {
   UNMERGED = 'UNMERGED',
 }
 
-registerEnumType(MergeStatus, { name: 'MergeStatus', description: 'Whether a merge stands or was undone (`unmergeAccounts`).' });
+registerEnumType(MergeStatus, {
+  name: 'MergeStatus',
+  description: 'Whether a merge stands or was undone (`unmergeAccounts`).',
+  valuesConfig: {
+    MERGED: { description: 'The merged account\'s rows belong to the survivor.' },
+    UNMERGED: { description: 'Undone: the rows that moved were moved back.' },
+  },
+});
 
 @ObjectType({ description: 'One piece of evidence behind a candidate match: the rule and what it saw.' })
 export class MatchEvidence {
@@ -42,7 +49,7 @@ export class MatchEvidence {
 @ObjectType({ description: 'A candidate match between two accounts that may be the same customer, with its confidence and evidence.' })
 @Entity('identity_match')
 export class IdentityMatch {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The match.' })
   @PrimaryGeneratedColumn('uuid')
   id: string;
 
@@ -54,7 +61,7 @@ export class IdentityMatch {
   @Column('uuid', { name: 'account_b' })
   accountBId: string;
 
-  @Field(() => MatchStatus)
+  @Field(() => MatchStatus, { description: 'PENDING (waiting for review), CONFIRMED, REJECTED or AUTO_MERGED.' })
   @Column('text')
   status: MatchStatus;
 
@@ -74,11 +81,11 @@ export class IdentityMatch {
   @Column('uuid', { name: 'merge_id', nullable: true })
   mergeId: string | null;
 
-  @Field()
+  @Field({ description: 'When the pair was first proposed.' })
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
   createdAt: Date;
 
-  @Field()
+  @Field({ description: 'When it last changed.' })
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz', precision: 3 })
   updatedAt: Date;
 
@@ -106,7 +113,7 @@ export interface RemovedRow {
 @ObjectType({ description: 'A merge of one account into another: what moved, so `unmergeAccounts` can put back exactly those rows.' })
 @Entity('account_merge')
 export class AccountMerge {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The merge.' })
   @PrimaryGeneratedColumn('uuid')
   id: string;
 
@@ -118,11 +125,11 @@ export class AccountMerge {
   @Column('uuid', { name: 'merged_id' })
   mergedId: string;
 
-  @Field()
+  @Field({ description: 'Why the accounts were merged, as given.' })
   @Column('text')
   reason: string;
 
-  @Field(() => MergeStatus)
+  @Field(() => MergeStatus, { description: 'MERGED, or UNMERGED once undone.' })
   @Column('text')
   status: MergeStatus;
 
@@ -141,25 +148,25 @@ export class AccountMerge {
   @Column('uuid', { name: 'match_id', nullable: true })
   matchId: string | null;
 
-  @Field()
+  @Field({ description: 'When the merge was made.' })
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
   createdAt: Date;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: 'When it was undone, if it was.' })
   @Column('timestamptz', { name: 'unmerged_at', nullable: true })
   unmergedAt: Date | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Why it was undone, as given.' })
   @Column('text', { name: 'unmerge_reason', nullable: true })
   unmergeReason: string | null;
 }
 
 @ObjectType({ description: 'Rows of one table a merge moved.' })
 export class MergeTableCount {
-  @Field()
+  @Field({ description: 'The table whose rows moved.' })
   table: string;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Rows of the merged account moved to the survivor.' })
   moved: number;
 
   @Field(() => Int, { description: 'Rows of the merged account removed because the survivor had the same unique key (kept in the merge record, restored by unmerge).' })

@@ -1,8 +1,7 @@
-import { minorToMajor } from '../sync/sync.rules';
 import type { EntityManager } from 'typeorm';
 import { badInput } from '../common/errors';
 import { isUuid } from '../common/ids';
-import { money } from '../common/money';
+import { minorToMajor, money } from '../common/money';
 import { decodeCursor, encodeCursor, type Connection } from '../common/pagination';
 import type { Db } from '../db/db';
 import { Receivable, ReceivableKind, ReceivablesSummary, type ReceivableListArgs } from './receivable.types';
