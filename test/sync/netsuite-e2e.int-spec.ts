@@ -1,0 +1,172 @@
+import { createHash } from 'node:crypto';
+import { startNetSuiteEmulator, type NetSuiteEmulator } from '../../connectors/netsuite/emulator';
+import { noProxy } from '../../connectors/netsuite/spec-helpers';
+import type { SalesforceEmulator } from '../../connectors/salesforce/emulator/types';
+import { createSalesforceConnection, dropProxyEnv, runOf, runSync, seedSkus, startEmulator } from '../support/salesforce';
+import { day } from '../support/orders';
+import { startTestHub, type TestHub } from '../support/test-hub';
+
+noProxy();
+dropProxyEnv();
+
+/**
+ * Issue 12's NetSuite "done when", through the hub's sync engine over HTTP: 300 customers
+ * (60 of them already pulled from Salesforce and carrying its Account Id) and 500 sales
+ * orders of 3 lines become exactly the right accounts and entitlements; reruns, a full pull and
+ * a pull from an old cursor change nothing; invoices, credit memos and payments give each
+ * account the open balance and overdue days computed here independently.
+ */
+const CUSTOMERS = 300;
+const LINKED = 60;
+const ORDERS = 500;
+const SKUS = ['NS-A', 'NS-B', 'NS-C', 'NS-D'];
+
+describe('NetSuite through the sync engine', () => {
+  let hub: TestHub;
+  let ns: NetSuiteEmulator;
+  let sf: SalesforceEmulator;
+  let nsConnection: string;
+  const sfIds: string[] = [];
+  const customerIds: number[] = [];
+  const expectedLines: { customer: number; sku: string; quantity: string }[] = [];
+
+  beforeAll(async () => {
+    hub = await startTestHub();
+    ns = await startNetSuiteEmulator();
+    sf = await startEmulator();
+    await seedSkus(hub, SKUS);
+    // 60 customers known to the CRM first: pulled from Salesforce.
+    for (let i = 0; i < LINKED; i++) sfIds.push(sf.insert('Account', { Name: `Shared Customer ${i}` }));
+    const sfConnection = await createSalesforceConnection(hub, sf);
+    expect(runOf(await runSync(hub, sfConnection, { objects: ['accounts'] }), 'accounts')).toMatchObject({ created: LINKED, failed: 0 });
+
+    customerIds.push(
+      ...ns.seed.customers(
+        Array.from({ length: CUSTOMERS }, (_, i) => ({
+          companyName: i < LINKED ? `Shared Customer ${i} (ERP name)` : `ERP Customer ${i}`,
+          crmId: i < LINKED ? sfIds[i]! : null,
+          currency: 'USD',
+        })),
+      ),
+    );
+    const items = ns.seed.items(SKUS.map((s) => ({ itemId: s })));
+    ns.seed.transactions(
+      Array.from({ length: ORDERS }, (_, o) => {
+        const customer = customerIds[o % CUSTOMERS]!;
+        const lines = [0, 1, 2].map((l) => {
+          const skuIndex = (o + l) % SKUS.length;
+          const quantity = String(1 + ((o * 3 + l) % 7));
+          expectedLines.push({ customer, sku: SKUS[skuIndex]!, quantity });
+          return { item: items[skuIndex]!, quantity, rate: `${100 + (o % 50)}.25`, startDate: day(-30), endDate: day(334) };
+        });
+        return { type: 'SalesOrd' as const, entity: customer, tranDate: day(-30), lines };
+      }),
+    );
+    const m = ns.credentials.m2m!;
+    const made = await hub.ok<{ createSyncConnection: { id: string } }>('mutation($i: CreateSyncConnectionInput!) { createSyncConnection(input: $i) { id } }', {
+      i: {
+        name: 'netsuite',
+        type: 'netsuite',
+        options: { accountId: ns.accountId, baseUrl: ns.url, authMode: 'm2m' },
+        credentials: { clientId: m.clientId, certificateId: m.certificateId, privateKey: m.privateKeyPem },
+      },
+    });
+    nsConnection = made.createSyncConnection.id;
+  }, 120_000);
+
+  afterAll(async () => {
+    await ns?.close();
+    await sf?.close();
+    await hub?.close();
+  });
+
+  /** The number of hub accounts, and every entitlement of a NetSuite-linked account as comparable text. */
+  const snapshot = async () => {
+    const accounts: { n: number }[] = await hub.ds.query(`SELECT count(*)::int AS n FROM account`);
+    const ents: { sku: string; quantity: string; ext: string }[] = await hub.ds.query(
+      `SELECT e.sku, trim_scale(e.quantity)::text AS quantity, r.external_id AS ext, e.status, e.start_date::text AS s, e.end_date::text AS e, e.version
+         FROM entitlement e JOIN external_ref r ON r.entity_id = e.account_id AND r.system = 'netsuite' AND r.entity_type = 'ACCOUNT'
+        ORDER BY e.id`,
+    );
+    return { accounts: accounts[0]!.n, entitlements: ents, hash: createHash('sha256').update(JSON.stringify(ents)).digest('hex') };
+  };
+
+  it('pulls 300 customers and 500 orders of 3 lines into exactly the right accounts and entitlements; customers the CRM has are linked, not duplicated', async () => {
+    const runs = await runSync(hub, nsConnection, { objects: ['accounts', 'orders'] });
+    expect(runOf(runs, 'accounts')).toMatchObject({ read: CUSTOMERS, created: CUSTOMERS - LINKED, updated: LINKED, failed: 0 });
+    expect(runOf(runs, 'orders')).toMatchObject({ read: ORDERS, created: ORDERS, failed: 0 });
+    const s = await snapshot();
+    expect(s.accounts).toBe(CUSTOMERS); // 60 from Salesforce + 240 new: nobody twice
+    const linkedBoth: { n: number }[] = await hub.ds.query(
+      `SELECT count(*)::int AS n FROM account a
+        WHERE EXISTS (SELECT 1 FROM external_ref r WHERE r.entity_id = a.id AND r.system = 'salesforce')
+          AND EXISTS (SELECT 1 FROM external_ref r WHERE r.entity_id = a.id AND r.system = 'netsuite')`,
+    );
+    expect(linkedBoth[0]!.n).toBe(LINKED);
+    // One entitlement per order line, on the customer's account, with its sku and quantity.
+    const want = expectedLines.map((l) => `${l.customer}|${l.sku}|${l.quantity}`).sort();
+    expect(s.entitlements.map((e) => `${e.ext}|${e.sku}|${e.quantity}`).sort()).toEqual(want);
+  }, 300_000);
+
+  it('a rerun, a full pull and a pull from an old cursor change nothing', async () => {
+    const before = await snapshot();
+    const rerun = await runSync(hub, nsConnection, { objects: ['accounts', 'orders'] });
+    expect(runOf(rerun, 'orders')).toMatchObject({ created: 0, updated: 0, failed: 0 });
+    const full = await runSync(hub, nsConnection, { objects: ['accounts', 'orders'], full: true });
+    expect(runOf(full, 'accounts')).toMatchObject({ read: CUSTOMERS, created: 0, updated: 0, failed: 0 });
+    expect(runOf(full, 'orders')).toMatchObject({ read: ORDERS, created: 0, updated: 0, failed: 0 });
+    await hub.ok('mutation($c: ID!, $o: String!) { resetSyncCursor(connectionId: $c, object: $o) }', { c: nsConnection, o: 'orders' });
+    const old = await runSync(hub, nsConnection, { objects: ['orders'] });
+    expect(runOf(old, 'orders')).toMatchObject({ read: ORDERS, created: 0, updated: 0, failed: 0 });
+    const after = await snapshot();
+    expect(after.accounts).toBe(before.accounts);
+    expect(after.hash).toBe(before.hash);
+  }, 300_000);
+
+  it('gives each account the open balance and overdue days of its invoices, credit memos and payments, equal to sums computed here', async () => {
+    const asOf = day(0);
+    const docs: { customer: number; kind: 'CustInvc' | 'CustCred' | 'CustPymt'; total: number; open: number; due: string | null }[] = [];
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 120; i++) {
+      const customer = customerIds[i % 40]!;
+      const kind = i % 6 === 0 ? 'CustPymt' : i % 6 === 1 ? 'CustCred' : 'CustInvc';
+      const total = 100 + Math.floor(rnd() * 900000) / 100;
+      const open = kind === 'CustInvc' && i % 3 === 0 ? 0 : Math.floor(total * rnd() * 100) / 100;
+      docs.push({ customer, kind, total, open, due: kind === 'CustInvc' ? day(-60 + (i % 90)) : null });
+    }
+    ns.seed.transactions(
+      docs.map((d) => ({
+        type: d.kind,
+        entity: d.customer,
+        tranDate: day(-90),
+        dueDate: d.due,
+        currency: 'USD',
+        total: d.total.toFixed(2),
+        ...(d.kind === 'CustInvc' ? { amountRemaining: d.open.toFixed(2) } : { unapplied: d.open.toFixed(2) }),
+      })),
+    );
+    const runs = await runSync(hub, nsConnection, { objects: ['receivables'] });
+    expect(runOf(runs, 'receivables')).toMatchObject({ read: docs.length, created: docs.length, failed: 0 });
+
+    const cents = (x: number) => Math.round(x * 100);
+    for (const customer of customerIds.slice(0, 40)) {
+      const mine = docs.filter((d) => d.customer === customer);
+      const openInvoices = mine.filter((d) => d.kind === 'CustInvc').reduce((s, d) => s + cents(d.open), 0);
+      const unapplied = mine.filter((d) => d.kind !== 'CustInvc').reduce((s, d) => s + cents(d.open), 0);
+      const overdueDocs = mine.filter((d) => d.kind === 'CustInvc' && d.open > 0 && d.due! < asOf);
+      const maxDays = overdueDocs.length ? Math.max(...overdueDocs.map((d) => Math.round((Date.parse(asOf) - Date.parse(d.due!)) / 86_400_000))) : 0;
+      const [acc] = await hub.ds.query(`SELECT entity_id AS id FROM external_ref WHERE system = 'netsuite' AND object = 'Account' AND external_id = $1`, [String(customer)]);
+      const { account } = await hub.ok<{ account: { receivables: { openBalance: { amountMinor: string }; overdue: { amountMinor: string }; maxOverdueDays: number }[] } }>(
+        `query($a: ID!, $d: String) { account(id: $a) { receivables(asOf: $d) { openBalance { amountMinor } overdue { amountMinor } maxOverdueDays } } }`,
+        { a: acc.id, d: asOf },
+      );
+      expect({ customer, r: account.receivables }).toEqual({
+        customer,
+        r: [{ openBalance: { amountMinor: String(openInvoices - unapplied) }, overdue: { amountMinor: String(overdueDocs.reduce((s, d) => s + cents(d.open), 0)) }, maxOverdueDays: maxDays }],
+      });
+    }
+    const again = await runSync(hub, nsConnection, { objects: ['receivables'], full: true });
+    expect(runOf(again, 'receivables')).toMatchObject({ created: 0, updated: 0, failed: 0 });
+  }, 300_000);
+});
