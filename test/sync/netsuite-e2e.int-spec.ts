@@ -1,4 +1,8 @@
 import { createHash } from 'node:crypto';
+import { parse } from 'csv-parse/sync';
+import pino from 'pino';
+import { systemContext } from '../../src/common/context';
+import { SyncTrigger } from '../../src/sync/sync.entities';
 import { startNetSuiteEmulator, type NetSuiteEmulator } from '../../connectors/netsuite/emulator';
 import { noProxy } from '../../connectors/netsuite/spec-helpers';
 import type { SalesforceEmulator } from '../../connectors/salesforce/emulator/types';
@@ -8,6 +12,7 @@ import { startTestHub, type TestHub } from '../support/test-hub';
 
 noProxy();
 dropProxyEnv();
+const silent = pino({ level: 'silent' });
 
 /**
  * Issue 12's NetSuite "done when", through the hub's sync engine over HTTP: 300 customers
@@ -20,6 +25,11 @@ const CUSTOMERS = 300;
 const LINKED = 60;
 const ORDERS = 500;
 const SKUS = ['NS-A', 'NS-B', 'NS-C', 'NS-D'];
+/** The last closed month (YYYY-MM) and a one-year term starting on its first day: revenue falls in it. */
+const now = new Date();
+const P = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
+const TERM_START = `${P}-01`;
+const TERM_END = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1 + 12, 0)).toISOString().slice(0, 10);
 
 describe('NetSuite through the sync engine', () => {
   let hub: TestHub;
@@ -57,9 +67,9 @@ describe('NetSuite through the sync engine', () => {
           const skuIndex = (o + l) % SKUS.length;
           const quantity = String(1 + ((o * 3 + l) % 7));
           expectedLines.push({ customer, sku: SKUS[skuIndex]!, quantity });
-          return { item: items[skuIndex]!, quantity, rate: `${100 + (o % 50)}.25`, startDate: day(-30), endDate: day(334) };
+          return { item: items[skuIndex]!, quantity, rate: `${100 + (o % 50)}.25`, startDate: TERM_START, endDate: TERM_END };
         });
-        return { type: 'SalesOrd' as const, entity: customer, tranDate: day(-30), lines };
+        return { type: 'SalesOrd' as const, entity: customer, tranDate: TERM_START, lines };
       }),
     );
     const m = ns.credentials.m2m!;
@@ -168,5 +178,60 @@ describe('NetSuite through the sync engine', () => {
     }
     const again = await runSync(hub, nsConnection, { objects: ['receivables'], full: true });
     expect(runOf(again, 'receivables')).toMatchObject({ created: 0, updated: 0, failed: 0 });
+  }, 300_000);
+
+  it('sends a closed revenue period to NetSuite as one balanced journal entry per subsidiary, equal to the journal CSV, once', async () => {
+    // The GL accounts the hub posts to (EHUB_GL_* defaults), as NetSuite's chart of accounts holds them.
+    for (const [n, name] of [['4000', 'Revenue'], ['2400', 'Contract liability'], ['1300', 'Contract asset'], ['1200', 'Receivables']]) {
+      ns.store.insert('account', { acctnumber: n, acctname: name });
+    }
+    await hub.ok('mutation($m: String!) { closePeriod(month: $m) { month } }', { m: P });
+    const conn = await hub.services.sync.connectionByName('netsuite');
+    const drain = async () => {
+      for (let i = 0; i < 50; i++) {
+        await hub.services.sync.pushOnce(systemContext(silent, 'test:push'), conn, SyncTrigger.MANUAL);
+        const [open] = await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox WHERE connection_id = $1 AND status IN ('PENDING','FAILED','IN_FLIGHT','SUBMITTED')`, [conn.id]);
+        if (open.n === 0) return;
+      }
+      throw new Error('the outbox did not drain');
+    };
+    await drain();
+    const [dead] = await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox WHERE connection_id = $1 AND status = 'DEAD'`, [conn.id]);
+    expect(dead.n).toBe(0);
+    const lines: { externalid: string; acctnumber: string; debit: string | null; credit: string | null }[] = ns.store.all(
+      `SELECT t.externalid, a.acctnumber, l.debitforeignamount AS debit, l.creditforeignamount AS credit
+         FROM "transaction" t JOIN transactionline l ON l."transaction" = t.id JOIN account a ON a.id = l.account
+        WHERE t.type = 'Journal' ORDER BY t.id, l.id`,
+    ) as never;
+    const entries = [...new Set(lines.map((l) => l.externalid))];
+    expect(entries).toEqual([`ehub-journal:${P}:1:USD`]); // every customer is in subsidiary 1
+    const cents = (v: string | null) => (v ? Math.round(Number(v) * 100) : 0);
+    const got = new Map<string, { debit: number; credit: number }>();
+    for (const l of lines) {
+      const t = got.get(l.acctnumber) ?? { debit: 0, credit: 0 };
+      t.debit += cents(l.debit);
+      t.credit += cents(l.credit);
+      got.set(l.acctnumber, t);
+    }
+    const debits = [...got.values()].reduce((s, t) => s + t.debit, 0);
+    expect(debits).toBeGreaterThan(0);
+    expect(debits).toBe([...got.values()].reduce((s, t) => s + t.credit, 0));
+
+    const res = await fetch(`${hub.url}/v1/exports/journal-entries.csv?from=${P}&to=${P}`, { headers: { authorization: `Bearer ${hub.adminKey}` } });
+    expect(res.status).toBe(200);
+    const want = new Map<string, { debit: number; credit: number }>();
+    for (const r of parse(await res.text(), { columns: true }) as Record<string, string>[]) {
+      const t = want.get(r.gl_account_code!) ?? { debit: 0, credit: 0 };
+      t.debit += Number(r.debit_minor);
+      t.credit += Number(r.credit_minor);
+      want.set(r.gl_account_code!, t);
+    }
+    expect(got).toEqual(want);
+
+    // Sent again (as after a crash between send and acknowledge): upserted by external id, never a second entry.
+    await hub.ds.query(`UPDATE sync_outbox SET status = 'PENDING', next_attempt_at = now(), dirty_version = dirty_version + 1 WHERE connection_id = $1 AND object = 'journal-entry'`, [conn.id]);
+    await drain();
+    const [count] = ns.store.all(`SELECT count(*) AS n FROM "transaction" WHERE type = 'Journal'`) as { n: number }[];
+    expect(Number(count!.n)).toBe(1);
   }, 300_000);
 });
