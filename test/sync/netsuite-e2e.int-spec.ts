@@ -234,4 +234,54 @@ describe('NetSuite through the sync engine', () => {
     const [count] = ns.store.all(`SELECT count(*) AS n FROM "transaction" WHERE type = 'Journal'`) as { n: number }[];
     expect(Number(count!.n)).toBe(1);
   }, 300_000);
+
+  it("writes the closed month's usage of a usage-billed NetSuite order line as one usage record, equal to the rollups, never doubled", async () => {
+    await seedSkus(hub, ['NS-USE'], 'USAGE');
+    await hub.ok('mutation($i: UpsertMeterInput!) { upsertMeter(input: $i) { id } }', {
+      i: { key: 'ns.calls', name: 'API calls', aggregation: 'SUM', unit: 'call', featureKey: 'f.ns-use' },
+    });
+    const [item] = ns.seed.items([{ itemId: 'NS-USE' }]);
+    const [customer] = ns.seed.customers([{ companyName: 'Metered Customer', currency: 'USD' }]);
+    ns.seed.transactions([{ type: 'SalesOrd', entity: customer!, tranDate: TERM_START, lines: [{ item: item!, quantity: '1', rate: '0.00', startDate: TERM_START, endDate: TERM_END }] }]);
+    const pulled = await runSync(hub, nsConnection, { objects: ['accounts', 'orders'] });
+    expect(runOf(pulled, 'orders')).toMatchObject({ created: 1, failed: 0 });
+    const [acc] = await hub.ds.query(`SELECT entity_id AS id FROM external_ref WHERE system = 'netsuite' AND object = 'Account' AND external_id = $1`, [String(customer)]);
+    const quantities = [120, 75.5, 4];
+    const res = await fetch(`${hub.url}/v1/usage`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${hub.adminKey}` },
+      body: quantities.map((q, i) => JSON.stringify({ id: `ns-u-${i}`, accountId: acc.id, meter: 'ns.calls', quantity: q, occurredAt: `${P}-1${i}T12:00:00Z`, deployment: 'CLOUD' })).join('\n') + '\n',
+    });
+    expect(res.status).toBe(200);
+
+    const jobNow = new Date(`${new Date().toISOString().slice(0, 7)}-03T00:00:00Z`);
+    const conn = await hub.services.sync.connectionByName('netsuite');
+    const send = async () => {
+      await hub.services.sync.markUsagePeriods(silent, jobNow);
+      for (let i = 0; i < 50; i++) {
+        await hub.services.sync.pushOnce(systemContext(silent, 'test:push'), conn, SyncTrigger.MANUAL);
+        const [open] = await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox WHERE connection_id = $1 AND status IN ('PENDING','FAILED','IN_FLIGHT','SUBMITTED')`, [conn.id]);
+        if (open.n === 0) return;
+      }
+      throw new Error('the outbox did not drain');
+    };
+    // The first write is applied by NetSuite but its answer lost (503): the resend must upsert, not add.
+    ns.faults.queueOn('PUT record/usage/{id}', 'APPLY_THEN_503');
+    const faultsBefore = ns.stats.faultsInjected;
+    await send();
+    expect(ns.stats.faultsInjected).toBe(faultsBefore + 1);
+    const [ent] = await hub.ds.query(`SELECT e.id FROM entitlement e WHERE e.account_id = $1 AND e.sku = 'NS-USE'`, [acc.id]);
+    const [rollup] = await hub.ds.query(
+      `SELECT trim_scale(sum(r.sum))::text AS total FROM usage_rollup r JOIN meter m ON m.id = r.meter_id
+        WHERE r.account_id = $1 AND m.key = 'ns.calls' AND r.granularity = 'D' AND r.bucket >= $2::date AND r.bucket < ($2::date + interval '1 month')`,
+      [acc.id, TERM_START],
+    );
+    expect(rollup.total).toBe('199.5');
+    const records = ns.store.all(`SELECT externalid, customer, usagequantity, subscriptionline, usagedate FROM usage`) as Record<string, unknown>[];
+    expect(records).toEqual([expect.objectContaining({ externalid: `ehub-usage:${ent.id}:${P}`, customer: customer, usagequantity: '199.5' })]);
+    // Sent again after the period is re-marked (late usage, a replay): still one record.
+    await hub.ds.query(`UPDATE sync_outbox SET status = 'PENDING', next_attempt_at = now(), dirty_version = dirty_version + 1 WHERE connection_id = $1 AND object = 'usage-record'`, [conn.id]);
+    await send();
+    expect(ns.store.all(`SELECT count(*) AS n FROM usage`)).toEqual([{ n: 1 }]);
+  }, 300_000);
 });
