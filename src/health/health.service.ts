@@ -5,7 +5,7 @@ import type { RequestContext } from '../common/context';
 import { AppError, badInput, notFound } from '../common/errors';
 import { isUuid } from '../common/ids';
 import type { Db } from '../db/db';
-import { parseHealthConfig, scoreHealth, type Band, type HealthConfig, type MeasureScore } from './health.rules';
+import { parseHealthConfig, scoreBand, scoreHealth, type Band, type HealthConfig, type MeasureScore } from './health.rules';
 import { readHealthInputs, type OverdueReader } from './health.sql';
 
 /** An account's stored health: the computed score and, beside it, a person's override. */
@@ -187,7 +187,7 @@ export class HealthService {
       computedAt: r.computed_at,
       override,
       effectiveScore,
-      effectiveBand: override ? (effectiveScore >= this.config.score.green ? 'GREEN' : effectiveScore >= this.config.score.yellow ? 'YELLOW' : 'RED') : r.band,
+      effectiveBand: override ? scoreBand(effectiveScore, this.config) : r.band,
     };
   }
 

@@ -90,6 +90,17 @@ describe('NetSuite through the sync engine', () => {
     await hub?.close();
   });
 
+  /** Pushes the NetSuite connection's outbox until nothing is left to send. */
+  const drain = async () => {
+    const conn = await hub.services.sync.connectionByName('netsuite');
+    for (let i = 0; i < 50; i++) {
+      await hub.services.sync.pushOnce(systemContext(silent, 'test:push'), conn, SyncTrigger.MANUAL);
+      const [open] = await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox WHERE connection_id = $1 AND status IN ('PENDING','FAILED','IN_FLIGHT','SUBMITTED')`, [conn.id]);
+      if (open.n === 0) return;
+    }
+    throw new Error('the outbox did not drain');
+  };
+
   /** The number of hub accounts, and every entitlement of a NetSuite-linked account as comparable text. */
   const snapshot = async () => {
     const accounts: { n: number }[] = await hub.ds.query(`SELECT count(*)::int AS n FROM account`);
@@ -186,15 +197,7 @@ describe('NetSuite through the sync engine', () => {
       ns.store.insert('account', { acctnumber: n, acctname: name });
     }
     await hub.ok('mutation($m: String!) { closePeriod(month: $m) { month } }', { m: P });
-    const conn = await hub.services.sync.connectionByName('netsuite');
-    const drain = async () => {
-      for (let i = 0; i < 50; i++) {
-        await hub.services.sync.pushOnce(systemContext(silent, 'test:push'), conn, SyncTrigger.MANUAL);
-        const [open] = await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox WHERE connection_id = $1 AND status IN ('PENDING','FAILED','IN_FLIGHT','SUBMITTED')`, [conn.id]);
-        if (open.n === 0) return;
-      }
-      throw new Error('the outbox did not drain');
-    };
+    const conn = { id: nsConnection };
     await drain();
     const [dead] = await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox WHERE connection_id = $1 AND status = 'DEAD'`, [conn.id]);
     expect(dead.n).toBe(0);
@@ -255,15 +258,9 @@ describe('NetSuite through the sync engine', () => {
     expect(res.status).toBe(200);
 
     const jobNow = new Date(`${new Date().toISOString().slice(0, 7)}-03T00:00:00Z`);
-    const conn = await hub.services.sync.connectionByName('netsuite');
     const send = async () => {
       await hub.services.sync.markUsagePeriods(silent, jobNow);
-      for (let i = 0; i < 50; i++) {
-        await hub.services.sync.pushOnce(systemContext(silent, 'test:push'), conn, SyncTrigger.MANUAL);
-        const [open] = await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox WHERE connection_id = $1 AND status IN ('PENDING','FAILED','IN_FLIGHT','SUBMITTED')`, [conn.id]);
-        if (open.n === 0) return;
-      }
-      throw new Error('the outbox did not drain');
+      await drain();
     };
     // The first write is applied by NetSuite but its answer lost (503): the resend must upsert, not add.
     ns.faults.queueOn('PUT record/usage/{id}', 'APPLY_THEN_503');
@@ -280,7 +277,7 @@ describe('NetSuite through the sync engine', () => {
     const records = ns.store.all(`SELECT externalid, customer, usagequantity, subscriptionline, usagedate FROM usage`) as Record<string, unknown>[];
     expect(records).toEqual([expect.objectContaining({ externalid: `ehub-usage:${ent.id}:${P}`, customer: customer, usagequantity: '199.5' })]);
     // Sent again after the period is re-marked (late usage, a replay): still one record.
-    await hub.ds.query(`UPDATE sync_outbox SET status = 'PENDING', next_attempt_at = now(), dirty_version = dirty_version + 1 WHERE connection_id = $1 AND object = 'usage-record'`, [conn.id]);
+    await hub.ds.query(`UPDATE sync_outbox SET status = 'PENDING', next_attempt_at = now(), dirty_version = dirty_version + 1 WHERE connection_id = $1 AND object = 'usage-record'`, [nsConnection]);
     await send();
     expect(ns.store.all(`SELECT count(*) AS n FROM usage`)).toEqual([{ n: 1 }]);
   }, 300_000);
