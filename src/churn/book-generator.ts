@@ -1,3 +1,4 @@
+import type { QueryRunner } from 'typeorm';
 import type { RequestContext } from '../common/context';
 import { conflict } from '../common/errors';
 import type { UpsertFeatureInput, UpsertMeterInput, UpsertProductInput } from '../catalog/catalog.types';
@@ -43,6 +44,8 @@ export interface BookSummary {
   activations: number;
   leases: number;
   findings: number;
+  /** ERP documents: monthly invoices and the payments that settled them. */
+  receivables: number;
   ms: number;
   /** Milliseconds per phase: accounts, orders, volume (the SQL part). */
   phases: Record<string, number>;
@@ -69,6 +72,10 @@ export const BOOK_TRUTH = {
   /** × min(tenure in years, 3). */
   tenure: 0.6,
   byModel: { METERED: -1.2, USAGE: -0.8, CONCURRENT: 0.4, SUBSCRIPTION: 0.8 } as Record<string, number>,
+  /** + for an account that pays its invoices late (a fifth of accounts, drawn apart). */
+  slowPayer: -1.2,
+  /** The share of accounts that pay late. */
+  slowPayerShare: 0.2,
   /** Standard deviation of the per-term noise on the log-odds. */
   noise: 0.6,
 };
@@ -115,6 +122,8 @@ interface PlannedTerm {
 interface PlannedLine {
   account: number;
   line: number;
+  /** The account pays its invoices 15–74 days late (others pay up to 10 days early, or 3 late). */
+  slowPayer: boolean;
   product: (typeof BOOK_PRODUCTS)[number];
   quantity: number;
   unitPrice: number;
@@ -124,6 +133,8 @@ interface PlannedLine {
 /** The plan: accounts, lines and terms with their curves and outcomes, from the seed alone. */
 export function planBook(opts: BookOptions): PlannedLine[] {
   const rand = seededRandom(opts.seed);
+  // Payment behaviour from a generator of its own, so the rest of the plan is what it was before it existed.
+  const payRand = seededRandom(opts.seed ^ 0x5eed_f00d);
   const asOf = opts.asOf ?? toDay(Date.now());
   const asOfMs = fromDay(asOf);
   const totalWeight = BOOK_PRODUCTS.reduce((a, p) => a + p.weight, 0);
@@ -137,6 +148,7 @@ export function planBook(opts: BookOptions): PlannedLine[] {
     // The account's disposition: its usual utilisation and drift.
     const level = clamp(0.55 + 0.2 * normal(rand), 0.05, 0.98);
     const drift = 0.12 * normal(rand);
+    const slowPayer = payRand() < BOOK_TRUTH.slowPayerShare;
     const start = toDay(asOfMs - Math.floor(rand() * (opts.years * 365 - 30) + 30) * DAY);
     const nLines = rand() < 0.3 ? 2 : 1;
     // One cycle per account: its lines start, end and renew together (one renewal order each time).
@@ -163,6 +175,7 @@ export function planBook(opts: BookOptions): PlannedLine[] {
           BOOK_TRUTH.level * (atSnapshot - 0.5) +
           BOOK_TRUTH.tenure * tenure +
           (BOOK_TRUTH.byModel[product.model] ?? 0) +
+          (slowPayer ? BOOK_TRUTH.slowPayer : 0) +
           BOOK_TRUTH.noise * normal(rand);
         const draw = rand();
         const ended = fromDay(end) < asOfMs;
@@ -172,7 +185,7 @@ export function planBook(opts: BookOptions): PlannedLine[] {
         termStart = toDay(fromDay(end) + DAY);
         u0 = u1;
       }
-      lines.push({ account: a, line: l, product, quantity, unitPrice, terms });
+      lines.push({ account: a, line: l, slowPayer, product, quantity, unitPrice, terms });
     }
   }
   return lines;
@@ -299,10 +312,13 @@ export async function generateBook(s: Services, ctx: RequestContext, opts: BookO
     await qr.query(`
       CREATE TEMP TABLE book_term (
         account_no int, line_no int, term_no int, account_id uuid, sku text, model text, meter_key text, deployment text,
-        quantity numeric, start_date date, end_date date, u0 float8, u1 float8, renewed boolean, entitlement_id uuid, meter_id uuid)`);
+        quantity numeric, unit_price numeric, slow_payer boolean, start_date date, end_date date, u0 float8, u1 float8, renewed boolean,
+        entitlement_id uuid, meter_id uuid)`);
     await qr.query(
-      `INSERT INTO book_term (account_no, line_no, term_no, account_id, sku, model, meter_key, deployment, quantity, start_date, end_date, u0, u1, renewed)
-       SELECT * FROM unnest($1::int[], $2::int[], $3::int[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::numeric[], $10::date[], $11::date[], $12::float8[], $13::float8[], $14::boolean[])`,
+      `INSERT INTO book_term (account_no, line_no, term_no, account_id, sku, model, meter_key, deployment, quantity, start_date, end_date, u0, u1, renewed,
+                             unit_price, slow_payer)
+       SELECT * FROM unnest($1::int[], $2::int[], $3::int[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::numeric[], $10::date[], $11::date[], $12::float8[], $13::float8[], $14::boolean[],
+                            $15::numeric[], $16::boolean[])`,
       [
         terms.map((x) => x.t.account),
         terms.map((x) => x.t.line),
@@ -318,6 +334,8 @@ export async function generateBook(s: Services, ctx: RequestContext, opts: BookO
         terms.map((x) => x.t.u0),
         terms.map((x) => x.t.u1),
         terms.map((x) => x.t.renewed),
+        terms.map((x) => x.l.unitPrice),
+        terms.map((x) => x.l.slowPayer),
       ],
     );
     await qr.query(
@@ -392,8 +410,9 @@ export async function generateBook(s: Services, ctx: RequestContext, opts: BookO
        ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) AS n FROM ins`,
       [asOf],
     );
+    const receivables = await writeReceivables(qr, source, asOf, String(opts.seed));
     const n = (r: { n: string }[]) => Number(r[0]?.n ?? 0);
-    counts = { rollups: n(rollups), seats: n(seats), activations: n(activations), leases: n(leases), findings: n(findings) };
+    counts = { rollups: n(rollups), seats: n(seats), activations: n(activations), leases: n(leases), findings: n(findings), receivables };
     await qr.query(`DROP TABLE book_term`);
   } finally {
     await qr.release();
@@ -413,7 +432,65 @@ export async function generateBook(s: Services, ctx: RequestContext, opts: BookO
     activations: counts.activations!,
     leases: counts.leases!,
     findings: counts.findings!,
+    receivables: counts.receivables!,
     ms: Date.now() - started,
     phases,
   };
+}
+
+/**
+ * The book's ERP side (on a disabled `csv` connection of its own, so nothing ever pulls or
+ * pushes it): one invoice per account and month of service, due in 30 days, for the month's
+ * share of every line's price; a slow payer settles 15–74 days after the due date, others
+ * between 10 days early and 3 days late. Each invoice is written open as of its date and then
+ * paid as of its payment date (a payment document beside it), so `receivable_history` holds
+ * what an ERP pull would have recorded over time. Returns the number of documents.
+ */
+async function writeReceivables(qr: QueryRunner, source: string, asOf: string, seed: string): Promise<number> {
+  const [conn]: { id: string }[] = await qr.query(
+    `INSERT INTO sync_connection (name, type, enabled, pull_enabled, push_enabled, ref_system, order_source)
+     VALUES ($1, 'csv', false, false, false, $2, $3) RETURNING id`,
+    [`${source}-erp`, `${source}-erp`, source],
+  );
+  const days = `(CASE WHEN i.slow THEN 45 + abs(hashtext(i.account_no || ':' || i.doc_date || ':pay:' || $2::text)) % 60
+                      ELSE 20 + abs(hashtext(i.account_no || ':' || i.doc_date || ':pay:' || $2::text)) % 14 END)`;
+  await qr.query(`CREATE TEMP TABLE book_invoice (account_id uuid, account_no int, doc_date date, slow boolean, amount bigint, paid_on date)`);
+  await qr.query(
+    `INSERT INTO book_invoice (account_id, account_no, doc_date, slow, amount, paid_on)
+     SELECT i.*, (i.doc_date + ${days})::date AS paid_on
+       FROM (SELECT b.account_id, b.account_no, m::date AS doc_date, bool_or(b.slow_payer) AS slow,
+                    sum(round(b.quantity * b.unit_price * 365 / 12.0 / greatest(1, b.end_date - b.start_date + 1)))::bigint AS amount
+               FROM book_term b
+              CROSS JOIN LATERAL generate_series(b.start_date::timestamp, least(b.end_date, $1::date - 1)::timestamp, interval '1 month') m
+              WHERE b.start_date < $1::date AND b.unit_price > 0
+              GROUP BY 1, 2, 3) i`,
+    [asOf, seed],
+  );
+  const [inv]: { n: string }[] = await qr.query(
+    `WITH ins AS (
+       INSERT INTO receivable (connection_id, external_id, account_id, kind, number, doc_date, due_date, currency, amount_minor, open_minor, status, modified_at)
+       SELECT $1, 'INV-' || account_no || '-' || to_char(doc_date, 'YYYYMMDD'), account_id, 'INVOICE', 'INV-' || account_no || '-' || to_char(doc_date, 'YYYYMMDD'),
+              doc_date, doc_date + 30, 'USD', amount, amount, 'OPEN', doc_date::timestamp AT TIME ZONE 'UTC'
+         FROM book_invoice
+       RETURNING 1) SELECT count(*) AS n FROM ins`,
+    [conn!.id],
+  );
+  // Paid by asOf: the invoice closes as of its payment day, and the payment is a document of its own.
+  await qr.query(
+    `UPDATE receivable r SET open_minor = 0, status = 'PAID', modified_at = i.paid_on::timestamp AT TIME ZONE 'UTC'
+       FROM book_invoice i
+      WHERE r.connection_id = $1 AND r.external_id = 'INV-' || i.account_no || '-' || to_char(i.doc_date, 'YYYYMMDD') AND i.paid_on < $2::date`,
+    [conn!.id, asOf],
+  );
+  const [pay]: { n: string }[] = await qr.query(
+    `WITH ins AS (
+       INSERT INTO receivable (connection_id, external_id, account_id, kind, number, doc_date, due_date, currency, amount_minor, open_minor, status, modified_at)
+       SELECT $1, 'PAY-' || account_no || '-' || to_char(doc_date, 'YYYYMMDD'), account_id, 'PAYMENT', NULL,
+              paid_on, NULL, 'USD', amount, 0, 'APPLIED', paid_on::timestamp AT TIME ZONE 'UTC'
+         FROM book_invoice WHERE paid_on < $2::date
+       RETURNING 1) SELECT count(*) AS n FROM ins`,
+    [conn!.id, asOf],
+  );
+  await qr.query(`DROP TABLE book_invoice`);
+  return Number(inv!.n) + Number(pay!.n);
 }

@@ -99,7 +99,7 @@ function featureSql(terms: string): string {
             WHEN 'NAMED_USER' THEN (seats.then_in_use - seats.now_in_use) / nullif(t.quantity, 0)
             WHEN 'DEVICE_LOCKED' THEN (devices.then_in_use - devices.now_in_use) / nullif(t.quantity, 0)
           END)::float8 AS seat_shrink,
-         0::float8 AS overdue_receivables,
+         (CASE WHEN recv.docs > 0 THEN ln(1 + coalesce(recv.max_days, 0)) END)::float8 AS overdue_receivables,
          ln(1 + findings.open)::float8 AS open_findings,
          ((t.snap::date - tenure.since) / 365.0)::float8 AS tenure_years,
          (t.model = 'NAMED_USER')::int::float8 AS model_named_user,
@@ -134,6 +134,14 @@ function featureSql(terms: string): string {
       SELECT sum(f.limit_total) * t.quantity / nullif(max(e.quantity), 0) AS total
         FROM entitlement_feature f JOIN entitlement e ON e.id = f.entitlement_id
        WHERE t.model = 'METERED' AND f.entitlement_id = t.entitlement_id) allowance
+    CROSS JOIN LATERAL (
+      SELECT count(*) AS docs,
+             max((t.snap AT TIME ZONE 'UTC')::date - r.due_date)
+               FILTER (WHERE r.kind = 'INVOICE' AND h.open_minor > 0 AND NOT h.deleted AND r.due_date < (t.snap AT TIME ZONE 'UTC')::date) AS max_days
+        FROM receivable r
+        JOIN LATERAL (SELECT x.open_minor, x.deleted FROM receivable_history x
+                       WHERE x.receivable_id = r.id AND x.valid_from < t.snap ORDER BY x.valid_from DESC LIMIT 1) h ON true
+       WHERE r.account_id = t.account_id AND r.doc_date < (t.snap AT TIME ZONE 'UTC')::date) recv
     CROSS JOIN LATERAL (
       SELECT count(*) AS open FROM compliance_finding c
        WHERE c.account_id = t.account_id AND c.first_seen_at < t.snap

@@ -68,6 +68,47 @@ describe('book generator', () => {
     expect(late.n).toBe(0);
   });
 
+  it('writes the ERP side: monthly invoices, each open from its date and closed from its payment day in the receivable history', async () => {
+    expect(book.receivables).toBeGreaterThan(1_000);
+    const [docs] = await hub.ds.query(
+      `SELECT count(*) FILTER (WHERE r.kind = 'INVOICE')::int AS invoices, count(*) FILTER (WHERE r.kind = 'PAYMENT')::int AS payments,
+              count(*) FILTER (WHERE r.kind = 'INVOICE' AND r.open_minor = 0)::int AS paid,
+              count(*) FILTER (WHERE r.kind = 'INVOICE' AND r.open_minor > 0 AND r.due_date < $2::date)::int AS overdue
+         FROM receivable r JOIN sync_connection c ON c.id = r.connection_id WHERE c.name = $1`,
+      [`${book.source}-erp`, AS_OF],
+    );
+    expect(docs.invoices + docs.payments).toBe(book.receivables);
+    expect(docs.paid).toBe(docs.payments);
+    // Slow payers leave invoices overdue on the book's last day; the others have paid nearly everything due.
+    expect(docs.overdue).toBeGreaterThan(0);
+    // Every paid invoice: open for its amount from its date, 0 from the day it was paid; every open one: one row.
+    const wrong: unknown[] = await hub.ds.query(
+      `SELECT r.id FROM receivable r JOIN sync_connection c ON c.id = r.connection_id
+        WHERE c.name = $1 AND r.kind = 'INVOICE'
+          AND (SELECT array_agg(h.open_minor::text || '@' || (h.valid_from AT TIME ZONE 'UTC')::date ORDER BY h.valid_from) FROM receivable_history h WHERE h.receivable_id = r.id)
+              IS DISTINCT FROM CASE WHEN r.open_minor = 0
+                                    THEN ARRAY[r.amount_minor::text || '@' || r.doc_date, '0@' || (r.modified_at AT TIME ZONE 'UTC')::date]
+                                    ELSE ARRAY[r.amount_minor::text || '@' || r.doc_date] END`,
+      [`${book.source}-erp`],
+    );
+    expect(wrong).toEqual([]);
+    // The connection of the book's ERP side is disabled: nothing pulls or pushes it.
+    const [conn] = await hub.ds.query(`SELECT enabled, pull_enabled, push_enabled FROM sync_connection WHERE name = $1`, [`${book.source}-erp`]);
+    expect(conn).toEqual({ enabled: false, pull_enabled: false, push_enabled: false });
+  });
+
+  it('renews less often when the account pays late', () => {
+    const lines = planBook({ accounts: 2000, years: 3, seed: 11, asOf: AS_OF });
+    const rate = (slow: boolean) => {
+      const ts = lines.filter((l) => l.slowPayer === slow).flatMap((l) => l.terms).filter((t) => t.renewed !== null);
+      return ts.filter((t) => t.renewed).length / ts.length;
+    };
+    const share = new Set(lines.filter((l) => l.slowPayer).map((l) => l.account)).size / 2000;
+    expect(share).toBeGreaterThan(0.15);
+    expect(share).toBeLessThan(0.25);
+    expect(rate(true)).toBeLessThan(rate(false) - 0.1);
+  });
+
   it('renews more often when utilisation rises than when it falls', () => {
     const terms = planBook({ accounts: 2000, years: 3, seed: 11, asOf: AS_OF }).flatMap((l) => l.terms).filter((t) => t.renewed !== null);
     const rate = (ts: typeof terms) => ts.filter((t) => t.renewed).length / ts.length;

@@ -128,6 +128,42 @@ describe('churn model', () => {
     expect(changed.values[FEATURES.indexOf('utilisation')]).not.toEqual(before.get(s.lineId)![FEATURES.indexOf('utilisation')]);
   });
 
+  it('reads overdue receivables as they stood at the snapshot: a payment recorded after it changes nothing, one before it does', async () => {
+    const k = FEATURES.indexOf('overdue_receivables');
+    const overdue = samples.filter((s) => (s.values[k] ?? 0) > 0);
+    // The slow payers' invoices are open past their due date at many snapshots; the rest are paid.
+    expect(overdue.length).toBeGreaterThan(10);
+    expect(samples.filter((s) => s.values[k] === 0).length).toBeGreaterThan(overdue.length);
+    const s = overdue[0]!;
+    const day = (d: Date) => d.toISOString().slice(0, 10);
+    const snapDay = day(s.snapshot);
+    // Its invoices open at the snapshot and due before it: the oldest one sets the value.
+    const open: { id: string; due: string }[] = await hub.ds.query(
+      `SELECT r.id, r.due_date::text AS due FROM receivable r
+        WHERE r.account_id = $1 AND r.kind = 'INVOICE' AND r.due_date < $2::date
+          AND (SELECT h.open_minor FROM receivable_history h WHERE h.receivable_id = r.id AND h.valid_from < $3 ORDER BY h.valid_from DESC LIMIT 1) > 0
+        ORDER BY r.due_date`,
+      [s.accountId, snapDay, s.snapshot],
+    );
+    expect(open.length).toBeGreaterThan(0);
+    const days = (Date.parse(`${snapDay}T00:00:00Z`) - Date.parse(`${open[0]!.due}T00:00:00Z`)) / 86_400_000;
+    expect(s.values[k]).toBeCloseTo(Math.log(1 + days), 10);
+    const valueNow = async () => (await labelledSamples(hub.ds.manager, today())).find((x) => x.lineId === s.lineId)!.values[k];
+    // The ERP reports them paid an hour after the snapshot (as a pull would: the document's modification instant).
+    const ids = open.map((o) => o.id);
+    await hub.ds.query(`UPDATE receivable SET open_minor = 0, status = 'PAID', modified_at = $2 WHERE id = ANY($1::uuid[]) AND modified_at < $2`, [
+      ids,
+      new Date(s.snapshot.getTime() + 3_600_000),
+    ]);
+    expect(await valueNow()).toBe(s.values[k]);
+    // Paid a day before the snapshot instead: known at it, so nothing is overdue any more.
+    await hub.ds.query(
+      `INSERT INTO receivable_history (receivable_id, valid_from, open_minor, status, deleted) SELECT id, $2, 0, 'PAID', false FROM unnest($1::uuid[]) id`,
+      [ids, new Date(s.snapshot.getTime() - 86_400_000)],
+    );
+    expect(await valueNow()).toBe(0);
+  });
+
   it('gives every account with an open term a churn risk whose contributions and intercept add up to its log-odds', async () => {
     const ids: string[] = (await hub.ds.query(`SELECT id FROM account ORDER BY id`)).map((r: { id: string }) => r.id);
     const risks = await hub.services.churn.risks(ids);
