@@ -21,6 +21,7 @@ import { ReceivableService } from '../receivables/receivable.service';
 import { Customer360Service } from '../customer360/customer360.service';
 import { IdentityService } from '../identity/identity.service';
 import { ChurnService } from '../churn/churn.service';
+import { healthBaseline } from '../churn/health-baseline';
 
 /** The hub's services, built once per process and shared by resolvers, the CLI and jobs. */
 export interface Services {
@@ -58,6 +59,9 @@ export function createServices(db: Db, config: Config): Services {
   const usage = new UsageService(db, config);
   const receivables = new ReceivableService(db);
   const health = new HealthService(db, config);
+  // The churn model is measured against the health score's rules as of each snapshot, which also score churn risk until a model is trained.
+  const churn = new ChurnService(db, config);
+  churn.setBaseline(healthBaseline(health.config));
   // The health score's overdue-receivables measure reads the ERP receivables (docs/health.md).
   health.useOverdueReader((_m, ids, at) => receivables.overdueForHealth(ids, at.toISOString().slice(0, 10)));
   const compliance = new ComplianceService(db, config);
@@ -88,6 +92,6 @@ export function createServices(db: Db, config: Config): Services {
     health,
     customer360: new Customer360Service(db, accounts, revenue, config.EHUB_TIME_ZONE),
     identity,
-    churn: new ChurnService(db, config),
+    churn,
   };
 }

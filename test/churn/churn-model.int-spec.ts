@@ -60,6 +60,8 @@ describe('churn model', () => {
     expect(trained.testSamples).toBeGreaterThan(100);
     expect(trained.model!.calibration.reduce((a, b) => a + b.count, 0)).toBe(trained.testSamples);
     expect(trained.model!.auc).toBeGreaterThan(0.7);
+    // The rules-only baseline is the health score's rules as of each snapshot (src/churn/health-baseline.ts).
+    expect((trained as Report & { baselineName: string }).baselineName).toBe('health score (rules only, as of the snapshot)');
     expect(trained.model!.auc).toBeGreaterThan(trained.rulesBaseline!.auc);
     expect(trained.model!.brier).toBeLessThan(trained.rulesBaseline!.brier);
     // Every term is scored 90 days before its end: days to renewal alone cannot rank them.
