@@ -105,6 +105,18 @@ export class ChurnResolver {
   ): Promise<ArrForecast | null> {
     return (await ctx.services.churn.forecast(asOf ?? null)) as ArrForecast | null;
   }
+
+  @Authorized(ANALYZE)
+  @Query(() => ArrForecast, {
+    nullable: true,
+    description: 'The renewal forecast: the same answer as `arrForecast` (the name outside tools use; docs/churn.md). ' + WHO,
+  })
+  async renewalForecast(
+    @Arg('asOf', () => String, { nullable: true, description: 'YYYY-MM-DD: the latest snapshot on or before this day.' }) asOf: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<ArrForecast | null> {
+    return this.arrForecast(asOf, ctx);
+  }
 }
 
 @Resolver(() => Account)

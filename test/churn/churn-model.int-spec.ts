@@ -220,6 +220,13 @@ describe('churn model', () => {
     expect(arrForecast.months.every((m) => m.actualRenewedArrMinor === null)).toBe(true);
     const { arrForecast: old } = await hub.ok<{ arrForecast: { asOf: string } }>(`query($d: String) { arrForecast(asOf: $d) { asOf } }`, { d: addDays(past, 1) });
     expect(old.asOf).toBe(past);
+    // `renewalForecast` (the name in DESIGN.md's list) answers exactly what `arrForecast` does.
+    const both = await hub.ok<{ a: unknown; r: unknown }>(
+      `query($d: String) { a: arrForecast(asOf: $d) { asOf months { month terms expectedRenewingArrMinor actualRenewedArrMinor } } r: renewalForecast(asOf: $d) { asOf months { month terms expectedRenewingArrMinor actualRenewedArrMinor } } }`,
+      { d: addDays(past, 1) },
+    );
+    expect(both.r).toEqual(both.a);
+    expect((both.r as { asOf: string }).asOf).toBe(past);
   });
 });
 
