@@ -330,6 +330,8 @@ export interface AccountFields {
   healthScore?: number | null;
   /** LOW | MEDIUM | HIGH (when the hub computes health). */
   churnRisk?: string | null;
+  /** Monetization-model fit (docs/model-fit.md): `KEEP`, or `<MODEL> for <sku>: <amount> <currency> a year less`; at most 255 characters. */
+  modelFit?: string | null;
 }
 
 /** A renewal deal the hub asks the CRM to hold, upserted by `renewalKey`. */

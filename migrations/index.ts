@@ -19,6 +19,7 @@ import { ChurnModel1764302500000 } from './1764302500000-ChurnModel';
 import { AccountHealth1764302600000 } from './1764302600000-AccountHealth';
 import { Customer360Indexes1764302700000 } from './1764302700000-Customer360Indexes';
 import { ReceivableHistory1764303200000 } from './1764303200000-ReceivableHistory';
+import { ModelFit1764302800000 } from './1764302800000-ModelFit';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the app, the CLI and the
@@ -45,5 +46,6 @@ export const migrations = [
   ChurnModel1764302500000,
   AccountHealth1764302600000,
   Customer360Indexes1764302700000,
+  ModelFit1764302800000,
   ReceivableHistory1764303200000,
 ];

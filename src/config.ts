@@ -151,6 +151,11 @@ const schema = z.object({
   EHUB_CHURN_L2: z.coerce.number().min(0).max(1_000_000).default(1),
   EHUB_CHURN_CRON: z.string().default('0 5 * * *'),
   EHUB_CHURN_RETRAIN_DAYS: z.coerce.number().int().min(0).max(3650).default(7),
+  /** Model fit (docs/model-fit.md): the job's schedule, days of usage history needed, capacity headroom and the saving needed to recommend a change (percent). */
+  EHUB_MODEL_FIT_CRON: z.string().default('50 4 * * *'),
+  EHUB_MODEL_FIT_MIN_DAYS: z.coerce.number().int().min(1).max(365).default(90),
+  EHUB_MODEL_FIT_HEADROOM_PERCENT: z.coerce.number().int().min(0).max(1000).default(10),
+  EHUB_MODEL_FIT_MIN_SAVING_PERCENT: z.coerce.number().int().min(0).max(100).default(10),
   /** A Salesforce connection from the environment (JSON objects; see docs/salesforce-setup.md): created or updated at start-up as `salesforce`. */
   EHUB_SALESFORCE_OPTIONS: z.string().optional(),
   EHUB_SALESFORCE_CREDENTIALS: z.string().optional(),

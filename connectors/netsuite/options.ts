@@ -20,6 +20,7 @@ export const DEFAULT_ACCOUNT_FIELDS = {
   estimatedLeakage: 'custentity_ehub_leakage',
   healthScore: 'custentity_ehub_health_score',
   churnRisk: 'custentity_ehub_churn_risk',
+  modelFit: 'custentity_ehub_model_fit',
   syncedAt: 'custentity_ehub_synced_at',
 } as const;
 export type AccountFieldKey = keyof typeof DEFAULT_ACCOUNT_FIELDS;

@@ -20,6 +20,7 @@ export const DEFAULT_ACCOUNT_FIELDS = {
   estimatedLeakage: 'Ehub_Estimated_Leakage__c',
   healthScore: 'Ehub_Health_Score__c',
   churnRisk: 'Ehub_Churn_Risk__c',
+  modelFit: 'Ehub_Model_Fit__c',
   syncedAt: 'Ehub_Synced_At__c',
 } as const;
 

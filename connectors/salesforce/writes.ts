@@ -99,6 +99,7 @@ function accountValue(key: Exclude<AccountFieldKey, 'syncedAt'>, v: unknown): Sf
       return new Date(v as string).toISOString();
     case 'entitlementStatus':
     case 'churnRisk':
+    case 'modelFit':
       return v === null ? null : text(v, key);
   }
 }

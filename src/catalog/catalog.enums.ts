@@ -25,6 +25,19 @@ export enum MonetizationModel {
   OUTCOME = 'OUTCOME',
 }
 
+/**
+ * The models a product can carry a catalog price in, for model-fit analysis (ADR 0033):
+ * capacity priced per unit and year, pay per use of a meter, and hybrid (a base fee with
+ * included units and an overage price; what a METERED entitlement is sold as).
+ */
+export enum PricingModel {
+  NAMED_USER = 'NAMED_USER',
+  CONCURRENT = 'CONCURRENT',
+  DEVICE_LOCKED = 'DEVICE_LOCKED',
+  USAGE = 'USAGE',
+  HYBRID = 'HYBRID',
+}
+
 /** How a meter turns usage events into one figure per period. */
 export enum MeterAggregation {
   SUM = 'SUM',
@@ -65,6 +78,18 @@ registerEnumType(MonetizationModel, {
     USAGE: { description: 'Pay per use, billed in arrears.' },
     METERED: { description: 'A quantity per reset period, with an overage policy.' },
     OUTCOME: { description: 'Billed per outcome event.' },
+  },
+});
+
+registerEnumType(PricingModel, {
+  name: 'PricingModel',
+  description: 'A model a product has a catalog price in (for model-fit analysis).',
+  valuesConfig: {
+    NAMED_USER: { description: 'Per named user (seat) and year.' },
+    CONCURRENT: { description: 'Per concurrent user (floating seat) and year.' },
+    DEVICE_LOCKED: { description: 'Per device and year.' },
+    USAGE: { description: 'Per unit of a meter, pay as used.' },
+    HYBRID: { description: 'A yearly base fee including some units of a meter, plus an overage price per unit beyond them (sold as METERED).' },
   },
 });
 

@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import type { Db } from '../db/db';
 import type { Feature, Product, ProductComponent, ProductFeature } from './catalog.entities';
 import { catalogRepository, type EffectiveFeature } from './catalog.repository';
+import { modelPricesOf, type ModelPriceRow } from './model-price.service';
 
 /** Per-request loaders for the catalog's field resolvers: one statement per kind per tick. */
 export interface CatalogLoaders {
@@ -13,6 +14,8 @@ export interface CatalogLoaders {
   componentsByBundle: DataLoader<string, ProductComponent[]>;
   /** A product's flattened features (see CatalogService.effectiveFeatures). */
   effectiveFeaturesByProduct: DataLoader<string, EffectiveFeature[]>;
+  /** A product's prices per model (model fit). */
+  modelPricesByProduct: DataLoader<string, ModelPriceRow[]>;
 }
 
 export function createCatalogLoaders(db: Db): CatalogLoaders {
@@ -36,6 +39,10 @@ export function createCatalogLoaders(db: Db): CatalogLoaders {
     }),
     effectiveFeaturesByProduct: new DataLoader(async (ids) => {
       const found = await catalogRepository.effectiveFeatures(m(), ids);
+      return ids.map((id) => found.get(id) ?? []);
+    }),
+    modelPricesByProduct: new DataLoader(async (ids) => {
+      const found = await modelPricesOf(m(), ids);
       return ids.map((id) => found.get(id) ?? []);
     }),
   };

@@ -3,6 +3,7 @@ import { Roles } from '../auth/role';
 import type { Connection } from '../common/pagination';
 import type { GraphQLContext } from '../server/graphql-context';
 import { Feature, Meter, Product, ProductComponent, ProductFeature } from './catalog.entities';
+import { ProductModelPriceResolver } from './model-price.resolvers';
 import {
   CatalogListArgs,
   FeatureConnection,
@@ -179,4 +180,4 @@ export class MeterResolver {
   }
 }
 
-export const CatalogResolvers: Function[] = [ProductResolver, ProductFeatureResolver, ProductComponentResolver, FeatureResolver, MeterResolver];
+export const CatalogResolvers: Function[] = [ProductResolver, ProductFeatureResolver, ProductComponentResolver, FeatureResolver, MeterResolver, ProductModelPriceResolver];

@@ -9,6 +9,7 @@ import { AccountHealth } from '../health/health.types';
 import { ReceivablesSummary, ReceivablesSummaryArgs } from '../receivables/receivable.types';
 import { todayIn } from '../common/dates';
 import type { AccountHealthView } from '../health/health.service';
+import { AccountModelFit } from '../modelfit/modelfit.types';
 import { arrOf, groupEntitlements, upcomingRenewals, utilizationOf } from './customer360.service';
 import {
   Customer360,
@@ -107,6 +108,13 @@ export class Customer360Resolver {
   })
   health(@Root() c: Customer360, @Ctx() ctx: GraphQLContext): Promise<AccountHealthView | null> {
     return ctx.loaders.health.load(c.accountId);
+  }
+
+  @FieldResolver(() => AccountModelFit, {
+    description: 'Monetization-model fit per product (usage shape, each priced model\'s charge, what was paid, the recommendation), as `Account.modelFit`.',
+  })
+  modelFit(@Root() c: Customer360, @Ctx() ctx: GraphQLContext): Promise<AccountModelFit> {
+    return ctx.loaders.modelFit.load(c.accountId);
   }
 
   @FieldResolver(() => [TimelineEvent], { description: 'The account\'s history, newest first, at most `timelineLimit` events (default 50).' })

@@ -20,6 +20,8 @@ export type DomainEvent =
   | { kind: 'findings.changed'; accountId: string }
   /** Health scores (or their overrides) of these accounts changed. */
   | { kind: 'health.changed'; accountIds: readonly string[] }
+  /** The model-fit summary of these accounts changed (ADR 0033). */
+  | { kind: 'modelfit.changed'; accountIds: readonly string[] }
   /** An account was linked to a record in an external system. */
   | { kind: 'account.linked'; accountId: string }
   /** A revenue period (month, YYYY-MM) was closed: its journal is final and goes to the ERP. */

@@ -56,6 +56,8 @@ export const MERGE_POLICY: Readonly<Record<string, MergePolicy>> = {
   'account_health_override.account_id': 'MOVE',
   // Forecast snapshots follow their order lines (which move); history, not recomputed.
   'arr_forecast_item.account_id': 'MOVE',
+  // The model-fit summary is recomputed by its job; on a collision the survivor's stays.
+  'account_model_fit.account_id': 'MOVE',
   'account.merged_into': 'IDENTITY',
   'account_merge.survivor_id': 'IDENTITY',
   'account_merge.merged_id': 'IDENTITY',

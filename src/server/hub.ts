@@ -15,6 +15,7 @@ import { complianceJobs } from '../compliance/compliance.jobs';
 import { webhookJobs } from '../webhooks/webhook.jobs';
 import { revenueJobs } from '../revenue/revenue.jobs';
 import { healthJobs } from '../health/health.jobs';
+import { modelFitJobs } from '../modelfit/modelfit.jobs';
 import { syncJobs } from '../sync/sync.jobs';
 import { retentionJobs } from '../jobs/retention';
 import { Role } from '../auth/role';
@@ -133,7 +134,7 @@ export function registerJobs(scheduler: Scheduler, services: Services, log: Logg
     schedule: services.config.EHUB_CHURN_CRON,
     execute: () => services.churn.runScheduled(systemContext(log, 'job:churn')),
   });
-  for (const job of [...complianceJobs(services, log), ...webhookJobs(services, log), ...revenueJobs(services, log), ...syncJobs(services, log), ...retentionJobs(services.retention, services.config.EHUB_RETENTION_CRON, log), ...healthJobs(services, log)]) {
+  for (const job of [...complianceJobs(services, log), ...webhookJobs(services, log), ...revenueJobs(services, log), ...syncJobs(services, log), ...retentionJobs(services.retention, services.config.EHUB_RETENTION_CRON, log), ...healthJobs(services, log), ...modelFitJobs(services, log)]) {
     scheduler.register(job);
   }
 }

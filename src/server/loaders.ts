@@ -8,6 +8,7 @@ import { createEntitlementLoaders, type EntitlementLoaders } from '../entitlemen
 import { createWebhookLoaders, type WebhookLoaders } from '../webhooks/webhook.loaders';
 import { createReceivableLoaders, type ReceivableLoaders } from '../receivables/receivable.loaders';
 import { createCustomer360Loaders, type Customer360Loaders } from '../customer360/customer360.loaders';
+import type { AccountModelFit } from '../modelfit/modelfit.types';
 
 /**
  * Per-request DataLoaders: every field resolver that reads the database goes through one,
@@ -23,6 +24,8 @@ export interface Loaders {
   health: DataLoader<string, AccountHealthView | null>;
   receivables: ReceivableLoaders;
   customer360: Customer360Loaders;
+  /** `Account.modelFit` and `customer360.modelFit`: a fixed number of statements per batch of accounts. */
+  modelFit: DataLoader<string, AccountModelFit>;
 }
 
 export function createLoaders(services: Services): Loaders {
@@ -38,5 +41,9 @@ export function createLoaders(services: Services): Loaders {
     }),
     receivables: createReceivableLoaders(services.receivables),
     customer360: createCustomer360Loaders(services.customer360),
+    modelFit: new DataLoader(async (ids) => {
+      const found = await services.modelFit.fitMany(ids);
+      return ids.map((id) => found.get(id)!);
+    }),
   };
 }

@@ -22,6 +22,7 @@ import { ReceivableResolvers } from '../receivables/receivable.resolvers';
 import { Customer360Resolvers } from '../customer360/customer360.resolvers';
 import { IdentityResolvers } from '../identity/identity.resolvers';
 import { ChurnResolvers } from '../churn/churn.resolvers';
+import { ModelFitResolvers } from '../modelfit/modelfit.resolvers';
 import { badInput, type FieldError } from '../common/errors';
 import { unstorablePath } from '../common/text';
 import type { GraphQLContext } from './graphql-context';
@@ -45,6 +46,7 @@ export const resolvers: NonEmptyArray<Function> = [
   ...Customer360Resolvers,
   ...IdentityResolvers,
   ...ChurnResolvers,
+  ...ModelFitResolvers,
   CertificateResolver,
   OrderResolver,
   EntitlementResolver,

@@ -22,6 +22,8 @@ import { Customer360Service } from '../customer360/customer360.service';
 import { IdentityService } from '../identity/identity.service';
 import { ChurnService } from '../churn/churn.service';
 import { healthBaseline } from '../churn/health-baseline';
+import { ModelPriceService } from '../catalog/model-price.service';
+import { ModelFitService } from '../modelfit/modelfit.service';
 
 /** The hub's services, built once per process and shared by resolvers, the CLI and jobs. */
 export interface Services {
@@ -47,6 +49,8 @@ export interface Services {
   customer360: Customer360Service;
   identity: IdentityService;
   churn: ChurnService;
+  modelPrices: ModelPriceService;
+  modelFit: ModelFitService;
 }
 
 export function createServices(db: Db, config: Config): Services {
@@ -93,5 +97,7 @@ export function createServices(db: Db, config: Config): Services {
     customer360: new Customer360Service(db, accounts, revenue, config.EHUB_TIME_ZONE),
     identity,
     churn,
+    modelPrices: new ModelPriceService(db),
+    modelFit: new ModelFitService(db, config),
   };
 }

@@ -160,6 +160,7 @@ export function syncOutboxSubscriber(usageIntervalMs: number): DomainEventSubscr
           minIntervalMs = 0;
           break;
         case 'health.changed':
+        case 'modelfit.changed':
           accountIds.push(...e.accountIds);
           minIntervalMs = 0;
           break;

@@ -164,6 +164,12 @@ export async function accountFieldPayloads(
     [accountIds],
   );
   const healthBy = new Map(health.map((h) => [h.account_id, h]));
+  // Model fit (docs/model-fit.md): the stored summary, once the account has been analysed.
+  const fits: { account_id: string; summary: string | null }[] = await m.query(
+    `SELECT account_id, summary FROM account_model_fit WHERE account_id = ANY($1::uuid[])`,
+    [accountIds],
+  );
+  const fitBy = new Map(fits.map((f) => [f.account_id, f.summary]));
   const factsBy = groupBy(facts, (f) => f.account_id);
   const usageBy = new Map(usage.map((u) => [u.account_id, u]));
   const findingsBy = groupBy(findings, (f) => f.account_id);
@@ -212,6 +218,7 @@ export async function accountFieldPayloads(
       fields.healthScore = Math.round(Number(h.score));
       fields.churnRisk = riskFromHealth(h.band as Band);
     }
+    if (fitBy.has(id)) fields.modelFit = fitBy.get(id)!;
     out.set(id, { accountExternalId: a.ext, ...fields });
   }
   return out;

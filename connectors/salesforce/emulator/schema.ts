@@ -179,6 +179,7 @@ const ACCOUNT = sobject(
     field({ name: 'Ehub_Estimated_Leakage__c', type: 'currency', precision: 16, scale: 2 }),
     field({ name: 'Ehub_Health_Score__c', type: 'double', precision: 3, scale: 0 }),
     field({ name: 'Ehub_Churn_Risk__c', type: 'string', length: 10 }),
+    field({ name: 'Ehub_Model_Fit__c', type: 'string', length: 255 }),
     field({ name: 'Ehub_Synced_At__c', type: 'datetime' }),
   ],
   [
