@@ -24,7 +24,7 @@ describe('checkModelPrices', () => {
     ['MODEL_PRICE_FIELD_NOT_ALLOWED', [{ model: PricingModel.DEVICE_LOCKED, unitPrice: usd(1), meterKey: 'm' }], 'prices.0.meterKey'],
     ['MODEL_PRICE_FIELD_NOT_ALLOWED', [{ model: PricingModel.USAGE, unitPrice: usd(1), meterKey: 'm', baseFee: usd(1) }], 'prices.0.baseFee'],
   ] as const)('%s', (code, prices, path) => {
-    const p = checkModelPrices(prices as ModelPriceDraft[], 'USD');
+    const p = checkModelPrices(prices as unknown as ModelPriceDraft[], 'USD');
     expect(p?.code).toBe(code);
     expect(p?.fields.map((f) => f.path)).toContain(path);
   });

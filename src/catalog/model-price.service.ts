@@ -27,7 +27,6 @@ export interface ModelPriceRow {
 /** The model prices of these products in one statement, by product id, in model order. */
 export async function modelPricesOf(m: EntityManager, productIds: readonly string[]): Promise<Map<string, ModelPriceRow[]>> {
   const out = new Map<string, ModelPriceRow[]>(productIds.map((id) => [id, []]));
-  if (!productIds.length) return out;
   const rows: ModelPriceRow[] = await m.query(
     `SELECT pp.product_id, pp.model, pp.currency, pp.unit_price_minor::text, pp.per_units, pp.meter_id, mt.key AS meter_key,
             pp.base_fee_minor::text, trim_scale(pp.included_units)::text AS included_units, pp.updated_at

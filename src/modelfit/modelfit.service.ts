@@ -18,7 +18,7 @@ import {
   type PriceTerms,
   type Recommendation,
 } from './modelfit.rules';
-import { key, readFitInputs, readPaid } from './modelfit.sql';
+import { key, readFitInputs } from './modelfit.sql';
 import { BaselineSourceEnum, ModelFitStatus, type AccountModelFit, type ProductModelFit } from './modelfit.types';
 
 const BATCH = 500;
@@ -62,14 +62,10 @@ export class ModelFitService {
   /** Model fit of a batch of accounts (every id gets an answer; no products = an empty list). */
   async fitMany(accountIds: readonly string[], at = new Date(), m: EntityManager = this.db.manager): Promise<Map<string, AccountModelFit>> {
     const w = this.window(at);
-    const { subjects, facts } = await readFitInputs(m, accountIds, w.from, w.to, w.toDay);
+    // Always the same statements, whatever the accounts hold (customer360 counts them).
+    const { subjects, facts, paid } = await readFitInputs(m, accountIds, w.from, w.to, w.toDay);
     const prices = await modelPricesOf(m, [...new Set(subjects.map((s) => s.product_id))]);
     const shapes = new Map(subjects.map((s) => [key(s.account_id, s.product_id), usageShape(facts.get(key(s.account_id, s.product_id))!)]));
-    const periods = subjects.flatMap((s) => {
-      const f = facts.get(key(s.account_id, s.product_id))!;
-      return f.firstUsageDay ? [{ accountId: s.account_id, productId: s.product_id, fromDay: f.firstUsageDay }] : [];
-    });
-    const paid = await readPaid(m, periods, w.toDay);
     const lastDay = addDays(w.toDay, -1);
 
     const out = new Map<string, AccountModelFit>(

@@ -21,7 +21,14 @@ const SUBJECTS_SQL = `
    GROUP BY e.account_id, e.product_id, p.sku, p.name, p.currency
    ORDER BY e.account_id, p.sku`;
 
-/** Per account and product: daily events and users, monthly and hourly peaks, distinct users and devices. */
+/**
+ * Per account and product: daily events and users, monthly and hourly peaks, distinct users
+ * and devices, and what was paid for the analysis period [first usage day, $4) per currency:
+ * per active line that granted, renewed, amended or upgraded, its amount (quantity × unit
+ * price, the price of its whole term) times the share of its term inside the period, rounded
+ * per line. A line stops counting the day before a later line amends, upgrades or cancels
+ * it; a line without an end date counts in full when it starts inside the period.
+ */
 const USAGE_SQL = `
   WITH ev AS (
     SELECT u.account_id, e.product_id, u.occurred_at, u.user_id, u.device
@@ -43,12 +50,35 @@ const USAGE_SQL = `
      GROUP BY 1, 2
   ), t AS (
     SELECT account_id, product_id, count(DISTINCT user_id) AS users, count(DISTINCT device) AS devices,
-           count(DISTINCT user_id) FILTER (WHERE occurred_at >= $3::timestamptz - interval '30 days') AS users30
+           count(DISTINCT user_id) FILTER (WHERE occurred_at >= $3::timestamptz - interval '30 days') AS users30,
+           min((occurred_at AT TIME ZONE 'UTC')::date) AS from_day
       FROM ev GROUP BY 1, 2
+  ), paid AS (
+    SELECT t.account_id, t.product_id, json_agg(json_build_object('currency', p.currency, 'minor', p.minor::text) ORDER BY p.currency) AS paid
+      FROM t CROSS JOIN LATERAL (
+        SELECT l.currency,
+               sum(CASE
+                     WHEN l.end_date IS NULL THEN CASE WHEN l.start_date >= t.from_day THEN round(l.quantity * l.unit_price_minor) ELSE 0 END
+                     ELSE round(l.quantity * l.unit_price_minor
+                                * greatest(0, least(l.end_date, cut.last_day, $4::date - 1) - greatest(l.start_date, t.from_day) + 1)
+                                / (l.end_date - l.start_date + 1))
+                   END)::bigint AS minor
+          FROM order_line l
+          CROSS JOIN LATERAL (
+            SELECT min(CASE WHEN a.action = 'CANCELLATION' THEN coalesce(a.end_date, a.start_date - 1) ELSE a.start_date - 1 END) AS last_day
+              FROM order_line a WHERE a.amends_line_id = l.id AND a.status = 'ACTIVE'
+          ) cut
+         WHERE l.account_id = t.account_id AND l.product_id = t.product_id AND l.status = 'ACTIVE'
+           AND l.action IN ('NEW','RENEWAL','AMENDMENT','UPGRADE')
+           AND l.start_date < $4::date AND (l.end_date IS NULL OR l.end_date >= t.from_day)
+         GROUP BY l.currency
+      ) p
+     GROUP BY t.account_id, t.product_id
   )
   SELECT t.account_id, t.product_id, t.users::int AS users, t.devices::int AS devices, t.users30::int AS users30,
-         mo.users::int AS month_users, mo.devices::int AS month_devices, hr.users::int AS hour_users, d.days
-    FROM t JOIN d USING (account_id, product_id) JOIN mo USING (account_id, product_id) JOIN hr USING (account_id, product_id)`;
+         mo.users::int AS month_users, mo.devices::int AS month_devices, hr.users::int AS hour_users, d.days, paid.paid
+    FROM t JOIN d USING (account_id, product_id) JOIN mo USING (account_id, product_id) JOIN hr USING (account_id, product_id)
+    LEFT JOIN paid USING (account_id, product_id)`;
 
 /** Billable units per account, product and meter (SUM meters: their summed values; COUNT meters: their events), from the daily rollups. */
 const METER_SQL = `
@@ -77,32 +107,6 @@ const LEASES_SQL = `
     FROM (SELECT account_id, product_id, sum(delta) OVER (PARTITION BY account_id, product_id ORDER BY t, delta ROWS UNBOUNDED PRECEDING) AS held FROM x) y
    GROUP BY 1, 2`;
 
-/**
- * What each (account, product) paid for [from, $3): per active line that granted, renewed,
- * amended or upgraded, its amount (quantity × unit price, the price of its whole term) times
- * the share of its term inside the period, rounded per line. A line stops counting the day
- * before a later line amends, upgrades or cancels it; a line without an end date counts in
- * full when it starts inside the period.
- */
-const PAID_SQL = `
-  WITH k AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::date[]) AS k(account_id, product_id, from_day))
-  SELECT k.account_id, k.product_id, l.currency,
-         sum(CASE
-               WHEN l.end_date IS NULL THEN CASE WHEN l.start_date >= k.from_day AND l.start_date < $4::date THEN round(l.quantity * l.unit_price_minor) ELSE 0 END
-               ELSE round(l.quantity * l.unit_price_minor
-                          * greatest(0, least(l.end_date, cut.last_day, $4::date - 1) - greatest(l.start_date, k.from_day) + 1)
-                          / (l.end_date - l.start_date + 1))
-             END)::bigint::text AS paid_minor
-    FROM k
-    JOIN order_line l ON l.account_id = k.account_id AND l.product_id = k.product_id
-    CROSS JOIN LATERAL (
-      SELECT min(CASE WHEN a.action = 'CANCELLATION' THEN coalesce(a.end_date, a.start_date - 1) ELSE a.start_date - 1 END) AS last_day
-        FROM order_line a WHERE a.amends_line_id = l.id AND a.status = 'ACTIVE'
-    ) cut
-   WHERE l.status = 'ACTIVE' AND l.action IN ('NEW','RENEWAL','AMENDMENT','UPGRADE')
-     AND l.start_date < $4::date AND (l.end_date IS NULL OR l.end_date >= k.from_day)
-   GROUP BY k.account_id, k.product_id, l.currency`;
-
 export interface Subject {
   account_id: string;
   product_id: string;
@@ -117,19 +121,42 @@ export interface FitInputs {
   subjects: Subject[];
   /** By `${account}|${product}`. */
   facts: Map<string, UsageFacts>;
+  /** What was paid for the analysis period, per currency, by `${account}|${product}` (only products with usage). */
+  paid: Map<string, { currency: string; minor: bigint }[]>;
 }
 
 export const key = (accountId: string, productId: string) => `${accountId}|${productId}`;
 
-/** Subjects and usage facts of a batch of accounts over the window ending `windowTo` (YYYY-MM-DD, exclusive). */
+/** Runs the reads side by side on the pool, one after another inside a transaction (one connection). */
+async function all<T extends unknown[]>(m: EntityManager, reads: { [K in keyof T]: () => Promise<T[K]> }): Promise<T> {
+  if (m.queryRunner) {
+    const out: unknown[] = [];
+    for (const r of reads) out.push(await r());
+    return out as T;
+  }
+  return (await Promise.all(reads.map((r) => r()))) as T;
+}
+
+/** Subjects, usage facts and payments of a batch of accounts over the window ending `windowTo` (YYYY-MM-DD, exclusive). */
 export async function readFitInputs(m: EntityManager, accountIds: readonly string[], windowFrom: Date, windowTo: Date, windowToDay: string): Promise<FitInputs> {
   const p = [[...accountIds], windowFrom, windowTo];
   const [subjects, usage, meters, leases]: [
     Subject[],
-    { account_id: string; product_id: string; users: number; devices: number; users30: number; month_users: number; month_devices: number; hour_users: number; days: { day: string; events: number; users: number }[] }[],
+    {
+      account_id: string;
+      product_id: string;
+      users: number;
+      devices: number;
+      users30: number;
+      month_users: number;
+      month_devices: number;
+      hour_users: number;
+      days: { day: string; events: number; users: number }[];
+      paid: { currency: string; minor: string }[] | null;
+    }[],
     { account_id: string; product_id: string; meter_key: string; units: string }[],
     { account_id: string; product_id: string; peak: number }[],
-  ] = await Promise.all([m.query(SUBJECTS_SQL, p), m.query(USAGE_SQL, p), m.query(METER_SQL, p), m.query(LEASES_SQL, p)]);
+  ] = await all(m, [() => m.query(SUBJECTS_SQL, p), () => m.query(USAGE_SQL, [...p, windowToDay]), () => m.query(METER_SQL, p), () => m.query(LEASES_SQL, p)]);
   const usageBy = new Map(usage.map((u) => [key(u.account_id, u.product_id), u]));
   const leasesBy = new Map(leases.map((l) => [key(l.account_id, l.product_id), l.peak]));
   const metersBy = new Map<string, Record<string, string>>();
@@ -156,26 +183,6 @@ export async function readFitInputs(m: EntityManager, accountIds: readonly strin
       meterUnits: metersBy.get(k) ?? {},
     });
   }
-  return { subjects, facts };
-}
-
-/** Paid per (account, product) from each one's first day to `windowToDay` (exclusive), per currency. */
-export async function readPaid(
-  m: EntityManager,
-  periods: readonly { accountId: string; productId: string; fromDay: string }[],
-  windowToDay: string,
-): Promise<Map<string, { currency: string; minor: bigint }[]>> {
-  const out = new Map<string, { currency: string; minor: bigint }[]>();
-  if (!periods.length) return out;
-  const rows: { account_id: string; product_id: string; currency: string; paid_minor: string }[] = await m.query(PAID_SQL, [
-    periods.map((x) => x.accountId),
-    periods.map((x) => x.productId),
-    periods.map((x) => x.fromDay),
-    windowToDay,
-  ]);
-  for (const r of rows) {
-    const k = key(r.account_id, r.product_id);
-    (out.get(k) ?? out.set(k, []).get(k)!).push({ currency: r.currency.trim(), minor: BigInt(r.paid_minor) });
-  }
-  return out;
+  const paid = new Map(usage.map((u) => [key(u.account_id, u.product_id), (u.paid ?? []).map((x) => ({ currency: x.currency.trim(), minor: BigInt(x.minor) }))]));
+  return { subjects, facts, paid };
 }
