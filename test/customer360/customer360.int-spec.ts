@@ -28,6 +28,7 @@ const FULL = `query C360($id: ID, $ref: ExternalRefInput, $days: Int, $limit: In
     syncStatus { system connectionName connectionType enabled lastPullStatus lastPullAt lastPushStatus lastPushAt outboxPending outboxDead lastDeliveredAt }
     timeline { at kind summary refId amount { amountMinor currency } }
     health { score band coverage measures { key band explanation } }
+    modelFit { summary products { sku status recommendation } }
     receivables { currency openBalance { amountMinor currency } overdue { amountMinor } maxOverdueDays lastPaymentDate invoiceCount openInvoiceCount }
   }
 }`;
@@ -570,7 +571,8 @@ describe('customer360: statement count does not grow with the account', () => {
     expect(large.result.customer360.receivables[0]!.invoiceCount).toBe(200);
     expect(small.result.customer360.entitlementGroups).toHaveLength(1);
     expect(large.count).toBe(small.count);
-    // account, linked records, contacts, entitlement facts, licences, usage, findings, revenue, sync, timeline, health, receivables.
-    expect(small.count).toBeLessThanOrEqual(12);
+    // account, linked records, contacts, entitlement facts, licences, usage, findings, revenue, sync, timeline, health, receivables,
+    // and model fit's five (products held, usage and payments, meter units, leases, model prices).
+    expect(small.count).toBeLessThanOrEqual(17);
   });
 });
