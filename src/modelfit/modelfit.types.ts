@@ -68,7 +68,7 @@ export class UsageShape {
 
 @ObjectType({ description: 'Units of one meter.' })
 export class MeterUnits {
-  @Field()
+  @Field({ description: 'The meter key.' })
   meterKey: string;
   @Field({ description: 'A decimal string.' })
   units: string;
@@ -76,7 +76,7 @@ export class MeterUnits {
 
 @ObjectType({ description: 'What one priced model would have charged for a year of this usage.' })
 export class ModelCharge {
-  @Field(() => PricingModel)
+  @Field(() => PricingModel, { description: 'The model re-rated.' })
   model: PricingModel;
   @Field({ description: 'Whether the usage had what this model is rated on (users, devices, the meter).' })
   rateable: boolean;
@@ -92,13 +92,13 @@ export class ModelCharge {
 
 @ObjectType({ description: 'Model fit of one product of an account.' })
 export class ProductModelFit {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The product.' })
   productId: string;
-  @Field()
+  @Field({ description: 'The product sku.' })
   sku: string;
-  @Field()
+  @Field({ description: 'The product name.' })
   productName: string;
-  @Field(() => ModelFitStatus)
+  @Field(() => ModelFitStatus, { description: 'FITTED, or why the product could not be analysed.' })
   status: ModelFitStatus;
   @Field(() => MonetizationModel, { description: 'The model the account holds the product in now (else last held).' })
   currentModel: MonetizationModel;
@@ -116,11 +116,11 @@ export class ProductModelFit {
   charges: ModelCharge[];
   @Field({ description: 'KEEP, or the model recommended.' })
   recommendation: string;
-  @Field(() => PricingModel, { nullable: true })
+  @Field(() => PricingModel, { nullable: true, description: 'The model recommended; null when keeping the current one.' })
   recommendedModel: PricingModel | null;
   @Field(() => Money, { nullable: true, description: 'What the recommendation is compared with, per year.' })
   baseline: Money | null;
-  @Field(() => BaselineSourceEnum, { nullable: true })
+  @Field(() => BaselineSourceEnum, { nullable: true, description: 'Where the baseline comes from; null when there is nothing to compare with.' })
   baselineSource: BaselineSourceEnum | null;
   @Field(() => Money, { nullable: true, description: 'Baseline − the recommended model, per year; null when keeping.' })
   annualSaving: Money | null;
@@ -130,7 +130,7 @@ export class ProductModelFit {
 
 @ObjectType({ description: "An account's monetization-model fit: every product it held in the last 365 days, re-rated under each priced model (docs/model-fit.md)." })
 export class AccountModelFit {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The account.' })
   accountId: string;
   @Field({ description: 'First day of the window, YYYY-MM-DD.' })
   windowFrom: string;
@@ -138,6 +138,6 @@ export class AccountModelFit {
   windowTo: string;
   @Field(() => String, { nullable: true, description: 'KEEP, or the change with the largest annual saving (what the CRM field shows); null when no product could be analysed.' })
   summary: string | null;
-  @Field(() => [ProductModelFit])
+  @Field(() => [ProductModelFit], { description: 'One entry per product held in the window, by sku.' })
   products: ProductModelFit[];
 }
