@@ -91,6 +91,8 @@ export enum OutboxObject {
   ACCOUNT_FIELDS = 'account-fields',
   RENEWAL_OPPORTUNITY = 'renewal-opportunity',
   ENTITLEMENT = 'entitlement',
+  USAGE_RECORD = 'usage-record',
+  JOURNAL_ENTRY = 'journal-entry',
 }
 registerEnumType(OutboxObject, {
   name: 'OutboxObject',
@@ -99,6 +101,8 @@ registerEnumType(OutboxObject, {
     ACCOUNT_FIELDS: { description: 'The synced fields of one account (status, renewal date, ARR, utilisation, usage, overuse, leakage).' },
     RENEWAL_OPPORTUNITY: { description: 'A renewal opportunity, upserted by its renewal key.' },
     ENTITLEMENT: { description: 'One entitlement with its remaining quantity, upserted by the entitlement id.' },
+    USAGE_RECORD: { description: "One billing period's usage of one usage-billed entitlement (ERP billing), upserted by its usage key." },
+    JOURNAL_ENTRY: { description: 'The revenue journal entry of one closed period, subsidiary and currency (ERP), upserted by its entry key.' },
   },
 });
 
@@ -287,7 +291,7 @@ export class SyncOutboxItem {
   @Column('text')
   object: OutboxObject;
 
-  @Field({ description: 'The target record: the hub account id, the renewal key, or the entitlement id.' })
+  @Field({ description: 'The target record: the hub account id, the renewal key, the entitlement id, the usage key or the journal entry key.' })
   @Column('text', { name: 'record_key' })
   recordKey: string;
 

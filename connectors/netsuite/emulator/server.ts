@@ -38,6 +38,14 @@ export interface EmulatorStats {
   /** Requests answered 429 by the concurrency limit or a fault. */
   throttled: number;
   faultsInjected: number;
+  /** Injected faults by kind (queued or drawn at random). */
+  faultsByKind: Partial<Record<RequestFaultKind, number>>;
+  /**
+   * SuiteQL: queries answered, rows served, the highest offset asked, the largest
+   * `totalResults` answered (a query whose rows reach past the offset ceiling shows here) and
+   * the requests refused for an offset at or past the ceiling.
+   */
+  suiteql: { queries: number; rows: number; maxOffset: number; maxTotalResults: number; offsetRefusals: number };
   /** Reasons of refused authentications, newest last. */
   authFailures: string[];
 }
@@ -53,6 +61,8 @@ export interface NetSuiteEmulatorOptions {
   m2mClients?: M2MClient[];
   /** TBA integrations; default one generated (see `credentials`). */
   tbaIntegrations?: TbaIntegration[];
+  /** Rows a SuiteQL query pages through at most (NetSuite: 100,000); lower it to reach the ceiling with fewer rows. */
+  suiteqlMaxRows?: number;
   /** PRNG seed for random faults; default 1. */
   seed?: number;
 }
@@ -143,7 +153,20 @@ export async function startNetSuiteEmulator(opts: NetSuiteEmulatorOptions = {}):
 
   let url = '';
   const records = new RecordService(store, () => url);
-  const stats: EmulatorStats = { requests: 0, tokenRequests: 0, byEndpoint: {}, byAuthMode: { oauth2: 0, tba: 0 }, maxConcurrency: 0, throttled: 0, faultsInjected: 0, authFailures: [] };
+  const freshStats = (): EmulatorStats => ({
+    requests: 0,
+    tokenRequests: 0,
+    byEndpoint: {},
+    byAuthMode: { oauth2: 0, tba: 0 },
+    maxConcurrency: 0,
+    throttled: 0,
+    faultsInjected: 0,
+    faultsByKind: {},
+    suiteql: { queries: 0, rows: 0, maxOffset: 0, maxTotalResults: 0, offsetRefusals: 0 },
+    authFailures: [],
+  });
+  const stats: EmulatorStats = freshStats();
+  const maxRows = opts.suiteqlMaxRows ?? SUITEQL_MAX_ROWS;
   let settings: FaultSettings = {};
   let queued: RequestFaultKind[] = [];
   const queuedOn = new Map<string, RequestFaultKind[]>();
@@ -241,10 +264,11 @@ export async function startNetSuiteEmulator(opts: NetSuiteEmulatorOptions = {}):
     const off = Number(u.searchParams.get('offset') ?? '0');
     if (!Number.isInteger(lim) || lim < 1 || lim > 1000) return new HttpAnswer(400, errorBody(400, 'INVALID_PARAMETER', 'Invalid limit: it must be between 1 and 1000.', 'limit'));
     if (!Number.isInteger(off) || off < 0) return new HttpAnswer(400, errorBody(400, 'INVALID_PARAMETER', 'Invalid offset.', 'offset'));
-    if (off >= SUITEQL_MAX_ROWS) {
+    if (off >= maxRows) {
+      stats.suiteql.offsetRefusals++;
       return new HttpAnswer(
         400,
-        errorBody(400, 'INVALID_PARAMETER', `Invalid offset ${off}: a SuiteQL query returns at most ${SUITEQL_MAX_ROWS} results; narrow the query instead of paging past them.`, 'offset'),
+        errorBody(400, 'INVALID_PARAMETER', `Invalid offset ${off}: a SuiteQL query returns at most ${maxRows} results; narrow the query instead of paging past them.`, 'offset'),
       );
     }
     const q = parseJson(body).q;
@@ -252,10 +276,14 @@ export async function startNetSuiteEmulator(opts: NetSuiteEmulatorOptions = {}):
     if (!/^\s*(select|with)\b/i.test(q)) return new HttpAnswer(400, errorBody(400, 'INVALID_PARAMETER', 'Only SELECT queries are allowed.', 'q'));
     let page;
     try {
-      page = store.suiteql(q, lim, off, SUITEQL_MAX_ROWS);
+      page = store.suiteql(q, lim, off, maxRows);
     } catch (err) {
       return new HttpAnswer(400, errorBody(400, 'INVALID_PARAMETER', `Invalid search query. Detailed unprocessed description follows. ${(err as Error).message}`, 'q'));
     }
+    stats.suiteql.queries++;
+    stats.suiteql.rows += page.items.length;
+    stats.suiteql.maxOffset = Math.max(stats.suiteql.maxOffset, off);
+    stats.suiteql.maxTotalResults = Math.max(stats.suiteql.maxTotalResults, page.total);
     const self = `${url}/services/rest/query/v1/suiteql`;
     const hasMore = off + page.items.length < page.total;
     const links = [{ rel: 'self', href: `${self}?limit=${lim}&offset=${off}` }];
@@ -392,6 +420,7 @@ export async function startNetSuiteEmulator(opts: NetSuiteEmulatorOptions = {}):
       let applyThen503 = false;
       if (fault) {
         stats.faultsInjected++;
+        stats.faultsByKind[fault] = (stats.faultsByKind[fault] ?? 0) + 1;
         if (fault === 'CONCURRENCY_LIMIT_EXCEEDED') {
           stats.throttled++;
           return new HttpAnswer(429, errorBody(429, 'CONCURRENCY_LIMIT_EXCEEDED', 'Concurrent request limit exceeded. Request blocked.'));
@@ -449,7 +478,7 @@ export async function startNetSuiteEmulator(opts: NetSuiteEmulatorOptions = {}):
       limit = n;
     },
     resetStats: () => {
-      Object.assign(stats, { requests: 0, tokenRequests: 0, byEndpoint: {}, byAuthMode: { oauth2: 0, tba: 0 }, maxConcurrency: 0, throttled: 0, faultsInjected: 0, authFailures: [] });
+      Object.assign(stats, freshStats());
     },
     close: () =>
       new Promise<void>((resolve) => {
