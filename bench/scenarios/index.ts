@@ -10,6 +10,7 @@ import { salesforcePush } from './salesforce-push.scenario';
 import { salesforcePull } from './salesforce-pull.scenario';
 import { csvImport } from './csv-import.scenario';
 import { customer360 } from './customer360.scenario';
+import { netsuiteReceivablesPull } from './netsuite-receivables-pull.scenario';
 
 /** The scenario every run measures first; ratios are against it. */
 export const BASELINE = bare;
@@ -19,4 +20,4 @@ export const BASELINE = bare;
  * (verify one response first, then `ctx.load(...)` with `expectBody` when the answer is fixed)
  * and list it here. `npm run bench -- --only <name>` runs it alone (with the baseline).
  */
-export const scenarios: Scenario[] = [bare, trivial, check, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, csvImport, customer360];
+export const scenarios: Scenario[] = [bare, trivial, check, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, csvImport, customer360, netsuiteReceivablesPull];

@@ -124,30 +124,76 @@ export class ReceivableService {
    * left out of summaries and lists.
    */
   async upsertFromSource(w: ReceivableWrite, manager: EntityManager = this.db.manager): Promise<ReceivableOutcome> {
-    if (w.deleted) {
-      const rows: unknown[] = await manager.query(
-        `UPDATE receivable SET deleted = true, modified_at = $3, updated_at = now()
-          WHERE connection_id = $1 AND external_id = $2 AND NOT deleted AND modified_at <= $3 RETURNING id`,
-        [w.connectionId, w.externalId, w.modifiedAt],
-      );
-      return rows.length ? 'deleted' : 'unchanged';
+    return (await this.upsertManyFromSource([w], manager)).get(w.externalId) ?? 'unchanged';
+  }
+
+  /**
+   * Many documents at once (a pulled page of up to 1,000): at most two statements, one upsert
+   * of the live documents and one update of the deleted ones, whatever their number. The same
+   * rules as one by one: a document older than the stored copy changes nothing, nor does one
+   * equal to it. A document given twice counts once (its newest copy). Returns each external
+   * id's outcome (per connection: ids are unique within one).
+   */
+  async upsertManyFromSource(writes: readonly ReceivableWrite[], manager: EntityManager = this.db.manager): Promise<Map<string, ReceivableOutcome>> {
+    const newest = new Map<string, ReceivableWrite>();
+    for (const w of writes) {
+      const key = `${w.connectionId}\u0000${w.externalId}`;
+      const seen = newest.get(key);
+      if (!seen || seen.modifiedAt.getTime() <= w.modifiedAt.getTime()) newest.set(key, w);
     }
-    const rows: { inserted: boolean }[] = await manager.query(
-      `INSERT INTO receivable AS r (connection_id, external_id, account_id, kind, number, doc_date, due_date, currency, amount_minor, open_minor, status, modified_at, deleted)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, false)
-       ON CONFLICT (connection_id, external_id) DO UPDATE SET
-         account_id = EXCLUDED.account_id, kind = EXCLUDED.kind, number = EXCLUDED.number, doc_date = EXCLUDED.doc_date,
-         due_date = EXCLUDED.due_date, currency = EXCLUDED.currency, amount_minor = EXCLUDED.amount_minor,
-         open_minor = EXCLUDED.open_minor, status = EXCLUDED.status, modified_at = EXCLUDED.modified_at, deleted = false, updated_at = now()
-       WHERE r.modified_at <= EXCLUDED.modified_at
-         AND (r.account_id, r.kind, r.number, r.doc_date, r.due_date, r.currency, r.amount_minor, r.open_minor, r.status, r.deleted)
-             IS DISTINCT FROM (EXCLUDED.account_id, EXCLUDED.kind, EXCLUDED.number, EXCLUDED.doc_date, EXCLUDED.due_date, EXCLUDED.currency,
-                               EXCLUDED.amount_minor, EXCLUDED.open_minor, EXCLUDED.status, false)
-       RETURNING (xmax = 0) AS inserted`,
-      [w.connectionId, w.externalId, w.accountId, w.kind, w.number, w.date, w.dueDate, w.currency, w.amountMinor, w.openMinor, w.status, w.modifiedAt],
-    );
-    if (!rows.length) return 'unchanged';
-    return rows[0]!.inserted ? 'created' : 'updated';
+    const all = [...newest.values()].sort((a, b) => (a.connectionId === b.connectionId ? (a.externalId < b.externalId ? -1 : 1) : a.connectionId < b.connectionId ? -1 : 1));
+    const out = new Map<string, ReceivableOutcome>(all.map((w) => [w.externalId, 'unchanged']));
+    const deleted = all.filter((w) => w.deleted);
+    const live = all.filter((w) => !w.deleted);
+    if (deleted.length) {
+      const [rows]: [{ external_id: string }[], number] = await manager.query(
+        `UPDATE receivable r SET deleted = true, modified_at = x.modified_at, updated_at = now()
+           FROM jsonb_to_recordset($1::jsonb) AS x(connection_id uuid, external_id text, modified_at timestamptz)
+          WHERE r.connection_id = x.connection_id AND r.external_id = x.external_id AND NOT r.deleted AND r.modified_at <= x.modified_at
+          RETURNING r.external_id`,
+        [JSON.stringify(deleted.map((w) => ({ connection_id: w.connectionId, external_id: w.externalId, modified_at: w.modifiedAt.toISOString() })))],
+      );
+      for (const r of rows) out.set(r.external_id, 'deleted');
+    }
+    if (live.length) {
+      // Sorted by key: concurrent pulls lock the rows in one order.
+      const rows: { external_id: string; inserted: boolean }[] = await manager.query(
+        `INSERT INTO receivable AS r (connection_id, external_id, account_id, kind, number, doc_date, due_date, currency, amount_minor, open_minor, status, modified_at, deleted)
+         SELECT x.connection_id, x.external_id, x.account_id, x.kind, x.number, x.doc_date, x.due_date, x.currency, x.amount_minor, x.open_minor, x.status, x.modified_at, false
+           FROM jsonb_to_recordset($1::jsonb) AS x(connection_id uuid, external_id text, account_id uuid, kind text, number text, doc_date date, due_date date,
+                                                  currency text, amount_minor bigint, open_minor bigint, status text, modified_at timestamptz)
+          ORDER BY x.connection_id, x.external_id
+         ON CONFLICT (connection_id, external_id) DO UPDATE SET
+           account_id = EXCLUDED.account_id, kind = EXCLUDED.kind, number = EXCLUDED.number, doc_date = EXCLUDED.doc_date,
+           due_date = EXCLUDED.due_date, currency = EXCLUDED.currency, amount_minor = EXCLUDED.amount_minor,
+           open_minor = EXCLUDED.open_minor, status = EXCLUDED.status, modified_at = EXCLUDED.modified_at, deleted = false, updated_at = now()
+         WHERE r.modified_at <= EXCLUDED.modified_at
+           AND (r.account_id, r.kind, r.number, r.doc_date, r.due_date, r.currency, r.amount_minor, r.open_minor, r.status, r.deleted)
+               IS DISTINCT FROM (EXCLUDED.account_id, EXCLUDED.kind, EXCLUDED.number, EXCLUDED.doc_date, EXCLUDED.due_date, EXCLUDED.currency,
+                                 EXCLUDED.amount_minor, EXCLUDED.open_minor, EXCLUDED.status, false)
+         RETURNING r.external_id, (xmax = 0) AS inserted`,
+        [
+          JSON.stringify(
+            live.map((w) => ({
+              connection_id: w.connectionId,
+              external_id: w.externalId,
+              account_id: w.accountId,
+              kind: w.kind,
+              number: w.number,
+              doc_date: w.date,
+              due_date: w.dueDate,
+              currency: w.currency,
+              amount_minor: w.amountMinor,
+              open_minor: w.openMinor,
+              status: w.status,
+              modified_at: w.modifiedAt.toISOString(),
+            })),
+          ),
+        ],
+      );
+      for (const r of rows) out.set(r.external_id, r.inserted ? 'created' : 'updated');
+    }
+    return out;
   }
 
   /**

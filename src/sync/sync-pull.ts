@@ -15,7 +15,7 @@ import { RunRecorder } from './sync-runs';
 import { contentHash } from '../common/stable-json';
 import { domainOf, planOrder } from './sync.rules';
 import type { ComplianceService } from '../compliance/compliance.service';
-import type { ReceivableService } from '../receivables/receivable.service';
+import type { ReceivableService, ReceivableWrite } from '../receivables/receivable.service';
 import { DealSources, planReceivable } from './sync-erp';
 
 /** Failures of a deal retried on later pulls without the deal changing in the source. */
@@ -95,6 +95,10 @@ export class SyncPuller {
         if (object === 'usage') {
           // Usage goes through the usage ingest, set-based: batches of the page, not record by record.
           await this.applyUsage(ctx, conn, page.records as ExternalUsage[], run);
+        } else if (object === 'receivables') {
+          // Documents are plain rows of their own (no order rules): a page in two statements.
+          const records = page.records as ExternalReceivable[];
+          await this.applyReceivables(conn, records, run, await this.prefetch(conn, object, records));
         } else {
           // Deals are independent orders (a page holds each deal once): several are fulfilled
           // at a time, which is where an initial load spends its time. Accounts and contacts
@@ -165,7 +169,6 @@ export class SyncPuller {
     try {
       if (object === 'accounts') return await this.applyAccount(ctx, conn, record as ExternalAccount, known);
       if (object === 'contacts') return await this.applyContact(ctx, conn, record as ExternalContact);
-      if (object === 'receivables') return await this.applyReceivable(conn, record as ExternalReceivable, run, known);
       return await this.applyDeal(ctx, conn, record as ExternalOrder, run, known);
     } catch (err) {
       const id = (record as { externalId?: string }).externalId ?? null;
@@ -533,6 +536,7 @@ export class SyncPuller {
       .getMany();
     const records = due.map((s) => s.payload as ExternalOrder | ExternalReceivable);
     const known = await this.prefetch(conn, object, records);
+    if (object === 'receivables') return this.applyReceivables(conn, records as ExternalReceivable[], run, known);
     await eachConcurrently(records, object === 'orders' ? this.concurrency : 1, async (record) => {
       run.counts.read++;
       // Applied as the same copy: the modified instant equals the stored one, so it is not "older".
@@ -544,33 +548,45 @@ export class SyncPuller {
   // ── receivables ──
 
   /**
-   * An invoice, credit memo or payment: upserted by (connection, external id) into the
-   * account's receivables. One whose customer is not linked yet is kept FAILED with its copy
-   * and retried on every receivables pull, as deals are.
+   * Invoices, credit memos and payments (a page): each is upserted by (connection, external id)
+   * into its account's receivables, the page's documents in one statement
+   * (`upsertManyFromSource`). One whose customer is not linked yet is kept FAILED with its copy
+   * and retried on every receivables pull, as deals are; one that cannot be read is reported.
    */
-  private async applyReceivable(conn: SyncConnection, r: ExternalReceivable, run: RunRecorder, known: PageLookups): Promise<Outcome | null> {
-    const planned = planReceivable(r, String(conn.options.defaultCurrency ?? 'USD'));
-    if (Array.isArray(planned)) {
-      planned.forEach((p, i) => run.error(r.externalId, p.code, p.message, i === 0));
-      return null;
+  private async applyReceivables(conn: SyncConnection, records: ExternalReceivable[], run: RunRecorder, known: PageLookups): Promise<void> {
+    const writes: ReceivableWrite[] = [];
+    for (const r of records) {
+      run.counts.read++;
+      const planned = planReceivable(r, String(conn.options.defaultCurrency ?? 'USD'));
+      if (Array.isArray(planned)) {
+        planned.forEach((p, i) => run.error(r.externalId, p.code, p.message, i === 0));
+        continue;
+      }
+      if (!r.accountExternalId) {
+        run.error(r.externalId, 'RECEIVABLE_WITHOUT_ACCOUNT', `receivable ${r.externalId} names no customer`);
+        continue;
+      }
+      const accountId = known.accounts.get(r.accountExternalId)?.id;
+      if (!accountId) {
+        if (planned.deleted) {
+          run.counts.unchanged++;
+          continue;
+        }
+        const message = `receivable ${r.externalId}: account ${r.accountExternalId} is not linked to a hub account yet; retried on the next pull`;
+        run.error(r.externalId, 'NO_ACCOUNT_LINK', message);
+        await this.saveFailure(conn, 'receivables', r.externalId, r, planned.modifiedAt, 'NO_ACCOUNT_LINK', message);
+        continue;
+      }
+      writes.push({ ...planned, connectionId: conn.id, accountId });
     }
-    if (!r.accountExternalId) {
-      run.error(r.externalId, 'RECEIVABLE_WITHOUT_ACCOUNT', `receivable ${r.externalId} names no customer`);
-      return null;
+    if (!writes.length) return;
+    const outcomes = await this.receivables.upsertManyFromSource(writes);
+    for (const outcome of outcomes.values()) run.counts[outcome]++;
+    // Applied now: no longer a failure waiting for its account.
+    const healed = writes.filter((w) => known.states.has(w.externalId)).map((w) => w.externalId);
+    if (healed.length) {
+      await this.db.manager.query(`DELETE FROM sync_record WHERE connection_id = $1 AND object = 'receivables' AND external_id = ANY($2::text[])`, [conn.id, healed]);
     }
-    const accountId = known.accounts.get(r.accountExternalId)?.id;
-    if (!accountId) {
-      if (planned.deleted) return 'unchanged';
-      const message = `receivable ${r.externalId}: account ${r.accountExternalId} is not linked to a hub account yet; retried on the next pull`;
-      run.error(r.externalId, 'NO_ACCOUNT_LINK', message);
-      await this.saveFailure(conn, 'receivables', r.externalId, r, planned.modifiedAt, 'NO_ACCOUNT_LINK', message);
-      return null;
-    }
-    const outcome = await this.receivables.upsertFromSource({ ...planned, connectionId: conn.id, accountId });
-    if (known.states.has(r.externalId)) {
-      await this.db.manager.query(`DELETE FROM sync_record WHERE connection_id = $1 AND object = 'receivables' AND external_id = $2`, [conn.id, r.externalId]);
-    }
-    return outcome;
   }
 
   private async saveFailure(conn: SyncConnection, object: string, externalId: string, payload: unknown, modifiedAt: Date, code: string, message: string): Promise<void> {

@@ -43,9 +43,9 @@ export interface EmulatorStats {
   /**
    * SuiteQL: queries answered, rows served, the highest offset asked, the largest
    * `totalResults` answered (a query whose rows reach past the offset ceiling shows here) and
-   * the requests refused for an offset at or past the ceiling.
+   * the requests refused for an offset at or past the ceiling; `ms`: time spent evaluating them.
    */
-  suiteql: { queries: number; rows: number; maxOffset: number; maxTotalResults: number; offsetRefusals: number };
+  suiteql: { queries: number; rows: number; maxOffset: number; maxTotalResults: number; offsetRefusals: number; ms: number };
   /** Reasons of refused authentications, newest last. */
   authFailures: string[];
 }
@@ -162,7 +162,7 @@ export async function startNetSuiteEmulator(opts: NetSuiteEmulatorOptions = {}):
     throttled: 0,
     faultsInjected: 0,
     faultsByKind: {},
-    suiteql: { queries: 0, rows: 0, maxOffset: 0, maxTotalResults: 0, offsetRefusals: 0 },
+    suiteql: { queries: 0, rows: 0, maxOffset: 0, maxTotalResults: 0, offsetRefusals: 0, ms: 0 },
     authFailures: [],
   });
   const stats: EmulatorStats = freshStats();
@@ -275,12 +275,14 @@ export async function startNetSuiteEmulator(opts: NetSuiteEmulatorOptions = {}):
     if (typeof q !== 'string' || !q.trim()) return new HttpAnswer(400, errorBody(400, 'INVALID_PARAMETER', "The request body must have a query 'q'.", 'q'));
     if (!/^\s*(select|with)\b/i.test(q)) return new HttpAnswer(400, errorBody(400, 'INVALID_PARAMETER', 'Only SELECT queries are allowed.', 'q'));
     let page;
+    const t0 = performance.now();
     try {
       page = store.suiteql(q, lim, off, maxRows);
     } catch (err) {
       return new HttpAnswer(400, errorBody(400, 'INVALID_PARAMETER', `Invalid search query. Detailed unprocessed description follows. ${(err as Error).message}`, 'q'));
     }
     stats.suiteql.queries++;
+    stats.suiteql.ms += performance.now() - t0;
     stats.suiteql.rows += page.items.length;
     stats.suiteql.maxOffset = Math.max(stats.suiteql.maxOffset, off);
     stats.suiteql.maxTotalResults = Math.max(stats.suiteql.maxTotalResults, page.total);
