@@ -2,6 +2,7 @@ import type { ExternalAccount, ExternalOrder, ExternalReceivable, PullObject, Pu
 import { startNetSuiteEmulator, type NetSuiteEmulator } from './emulator';
 import { NetSuiteConnector, netsuiteConnector } from './index';
 import { parseConfig } from './options';
+import { decodeCursor, deletedQuery, encodeCursor } from './pull';
 import { ctx, noProxy } from './spec-helpers';
 
 describe('NetSuite connector', () => {
@@ -262,6 +263,25 @@ describe('NetSuite connector', () => {
       const r = await connector().push(ctx, { object: 'usage-record', items: [usage('ehub-usage:rej:2026-03', '1'), usage('ehub-usage:ok:2026-03', '2')] });
       expect(r.find((x) => x.key === 'ehub-usage:rej:2026-03')).toMatchObject({ ok: false, errorCode: 'USER_ERROR', errorMessage: 'Period closed (usageDate)' });
       expect(r.find((x) => x.key === 'ehub-usage:ok:2026-03')?.ok).toBe(true);
+    });
+  });
+
+  describe('cursors', () => {
+    it('carry the changed-records position and the deletions position; a cursor from before deletions were pulled reads them from the beginning', () => {
+      const live = { lmd: '2026-05-01 08:00:00', id: '12' };
+      const del = { lmd: '2026-05-02 09:30:00', id: '7' };
+      expect(decodeCursor(encodeCursor(live, del))).toEqual({ live, del });
+      expect(decodeCursor(encodeCursor(null, del))).toEqual({ live: null, del });
+      expect(decodeCursor('{"v":1,"lmd":"2026-05-01 08:00:00","id":"12"}')).toEqual({ live, del: null });
+      expect(decodeCursor(null)).toEqual({ live: null, del: null });
+      expect(encodeCursor(null, null)).toBeNull();
+      for (const bad of ['{"v":1,"lmd":"x","id":"1"}', '{"v":1,"lmd":null,"id":null}', '{"v":1,"lmd":"2026-05-01 08:00:00","id":"1","del":{"lmd":"2026-05-01 08:00:00"}}', 'nope']) {
+        expect(() => decodeCursor(bad)).toThrow(/Not a NetSuite cursor/);
+      }
+      expect(deletedQuery(['invoice', 'creditMemo'], del)).toBe(
+        "SELECT d.recordid AS id, d.recordtype, TO_CHAR(d.deleteddate, 'YYYY-MM-DD HH24:MI:SS') AS lmd FROM deletedrecord d WHERE d.recordtype IN ('invoice', 'creditMemo')" +
+          " AND (d.deleteddate > TO_TIMESTAMP('2026-05-02 09:30:00', 'YYYY-MM-DD HH24:MI:SS') OR (d.deleteddate = TO_TIMESTAMP('2026-05-02 09:30:00', 'YYYY-MM-DD HH24:MI:SS') AND d.recordid > 7)) ORDER BY d.deleteddate, d.recordid",
+      );
     });
   });
 });

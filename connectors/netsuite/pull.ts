@@ -24,16 +24,34 @@ import { absDecimal, parseBool, parseDecimal, parseIsoDate, parseTimestamp, sqlS
 
 type Row = Record<string, string>;
 
-/** The cursor: the last (lastmodifieddate, id) applied. Opaque to the engine. */
-export function encodeCursor(p: KeysetPosition | null): string | null {
-  return p ? JSON.stringify({ v: 1, lmd: p.lmd, id: p.id }) : null;
+/**
+ * The cursor: the last (lastmodifieddate, id) applied, and `del` the last (deleteddate,
+ * recordid) of the object's `deletedrecord` rows applied. Opaque to the engine; a cursor
+ * without `del` (written before deletions were pulled) reads deletions from the beginning.
+ */
+export interface PullPosition {
+  live: KeysetPosition | null;
+  del: KeysetPosition | null;
 }
 
-export function decodeCursor(c: string | null): KeysetPosition | null {
-  if (!c) return null;
+export function encodeCursor(p: KeysetPosition | null, del: KeysetPosition | null = null): string | null {
+  if (!p && !del) return null;
+  return JSON.stringify({ v: 1, lmd: p?.lmd ?? null, id: p?.id ?? null, ...(del ? { del: { lmd: del.lmd, id: del.id } } : {}) });
+}
+
+function position(lmd: unknown, id: unknown): KeysetPosition | null | undefined {
+  if (lmd === null && id === null) return null;
+  if (typeof lmd === 'string' && parseTimestamp(lmd) && typeof id === 'string' && /^\d+$/.test(id)) return { lmd, id };
+  return undefined;
+}
+
+export function decodeCursor(c: string | null): PullPosition {
+  if (!c) return { live: null, del: null };
   try {
-    const v = JSON.parse(c) as { v?: number; lmd?: unknown; id?: unknown };
-    if (v.v === 1 && typeof v.lmd === 'string' && parseTimestamp(v.lmd) && typeof v.id === 'string' && /^\d+$/.test(v.id)) return { lmd: v.lmd, id: v.id };
+    const v = JSON.parse(c) as { v?: number; lmd?: unknown; id?: unknown; del?: { lmd?: unknown; id?: unknown } };
+    const live = v.v === 1 ? position(v.lmd ?? null, v.id ?? null) : undefined;
+    const del = v.del === undefined ? null : position(v.del?.lmd, v.del?.id);
+    if (live !== undefined && del !== undefined && (live || del)) return { live, del };
   } catch {
     /* fall through */
   }
@@ -43,10 +61,23 @@ export function decodeCursor(c: string | null): KeysetPosition | null {
 const LMD = (alias: string): string => `TO_CHAR(${alias}.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS lmd`;
 
 /** `AND (lmd > p OR (lmd = p AND id > n))` for the alias, or '' from the beginning. */
-export function keysetCondition(alias: string, after: KeysetPosition | null): string {
+export function keysetCondition(alias: string, after: KeysetPosition | null, columns: { stamp: string; id: string } = { stamp: 'lastmodifieddate', id: 'id' }): string {
   if (!after) return '';
   const ts = `TO_TIMESTAMP(${sqlString(after.lmd)}, 'YYYY-MM-DD HH24:MI:SS')`;
-  return ` AND (${alias}.lastmodifieddate > ${ts} OR (${alias}.lastmodifieddate = ${ts} AND ${alias}.id > ${Number(after.id)}))`;
+  const [t, i] = [`${alias}.${columns.stamp}`, `${alias}.${columns.id}`];
+  return ` AND (${t} > ${ts} OR (${t} = ${ts} AND ${i} > ${Number(after.id)}))`;
+}
+
+/**
+ * The object's deleted records after the position: SuiteQL's `deletedrecord` table (the
+ * record type as the REST record service names it, the deleted record's internal id, when),
+ * in (deleteddate, recordid) order; `lmd` and `id` as `keysetPages` wants them.
+ */
+export function deletedQuery(types: readonly string[], after: KeysetPosition | null): string {
+  return (
+    `SELECT d.recordid AS id, d.recordtype, TO_CHAR(d.deleteddate, 'YYYY-MM-DD HH24:MI:SS') AS lmd FROM deletedrecord d ` +
+    `WHERE d.recordtype IN (${types.map(sqlString).join(', ')})${keysetCondition('d', after, { stamp: 'deleteddate', id: 'recordid' })} ORDER BY d.deleteddate, d.recordid`
+  );
 }
 
 function modifiedAt(r: Row): string {
@@ -61,6 +92,17 @@ function domainOf(url: string | undefined): string | null {
   return /^[a-z0-9.-]+\.[a-z]{2,}$/.test(host) ? host : null;
 }
 
+/** How an object's deletions are read: its record types and the deleted record each row stands for. */
+interface Deletions<T> {
+  types: readonly string[];
+  map: (row: Row, at: string) => T;
+}
+
+/**
+ * The object's changed records (keyset pages), then its deletions since the cursor's
+ * deletion position (keyset pages of `deletedrecord`), each page with the cursor holding both
+ * positions.
+ */
 async function* keyset<T extends PulledRecords[PullObject]>(
   client: NetSuiteClient,
   ctx: ConnectorCallContext,
@@ -68,14 +110,22 @@ async function* keyset<T extends PulledRecords[PullObject]>(
   cursor: string | null,
   build: (after: KeysetPosition | null) => string,
   map: (rows: Row[]) => Promise<{ records: T[]; problems: PullProblem[] }>,
+  deletions: Deletions<T>,
 ): AsyncGenerator<PullPage & { records: T[] }> {
   const start = decodeCursor(cursor);
+  let live = start.live;
+  const del = start.del;
   let yielded = false;
-  for await (const page of client.keysetPages(build, start, { pageSize: opts.pageSize, signal: ctx.signal })) {
+  for await (const page of client.keysetPages(build, live, { pageSize: opts.pageSize, signal: ctx.signal })) {
     if (page.rows.length === 0 && yielded) break;
     const { records, problems } = await map(page.rows);
+    live = page.position;
     yielded = true;
-    yield { records, cursor: encodeCursor(page.position), ...(problems.length ? { problems } : {}) };
+    yield { records, cursor: encodeCursor(live, del), ...(problems.length ? { problems } : {}) };
+  }
+  for await (const page of client.keysetPages((after) => deletedQuery(deletions.types, after), del, { pageSize: opts.pageSize, signal: ctx.signal })) {
+    if (page.rows.length === 0) break;
+    yield { records: page.rows.map((r) => deletions.map(r, modifiedAt(r))), cursor: encodeCursor(live, page.position) };
   }
 }
 
@@ -117,6 +167,8 @@ function pullAccounts(client: NetSuiteClient, ctx: ConnectorCallContext, opts: N
         links: r.crmid ? [{ system: opts.crmSystem, object: 'Account', externalId: r.crmid }] : [],
       })),
     }),
+    // A deleted customer: the engine keeps its hub account (it may hold entitlements and usage).
+    { types: ['customer'], map: (r, at) => ({ externalId: r.id, name: '', domain: null, currency: null, modifiedAt: at, deleted: true }) },
   );
 }
 
@@ -139,6 +191,7 @@ function pullContacts(client: NetSuiteClient, ctx: ConnectorCallContext, opts: N
         deleted: false,
       })),
     }),
+    { types: ['contact'], map: (r, at) => ({ externalId: r.id, accountExternalId: null, email: null, name: '', modifiedAt: at, deleted: true }) },
   );
 }
 
@@ -227,10 +280,14 @@ function pullOrders(client: NetSuiteClient, ctx: ConnectorCallContext, opts: Net
       }
       return { records, problems };
     },
+    // A deleted sales order withdraws what the hub granted from it (a revision without lines), as a deleted Opportunity does.
+    { types: ['salesOrder'], map: (r, at) => ({ externalId: r.id, accountExternalId: null, name: '', orderDate: at.slice(0, 10), currency: null, won: false, deleted: true, modifiedAt: at, lines: [] }) },
   );
 }
 
 const KIND: Record<string, ReceivableKind> = { CustInvc: 'INVOICE', CustCred: 'CREDIT_MEMO', CustPymt: 'PAYMENT' };
+/** `deletedrecord.recordtype` (the REST record type) of each receivable kind. */
+const DELETED_KIND: Record<string, ReceivableKind> = { invoice: 'INVOICE', creditMemo: 'CREDIT_MEMO', customerPayment: 'PAYMENT' };
 const STATUS: Record<string, Record<string, string>> = {
   CustInvc: { A: 'Open', B: 'Paid In Full' },
   CustCred: { A: 'Open', B: 'Fully Applied' },
@@ -276,6 +333,23 @@ function pullReceivables(client: NetSuiteClient, ctx: ConnectorCallContext, opts
         });
       }
       return { records, problems };
+    },
+    {
+      types: Object.keys(DELETED_KIND),
+      map: (r, at) => ({
+        kind: DELETED_KIND[r.recordtype] ?? 'INVOICE',
+        externalId: r.id,
+        accountExternalId: null,
+        number: null,
+        date: at.slice(0, 10),
+        dueDate: null,
+        currency: null,
+        amount: '0',
+        openAmount: '0',
+        status: null,
+        modifiedAt: at,
+        deleted: true,
+      }),
     },
   );
 }

@@ -472,14 +472,20 @@ export class SyncPuller {
 
   private async withdraw(ctx: RequestContext, conn: SyncConnection, deal: ExternalOrder, state: SyncRecord, modifiedAt: Date): Promise<void> {
     const revision = state.revision + 1;
-    // A revision without lines: every line removed, so what they granted is cancelled (or rolled back).
+    const [prior]: { account_id: string; order_date: string; currency: string }[] = await this.db.manager.query(
+      'SELECT account_id, order_date::text AS order_date, currency FROM sales_order WHERE id = $1',
+      [state.hubId],
+    );
+    // A revision without lines: every line removed, so what they granted is cancelled (or rolled
+    // back). A deletion may carry nothing but the deal's id (NetSuite's deletedrecord): the
+    // order's own date and currency then.
     const order = await this.orders.submit(ctx, {
       source: conn.orderSource,
       externalId: deal.externalId,
       revision,
-      accountId: (await this.db.manager.query('SELECT account_id FROM sales_order WHERE id = $1', [state.hubId]))[0].account_id,
-      orderDate: deal.orderDate,
-      currency: (deal.currency ?? String(conn.options.defaultCurrency ?? 'USD')).toUpperCase(),
+      accountId: prior!.account_id,
+      orderDate: deal.deleted && !deal.currency ? prior!.order_date : deal.orderDate,
+      currency: (deal.currency ?? (deal.deleted ? prior!.currency : String(conn.options.defaultCurrency ?? 'USD'))).toUpperCase(),
       lines: [],
     });
     await this.saveState(conn, deal.externalId, {
@@ -560,6 +566,11 @@ export class SyncPuller {
       const planned = planReceivable(r, String(conn.options.defaultCurrency ?? 'USD'));
       if (Array.isArray(planned)) {
         planned.forEach((p, i) => run.error(r.externalId, p.code, p.message, i === 0));
+        continue;
+      }
+      if (planned.deleted && !r.accountExternalId) {
+        // A deletion names the document only (NetSuite's deletedrecord): marked deleted wherever it is.
+        writes.push({ ...planned, connectionId: conn.id, accountId: '' });
         continue;
       }
       if (!r.accountExternalId) {
