@@ -18,6 +18,7 @@ import { BiViews1764302400000 } from './1764302400000-BiViews';
 import { ChurnModel1764302500000 } from './1764302500000-ChurnModel';
 import { AccountHealth1764302600000 } from './1764302600000-AccountHealth';
 import { Customer360Indexes1764302700000 } from './1764302700000-Customer360Indexes';
+import { BiAccountsMergedInto1764302900000 } from './1764302900000-BiAccountsMergedInto';
 import { ReceivableHistory1764303200000 } from './1764303200000-ReceivableHistory';
 import { ModelFit1764302800000 } from './1764302800000-ModelFit';
 
@@ -47,5 +48,6 @@ export const migrations = [
   AccountHealth1764302600000,
   Customer360Indexes1764302700000,
   ModelFit1764302800000,
+  BiAccountsMergedInto1764302900000,
   ReceivableHistory1764303200000,
 ];

@@ -82,7 +82,19 @@ describe('bi views', () => {
       { sku: 'SUB', action: 'RENEWAL', outcome: 'OPEN' },
     ]);
     const [version] = await hub.ds.query(`SELECT major, minor FROM bi.schema_version`);
-    expect(version).toEqual({ major: 1, minor: 0 });
+    expect(version).toEqual({ major: 1, minor: 1 });
+  });
+
+  it('bi.accounts shows which account a merged-away account now lives in (merged_into, appended in 1.1)', async () => {
+    const dup = await createAccount(hub, 'Acme BI (duplicate)');
+    const before = await hub.ds.query(`SELECT account_id, merged_into FROM bi.accounts WHERE account_id = ANY($1::uuid[]) ORDER BY name`, [[acme, dup]]);
+    expect(before).toEqual([{ account_id: acme, merged_into: null }, { account_id: dup, merged_into: null }]);
+    await hub.ok('mutation($s: ID!, $m: ID!) { mergeAccounts(survivorId: $s, mergedId: $m, reason: "same customer") { id } }', { s: acme, m: dup });
+    const after = await hub.ds.query(`SELECT account_id, merged_into FROM bi.accounts WHERE account_id = ANY($1::uuid[]) ORDER BY name`, [[acme, dup]]);
+    expect(after).toEqual([{ account_id: acme, merged_into: null }, { account_id: dup, merged_into: acme }]);
+    // What a dashboard filters on: accounts that were not merged away.
+    const [live] = await hub.ds.query(`SELECT count(*)::int AS n FROM bi.accounts WHERE merged_into IS NULL AND account_id = ANY($1::uuid[])`, [[acme, dup]]);
+    expect(live.n).toBe(1);
   });
 
   it('ehub bi grant: a role that reads the bi views and nothing else', async () => {
