@@ -33,6 +33,12 @@ export interface TermSample {
   lineId: string;
   entitlementId: string;
   accountId: string;
+  /**
+   * A key of the account that is the same in every run (its first external reference,
+   * `system:object:id`, else its name): the time split's coin hashes it, so which accounts
+   * test does not depend on the random account ids.
+   */
+  accountKey?: string;
   sku: string;
   model: string;
   termEnd: string;
@@ -83,7 +89,12 @@ const OPEN_TERMS = `
 function featureSql(terms: string): string {
   return `
   WITH t AS MATERIALIZED (${terms})
-  SELECT t.line_id, t.entitlement_id, t.account_id, t.sku, t.model, t.end_date::text AS term_end, t.snap, t.renewed, t.currency,
+  SELECT t.line_id, t.entitlement_id, t.account_id,
+         coalesce((SELECT r.system || ':' || r.object || ':' || r.external_id FROM external_ref r
+                    WHERE r.entity_type = 'ACCOUNT' AND r.entity_id = t.account_id
+                    ORDER BY r.created_at, r.system, r.object, r.external_id LIMIT 1),
+                  (SELECT a.name FROM account a WHERE a.id = t.account_id)) AS account_key,
+         t.sku, t.model, t.end_date::text AS term_end, t.snap, t.renewed, t.currency,
          round(t.unit_price_minor * t.quantity * 365 / greatest(1, t.end_date - t.start_date + 1))::float8 AS arr_minor,
          (t.end_date - (t.snap AT TIME ZONE 'UTC')::date) AS days_to_renewal,
          (CASE t.model
@@ -156,6 +167,7 @@ interface Row {
   line_id: string;
   entitlement_id: string;
   account_id: string;
+  account_key: string | null;
   sku: string;
   model: string;
   term_end: string;
@@ -172,6 +184,7 @@ function toSample(r: Row): TermSample {
     lineId: r.line_id,
     entitlementId: r.entitlement_id,
     accountId: r.account_id,
+    accountKey: r.account_key ?? r.account_id,
     sku: r.sku,
     model: r.model,
     termEnd: r.term_end,

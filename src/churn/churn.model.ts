@@ -87,15 +87,19 @@ export interface TrainOptions {
 
 const label = (s: TermSample) => (s.renewed ? 0 : 1);
 
-/** A stable coin per account: which side of the split it may go to. */
-function accountCoin(accountId: string): number {
-  return parseInt(createHash('md5').update(accountId).digest('hex').slice(0, 8), 16) / 0x1_0000_0000;
+/**
+ * A stable coin per account: which side of the split it may go to. It hashes the account's
+ * stable key (first external reference, else name; `TermSample.accountKey`), not its random
+ * id, so the same book splits the same way in every run.
+ */
+function accountCoin(accountKey: string): number {
+  return parseInt(createHash('md5').update(accountKey).digest('hex').slice(0, 8), 16) / 0x1_0000_0000;
 }
 
 /**
  * The time-based split: terms ending before the split date train, terms ending on or after
  * it test; an account that has terms on both sides goes to one side only (by a stable coin
- * on its id: half of them test, the others train), and its terms on the other side are left
+ * on its stable key: half of them test, the others train), and its terms on the other side are left
  * out. Accounts with terms only before the split train; those with terms only after it test.
  */
 export function timeSplit(samples: TermSample[], trainShare = 0.65): { train: TermSample[]; test: TermSample[]; splitDate: string } {
@@ -104,7 +108,8 @@ export function timeSplit(samples: TermSample[], trainShare = 0.65): { train: Te
   const before = new Set<string>();
   const after = new Set<string>();
   for (const s of samples) (s.termEnd < splitDate ? before : after).add(s.accountId);
-  const testAccount = (a: string) => after.has(a) && (!before.has(a) || accountCoin(a) < 0.5);
+  const keyOf = new Map(samples.map((s) => [s.accountId, s.accountKey ?? s.accountId]));
+  const testAccount = (a: string) => after.has(a) && (!before.has(a) || accountCoin(keyOf.get(a)!) < 0.5);
   return {
     train: samples.filter((s) => s.termEnd < splitDate && !testAccount(s.accountId)),
     test: samples.filter((s) => s.termEnd >= splitDate && testAccount(s.accountId)),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { systemContext } from '../../src/common/context';
 import { generateBook } from '../../src/churn/book-generator';
@@ -86,6 +87,23 @@ describe('churn model', () => {
     expect(train.every((s) => s.termEnd < splitDate)).toBe(true);
     expect(test.every((s) => s.termEnd >= splitDate)).toBe(true);
     expect(train.length).toBeGreaterThan(200);
+  });
+
+  it('splits the same way whatever the account ids are: the coin hashes the account\'s stable key (its first external reference)', () => {
+    // The book references each account as book-2026 / Account / A<n>.
+    expect(samples.filter((s) => !/^book-2026:Account:A\d+$/.test(s.accountKey ?? ''))).toEqual([]);
+    const first = timeSplit(samples);
+    // New random ids for every account (as a second generation of the same book would get).
+    const ids = new Map([...new Set(samples.map((s) => s.accountId))].map((id) => [id, randomUUID()]));
+    const again = timeSplit(samples.map((s) => ({ ...s, accountId: ids.get(s.accountId)! })));
+    expect(again.test.map((s) => s.lineId)).toEqual(first.test.map((s) => s.lineId));
+    expect(again.train.map((s) => s.lineId)).toEqual(first.train.map((s) => s.lineId));
+    // Both sides get accounts with terms on both sides of the split date (the coin decides).
+    const split = new Set(samples.filter((s) => s.termEnd < first.splitDate).map((s) => s.accountId));
+    const straddling = new Set(samples.filter((s) => s.termEnd >= first.splitDate && split.has(s.accountId)).map((s) => s.accountId));
+    const tested = new Set(first.test.map((s) => s.accountId));
+    expect([...straddling].some((a) => tested.has(a))).toBe(true);
+    expect([...straddling].some((a) => !tested.has(a))).toBe(true);
   });
 
   it('computes features from data before the snapshot only: usage, seats, devices, leases and findings after it change nothing', async () => {
