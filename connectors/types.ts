@@ -300,9 +300,10 @@ export interface PullProblem {
 
 /**
  * The kinds of record the hub writes to a target: CRM and ERP fields of an account, renewal
- * deals and entitlements (CRM), rated usage for billing and revenue journal entries (ERP).
+ * deals, true-up deals from compliance findings and entitlements (CRM), rated usage for
+ * billing and revenue journal entries (ERP).
  */
-export type PushObject = 'account-fields' | 'renewal-opportunity' | 'entitlement' | 'usage-record' | 'journal-entry';
+export type PushObject = 'account-fields' | 'renewal-opportunity' | 'trueup-opportunity' | 'entitlement' | 'usage-record' | 'journal-entry';
 
 /**
  * The synced fields of one account, in canonical names (the connector maps them to its
@@ -328,10 +329,14 @@ export interface AccountFields {
   estimatedLeakage?: string | null;
   /** 0–100, higher is healthier (when the hub computes health). */
   healthScore?: number | null;
-  /** LOW | MEDIUM | HIGH (when the hub computes health). */
+  /** LOW | MEDIUM | HIGH: the churn model's band when a model is trained, else the health score's (when the hub computes health). */
   churnRisk?: string | null;
   /** Monetization-model fit (docs/model-fit.md): `KEEP`, or `<MODEL> for <sku>: <amount> <currency> a year less`; at most 255 characters. */
   modelFit?: string | null;
+  /** 0–1, three decimals: the churn model's P(churn) of the account; null when no model scores it. */
+  churnProbability?: number | null;
+  /** Expected renewing ARR over the next 12 months (Σ ARR × P(renew), the hub's latest forecast), major units (decimal string) of `currency`. */
+  forecastArr?: string | null;
 }
 
 /** A renewal deal the hub asks the CRM to hold, upserted by `renewalKey`. */
@@ -347,6 +352,30 @@ export interface RenewalOpportunity {
   closeDate: string;
   /** Hub entitlement ids renewing, for reference. */
   entitlementIds: string[];
+}
+
+/**
+ * A true-up deal the hub asks the CRM to hold for an open compliance finding (overuse or
+ * unentitled use) whose estimated leakage passes the connection's threshold, upserted by
+ * `trueupKey`. The hub only creates and updates it (amount, evidence); closing it is for the
+ * CRM's users: a resolved finding writes nothing.
+ */
+export interface TrueupOpportunity {
+  /** Deterministic and unique (the external-id value): `ehub-trueup:<finding id>`. */
+  trueupKey: string;
+  accountExternalId: string;
+  /** The hub's finding id, for reference. */
+  findingId: string;
+  /** OVERUSE | UNENTITLED_USE. */
+  kind: string;
+  name: string;
+  /** The estimated leakage, major units (decimal string). */
+  amount: string;
+  currency: string;
+  /** YYYY-MM-DD: a suggested close date (the finding's first day seen + 30 days); set on create only when the connector preserves people's edits. */
+  closeDate: string;
+  /** The evidence, as plain text for the deal's description: kind, product and feature, period, entitled / used / over, the leakage and how it was estimated. */
+  description: string;
 }
 
 /** One entitlement as CRM users see it, upserted by `entitlementId`. */
@@ -422,6 +451,7 @@ export interface JournalEntry {
 export interface PushPayloads {
   'account-fields': AccountFields & { accountExternalId: string };
   'renewal-opportunity': RenewalOpportunity;
+  'trueup-opportunity': TrueupOpportunity;
   entitlement: EntitlementSummary;
   'usage-record': UsageRecord;
   'journal-entry': JournalEntry;

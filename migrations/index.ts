@@ -19,6 +19,7 @@ import { ChurnModel1764302500000 } from './1764302500000-ChurnModel';
 import { AccountHealth1764302600000 } from './1764302600000-AccountHealth';
 import { Customer360Indexes1764302700000 } from './1764302700000-Customer360Indexes';
 import { BiAccountsMergedInto1764302900000 } from './1764302900000-BiAccountsMergedInto';
+import { TrueupOpportunities1764302950000 } from './1764302950000-TrueupOpportunities';
 import { ReceivableHistory1764303200000 } from './1764303200000-ReceivableHistory';
 import { ModelFit1764302800000 } from './1764302800000-ModelFit';
 
@@ -49,5 +50,6 @@ export const migrations = [
   Customer360Indexes1764302700000,
   ModelFit1764302800000,
   BiAccountsMergedInto1764302900000,
+  TrueupOpportunities1764302950000,
   ReceivableHistory1764303200000,
 ];

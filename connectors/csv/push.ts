@@ -5,8 +5,11 @@ import { stringify } from 'csv-stringify/sync';
 import { ConnectorError, type JournalEntry, type PushBatch, type PushObject, type PushResult } from '../types';
 import type { CsvOptions } from './options';
 
+/** The objects this connector writes files of (true-up deals are for a CRM: not declared). */
+type CsvPushObject = Exclude<PushObject, 'trueup-opportunity'>;
+
 /** The columns of each pushed file, in order (canonical names; arrays joined with `;`). */
-export const PUSH_COLUMNS: Record<PushObject, readonly string[]> = {
+export const PUSH_COLUMNS: Record<CsvPushObject, readonly string[]> = {
   'account-fields': [
     'accountExternalId',
     'entitlementStatus',
@@ -43,7 +46,8 @@ function cell(v: unknown): string {
 export async function pushCsv(options: CsvOptions, batch: PushBatch, now = new Date()): Promise<PushResult[]> {
   if (!options.outboxDir) throw new ConnectorError('INVALID', 'NO_OUTBOX_DIR', 'The connection has no outboxDir option: set one to write the synced fields as CSV files');
   if (batch.items.length === 0) return [];
-  const columns = PUSH_COLUMNS[batch.object];
+  if (!(batch.object in PUSH_COLUMNS)) throw new ConnectorError('INVALID', 'UNKNOWN_OBJECT', `The CSV connector does not write ${batch.object}`);
+  const columns = PUSH_COLUMNS[batch.object as CsvPushObject];
   const records: Record<string, unknown>[] =
     batch.object === 'journal-entry'
       ? batch.items.flatMap((item) => {

@@ -1,7 +1,7 @@
 /**
  * The Salesforce connector (jsforce 3): pulls Accounts, Contacts and Opportunities with their
  * line items incrementally by (SystemModstamp, Id) through queryAll, and pushes account
- * fields, renewal opportunities and entitlement records through sObject Collections or, for
+ * fields, renewal and true-up opportunities and entitlement records through sObject Collections or, for
  * large batches, Bulk API 2.0. Options and credentials: see docs/salesforce-setup.md.
  */
 import {
@@ -26,7 +26,7 @@ import { SalesforceSession } from './session';
 
 
 const PULLS = ['accounts', 'contacts', 'orders'] as const;
-const PUSHES = ['account-fields', 'renewal-opportunity', 'entitlement'] as const;
+const PUSHES = ['account-fields', 'renewal-opportunity', 'trueup-opportunity', 'entitlement'] as const;
 
 /** A connector bound to one org; see the module doc. */
 export class SalesforceConnector implements Connector {
@@ -87,7 +87,7 @@ export class SalesforceConnector implements Connector {
 /** The Salesforce connector factory (type `salesforce`). */
 export const salesforceConnector: ConnectorFactory = {
   type: 'salesforce',
-  description: 'Salesforce CRM: pulls accounts, contacts and won opportunities; pushes account fields, renewal opportunities and entitlements.',
+  description: 'Salesforce CRM: pulls accounts, contacts and won opportunities; pushes account fields, renewal and true-up opportunities and entitlements.',
   pulls: PULLS,
   pushes: PUSHES,
   validate(config: ConnectorConfig) {

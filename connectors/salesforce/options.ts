@@ -21,6 +21,8 @@ export const DEFAULT_ACCOUNT_FIELDS = {
   healthScore: 'Ehub_Health_Score__c',
   churnRisk: 'Ehub_Churn_Risk__c',
   modelFit: 'Ehub_Model_Fit__c',
+  churnProbability: 'Ehub_Churn_Probability__c',
+  forecastArr: 'Ehub_Forecast_Arr__c',
   syncedAt: 'Ehub_Synced_At__c',
 } as const;
 
@@ -94,6 +96,21 @@ const optionsSchema = z.strictObject({
       preserveStage: z.boolean().default(true),
     })
     .default({ externalIdField: 'Ehub_Renewal_Key__c', stageName: 'Prospecting', type: null, preserveStage: true }),
+  /**
+   * True-up opportunities from compliance findings (docs/salesforce-setup.md); null = none
+   * are written. `minLeakage` is read by the hub when it queues them: a finding's estimated
+   * leakage (major units of its currency) must reach it.
+   */
+  trueup: z
+    .strictObject({
+      externalIdField: apiName.default('Ehub_Trueup_Key__c'),
+      stageName: z.string().min(1).max(255).default('Prospecting'),
+      type: z.string().min(1).max(255).nullable().default(null),
+      preserveStage: z.boolean().default(true),
+      minLeakage: z.number().min(0).default(1000),
+    })
+    .nullable()
+    .default({ externalIdField: 'Ehub_Trueup_Key__c', stageName: 'Prospecting', type: null, preserveStage: true, minLeakage: 1000 }),
   entitlementObject: z
     .strictObject({
       name: apiName.default('Ehub_Entitlement__c'),
@@ -182,6 +199,7 @@ export function parseConfig(config: ConnectorConfig): { problems: OptionProblem[
     problems.push({ path: 'options.loginUrl', message: 'must be your My Domain URL (https://<domain>.my.salesforce.com) for auth client_credentials' });
   }
   if (opts.renewal.externalIdField === 'Id') problems.push({ path: 'options.renewal.externalIdField', message: 'must be an External ID field, not Id' });
+  if (opts.trueup?.externalIdField === 'Id') problems.push({ path: 'options.trueup.externalIdField', message: 'must be an External ID field, not Id' });
   if (problems.length > 0) return { problems, parsed: null };
 
   const accountFields = { ...DEFAULT_ACCOUNT_FIELDS } as Record<AccountFieldKey, string | null>;

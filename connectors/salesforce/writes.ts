@@ -85,9 +85,12 @@ function accountValue(key: Exclude<AccountFieldKey, 'syncedAt'>, v: unknown): Sf
     case 'arr':
     case 'estimatedLeakage':
       return v === null ? null : decimal(v, key);
+    case 'forecastArr':
+      return v === null ? null : decimal(v, key);
     case 'utilizationPercent':
     case 'activeUsers':
     case 'healthScore':
+    case 'churnProbability':
       return v === null ? null : finiteNumber(v, key);
     case 'overuse':
       return v === null ? false : typeof v === 'boolean' ? v : refuse('INVALID_VALUE', `overuse must be a boolean, got ${JSON.stringify(v)}`);
@@ -123,8 +126,8 @@ interface Built {
 function buildAccountFields(options: SalesforceOptions, p: PushPayloads['account-fields']): Built {
   const id = salesforceId(p.accountExternalId, 'accountExternalId');
   const record: Record<string, SfValue> = {};
-  const money = (p.arr !== undefined && p.arr !== null) || (p.estimatedLeakage !== undefined && p.estimatedLeakage !== null);
-  if (money) checkCurrency(options, p.currency, 'arr/estimatedLeakage');
+  const money = [p.arr, p.estimatedLeakage, p.forecastArr].some((v) => v !== undefined && v !== null);
+  if (money) checkCurrency(options, p.currency, 'arr/estimatedLeakage/forecastArr');
   for (const key of ACCOUNT_FIELD_KEYS) {
     if (key === 'syncedAt') continue;
     const field = options.accountFields[key];
@@ -147,6 +150,24 @@ function buildRenewal(options: SalesforceOptions, p: PushPayloads['renewal-oppor
     StageName: options.renewal.stageName,
   };
   if (options.renewal.type) record.Type = options.renewal.type;
+  if (options.multiCurrency) record.CurrencyIsoCode = text(p.currency, 'currency');
+  return { key, identity: key, record };
+}
+
+function buildTrueup(options: SalesforceOptions, p: PushPayloads['trueup-opportunity']): Built {
+  if (!options.trueup) return refuse('TRUEUP_DISABLED', 'trueup is null in the connection options: true-up opportunities are not written');
+  const key = text(p.trueupKey, 'trueupKey');
+  if (key.length === 0 || key.length > 255) refuse('INVALID_VALUE', 'trueupKey must be 1 to 255 characters');
+  checkCurrency(options, p.currency, 'amount');
+  const record: Record<string, SfValue> = {
+    AccountId: salesforceId(p.accountExternalId, 'accountExternalId'),
+    Name: truncate(text(p.name, 'name'), 120),
+    Amount: decimal(p.amount, 'amount'),
+    CloseDate: date(p.closeDate, 'closeDate'),
+    Description: truncate(text(p.description, 'description'), 32000),
+    StageName: options.trueup.stageName,
+  };
+  if (options.trueup.type) record.Type = options.trueup.type;
   if (options.multiCurrency) record.CurrencyIsoCode = text(p.currency, 'currency');
   return { key, identity: key, record };
 }
@@ -195,6 +216,14 @@ export function planWrites<O extends PushObject>(options: SalesforceOptions, bat
       keyField = options.renewal.externalIdField;
       if (options.renewal.preserveStage) createOnlyFields = ['StageName', ...(options.renewal.type ? ['Type'] : [])];
       build = (item) => buildRenewal(options, item.payload as PushPayloads['renewal-opportunity']);
+      break;
+    case 'trueup-opportunity':
+      sobject = 'Opportunity';
+      operation = 'upsert';
+      keyField = options.trueup?.externalIdField ?? 'Ehub_Trueup_Key__c';
+      // What sales works on (stage, type, close date) is set when the deal is created, then theirs.
+      if (options.trueup?.preserveStage) createOnlyFields = ['StageName', 'CloseDate', ...(options.trueup.type ? ['Type'] : [])];
+      build = (item) => buildTrueup(options, item.payload as PushPayloads['trueup-opportunity']);
       break;
     case 'entitlement':
       sobject = options.entitlementObject?.name ?? 'Ehub_Entitlement__c';

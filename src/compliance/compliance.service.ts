@@ -160,7 +160,9 @@ export class ComplianceService {
       ];
       this.deliver(tx, raised);
       // The overuse flag and leakage estimate in the CRM follow the findings.
-      if (opened.length + resolved.length + upserted.filter((u) => u.changed || u.reopened).length > 0) tx.publish({ kind: 'findings.changed', accountId });
+      // A re-measured or reopened finding may also be a true-up deal to update (findingIds).
+      const touched = upserted.filter((u) => u.inserted || u.changed || u.reopened).map((u) => u.id);
+      if (touched.length + resolved.length > 0) tx.publish({ kind: 'findings.changed', accountId, findingIds: touched });
 
       const summary: ComplianceRunSummary = {
         accountId,
@@ -443,6 +445,8 @@ export class ComplianceService {
         { status, statusNote: text, statusChangedAt: at, statusChangedByKeyId: row.statusChangedByKeyId, autoResolved: false, updatedAt: at },
       );
       tx.audit({ entity: 'ComplianceFinding', entityId: id, action: 'STATUS', before, after: row });
+      // The CRM's overuse flag and leakage follow open findings; a reopened one may be a true-up deal again.
+      if (row.status !== before.status) tx.publish({ kind: 'findings.changed', accountId: row.accountId, findingIds: [id] });
       return row;
     });
   }

@@ -16,8 +16,11 @@ export type DomainEvent =
   | { kind: 'usage.recorded'; accountIds: readonly string[] }
   /** A consumable entitlement was drawn on. */
   | { kind: 'consumption.drawn'; accountId: string; entitlementId: string }
-  /** Compliance findings of an account were opened, changed or resolved. */
-  | { kind: 'findings.changed'; accountId: string }
+  /**
+   * Compliance findings of an account were opened, changed or resolved; `findingIds` names
+   * those opened, re-measured or reopened (or whose status a person changed), when known.
+   */
+  | { kind: 'findings.changed'; accountId: string; findingIds?: readonly string[] }
   /** Health scores (or their overrides) of these accounts changed. */
   | { kind: 'health.changed'; accountIds: readonly string[] }
   /** The model-fit summary of these accounts changed (ADR 0033). */

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { connectorFactories } from '../../connectors';
+import { currencyExponent } from '../common/money';
 import type { PushObject } from '../../connectors/types';
 import type { DomainEventSubscriber } from '../db/events';
 
@@ -142,6 +143,7 @@ export function syncOutboxSubscriber(usageIntervalMs: number): DomainEventSubscr
     const entitlementIds: string[] = [];
     const orderIds: string[] = [];
     const linkedAccountIds: string[] = [];
+    const findingIds: string[] = [];
     let minIntervalMs = Number.POSITIVE_INFINITY;
     for (const e of events) {
       switch (e.kind) {
@@ -157,6 +159,7 @@ export function syncOutboxSubscriber(usageIntervalMs: number): DomainEventSubscr
           break;
         case 'findings.changed':
           accountIds.push(e.accountId);
+          findingIds.push(...(e.findingIds ?? []));
           minIntervalMs = 0;
           break;
         case 'health.changed':
@@ -186,6 +189,7 @@ export function syncOutboxSubscriber(usageIntervalMs: number): DomainEventSubscr
     }
     if (!Number.isFinite(minIntervalMs)) return; // nothing relevant happened
     await markSyncDirty(manager, { accountIds, entitlementIds, orderIds, linkedAccountIds, minIntervalMs });
+    if (findingIds.length || linkedAccountIds.length) await markTrueupOpportunities(manager, { findingIds, accountIds: linkedAccountIds });
   };
 }
 
@@ -195,6 +199,65 @@ export const JOURNAL_KEY_PREFIX = 'ehub-journal';
 export const USAGE_KEY_PREFIX = 'ehub-usage';
 /** The key part standing for "no subsidiary" (a single legal entity). */
 export const NO_SUBSIDIARY = '-';
+/** `ehub-trueup:<finding id>`: one true-up opportunity per compliance finding. */
+export const TRUEUP_KEY_PREFIX = 'ehub-trueup';
+/**
+ * The leakage (major units of the finding's currency) a finding must reach to become a
+ * true-up opportunity, when the connection's options do not say (`trueup.minLeakage`).
+ */
+export const TRUEUP_MIN_LEAKAGE_DEFAULT = 1000;
+
+/**
+ * Revenue recovery (ADR 0034): marks a `trueup-opportunity` row, key `ehub-trueup:<finding
+ * id>`, for each open (not resolved) OVERUSE or UNENTITLED_USE finding among `findingIds`
+ * (findings just opened, re-measured or reopened) — and among every finding of `accountIds`
+ * (accounts just linked) — whose estimated leakage reaches the connection's threshold, for
+ * every push connection whose connector writes true-ups and whose system the account is
+ * linked to. The threshold is the connection option `trueup.minLeakage` (major units of the
+ * finding's currency, default TRUEUP_MIN_LEAKAGE_DEFAULT); `trueup: null` turns true-ups off
+ * for that connection. A row is re-opened when its finding changes again (the deal is
+ * upserted with the new amount and evidence); nothing marks a row when a finding is resolved
+ * or falls below the threshold, so the CRM's deal is left to its users.
+ */
+export async function markTrueupOpportunities(manager: EntityManager, wanted: { findingIds?: readonly string[]; accountIds?: readonly string[] }): Promise<number> {
+  const types = typesPushing('trueup-opportunity');
+  const findingIds = [...new Set(wanted.findingIds ?? [])];
+  const accountIds = [...new Set(wanted.accountIds ?? [])];
+  if (!types.length || (!findingIds.length && !accountIds.length) || !(await anyPushConnection(manager))) return 0;
+  const candidates: { connection_id: string; finding_id: string; account_id: string; leakage_minor: string; currency: string; trueup: unknown; has_trueup: boolean }[] =
+    await manager.query(
+      `SELECT c.id AS connection_id, f.id AS finding_id, f.account_id, f.leakage_minor::text AS leakage_minor, f.currency,
+              c.options->'trueup' AS trueup, c.options ? 'trueup' AS has_trueup
+         FROM compliance_finding f
+         JOIN sync_connection c ON c.push_enabled AND c.type = ANY($3::text[])
+        WHERE (f.id = ANY($1::uuid[]) OR f.account_id = ANY($2::uuid[]))
+          AND f.kind IN ('OVERUSE','UNENTITLED_USE') AND f.status <> 'RESOLVED' AND f.leakage_minor > 0 AND f.currency IS NOT NULL
+          AND EXISTS (SELECT 1 FROM external_ref r WHERE r.entity_type = 'ACCOUNT' AND r.entity_id = f.account_id AND r.system = c.ref_system AND r.object = 'Account')`,
+      [findingIds, accountIds, types],
+    );
+  const due = candidates.filter((c) => {
+    if (c.has_trueup && (c.trueup === null || typeof c.trueup !== 'object')) return false; // trueup: null — off for this connection
+    const configured = (c.trueup as { minLeakage?: unknown } | null)?.minLeakage;
+    const min = typeof configured === 'number' && Number.isFinite(configured) && configured >= 0 ? configured : TRUEUP_MIN_LEAKAGE_DEFAULT;
+    return BigInt(c.leakage_minor) >= thresholdMinor(min, c.currency);
+  });
+  if (!due.length) return 0;
+  const rows: unknown[] = await manager.query(
+    `INSERT INTO sync_outbox AS o (connection_id, object, record_key, account_id)
+     SELECT x.c, 'trueup-opportunity', '${TRUEUP_KEY_PREFIX}:' || x.f, x.a
+       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS x(c, f, a)
+      ORDER BY 1, 3
+     ON CONFLICT (connection_id, object, record_key) DO UPDATE SET ${REOPEN}
+     RETURNING o.id`,
+    [due.map((d) => d.connection_id), due.map((d) => d.finding_id), due.map((d) => d.account_id)],
+  );
+  return rows.length;
+}
+
+/** A threshold in major units → minor units of `currency`, rounded up (a leakage must reach it). */
+function thresholdMinor(major: number, currency: string): bigint {
+  return BigInt(Math.ceil(major * 10 ** currencyExponent(currency) - 1e-9));
+}
 
 /**
  * A revenue period was closed: one `journal-entry` row per (period, subsidiary, currency) that

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
-import type { AccountFields, EntitlementSummary, JournalEntry, JournalLine, PushObject, PushPayloads, RenewalOpportunity, UsageRecord } from '../../connectors/types';
+import type { AccountFields, EntitlementSummary, JournalEntry, JournalLine, PushObject, PushPayloads, RenewalOpportunity, TrueupOpportunity, UsageRecord } from '../../connectors/types';
 import type { RevenueExports } from '../revenue/exports';
-import { JOURNAL_KEY_PREFIX, NO_SUBSIDIARY, USAGE_KEY_PREFIX } from './sync-outbox';
+import { JOURNAL_KEY_PREFIX, NO_SUBSIDIARY, TRUEUP_KEY_PREFIX, USAGE_KEY_PREFIX } from './sync-outbox';
 import { groupBy } from '../common/collections';
 import { isUuid } from '../common/ids';
 import { phaseSql } from '../licensing/licensing.sql';
@@ -294,6 +294,92 @@ export async function renewalPayloads(m: EntityManager, keys: string[], refSyste
   return out;
 }
 
+/** `2026-11-01T00:00Z`: an instant to the minute, UTC (finding periods follow EHUB_TIME_ZONE's days). */
+const minute = (d: Date): string => `${d.toISOString().slice(0, 16)}Z`;
+
+/**
+ * True-up opportunities keyed by true-up key (`ehub-trueup:<finding id>`): the finding's
+ * estimated leakage as the amount and its evidence as the description. Null — nothing is
+ * written, the CRM's deal is left as it is — when the finding is resolved, has no leakage,
+ * or its account is not linked: resolving a finding closes nothing in the CRM by itself.
+ */
+export async function trueupPayloads(m: EntityManager, keys: string[], refSystem: string): Promise<Map<string, TrueupOpportunity | null>> {
+  const out = new Map<string, TrueupOpportunity | null>(keys.map((k) => [k, null]));
+  const byFinding = new Map<string, string>();
+  for (const key of keys) {
+    const [prefix, findingId] = key.split(':');
+    if (prefix === TRUEUP_KEY_PREFIX && findingId && isUuid(findingId)) byFinding.set(findingId, key);
+  }
+  if (!byFinding.size) return out;
+  const rows: {
+    id: string;
+    account_id: string;
+    kind: string;
+    feature_key: string | null;
+    meter_key: string | null;
+    unit: string;
+    entitled: string | null;
+    used: string;
+    over: string;
+    leakage_minor: string;
+    currency: string;
+    period_start: Date;
+    period_end: Date | null;
+    first_seen_at: Date;
+    last_seen_at: Date;
+    formula: string | null;
+    sku: string | null;
+    product_name: string | null;
+  }[] = await m.query(
+    `SELECT f.id, f.account_id, f.kind, f.feature_key, f.meter_key, f.unit, f.entitled::text, f.used::text, f.over::text,
+            f.leakage_minor::text, f.currency, f.period_start, f.period_end, f.first_seen_at, f.last_seen_at, f.pricing->>'formula' AS formula,
+            coalesce(e.sku, f.pricing->>'sku') AS sku, p.name AS product_name
+       FROM compliance_finding f
+       LEFT JOIN entitlement e ON e.id = f.entitlement_id
+       LEFT JOIN product p ON p.id = coalesce(e.product_id, CASE WHEN f.pricing->>'productId' ~ '^[0-9a-f-]{36}$' THEN (f.pricing->>'productId')::uuid END)
+      WHERE f.id = ANY($1::uuid[]) AND f.kind IN ('OVERUSE','UNENTITLED_USE') AND f.status <> 'RESOLVED'
+        AND f.leakage_minor > 0 AND f.currency IS NOT NULL`,
+    [[...byFinding.keys()]],
+  );
+  const accounts = await accountsOf(m, [...new Set(rows.map((r) => r.account_id))], refSystem);
+  for (const r of rows) {
+    const account = accounts.get(r.account_id);
+    if (!account?.ext) continue;
+    const key = byFinding.get(r.id)!;
+    const amount = minorToMajor(r.leakage_minor, r.currency);
+    const what = r.feature_key ?? r.meter_key ?? r.sku ?? 'usage';
+    const product = r.product_name ? `${r.product_name}${r.sku ? ` (${r.sku})` : ''}` : (r.sku ?? 'no product grants it');
+    const kindText = r.kind === 'OVERUSE' ? 'Overuse' : 'Unentitled use';
+    const first = new Date(r.first_seen_at);
+    const description = [
+      `Entitlement Hub compliance finding ${r.id}`,
+      `Kind: ${r.kind}`,
+      `Product: ${product}`,
+      ...(r.feature_key ? [`Feature: ${r.feature_key}`] : []),
+      ...(r.meter_key ? [`Meter: ${r.meter_key}`] : []),
+      `Period: ${minute(new Date(r.period_start))} to ${r.period_end ? minute(new Date(r.period_end)) : 'open'} (end exclusive)`,
+      `Entitled: ${r.entitled === null ? 'none' : `${trimDecimal(r.entitled)} ${r.unit}`}; used: ${trimDecimal(r.used)} ${r.unit}; over: ${trimDecimal(r.over)} ${r.unit}`,
+      `Estimated leakage: ${amount} ${r.currency}${r.formula ? ` (${r.formula})` : ''}`,
+      `First seen ${first.toISOString().slice(0, 10)}, last seen ${new Date(r.last_seen_at).toISOString().slice(0, 10)}`,
+    ].join('\n');
+    out.set(key, {
+      trueupKey: key,
+      accountExternalId: account.ext,
+      findingId: r.id,
+      kind: r.kind,
+      name: `True-up: ${account.name} – ${kindText} of ${what} (${new Date(r.period_start).toISOString().slice(0, 7)})`.slice(0, 120),
+      amount,
+      currency: r.currency,
+      closeDate: new Date(Date.UTC(first.getUTCFullYear(), first.getUTCMonth(), first.getUTCDate() + TRUEUP_CLOSE_DAYS)).toISOString().slice(0, 10),
+      description,
+    });
+  }
+  return out;
+}
+
+/** A true-up deal's suggested close date: this many days after the finding was first seen. */
+const TRUEUP_CLOSE_DAYS = 30;
+
 const MONTH_KEY = /^\d{4}-(0[1-9]|1[0-2])$/;
 
 /** The last day of a month `YYYY-MM`, YYYY-MM-DD. */
@@ -464,5 +550,6 @@ export async function payloadsFor(
   if (object === 'entitlement') return entitlementPayloads(m, recordKeys, refSystem);
   if (object === 'usage-record') return usageRecordPayloads(m, recordKeys, conn);
   if (object === 'journal-entry') return journalEntryPayloads(m, recordKeys, conn, exports);
+  if (object === 'trueup-opportunity') return trueupPayloads(m, recordKeys, refSystem);
   return renewalPayloads(m, recordKeys, refSystem);
 }

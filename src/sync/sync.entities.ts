@@ -90,6 +90,7 @@ registerEnumType(OutboxStatus, {
 export enum OutboxObject {
   ACCOUNT_FIELDS = 'account-fields',
   RENEWAL_OPPORTUNITY = 'renewal-opportunity',
+  TRUEUP_OPPORTUNITY = 'trueup-opportunity',
   ENTITLEMENT = 'entitlement',
   USAGE_RECORD = 'usage-record',
   JOURNAL_ENTRY = 'journal-entry',
@@ -100,6 +101,9 @@ registerEnumType(OutboxObject, {
   valuesConfig: {
     ACCOUNT_FIELDS: { description: 'The synced fields of one account (status, renewal date, ARR, utilisation, usage, overuse, leakage).' },
     RENEWAL_OPPORTUNITY: { description: 'A renewal opportunity, upserted by its renewal key.' },
+    TRUEUP_OPPORTUNITY: {
+      description: 'A true-up opportunity for an open overuse or unentitled-use finding whose leakage reached the threshold, upserted by `ehub-trueup:<finding id>`.',
+    },
     ENTITLEMENT: { description: 'One entitlement with its remaining quantity, upserted by the entitlement id.' },
     USAGE_RECORD: { description: "One billing period's usage of one usage-billed entitlement (ERP billing), upserted by its usage key." },
     JOURNAL_ENTRY: { description: 'The revenue journal entry of one closed period, subsidiary and currency (ERP), upserted by its entry key.' },
@@ -291,7 +295,7 @@ export class SyncOutboxItem {
   @Column('text')
   object: OutboxObject;
 
-  @Field({ description: 'The target record: the hub account id, the renewal key, the entitlement id, the usage key or the journal entry key.' })
+  @Field({ description: 'The target record: the hub account id, the renewal or true-up key, the entitlement id, the usage key or the journal entry key.' })
   @Column('text', { name: 'record_key' })
   recordKey: string;
 

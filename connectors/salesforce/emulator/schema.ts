@@ -180,6 +180,8 @@ const ACCOUNT = sobject(
     field({ name: 'Ehub_Health_Score__c', type: 'double', precision: 3, scale: 0 }),
     field({ name: 'Ehub_Churn_Risk__c', type: 'string', length: 10 }),
     field({ name: 'Ehub_Model_Fit__c', type: 'string', length: 255 }),
+    field({ name: 'Ehub_Churn_Probability__c', type: 'double', precision: 4, scale: 3 }),
+    field({ name: 'Ehub_Forecast_Arr__c', type: 'currency', precision: 16, scale: 2, label: 'Ehub Forecast ARR' }),
     field({ name: 'Ehub_Synced_At__c', type: 'datetime' }),
   ],
   [
@@ -238,6 +240,7 @@ const OPPORTUNITY = sobject(
     ownerField(),
     currencyField(),
     field({ name: 'Ehub_Renewal_Key__c', type: 'string', length: 255, externalId: true, unique: true }),
+    field({ name: 'Ehub_Trueup_Key__c', type: 'string', length: 255, externalId: true, unique: true }),
   ],
   [{ childSObject: 'OpportunityLineItem', field: 'OpportunityId', relationshipName: 'OpportunityLineItems', cascadeDelete: true }],
 );
