@@ -21,6 +21,8 @@ export const DEFAULT_ACCOUNT_FIELDS = {
   healthScore: 'custentity_ehub_health_score',
   churnRisk: 'custentity_ehub_churn_risk',
   modelFit: 'custentity_ehub_model_fit',
+  churnProbability: 'custentity_ehub_churn_probability',
+  forecastArr: 'custentity_ehub_forecast_arr',
   syncedAt: 'custentity_ehub_synced_at',
 } as const;
 export type AccountFieldKey = keyof typeof DEFAULT_ACCOUNT_FIELDS;

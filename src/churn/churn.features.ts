@@ -203,6 +203,12 @@ export async function labelledSamples(manager: EntityManager, asOf: string): Pro
   return rows.map(toSample);
 }
 
+/** Accounts with an open term on day `from` (those `Account.churnRisk` scores), without computing features. */
+export async function openTermAccounts(manager: EntityManager, from: string, at: Date): Promise<string[]> {
+  const rows: { account_id: string }[] = await manager.query(`SELECT DISTINCT account_id FROM (${OPEN_TERMS}) t ORDER BY 1`, [from, at, null]);
+  return rows.map((r) => r.account_id);
+}
+
 /** Open terms ending on or after `from`, with features as of `at` (now), optionally of some accounts only. */
 export async function openSamples(manager: EntityManager, from: string, at: Date, accountIds: string[] | null = null): Promise<TermSample[]> {
   const rows: Row[] = await manager.query(featureSql(OPEN_TERMS), [from, at, accountIds]);

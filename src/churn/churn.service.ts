@@ -1,9 +1,11 @@
+import type { EntityManager } from 'typeorm';
 import type { Config } from '../config';
+import { minorToMajor } from '../common/money';
 import type { RequestContext } from '../common/context';
 import { badInput } from '../common/errors';
 import type { Db } from '../db/db';
 import { assertAccountVisible } from '../auth/scope';
-import { labelledSamples, openSamples, type TermSample } from './churn.features';
+import { labelledSamples, openSamples, openTermAccounts, type TermSample } from './churn.features';
 import { explain, probability, RULES_BASELINE, trainChurn, type BaselineScorer, type Figures, type StoredModel, type TrainResult } from './churn.model';
 
 export type RiskBand = 'LOW' | 'MEDIUM' | 'HIGH';
@@ -111,6 +113,76 @@ const toVersion = (r: ModelRow): ModelVersion => ({
 const MODEL_COLUMNS = `version, trained_at, as_of::text AS as_of, window_from::text AS window_from, window_to::text AS window_to, features, means, sds,
                        coefficients, intercept, platt_a, platt_b, lambda, iterations, metrics`;
 
+/** The latest stored model version, or null while none is trained. */
+async function readLatestModel(manager: EntityManager): Promise<ModelVersion | null> {
+  const [r]: ModelRow[] = await manager.query(`SELECT ${MODEL_COLUMNS} FROM churn_model ORDER BY version DESC LIMIT 1`);
+  return r ? toVersion(r) : null;
+}
+
+/** Of each account, its open term ending soonest (the larger ARR on a tie): the term churn risk is about. */
+function soonestTerms(samples: TermSample[]): Map<string, TermSample> {
+  const soonest = new Map<string, TermSample>();
+  for (const s of samples) {
+    const cur = soonest.get(s.accountId);
+    if (!cur || s.termEnd < cur.termEnd || (s.termEnd === cur.termEnd && s.arrMinor > cur.arrMinor)) soonest.set(s.accountId, s);
+  }
+  return soonest;
+}
+
+/** What the CRM/ERP account fields carry of churn (docs/churn.md, "In the CRM"). */
+export interface ChurnAccountFields {
+  churnRisk?: string;
+  churnProbability?: number | null;
+  forecastArr?: string;
+}
+
+/**
+ * The churn figures the sync sends with an account's fields, for a batch of accounts, in two
+ * or three statements: the latest model's band and probability (rounded to three decimals)
+ * of each account it scores — as `Account.churnRisk` answers with source MODEL — and the
+ * expected renewing ARR of the latest ARR forecast snapshot (as of today or before). The
+ * returned function answers per account, given the currency of its ARR and whether a health
+ * band already stands for its risk: without a model score the probability is cleared when a
+ * health band is sent, and left alone otherwise; `forecastArr` is absent until a snapshot
+ * exists (0 for an account with no term in it), in that currency only.
+ */
+export async function churnAccountFields(manager: EntityManager, accountIds: readonly string[], at: Date = new Date()): Promise<(accountId: string, currency: string, healthBand: boolean) => ChurnAccountFields> {
+  const model = await readLatestModel(manager);
+  const scored = new Map<string, { band: RiskBand; probability: number }>();
+  if (model && accountIds.length) {
+    const samples = await openSamples(manager, at.toISOString().slice(0, 10), at, [...accountIds]);
+    for (const [id, s] of soonestTerms(samples)) {
+      const p = probability(model, explain(model, s).logOdds);
+      scored.set(id, { band: bandOf(p), probability: Math.round(p * 1000) / 1000 });
+    }
+  }
+  const [snap]: { id: string }[] = await manager.query(
+    `SELECT id::text FROM arr_forecast_snapshot WHERE as_of <= $1::date ORDER BY as_of DESC, id DESC LIMIT 1`,
+    [at.toISOString().slice(0, 10)],
+  );
+  const expected = new Map<string, string>();
+  if (snap && accountIds.length) {
+    const rows: { account_id: string; currency: string; expected: string }[] = await manager.query(
+      `SELECT account_id, currency, round(sum(arr_minor * p_renew))::bigint::text AS expected
+         FROM arr_forecast_item WHERE snapshot_id = $1 AND account_id = ANY($2::uuid[]) GROUP BY 1, 2`,
+      [snap.id, [...accountIds]],
+    );
+    for (const r of rows) expected.set(`${r.account_id}|${r.currency}`, r.expected);
+  }
+  return (accountId, currency, healthBand) => {
+    const out: ChurnAccountFields = {};
+    const risk = scored.get(accountId);
+    if (risk) {
+      out.churnRisk = risk.band;
+      out.churnProbability = risk.probability;
+    } else if (healthBand) {
+      out.churnProbability = null;
+    }
+    if (snap) out.forecastArr = minorToMajor(expected.get(`${accountId}|${currency}`) ?? '0', currency);
+    return out;
+  };
+}
+
 const today = () => new Date().toISOString().slice(0, 10);
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -144,8 +216,7 @@ export class ChurnService {
   }
 
   async latestModel(): Promise<ModelVersion | null> {
-    const [r]: ModelRow[] = await this.db.manager.query(`SELECT ${MODEL_COLUMNS} FROM churn_model ORDER BY version DESC LIMIT 1`);
-    return r ? toVersion(r) : null;
+    return readLatestModel(this.db.manager);
   }
 
   async labelledCount(asOf: string): Promise<number> {
@@ -190,6 +261,9 @@ export class ChurnService {
          RETURNING version`,
         [asOf, r.windowFrom, r.windowTo, r.model.features, r.model.means, r.model.sds, r.model.coefficients, r.model.intercept, r.model.plattA, r.model.plattB, r.lambda, r.iterations, JSON.stringify(metrics)],
       );
+      // A new version rescores every account with an open term: their CRM/ERP fields follow.
+      const scored = await openTermAccounts(tx.manager, today(), new Date());
+      if (scored.length) tx.publish({ kind: 'churn.changed', accountIds: scored });
       return row.version as number;
     });
     ctx.log.info({ version, counts: r.counts, auc: r.figures.model.auc, rulesAuc: r.figures.rules.auc }, 'churn model trained');
@@ -215,11 +289,7 @@ export class ChurnService {
   async risks(accountIds: readonly string[], at: Date = new Date()): Promise<(ChurnRiskResult | null)[]> {
     const model = await this.latestModel();
     const samples = await openSamples(this.db.manager, at.toISOString().slice(0, 10), at, [...accountIds]);
-    const soonest = new Map<string, TermSample>();
-    for (const s of samples) {
-      const cur = soonest.get(s.accountId);
-      if (!cur || s.termEnd < cur.termEnd || (s.termEnd === cur.termEnd && s.arrMinor > cur.arrMinor)) soonest.set(s.accountId, s);
-    }
+    const soonest = soonestTerms(samples);
     return accountIds.map((id) => {
       const s = soonest.get(id);
       return s ? this.score(model, s, at) : null;
@@ -259,6 +329,19 @@ export class ChurnService {
           [snap.id, samples.map((s) => s.lineId), samples.map((s) => s.accountId), samples.map((s) => s.termEnd), samples.map((s) => s.currency), samples.map((s) => Math.round(s.arrMinor)), p],
         );
       }
+      // Accounts whose expected renewing ARR moved since the snapshot before (or that enter
+      // or leave the forecast): their CRM/ERP fields (forecast, and the churn figures that
+      // moved it) follow. P(renew) drifts as features age, so this is the daily refresh.
+      const moved: { account_id: string }[] = await tx.manager.query(
+        `WITH prev AS (SELECT id FROM arr_forecast_snapshot WHERE id <> $1 ORDER BY as_of DESC, id DESC LIMIT 1),
+              cur AS (SELECT account_id, currency, round(sum(arr_minor * p_renew)) AS e FROM arr_forecast_item WHERE snapshot_id = $1 GROUP BY 1, 2),
+              old AS (SELECT account_id, currency, round(sum(arr_minor * p_renew)) AS e FROM arr_forecast_item WHERE snapshot_id = (SELECT id FROM prev) GROUP BY 1, 2)
+         SELECT DISTINCT coalesce(cur.account_id, old.account_id) AS account_id
+           FROM cur FULL JOIN old ON old.account_id = cur.account_id AND old.currency = cur.currency
+          WHERE cur.e IS DISTINCT FROM old.e`,
+        [snap.id],
+      );
+      if (moved.length) tx.publish({ kind: 'churn.changed', accountIds: moved.map((x) => x.account_id) });
       return snap.id as string;
     });
     return (await this.forecast(null, id))!;

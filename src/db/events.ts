@@ -25,6 +25,8 @@ export type DomainEvent =
   | { kind: 'health.changed'; accountIds: readonly string[] }
   /** The model-fit summary of these accounts changed (ADR 0033). */
   | { kind: 'modelfit.changed'; accountIds: readonly string[] }
+  /** The churn prediction of these accounts changed (a new model version, an ARR forecast snapshot that moved). */
+  | { kind: 'churn.changed'; accountIds: readonly string[] }
   /** An account was linked to a record in an external system. */
   | { kind: 'account.linked'; accountId: string }
   /** A revenue period (month, YYYY-MM) was closed: its journal is final and goes to the ERP. */

@@ -164,6 +164,7 @@ export function syncOutboxSubscriber(usageIntervalMs: number): DomainEventSubscr
           break;
         case 'health.changed':
         case 'modelfit.changed':
+        case 'churn.changed':
           accountIds.push(...e.accountIds);
           minIntervalMs = 0;
           break;

@@ -8,6 +8,7 @@ import { phaseSql } from '../licensing/licensing.sql';
 import { minorToMajor } from './sync.rules';
 import { trimDecimal } from '../common/decimal';
 import { riskFromHealth, type Band } from '../health/health.rules';
+import { churnAccountFields } from '../churn/churn.service';
 
 /**
  * What the hub tells an external system, computed when the outbox delivers (so the latest
@@ -170,6 +171,8 @@ export async function accountFieldPayloads(
     [accountIds],
   );
   const fitBy = new Map(fits.map((f) => [f.account_id, f.summary]));
+  // The churn model's band and probability (when trained) and the forecast renewing ARR (docs/churn.md).
+  const churnOf = await churnAccountFields(m, accountIds);
   const factsBy = groupBy(facts, (f) => f.account_id);
   const usageBy = new Map(usage.map((u) => [u.account_id, u]));
   const findingsBy = groupBy(findings, (f) => f.account_id);
@@ -219,6 +222,7 @@ export async function accountFieldPayloads(
       fields.churnRisk = riskFromHealth(h.band as Band);
     }
     if (fitBy.has(id)) fields.modelFit = fitBy.get(id)!;
+    Object.assign(fields, churnOf(id, arrCurrency, h !== undefined));
     out.set(id, { accountExternalId: a.ext, ...fields });
   }
   return out;

@@ -246,6 +246,22 @@ describe('churn model', () => {
     expect(both.r).toEqual(both.a);
     expect((both.r as { asOf: string }).asOf).toBe(past);
   });
+
+  it('a new model version tells the sync that every account with an open term has a new prediction (churn.changed)', async () => {
+    const seen: string[][] = [];
+    hub.services.db.events.subscribe('test-churn-spy', async (_m, events) => {
+      for (const e of events) if (e.kind === 'churn.changed') seen.push([...e.accountIds]);
+    });
+    const { trainChurnModel } = await hub.ok<{ trainChurnModel: Report }>(`mutation { trainChurnModel { version } }`);
+    expect(trainChurnModel.version).toBe(2);
+    // The accounts Account.churnRisk scores: those with an open term.
+    const accounts: { id: string }[] = await hub.ds.query(`SELECT id FROM account`);
+    const risks = await hub.services.churn.risks(accounts.map((a) => a.id));
+    const scored = risks.filter((r) => r !== null).map((r) => r!.accountId).sort();
+    expect(scored.length).toBeGreaterThan(100);
+    expect(seen).toHaveLength(1);
+    expect([...seen[0]!].sort()).toEqual(scored);
+  });
 });
 
 interface Month {
