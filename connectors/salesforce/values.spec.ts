@@ -165,6 +165,38 @@ describe('salesforce options', () => {
     expect(Object.keys(rec).sort()).toEqual(['Ehub_ARR__c', 'Ehub_Active_Users__c', 'Ehub_Overuse__c', 'Risk__c']);
     expect(rec.Ehub_Overuse__c).toBe(false);
   });
+
+  it('plans true-ups as Opportunity upserts by the true-up key, stage and close date on create only; trueup: null refuses them', () => {
+    const payload = {
+      trueupKey: 'ehub-trueup:f1',
+      accountExternalId: '001000000000001AAA',
+      findingId: 'f1',
+      kind: 'OVERUSE',
+      name: 'True-up: Acme – Overuse of seats (2026-11)',
+      amount: '1200.50',
+      currency: 'USD',
+      closeDate: '2026-12-31',
+      description: 'Kind: OVERUSE',
+    };
+    const { parsed } = parseConfig({ ...base, options: { ...base.options, trueup: { type: 'Existing Customer - Upgrade', minLeakage: 500 } } });
+    expect(parsed!.options.trueup).toEqual({ externalIdField: 'Ehub_Trueup_Key__c', stageName: 'Prospecting', type: 'Existing Customer - Upgrade', preserveStage: true, minLeakage: 500 });
+    const plan = planWrites(parsed!.options, { object: 'trueup-opportunity', items: [{ key: 'k', payload }, { key: 'eur', payload: { ...payload, trueupKey: 'ehub-trueup:f2', currency: 'EUR' } }] });
+    expect({ sobject: plan.sobject, operation: plan.operation, keyField: plan.keyField, createOnly: plan.createOnlyFields }).toEqual({
+      sobject: 'Opportunity',
+      operation: 'upsert',
+      keyField: 'Ehub_Trueup_Key__c',
+      createOnly: ['StageName', 'CloseDate', 'Type'],
+    });
+    expect(plan.refused.map((r) => [r.key, r.errorCode])).toEqual([['eur', 'CURRENCY_MISMATCH']]);
+    expect(plan.writes.map((w) => [w.key, Object.keys(w.record).sort()])).toEqual([
+      ['ehub-trueup:f1', ['AccountId', 'Amount', 'CloseDate', 'Description', 'Name', 'StageName', 'Type']],
+    ]);
+    const off = parseConfig({ ...base, options: { ...base.options, trueup: null } }).parsed!.options;
+    expect(planWrites(off, { object: 'trueup-opportunity', items: [{ key: 'k', payload }] }).refused.map((r) => [r.key, r.errorCode, r.retryable])).toEqual([
+      ['k', 'TRUEUP_DISABLED', false],
+    ]);
+    expect(parseConfig({ ...base, options: { ...base.options, trueup: { minLeakage: -1 } } }).problems.map((p) => p.path)).toEqual(['options.trueup.minLeakage']);
+  });
 });
 
 describe('salesforce JWT assertion', () => {

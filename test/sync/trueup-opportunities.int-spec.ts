@@ -144,6 +144,23 @@ describe('true-up opportunities from compliance findings', () => {
     expect(trueups()[0]).toMatchObject({ Id: before.Id, Amount: 80 });
   });
 
+  it('an account linked to the CRM after its finding opened gets its true-up when it is linked', async () => {
+    const late = await createAccount(hub, 'Late Link');
+    await recordUsage(hub, late, [{ meter: 'm.extra', quantity: 250, at: inMonth(-1, 5) }]);
+    const run = await runCompliance(hub, late);
+    const f = run.findings.find((x) => x.kind === 'UNENTITLED_USE')!;
+    expect(f.leakage).toEqual({ amountMinor: '5000', currency: 'USD' }); // 250 × 20: exactly the threshold, 50.00
+    const [before] = await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox WHERE account_id = $1`, [late]);
+    expect(before.n).toBe(0); // not linked: nothing to write to
+    const sfLate = emu.insert('Account', { Name: 'Late Link' });
+    await hub.ok('mutation($i: UpsertAccountInput!) { upsertAccount(input: $i) { id } }', {
+      i: { id: late, name: 'Late Link', externalRefs: [{ system: 'salesforce', object: 'Account', externalId: sfLate }] },
+    });
+    await push();
+    const deals = trueups().filter((o) => o.AccountId === sfLate);
+    expect(deals.map((o) => [o.Ehub_Trueup_Key__c, o.Amount])).toEqual([[`ehub-trueup:${f.id}`, 50]]);
+  });
+
   it('a connection whose options say trueup: null gets no true-up rows (the other connection does)', async () => {
     // A second org that does not want true-ups.
     const emu2 = await startEmulator({ seed: 11 });
@@ -163,7 +180,8 @@ describe('true-up opportunities from compliance findings', () => {
       await recordUsage(hub, big, [{ meter: 'm.extra', quantity: 50, at: inMonth(-1, 8) }]);
       await runCompliance(hub, big);
       const rows: { name: string }[] = await hub.ds.query(
-        `SELECT c.name FROM sync_outbox o JOIN sync_connection c ON c.id = o.connection_id WHERE o.object = 'trueup-opportunity' ORDER BY 1`,
+        `SELECT c.name FROM sync_outbox o JOIN sync_connection c ON c.id = o.connection_id WHERE o.object = 'trueup-opportunity' AND o.account_id = $1 ORDER BY 1`,
+        [big],
       );
       expect(rows).toEqual([{ name: 'salesforce' }]);
     } finally {
