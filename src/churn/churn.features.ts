@@ -160,7 +160,8 @@ function featureSql(terms: string): string {
     CROSS JOIN LATERAL (
       SELECT coalesce(min(e.start_date), (t.snap AT TIME ZONE 'UTC')::date) AS since FROM entitlement e
        WHERE e.account_id = t.account_id AND e.starts_at < t.snap) tenure
-   ORDER BY t.end_date, t.line_id`;
+   -- A stable order (not the random line ids first), so the shuffled-label check permutes the same way each run.
+   ORDER BY t.end_date, account_key, t.sku, t.start_date, t.line_id`;
 }
 
 interface Row {

@@ -148,7 +148,10 @@ export function trainChurn(samples: TermSample[], opts: TrainOptions = {}): Trai
     labelled = samples.map((s, i) => ({ ...s, renewed: ys[i]! }));
   }
   const { train, test, splitDate } = timeSplit(labelled, opts.trainShare ?? 0.65);
-  const byEnd = [...train].sort((a, b) => a.termEnd.localeCompare(b.termEnd) || a.lineId.localeCompare(b.lineId));
+  // Ties on the end date are broken by stable keys, not the random line ids, so the held-out
+  // calibration part (the newest quarter) is the same terms in every run.
+  const stable = (s: TermSample) => `${s.accountKey ?? s.accountId}|${s.sku}`;
+  const byEnd = [...train].sort((a, b) => a.termEnd.localeCompare(b.termEnd) || stable(a).localeCompare(stable(b)) || a.lineId.localeCompare(b.lineId));
   const nCal = Math.max(1, Math.floor(byEnd.length * (opts.calibrationShare ?? 0.25)));
   const fitPart = byEnd.slice(0, byEnd.length - nCal);
   const calPart = byEnd.slice(byEnd.length - nCal);
