@@ -111,12 +111,21 @@ describe('csv connector', () => {
   it('writes pushed account fields as one CSV file, renamed into place', async () => {
     const outboxDir = join(dir, 'out');
     const c = csvConnector.create({ options: { inboxDir: dir, outboxDir }, credentials: {} });
-    const results = await c.push({ log }, { object: 'account-fields', items: [{ key: 'k1', payload: { accountExternalId: 'C1', arr: '1200.00', currency: 'USD', overuse: false } }] });
+    const results = await c.push(
+      { log },
+      {
+        object: 'account-fields',
+        items: [{ key: 'k1', payload: { accountExternalId: 'C1', arr: '1200.00', currency: 'USD', overuse: false, churnProbability: 0.125, forecastArr: '900.00', modelFit: 'KEEP' } }],
+      },
+    );
     expect(results).toEqual([{ key: 'k1', ok: true, targetId: expect.stringMatching(/^account-fields-.*\.csv$/) }]);
     const files = await readdir(outboxDir);
     expect(files).toHaveLength(1);
     const text = await readFile(join(outboxDir, files[0]!), 'utf8');
-    expect(text.split('\n')[1]).toBe('C1,,,1200.00,USD,,,,false,,,');
+    expect(text.split('\n')[0]).toBe(
+      'accountExternalId,entitlementStatus,nextRenewalDate,arr,currency,utilizationPercent,activeUsers,lastUsageAt,overuse,estimatedLeakage,healthScore,churnRisk,churnProbability,forecastArr,modelFit',
+    );
+    expect(text.split('\n')[1]).toBe('C1,,,1200.00,USD,,,,false,,,,0.125,900.00,KEEP');
   });
 
   it('reads usage rows one by one: mapped columns, normalised instants and deployments, bad rows with row, column and code, resumable mid-file', async () => {

@@ -23,6 +23,10 @@ export const PUSH_COLUMNS: Record<CsvPushObject, readonly string[]> = {
     'estimatedLeakage',
     'healthScore',
     'churnRisk',
+    // Appended (ERP import maps keep working): the churn model's probability, the forecast renewing ARR, the model-fit summary.
+    'churnProbability',
+    'forecastArr',
+    'modelFit',
   ],
   'renewal-opportunity': ['renewalKey', 'accountExternalId', 'name', 'amount', 'currency', 'closeDate', 'entitlementIds'],
   entitlement: ['entitlementId', 'accountExternalId', 'sku', 'productName', 'model', 'status', 'startDate', 'endDate', 'quantity', 'used', 'remaining'],
