@@ -33,7 +33,7 @@ export class Customer360Resolver {
   @Query(() => Customer360, {
     description:
       'Everything known of one customer in one query: linked CRM/ERP records, contacts, entitlements and utilisation, licences in use, usage trend, open findings, renewals, revenue, sync status and timeline (docs/customer-360.md). ' +
-      'Give exactly one of `account` and `externalRef` (BAD_USER_INPUT `CUSTOMER360_KEY_REQUIRED` otherwise); NOT_FOUND when unknown or outside an account-scoped key\'s account. ADMIN, OPERATIONS, FINANCE, ANALYST.',
+      'Give exactly one of `account` (or its synonym `accountId`) and `externalRef` (BAD_USER_INPUT `CUSTOMER360_KEY_REQUIRED` otherwise); NOT_FOUND when unknown or outside an account-scoped key\'s account. ADMIN, OPERATIONS, FINANCE, ANALYST.',
   })
   customer360(@Args() args: Customer360Args, @Ctx() ctx: GraphQLContext): Promise<Customer360> {
     return ctx.services.customer360.resolve(ctx, args);

@@ -173,13 +173,17 @@ export class Customer360Service {
 
   /** The root: the account by id or external reference (NOT_FOUND when unknown or out of the key's scope). */
   async resolve(ctx: RequestContext, args: Customer360Args): Promise<Customer360> {
-    const byId = args.account !== null && args.account !== undefined;
-    const byRef = args.externalRef !== null && args.externalRef !== undefined;
-    if (byId === byRef) {
-      throw badInput('CUSTOMER360_KEY_REQUIRED', 'Give exactly one of account and externalRef', [
-        { path: byId ? 'externalRef' : 'account', message: byId ? 'leave out when account is given' : 'give account or externalRef' },
-      ]);
+    const given = (v: unknown) => v !== null && v !== undefined;
+    const keys = (['account', 'accountId', 'externalRef'] as const).filter((k) => given(args[k]));
+    if (keys.length !== 1) {
+      throw badInput(
+        'CUSTOMER360_KEY_REQUIRED',
+        'Give exactly one of account (or accountId) and externalRef',
+        keys.length ? keys.slice(1).map((k) => ({ path: k, message: `leave out when ${keys[0]} is given` })) : [{ path: 'account', message: 'give account, accountId or externalRef' }],
+      );
     }
+    const byId = keys[0] !== 'externalRef';
+    if (keys[0] === 'accountId') args = { ...args, account: args.accountId };
     if (!Number.isInteger(args.renewalDays) || args.renewalDays < 1 || args.renewalDays > RENEWAL_DAYS_MAX) {
       throw badInput('VALIDATION_FAILED', `renewalDays must be between 1 and ${RENEWAL_DAYS_MAX}`, [{ path: 'renewalDays', message: `1–${RENEWAL_DAYS_MAX}` }]);
     }

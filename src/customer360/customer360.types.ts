@@ -19,6 +19,9 @@ export class Customer360Args {
   @Field(() => ID, { nullable: true, description: 'The hub account id. Give exactly one of `account` and `externalRef`.' })
   account?: string | null;
 
+  @Field(() => ID, { nullable: true, description: 'The hub account id under the name DESIGN.md lists (`customer360(accountId: ...)`): the same as `account`. Give exactly one of `account`, `accountId` and `externalRef`.' })
+  accountId?: string | null;
+
   @Field(() => ExternalRefInput, {
     nullable: true,
     description: 'A reference to the account in another system, e.g. `salesforce` / `Account` / `001...`. Give exactly one of `account` and `externalRef`.',

@@ -495,6 +495,13 @@ describe('customer360: lookup, scope, roles and bad input', () => {
     expect(gqlError(await C360('not-a-uuid'))).toMatchObject({ code: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' });
     expect(gqlError(await C360(null, { ref: { system: 'salesforce', object: 'Account', externalId: '001NOPE' } }))).toMatchObject({ code: 'NOT_FOUND' });
     expect(gqlError(await C360(null))).toMatchObject({ code: 'BAD_USER_INPUT', subCode: 'CUSTOMER360_KEY_REQUIRED' });
+    // `accountId` (the name DESIGN.md lists) is the same key as `account`; both at once is refused.
+    const byAccountId = await hub.ok<{ customer360: { account: { id: string } } }>(`query($a: ID) { customer360(accountId: $a) { account { id } } }`, { a: acme });
+    expect(byAccountId.customer360.account.id).toBe(acme);
+    expect(gqlError(await hub.gql(`query($a: ID) { customer360(account: $a, accountId: $a) { account { id } } }`, { a: acme }))).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      subCode: 'CUSTOMER360_KEY_REQUIRED',
+    });
     expect(gqlError(await C360(acme, { ref: { system: 'salesforce', object: 'Account', externalId: ACME_SF } }))).toMatchObject({
       code: 'BAD_USER_INPUT',
       subCode: 'CUSTOMER360_KEY_REQUIRED',
