@@ -8,6 +8,7 @@ import { usageSeries } from './usage-series.scenario';
 import { revenueExport } from './revenue-export.scenario';
 import { salesforcePush } from './salesforce-push.scenario';
 import { salesforcePull } from './salesforce-pull.scenario';
+import { netsuitePull } from './netsuite-pull.scenario';
 import { csvImport } from './csv-import.scenario';
 import { customer360 } from './customer360.scenario';
 import { netsuiteReceivablesPull } from './netsuite-receivables-pull.scenario';
@@ -20,4 +21,4 @@ export const BASELINE = bare;
  * (verify one response first, then `ctx.load(...)` with `expectBody` when the answer is fixed)
  * and list it here. `npm run bench -- --only <name>` runs it alone (with the baseline).
  */
-export const scenarios: Scenario[] = [bare, trivial, check, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, csvImport, customer360, netsuiteReceivablesPull];
+export const scenarios: Scenario[] = [bare, trivial, check, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, netsuitePull, csvImport, customer360, netsuiteReceivablesPull];

@@ -280,3 +280,151 @@ export const DEMO_SALESFORCE_ACCOUNTS: DemoSalesforceAccount[] = [
     ],
   },
 ];
+
+/** An item line of a sample NetSuite sales order or invoice: the item's `itemid` is the hub sku. */
+export interface DemoNetSuiteLine {
+  item: string;
+  quantity: number;
+  /** Rate in the customer's currency (major units, as NetSuite stores it). */
+  rate: number;
+}
+
+/**
+ * A sample NetSuite sales order, its term placed like a Salesforce demo deal's (see
+ * DemoSalesforceDeal): it ends `endMonths` after the first day of the current month and lasts
+ * `termMonths`. `copyOfSalesforceDeal` names a Salesforce demo deal this order was booked from
+ * (held in `custbody_ehub_crm_deal_id`): the hub grants it once, from the CRM, and links the copy.
+ */
+export interface DemoNetSuiteOrder {
+  memo: string;
+  endMonths: number;
+  termMonths: number;
+  lines: DemoNetSuiteLine[];
+  /** C = Cancelled (not won: nothing granted); default B = Pending Fulfillment. */
+  status?: 'B' | 'C';
+  copyOfSalesforceDeal?: string;
+}
+
+/**
+ * A receivable document. Dates are days from the first day of the current month, so two demo
+ * runs in the same month seed identical documents: a due date before it is always overdue,
+ * one two months after it never is.
+ */
+export interface DemoNetSuiteDocument {
+  type: 'CustInvc' | 'CustCred' | 'CustPymt';
+  memo: string;
+  dateDays: number;
+  dueDays?: number;
+  /** The total (major units, decimal text). */
+  total: string;
+  /** Invoices: the amount still open; payments and credit memos: the part not applied. */
+  open: string;
+}
+
+export interface DemoNetSuiteCustomer {
+  companyName: string;
+  url: string;
+  email: string;
+  /** The Salesforce demo account this customer is (its Account Id goes into `custentity_ehub_crm_id`). */
+  salesforceAccount?: string;
+  contacts: { firstName: string; lastName: string; email: string }[];
+  orders: DemoNetSuiteOrder[];
+  documents: DemoNetSuiteDocument[];
+}
+
+/** The items of `ehub demo --netsuite`: their `itemid` equals a hub sku. */
+export const DEMO_NETSUITE_ITEMS = ['GW-100', 'SUP-PREM', 'DSN-STD', 'SVC-ONBOARD', 'ANL-CLOUD', 'API-10M'];
+
+/**
+ * The ERP side of `ehub demo --netsuite`: customers (three are the Salesforce demo's
+ * customers under their legal names, holding their Salesforce Account Ids; two are known to
+ * the ERP only), the sales orders booked in the ERP (hardware and services are booked there),
+ * and invoices, a credit memo and payments. Seeded in this order: the emulator numbers
+ * records in creation order, so every run gives them the same NetSuite ids.
+ */
+export const DEMO_NETSUITE_CUSTOMERS: DemoNetSuiteCustomer[] = [
+  {
+    companyName: 'Bluefin Logistics Inc.',
+    url: 'https://www.bluefin-logistics.example',
+    email: 'ap@bluefin-logistics.example',
+    salesforceAccount: 'Bluefin Logistics',
+    contacts: [],
+    orders: [],
+    documents: [
+      { type: 'CustInvc', memo: 'Designer Pro and support, year 1', dateDays: -300, dueDays: -270, total: '36800.00', open: '0.00' },
+      { type: 'CustPymt', memo: 'Wire transfer', dateDays: -275, total: '36800.00', open: '0.00' },
+    ],
+  },
+  {
+    companyName: 'Cedar Ridge Clinics LLC',
+    url: 'https://cedar-ridge-clinics.example',
+    email: 'accounts.payable@cedar-ridge-clinics.example',
+    salesforceAccount: 'Cedar Ridge Clinics',
+    contacts: [],
+    orders: [
+      {
+        memo: 'Analytics Cloud and API (booked from the Salesforce opportunity)',
+        endMonths: 10,
+        termMonths: 12,
+        lines: [
+          { item: 'ANL-CLOUD', quantity: 40, rate: 540 },
+          { item: 'API-10M', quantity: 1, rate: 2500 },
+        ],
+        copyOfSalesforceDeal: 'Cedar Ridge: Analytics Cloud and API',
+      },
+    ],
+    documents: [{ type: 'CustInvc', memo: 'Analytics Cloud and API, year 1', dateDays: -10, dueDays: 60, total: '24100.00', open: '24100.00' }],
+  },
+  {
+    companyName: 'Helios Solar Systems S.L.',
+    url: 'https://www.helios-solar.example',
+    email: 'facturas@helios-solar.example',
+    salesforceAccount: 'Helios Solar Systems',
+    contacts: [],
+    orders: [{ memo: 'Gateway fleet expansion', endMonths: 12, termMonths: 12, lines: [{ item: 'GW-100', quantity: 50, rate: 400 }] }],
+    documents: [
+      { type: 'CustInvc', memo: 'Gateway fleet expansion', dateDays: -50, dueDays: -20, total: '20000.00', open: '20000.00' },
+      { type: 'CustCred', memo: 'Two gateways damaged in transit', dateDays: -15, total: '800.00', open: '800.00' },
+    ],
+  },
+  {
+    companyName: 'Fjord Marine Instruments AS',
+    url: 'https://fjord-marine.example',
+    email: 'invoices@fjord-marine.example',
+    contacts: [{ firstName: 'Ingrid', lastName: 'Halvorsen', email: 'ingrid.halvorsen@fjord-marine.example' }],
+    orders: [
+      {
+        memo: 'Sensor gateways for the survey fleet',
+        endMonths: 9,
+        termMonths: 12,
+        lines: [
+          { item: 'GW-100', quantity: 20, rate: 420 },
+          { item: 'SUP-PREM', quantity: 1, rate: 800 },
+        ],
+      },
+      { memo: 'Spare gateways (cancelled)', endMonths: 9, termMonths: 12, status: 'C', lines: [{ item: 'GW-100', quantity: 5, rate: 420 }] },
+    ],
+    documents: [
+      { type: 'CustInvc', memo: 'Sensor gateways for the survey fleet', dateDays: -75, dueDays: -45, total: '9200.00', open: '4200.00' },
+      { type: 'CustPymt', memo: 'Partial payment', dateDays: -40, total: '5000.00', open: '0.00' },
+    ],
+  },
+  {
+    companyName: 'Quarry Lane Hardware Ltd',
+    url: 'https://quarry-lane.example',
+    email: 'finance@quarry-lane.example',
+    contacts: [{ firstName: 'Declan', lastName: 'Moore', email: 'declan.moore@quarry-lane.example' }],
+    orders: [
+      {
+        memo: 'Designer seats and onboarding',
+        endMonths: 11,
+        termMonths: 12,
+        lines: [
+          { item: 'DSN-STD', quantity: 5, rate: 1200 },
+          { item: 'SVC-ONBOARD', quantity: 1, rate: 9000 },
+        ],
+      },
+    ],
+    documents: [{ type: 'CustInvc', memo: 'Designer seats and onboarding', dateDays: -20, dueDays: 40, total: '15000.00', open: '15000.00' }],
+  },
+];

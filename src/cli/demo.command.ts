@@ -13,6 +13,15 @@ import { DEMO_ACCOUNTS, DEMO_FEATURES, DEMO_METERS, DEMO_PRODUCTS, DEMO_SALESFOR
 import { formatRuns } from './sync.command';
 import { trimDecimal } from '../common/decimal';
 import { generateBook } from '../churn/book-generator';
+import type { NetSuiteEmulator } from '../../connectors/netsuite/emulator';
+import {
+  DEMO_NETSUITE_CONNECTION,
+  runNetSuiteDemo,
+  salesforceIdsFromEmulator,
+  salesforceIdsFromHub,
+  setNetSuiteDemoConnectionEnabled,
+  startNetSuiteEmulator,
+} from './demo-netsuite';
 
 /** The sync connection the demo creates; refSystem and orderSource carry the same name. */
 export const DEMO_CONNECTION = 'salesforce-demo';
@@ -25,7 +34,9 @@ interface DemoOptions {
   years: string;
   seed: string;
   salesforce?: boolean;
+  netsuite?: boolean;
   emulatorPort: string;
+  netsuitePort: string;
   keepRunning?: boolean;
 }
 
@@ -38,8 +49,10 @@ export function registerDemoCommand(program: Command): void {
     .option('--years <n>', 'with --book: the years of history', '3')
     .option('--seed <n>', 'with --book: the random seed (the same seed gives the same book)', '1')
     .option('--salesforce', 'also start a local Salesforce emulator with sample deals, connect the hub to it and sync (see docs/sync.md)')
+    .option('--netsuite', 'also start a local NetSuite emulator with sample ERP customers, sales orders, invoices and payments, connect the hub to it and pull (with --salesforce: its customers link to the Salesforce ones; see docs/netsuite-setup.md)')
     .option('--emulator-port <n>', 'with --salesforce: the port of the emulator on 127.0.0.1 (0: any free port)', '0')
-    .option('--keep-running', 'with --salesforce: keep the emulator up until Ctrl-C, so a hub started with `npm start` keeps syncing it')
+    .option('--netsuite-port <n>', 'with --netsuite: the port of the NetSuite emulator on 127.0.0.1 (0: any free port)', '0')
+    .option('--keep-running', 'with --salesforce or --netsuite: keep the emulators up until Ctrl-C, so a hub started with `npm start` keeps syncing them')
     .action(async (opts: DemoOptions) => {
       if (opts.book) {
         await runBookDemo(opts);
@@ -47,13 +60,15 @@ export function registerDemoCommand(program: Command): void {
       }
       const port = Number(opts.emulatorPort);
       if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--emulator-port must be a port number (0–65535), not "${opts.emulatorPort}"`);
-      // Assigned inside the callback, closed here: it outlives the database with --keep-running.
-      const held: { emulator?: SalesforceEmulator } = {};
+      const nsPort = Number(opts.netsuitePort);
+      if (!Number.isInteger(nsPort) || nsPort < 0 || nsPort > 65_535) throw new Error(`--netsuite-port must be a port number (0–65535), not "${opts.netsuitePort}"`);
+      // Assigned inside the callback, closed here: they outlive the database with --keep-running.
+      const held: { emulator?: SalesforceEmulator; netsuite?: NetSuiteEmulator } = {};
       try {
         await withServices(async (s, log) => {
           const ctx = systemContext(log, 'cli:demo');
           await loadDemoData(s, ctx);
-          if (!opts.salesforce) {
+          if (!opts.salesforce && !opts.netsuite) {
             console.log(
               `Demo data loaded: ${DEMO_FEATURES.length} features, ${DEMO_METERS.length} meters, ${DEMO_PRODUCTS.length} products ` +
                 `(one bundle), ${DEMO_ACCOUNTS.length} accounts with contacts. Try: { products { edges { node { sku name effectiveFeatures { feature { key } limit } } } } }`,
@@ -61,34 +76,64 @@ export function registerDemoCommand(program: Command): void {
             return;
           }
           console.log(`Demo catalog loaded: ${DEMO_PRODUCTS.length} products, ${DEMO_ACCOUNTS.length} accounts.`);
-          bypassProxyForLocalEmulator();
-          held.emulator = await startSalesforceEmulator({ host: '127.0.0.1', port, clients: [DEMO_CLIENT], bulkProcessingDelayMs: 5 });
-          const runs = await runSalesforceDemo(s, ctx, held.emulator);
-          if (runs.some((r) => r.status === SyncRunStatus.FAILED)) process.exitCode = 1;
-          // Stopped with the demo: a hub running on this database must not keep calling it.
-          if (!opts.keepRunning) await setDemoConnectionEnabled(s, ctx, false);
+          if (opts.salesforce) {
+            bypassProxyForLocalEmulator();
+            held.emulator = await startSalesforceEmulator({ host: '127.0.0.1', port, clients: [DEMO_CLIENT], bulkProcessingDelayMs: 5 });
+            const runs = await runSalesforceDemo(s, ctx, held.emulator);
+            if (runs.some((r) => r.status === SyncRunStatus.FAILED)) process.exitCode = 1;
+            // Stopped with the demo: a hub running on this database must not keep calling it.
+            if (!opts.keepRunning) await setDemoConnectionEnabled(s, ctx, false);
+          }
+          if (opts.netsuite) {
+            // The connector calls 127.0.0.1 with fetch: never through a proxy.
+            process.env.NO_PROXY = [process.env.NO_PROXY, '127.0.0.1', 'localhost'].filter(Boolean).join(',');
+            held.netsuite = await startNetSuiteEmulator({ host: '127.0.0.1', port: nsPort });
+            // The Salesforce ids its customers carry: of the emulator just seeded, or of an earlier Salesforce demo.
+            const sf = held.emulator ? salesforceIdsFromEmulator(held.emulator) : await salesforceIdsFromHub(s);
+            if (opts.salesforce) console.log('');
+            const runs = await runNetSuiteDemo(s, ctx, held.netsuite, sf);
+            if (runs.some((r) => r.status === SyncRunStatus.FAILED)) process.exitCode = 1;
+            if (!opts.keepRunning) await setNetSuiteDemoConnectionEnabled(s, ctx, false);
+          }
         });
         const emulator = held.emulator;
-        if (emulator && opts.keepRunning) {
-          console.log(
-            [
-              '',
+        const netsuite = held.netsuite;
+        if ((emulator || netsuite) && opts.keepRunning) {
+          const lines = [''];
+          if (emulator) {
+            lines.push(
               `The Salesforce emulator keeps running at ${emulator.url} (Ctrl-C stops it).`,
               `A hub on this database (npm start) pulls it every 5 minutes and pushes every minute (default schedules); sync now with: npm run ehub -- sync ${DEMO_CONNECTION}`,
               'Add a won deal to see it arrive:',
               `  curl -s -X POST ${emulator.url}/__emulator/deals -H 'content-type: application/json' \\`,
               `    -d '{"accountName":"Kestrel Drones","lines":[{"productCode":"ANL-CLOUD","quantity":5,"unitPrice":600}]}'`,
               '',
-            ].join('\n'),
-          );
+            );
+          }
+          if (netsuite) {
+            lines.push(
+              `The NetSuite emulator keeps running at ${netsuite.url} (Ctrl-C stops it); pull now with: npm run ehub -- sync ${DEMO_NETSUITE_CONNECTION}`,
+              'Add generated customers and sales orders (items SKU-0001… are not in the catalog: they show as UNKNOWN_SKU):',
+              `  curl -s -X POST ${netsuite.url}/__emulator/seed -H 'content-type: application/json' -d '{"customers":3,"salesOrders":3,"items":2,"linesPerOrder":1}'`,
+              '',
+            );
+          }
+          console.log(lines.join('\n'));
           const signal = await untilSignal();
-          console.log(`${signal}: stopping the emulator.`);
-          await emulator.close();
+          console.log(`${signal}: stopping the emulator${emulator && netsuite ? 's' : ''}.`);
+          await emulator?.close();
+          await netsuite?.close();
           held.emulator = undefined;
-          await withServices((s, log) => setDemoConnectionEnabled(s, systemContext(log, 'cli:demo'), false));
+          held.netsuite = undefined;
+          await withServices(async (s, log) => {
+            const ctx = systemContext(log, 'cli:demo');
+            await setDemoConnectionEnabled(s, ctx, false);
+            await setNetSuiteDemoConnectionEnabled(s, ctx, false);
+          });
         }
       } finally {
         await held.emulator?.close();
+        await held.netsuite?.close();
       }
     });
 }
