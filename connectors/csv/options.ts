@@ -110,8 +110,12 @@ const optionsSchema = z.strictObject({
     .default('salesforce'),
   /** The ERP subsidiary of journal entries for accounts that carry none (null: a single legal entity). */
   defaultSubsidiary: z.string().trim().min(1).max(100).nullable().default(null),
-  /** Orders (or accounts, usage or receivable rows) per page handed to the engine: the cursor and the run's counts move per page. */
-  pageSize: z.number().int().min(1).max(5000).default(500),
+  /**
+   * Orders (or accounts, usage or receivable rows) per page handed to the engine: the cursor and
+   * the run's counts move per page. Default 500, and 5,000 for usage rows (a page of usage goes
+   * to the usage ingest in a few set-based batches: larger pages, fewer round trips).
+   */
+  pageSize: z.number().int().min(1).max(20000).optional(),
 });
 
 export interface CsvOptions {
@@ -121,16 +125,21 @@ export interface CsvOptions {
   defaultCurrency: string;
   defaultDeployment: (typeof USAGE_DEPLOYMENTS)[number];
   columns: { accounts: Record<AccountColumn, string>; orders: Record<OrderColumn, string>; usage: Record<UsageColumn, string>; receivables: Record<ReceivableColumn, string> };
-  pageSize: number;
+  /** Null: DEFAULT_PAGE_SIZE of the object. */
+  pageSize: number | null;
   crmSystem: string;
   defaultSubsidiary: string | null;
 }
 
 /** Options after defaults; throws on invalid ones (validate first). */
+/** Records per page when `pageSize` is not given. */
+export const DEFAULT_PAGE_SIZE: Record<CsvObject, number> = { accounts: 500, orders: 500, receivables: 500, usage: 5000 };
+
 export function parseOptions(options: Record<string, unknown>): CsvOptions {
   const o = optionsSchema.parse(options);
   return {
     ...o,
+    pageSize: o.pageSize ?? null,
     columns: {
       accounts: { ...DEFAULT_COLUMNS.accounts, ...stripUndefined(o.columns.accounts) },
       orders: { ...DEFAULT_COLUMNS.orders, ...stripUndefined(o.columns.orders) },

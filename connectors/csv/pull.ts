@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
 import type { ConnectorCallContext, ExternalAccount, ExternalOrder, ExternalReceivable, ExternalUsage, PullPage, PullProblem } from '../types';
 import { listInbox, type InboxFile } from './files';
-import type { CsvObject, CsvOptions } from './options';
+import { DEFAULT_PAGE_SIZE, type CsvObject, type CsvOptions } from './options';
 import { accountFromRow, columnCountProblem, columnIndex, OrderAssembler, receivableFromRow, usageFromRow, type ColumnIndex, type RowProblem } from './rows';
 import type { AccountColumn, OrderColumn, ReceivableColumn, UsageColumn } from './options';
 
@@ -87,6 +87,7 @@ async function* readFile(
   let assembler: OrderAssembler | null = null;
   let records: (ExternalAccount | ExternalOrder | ExternalUsage | ExternalReceivable)[] = [];
   let line = 0;
+  const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE[object];
   const at = (handled: number) => JSON.stringify({ v: 1, done: doneSoFar(), file: file.sha256, skip: handled, line } satisfies CsvCursor);
 
   for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
@@ -124,7 +125,7 @@ async function* readFile(
       if (Array.isArray(a)) problems.push(...a.map((p) => problemOf(file, object, p)));
       else records.push(a);
     }
-    if (records.length >= options.pageSize || problems.length >= options.pageSize) {
+    if (records.length >= pageSize || problems.length >= pageSize) {
       const handled = assembler ? (assembler.openSince ?? index + 1) : index + 1;
       yield { records, problems: problems.splice(0), cursor: at(handled) };
       records = [];

@@ -21,8 +21,8 @@ import { DealSources, planReceivable } from './sync-erp';
 /** Failures of a deal retried on later pulls without the deal changing in the source. */
 const RETRIED_WHEN_CATALOG_CHANGES = ['UNKNOWN_SKU'];
 const RETRIED_ALWAYS = ['NO_ACCOUNT_LINK', 'INTERNAL'];
-/** Usage events per ingest batch (one transaction each), as a POST /v1/usage body of 1,000 lines. */
-const USAGE_BATCH = 1000;
+/** Usage events per ingest batch at most (one transaction and one set-based statement each; POST /v1/usage takes up to 10,000). */
+const USAGE_BATCH = 5000;
 
 export interface PullProgress {
   object: PullObject;
@@ -338,17 +338,21 @@ export class SyncPuller {
       }
       events.push(parsed);
     }
-    // Batches of the page go to the ingest a few at a time (as POST /v1/usage clients send
-    // them); the page is done, and its cursor stored, only when every batch has committed.
-    const batches: ParsedUsageEvent[][] = [];
-    for (let i = 0; i < events.length; i += USAGE_BATCH) batches.push(events.slice(i, i + USAGE_BATCH));
-    await eachConcurrently(batches, this.concurrency, async (batch) => {
-      const answer = await this.usage.ingest(ctx, batch);
-      run.counts.created += answer.accepted;
-      run.counts.unchanged += answer.duplicates;
-      for (const x of answer.rejected) {
-        const id = x.id ?? events[x.index]?.id ?? null;
-        run.error(id, x.code, `usage ${id}: ${x.message}`);
+    // The page goes to the ingest in lanes, EHUB_SYNC_PULL_CONCURRENCY at a time, each lane
+    // holding whole accounts: concurrent batches then touch disjoint rollup rows (an account's
+    // hourly and daily buckets) and never wait on each other's row locks, as batches cut by
+    // file position would (a time-ordered file puts every account in every batch). A lane
+    // sends its events in batches of up to USAGE_BATCH, one after the other. The page is
+    // done, and its cursor stored, only when every batch has committed.
+    await eachConcurrently(usageLanes(events, this.concurrency, USAGE_BATCH), this.concurrency, async (lane) => {
+      for (const batch of lane) {
+        const answer = await this.usage.ingest(ctx, batch);
+        run.counts.created += answer.accepted;
+        run.counts.unchanged += answer.duplicates;
+        for (const x of answer.rejected) {
+          const id = x.id ?? events[x.index]?.id ?? null;
+          run.error(id, x.code, `usage ${id}: ${x.message}`);
+        }
       }
     });
   }
@@ -662,6 +666,36 @@ function stateOf(s: SyncRecord): Omit<SyncRecord, 'connectionId' | 'object' | 'e
   return state;
 }
 
+
+/**
+ * Splits a page of usage events into at most `lanes` lanes of batches (of up to `batch`
+ * events), every account's events in one lane (by a hash of the account id), lanes as even as
+ * the accounts allow. Events keep their page order within a lane, and their `index` (the page
+ * position the ingest's rejections name).
+ */
+export function usageLanes(events: readonly ParsedUsageEvent[], lanes: number, batch: number): ParsedUsageEvent[][][] {
+  const n = Math.max(1, Math.min(lanes, events.length));
+  const byLane: ParsedUsageEvent[][] = Array.from({ length: n }, () => []);
+  for (const e of events) {
+    const key = isRejection(e) ? '' : (e.accountId ?? (e.accountRef ? `${e.accountRef.system}/${e.accountRef.object}/${e.accountRef.externalId}` : ''));
+    byLane[laneOf(key, n)]!.push(e);
+  }
+  return byLane
+    .filter((l) => l.length > 0)
+    .map((l) => {
+      const batches: ParsedUsageEvent[][] = [];
+      for (let i = 0; i < l.length; i += batch) batches.push(l.slice(i, i + batch));
+      return batches;
+    });
+}
+
+/** FNV-1a of the key, modulo `n`. */
+function laneOf(key: string, n: number): number {
+  if (n === 1) return 0;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % n;
+}
 
 /**
  * Iterates `source` one item ahead: while the consumer works on an item, the next one is
