@@ -17,6 +17,8 @@ import { fmt } from '../support/report';
 const ROWS = Number(process.env.BENCH_CSV_ROWS ?? 100_000);
 const LINES = Number(process.env.BENCH_CSV_LINES ?? 5);
 const USAGE_ROWS = Number(process.env.BENCH_CSV_USAGE_ROWS ?? 100_000);
+/** The usage connection's pageSize; unset: the connector's default (20,000 usage rows). */
+const USAGE_PAGE = process.env.BENCH_CSV_USAGE_PAGE ? Number(process.env.BENCH_CSV_USAGE_PAGE) : undefined;
 const CUSTOMERS = 500;
 const SKUS = ['BENCH-CSV-A', 'BENCH-CSV-B', 'BENCH-CSV-C'];
 const METERS = ['bench.csv.calls', 'bench.csv.storage'];
@@ -126,7 +128,7 @@ const progressText = (o: Observed[]) =>
  *     lines an order, over 500 customers): parse, validate, group, then every order submitted
  *     through OrderService (entitlements, audit, outbox), a few orders at a time;
  * (b) usage — a 100,000-row file (BENCH_CSV_USAGE_ROWS; one row per observation, two meters,
- *     500 customers): parse, validate, then each page of 5,000 rows (the default) through the
+ *     500 customers): parse, validate, then each page of 20,000 rows (the default) through the
  *     usage ingest in lanes of whole customers, EHUB_SYNC_PULL_CONCURRENCY at a time (one
  *     set-based statement per batch: insert, attribute, roll up).
  *
@@ -195,7 +197,7 @@ export const csvImport: Scenario = {
       const usageConn = await services.sync.createConnection(sys, {
         name: 'bench-csv-usage',
         type: 'csv',
-        options: { inboxDir: join(dir, 'in') }, // usage pages: the default 5,000 rows
+        options: { inboxDir: join(dir, 'in'), ...(USAGE_PAGE ? { pageSize: USAGE_PAGE } : {}) },
         credentials: {},
         enabled: false,
         pullEnabled: true,

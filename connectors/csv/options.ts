@@ -112,7 +112,7 @@ const optionsSchema = z.strictObject({
   defaultSubsidiary: z.string().trim().min(1).max(100).nullable().default(null),
   /**
    * Orders (or accounts, usage or receivable rows) per page handed to the engine: the cursor and
-   * the run's counts move per page. Default 500, and 5,000 for usage rows (a page of usage goes
+   * the run's counts move per page. Default 500, and 20,000 for usage rows (a page of usage goes
    * to the usage ingest in a few set-based batches: larger pages, fewer round trips).
    */
   pageSize: z.number().int().min(1).max(20000).optional(),
@@ -133,7 +133,7 @@ export interface CsvOptions {
 
 /** Options after defaults; throws on invalid ones (validate first). */
 /** Records per page when `pageSize` is not given. */
-export const DEFAULT_PAGE_SIZE: Record<CsvObject, number> = { accounts: 500, orders: 500, receivables: 500, usage: 5000 };
+export const DEFAULT_PAGE_SIZE: Record<CsvObject, number> = { accounts: 500, orders: 500, receivables: 500, usage: 20_000 };
 
 export function parseOptions(options: Record<string, unknown>): CsvOptions {
   const o = optionsSchema.parse(options);
