@@ -669,9 +669,9 @@ function stateOf(s: SyncRecord): Omit<SyncRecord, 'connectionId' | 'object' | 'e
 
 /**
  * Splits a page of usage events into at most `lanes` lanes of batches (of up to `batch`
- * events), every account's events in one lane (by a hash of the account id), lanes as even as
- * the accounts allow. Events keep their page order within a lane, and their `index` (the page
- * position the ingest's rejections name).
+ * events), every account's events in one lane (by a hash of the account id: a page of one
+ * customer is one lane). Events keep their page order within a lane, and their `index` (the
+ * page position the ingest's rejections name).
  */
 export function usageLanes(events: readonly ParsedUsageEvent[], lanes: number, batch: number): ParsedUsageEvent[][][] {
   const n = Math.max(1, Math.min(lanes, events.length));
