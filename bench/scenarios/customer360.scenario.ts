@@ -26,7 +26,9 @@ const QUERY = `query C360($id: ID) {
     revenue { currency allocated { amountMinor } recognised { amountMinor } deferred { amountMinor } }
     syncStatus { system connectionName outboxPending outboxDead }
     receivables { currency openBalance { amountMinor } overdue { amountMinor } maxOverdueDays invoiceCount }
-    health { score band coverage }
+    health { score band coverage measures { key band explanation } }
+    churnRisk { probability band source contributions { feature contribution } }
+    modelFit { summary products { sku status recommendation } }
     timeline { at kind summary }
   }
 }`;

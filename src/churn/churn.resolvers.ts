@@ -130,15 +130,20 @@ export class AccountChurnResolver {
       WHO,
   })
   async churnRisk(@Root() account: Account, @Ctx() ctx: GraphQLContext): Promise<ChurnRisk | null> {
-    const scope = accountScope(ctx);
-    if (scope && scope !== account.id) return null;
-    let loader = riskLoaders.get(ctx);
-    if (!loader) {
-      loader = new DataLoader((ids: readonly string[]) => ctx.services.churn.risks(ids));
-      riskLoaders.set(ctx, loader);
-    }
-    return toRisk(await loader.load(account.id));
+    return loadChurnRisk(ctx, account.id);
   }
+}
+
+/** An account's churn risk through the request's batched loader (Account.churnRisk, customer360). */
+export async function loadChurnRisk(ctx: GraphQLContext, accountId: string): Promise<ChurnRisk | null> {
+  const scope = accountScope(ctx);
+  if (scope && scope !== accountId) return null;
+  let loader = riskLoaders.get(ctx);
+  if (!loader) {
+    loader = new DataLoader((ids: readonly string[]) => ctx.services.churn.risks(ids));
+    riskLoaders.set(ctx, loader);
+  }
+  return toRisk(await loader.load(accountId));
 }
 
 export const ChurnResolvers = [ChurnResolver, AccountChurnResolver] as const;

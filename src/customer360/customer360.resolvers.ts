@@ -6,6 +6,8 @@ import { ContactConnection, ContactListArgs } from '../accounts/account.types';
 import type { Contact } from '../accounts/contact.entity';
 import type { GraphQLContext } from '../server/graphql-context';
 import { AccountHealth } from '../health/health.types';
+import { loadChurnRisk } from '../churn/churn.resolvers';
+import { ChurnRisk } from '../churn/churn.types';
 import { ReceivablesSummary, ReceivablesSummaryArgs } from '../receivables/receivable.types';
 import { todayIn } from '../common/dates';
 import type { AccountHealthView } from '../health/health.service';
@@ -108,6 +110,14 @@ export class Customer360Resolver {
   })
   health(@Root() c: Customer360, @Ctx() ctx: GraphQLContext): Promise<AccountHealthView | null> {
     return ctx.loaders.health.load(c.accountId);
+  }
+
+  @FieldResolver(() => ChurnRisk, {
+    nullable: true,
+    description: 'Churn risk of the account\'s open term ending soonest (calibrated probability, band, each feature\'s contribution), as `Account.churnRisk`; null without an open term.',
+  })
+  churnRisk(@Root() c: Customer360, @Ctx() ctx: GraphQLContext): Promise<ChurnRisk | null> {
+    return loadChurnRisk(ctx, c.accountId);
   }
 
   @FieldResolver(() => AccountModelFit, {

@@ -29,6 +29,7 @@ const FULL = `query C360($id: ID, $ref: ExternalRefInput, $days: Int, $limit: In
     timeline { at kind summary refId amount { amountMinor currency } }
     health { score band coverage measures { key band explanation } }
     modelFit { summary products { sku status recommendation } }
+    churnRisk { probability band source termEnd contributions { feature contribution } }
     receivables { currency openBalance { amountMinor currency } overdue { amountMinor } maxOverdueDays lastPaymentDate invoiceCount openInvoiceCount }
   }
 }`;
@@ -84,6 +85,7 @@ interface View {
   timeline: { at: string; kind: string; summary: string; refId: string; amount: Money | null }[];
   receivables: { currency: string; openBalance: Money; overdue: { amountMinor: string }; maxOverdueDays: number; lastPaymentDate: string | null; invoiceCount: number; openInvoiceCount: number }[];
   health: { score: number; band: string; coverage: number; measures: { key: string; band: string | null; explanation: string }[] } | null;
+  churnRisk: { probability: number; band: string; source: string; termEnd: string; contributions: unknown[] } | null;
 }
 
 let hub: TestHub;
@@ -420,6 +422,17 @@ describe('customer360: sections against figures computed here', () => {
     expect(v.health!.measures.length).toBeGreaterThan(0);
   });
 
+  it('churn risk: exactly Account.churnRisk (the rules-only score while no model is trained)', async () => {
+    const v = await view(acme);
+    const { account } = await hub.ok<{ account: { churnRisk: View['churnRisk'] } }>(
+      `query($a: ID!) { account(id: $a) { churnRisk { probability band source termEnd contributions { feature contribution } } } }`,
+      { a: acme },
+    );
+    expect(account.churnRisk).not.toBeNull();
+    expect(v.churnRisk).toEqual(account.churnRisk);
+    expect(v.churnRisk!.source).toBe('BASELINE');
+  });
+
   it('receivables: the ERP summary as Account.receivables computes it, and payments in the timeline', async () => {
     expect((await view(acme)).receivables).toEqual([]);
     await receivables(acme, [
@@ -579,7 +592,7 @@ describe('customer360: statement count does not grow with the account', () => {
     expect(small.result.customer360.entitlementGroups).toHaveLength(1);
     expect(large.count).toBe(small.count);
     // account, linked records, contacts, entitlement facts, licences, usage, findings, revenue, sync, timeline, health, receivables,
-    // and model fit's five (products held, usage and payments, meter units, leases, model prices).
-    expect(small.count).toBeLessThanOrEqual(17);
+    // model fit's five (products held, usage and payments, meter units, leases, model prices) and churn risk's two (model, features).
+    expect(small.count).toBeLessThanOrEqual(19);
   });
 });
