@@ -210,6 +210,19 @@ export async function openTermAccounts(manager: EntityManager, from: string, at:
   return rows.map((r) => r.account_id);
 }
 
+/**
+ * Per account, its open term ending soonest (ties: the larger ARR, then the line id), with
+ * features as of `at`: what `Account.churnRisk` and the CRM fields score. Features are
+ * computed for those terms only, not for every open term of the account.
+ */
+export async function soonestOpenSamples(manager: EntityManager, from: string, at: Date, accountIds: string[]): Promise<TermSample[]> {
+  const soonest = `
+    SELECT DISTINCT ON (o.account_id) o.* FROM (${OPEN_TERMS}) o
+     ORDER BY o.account_id, o.end_date, round(o.unit_price_minor * o.quantity * 365 / greatest(1, o.end_date - o.start_date + 1)) DESC, o.line_id`;
+  const rows: Row[] = await manager.query(featureSql(soonest), [from, at, accountIds]);
+  return rows.map(toSample);
+}
+
 /** Open terms ending on or after `from`, with features as of `at` (now), optionally of some accounts only. */
 export async function openSamples(manager: EntityManager, from: string, at: Date, accountIds: string[] | null = null): Promise<TermSample[]> {
   const rows: Row[] = await manager.query(featureSql(OPEN_TERMS), [from, at, accountIds]);

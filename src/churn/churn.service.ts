@@ -5,7 +5,7 @@ import type { RequestContext } from '../common/context';
 import { badInput } from '../common/errors';
 import type { Db } from '../db/db';
 import { assertAccountVisible } from '../auth/scope';
-import { labelledSamples, openSamples, openTermAccounts, type TermSample } from './churn.features';
+import { labelledSamples, openSamples, openTermAccounts, soonestOpenSamples, type TermSample } from './churn.features';
 import { explain, probability, RULES_BASELINE, trainChurn, type BaselineScorer, type Figures, type StoredModel, type TrainResult } from './churn.model';
 
 export type RiskBand = 'LOW' | 'MEDIUM' | 'HIGH';
@@ -150,7 +150,7 @@ export async function churnAccountFields(manager: EntityManager, accountIds: rea
   const model = await readLatestModel(manager);
   const scored = new Map<string, { band: RiskBand; probability: number }>();
   if (model && accountIds.length) {
-    const samples = await openSamples(manager, at.toISOString().slice(0, 10), at, [...accountIds]);
+    const samples = await soonestOpenSamples(manager, at.toISOString().slice(0, 10), at, [...accountIds]);
     for (const [id, s] of soonestTerms(samples)) {
       const p = probability(model, explain(model, s).logOdds);
       scored.set(id, { band: bandOf(p), probability: Math.round(p * 1000) / 1000 });
@@ -288,7 +288,7 @@ export class ChurnService {
    */
   async risks(accountIds: readonly string[], at: Date = new Date()): Promise<(ChurnRiskResult | null)[]> {
     const model = await this.latestModel();
-    const samples = await openSamples(this.db.manager, at.toISOString().slice(0, 10), at, [...accountIds]);
+    const samples = await soonestOpenSamples(this.db.manager, at.toISOString().slice(0, 10), at, [...accountIds]);
     const soonest = soonestTerms(samples);
     return accountIds.map((id) => {
       const s = soonest.get(id);

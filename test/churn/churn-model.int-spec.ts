@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { systemContext } from '../../src/common/context';
 import { generateBook } from '../../src/churn/book-generator';
-import { FEATURES, labelledSamples, type TermSample } from '../../src/churn/churn.features';
+import { FEATURES, labelledSamples, openSamples, type TermSample } from '../../src/churn/churn.features';
 import { sigmoid } from '../../src/churn/logistic';
 import { timeSplit, trainChurn } from '../../src/churn/churn.model';
 import { startTestHub, type TestHub } from '../support/test-hub';
@@ -196,6 +196,18 @@ describe('churn model', () => {
       expect(r.intercept! + r.contributions.reduce((a, c) => a + c.contribution, 0)).toBeCloseTo(r.logOdds!, 9);
       expect(r.probability).toBeCloseTo(sigmoid(model.plattA * r.logOdds! + model.plattB), 12);
       expect(r.band).toBe(r.probability < 0.2 ? 'LOW' : r.probability < 0.5 ? 'MEDIUM' : 'HIGH');
+    }
+    // Each account is scored on its open term ending soonest, as all open terms' features say (the SQL picks it before computing features).
+    const all = await openSamples(hub.ds.manager, today(), new Date(), ids);
+    for (const [i, r] of risks.entries()) {
+      const mine = all.filter((x) => x.accountId === ids[i]);
+      if (!mine.length) {
+        expect(r).toBeNull();
+        continue;
+      }
+      const end = mine.map((x) => x.termEnd).sort()[0]!;
+      const best = mine.filter((x) => x.termEnd === end).sort((x, y) => y.arrMinor - x.arrMinor)[0]!;
+      expect({ termEnd: r!.termEnd, sku: r!.sku }).toEqual({ termEnd: best.termEnd, sku: best.sku });
     }
     // Over GraphQL, on a page of accounts (one feature query for the page).
     const page = await hub.ok<{ accounts: { edges: { node: { id: string; churnRisk: { probability: number; logOdds: number; intercept: number; contributions: { contribution: number }[] } | null } }[] } }>(
