@@ -22,6 +22,7 @@ import { BiAccountsMergedInto1764302900000 } from './1764302900000-BiAccountsMer
 import { TrueupOpportunities1764302950000 } from './1764302950000-TrueupOpportunities';
 import { ReceivableHistory1764303200000 } from './1764303200000-ReceivableHistory';
 import { ModelFit1764302800000 } from './1764302800000-ModelFit';
+import { ModelFitAnalysis1764303500000 } from './1764303500000-ModelFitAnalysis';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the app, the CLI and the
@@ -52,4 +53,5 @@ export const migrations = [
   BiAccountsMergedInto1764302900000,
   TrueupOpportunities1764302950000,
   ReceivableHistory1764303200000,
+  ModelFitAnalysis1764303500000,
 ];

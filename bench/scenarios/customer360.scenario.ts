@@ -130,6 +130,11 @@ export const customer360: Scenario = {
          FROM generate_series(1, 40) i`,
       [conn.createSyncConnection.id, id, INVOICES],
     );
+    // What the nightly model-fit job leaves (the account's analysis stored; it has rollups but no raw events, so no
+    // product can be re-rated and the call answers an error): customer360 shows the stored analysis.
+    await post('mutation($a: ID!) { recomputeModelFit(account: $a) { summary } }', { a: id });
+    const [stored] = await ds.query('SELECT count(*)::int AS n FROM account_model_fit WHERE account_id = $1 AND analysis IS NOT NULL', [id]);
+    if (stored.n !== 1) throw new Error('customer360 setup: the model-fit analysis was not stored');
     await ds.query('ANALYZE');
     console.error(`  seeded the account in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 

@@ -228,3 +228,4 @@ export async function openSamples(manager: EntityManager, from: string, at: Date
   const rows: Row[] = await manager.query(featureSql(OPEN_TERMS), [from, at, accountIds]);
   return rows.map(toSample);
 }
+

@@ -121,10 +121,11 @@ export class Customer360Resolver {
   }
 
   @FieldResolver(() => AccountModelFit, {
-    description: 'Monetization-model fit per product (usage shape, each priced model\'s charge, what was paid, the recommendation), as `Account.modelFit`.',
+    description:
+      'Monetization-model fit per product (usage shape, each priced model\'s charge, what was paid, the recommendation), as `Account.modelFit` computes it: the analysis stored by the daily job or `recomputeModelFit` in the last 36 hours (`analysedAt` says when), else computed now.',
   })
   modelFit(@Root() c: Customer360, @Ctx() ctx: GraphQLContext): Promise<AccountModelFit> {
-    return ctx.loaders.modelFit.load(c.accountId);
+    return ctx.loaders.modelFitStored.load(c.accountId);
   }
 
   @FieldResolver(() => [TimelineEvent], { description: 'The account\'s history, newest first, at most `timelineLimit` events (default 50).' })

@@ -38,6 +38,9 @@ export interface ModelFitRunSummary {
  * fixed number of statements per batch of accounts); the one-line summary the CRM shows is
  * stored by `recompute` and the daily job, and a change re-sends the account's fields.
  */
+/** How old a stored analysis customer360 still shows (the job runs daily). */
+export const STORED_FRESH_HOURS = 36;
+
 export class ModelFitService {
   readonly config: ModelFitConfig;
 
@@ -60,6 +63,24 @@ export class ModelFitService {
   }
 
   /** Model fit of a batch of accounts (every id gets an answer; no products = an empty list). */
+  /**
+   * The stored analyses (the daily job's or `recomputeModelFit`'s) made within the last
+   * `STORED_FRESH_HOURS`, and a live analysis for the accounts without one: what customer360
+   * shows, so a view does not re-rate a year of usage. One statement, plus `fitMany`'s fixed
+   * ones when any account needs a live analysis.
+   */
+  async storedOrLive(accountIds: readonly string[], at = new Date()): Promise<Map<string, AccountModelFit>> {
+    const rows: { account_id: string; analysis: AccountModelFit; computed_at: Date }[] = await this.db.manager.query(
+      `SELECT account_id, analysis, computed_at FROM account_model_fit
+        WHERE account_id = ANY($1::uuid[]) AND analysis IS NOT NULL AND computed_at > $2::timestamptz - make_interval(hours => $3) AND computed_at <= $2::timestamptz`,
+      [[...new Set(accountIds)], at, STORED_FRESH_HOURS],
+    );
+    const out = new Map<string, AccountModelFit>(rows.map((r) => [r.account_id, { ...r.analysis, analysedAt: new Date(r.computed_at) }]));
+    const missing = accountIds.filter((id) => !out.has(id));
+    if (missing.length) for (const [id, f] of await this.fitMany(missing, at)) out.set(id, { ...f, analysedAt: null });
+    return out;
+  }
+
   async fitMany(accountIds: readonly string[], at = new Date(), m: EntityManager = this.db.manager): Promise<Map<string, AccountModelFit>> {
     const w = this.window(at);
     // Always the same statements, whatever the accounts hold (customer360 counts them).
@@ -191,9 +212,10 @@ export class ModelFitService {
   }
 
   /**
-   * Upserts the CRM summaries in one statement and publishes the accounts whose summary
-   * changed. An account with nothing analysed keeps a row only if it had one (summary null,
-   * which clears the CRM field); one never analysed gets none.
+   * Upserts the CRM summaries and the whole analyses (for customer360) in one statement and
+   * publishes the accounts whose summary changed. An account holding a product gets a row even
+   * when nothing could be analysed (summary null: the analysis says why, and views need not
+   * analyse it again); an account holding nothing keeps a row only if it had one.
    */
   private async store(tx: Tx, fits: AccountModelFit[], at: Date): Promise<{ fitted: number; changed: number }> {
     const rows = fits.map((f) => {
@@ -206,24 +228,25 @@ export class ModelFitService {
         saving_minor: top?.annualSaving?.amountMinor ?? null,
         currency: top?.annualSaving?.currency ?? null,
         products: f.products.map((p) => ({ sku: p.sku, status: p.status, recommendation: p.recommendation, saving: p.annualSaving, baseline: p.baseline })),
+        analysis: { ...f, analysedAt: undefined },
       };
     });
     const changed: { account_id: string }[] = await tx.manager.query(
       `WITH s AS (
-         SELECT * FROM jsonb_to_recordset($1::jsonb) AS s(id uuid, summary text, recommendation text, product_id uuid, saving_minor bigint, currency text, products jsonb)
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS s(id uuid, summary text, recommendation text, product_id uuid, saving_minor bigint, currency text, products jsonb, analysis jsonb)
        ), old AS (
          SELECT f.account_id, f.summary FROM account_model_fit f JOIN s ON s.id = f.account_id FOR UPDATE OF f
        ), up AS (
-         INSERT INTO account_model_fit AS f (account_id, summary, recommendation, product_id, saving_minor, currency, products, computed_at)
-         SELECT s.id, s.summary, s.recommendation, s.product_id, s.saving_minor, s.currency, s.products, $2 FROM s
-          WHERE s.summary IS NOT NULL OR EXISTS (SELECT 1 FROM old WHERE old.account_id = s.id)
+         INSERT INTO account_model_fit AS f (account_id, summary, recommendation, product_id, saving_minor, currency, products, analysis, computed_at)
+         SELECT s.id, s.summary, s.recommendation, s.product_id, s.saving_minor, s.currency, s.products, s.analysis, $2 FROM s
+          WHERE s.summary IS NOT NULL OR EXISTS (SELECT 1 FROM old WHERE old.account_id = s.id) OR jsonb_array_length(s.analysis->'products') > 0
           ORDER BY s.id
          ON CONFLICT (account_id) DO UPDATE SET summary = EXCLUDED.summary, recommendation = EXCLUDED.recommendation, product_id = EXCLUDED.product_id,
-           saving_minor = EXCLUDED.saving_minor, currency = EXCLUDED.currency, products = EXCLUDED.products, computed_at = EXCLUDED.computed_at
+           saving_minor = EXCLUDED.saving_minor, currency = EXCLUDED.currency, products = EXCLUDED.products, analysis = EXCLUDED.analysis, computed_at = EXCLUDED.computed_at
          RETURNING f.account_id, f.summary
        )
        SELECT up.account_id FROM up LEFT JOIN old ON old.account_id = up.account_id
-        WHERE old.account_id IS NULL OR old.summary IS DISTINCT FROM up.summary`,
+        WHERE old.summary IS DISTINCT FROM up.summary`,
       [JSON.stringify(rows), at],
     );
     if (changed.length) tx.publish({ kind: 'modelfit.changed', accountIds: changed.map((c) => c.account_id) });

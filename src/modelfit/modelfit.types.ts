@@ -140,4 +140,9 @@ export class AccountModelFit {
   summary: string | null;
   @Field(() => [ProductModelFit], { description: 'One entry per product held in the window, by sku.' })
   products: ProductModelFit[];
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When this analysis was made and stored (the daily job or `recomputeModelFit`); null when it was computed for this request.',
+  })
+  analysedAt?: Date | null;
 }

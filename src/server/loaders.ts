@@ -26,6 +26,8 @@ export interface Loaders {
   customer360: Customer360Loaders;
   /** `Account.modelFit` and `customer360.modelFit`: a fixed number of statements per batch of accounts. */
   modelFit: DataLoader<string, AccountModelFit>;
+  /** `customer360.modelFit`: the stored analysis of the last 36 hours, else live. */
+  modelFitStored: DataLoader<string, AccountModelFit>;
 }
 
 export function createLoaders(services: Services): Loaders {
@@ -43,6 +45,10 @@ export function createLoaders(services: Services): Loaders {
     customer360: createCustomer360Loaders(services.customer360),
     modelFit: new DataLoader(async (ids) => {
       const found = await services.modelFit.fitMany(ids);
+      return ids.map((id) => found.get(id)!);
+    }),
+    modelFitStored: new DataLoader(async (ids) => {
+      const found = await services.modelFit.storedOrLive(ids);
       return ids.map((id) => found.get(id)!);
     }),
   };

@@ -237,7 +237,7 @@ describe('model fit', () => {
 
     await hub.ok(PRICES, { sku: 'MF-CAD', p: CATALOG_PRICES });
     // The job analyses every account holding a product: Acme back to HYBRID, Young Fit (analysed
-    // but never stored) new; Viewer Fit has no prices and gets no row. A second run changes nothing.
+    // but never stored) new; Viewer Fit has no prices: its row has no summary. A second run changes nothing.
     const run = () => hub.services.modelFit.recomputeAll(systemContext(silent, 'test:model-fit'));
     expect(await run()).toEqual({ accounts: 3, fitted: 2, changed: 2 });
     expect(await run()).toEqual({ accounts: 3, fitted: 2, changed: 0 });
@@ -246,12 +246,35 @@ describe('model fit', () => {
     const stored: { name: string; summary: string | null }[] = await hub.ds.query(
       `SELECT a.name, f.summary FROM account_model_fit f JOIN account a ON a.id = f.account_id ORDER BY a.name`,
     );
-    expect(stored.map((s) => s.name)).toEqual(['Acme Fit', 'Young Fit']);
+    // Viewer Fit's analysis (no prices) is stored too, for customer360, with no summary: nothing for the CRM.
+    expect(stored).toEqual([
+      { name: 'Acme Fit', summary: expected },
+      { name: 'Viewer Fit', summary: null },
+      { name: 'Young Fit', summary: expect.stringMatching(/^(KEEP|[A-Z_]+ for MF-CAD: .*)$/) },
+    ]);
   });
 
   it('shows in customer360, and lets analysts read but not recompute', async () => {
     const { customer360 } = await hub.ok<{ customer360: { modelFit: Fit } }>(`query($a: ID) { customer360(account: $a) { modelFit { summary products { sku recommendation } } } }`, { a: acme });
     expect(customer360.modelFit.products).toEqual([{ sku: 'MF-CAD', recommendation: 'HYBRID' }]);
+    // customer360 shows the analysis the job stored (with its instant), equal in every field to a live one.
+    const FIT = `accountId windowFrom windowTo summary products { sku status currentModel recommendation reason paidPerYear { amountMinor currency } baseline { amountMinor currency } annualSaving { amountMinor currency }
+      usageShape { historyDays distinctUsers peakMonthlyUsers peakConcurrentUsers peakToAverage idleSeatShare burstiness } charges { model rateable explanation unitsRated charge { amountMinor currency } } }`;
+    const both = await hub.ok<{ c: { modelFit: Fit & { analysedAt: string | null } }; live: Fit & { analysedAt: string | null } }>(
+      `query($a: ID!) { c: customer360(account: $a) { modelFit { analysedAt ${FIT} } } live: modelFit(account: $a) { analysedAt ${FIT} } }`,
+      { a: acme },
+    );
+    const [storedAt] = await hub.ds.query(`SELECT computed_at FROM account_model_fit WHERE account_id = $1`, [acme]);
+    expect(both.c.modelFit.analysedAt).toBe(new Date(storedAt.computed_at).toISOString());
+    expect(both.live.analysedAt).toBeNull();
+    expect({ ...both.c.modelFit, analysedAt: null }).toEqual(both.live);
+    // A changed stored row shows (it is what is read), and an old one is analysed again live.
+    await hub.ds.query(`UPDATE account_model_fit SET analysis = jsonb_set(analysis, '{summary}', '"STORED"') WHERE account_id = $1`, [acme]);
+    const q = `query($a: ID) { customer360(account: $a) { modelFit { summary analysedAt } } }`;
+    expect((await hub.ok<{ customer360: { modelFit: { summary: string } } }>(q, { a: acme })).customer360.modelFit.summary).toBe('STORED');
+    await hub.ds.query(`UPDATE account_model_fit SET computed_at = now() - interval '37 hours' WHERE account_id = $1`, [acme]);
+    const old = (await hub.ok<{ customer360: { modelFit: { summary: string; analysedAt: string | null } } }>(q, { a: acme })).customer360.modelFit;
+    expect(old).toEqual({ summary: both.live.summary, analysedAt: null });
     const analyst = await hub.createKey(Role.ANALYST);
     const read = await hub.gql(`query($a: ID!) { modelFit(account: $a) { products { recommendation } } }`, { a: acme }, analyst);
     expect(read.data).toEqual({ modelFit: { products: [{ recommendation: 'HYBRID' }] } });
