@@ -215,13 +215,21 @@ export async function openTermAccounts(manager: EntityManager, from: string, at:
  * features as of `at`: what `Account.churnRisk` and the CRM fields score. Features are
  * computed for those terms only, not for every open term of the account.
  */
-export async function soonestOpenSamples(manager: EntityManager, from: string, at: Date, accountIds: string[]): Promise<TermSample[]> {
-  const soonest = `
-    SELECT DISTINCT ON (o.account_id) o.* FROM (${OPEN_TERMS}) o
-     ORDER BY o.account_id, o.end_date, round(o.unit_price_minor * o.quantity * 365 / greatest(1, o.end_date - o.start_date + 1)) DESC, o.line_id`;
-  const rows: Row[] = await manager.query(featureSql(soonest), [from, at, accountIds]);
+export async function soonestOpenSamples(
+  run: EntityManager | ((sql: string, params: unknown[]) => Promise<Row[]>),
+  from: string,
+  at: Date,
+  accountIds: string[],
+): Promise<TermSample[]> {
+  const params = [from, at, accountIds];
+  const rows: Row[] = typeof run === 'function' ? await run(SOONEST_FEATURES_SQL, params) : await run.query(SOONEST_FEATURES_SQL, params);
   return rows.map(toSample);
 }
+
+/** The features of each account's soonest-ending open term ($1 day, $2 instant, $3 account ids); a prepared statement on hot paths. */
+const SOONEST_FEATURES_SQL = featureSql(`
+    SELECT DISTINCT ON (o.account_id) o.* FROM (${OPEN_TERMS}) o
+     ORDER BY o.account_id, o.end_date, round(o.unit_price_minor * o.quantity * 365 / greatest(1, o.end_date - o.start_date + 1)) DESC, o.line_id`);
 
 /** Open terms ending on or after `from`, with features as of `at` (now), optionally of some accounts only. */
 export async function openSamples(manager: EntityManager, from: string, at: Date, accountIds: string[] | null = null): Promise<TermSample[]> {

@@ -288,7 +288,8 @@ export class ChurnService {
    */
   async risks(accountIds: readonly string[], at: Date = new Date()): Promise<(ChurnRiskResult | null)[]> {
     const model = await this.latestModel();
-    const samples = await soonestOpenSamples(this.db.manager, at.toISOString().slice(0, 10), at, [...accountIds]);
+    // Planned once per connection (the feature query plans slower than it runs): Account.churnRisk and customer360 read it per view.
+    const samples = await soonestOpenSamples((sql, p) => this.db.preparedQuery('ehub_churn_soonest_v1', sql, p), at.toISOString().slice(0, 10), at, [...accountIds]);
     const soonest = soonestTerms(samples);
     return accountIds.map((id) => {
       const s = soonest.get(id);
