@@ -1,6 +1,7 @@
 import { startNetSuiteEmulator, type NetSuiteEmulator } from '../../connectors/netsuite/emulator';
 import { noProxy } from '../../connectors/netsuite/spec-helpers';
 import { dropProxyEnv, runOf, runSync, seedSkus } from '../support/salesforce';
+import { createNetSuiteConnection } from '../support/netsuite';
 import { startTestHub, type TestHub } from '../support/test-hub';
 
 noProxy();
@@ -35,16 +36,7 @@ describe('NetSuite deletions through the sync engine', () => {
       [0, 1].map((i) => ({ type: 'SalesOrd' as const, entity: customers[0]!, tranDate: '2026-11-01', lines: [{ item: item!, quantity: String(2 + i), rate: '100.00', startDate: '2026-11-01', endDate: '2027-10-31' }] })),
     );
     invoices = ns.seed.transactions([0, 1].map((i) => ({ type: 'CustInvc' as const, entity: customers[1]!, tranDate: '2026-11-01', dueDate: '2026-12-01', total: `${100 + i}.00` })));
-    const m = ns.credentials.m2m!;
-    const made = await hub.ok<{ createSyncConnection: { id: string } }>('mutation($i: CreateSyncConnectionInput!) { createSyncConnection(input: $i) { id } }', {
-      i: {
-        name: 'netsuite',
-        type: 'netsuite',
-        options: { accountId: ns.accountId, baseUrl: ns.url, authMode: 'm2m' },
-        credentials: { clientId: m.clientId, certificateId: m.certificateId, privateKey: m.privateKeyPem },
-      },
-    });
-    connectionId = made.createSyncConnection.id;
+    connectionId = await createNetSuiteConnection(hub, ns);
     const runs = await runSync(hub, connectionId, { objects: OBJECTS });
     expect(runOf(runs, 'accounts')).toMatchObject({ created: 3, failed: 0 });
     expect(runOf(runs, 'contacts')).toMatchObject({ created: 2, failed: 0 });

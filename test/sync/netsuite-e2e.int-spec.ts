@@ -8,6 +8,7 @@ import { noProxy } from '../../connectors/netsuite/spec-helpers';
 import type { SalesforceEmulator } from '../../connectors/salesforce/emulator/types';
 import { createSalesforceConnection, dropProxyEnv, runOf, runSync, seedSkus, startEmulator } from '../support/salesforce';
 import { day } from '../support/orders';
+import { createNetSuiteConnection } from '../support/netsuite';
 import { startTestHub, type TestHub } from '../support/test-hub';
 
 noProxy();
@@ -72,16 +73,7 @@ describe('NetSuite through the sync engine', () => {
         return { type: 'SalesOrd' as const, entity: customer, tranDate: TERM_START, lines };
       }),
     );
-    const m = ns.credentials.m2m!;
-    const made = await hub.ok<{ createSyncConnection: { id: string } }>('mutation($i: CreateSyncConnectionInput!) { createSyncConnection(input: $i) { id } }', {
-      i: {
-        name: 'netsuite',
-        type: 'netsuite',
-        options: { accountId: ns.accountId, baseUrl: ns.url, authMode: 'm2m' },
-        credentials: { clientId: m.clientId, certificateId: m.certificateId, privateKey: m.privateKeyPem },
-      },
-    });
-    nsConnection = made.createSyncConnection.id;
+    nsConnection = await createNetSuiteConnection(hub, ns);
   }, 120_000);
 
   afterAll(async () => {

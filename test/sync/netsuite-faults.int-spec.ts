@@ -6,6 +6,7 @@ import { startNetSuiteEmulator, type NetSuiteEmulator } from '../../connectors/n
 import { DATE_PREFIX } from '../../connectors/netsuite/emulator/values';
 import { noProxy } from '../../connectors/netsuite/spec-helpers';
 import { dropProxyEnv, runOf, runSync, seedSkus } from '../support/salesforce';
+import { createNetSuiteConnection } from '../support/netsuite';
 import { startTestHub, type TestHub } from '../support/test-hub';
 
 noProxy();
@@ -77,16 +78,7 @@ describe('NetSuite pushes under faults: 10 parallel pushes, concurrency limit 5,
         ],
       })),
     );
-    const m = ns.credentials.m2m!;
-    const made = await hub.ok<{ createSyncConnection: { id: string } }>('mutation($i: CreateSyncConnectionInput!) { createSyncConnection(input: $i) { id } }', {
-      i: {
-        name: 'netsuite',
-        type: 'netsuite',
-        options: { accountId: ns.accountId, baseUrl: ns.url, authMode: 'm2m' },
-        credentials: { clientId: m.clientId, certificateId: m.certificateId, privateKey: m.privateKeyPem },
-      },
-    });
-    connectionId = made.createSyncConnection.id;
+    connectionId = await createNetSuiteConnection(hub, ns);
 
     // Pulled without faults (this test is about pushes): every customer becomes a linked account.
     const runs = await runSync(hub, connectionId, { objects: ['accounts', 'orders'] });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { startNetSuiteEmulator, type NetSuiteEmulator } from '../../connectors/netsuite/emulator';
 import { noProxy } from '../../connectors/netsuite/spec-helpers';
 import { dropProxyEnv, runOf, runSync } from '../support/salesforce';
+import { createNetSuiteConnection } from '../support/netsuite';
 import { startTestHub, type TestHub } from '../support/test-hub';
 
 noProxy();
@@ -60,16 +61,7 @@ describe(`a NetSuite receivables pull of ${N.toLocaleString('en')} transactions 
     });
     const ids = ns.seed.transactions(docs);
     ids.forEach((id, i) => expected.set(String(id), docs[i]!.cents));
-    const m = ns.credentials.m2m!;
-    const made = await hub.ok<{ createSyncConnection: { id: string } }>('mutation($i: CreateSyncConnectionInput!) { createSyncConnection(input: $i) { id } }', {
-      i: {
-        name: 'netsuite',
-        type: 'netsuite',
-        options: { accountId: ns.accountId, baseUrl: ns.url, authMode: 'm2m' },
-        credentials: { clientId: m.clientId, certificateId: m.certificateId, privateKey: m.privateKeyPem },
-      },
-    });
-    connectionId = made.createSyncConnection.id;
+    connectionId = await createNetSuiteConnection(hub, ns);
     expect(runOf(await runSync(hub, connectionId, { objects: ['accounts'] }), 'accounts')).toMatchObject({ created: CUSTOMERS, failed: 0 });
   }, 120_000);
 
