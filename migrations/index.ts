@@ -22,6 +22,7 @@ import { BiAccountsMergedInto1764302900000 } from './1764302900000-BiAccountsMer
 import { TrueupOpportunities1764302950000 } from './1764302950000-TrueupOpportunities';
 import { ReceivableHistory1764303200000 } from './1764303200000-ReceivableHistory';
 import { ModelFit1764302800000 } from './1764302800000-ModelFit';
+import { Delivery1764303400000 } from './1764303400000-Delivery';
 import { ModelFitAnalysis1764303500000 } from './1764303500000-ModelFitAnalysis';
 
 /**
@@ -53,5 +54,6 @@ export const migrations = [
   BiAccountsMergedInto1764302900000,
   TrueupOpportunities1764302950000,
   ReceivableHistory1764303200000,
+  Delivery1764303400000,
   ModelFitAnalysis1764303500000,
 ];

@@ -173,6 +173,25 @@ const schema = z.object({
   EHUB_GL_CONTRACT_LIABILITY: z.string().trim().min(1).max(50).default('2400'),
   EHUB_GL_CONTRACT_ASSET: z.string().trim().min(1).max(50).default('1300'),
   EHUB_GL_RECEIVABLE: z.string().trim().min(1).max(50).default('1200'),
+  /** Software delivery (docs/delivery.md): where artifacts are kept: `fs` (EHUB_DATA_DIR/artifacts) or `s3`. */
+  EHUB_ARTIFACT_STORE: z.enum(['fs', 's3']).default('fs'),
+  /** The largest artifact an upload may send (bytes; default 8 GiB). */
+  EHUB_ARTIFACT_MAX_BYTES: z.coerce.number().int().positive().default(8_589_934_592),
+  /** S3-compatible store: bucket, endpoint (unset: AWS), region, path-style addressing, credentials (unset: the AWS default chain). */
+  EHUB_S3_BUCKET: z.string().min(3).optional(),
+  EHUB_S3_ENDPOINT: z.string().url().optional(),
+  EHUB_S3_REGION: z.string().min(1).default('us-east-1'),
+  EHUB_S3_FORCE_PATH_STYLE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  EHUB_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  EHUB_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  /** Download links: default and longest lifetime in seconds (createDownloadLink ttlSeconds). */
+  EHUB_DOWNLOAD_LINK_TTL_SECONDS: z.coerce.number().int().min(1).default(600),
+  EHUB_DOWNLOAD_LINK_MAX_TTL_SECONDS: z.coerce.number().int().min(1).max(604_800).default(86_400),
+  /** The hub's address as clients reach it (download links served by the hub start with it); unset: http://localhost:<PORT>. */
+  EHUB_PUBLIC_URL: z.string().url().optional(),
 });
 
 export type Config = z.infer<typeof schema> & {
@@ -189,6 +208,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     .refine((c) => c.EHUB_IDENTITY_REVIEW_THRESHOLD <= c.EHUB_IDENTITY_AUTO_MERGE_THRESHOLD, {
       message: 'EHUB_IDENTITY_REVIEW_THRESHOLD must not exceed EHUB_IDENTITY_AUTO_MERGE_THRESHOLD',
       path: ['EHUB_IDENTITY_REVIEW_THRESHOLD'],
+    })
+    .refine((c) => c.EHUB_DOWNLOAD_LINK_TTL_SECONDS <= c.EHUB_DOWNLOAD_LINK_MAX_TTL_SECONDS, {
+      message: 'EHUB_DOWNLOAD_LINK_TTL_SECONDS must not exceed EHUB_DOWNLOAD_LINK_MAX_TTL_SECONDS',
+      path: ['EHUB_DOWNLOAD_LINK_TTL_SECONDS'],
+    })
+    .refine((c) => c.EHUB_ARTIFACT_STORE !== 's3' || Boolean(c.EHUB_S3_BUCKET), {
+      message: 'EHUB_ARTIFACT_STORE=s3 needs EHUB_S3_BUCKET',
+      path: ['EHUB_S3_BUCKET'],
     })
     .safeParse(env);
   if (!parsed.success) {

@@ -61,7 +61,7 @@ export function parseCertificateFile(text: string): string {
   return c;
 }
 
-async function loadJwks(source: string | undefined): Promise<{ keys: Jwk[] }> {
+export async function loadJwks(source: string | undefined): Promise<{ keys: Jwk[] }> {
   let jwks: unknown;
   if (!source) {
     jwks = await withServices((s) => s.certificates.signingKeys.published());

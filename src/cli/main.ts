@@ -15,6 +15,7 @@ import { registerSecretsCommands } from './secrets.command';
 import { registerBiCommands } from './bi.command';
 import { registerIdentityCommands } from './identity.command';
 import { registerCertificateCommands } from '../certificates/certificate.command';
+import { registerArtifactCommands } from '../delivery/artifact.command';
 
 const program = new Command();
 program
@@ -54,6 +55,7 @@ program
 registerMigrateCommand(program);
 registerKeyCommands(program);
 registerCertificateCommands(program);
+registerArtifactCommands(program);
 registerDemoCommand(program);
 registerSchemaCommand(program);
 registerExportCommands(program);

@@ -14,6 +14,7 @@ import { serveJwks } from '../certificates/jwks.route';
 import { registerUsageRoutes } from '../usage/usage.routes';
 import { registerRevenueRoutes } from '../revenue/revenue.routes';
 import { registerImportRoutes } from '../sync/sync-import.routes';
+import { registerDeliveryRoutes } from '../delivery/delivery.routes';
 import { formatError, isUnexpected } from './errors';
 import { GRAPHIQL_PAGE, registerGraphiQL } from './graphiql';
 import { createGraphQLContext, type GraphQLContext } from './graphql-context';
@@ -223,6 +224,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerUsageRoutes(app, services);
   registerRevenueRoutes(app, services);
   registerImportRoutes(app, services);
+  registerDeliveryRoutes(app, services);
   app.get('/readyz', async (req, reply) => {
     try {
       await services.db.ds.query('SELECT 1');

@@ -23,6 +23,7 @@ import { Customer360Resolvers } from '../customer360/customer360.resolvers';
 import { IdentityResolvers } from '../identity/identity.resolvers';
 import { ChurnResolvers } from '../churn/churn.resolvers';
 import { ModelFitResolvers } from '../modelfit/modelfit.resolvers';
+import { DeliveryResolvers } from '../delivery/delivery.resolvers';
 import { badInput, type FieldError } from '../common/errors';
 import { unstorablePath } from '../common/text';
 import type { GraphQLContext } from './graphql-context';
@@ -47,6 +48,7 @@ export const resolvers: NonEmptyArray<Function> = [
   ...IdentityResolvers,
   ...ChurnResolvers,
   ...ModelFitResolvers,
+  ...DeliveryResolvers,
   CertificateResolver,
   OrderResolver,
   EntitlementResolver,

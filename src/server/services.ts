@@ -24,6 +24,7 @@ import { ChurnService } from '../churn/churn.service';
 import { healthBaseline } from '../churn/health-baseline';
 import { ModelPriceService } from '../catalog/model-price.service';
 import { ModelFitService } from '../modelfit/modelfit.service';
+import { DeliveryService } from '../delivery/delivery.service';
 
 /** The hub's services, built once per process and shared by resolvers, the CLI and jobs. */
 export interface Services {
@@ -51,6 +52,7 @@ export interface Services {
   churn: ChurnService;
   modelPrices: ModelPriceService;
   modelFit: ModelFitService;
+  delivery: DeliveryService;
 }
 
 export function createServices(db: Db, config: Config): Services {
@@ -73,6 +75,7 @@ export function createServices(db: Db, config: Config): Services {
   db.events.subscribe('sync-outbox', syncOutboxSubscriber(config.EHUB_SYNC_USAGE_PUSH_INTERVAL_MS));
   db.events.subscribe('webhooks', webhooks.onEvents);
   const identity = new IdentityService(db, config);
+  const certificates = new CertificateService(db, config);
   db.events.subscribe('identity', identity.onEvents);
   return {
     db,
@@ -82,7 +85,7 @@ export function createServices(db: Db, config: Config): Services {
     catalog,
     accounts,
     licensing: new LicensingService(db, config.EHUB_TIME_ZONE),
-    certificates: new CertificateService(db, config),
+    certificates,
     usage,
     analytics: new AnalyticsService(db, config),
     compliance,
@@ -99,5 +102,7 @@ export function createServices(db: Db, config: Config): Services {
     churn,
     modelPrices: new ModelPriceService(db),
     modelFit: new ModelFitService(db, config),
+    // Artifacts are signed with the certificate signing keys: one JWKS verifies both.
+    delivery: new DeliveryService(db, config, certificates.signingKeys),
   };
 }

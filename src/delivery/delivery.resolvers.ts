@@ -1,0 +1,49 @@
+import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Role, Roles } from '../auth/role';
+import type { GraphQLContext } from '../server/graphql-context';
+import { CreateDownloadLinkInput, DownloadLink, Release, ReleaseChannel, ReleaseStatus, UpsertReleaseInput } from './delivery.types';
+
+/** Who may download: every role that works with customers' software (not FINANCE or ANALYST). */
+const DOWNLOAD = [Role.ADMIN, Role.OPERATIONS, Role.INTEGRATION, Role.READONLY];
+
+@Resolver()
+export class ReleaseResolver {
+  @Authorized(Roles.OPERATE_OR_INTEGRATE)
+  @Mutation(() => Release, {
+    description:
+      'Creates or updates the release of a product with this version (docs/delivery.md). BAD_USER_INPUT RELEASE_VERSION_INVALID, RELEASE_MIN_UPGRADE_INVALID, RELEASE_DATE_IN_FUTURE; CONFLICT RELEASE_ALREADY_PUBLISHED (back to DRAFT); NOT_FOUND PRODUCT_NOT_FOUND. ADMIN, OPERATIONS, INTEGRATION; not account-scoped keys.',
+  })
+  upsertRelease(@Arg('input', () => UpsertReleaseInput) input: UpsertReleaseInput, @Ctx() ctx: GraphQLContext): Promise<Release> {
+    return ctx.services.delivery.upsertRelease(ctx, input);
+  }
+
+  @Authorized(Roles.ANY)
+  @Query(() => Release, { description: 'One release with its artifacts. Account-scoped keys: published releases of products the account holds. Every role.' })
+  release(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Release> {
+    return ctx.services.delivery.release(ctx, id);
+  }
+
+  @Authorized(Roles.ANY)
+  @Query(() => [Release], {
+    description: 'A product\'s releases, newest version first. `channel` includes the more stable channels. Account-scoped keys: published releases of products the account holds. Every role.',
+  })
+  releases(
+    @Arg('product', () => ID, { description: 'The product id or SKU.' }) product: string,
+    @Arg('channel', () => ReleaseChannel, { nullable: true }) channel: ReleaseChannel | undefined,
+    @Arg('status', () => [ReleaseStatus], { nullable: true }) status: ReleaseStatus[] | undefined,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Release[]> {
+    return ctx.services.delivery.releases(ctx, product, channel ?? undefined, status ?? undefined);
+  }
+
+  @Authorized(DOWNLOAD)
+  @Mutation(() => DownloadLink, {
+    description:
+      'A short-lived download URL for one artifact, bound to the subject (account, device), logged (docs/delivery.md). NOT_FOUND ARTIFACT_NOT_FOUND, DEVICE_NOT_FOUND; CONFLICT RELEASE_YANKED, RELEASE_NOT_PUBLISHED; FORBIDDEN RELEASE_NOT_ENTITLED; BAD_USER_INPUT DOWNLOAD_LINK_TTL_INVALID. ADMIN, OPERATIONS, INTEGRATION, READONLY.',
+  })
+  createDownloadLink(@Arg('input', () => CreateDownloadLinkInput) input: CreateDownloadLinkInput, @Ctx() ctx: GraphQLContext): Promise<DownloadLink> {
+    return ctx.services.delivery.createDownloadLink(ctx, input);
+  }
+}
+
+export const DeliveryResolvers: Function[] = [ReleaseResolver];

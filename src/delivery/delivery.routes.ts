@@ -1,0 +1,140 @@
+import type { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
+import { Roles } from '../auth/role';
+import { authenticateRequest, sendError } from '../auth/http-auth';
+import { AppError } from '../common/errors';
+import type { RequestContext } from '../common/context';
+import type { Services } from '../server/services';
+import { parseRange } from './links';
+import type { ServingStore } from './storage/store';
+
+const STATUS: Record<string, number> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409, LIMIT_EXCEEDED: 413 };
+const OCTETS = 'application/octet-stream';
+
+function sendAppError(reply: FastifyReply, err: AppError) {
+  const { code: _c, subCode: _s, ...details } = err.extensions as Record<string, unknown>;
+  return sendError(reply, STATUS[err.code] ?? 400, err.code, err.subCode, err.message, details);
+}
+
+/**
+ * PUT /v1/releases/:id/artifacts/:name — an artifact's bytes (application/octet-stream),
+ * streamed into the artifact store while hashed, then signed (docs/delivery.md). Query
+ * `platform`, `arch`. 201 with the artifact. API key (ADMIN, OPERATIONS, INTEGRATION; not
+ * account-scoped).
+ *
+ * GET /v1/downloads/:link/:artifact/:name?expires&signature — a download link made by
+ * createDownloadLink for the filesystem store: no API key; the HMAC signature is the
+ * credential. Single byte ranges (206, 416). Each completed response is logged.
+ */
+export function registerDeliveryRoutes(app: FastifyInstance, services: Services): void {
+  const max = services.config.EHUB_ARTIFACT_MAX_BYTES;
+  const delivery = services.delivery;
+
+  void app.register(async (scope) => {
+    // Only in this scope: octet-stream bodies reach the handler as the raw stream, unread.
+    scope.addContentTypeParser(OCTETS, { bodyLimit: max }, (_req, payload, done) => done(null, payload));
+
+    scope.put<{ Params: { id: string; name: string }; Querystring: { platform?: string; arch?: string } }>(
+      '/v1/releases/:id/artifacts/:name',
+      { bodyLimit: max },
+      async (req, reply) => {
+        const principal = await authenticateRequest(services.apiKeys, req);
+        if (principal instanceof AppError) return sendError(reply, 401, 'UNAUTHENTICATED', principal.subCode, principal.message, principal.details);
+        if (!(Roles.OPERATE_OR_INTEGRATE as readonly string[]).includes(principal.role)) {
+          return sendError(reply, 403, 'FORBIDDEN', 'AUTH_ROLE_NOT_ALLOWED', `A ${principal.role} key may not upload artifacts (allowed: ${Roles.OPERATE_OR_INTEGRATE.join(', ')})`);
+        }
+        const body = req.body as Readable | undefined;
+        if (!body || typeof body.on !== 'function') {
+          return sendError(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', 'ARTIFACT_OCTET_STREAM_REQUIRED', `Send the file as the body with content-type: ${OCTETS}`);
+        }
+        const length = Number(req.headers['content-length']);
+        if (Number.isFinite(length) && length > max) {
+          void reply.header('connection', 'close');
+          return sendError(reply, 413, 'PAYLOAD_TOO_LARGE', 'ARTIFACT_TOO_LARGE', `The body is ${length} bytes, over the limit of ${max} (EHUB_ARTIFACT_MAX_BYTES); nothing was kept`, { limit: max });
+        }
+        const ctx: RequestContext = { requestId: String(req.id), log: req.log as Logger, principal, operation: 'PUT /v1/releases/:id/artifacts/:name', auditWrites: 0 };
+        try {
+          const artifact = await delivery.uploadArtifact(ctx, req.params.id, req.params.name, body, { platform: req.query.platform, arch: req.query.arch });
+          return reply.code(201).send({ artifact });
+        } catch (err) {
+          if (err instanceof AppError) {
+            // Refused before the body was read: do not wait for the rest of it.
+            if (!body.readableEnded) void reply.header('connection', 'close');
+            if (err.subCode === 'ARTIFACT_TOO_LARGE') return sendError(reply, 413, 'PAYLOAD_TOO_LARGE', err.subCode, err.message, { limit: max });
+            return sendAppError(reply, err);
+          }
+          if (body.destroyed || (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
+            req.log.info({ err: (err as Error).message }, 'artifact body ended early; nothing kept');
+            return sendError(reply, 400, 'BAD_REQUEST', 'ARTIFACT_BODY_INCOMPLETE', 'The request body ended early; nothing was kept');
+          }
+          throw err;
+        }
+      },
+    );
+  });
+
+  app.get<{ Params: { link: string; artifact: string; name: string }; Querystring: { expires?: string; signature?: string } }>(
+    '/v1/downloads/:link/:artifact/:name',
+    async (req, reply) => {
+      const { link: linkId, artifact: artifactId } = req.params;
+      const expires = Number(req.query.expires);
+      const signature = req.query.signature;
+      if (!signature || !Number.isSafeInteger(expires)) {
+        return sendError(reply, 400, 'BAD_USER_INPUT', 'DOWNLOAD_LINK_MALFORMED', 'Not a download link: expires and signature are missing (ask createDownloadLink for one)');
+      }
+      const link = { linkId, artifactId, expires };
+      if (!(await delivery.links.matches(link, signature))) {
+        // Distinguish a link taken to another artifact (same link id and signature) from any other change.
+        const record = await delivery.linkRecord(linkId);
+        if (record && record.artifactId !== artifactId && (await delivery.links.matches({ ...link, artifactId: record.artifactId }, signature))) {
+          return sendError(reply, 403, 'FORBIDDEN', 'DOWNLOAD_LINK_OTHER_ARTIFACT', `This link was made for artifact ${record.artifactId}, not ${artifactId}; ask for a link to the artifact you want`);
+        }
+        return sendError(reply, 403, 'FORBIDDEN', 'DOWNLOAD_LINK_INVALID', 'The download link was altered (its signature does not match); ask createDownloadLink for a new one');
+      }
+      if (Date.now() >= expires * 1000) {
+        return sendError(reply, 410, 'GONE', 'DOWNLOAD_LINK_EXPIRED', `The download link expired at ${new Date(expires * 1000).toISOString()}; ask createDownloadLink for a new one`);
+      }
+      const record = await delivery.linkRecord(linkId);
+      const artifact = await delivery.artifactRow(artifactId);
+      if (!record || !artifact || record.artifactId !== artifactId) {
+        return sendError(reply, 404, 'NOT_FOUND', 'DOWNLOAD_LINK_UNKNOWN', 'This link is not in the download log (or its artifact was removed); ask for a new one');
+      }
+      if (decodeURIComponent(req.params.name) !== artifact.name) {
+        return sendError(reply, 404, 'NOT_FOUND', 'DOWNLOAD_NAME_MISMATCH', `This link is for ${artifact.name}`);
+      }
+      const release = await delivery.releaseStatus(artifact.release_id);
+      if (release?.status === 'YANKED') return sendError(reply, 410, 'GONE', 'RELEASE_YANKED', `Release ${release.version} was yanked after this link was made`);
+      const store = delivery.store;
+      if (store.kind !== 'fs' || artifact.store !== 'fs') {
+        return sendError(reply, 409, 'CONFLICT', 'DOWNLOAD_STORE_MISMATCH', 'This artifact is not in the hub\'s filesystem store; ask for a new link');
+      }
+      const size = await (store as ServingStore).size(artifact.storage_key);
+      if (size === null) return sendError(reply, 404, 'NOT_FOUND', 'ARTIFACT_BYTES_MISSING', 'The artifact\'s file is missing from the store');
+
+      const range = parseRange(req.headers.range, size);
+      void reply.header('accept-ranges', 'bytes');
+      void reply.header('etag', `"${artifact.sha256}"`);
+      void reply.header('cache-control', 'private, no-store');
+      if (range.kind === 'unsatisfiable') {
+        void reply.header('content-range', `bytes */${size}`);
+        return sendError(reply, 416, 'RANGE_NOT_SATISFIABLE', 'DOWNLOAD_RANGE_INVALID', `The requested range (${req.headers.range}) is outside the file's ${size} bytes`, { size });
+      }
+      void reply.header('content-disposition', `attachment; filename="${artifact.name}"`);
+      void reply.header('content-type', OCTETS);
+      const start = range.kind === 'partial' ? range.start : 0;
+      const end = range.kind === 'partial' ? range.end : size - 1;
+      if (range.kind === 'partial') {
+        void reply.code(206);
+        void reply.header('content-range', `bytes ${start}-${end}/${size}`);
+      }
+      void reply.header('content-length', String(Math.max(0, end - start + 1)));
+      // Logged once the whole response was handed over; an aborted transfer logs nothing.
+      reply.raw.once('finish', () => {
+        delivery.logDownload(record, { start, end }, req.ip ?? null).catch((err: unknown) => req.log.error({ err }, 'could not log a download'));
+      });
+      if (size === 0) return reply.send('');
+      return reply.send((store as ServingStore).read(artifact.storage_key, start, end));
+    },
+  );
+}
