@@ -12,6 +12,7 @@ import { netsuitePull } from './netsuite-pull.scenario';
 import { csvImport } from './csv-import.scenario';
 import { customer360 } from './customer360.scenario';
 import { netsuiteReceivablesPull } from './netsuite-receivables-pull.scenario';
+import { delivery } from './delivery.scenario';
 
 /** The scenario every run measures first; ratios are against it. */
 export const BASELINE = bare;
@@ -21,4 +22,4 @@ export const BASELINE = bare;
  * (verify one response first, then `ctx.load(...)` with `expectBody` when the answer is fixed)
  * and list it here. `npm run bench -- --only <name>` runs it alone (with the baseline).
  */
-export const scenarios: Scenario[] = [bare, trivial, check, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, netsuitePull, csvImport, customer360, netsuiteReceivablesPull];
+export const scenarios: Scenario[] = [bare, trivial, check, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, netsuitePull, csvImport, customer360, netsuiteReceivablesPull, delivery];

@@ -29,7 +29,6 @@ function sendAppError(reply: FastifyReply, err: AppError) {
  */
 export function registerDeliveryRoutes(app: FastifyInstance, services: Services): void {
   const max = services.config.EHUB_ARTIFACT_MAX_BYTES;
-  const delivery = services.delivery;
 
   void app.register(async (scope) => {
     // Only in this scope: octet-stream bodies reach the handler as the raw stream, unread.
@@ -55,7 +54,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, services: Services)
         }
         const ctx: RequestContext = { requestId: String(req.id), log: req.log as Logger, principal, operation: 'PUT /v1/releases/:id/artifacts/:name', auditWrites: 0 };
         try {
-          const artifact = await delivery.uploadArtifact(ctx, req.params.id, req.params.name, body, { platform: req.query.platform, arch: req.query.arch });
+          const artifact = await services.delivery.uploadArtifact(ctx, req.params.id, req.params.name, body, { platform: req.query.platform, arch: req.query.arch });
           return reply.code(201).send({ artifact });
         } catch (err) {
           if (err instanceof AppError) {
@@ -78,6 +77,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, services: Services)
     '/v1/downloads/:link/:artifact/:name',
     async (req, reply) => {
       const { link: linkId, artifact: artifactId } = req.params;
+      const delivery = services.delivery;
       const expires = Number(req.query.expires);
       const signature = req.query.signature;
       if (!signature || !Number.isSafeInteger(expires)) {
