@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import http from 'node:http';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -7,6 +8,7 @@ import { promisify } from 'node:util';
 import { startTestHub, type TestHub } from '../support/test-hub';
 import { Role } from '../../src/auth/role';
 import { seedCertificateWorld, type CertificateWorld } from '../certificates/fixtures';
+import { Delivery1764303400000 } from '../../migrations/1764303400000-Delivery';
 import { generatedBytes, get, MiB, put } from './delivery-support';
 
 const run = promisify(execFile);
@@ -316,6 +318,46 @@ describe('size limit', () => {
       expect(files).toEqual([]);
     } finally {
       await small.close();
+    }
+  });
+});
+
+describe('interrupted upload', () => {
+  it('a client that goes away mid-body leaves no artifact row and no file (not even in tmp/)', async () => {
+    const r = await upsert({ product: 'FW-X', version: '3.0.0' });
+    const before = (await hub.ds.query(`SELECT count(*)::int AS n FROM release_artifact`))[0].n;
+    const u = new URL(`${hub.url}/v1/releases/${r.id}/artifacts/cut.bin`);
+    await new Promise<void>((resolve) => {
+      const req = http.request(
+        { host: u.hostname, port: u.port, path: u.pathname, method: 'PUT', headers: { authorization: `Bearer ${hub.adminKey}`, 'content-type': 'application/octet-stream', 'content-length': String(8 * MiB) } },
+        () => resolve(),
+      );
+      req.on('error', () => resolve());
+      req.write(Buffer.alloc(2 * MiB, 1), () => setTimeout(() => req.destroy(), 300));
+    });
+    const tmp = path.join(hub.services.config.dataDir, 'artifacts', 'tmp');
+    // The hub notices the closed connection asynchronously: wait (bounded) for the partial file to go.
+    for (let i = 0; i < 50 && (await fs.readdir(tmp).catch(() => [])).length > 0; i++) await new Promise((res) => setTimeout(res, 100));
+    expect(await fs.readdir(tmp).catch(() => [])).toEqual([]);
+    expect((await hub.ds.query(`SELECT count(*)::int AS n FROM release_artifact`))[0].n).toBe(before);
+    expect(await fs.readdir(path.join(hub.services.config.dataDir, 'artifacts', r.id)).catch(() => [])).toEqual([]);
+  });
+});
+
+describe('migration 1764303400000', () => {
+  it('down drops the delivery tables, up creates them again', async () => {
+    const tables = async (q: { query: (sql: string) => Promise<{ t: string }[]> }) =>
+      (await q.query(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('release','release_artifact','download_log') ORDER BY 1`)).map((r) => r.t);
+    const runner = hub.ds.createQueryRunner();
+    try {
+      await runner.startTransaction();
+      await new Delivery1764303400000().down(runner);
+      expect(await tables(runner)).toEqual([]);
+      await new Delivery1764303400000().up(runner);
+      expect(await tables(runner)).toEqual(['download_log', 'release', 'release_artifact']);
+      await runner.rollbackTransaction();
+    } finally {
+      await runner.release();
     }
   });
 });
