@@ -129,6 +129,13 @@ export function registerDeliveryRoutes(app: FastifyInstance, services: Services)
         void reply.header('content-range', `bytes ${start}-${end}/${size}`);
       }
       void reply.header('content-length', String(Math.max(0, end - start + 1)));
+      // HEAD (which Fastify routes here too): the headers only, and nothing downloaded to log.
+      if (req.method === 'HEAD') {
+        reply.hijack();
+        reply.raw.writeHead(reply.statusCode, reply.getHeaders() as Record<string, string>);
+        reply.raw.end();
+        return reply;
+      }
       // Logged once the whole response was handed over; an aborted transfer logs nothing.
       reply.raw.once('finish', () => {
         delivery.logDownload(record, { start, end }, req.ip ?? null).catch((err: unknown) => req.log.error({ err }, 'could not log a download'));

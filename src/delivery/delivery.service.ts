@@ -294,6 +294,9 @@ export class DeliveryService {
       };
       const signature = signCompact({ alg: 'EdDSA', typ: ARTIFACT_SIGNATURE_TYPE, kid: pair.kid }, payload as unknown as Record<string, unknown>, pair.privateKey);
       const row = await this.db.tx(ctx, async (tx) => {
+        // Yanked while the bytes were arriving: refused now (the file is removed below).
+        const [current]: { status: string }[] = await tx.manager.query(`SELECT status FROM release WHERE id = $1 FOR SHARE`, [release.id]);
+        if (current?.status === ReleaseStatus.YANKED) throw new AppError('CONFLICT', 'RELEASE_YANKED', `Release ${release.version} was yanked during the upload; nothing was kept`);
         const [r]: ArtifactRow[] = await tx.manager.query(
           `INSERT INTO release_artifact (id, release_id, name, platform, arch, size, sha256, sha512, signature, kid, store, storage_key)
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) RETURNING *`,

@@ -195,6 +195,8 @@ describe('artifacts and hub-served links (filesystem store)', () => {
     expect(rest.headers['content-range']).toBe(`bytes ${cut}-${bytes.length - 1}/${bytes.length}`);
     expect(sha('sha256', Buffer.concat(received))).toBe(sha('sha256', bytes));
 
+    const head = await fetch(url, { method: 'HEAD' });
+    expect({ status: head.status, length: head.headers.get('content-length') }).toEqual({ status: 200, length: String(bytes.length) });
     const tail = await get(url, { range: 'bytes=-10' });
     expect({ status: tail.status, sha: tail.sha256 }).toEqual({ status: 206, sha: sha('sha256', bytes.subarray(bytes.length - 10)) });
     const beyond = await get(url, { range: `bytes=${bytes.length}-` });
