@@ -27,8 +27,8 @@ export interface S3StoreOptions {
 }
 
 /**
- * Any S3-compatible store (AWS, MinIO, Ceph, R2...). Uploads are multipart, one part in
- * memory at a time (16 MiB by default), so a multi-GB artifact needs no more; a failed or
+ * Any S3-compatible store (AWS, MinIO, Ceph, R2...). Uploads are multipart through one reused
+ * part buffer (16 MiB by default), so a multi-GB artifact needs no more; a failed or
  * refused upload is aborted, leaving nothing. Downloads are presigned GET URLs.
  */
 export class S3ArtifactStore implements PresigningStore {
@@ -60,26 +60,31 @@ export class S3ArtifactStore implements PresigningStore {
     const UploadId = created.UploadId!;
     const parts: CompletedPart[] = [];
     try {
-      let chunks: Buffer[] = [];
+      // One part buffer, reused: a part is copied in as chunks arrive and uploaded when full.
+      const part = Buffer.allocUnsafe(this.partBytes);
       let held = 0;
       const flush = async () => {
         const PartNumber = parts.length + 1;
-        const Body = Buffer.concat(chunks, held);
-        chunks = [];
-        held = 0;
-        const r = await this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body, ContentLength: Body.length }));
+        const Body = part.subarray(0, held);
+        const r = await this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body, ContentLength: held }));
         parts.push({ PartNumber, ETag: r.ETag });
+        held = 0;
       };
       // for-await pulls the next chunk only after the part upload finished: back-pressure on the client.
       for await (const chunk of body) {
-        chunks.push(chunk as Buffer);
-        held += (chunk as Buffer).length;
-        if (held >= this.partBytes) await flush();
+        let c = chunk as Buffer;
+        while (c.length > 0) {
+          const n = Math.min(c.length, this.partBytes - held);
+          c.copy(part, held, 0, n);
+          held += n;
+          c = c.subarray(n);
+          if (held === this.partBytes) await flush();
+        }
       }
       if (parts.length === 0) {
         // An empty or small artifact: one plain PUT (a multipart upload needs at least one part).
         await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }));
-        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: Buffer.concat(chunks, held), ContentLength: held, ContentType: 'application/octet-stream' }));
+        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: part.subarray(0, held), ContentLength: held, ContentType: 'application/octet-stream' }));
         return;
       }
       if (held > 0) await flush();
