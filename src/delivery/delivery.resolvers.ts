@@ -3,8 +3,8 @@ import { Role, Roles } from '../auth/role';
 import type { GraphQLContext } from '../server/graphql-context';
 import { CreateDownloadLinkInput, DownloadLink, Release, ReleaseChannel, ReleaseStatus, UpsertReleaseInput } from './delivery.types';
 
-/** Who may download: every role that works with customers' software (not FINANCE or ANALYST). */
-const DOWNLOAD = [Role.ADMIN, Role.OPERATIONS, Role.INTEGRATION, Role.READONLY];
+/** Who may hand out download links (a link is logged, so it is a write: not READONLY). */
+const DOWNLOAD = [Role.ADMIN, Role.OPERATIONS, Role.INTEGRATION];
 
 @Resolver()
 export class ReleaseResolver {
@@ -39,7 +39,7 @@ export class ReleaseResolver {
   @Authorized(DOWNLOAD)
   @Mutation(() => DownloadLink, {
     description:
-      'A short-lived download URL for one artifact, bound to the subject (account, device), logged (docs/delivery.md). NOT_FOUND ARTIFACT_NOT_FOUND, DEVICE_NOT_FOUND; CONFLICT RELEASE_YANKED, RELEASE_NOT_PUBLISHED; FORBIDDEN RELEASE_NOT_ENTITLED; BAD_USER_INPUT DOWNLOAD_LINK_TTL_INVALID. ADMIN, OPERATIONS, INTEGRATION, READONLY.',
+      'A short-lived download URL for one artifact, bound to the subject (account, device), logged (docs/delivery.md). NOT_FOUND ARTIFACT_NOT_FOUND, DEVICE_NOT_FOUND; CONFLICT RELEASE_YANKED, RELEASE_NOT_PUBLISHED; FORBIDDEN RELEASE_NOT_ENTITLED; BAD_USER_INPUT DOWNLOAD_LINK_TTL_INVALID. ADMIN, OPERATIONS, INTEGRATION (account-scoped keys: their own account).',
   })
   createDownloadLink(@Arg('input', () => CreateDownloadLinkInput) input: CreateDownloadLinkInput, @Ctx() ctx: GraphQLContext): Promise<DownloadLink> {
     return ctx.services.delivery.createDownloadLink(ctx, input);

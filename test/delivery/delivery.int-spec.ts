@@ -172,7 +172,7 @@ describe('artifacts and hub-served links (filesystem store)', () => {
 
   it('downloads with a signed link: whole, resumed by range, 416 past the end; each completed response logged, refused and aborted ones not', async () => {
     const artifactId = (await hub.ok<{ release: ReleaseOut }>(`query ($id: ID!) { release(id: $id) { artifacts { id } } }`, { id: release.id })).release.artifacts[0]!.id;
-    const scoped = await hub.createKey(Role.READONLY, w.accountId);
+    const scoped = await hub.createKey(Role.INTEGRATION, w.accountId);
     const l = await link({ artifact: artifactId }, scoped);
     expect(l.store).toBe('fs');
     expect(l.url).not.toContain(scoped);
@@ -256,7 +256,7 @@ describe('artifacts and hub-served links (filesystem store)', () => {
     const fwArt = JSON.parse((await upload(fw.id, 'fw.bin', Buffer.from('fw'))).body.toString()).artifact;
     const notHeld = await hub.gql(LINK, { i: { artifact: fwArt.id, account: w.accountId } });
     expect(notHeld.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', subCode: 'RELEASE_NOT_ENTITLED' });
-    const scopedOther = await hub.gql(LINK, { i: { artifact: artifactId, account: w.otherAccountId } }, await hub.createKey(Role.READONLY, w.accountId));
+    const scopedOther = await hub.gql(LINK, { i: { artifact: artifactId, account: w.otherAccountId } }, await hub.createKey(Role.INTEGRATION, w.accountId));
     expect(scopedOther.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
     const noDevice = await hub.gql(LINK, { i: { artifact: artifactId, account: w.accountId, deviceFingerprint: 'fp-none' } });
     expect(noDevice.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND', subCode: 'DEVICE_NOT_FOUND' });
