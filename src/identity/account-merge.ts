@@ -44,6 +44,7 @@ export const MERGE_POLICY: Readonly<Record<string, MergePolicy>> = {
   'webhook_endpoint.account_id': 'MOVE',
   'webhook_event.account_id': 'MOVE',
   'webhook_delivery.account_id': 'MOVE',
+  'download_log.account_id': 'MOVE',
   'revenue_obligation.account_id': 'MOVE',
   'revenue_entry.account_id': 'MOVE',
   'revenue_invoice.account_id': 'MOVE',
