@@ -21,6 +21,7 @@ import { Customer360Indexes1764302700000 } from './1764302700000-Customer360Inde
 import { BiAccountsMergedInto1764302900000 } from './1764302900000-BiAccountsMergedInto';
 import { TrueupOpportunities1764302950000 } from './1764302950000-TrueupOpportunities';
 import { ReceivableHistory1764303200000 } from './1764303200000-ReceivableHistory';
+import { SupportTerms1764303300000 } from './1764303300000-SupportTerms';
 import { ModelFit1764302800000 } from './1764302800000-ModelFit';
 import { Delivery1764303400000 } from './1764303400000-Delivery';
 import { ModelFitAnalysis1764303500000 } from './1764303500000-ModelFitAnalysis';
@@ -56,4 +57,5 @@ export const migrations = [
   ReceivableHistory1764303200000,
   Delivery1764303400000,
   ModelFitAnalysis1764303500000,
+  SupportTerms1764303300000,
 ];

@@ -12,6 +12,8 @@ export type DomainEvent =
   | { kind: 'order.fulfilled'; accountId: string; orderId: string }
   /** Entitlements changed (status, dates, quantity, devices, seats). */
   | { kind: 'entitlements.changed'; accountIds: readonly string[]; entitlementIds: readonly string[] }
+  /** Contract terms (support level, support end, warranty, cases) of these entitlements changed, or a support tier they use (ADR 0037). */
+  | { kind: 'support.changed'; accountIds: readonly string[]; entitlementIds: readonly string[] }
   /** Usage events were recorded for these accounts. */
   | { kind: 'usage.recorded'; accountIds: readonly string[] }
   /** A consumable entitlement was drawn on. */

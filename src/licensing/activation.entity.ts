@@ -33,6 +33,14 @@ export class Activation {
   @Column('text', { nullable: true })
   deployment: Deployment | null;
 
+  @Field(() => String, { nullable: true, description: 'The device\'s serial number (supportEntitlement(deviceSerial:) finds the device by it).' })
+  @Column('text', { nullable: true })
+  serial: string | null;
+
+  @Field(() => String, { nullable: true, description: 'The date the device shipped (YYYY-MM-DD): the start of a warranty on a SHIPMENT basis.' })
+  @Column('date', { name: 'shipped_on', nullable: true })
+  shippedOn: string | null;
+
   @Field({ description: 'When the device was activated.' })
   @Column('timestamptz', { name: 'activated_at' })
   activatedAt: Date;

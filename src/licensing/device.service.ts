@@ -14,6 +14,10 @@ export interface ActivateDeviceParams {
   name?: string | null;
   platform?: string | null;
   deployment?: Deployment | null;
+  /** The device's serial number (ADR 0037). */
+  serial?: string | null;
+  /** The date the device shipped, YYYY-MM-DD (a warranty's SHIPMENT basis). */
+  shippedOn?: string | null;
 }
 
 /** DEVICE_LOCKED entitlements: at most `quantity` devices active at once. */
@@ -31,6 +35,8 @@ export class DeviceService {
       name: optionalText(p.name, 'name', 'ACTIVATION_NAME_INVALID'),
       platform: optionalText(p.platform, 'platform', 'ACTIVATION_PLATFORM_INVALID'),
       deployment: p.deployment,
+      serial: optionalText(p.serial, 'serial', 'ACTIVATION_SERIAL_INVALID'),
+      shippedOn: p.shippedOn,
     };
     const given = Object.fromEntries(Object.entries(details).filter(([, v]) => v !== undefined)) as Partial<Activation>;
     return this.db.tx(ctx, async (tx) => {
@@ -40,20 +46,22 @@ export class DeviceService {
       if (existing) {
         const before = { ...existing };
         await m.query(
-          `UPDATE activation SET last_seen_at = now(), name = coalesce($2, name), platform = coalesce($3, platform), deployment = coalesce($4, deployment)
+          `UPDATE activation SET last_seen_at = now(), name = coalesce($2, name), platform = coalesce($3, platform), deployment = coalesce($4, deployment),
+                 serial = coalesce($5, serial), shipped_on = coalesce($6::date, shipped_on)
             WHERE id = $1`,
-          [existing.id, given.name ?? null, given.platform ?? null, given.deployment ?? null],
+          [existing.id, given.name ?? null, given.platform ?? null, given.deployment ?? null, given.serial ?? null, given.shippedOn ?? null],
         );
         const after = await m.findOneOrFail(Activation, { where: { id: existing.id } });
-        const changed = (['name', 'platform', 'deployment'] as const).some((k) => before[k] !== after[k]);
+        const changed = (['name', 'platform', 'deployment', 'serial', 'shippedOn'] as const).some((k) => before[k] !== after[k]);
         if (changed) tx.audit({ entity: 'Activation', entityId: after.id, action: 'UPDATE', before, after });
         return after;
       }
       const active = await m.count(Activation, { where: { entitlementId: e.id, deactivatedAt: IsNull() } });
       if (active >= Math.floor(e.quantity)) throw limitExceeded('ENTITLEMENT_DEVICE_LIMIT_EXCEEDED', 'devices', e, active);
       const [row] = await m.query(
-        `INSERT INTO activation (entitlement_id, account_id, fingerprint, name, platform, deployment) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-        [e.id, e.accountId, fingerprint, given.name ?? null, given.platform ?? null, given.deployment ?? null],
+        `INSERT INTO activation (entitlement_id, account_id, fingerprint, name, platform, deployment, serial, shipped_on)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::date) RETURNING id`,
+        [e.id, e.accountId, fingerprint, given.name ?? null, given.platform ?? null, given.deployment ?? null, given.serial ?? null, given.shippedOn ?? null],
       );
       const created = await m.findOneOrFail(Activation, { where: { id: row.id } });
       tx.audit({ entity: 'Activation', entityId: created.id, action: 'CREATE', after: created });

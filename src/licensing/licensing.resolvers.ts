@@ -1,3 +1,4 @@
+import { LocalDateResolver } from 'graphql-scalars';
 import { Arg, Authorized, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Roles } from '../auth/role';
 import { Deployment } from '../entitlements/entitlement.enums';
@@ -46,9 +47,11 @@ export class LicensingResolver {
     @Arg('name', () => String, { nullable: true, description: 'A name for people.' }) name: string | null,
     @Arg('platform', () => String, { nullable: true, description: 'The platform.' }) platform: string | null,
     @Arg('deployment', () => Deployment, { nullable: true, description: 'Where the device runs.' }) deployment: Deployment | null,
+    @Arg('serial', () => String, { nullable: true, description: 'The device\'s serial number (supportEntitlement finds the device by it).' }) serial: string | null,
+    @Arg('shippedOn', () => LocalDateResolver, { nullable: true, description: 'The date the device shipped: the start of a warranty on a SHIPMENT basis.' }) shippedOn: string | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<Activation> {
-    return ctx.services.licensing.devices.activate(ctx, { entitlementId, fingerprint, name, platform, deployment });
+    return ctx.services.licensing.devices.activate(ctx, { entitlementId, fingerprint, name, platform, deployment, serial, shippedOn });
   }
 
   @Authorized(Roles.OPERATE_OR_INTEGRATE)

@@ -4,6 +4,7 @@ import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateCol
 import { MonetizationModel } from '../catalog/catalog.enums';
 import { OrderLineAction, OveragePolicy, ResetPeriod } from '../entitlements/entitlement.enums';
 import { decimalTransformer } from '../common/decimal';
+import type { CanonicalTerms } from '../support/terms';
 
 /** A feature limit given on an order line: the total for the line, overriding quantity × per-unit. */
 export interface LineLimit {
@@ -94,6 +95,10 @@ export class OrderLine {
   @Field(() => GraphQLJSON, { nullable: true, description: 'Feature limits given on the line: [{ feature, limit }].' })
   @Column('jsonb', { nullable: true })
   limits: LineLimit[] | null;
+
+  @Field(() => GraphQLJSON, { nullable: true, description: 'Contract terms given on the line (ADR 0037); null = none given (the entitlement keeps its terms).' })
+  @Column('jsonb', { nullable: true })
+  terms: CanonicalTerms | null;
 
   @Field(() => Int, { description: 'Days of grace after the end date.' })
   @Column('int', { name: 'grace_days', default: 0 })

@@ -21,6 +21,7 @@ import type { OrderInput, OrderLineInput, OrderListArgs } from './order.types';
 import { contentHash, stableStringify } from '../common/stable-json';
 import { addDays } from '../common/dates';
 import { groupBy } from '../common/collections';
+import { canonicalTerms, termsShapeErrors, writeEntitlementTerms, type CanonicalTerms } from '../support/terms';
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 /** Models whose entitlement must have an end date. */
@@ -60,14 +61,18 @@ interface CanonicalLine {
   ssp?: string;
   /** Only present when given, so the hashes of orders without it do not change. */
   overageUnitPrice?: string;
+  /** Contract terms (ADR 0037); only present when given, so the hashes of orders without them do not change. */
+  terms?: CanonicalTerms;
 }
 
 function canonicalLine(l: OrderLineInput): CanonicalLine {
   const ssp = l.ssp === null || l.ssp === undefined ? {} : { ssp: BigInt(l.ssp).toString() };
   const overage = l.overageUnitPrice === null || l.overageUnitPrice === undefined ? {} : { overageUnitPrice: BigInt(l.overageUnitPrice).toString() };
+  const terms = l.terms ? { terms: canonicalTerms(l.terms) } : {};
   return {
     ...ssp,
     ...overage,
+    ...terms,
     lineNo: l.lineNo,
     externalLineId: l.externalLineId ?? null,
     sku: l.sku,
@@ -256,6 +261,7 @@ export class OrderService {
       if (l.overageUnitPrice !== undefined && BigInt(l.overageUnitPrice) < 0n) {
         errors.push({ path: `${p}.overageUnitPrice`, message: `line ${l.lineNo}: overageUnitPrice must be >= 0` });
       }
+      if (l.terms) errors.push(...termsShapeErrors(l.terms, p, l.startDate));
       for (const [j, lim] of (l.limits ?? []).entries()) {
         if (keys.has(lim.feature)) errors.push({ path: `${p}.limits.${j}.feature`, message: `feature ${lim.feature} appears twice` });
         keys.add(lim.feature);
@@ -393,6 +399,7 @@ export class OrderService {
         resetPeriod: l.resetPeriod,
         limits: l.limits,
         graceDays: l.graceDays,
+        terms: l.terms ?? null,
         status: 'ACTIVE',
         revision: order.revision,
       }),
@@ -465,6 +472,7 @@ export class OrderService {
           status: e.status === EntitlementStatus.EXPIRED ? EntitlementStatus.ACTIVE : e.status,
           note: `renewed by ${where} until ${endDate}`,
         });
+        await this.writeTerms(tx, e.id, e.accountId, p);
         return;
       }
       case OrderLineAction.AMENDMENT: {
@@ -476,6 +484,7 @@ export class OrderService {
           ...this.terms(p),
           note: `amended by ${where}`,
         });
+        await this.writeTerms(tx, e.id, e.accountId, p);
         return;
       }
       case OrderLineAction.CANCELLATION: {
@@ -492,7 +501,7 @@ export class OrderService {
   }
 
   private async grant(tx: Tx, ctx: RequestContext, order: Order, p: PlannedLine, line: OrderLine, note?: string): Promise<void> {
-    await this.entitlements.create(tx, ctx, {
+    const e = await this.entitlements.create(tx, ctx, {
       accountId: order.accountId,
       productId: p.product.id,
       sku: p.product.sku,
@@ -505,6 +514,18 @@ export class OrderService {
       features: await this.grants(tx.manager, p),
       note: note ?? `granted by ${this.describe(order, p.input)}`,
     });
+    await this.writeTerms(tx, e.id, order.accountId, p);
+  }
+
+  /**
+   * The line's contract terms onto its entitlement (ADR 0037). A line without terms leaves
+   * the entitlement's terms as they are: renewals and amendments carry them forward (a
+   * maintenance or support end left open follows the entitlement's new end date).
+   */
+  private async writeTerms(tx: Tx, entitlementId: string, accountId: string, p: PlannedLine): Promise<void> {
+    if (!p.input.terms) return;
+    await writeEntitlementTerms(tx.manager, entitlementId, accountId, p.input.terms, `input.lines.${p.index}`);
+    tx.publish({ kind: 'support.changed', accountIds: [accountId], entitlementIds: [entitlementId] });
   }
 
   private async lockedTarget(tx: Tx, p: PlannedLine): Promise<Entitlement> {
@@ -551,6 +572,7 @@ export class OrderService {
           resetPeriod: p.input.resetPeriod,
           limits: p.input.limits,
           graceDays: p.input.graceDays,
+          terms: p.input.terms ?? null,
           externalLineId: p.input.externalLineId,
           revision: order.revision,
         },
@@ -579,6 +601,7 @@ export class OrderService {
       old.resetPeriod !== l.resetPeriod ||
       stableStringify(old.limits) !== stableStringify(l.limits) ||
       old.graceDays !== l.graceDays ||
+      stableStringify(old.terms ?? null) !== stableStringify(l.terms ?? null) ||
       old.externalLineId !== l.externalLineId
     );
   }
@@ -597,6 +620,7 @@ export class OrderService {
         ...this.terms(p),
         note: `revised by ${where}`,
       });
+      await this.writeTerms(tx, e.id, e.accountId, p);
       return;
     }
     // Renewals, amendments and cancellations: apply again with the new values.

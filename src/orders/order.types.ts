@@ -8,6 +8,7 @@ import { MinorAmountScalar } from '../common/money';
 import { EntitlementStatus, OrderLineAction, OveragePolicy, ResetPeriod } from '../entitlements/entitlement.enums';
 import { Entitlement } from '../entitlements/entitlement.entity';
 import { Order } from './order.entity';
+import { ContractTermsInput } from '../support/support.types';
 
 @InputType({ description: 'A feature limit on an order line: the total for the line (per reset period for METERED).' })
 export class FeatureLimitInput {
@@ -101,6 +102,14 @@ export class OrderLineInput {
   @Min(0)
   @Max(3650)
   graceDays?: number | null;
+
+  @Field(() => ContractTermsInput, {
+    nullable: true,
+    description: 'Contract terms (maintenance, support, warranty, cases, after expiry) for the entitlement the line shapes; omitted on a renewal or amendment = the entitlement keeps its terms.',
+  })
+  @IsOptional()
+  @ValidateNested()
+  terms?: ContractTermsInput | null;
 }
 
 @InputType({ description: 'One invoice of an order\'s billing schedule.' })

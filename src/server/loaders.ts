@@ -9,6 +9,8 @@ import { createWebhookLoaders, type WebhookLoaders } from '../webhooks/webhook.l
 import { createReceivableLoaders, type ReceivableLoaders } from '../receivables/receivable.loaders';
 import { createCustomer360Loaders, type Customer360Loaders } from '../customer360/customer360.loaders';
 import type { AccountModelFit } from '../modelfit/modelfit.types';
+import type { Entitlement } from '../entitlements/entitlement.entity';
+import type { ContractTerms } from '../support/support.types';
 
 /**
  * Per-request DataLoaders: every field resolver that reads the database goes through one,
@@ -28,6 +30,8 @@ export interface Loaders {
   modelFit: DataLoader<string, AccountModelFit>;
   /** `customer360.modelFit`: the stored analysis of the last 36 hours, else live. */
   modelFitStored: DataLoader<string, AccountModelFit>;
+  /** `Entitlement.terms`: one statement per batch of entitlements. */
+  support: { terms: DataLoader<Entitlement, ContractTerms | null, string> };
 }
 
 export function createLoaders(services: Services): Loaders {
@@ -51,5 +55,14 @@ export function createLoaders(services: Services): Loaders {
       const found = await services.modelFit.storedOrLive(ids);
       return ids.map((id) => found.get(id)!);
     }),
+    support: {
+      terms: new DataLoader(
+        async (es: readonly Entitlement[]) => {
+          const found = await services.support.termsOf(services.db.manager, es);
+          return es.map((e) => found.get(e.id) ?? null);
+        },
+        { cacheKeyFn: (e) => e.id },
+      ),
+    },
   };
 }

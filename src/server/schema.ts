@@ -24,6 +24,7 @@ import { IdentityResolvers } from '../identity/identity.resolvers';
 import { ChurnResolvers } from '../churn/churn.resolvers';
 import { ModelFitResolvers } from '../modelfit/modelfit.resolvers';
 import { DeliveryResolvers } from '../delivery/delivery.resolvers';
+import { SupportResolvers } from '../support/support.resolvers';
 import { badInput, type FieldError } from '../common/errors';
 import { unstorablePath } from '../common/text';
 import type { GraphQLContext } from './graphql-context';
@@ -49,6 +50,7 @@ export const resolvers: NonEmptyArray<Function> = [
   ...ChurnResolvers,
   ...ModelFitResolvers,
   ...DeliveryResolvers,
+  ...SupportResolvers,
   CertificateResolver,
   OrderResolver,
   EntitlementResolver,

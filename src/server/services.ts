@@ -25,6 +25,7 @@ import { healthBaseline } from '../churn/health-baseline';
 import { ModelPriceService } from '../catalog/model-price.service';
 import { ModelFitService } from '../modelfit/modelfit.service';
 import { DeliveryService } from '../delivery/delivery.service';
+import { SupportService } from '../support/support.service';
 
 /** The hub's services, built once per process and shared by resolvers, the CLI and jobs. */
 export interface Services {
@@ -53,6 +54,7 @@ export interface Services {
   modelPrices: ModelPriceService;
   modelFit: ModelFitService;
   delivery: DeliveryService;
+  support: SupportService;
 }
 
 export function createServices(db: Db, config: Config): Services {
@@ -104,5 +106,6 @@ export function createServices(db: Db, config: Config): Services {
     modelFit: new ModelFitService(db, config),
     // Artifacts are signed with the certificate signing keys: one JWKS verifies both.
     delivery: new DeliveryService(db, config, certificates.signingKeys),
+    support: new SupportService(db, config.EHUB_TIME_ZONE),
   };
 }
