@@ -303,7 +303,7 @@ export interface PullProblem {
  * deals, true-up deals from compliance findings and entitlements (CRM), rated usage for
  * billing and revenue journal entries (ERP).
  */
-export type PushObject = 'account-fields' | 'renewal-opportunity' | 'trueup-opportunity' | 'entitlement' | 'usage-record' | 'journal-entry';
+export type PushObject = 'account-fields' | 'renewal-opportunity' | 'trueup-opportunity' | 'entitlement' | 'support-entitlement' | 'usage-record' | 'journal-entry';
 
 /**
  * The synced fields of one account, in canonical names (the connector maps them to its
@@ -337,6 +337,10 @@ export interface AccountFields {
   churnProbability?: number | null;
   /** Expected renewing ARR over the next 12 months (Σ ARR × P(renew), the hub's latest forecast), major units (decimal string) of `currency`. */
   forecastArr?: string | null;
+  /** The name of the support level the account is owed now (the covering term with the latest support end); null when none covers now (ADR 0037). Absent when the account never had a support level. */
+  supportLevel?: string | null;
+  /** YYYY-MM-DD: the last day of that support (or of the latest lapsed one); null = no end. Absent when the account never had a support level. */
+  supportEnd?: string | null;
 }
 
 /** A renewal deal the hub asks the CRM to hold, upserted by `renewalKey`. */
@@ -376,6 +380,29 @@ export interface TrueupOpportunity {
   closeDate: string;
   /** The evidence, as plain text for the deal's description: kind, product and feature, period, entitled / used / over, the leakage and how it was estimated. */
   description: string;
+}
+
+/**
+ * One support term as the CRM's support entitlement (Salesforce's standard Entitlement),
+ * upserted by `supportKey` = `ehub-support:<entitlement id>` (ADR 0037).
+ */
+export interface SupportEntitlementRecord {
+  supportKey: string;
+  accountExternalId: string;
+  entitlementId: string;
+  /** `<support level name> – <product name> (<sku>)`, at most 255 characters. */
+  name: string;
+  /** The support level key and name. */
+  levelKey: string;
+  levelName: string;
+  /** YYYY-MM-DD: the entitlement's first day. */
+  startDate: string;
+  /** YYYY-MM-DD: the last day of support; null = no end. */
+  endDate: string | null;
+  /** Cases allowed; null = unlimited (not per incident). */
+  casesAllowed: number | null;
+  /** Cases left; null = unlimited. */
+  casesRemaining: number | null;
 }
 
 /** One entitlement as CRM users see it, upserted by `entitlementId`. */
@@ -453,6 +480,7 @@ export interface PushPayloads {
   'renewal-opportunity': RenewalOpportunity;
   'trueup-opportunity': TrueupOpportunity;
   entitlement: EntitlementSummary;
+  'support-entitlement': SupportEntitlementRecord;
   'usage-record': UsageRecord;
   'journal-entry': JournalEntry;
 }

@@ -22,6 +22,7 @@ import { BiAccountsMergedInto1764302900000 } from './1764302900000-BiAccountsMer
 import { TrueupOpportunities1764302950000 } from './1764302950000-TrueupOpportunities';
 import { ReceivableHistory1764303200000 } from './1764303200000-ReceivableHistory';
 import { SupportTerms1764303300000 } from './1764303300000-SupportTerms';
+import { SupportEntitlementOutbox1764303350000 } from './1764303350000-SupportEntitlementOutbox';
 import { ModelFit1764302800000 } from './1764302800000-ModelFit';
 import { Delivery1764303400000 } from './1764303400000-Delivery';
 import { ModelFitAnalysis1764303500000 } from './1764303500000-ModelFitAnalysis';
@@ -58,4 +59,5 @@ export const migrations = [
   Delivery1764303400000,
   ModelFitAnalysis1764303500000,
   SupportTerms1764303300000,
+  SupportEntitlementOutbox1764303350000,
 ];

@@ -5,8 +5,8 @@ import { stringify } from 'csv-stringify/sync';
 import { ConnectorError, type JournalEntry, type PushBatch, type PushObject, type PushResult } from '../types';
 import type { CsvOptions } from './options';
 
-/** The objects this connector writes files of (true-up deals are for a CRM: not declared). */
-type CsvPushObject = Exclude<PushObject, 'trueup-opportunity'>;
+/** The objects this connector writes files of (true-up deals and support entitlements are for a CRM: not declared). */
+type CsvPushObject = Exclude<PushObject, 'trueup-opportunity' | 'support-entitlement'>;
 
 /** The columns of each pushed file, in order (canonical names; arrays joined with `;`). */
 export const PUSH_COLUMNS: Record<CsvPushObject, readonly string[]> = {

@@ -26,7 +26,7 @@ import { SalesforceSession } from './session';
 
 
 const PULLS = ['accounts', 'contacts', 'orders'] as const;
-const PUSHES = ['account-fields', 'renewal-opportunity', 'trueup-opportunity', 'entitlement'] as const;
+const PUSHES = ['account-fields', 'renewal-opportunity', 'trueup-opportunity', 'entitlement', 'support-entitlement'] as const;
 
 /** A connector bound to one org; see the module doc. */
 export class SalesforceConnector implements Connector {
@@ -87,7 +87,7 @@ export class SalesforceConnector implements Connector {
 /** The Salesforce connector factory (type `salesforce`). */
 export const salesforceConnector: ConnectorFactory = {
   type: 'salesforce',
-  description: 'Salesforce CRM: pulls accounts, contacts and won opportunities; pushes account fields, renewal and true-up opportunities and entitlements.',
+  description: 'Salesforce CRM: pulls accounts, contacts and won opportunities; pushes account fields, renewal and true-up opportunities, entitlements and support entitlements.',
   pulls: PULLS,
   pushes: PUSHES,
   validate(config: ConnectorConfig) {

@@ -23,6 +23,8 @@ export const DEFAULT_ACCOUNT_FIELDS = {
   modelFit: 'Ehub_Model_Fit__c',
   churnProbability: 'Ehub_Churn_Probability__c',
   forecastArr: 'Ehub_Forecast_Arr__c',
+  supportLevel: 'Ehub_Support_Level__c',
+  supportEnd: 'Ehub_Support_End__c',
   syncedAt: 'Ehub_Synced_At__c',
 } as const;
 
@@ -111,6 +113,18 @@ const optionsSchema = z.strictObject({
     })
     .nullable()
     .default({ externalIdField: 'Ehub_Trueup_Key__c', stageName: 'Prospecting', type: null, preserveStage: true, minLeakage: 1000 }),
+  /**
+   * Support terms as the standard Entitlement object (Service Cloud entitlement management,
+   * docs/salesforce-setup.md), upserted by `externalIdField` = `ehub-support:<entitlement id>`;
+   * `type` fills the Type picklist when set; null = none are written.
+   */
+  supportEntitlement: z
+    .strictObject({
+      externalIdField: apiName.default('Ehub_Support_Key__c'),
+      type: z.string().min(1).max(255).nullable().default(null),
+    })
+    .nullable()
+    .default({ externalIdField: 'Ehub_Support_Key__c', type: null }),
   entitlementObject: z
     .strictObject({
       name: apiName.default('Ehub_Entitlement__c'),
@@ -199,6 +213,7 @@ export function parseConfig(config: ConnectorConfig): { problems: OptionProblem[
     problems.push({ path: 'options.loginUrl', message: 'must be your My Domain URL (https://<domain>.my.salesforce.com) for auth client_credentials' });
   }
   if (opts.renewal.externalIdField === 'Id') problems.push({ path: 'options.renewal.externalIdField', message: 'must be an External ID field, not Id' });
+  if (opts.supportEntitlement?.externalIdField === 'Id') problems.push({ path: 'options.supportEntitlement.externalIdField', message: 'must be an External ID field, not Id' });
   if (opts.trueup?.externalIdField === 'Id') problems.push({ path: 'options.trueup.externalIdField', message: 'must be an External ID field, not Id' });
   if (problems.length > 0) return { problems, parsed: null };
 

@@ -94,7 +94,7 @@ describe('salesforce options', () => {
     expect(salesforceConnector).toMatchObject({
       type: 'salesforce',
       pulls: ['accounts', 'contacts', 'orders'],
-      pushes: ['account-fields', 'renewal-opportunity', 'trueup-opportunity', 'entitlement'],
+      pushes: ['account-fields', 'renewal-opportunity', 'trueup-opportunity', 'entitlement', 'support-entitlement'],
     });
     expect(() => salesforceConnector.create({ options: {}, credentials: {} })).toThrow(ConnectorError);
   });

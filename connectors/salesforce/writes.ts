@@ -95,6 +95,7 @@ function accountValue(key: Exclude<AccountFieldKey, 'syncedAt'>, v: unknown): Sf
     case 'overuse':
       return v === null ? false : typeof v === 'boolean' ? v : refuse('INVALID_VALUE', `overuse must be a boolean, got ${JSON.stringify(v)}`);
     case 'nextRenewalDate':
+    case 'supportEnd':
       return v === null ? null : date(v, key);
     case 'lastUsageAt':
       if (v === null) return null;
@@ -103,6 +104,7 @@ function accountValue(key: Exclude<AccountFieldKey, 'syncedAt'>, v: unknown): Sf
     case 'entitlementStatus':
     case 'churnRisk':
     case 'modelFit':
+    case 'supportLevel':
       return v === null ? null : text(v, key);
   }
 }
@@ -194,6 +196,25 @@ function buildEntitlement(options: SalesforceOptions, p: PushPayloads['entitleme
   return { key, identity: key, record };
 }
 
+function buildSupportEntitlement(options: SalesforceOptions, p: PushPayloads['support-entitlement']): Built {
+  const opts = options.supportEntitlement;
+  if (!opts) return refuse('SUPPORT_ENTITLEMENT_DISABLED', 'supportEntitlement is null in the connection options: support entitlements are not written');
+  const key = text(p.supportKey, 'supportKey');
+  if (key.length === 0 || key.length > 255) refuse('INVALID_VALUE', 'supportKey must be 1 to 255 characters');
+  const perIncident = p.casesAllowed !== null;
+  const record: Record<string, SfValue> = {
+    Name: truncate(text(p.name, 'name'), 255),
+    AccountId: salesforceId(p.accountExternalId, 'accountExternalId'),
+    StartDate: date(p.startDate, 'startDate'),
+    EndDate: p.endDate === null ? null : date(p.endDate, 'endDate'),
+    IsPerIncident: perIncident,
+    // CasesPerEntitlement is read-only through the API: the cases left carry the count.
+    RemainingCases: perIncident ? finiteNumber(p.casesRemaining, 'casesRemaining') : null,
+  };
+  if (opts.type) record.Type = opts.type;
+  return { key, identity: key, record };
+}
+
 /** Maps a batch to its writes. Throws nothing for bad items: they come back in `refused`. */
 export function planWrites<O extends PushObject>(options: SalesforceOptions, batch: PushBatch<O>): WritePlan {
   let sobject: string;
@@ -224,6 +245,14 @@ export function planWrites<O extends PushObject>(options: SalesforceOptions, bat
       // What sales works on (stage, type, close date) is set when the deal is created, then theirs.
       if (options.trueup?.preserveStage) createOnlyFields = ['StageName', 'CloseDate', ...(options.trueup.type ? ['Type'] : [])];
       build = (item) => buildTrueup(options, item.payload as PushPayloads['trueup-opportunity']);
+      break;
+    case 'support-entitlement':
+      sobject = 'Entitlement';
+      operation = 'upsert';
+      keyField = options.supportEntitlement?.externalIdField ?? 'Ehub_Support_Key__c';
+      // Entitlement.AccountId can be set on create only.
+      createOnlyFields = ['AccountId'];
+      build = (item) => buildSupportEntitlement(options, item.payload as PushPayloads['support-entitlement']);
       break;
     case 'entitlement':
       sobject = options.entitlementObject?.name ?? 'Ehub_Entitlement__c';

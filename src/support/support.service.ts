@@ -444,6 +444,8 @@ export class SupportService {
         [r.accountId, answer.entitlementId, r.device?.id ?? null, key, subject, row.cases_used, ctx.principal?.keyId ?? null],
       );
       tx.audit({ entity: 'SupportCase', entityId: created.id, action: 'CREATE', after: { ...created, casesAllowed: row.cases_allowed } });
+      // The CRM's support entitlement shows the cases left.
+      if (row.cases_allowed !== null) tx.publish({ kind: 'support.changed', accountIds: [r.accountId], entitlementIds: [answer.entitlementId!] });
       return toCase({ ...created, cases_allowed: row.cases_allowed }, false);
     });
   }

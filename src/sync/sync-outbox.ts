@@ -144,12 +144,16 @@ export function syncOutboxSubscriber(usageIntervalMs: number): DomainEventSubscr
     const orderIds: string[] = [];
     const linkedAccountIds: string[] = [];
     const findingIds: string[] = [];
+    const supportEntitlementIds: string[] = [];
+    const supportAccountIds: string[] = [];
     let minIntervalMs = Number.POSITIVE_INFINITY;
     for (const e of events) {
       switch (e.kind) {
         case 'order.fulfilled':
           accountIds.push(e.accountId);
           orderIds.push(e.orderId);
+          // A renewal moves a support end that follows the term: the account's support entitlements are re-sent.
+          supportAccountIds.push(e.accountId);
           minIntervalMs = 0;
           break;
         case 'entitlements.changed':
@@ -172,6 +176,13 @@ export function syncOutboxSubscriber(usageIntervalMs: number): DomainEventSubscr
           linkedAccountIds.push(e.accountId);
           minIntervalMs = 0;
           break;
+        case 'support.changed':
+          accountIds.push(...e.accountIds);
+          // Terms written or cases recorded name their entitlements; a tier changed names accounts only.
+          if (e.entitlementIds.length) supportEntitlementIds.push(...e.entitlementIds);
+          else supportAccountIds.push(...e.accountIds);
+          minIntervalMs = 0;
+          break;
         case 'usage.recorded':
           accountIds.push(...e.accountIds);
           minIntervalMs = Math.min(minIntervalMs, usageIntervalMs);
@@ -191,7 +202,39 @@ export function syncOutboxSubscriber(usageIntervalMs: number): DomainEventSubscr
     if (!Number.isFinite(minIntervalMs)) return; // nothing relevant happened
     await markSyncDirty(manager, { accountIds, entitlementIds, orderIds, linkedAccountIds, minIntervalMs });
     if (findingIds.length || linkedAccountIds.length) await markTrueupOpportunities(manager, { findingIds, accountIds: linkedAccountIds });
+    const wholeAccounts = [...linkedAccountIds, ...supportAccountIds];
+    if (supportEntitlementIds.length || wholeAccounts.length) await markSupportEntitlements(manager, { entitlementIds: supportEntitlementIds, accountIds: wholeAccounts });
   };
+}
+
+/** `ehub-support:<entitlement id>`: one support entitlement per entitlement with a support level. */
+export const SUPPORT_KEY_PREFIX = 'ehub-support';
+
+/**
+ * Support terms in the CRM (ADR 0037): marks a `support-entitlement` row, key
+ * `ehub-support:<entitlement id>`, for each entitlement among `entitlementIds` (terms just
+ * written, cases recorded) — and every entitlement of `accountIds` (accounts just linked, a
+ * tier renamed) — that has a support level, for every push connection whose connector writes
+ * support entitlements and whose system the account is linked to.
+ */
+export async function markSupportEntitlements(manager: EntityManager, wanted: { entitlementIds?: readonly string[]; accountIds?: readonly string[] }): Promise<number> {
+  const types = typesPushing('support-entitlement');
+  const entitlementIds = [...new Set(wanted.entitlementIds ?? [])];
+  const accountIds = [...new Set(wanted.accountIds ?? [])];
+  if (!types.length || (!entitlementIds.length && !accountIds.length) || !(await anyPushConnection(manager))) return 0;
+  const rows: unknown[] = await manager.query(
+    `INSERT INTO sync_outbox AS o (connection_id, object, record_key, account_id)
+     SELECT c.id, 'support-entitlement', '${SUPPORT_KEY_PREFIX}:' || t.entitlement_id, t.account_id
+       FROM entitlement_terms t
+       JOIN sync_connection c ON c.push_enabled AND c.type = ANY($3::text[])
+      WHERE (t.entitlement_id = ANY($1::uuid[]) OR t.account_id = ANY($2::uuid[])) AND t.support_tier_id IS NOT NULL
+        AND EXISTS (SELECT 1 FROM external_ref r WHERE r.entity_type = 'ACCOUNT' AND r.entity_id = t.account_id AND r.system = c.ref_system AND r.object = 'Account')
+      ORDER BY 1, 3
+     ON CONFLICT (connection_id, object, record_key) DO UPDATE SET ${REOPEN}
+     RETURNING o.id`,
+    [entitlementIds, accountIds, types],
+  );
+  return rows.length;
 }
 
 /** `ehub-journal:<YYYY-MM>:<subsidiary or ->:<currency>`: one journal entry per closed period, subsidiary and currency. */

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
-import type { AccountFields, EntitlementSummary, JournalEntry, JournalLine, PushObject, PushPayloads, RenewalOpportunity, TrueupOpportunity, UsageRecord } from '../../connectors/types';
+import type { AccountFields, EntitlementSummary, JournalEntry, JournalLine, PushObject, PushPayloads, RenewalOpportunity, SupportEntitlementRecord, TrueupOpportunity, UsageRecord } from '../../connectors/types';
 import type { RevenueExports } from '../revenue/exports';
-import { JOURNAL_KEY_PREFIX, NO_SUBSIDIARY, TRUEUP_KEY_PREFIX, USAGE_KEY_PREFIX } from './sync-outbox';
+import { JOURNAL_KEY_PREFIX, NO_SUBSIDIARY, SUPPORT_KEY_PREFIX, TRUEUP_KEY_PREFIX, USAGE_KEY_PREFIX } from './sync-outbox';
 import { groupBy } from '../common/collections';
 import { isUuid } from '../common/ids';
 import { phaseSql } from '../licensing/licensing.sql';
@@ -173,6 +173,16 @@ export async function accountFieldPayloads(
   const fitBy = new Map(fits.map((f) => [f.account_id, f.summary]));
   // The churn model's band and probability (when trained) and the forecast renewing ARR (docs/churn.md).
   const churnOf = await churnAccountFields(m, accountIds);
+  // Support (ADR 0037): the level covering now with the latest end, else the latest lapsed end.
+  const support: { account_id: string; name: string; support_end: string | null; active: boolean }[] = await m.query(
+    `SELECT t.account_id, st.name, coalesce(t.support_end, e.end_date)::text AS support_end,
+            (e.status NOT IN ('CANCELLED','SUSPENDED') AND e.start_date <= (now() AT TIME ZONE 'UTC')::date
+              AND (coalesce(t.support_end, e.end_date) IS NULL OR coalesce(t.support_end, e.end_date) >= (now() AT TIME ZONE 'UTC')::date)) AS active
+       FROM entitlement_terms t JOIN support_tier st ON st.id = t.support_tier_id JOIN entitlement e ON e.id = t.entitlement_id
+      WHERE t.account_id = ANY($1::uuid[])`,
+    [accountIds],
+  );
+  const supportBy = groupBy(support, (s) => s.account_id);
   const factsBy = groupBy(facts, (f) => f.account_id);
   const usageBy = new Map(usage.map((u) => [u.account_id, u]));
   const findingsBy = groupBy(findings, (f) => f.account_id);
@@ -223,6 +233,15 @@ export async function accountFieldPayloads(
     }
     if (fitBy.has(id)) fields.modelFit = fitBy.get(id)!;
     Object.assign(fields, churnOf(id, arrCurrency, h !== undefined));
+    const terms = supportBy.get(id);
+    // Only once the account has had a support level: an absent field leaves the CRM's value alone.
+    if (terms?.length) {
+      const latest = (xs: typeof terms) => [...xs].sort((a, b) => (a.support_end === b.support_end ? a.name.localeCompare(b.name) : a.support_end === null ? -1 : b.support_end === null ? 1 : b.support_end.localeCompare(a.support_end)))[0];
+      const active = terms.filter((t) => t.active);
+      const chosen = latest(active.length ? active : terms)!;
+      fields.supportLevel = active.length ? chosen.name : null;
+      fields.supportEnd = chosen.support_end;
+    }
     out.set(id, { accountExternalId: a.ext, ...fields });
   }
   return out;
@@ -293,6 +312,61 @@ export async function renewalPayloads(m: EntityManager, keys: string[], refSyste
       currency: order.currency,
       closeDate: p.endDate,
       entitlementIds: fs.map((f) => f.id).sort(),
+    });
+  }
+  return out;
+}
+
+/**
+ * Support entitlements keyed by support key (`ehub-support:<entitlement id>`): the support
+ * term of an entitlement with a support level (name, start, end, cases). Null — nothing is
+ * written — when the terms no longer name a level or the account is not linked.
+ */
+export async function supportEntitlementPayloads(m: EntityManager, keys: string[], refSystem: string): Promise<Map<string, SupportEntitlementRecord | null>> {
+  const out = new Map<string, SupportEntitlementRecord | null>(keys.map((k) => [k, null]));
+  const byEntitlement = new Map<string, string>();
+  for (const key of keys) {
+    const [prefix, id] = key.split(':');
+    if (prefix === SUPPORT_KEY_PREFIX && id && isUuid(id)) byEntitlement.set(id, key);
+  }
+  if (!byEntitlement.size) return out;
+  const rows: {
+    entitlement_id: string;
+    account_id: string;
+    start_date: string;
+    support_end: string | null;
+    cases_allowed: number | null;
+    cases_used: number;
+    tier_key: string;
+    tier_name: string;
+    sku: string;
+    product_name: string | null;
+  }[] = await m.query(
+    `SELECT t.entitlement_id, t.account_id, e.start_date::text AS start_date, coalesce(t.support_end, e.end_date)::text AS support_end,
+            t.cases_allowed, t.cases_used, st.key AS tier_key, st.name AS tier_name, e.sku, p.name AS product_name
+       FROM entitlement_terms t
+       JOIN support_tier st ON st.id = t.support_tier_id
+       JOIN entitlement e ON e.id = t.entitlement_id
+       LEFT JOIN product p ON p.id = e.product_id
+      WHERE t.entitlement_id = ANY($1::uuid[])`,
+    [[...byEntitlement.keys()]],
+  );
+  const accounts = await accountsOf(m, [...new Set(rows.map((r) => r.account_id))], refSystem);
+  for (const r of rows) {
+    const ext = accounts.get(r.account_id)?.ext;
+    if (!ext) continue;
+    const key = byEntitlement.get(r.entitlement_id)!;
+    out.set(key, {
+      supportKey: key,
+      accountExternalId: ext,
+      entitlementId: r.entitlement_id,
+      name: `${r.tier_name} – ${r.product_name ? `${r.product_name} (${r.sku})` : r.sku}`.slice(0, 255),
+      levelKey: r.tier_key,
+      levelName: r.tier_name,
+      startDate: r.start_date,
+      endDate: r.support_end,
+      casesAllowed: r.cases_allowed,
+      casesRemaining: r.cases_allowed === null ? null : Math.max(0, r.cases_allowed - r.cases_used),
     });
   }
   return out;
@@ -555,5 +629,6 @@ export async function payloadsFor(
   if (object === 'usage-record') return usageRecordPayloads(m, recordKeys, conn);
   if (object === 'journal-entry') return journalEntryPayloads(m, recordKeys, conn, exports);
   if (object === 'trueup-opportunity') return trueupPayloads(m, recordKeys, refSystem);
+  if (object === 'support-entitlement') return supportEntitlementPayloads(m, recordKeys, refSystem);
   return renewalPayloads(m, recordKeys, refSystem);
 }

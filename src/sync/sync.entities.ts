@@ -92,6 +92,7 @@ export enum OutboxObject {
   RENEWAL_OPPORTUNITY = 'renewal-opportunity',
   TRUEUP_OPPORTUNITY = 'trueup-opportunity',
   ENTITLEMENT = 'entitlement',
+  SUPPORT_ENTITLEMENT = 'support-entitlement',
   USAGE_RECORD = 'usage-record',
   JOURNAL_ENTRY = 'journal-entry',
 }
@@ -105,6 +106,7 @@ registerEnumType(OutboxObject, {
       description: 'A true-up opportunity for an open overuse or unentitled-use finding whose leakage reached the threshold, upserted by `ehub-trueup:<finding id>`.',
     },
     ENTITLEMENT: { description: 'One entitlement with its remaining quantity, upserted by the entitlement id.' },
+    SUPPORT_ENTITLEMENT: { description: 'The support term of one entitlement (Salesforce\'s standard Entitlement), upserted by `ehub-support:<entitlement id>`.' },
     USAGE_RECORD: { description: "One billing period's usage of one usage-billed entitlement (ERP billing), upserted by its usage key." },
     JOURNAL_ENTRY: { description: 'The revenue journal entry of one closed period, subsidiary and currency (ERP), upserted by its entry key.' },
   },
@@ -295,7 +297,7 @@ export class SyncOutboxItem {
   @Column('text')
   object: OutboxObject;
 
-  @Field({ description: 'The target record: the hub account id, the renewal or true-up key, the entitlement id, the usage key or the journal entry key.' })
+  @Field({ description: 'The target record: the hub account id, the renewal or true-up key, the entitlement id, the support key, the usage key or the journal entry key.' })
   @Column('text', { name: 'record_key' })
   recordKey: string;
 

@@ -182,12 +182,15 @@ const ACCOUNT = sobject(
     field({ name: 'Ehub_Model_Fit__c', type: 'string', length: 255 }),
     field({ name: 'Ehub_Churn_Probability__c', type: 'double', precision: 4, scale: 3 }),
     field({ name: 'Ehub_Forecast_Arr__c', type: 'currency', precision: 16, scale: 2, label: 'Ehub Forecast ARR' }),
+    field({ name: 'Ehub_Support_Level__c', type: 'string', length: 80 }),
+    field({ name: 'Ehub_Support_End__c', type: 'date' }),
     field({ name: 'Ehub_Synced_At__c', type: 'datetime' }),
   ],
   [
     { childSObject: 'Contact', field: 'AccountId', relationshipName: 'Contacts', cascadeDelete: true },
     { childSObject: 'Opportunity', field: 'AccountId', relationshipName: 'Opportunities', cascadeDelete: true },
     { childSObject: 'Ehub_Entitlement__c', field: 'Account__c', relationshipName: 'Ehub_Entitlements__r', cascadeDelete: false },
+    { childSObject: 'Entitlement', field: 'AccountId', relationshipName: 'Entitlements', cascadeDelete: true },
   ],
 );
 
@@ -276,8 +279,27 @@ const ENTITLEMENT = sobject('Ehub_Entitlement__c', 'a00', 'Entitlement', 'Entitl
   currencyField(),
 ]);
 
+/**
+ * The standard Entitlement object (Service Cloud entitlement management): the customer support
+ * an account is owed. AccountId is set on create only (not updateable); CasesPerEntitlement is
+ * read-only through the API, RemainingCases is writable when IsPerIncident. Plus the hub's
+ * external id Ehub_Support_Key__c.
+ */
+const SUPPORT_ENTITLEMENT = sobject('Entitlement', '550', 'Entitlement', 'Entitlements', [
+  field({ name: 'Name', type: 'string', label: 'Entitlement Name', length: 255, nillable: false }),
+  field({ name: 'AccountId', type: 'reference', label: 'Account ID', nillable: false, updateable: false, referenceTo: ['Account'], relationshipName: 'Account' }),
+  field({ name: 'StartDate', type: 'date' }),
+  field({ name: 'EndDate', type: 'date' }),
+  field({ name: 'Type', type: 'picklist', length: 255, picklistValues: ['Phone Support', 'Web Support', 'Email Support'] }),
+  field({ name: 'IsPerIncident', type: 'boolean', label: 'Per Incident', nillable: false, defaultValue: false }),
+  field({ name: 'CasesPerEntitlement', type: 'int', label: 'Cases Per Entitlement', createable: false, updateable: false }),
+  field({ name: 'RemainingCases', type: 'int', label: 'Remaining Cases' }),
+  field({ name: 'Status', type: 'picklist', length: 40, calculated: true, picklistValues: ['Inactive', 'Active', 'Expired'] }),
+  field({ name: 'Ehub_Support_Key__c', type: 'string', label: 'Ehub Support Key', length: 255, externalId: true, unique: true }),
+]);
+
 /** All objects, in describeGlobal order. */
-export const SOBJECTS: readonly SObjectDef[] = [ACCOUNT, CONTACT, ENTITLEMENT, OPPORTUNITY, LINE, PRODUCT];
+export const SOBJECTS: readonly SObjectDef[] = [ACCOUNT, CONTACT, SUPPORT_ENTITLEMENT, ENTITLEMENT, OPPORTUNITY, LINE, PRODUCT];
 
 const BY_LOWER = new Map(SOBJECTS.map((o) => [o.name.toLowerCase(), o]));
 const BY_PREFIX = new Map(SOBJECTS.map((o) => [o.keyPrefix, o]));

@@ -586,5 +586,5 @@ function readOnlyError(fields: string[], hasId: boolean): SfError {
 }
 
 function findAllObjects(): SObjectDef[] {
-  return ['Account', 'Contact', 'Product2', 'Opportunity', 'OpportunityLineItem', 'Ehub_Entitlement__c'].map((n) => findSObject(n) as SObjectDef);
+  return ['Account', 'Contact', 'Product2', 'Opportunity', 'OpportunityLineItem', 'Ehub_Entitlement__c', 'Entitlement'].map((n) => findSObject(n) as SObjectDef);
 }
