@@ -36,6 +36,8 @@ export const MERGE_POLICY: Readonly<Record<string, MergePolicy>> = {
   'lease.account_id': 'MOVE',
   'consumption.account_id': 'MOVE',
   'consumption_balance.account_id': 'MOVE',
+  'entitlement_terms.account_id': 'MOVE',
+  'support_case.account_id': 'MOVE',
   'usage_event.account_id': 'MOVE',
   'usage_rollup.account_id': 'MOVE',
   'usage_unique.account_id': 'MOVE',

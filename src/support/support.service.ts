@@ -247,8 +247,9 @@ export class SupportService {
     if (s.entitlementId) {
       if (!isUuid(s.entitlementId)) throw notFound('Entitlement', s.entitlementId);
       const [e] = await m.query('SELECT account_id FROM entitlement WHERE id = $1', [s.entitlementId]);
-      if (!e) throw notFound('Entitlement', s.entitlementId);
-      assertAccountVisible(ctx, e.account_id, 'Entitlement');
+      const scope = accountScope(ctx);
+      // Another account's entitlement reads as unknown to a scoped key.
+      if (!e || (scope && scope !== e.account_id)) throw notFound('Entitlement', s.entitlementId);
       return { accountId: e.account_id, device: null, entitlementId: s.entitlementId, serial: null };
     }
     const serial = s.deviceSerial!.trim();

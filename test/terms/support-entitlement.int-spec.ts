@@ -269,9 +269,13 @@ describe('bad input: clear codes, nothing changed', () => {
     expect(await rowCounts(hub)).toEqual(before);
   });
 
-  it('an account-scoped key sees only its own devices', async () => {
+  it('an account-scoped key sees only its own devices, entitlements and account', async () => {
     const other = await createAccount(hub, 'Other');
     const key = await hub.createKey('READONLY' as never, other);
     expect(gqlError(await hub.gql(BY_SERIAL, { s: 'SN-WARRANTY' }, key))).toMatchObject({ code: 'NOT_FOUND', subCode: 'DEVICE_NOT_FOUND' });
+    const [e] = await hub.ds.query('SELECT id FROM entitlement WHERE account_id = $1 LIMIT 1', [acme]);
+    expect(gqlError(await hub.gql(BY_ENTITLEMENT, { e: e.id }, key))).toMatchObject({ code: 'NOT_FOUND', subCode: 'ENTITLEMENT_NOT_FOUND' });
+    expect(gqlError(await hub.gql(BY_ACCOUNT, { a: acme }, key))).toMatchObject({ code: 'NOT_FOUND', subCode: 'ACCOUNT_NOT_FOUND' });
+    expect(await hub.gql(BY_ACCOUNT, { a: other }, key)).toMatchObject({ data: { supportEntitlement: { covered: false, reason: 'NO_ENTITLEMENT' } } });
   });
 });
