@@ -56,8 +56,8 @@ export const migrations = [
   BiAccountsMergedInto1764302900000,
   TrueupOpportunities1764302950000,
   ReceivableHistory1764303200000,
-  Delivery1764303400000,
-  ModelFitAnalysis1764303500000,
   SupportTerms1764303300000,
   SupportEntitlementOutbox1764303350000,
+  Delivery1764303400000,
+  ModelFitAnalysis1764303500000,
 ];
