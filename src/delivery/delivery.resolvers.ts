@@ -13,13 +13,13 @@ export class ReleaseResolver {
     description:
       'Creates or updates the release of a product with this version (docs/delivery.md). BAD_USER_INPUT RELEASE_VERSION_INVALID, RELEASE_MIN_UPGRADE_INVALID, RELEASE_DATE_IN_FUTURE; CONFLICT RELEASE_ALREADY_PUBLISHED (back to DRAFT); NOT_FOUND PRODUCT_NOT_FOUND. ADMIN, OPERATIONS, INTEGRATION; not account-scoped keys.',
   })
-  upsertRelease(@Arg('input', () => UpsertReleaseInput) input: UpsertReleaseInput, @Ctx() ctx: GraphQLContext): Promise<Release> {
+  upsertRelease(@Arg('input', () => UpsertReleaseInput, { description: 'The release, keyed by product and version.' }) input: UpsertReleaseInput, @Ctx() ctx: GraphQLContext): Promise<Release> {
     return ctx.services.delivery.upsertRelease(ctx, input);
   }
 
   @Authorized(Roles.ANY)
   @Query(() => Release, { description: 'One release with its artifacts. Account-scoped keys: published releases of products the account holds. Every role.' })
-  release(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Release> {
+  release(@Arg('id', () => ID, { description: 'The release id.' }) id: string, @Ctx() ctx: GraphQLContext): Promise<Release> {
     return ctx.services.delivery.release(ctx, id);
   }
 
@@ -29,8 +29,8 @@ export class ReleaseResolver {
   })
   releases(
     @Arg('product', () => ID, { description: 'The product id or SKU.' }) product: string,
-    @Arg('channel', () => ReleaseChannel, { nullable: true }) channel: ReleaseChannel | undefined,
-    @Arg('status', () => [ReleaseStatus], { nullable: true }) status: ReleaseStatus[] | undefined,
+    @Arg('channel', () => ReleaseChannel, { nullable: true, description: 'Only this channel and the more stable ones.' }) channel: ReleaseChannel | undefined,
+    @Arg('status', () => [ReleaseStatus], { nullable: true, description: 'Only these statuses (default: all the caller may see).' }) status: ReleaseStatus[] | undefined,
     @Ctx() ctx: GraphQLContext,
   ): Promise<Release[]> {
     return ctx.services.delivery.releases(ctx, product, channel ?? undefined, status ?? undefined);
@@ -41,7 +41,7 @@ export class ReleaseResolver {
     description:
       'A short-lived download URL for one artifact, bound to the subject (account, device), logged (docs/delivery.md). NOT_FOUND ARTIFACT_NOT_FOUND, DEVICE_NOT_FOUND; CONFLICT RELEASE_YANKED, RELEASE_NOT_PUBLISHED; FORBIDDEN RELEASE_NOT_ENTITLED; BAD_USER_INPUT DOWNLOAD_LINK_TTL_INVALID. ADMIN, OPERATIONS, INTEGRATION (account-scoped keys: their own account).',
   })
-  createDownloadLink(@Arg('input', () => CreateDownloadLinkInput) input: CreateDownloadLinkInput, @Ctx() ctx: GraphQLContext): Promise<DownloadLink> {
+  createDownloadLink(@Arg('input', () => CreateDownloadLinkInput, { description: 'The artifact, the subject and the lifetime.' }) input: CreateDownloadLinkInput, @Ctx() ctx: GraphQLContext): Promise<DownloadLink> {
     return ctx.services.delivery.createDownloadLink(ctx, input);
   }
 }

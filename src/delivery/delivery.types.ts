@@ -17,10 +17,22 @@ export enum ReleaseStatus {
 registerEnumType(ReleaseChannel, {
   name: 'ReleaseChannel',
   description: 'How stable a release is. Asking for a channel includes every more stable one (BETA: STABLE, RC and BETA).',
+  valuesConfig: {
+    STABLE: { description: 'General availability.' },
+    RC: { description: 'Release candidate.' },
+    BETA: { description: 'Feature-complete, still being tested.' },
+    ALPHA: { description: 'Early, incomplete.' },
+    DEV: { description: 'Development builds.' },
+  },
 });
 registerEnumType(ReleaseStatus, {
   name: 'ReleaseStatus',
   description: 'DRAFT: being prepared (artifacts may be uploaded), offered to nobody. PUBLISHED: offered. YANKED: withdrawn (no new links or uploads).',
+  valuesConfig: {
+    DRAFT: { description: 'Being prepared: artifacts may be uploaded; offered to nobody.' },
+    PUBLISHED: { description: 'Offered to those entitled to it.' },
+    YANKED: { description: 'Withdrawn: no new links or uploads.' },
+  },
 });
 
 @ObjectType({ description: 'What a release runs on; an empty list means any.' })
@@ -37,15 +49,15 @@ export class ReleaseCompatibility {
 
 @ObjectType({ description: 'A file of a release, stored in the artifact store and signed with the hub key (docs/delivery.md).' })
 export class ReleaseArtifact {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The artifact id.' })
   id: string;
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The release it belongs to.' })
   releaseId: string;
   @Field({ description: 'The file name.' })
   name: string;
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'The platform it is built for (e.g. linux); null = any.' })
   platform: string | null;
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'The CPU architecture it is built for (e.g. arm64); null = any.' })
   arch: string | null;
   @Field(() => Float, { description: 'Size in bytes (exact: below 2^53).' })
   size: number;
@@ -57,23 +69,23 @@ export class ReleaseArtifact {
   signature: string;
   @Field({ description: 'The signing key id (in GET /.well-known/jwks.json).' })
   kid: string;
-  @Field()
+  @Field({ description: 'When it was uploaded.' })
   createdAt: Date;
 }
 
 @ObjectType({ description: 'A version of a product (docs/delivery.md).' })
 export class Release {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The release id.' })
   id: string;
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The product released.' })
   productId: string;
-  @Field()
+  @Field({ description: 'The product SKU.' })
   productSku: string;
   @Field({ description: 'Semantic version, canonical form (no leading v).' })
   version: string;
-  @Field(() => ReleaseChannel)
+  @Field(() => ReleaseChannel, { description: 'How stable it is.' })
   channel: ReleaseChannel;
-  @Field(() => ReleaseStatus)
+  @Field(() => ReleaseStatus, { description: 'Draft, published or yanked.' })
   status: ReleaseStatus;
   @Field(() => Date, { nullable: true, description: 'The date the release counts as published (maintenance is judged by it); may be backdated. Null while DRAFT.' })
   releaseDate: Date | null;
@@ -81,21 +93,21 @@ export class Release {
   backdated: boolean;
   @Field(() => Date, { nullable: true, description: 'When it was actually published.' })
   publishedAt: Date | null;
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: 'When it was yanked; null unless YANKED.' })
   yankedAt: Date | null;
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Why it was yanked.' })
   yankReason: string | null;
   @Field(() => [String], { description: 'Feature keys a licence must hold to receive this release.' })
   requiredFeatures: string[];
-  @Field(() => ReleaseCompatibility)
+  @Field(() => ReleaseCompatibility, { description: 'What it runs on and what it upgrades from.' })
   compatibility: ReleaseCompatibility;
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Release notes.' })
   notes: string | null;
-  @Field(() => [ReleaseArtifact])
+  @Field(() => [ReleaseArtifact], { description: 'Its files, by name.' })
   artifacts: ReleaseArtifact[];
-  @Field()
+  @Field({ description: 'When it was created.' })
   createdAt: Date;
-  @Field()
+  @Field({ description: 'When it last changed.' })
   updatedAt: Date;
 }
 
@@ -111,17 +123,17 @@ export class UpsertReleaseInput {
   status?: ReleaseStatus;
   @Field(() => Date, { nullable: true, description: 'The release date; earlier than now backdates it (not later than now). Default: the moment it is published.' })
   releaseDate?: Date;
-  @Field(() => [String], { nullable: true })
+  @Field(() => [String], { nullable: true, description: 'Feature keys a licence must hold to receive it; replaces the list when given.' })
   requiredFeatures?: string[];
-  @Field(() => [String], { nullable: true })
+  @Field(() => [String], { nullable: true, description: 'Platforms it runs on (empty = any); replaces the list when given.' })
   platforms?: string[];
-  @Field(() => [String], { nullable: true })
+  @Field(() => [String], { nullable: true, description: 'CPU architectures (empty = any); replaces the list when given.' })
   architectures?: string[];
-  @Field(() => [String], { nullable: true })
+  @Field(() => [String], { nullable: true, description: 'Device types (empty = any); replaces the list when given.' })
   deviceTypes?: string[];
   @Field(() => String, { nullable: true, description: 'Semantic version; empty string clears it.' })
   minUpgradeFrom?: string;
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Release notes.' })
   notes?: string;
   @Field(() => String, { nullable: true, description: 'Why it was yanked (with status YANKED).' })
   yankReason?: string;
@@ -129,7 +141,7 @@ export class UpsertReleaseInput {
 
 @InputType({ description: 'Who a download link is for and how long it lives.' })
 export class CreateDownloadLinkInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The artifact to download.' })
   artifact: string;
   @Field(() => ID, { nullable: true, description: "The account downloading (an account-scoped key: its own, the default)." })
   account?: string;
@@ -145,9 +157,9 @@ export class DownloadLink {
   id: string;
   @Field({ description: 'The URL to GET (hub-served with an HMAC signature and Range support, or an S3 presigned URL).' })
   url: string;
-  @Field()
+  @Field({ description: 'When the link stops working.' })
   expiresAt: Date;
-  @Field(() => ReleaseArtifact)
+  @Field(() => ReleaseArtifact, { description: 'The artifact it downloads.' })
   artifact: ReleaseArtifact;
   @Field({ description: 'fs: served by the hub; s3: presigned by the S3-compatible store.' })
   store: string;
