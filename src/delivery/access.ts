@@ -43,3 +43,39 @@ export async function checkReleaseAccess(db: Db, ctx: RequestContext, release: R
     throw new AppError('FORBIDDEN', 'RELEASE_NOT_ENTITLED', `Account ${account} holds no entitlement to the product of release ${release.version}`, { release: release.id, account });
   }
 }
+
+// ------------------------------------------------------------------ issue 14 part 3 contract
+// The interfaces below are the contract between the two halves of part 3 (access + device
+// updates, and rollouts + delivery status). Bodies are filled in by those changes; the
+// signatures stay.
+
+/** Who asks for a release: an account, or one device (an activation). */
+export interface ReleaseAccessSubject {
+  accountId?: string | null;
+  /** The device: its activation id (a device is an activation of a DEVICE_LOCKED entitlement). */
+  activationId?: string | null;
+  /** The channel the subject asks for (includes the more stable ones); default STABLE. */
+  channel?: string | null;
+  /** The version the device runs now (for minUpgradeFrom); null = unknown. */
+  currentVersion?: string | null;
+  /** The device's platform / architecture / device type, for compatibility; null = unknown. */
+  platform?: string | null;
+  architecture?: string | null;
+  deviceType?: string | null;
+}
+
+/** One reason a release is refused (or a note on why it is allowed). */
+export interface ReleaseAccessReason {
+  /** A stable code, e.g. RELEASE_NOT_PUBLISHED, CHANNEL_MISMATCH, INCOMPATIBLE_PLATFORM, FEATURE_MISSING, MAINTENANCE_ENDED, WARRANTY_RESTRICTED, NOT_ENTITLED. */
+  code: string;
+  /** For people, with the dates that decided it: "maintenance ended 2026-03-31, release published 2026-05-02". */
+  message: string;
+}
+
+export interface ReleaseAccessDecision {
+  allowed: boolean;
+  /** Every reason the release is refused (empty when allowed). */
+  reasons: ReleaseAccessReason[];
+  /** The entitlement that grants it, when allowed. */
+  entitlementId: string | null;
+}
