@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../common/context';
 import { AppError, notFound } from '../common/errors';
 import type { Db } from '../db/db';
@@ -78,4 +79,27 @@ export interface ReleaseAccessDecision {
   reasons: ReleaseAccessReason[];
   /** The entitlement that grants it, when allowed. */
   entitlementId: string | null;
+}
+
+/**
+ * THE decision rule of issue 14 part 3 (published, channel, compatibility, features,
+ * maintenance + grace, warranty), with every reason. Until that change lands it applies
+ * the part-2 rule (published, and the account holds the product).
+ */
+export async function releaseAccess(
+  m: EntityManager,
+  release: ReleaseForAccess,
+  subject: ReleaseAccessSubject,
+  _now: Date = new Date(),
+): Promise<ReleaseAccessDecision> {
+  const reasons: ReleaseAccessReason[] = [];
+  if (release.status !== 'PUBLISHED') reasons.push({ code: release.status === 'YANKED' ? 'RELEASE_YANKED' : 'RELEASE_NOT_PUBLISHED', message: `Release ${release.version} is ${release.status.toLowerCase()}` });
+  let account = subject.accountId ?? null;
+  if (!account && subject.activationId) {
+    const a: { account_id: string }[] = await m.query(`SELECT account_id FROM activation WHERE id = $1`, [subject.activationId]);
+    account = a[0]?.account_id ?? null;
+  }
+  const ents: { id: string }[] = account ? await m.query(`SELECT id FROM entitlement WHERE account_id = $1 AND product_id = $2 ORDER BY id LIMIT 1`, [account, release.productId]) : [];
+  if (ents.length === 0) reasons.push({ code: 'NOT_ENTITLED', message: `No entitlement to the product of release ${release.version}` });
+  return { allowed: reasons.length === 0, reasons, entitlementId: reasons.length === 0 ? ents[0].id : null };
 }
