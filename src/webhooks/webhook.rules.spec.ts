@@ -1,5 +1,7 @@
-import { backoffMs, eventTypeProblems, generateWebhookSecret, signatureHeader, urlProblems, webhookBody } from './webhook.rules';
-import { verifyWebhookSignature } from './webhook.verify';
+import crypto from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
+import { backoffMs, eventTypeProblems, generateWebhookSecret, signatureHeader, standardSignatureHeader, urlProblems, webhookBody } from './webhook.rules';
+import { verifyStandardWebhook, verifyWebhookSignature } from './webhook.verify';
 
 describe('urlProblems', () => {
   it.each(['https://example.com/hooks', 'http://127.0.0.1:8080/x?y=1', 'https://[::1]/h'])('accepts %s', (url) => {
@@ -57,7 +59,7 @@ describe('backoffMs', () => {
 describe('signing', () => {
   it('generates distinct whsec_ secrets of 256 bits', () => {
     const a = generateWebhookSecret();
-    expect(a).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
+    expect(a).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     expect(generateWebhookSecret()).not.toBe(a);
   });
   it('signs with every secret given, each verifiable on its own', () => {
@@ -70,5 +72,28 @@ describe('signing', () => {
     expect(verifyWebhookSignature('whsec_new', ts, body, header, now)).toBe(true);
     expect(verifyWebhookSignature('whsec_old', ts, body, header, now)).toBe(true);
     expect(verifyWebhookSignature('whsec_other', ts, body, header, now)).toBe(false);
+  });
+  it('Standard Webhooks: the header the standardwebhooks library itself produces, and both signatures of a rotation verify', () => {
+    const secret = generateWebhookSecret();
+    const old = generateWebhookSecret();
+    const body = '{"a":1}';
+    const now = Date.now();
+    const ts = Math.floor(now / 1000);
+    const header = standardSignatureHeader([secret, old], 'msg_1', ts, body);
+    // The library signs `${id}.${timestamp}.${body}` with the decoded key: the same first value.
+    expect(header.split(' ')[0]).toBe(new Webhook(secret).sign('msg_1', new Date(ts * 1000), body));
+    for (const s of [secret, old]) {
+      expect(verifyStandardWebhook(s, { 'webhook-id': 'msg_1', 'webhook-timestamp': String(ts), 'webhook-signature': header }, body, now)).toBe(true);
+    }
+    expect(verifyStandardWebhook(secret, { 'webhook-id': 'msg_2', 'webhook-timestamp': String(ts), 'webhook-signature': header }, body, now)).toBe(false);
+  });
+  it('a secret made before Standard Webhooks (base64url) signs with the same key bytes: the library verifies it once converted to base64', () => {
+    const bytes = crypto.randomBytes(32);
+    const legacy = `whsec_${bytes.toString('base64url')}`;
+    const ts = Math.floor(Date.now() / 1000);
+    const body = '{"n":9}';
+    const headers = { 'webhook-id': 'msg_9', 'webhook-timestamp': String(ts), 'webhook-signature': standardSignatureHeader([legacy], 'msg_9', ts, body) };
+    expect(new Webhook(`whsec_${bytes.toString('base64')}`).verify(body, headers)).toEqual({ n: 9 });
+    expect(verifyStandardWebhook(legacy, headers, body)).toBe(true);
   });
 });

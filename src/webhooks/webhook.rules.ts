@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { FieldError } from '../common/errors';
-import { webhookSignature } from './webhook.verify';
+import { standardWebhookSignature, webhookSignature } from './webhook.verify';
 
 /** The event types the hub emits, with what they mean (endpoints subscribe to these, or `*`). */
 export const WEBHOOK_EVENT_TYPES: Readonly<Record<string, string>> = {
@@ -52,9 +52,13 @@ export function eventTypeProblems(types: string[], path = 'input.eventTypes'): F
   return out;
 }
 
-/** A new signing secret: `whsec_` + 32 random bytes, base64url. The whole string is the HMAC key. */
+/**
+ * A new signing secret: `whsec_` + 32 random bytes in standard base64 (the Standard Webhooks
+ * form: receivers' `standardwebhooks`/`svix` libraries decode what follows `whsec_` as the key).
+ * The legacy `Ehub-Webhook-Signature` keeps using the whole string as its HMAC key.
+ */
 export function generateWebhookSecret(): string {
-  return `whsec_${crypto.randomBytes(32).toString('base64url')}`;
+  return `whsec_${crypto.randomBytes(32).toString('base64')}`;
 }
 
 export { backoffMs } from '../common/backoff';
@@ -67,6 +71,15 @@ export function webhookBody(event: { id: string; type: string; createdAt: Date; 
 /** The signature header: one `v1=` per secret (the current one first; the previous one during a rotation). */
 export function signatureHeader(secrets: string[], timestamp: number, body: string): string {
   return secrets.map((s) => `v1=${webhookSignature(s, timestamp, body)}`).join(',');
+}
+
+/**
+ * The Standard Webhooks `webhook-signature` header (https://www.standardwebhooks.com/): one
+ * `v1,<base64 HMAC-SHA256 of "${id}.${timestamp}.${body}">` per secret, space-separated (the
+ * current secret first; the previous one during a rotation).
+ */
+export function standardSignatureHeader(secrets: string[], id: string, timestamp: number, body: string): string {
+  return secrets.map((s) => `v1,${standardWebhookSignature(s, id, timestamp, body)}`).join(' ');
 }
 
 /** Keeps text storable (PostgreSQL text refuses NUL) and short. */

@@ -23,6 +23,7 @@ import {
   PING_EVENT_TYPE,
   RESPONSE_SNIPPET_BYTES,
   signatureHeader,
+  standardSignatureHeader,
   urlProblems,
   WEBHOOK_EVENT_TYPES,
   webhookBody,
@@ -547,6 +548,10 @@ export class WebhookService {
         {
           'content-type': 'application/json',
           'user-agent': `EntitlementHub-Webhooks/${VERSION}`,
+          'webhook-id': d.id,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': standardSignatureHeader(secrets, d.id, timestamp, body),
+          // Deprecated (docs/webhooks.md): sent for one more minor version.
           'ehub-webhook-id': d.id,
           'ehub-webhook-timestamp': String(timestamp),
           'ehub-webhook-signature': signatureHeader(secrets, timestamp, body),

@@ -47,7 +47,7 @@ export class WebhookEndpointWithSecret {
   @Field(() => WebhookEndpoint, { description: 'The endpoint.' })
   endpoint: WebhookEndpoint;
 
-  @Field({ description: 'The signing secret (`whsec_...`): the HMAC-SHA256 key of `Ehub-Webhook-Signature`, used as the whole string.' })
+  @Field({ description: 'The signing secret (`whsec_` + base64 key), for the Standard Webhooks `webhook-signature` (e.g. `new Webhook(secret)` of the standardwebhooks library); the deprecated `Ehub-Webhook-Signature` uses the whole string as its key.' })
   secret: string;
 }
 

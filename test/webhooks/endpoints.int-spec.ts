@@ -24,7 +24,7 @@ describe('createWebhookEndpoint', () => {
       input: { url: `${rx.url}/a`, eventTypes: ['usage.threshold', 'compliance.finding'], description: '  CS alerts  ' },
     });
     const { secret, endpoint } = res.createWebhookEndpoint;
-    expect(secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     expect(endpoint).toMatchObject({ url: `${rx.url}/a`, description: 'CS alerts', eventTypes: ['usage.threshold', 'compliance.finding'], accountId: null, status: 'ACTIVE' });
 
     const listed = await hub.ok(`{ webhookEndpoints { totalCount edges { node { id url eventTypes status secretRotatedAt } } } }`);

@@ -12,6 +12,8 @@ export interface Received {
   timestamp: string;
   signature: string;
   event: string;
+  /** Every request header, lower-cased names (the Standard Webhooks `webhook-*` ones among them). */
+  headers: Record<string, string>;
   body: string;
   json: { id: string; type: string; createdAt: string; accountId: string | null; data: Record<string, unknown> };
 }
@@ -52,6 +54,7 @@ export class Receiver {
           timestamp: String(req.headers['ehub-webhook-timestamp']),
           signature: String(req.headers['ehub-webhook-signature']),
           event: String(req.headers['ehub-webhook-event']),
+          headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)])),
           body,
           json: JSON.parse(body),
         };
