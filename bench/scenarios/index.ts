@@ -13,6 +13,7 @@ import { csvImport } from './csv-import.scenario';
 import { customer360 } from './customer360.scenario';
 import { netsuiteReceivablesPull } from './netsuite-receivables-pull.scenario';
 import { delivery } from './delivery.scenario';
+import { otel } from './otel.scenario';
 
 /** The scenario every run measures first; ratios are against it. */
 export const BASELINE = bare;
@@ -22,4 +23,4 @@ export const BASELINE = bare;
  * (verify one response first, then `ctx.load(...)` with `expectBody` when the answer is fixed)
  * and list it here. `npm run bench -- --only <name>` runs it alone (with the baseline).
  */
-export const scenarios: Scenario[] = [bare, trivial, check, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, netsuitePull, csvImport, customer360, netsuiteReceivablesPull, delivery];
+export const scenarios: Scenario[] = [bare, trivial, check, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, netsuitePull, csvImport, customer360, netsuiteReceivablesPull, delivery, otel];

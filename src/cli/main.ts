@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: OpenTelemetry (when the OTEL_* variables ask for it) must hook modules before they load.
+import { flushTelemetry } from '../telemetry/register';
 import 'reflect-metadata';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config';
@@ -18,6 +20,8 @@ import { registerCertificateCommands } from '../certificates/certificate.command
 import { registerArtifactCommands } from '../delivery/artifact.command';
 
 const program = new Command();
+/** Set by `serve`, which returns at once and keeps running. */
+let serving = false;
 program
   .name('ehub')
   .description('Entitlement Hub: orders to entitlements, licensing, usage, CRM/ERP sync and revenue recognition.')
@@ -29,6 +33,7 @@ program
   .description('Run the hub: GraphQL on PORT (default 4000), embedded PostgreSQL unless DATABASE_URL is set.')
   .addOption(new Option('-p, --port <port>', 'port to listen on (overrides PORT)'))
   .action(async (opts: { port?: string }) => {
+    serving = true;
     const config = loadConfig({ ...process.env, ...(opts.port ? { PORT: opts.port } : {}) });
     const log = createLogger(config);
     const hub = await startHub(config, log);
@@ -38,8 +43,9 @@ program
       stopping = true;
       log.info({ signal }, 'shutting down: draining requests, stopping jobs, closing the database');
       hub.stop().then(
-        () => {
+        async () => {
           log.info('stopped');
+          await flushTelemetry();
           process.exit(0);
         },
         (err) => {
@@ -65,7 +71,12 @@ registerIdentityCommands(program);
 registerSecretsCommands(program);
 registerBiCommands(program);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+program
+  .parseAsync(process.argv)
+  // `serve` returns at once and keeps running; other commands end here: flush their spans.
+  .then(() => (serving ? undefined : flushTelemetry()))
+  .catch(async (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    await flushTelemetry();
+    process.exit(1);
+  });

@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import cron, { type ScheduledTask } from 'node-cron';
+import { SpanKind } from '@opentelemetry/api';
+import { inSpan } from '../telemetry/tracing';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 
@@ -66,7 +68,8 @@ export class Scheduler {
           [job.id, at, this.instance],
         );
         if (claimed.length === 0) return false;
-        await job.execute(this.abort.signal);
+        // One trace per scheduled job run (ADR 0044); a no-op without OpenTelemetry.
+        await inSpan('job.run', { 'ehub.job': job.id, 'ehub.job.tick': at.toISOString() }, () => job.execute(this.abort.signal), SpanKind.INTERNAL, true);
         this.log.debug({ job: job.id, ms: Date.now() - started }, 'job done');
         await runner.query(`UPDATE job_tick SET last_finished_at = now() WHERE job_id = $1`, [job.id]);
       } catch (err) {

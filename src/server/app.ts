@@ -7,6 +7,8 @@ import helmet from '@fastify/helmet';
 import cors from '@fastify/cors';
 import depthLimit from 'graphql-depth-limit';
 import type { Logger } from 'pino';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { tracer } from '../telemetry/tracing';
 import { AppError } from '../common/errors';
 import type { RequestContext } from '../common/context';
 import { pendingMigrations } from '../db/data-source';
@@ -92,6 +94,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    // With OpenTelemetry on (ADR 0044) the HTTP server span gets its route and request id.
+    const span = trace.getActiveSpan();
+    if (span?.isRecording()) {
+      const route = req.routeOptions.url;
+      if (route) {
+        span.updateName(`${req.method} ${route}`);
+        span.setAttribute('http.route', route);
+      }
+      span.setAttribute('ehub.request_id', req.id);
+    }
   });
   await app.register(helmet, { global: true, contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES } });
   // CORS: off (no Access-Control-* headers: browsers keep other origins out) unless origins are configured.
@@ -138,6 +150,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const loggingPlugin: ApolloServerPlugin<GraphQLContext> = {
     async requestDidStart({ contextValue }) {
       const started = process.hrtime.bigint();
+      // One span per GraphQL operation (ADR 0044): type and name only, never the document or variables.
+      const span = trace.getActiveSpan()?.isRecording() ? tracer.startSpan('graphql.operation') : null;
       return {
         async didResolveOperation({ document, operation }) {
           // The schema is public as schema.graphql; the live one is for key holders (and development).
@@ -149,6 +163,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
             );
           }
           contextValue.operation = operation?.name?.value ?? contextValue.operation;
+          if (span && operation) {
+            span.updateName(`graphql.${operation.operation} ${operation.name?.value ?? 'anonymous'}`);
+            span.setAttributes({ 'graphql.operation.type': operation.operation, 'graphql.operation.name': operation.name?.value ?? 'anonymous' });
+          }
         },
         async didEncounterErrors({ errors }) {
           for (const e of errors) {
@@ -165,6 +183,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
             );
           }
           const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+          if (span) {
+            const errors = response.body.kind === 'single' ? (response.body.singleResult.errors?.length ?? 0) : 0;
+            span.setAttribute('graphql.errors', errors);
+            if (errors > 0) span.setStatus({ code: SpanStatusCode.ERROR, message: String(response.body.kind === 'single' ? (response.body.singleResult.errors?.[0]?.extensions?.code ?? 'ERROR') : 'ERROR') });
+            span.end();
+          }
           metrics.graphqlDuration.observe({ operation: operationName ?? 'anonymous', type: operation?.operation ?? 'unknown' }, seconds);
         },
       };

@@ -1,3 +1,5 @@
+import { inSpan } from '../telemetry/tracing';
+import { tracedConnector } from './sync-tracing';
 import type { Logger } from 'pino';
 import type { Connector, ConnectorFactory } from '../../connectors/types';
 import { connectorFactories } from '../../connectors';
@@ -245,7 +247,8 @@ export class SyncService {
 
   /** A connector for the connection, with its credentials opened (close it after use). */
   async connector(c: SyncConnection): Promise<Connector> {
-    return this.factory(c.type).create({ options: c.options, credentials: await this.credentials(c) });
+    // Each call a span when OpenTelemetry is on (ADR 0044); a thin pass-through otherwise.
+    return tracedConnector(this.factory(c.type).create({ options: c.options, credentials: await this.credentials(c) }));
   }
 
   async testConnection(ctx: RequestContext, id: string): Promise<SyncConnectionHealth> {
@@ -269,37 +272,47 @@ export class SyncService {
   async runSync(ctx: RequestContext, connectionId: string, opts: RunSyncOptions = {}): Promise<SyncRun[]> {
     const c = await this.getConnection(ctx, connectionId);
     const wanted: readonly string[] = opts.objects?.length ? opts.objects : PULL_OBJECTS;
-    return this.exclusive(c, async () => {
+    const attributes = { 'ehub.sync.connection.type': c.type, 'ehub.sync.connection.name': c.name, 'ehub.sync.trigger': opts.trigger ?? SyncTrigger.MANUAL };
+    return inSpan('sync.run', attributes, (span) => this.exclusive(c, async () => {
       const runs: SyncRun[] = [];
       const connector = await this.connector(c);
       try {
         const trigger = opts.trigger ?? SyncTrigger.MANUAL;
         const pulls = this.factory(c.type).pulls;
         for (const object of PULL_OBJECTS.filter((o) => (opts.pull ?? true) && wanted.includes(o) && pulls.includes(o))) {
-          const run = await this.puller.pull(ctx, c, connector, object, {
-            trigger,
-            full: opts.full ?? false,
-            signal: opts.signal,
-            onProgress: (p: PullProgress) => opts.onProgress?.({ phase: 'pull', object: p.object, read: p.read }),
-            onRunStarted: opts.onRunStarted,
+          const run = await inSpan('sync.pull', { 'ehub.sync.object': object }, async (pullSpan) => {
+            const r = await this.puller.pull(ctx, c, connector, object, {
+              trigger,
+              full: opts.full ?? false,
+              signal: opts.signal,
+              onProgress: (p: PullProgress) => opts.onProgress?.({ phase: 'pull', object: p.object, read: p.read }),
+              onRunStarted: opts.onRunStarted,
+            });
+            pullSpan.setAttributes(runAttributes([r]));
+            return r;
           });
           runs.push(run);
         }
         if (opts.push ?? true) {
           opts.onProgress?.({ phase: 'renewals' });
           runs.push(await this.queueRenewals(ctx, c, trigger));
-          const pushed = await this.pusher.push(ctx, c, connector, {
-            trigger,
-            signal: opts.signal,
-            onProgress: (p: PushProgress) => opts.onProgress?.({ phase: 'push', ...p }),
+          const pushed = await inSpan('sync.push', {}, async (pushSpan) => {
+            const r = await this.pusher.push(ctx, c, connector, {
+              trigger,
+              signal: opts.signal,
+              onProgress: (p: PushProgress) => opts.onProgress?.({ phase: 'push', ...p }),
+            });
+            pushSpan.setAttributes(runAttributes(r ? [r] : []));
+            return r;
           });
           if (pushed) runs.push(pushed);
         }
       } finally {
         await connector.close();
       }
+      span.setAttributes(runAttributes(runs));
       return runs;
-    });
+    }));
   }
 
   /** The scheduled pull: every enabled connection with pulls on. */
@@ -325,12 +338,17 @@ export class SyncService {
 
   /** Delivers one connection's outbox now (claims keep concurrent pushes apart). */
   async pushOnce(ctx: RequestContext, c: SyncConnection, trigger: SyncTrigger, signal?: AbortSignal): Promise<SyncRun | null> {
-    const connector = await this.connector(c);
-    try {
-      return await this.pusher.push(ctx, c, connector, { trigger, signal });
-    } finally {
-      await connector.close();
-    }
+    const attributes = { 'ehub.sync.connection.type': c.type, 'ehub.sync.connection.name': c.name, 'ehub.sync.trigger': trigger };
+    return inSpan('sync.run', attributes, async (span) => {
+      const connector = await this.connector(c);
+      try {
+        const run = await this.pusher.push(ctx, c, connector, { trigger, signal });
+        span.setAttributes(runAttributes(run ? [run] : []));
+        return run;
+      } finally {
+        await connector.close();
+      }
+    });
   }
 
   /** The daily renewals job: queue renewal opportunities, and drop old runs. */
@@ -503,4 +521,11 @@ export class SyncService {
 /** Sync is hub-wide (every account's records): account-scoped keys may not see or run it. */
 function hubWide(ctx: RequestContext): void {
   assertUnscoped(ctx, 'see or run CRM/ERP sync, which spans every account');
+}
+
+/** What a sync run's span says of its runs: how many, and how many records each way (ADR 0044). */
+function runAttributes(runs: SyncRun[]): Record<string, number | string> {
+  const sum = (k: 'read' | 'created' | 'updated' | 'failed') => runs.reduce((n, r) => n + (r[k] ?? 0), 0);
+  const failed = runs.some((r) => r.status === 'FAILED') ? 'FAILED' : runs.some((r) => r.status === 'PARTIAL') ? 'PARTIAL' : 'SUCCEEDED';
+  return { 'ehub.sync.runs': runs.length, 'ehub.sync.read': sum('read'), 'ehub.sync.created': sum('created'), 'ehub.sync.updated': sum('updated'), 'ehub.sync.failed': sum('failed'), 'ehub.sync.outcome': failed };
 }
