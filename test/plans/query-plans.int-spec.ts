@@ -1,0 +1,140 @@
+import { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
+import { Db } from '../../src/db/db';
+import { startTestHub, type TestHub } from '../support/test-hub';
+import { createAccount, day, grant, seedLicensingCatalog } from '../licensing/licensing-support';
+
+/**
+ * Query plans of the hot paths (issue 15): every statement a hot operation really sends is
+ * captured as sent (SQL and parameters), then EXPLAINed with sequential scans disabled. A
+ * `Seq Scan` left on one of the tables that grow means no index can serve that statement:
+ * on a large table it would read every row. (With `enable_seqscan = off` the planner takes any
+ * usable index, whatever the table's size now, so the test needs no million-row fixture.)
+ */
+const GROWING = new Set(['entitlement', 'entitlement_feature', 'entitlement_event', 'activation', 'seat', 'lease', 'consumption', 'consumption_balance', 'usage_event', 'usage_rollup', 'order_line', 'sales_order']);
+
+let hub: TestHub;
+let captured: { sql: string; params: unknown[] }[] | null = null;
+const original = PostgresQueryRunner.prototype.query;
+
+beforeAll(async () => {
+  hub = await startTestHub();
+  await seedLicensingCatalog(hub);
+  jest.spyOn(PostgresQueryRunner.prototype, 'query').mockImplementation(function (this: PostgresQueryRunner, sql: string, params?: unknown[], ...rest: unknown[]) {
+    captured?.push({ sql, params: params ?? [] });
+    return (original as (...a: unknown[]) => Promise<unknown>).call(this, sql, params, ...rest) as never;
+  });
+  // The licensing hot path sends named prepared statements straight to the pool.
+  const prepared = Db.prototype.preparedQuery;
+  jest.spyOn(Db.prototype, 'preparedQuery').mockImplementation(function (this: Db, name: string, text: string, values: unknown[]) {
+    captured?.push({ sql: text, params: values });
+    return prepared.call(this, name, text, values) as never;
+  });
+});
+afterAll(async () => {
+  jest.restoreAllMocks();
+  await hub?.close();
+});
+
+/** The statements `fn` sends (its own, not the test's). */
+async function statementsOf(fn: () => Promise<unknown>): Promise<{ sql: string; params: unknown[] }[]> {
+  captured = [];
+  try {
+    await fn();
+    return captured;
+  } finally {
+    captured = null;
+  }
+}
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Index Cond'?: string;
+  Plans?: PlanNode[];
+}
+
+/** Whole-table reads of growing tables: sequential scans, and index scans with no index condition (the whole index in order). */
+function seqScans(node: PlanNode, out: string[] = []): string[] {
+  const rel = node['Relation Name'];
+  if (rel && GROWING.has(rel)) {
+    if (node['Node Type'] === 'Seq Scan') out.push(`Seq Scan on ${rel}`);
+    if ((node['Node Type'] === 'Index Scan' || node['Node Type'] === 'Index Only Scan') && !node['Index Cond']) out.push(`full ${node['Index Name']} on ${rel}`);
+  }
+  for (const p of node.Plans ?? []) seqScans(p, out);
+  return out;
+}
+
+const PLANNABLE = /^\s*(WITH|SELECT|INSERT|UPDATE|DELETE)\b/i;
+
+/** Every growing table a statement of `fn` would read whole. */
+async function fullScans(fn: () => Promise<unknown>): Promise<{ scans: string[]; statement: string }[]> {
+  const stmts = (await statementsOf(fn)).filter((s) => PLANNABLE.test(s.sql));
+  expect(stmts.length).toBeGreaterThan(0);
+  const found: { scans: string[]; statement: string }[] = [];
+  const runner = hub.ds.createQueryRunner();
+  try {
+    await runner.connect();
+    for (const s of stmts) {
+      await runner.query('BEGIN');
+      try {
+        await runner.query('SET LOCAL enable_seqscan = off');
+        const [row] = await original.call(runner, `EXPLAIN (FORMAT JSON) ${s.sql}`, s.params);
+        const plan = (row as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0]!.Plan;
+        const scans = seqScans(plan);
+        if (scans.length) found.push({ scans, statement: s.sql.replace(/\s+/g, ' ').slice(0, 300) });
+      } finally {
+        await runner.query('ROLLBACK');
+      }
+    }
+  } finally {
+    await runner.release();
+  }
+  return found;
+}
+
+describe('hot statements use an index on every growing table', () => {
+  let account: string;
+  const ids: Record<string, string> = {};
+  beforeAll(async () => {
+    account = await createAccount(hub, 'Plans');
+    for (const sku of ['L-PERP', 'L-DEV', 'L-SEAT', 'L-FLOAT', 'L-METER']) ids[sku] = await grant(hub, account, { sku, quantity: 5, startDate: day(-40) });
+    await hub.ok('mutation($e: ID!) { activateDevice(entitlementId: $e, fingerprint: "plan-dev-0") { id } }', { e: ids['L-DEV'] });
+    await hub.ok('mutation($e: ID!) { assignSeat(entitlementId: $e, email: "p0@plans.example") { id } }', { e: ids['L-SEAT'] });
+  });
+
+  const cases: [string, () => Promise<unknown>][] = [
+    ['check (feature)', () => hub.ok('query($a: ID!) { check(accountId: $a, feature: "lic.core") { allowed code } }', { a: account })],
+    ['check (device)', () => hub.ok('query($a: ID!) { check(accountId: $a, feature: "lic.device", deviceFingerprint: "plan-dev-0") { allowed code } }', { a: account })],
+    ['consume', () => hub.ok('mutation($a: ID!, $k: String!) { consume(input: { accountId: $a, feature: "lic.api", quantity: 1, idempotencyKey: $k }) { allowed } }', { a: account, k: `plan-${Date.now()}` })],
+    ['activateDevice', () => hub.ok('mutation($e: ID!) { activateDevice(entitlementId: $e, fingerprint: "plan-dev-1") { id } }', { e: ids['L-DEV'] })],
+    ['assignSeat', () => hub.ok('mutation($e: ID!) { assignSeat(entitlementId: $e, email: "p1@plans.example") { id } }', { e: ids['L-SEAT'] })],
+    ['checkoutLease + heartbeatLease', async () => {
+      const d = await hub.ok<{ checkoutLease: { id: string } }>('mutation($e: ID!) { checkoutLease(entitlementId: $e, holder: "plan-host") { id } }', { e: ids['L-FLOAT'] });
+      await hub.ok('mutation($l: ID!) { heartbeatLease(leaseId: $l) { id } }', { l: d.checkoutLease.id });
+    }],
+    ['utilization (activation, seat and lease history)', () => hub.ok('query($a: ID!) { utilization(accountId: $a, periods: 3) { featureKey } }', { a: account })],
+    ['unusedEntitlements', () => hub.ok('query($a: ID!) { unusedEntitlements(accountId: $a) { totalCount } }', { a: account })],
+    ['adoption (entitlements by product)', async () => {
+      const [p] = await hub.ds.query(`SELECT id FROM product WHERE sku = 'L-PERP'`);
+      return hub.ok('query($p: ID!, $f: DateTimeISO!, $t: DateTimeISO!) { adoption(productId: $p, from: $f, to: $t) { productId } }', { p: p.id, f: `${day(-30)}T00:00:00Z`, t: new Date().toISOString() });
+    }],
+  ];
+
+  it.each(cases)('%s', async (_name, fn) => {
+    expect(await fullScans(fn)).toEqual([]);
+  });
+});
+
+describe('indexes', () => {
+  it('no table carries two indexes on the same columns (each is written on every insert)', async () => {
+    const dup: { table: string; indexes: string[] }[] = await hub.ds.query(
+      `SELECT indrelid::regclass::text AS table, array_agg(indexrelid::regclass::text ORDER BY indexrelid::regclass::text) AS indexes
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public'
+        GROUP BY indrelid, indkey::text, coalesce(pg_get_expr(indexprs, indrelid), ''), coalesce(pg_get_expr(indpred, indrelid), ''), indclass::text
+       HAVING count(*) > 1`,
+    );
+    expect(dup).toEqual([]);
+  });
+});
