@@ -19,8 +19,8 @@ const original = PostgresQueryRunner.prototype.query;
 beforeAll(async () => {
   hub = await startTestHub();
   await seedLicensingCatalog(hub);
-  jest.spyOn(PostgresQueryRunner.prototype, 'query').mockImplementation(function (this: PostgresQueryRunner, sql: string, params?: unknown[], ...rest: unknown[]) {
-    captured?.push({ sql, params: params ?? [] });
+  jest.spyOn(PostgresQueryRunner.prototype, 'query').mockImplementation(function (this: PostgresQueryRunner, sql: string, params?: unknown[] | object, ...rest: unknown[]) {
+    captured?.push({ sql, params: Array.isArray(params) ? params : [] });
     return (original as (...a: unknown[]) => Promise<unknown>).call(this, sql, params, ...rest) as never;
   });
   // The licensing hot path sends named prepared statements straight to the pool.
