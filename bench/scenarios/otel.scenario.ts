@@ -1,11 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
+import { spawnServe } from '../../test/support/serve-process';
 import { CHECK_QUERY, prepareCheck } from './check.scenario';
 import type { Figures, Scenario } from '../support/types';
-
-const ROOT = path.resolve(__dirname, '../..');
 
 /** A stand-in collector: takes OTLP export requests, counts them and their bytes, answers 200. */
 async function startSink(): Promise<{ url: string; requests: () => number; bytes: () => number; close: () => Promise<void> }> {
@@ -30,9 +28,8 @@ async function startSink(): Promise<{ url: string; requests: () => number; bytes
 /** `ehub serve` as users run it (compiled on the fly), on the bench database, with `env` added. */
 async function serve(databaseUrl: string, dataDir: string, env: Record<string, string>): Promise<{ proc: ChildProcess; url: string }> {
   const prof = process.env.BENCH_OTEL_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_OTEL_PROF_DIR] : [];
-  const proc = spawn(process.execPath, [...prof, '-r', '@swc-node/register', path.join(ROOT, 'src/cli/main.ts'), 'serve'], {
-    cwd: ROOT,
-    env: {
+  const served = await spawnServe(
+    {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       NODE_ENV: 'production',
@@ -42,27 +39,11 @@ async function serve(databaseUrl: string, dataDir: string, env: Record<string, s
       EHUB_JOBS_ENABLED: 'false',
       EHUB_RATE_LIMIT_MAX: '100000000',
       EHUB_RATE_LIMIT_LICENSING_MAX: '100000000',
-      PORT: '0',
-      HOST: '127.0.0.1',
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hub did not start:\n${out}`)), 120_000);
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n').find((l) => l.includes('Entitlement Hub is listening'));
-      if (line) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { address: string }).address);
-      }
-    });
-    proc.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    proc.on('exit', (code) => reject(new Error(`hub exited with ${String(code)}:\n${out}`)));
-  });
-  return { proc, url };
+    { timeoutMs: 120_000, nodeArgs: prof },
+  );
+  return { proc: served.proc, url: served.url };
 }
 
 /** Rounds of the three loads (BENCH_OTEL_ROUNDS, default 2). */

@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Role } from '../../src/auth/role';
+import { spawnServe } from '../support/serve-process';
 import { startTestHub, type TestHub } from '../support/test-hub';
 import { createAccount, day, grant, seedLicensingCatalog } from '../licensing/licensing-support';
 import { hoursAgo, ndjson, seedUsageCatalog, type UsageAnswer } from '../usage/usage-support';
@@ -16,8 +17,6 @@ import { hoursAgo, ndjson, seedUsageCatalog, type UsageAnswer } from '../usage/u
  * Then the invariants: no limit overdrawn, every order and every usage event stored exactly
  * once, every job tick run once.
  */
-const ROOT = path.resolve(__dirname, '../..');
-const CLI = ['-r', '@swc-node/register', path.join(ROOT, 'src/cli/main.ts')];
 
 interface Instance {
   n: number;
@@ -42,42 +41,21 @@ afterAll(async () => {
 
 async function serve(n: number): Promise<Instance> {
   const { EHUB_ADMIN_KEY: _a, ...rest } = process.env;
-  const proc = spawn(process.execPath, [...CLI, 'serve'], {
-    cwd: ROOT,
-    env: {
-      ...rest,
-      DATABASE_URL: hub.databaseUrl,
-      EHUB_DATA_DIR: dataDir,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      NODE_ENV: 'test',
-      NODE_OPTIONS: '',
-      EHUB_JOBS_ENABLED: 'true',
-      // Ticks every second on every instance: each must run once, on one of them.
-      EHUB_WEBHOOK_CRON: '* * * * * *',
-      EHUB_SYNC_PUSH_CRON: '* * * * * *',
-      EHUB_RATE_LIMIT_MAX: '1000000',
-      EHUB_RATE_LIMIT_LICENSING_MAX: '1000000',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const served = await spawnServe({
+    ...rest,
+    DATABASE_URL: hub.databaseUrl,
+    EHUB_DATA_DIR: dataDir,
+    LOG_LEVEL: 'info',
+    NODE_ENV: 'test',
+    NODE_OPTIONS: '',
+    EHUB_JOBS_ENABLED: 'true',
+    // Ticks every second on every instance: each must run once, on one of them.
+    EHUB_WEBHOOK_CRON: '* * * * * *',
+    EHUB_SYNC_PUSH_CRON: '* * * * * *',
+    EHUB_RATE_LIMIT_MAX: '1000000',
+    EHUB_RATE_LIMIT_LICENSING_MAX: '1000000',
   });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`instance ${n} did not start:\n${out}`)), 90_000);
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.length > 1_000_000) out = out.slice(-100_000);
-      const line = out.split('\n').find((l) => l.includes('Entitlement Hub is listening'));
-      if (line) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { address: string }).address);
-      }
-    });
-    proc.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    proc.once('exit', (code) => reject(new Error(`instance ${n} exited with ${String(code)}:\n${out}`)));
-  });
-  return { n, proc, url, alive: true };
+  return { n, proc: served.proc, url: served.url, alive: true };
 }
 
 let next = 0;

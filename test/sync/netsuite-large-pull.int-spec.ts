@@ -18,13 +18,13 @@ dropProxyEnv();
  * spread over 40 seconds out of id order, so the keyset's tie-break on id is exercised on
  * every page.
  *
- * By default 20,000 transactions against a ceiling lowered to 15,000 (the emulator's
+ * By default 8,000 transactions against a ceiling lowered to 6,000 (the emulator's
  * `suiteqlMaxRows`), to keep `npm test` short; `EHUB_TEST_NS_TRANSACTIONS=120000` runs the
  * issue's figure against the real 100,000 ceiling (about 3 minutes on 2 cores, most of it the
  * emulator's SQLite answering 120 keyset queries with their totals), and
  * `npm run bench -- --only netsuite-receivables-pull` measures it (docs/benchmarks.md).
  */
-const N = Number(process.env.EHUB_TEST_NS_TRANSACTIONS ?? 20_000);
+const N = Number(process.env.EHUB_TEST_NS_TRANSACTIONS ?? 8_000);
 const CEILING = N > 100_000 ? undefined : Math.floor((N * 3) / 4);
 const CUSTOMERS = 400;
 

@@ -1,11 +1,12 @@
 import { dropProxyEnv } from '../support/salesforce';
 dropProxyEnv();
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startTestHub, type TestHub } from '../support/test-hub';
+import { CLI, spawnServe } from '../support/serve-process';
 import { OtlpReceiver, type ReceivedSpan } from './otlp-receiver';
 
 /**
@@ -16,7 +17,6 @@ import { OtlpReceiver, type ReceivedSpan } from './otlp-receiver';
  * spans; metrics are exported; nothing secret or personal reaches the exporter.
  */
 const ROOT = path.resolve(__dirname, '../..');
-const CLI = ['-r', '@swc-node/register', path.join(ROOT, 'src/cli/main.ts')];
 const ADMIN_KEY = `ehub_oteltest_${'Q7'.repeat(16)}`;
 const SECRET_KEY = 'otel-test-secret-key-0123456789abcdef0123';
 const PROXY_VARS = ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'ALL_PROXY', 'all_proxy'];
@@ -111,26 +111,9 @@ describe('OpenTelemetry', () => {
   });
 
   it('a GraphQL request is one trace with its operation and database spans; routes are named, query strings and keys stay out; metrics are exported', async () => {
-    const proc = spawn(process.execPath, [...CLI, 'serve'], {
-      cwd: ROOT,
-      env: env({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', EHUB_ADMIN_KEY: ADMIN_KEY }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const served = await spawnServe(env({ LOG_LEVEL: 'info', EHUB_ADMIN_KEY: ADMIN_KEY }));
+    const { proc, url } = served;
     children.push(proc);
-    let out = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`hub did not start:\n${out}`)), 90_000);
-      proc.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const line = out.split('\n').find((l) => l.includes('Entitlement Hub is listening'));
-        if (line) {
-          clearTimeout(timer);
-          resolve((JSON.parse(line) as { address: string }).address);
-        }
-      });
-      proc.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      proc.on('exit', (code) => reject(new Error(`hub exited with ${String(code)}:\n${out}`)));
-    });
 
     const res = await fetch(`${url}/graphql`, {
       method: 'POST',
@@ -160,7 +143,7 @@ describe('OpenTelemetry', () => {
     expect([...rx.metricNames].some((n) => n.startsWith('http.server.'))).toBe(true);
 
     proc.kill('SIGTERM');
-    await new Promise((r) => proc.once('exit', r));
+    await served.exited;
     const everything = rx.bodies.join('\n');
     expect(everything).not.toContain(ADMIN_KEY.slice(14));
     expect(everything).not.toContain('from=2026-01');

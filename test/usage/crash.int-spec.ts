@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Role } from '../../src/auth/role';
+import { spawnServe } from '../support/serve-process';
 import { startTestHub, type TestHub } from '../support/test-hub';
 import { createAccount } from '../licensing/licensing-support';
 import { eventCount, hoursAgo, ndjson, recomputedRollups, seedUsageCatalog, storedRollups, type UsageAnswer } from './usage-support';
@@ -13,8 +14,6 @@ import { eventCount, hoursAgo, ndjson, recomputedRollups, seedUsageCatalog, stor
  * SIGKILL while batches are on the wire (one streaming slowly, others committing), then
  * restarted; every batch is sent again (twice), and every event must be counted once.
  */
-const ROOT = path.resolve(__dirname, '../..');
-const CLI = ['-r', '@swc-node/register', path.join(ROOT, 'src/cli/main.ts')];
 let hub: TestHub;
 let dataDir: string;
 const children: ChildProcess[] = [];
@@ -43,23 +42,8 @@ async function serve(): Promise<{ proc: ChildProcess; url: string; exited: Promi
     NODE_ENV: 'test',
     NODE_OPTIONS: '',
   };
-  const proc = spawn(process.execPath, [...CLI, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { proc, url, exited } = await spawnServe(env);
   children.push(proc);
-  const exited = new Promise((resolve) => proc.on('exit', resolve));
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hub did not start:\n${out}`)), 60_000);
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n').find((l) => l.includes('Entitlement Hub is listening'));
-      if (line) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { address: string }).address);
-      }
-    });
-    proc.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    void exited.then((code) => reject(new Error(`hub exited with ${String(code)}:\n${out}`)));
-  });
   return { proc, url, exited };
 }
 
