@@ -3,6 +3,7 @@ import { bare } from './bare.scenario';
 import { trivial } from './trivial.scenario';
 import { fulfilment } from './fulfilment.scenario';
 import { check } from './check.scenario';
+import { checkRest } from './check-rest.scenario';
 import { ingest } from './ingest.scenario';
 import { usageSeries } from './usage-series.scenario';
 import { revenueExport } from './revenue-export.scenario';
@@ -23,4 +24,4 @@ export const BASELINE = bare;
  * (verify one response first, then `ctx.load(...)` with `expectBody` when the answer is fixed)
  * and list it here. `npm run bench -- --only <name>` runs it alone (with the baseline).
  */
-export const scenarios: Scenario[] = [bare, trivial, check, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, netsuitePull, csvImport, customer360, netsuiteReceivablesPull, delivery, otel];
+export const scenarios: Scenario[] = [bare, trivial, check, checkRest, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, netsuitePull, csvImport, customer360, netsuiteReceivablesPull, delivery, otel];

@@ -17,6 +17,7 @@ import { registerUsageRoutes } from '../usage/usage.routes';
 import { registerRevenueRoutes } from '../revenue/revenue.routes';
 import { registerImportRoutes } from '../sync/sync-import.routes';
 import { registerDeliveryRoutes } from '../delivery/delivery.routes';
+import { registerLicensingRoutes } from '../licensing/licensing.routes';
 import { formatError, isUnexpected } from './errors';
 import { GRAPHIQL_PAGE, registerGraphiQL } from './graphiql';
 import { createGraphQLContext, type GraphQLContext } from './graphql-context';
@@ -249,6 +250,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerRevenueRoutes(app, services);
   registerImportRoutes(app, services);
   registerDeliveryRoutes(app, services);
+  registerLicensingRoutes(app, services);
   app.get('/readyz', async (req, reply) => {
     try {
       await services.db.ds.query('SELECT 1');

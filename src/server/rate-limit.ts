@@ -1,4 +1,5 @@
 import rateLimit from '@fastify/rate-limit';
+import { LICENSING_ROUTES } from '../licensing/licensing.routes';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Kind, parse } from 'graphql';
 import type { Principal } from '../common/context';
@@ -81,6 +82,8 @@ function rootFields(query: string, operationName: string | undefined): string[] 
 }
 
 function isLicensing(req: FastifyRequest): boolean {
+  // The plain-HTTP licensing routes share the licensing bucket with their GraphQL twins.
+  if (LICENSING_ROUTES.has(req.routeOptions.url ?? '')) return true;
   if (req.routeOptions.url !== '/graphql') return false;
   const source = (req.method === 'GET' ? req.query : req.body) as { query?: unknown; operationName?: unknown } | undefined;
   if (!source || typeof source.query !== 'string') return false;
