@@ -26,6 +26,7 @@ import { SupportEntitlementOutbox1764303350000 } from './1764303350000-SupportEn
 import { ModelFit1764302800000 } from './1764302800000-ModelFit';
 import { Delivery1764303400000 } from './1764303400000-Delivery';
 import { ModelFitAnalysis1764303500000 } from './1764303500000-ModelFitAnalysis';
+import { DeviceUpdates1764303600000 } from './1764303600000-DeviceUpdates';
 import { HotPathIndexes1764303800000 } from './1764303800000-HotPathIndexes';
 
 /**
@@ -61,5 +62,6 @@ export const migrations = [
   SupportEntitlementOutbox1764303350000,
   Delivery1764303400000,
   ModelFitAnalysis1764303500000,
+  DeviceUpdates1764303600000,
   HotPathIndexes1764303800000,
 ];

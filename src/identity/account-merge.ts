@@ -47,6 +47,8 @@ export const MERGE_POLICY: Readonly<Record<string, MergePolicy>> = {
   'webhook_event.account_id': 'MOVE',
   'webhook_delivery.account_id': 'MOVE',
   'download_log.account_id': 'MOVE',
+  // Device update reports follow their devices (activations move).
+  'device_update_report.account_id': 'MOVE',
   'revenue_obligation.account_id': 'MOVE',
   'revenue_entry.account_id': 'MOVE',
   'revenue_invoice.account_id': 'MOVE',

@@ -9,6 +9,7 @@ import { startTestHub, type TestHub } from '../support/test-hub';
 import { Role } from '../../src/auth/role';
 import { seedCertificateWorld, type CertificateWorld } from '../certificates/fixtures';
 import { Delivery1764303400000 } from '../../migrations/1764303400000-Delivery';
+import { DeviceUpdates1764303600000 } from '../../migrations/1764303600000-DeviceUpdates';
 import { generatedBytes, get, MiB, put } from './delivery-support';
 
 const run = promisify(execFile);
@@ -353,10 +354,36 @@ describe('migration 1764303400000', () => {
     const runner = hub.ds.createQueryRunner();
     try {
       await runner.startTransaction();
+      // Reverted in order: the later device-updates migration references release first.
+      await new DeviceUpdates1764303600000().down(runner);
       await new Delivery1764303400000().down(runner);
       expect(await tables(runner)).toEqual([]);
       await new Delivery1764303400000().up(runner);
       expect(await tables(runner)).toEqual(['download_log', 'release', 'release_artifact']);
+      await new DeviceUpdates1764303600000().up(runner);
+      await runner.rollbackTransaction();
+    } finally {
+      await runner.release();
+    }
+  });
+});
+
+describe('migration 1764303600000', () => {
+  it('down drops device_update_report and the activation update columns, up adds them again', async () => {
+    const state = async (q: { query: (sql: string) => Promise<{ t: string }[]> }) =>
+      (await q.query(`SELECT table_name || '.' || column_name AS t FROM information_schema.columns WHERE table_schema = 'public'
+         AND (table_name = 'device_update_report' AND column_name = 'status'
+           OR table_name = 'activation' AND column_name IN ('update_token_hash','software_version','software_channel','architecture','device_type','update_polled_at'))
+         ORDER BY 1`)).map((r) => r.t);
+    const all = ['activation.architecture', 'activation.device_type', 'activation.software_channel', 'activation.software_version', 'activation.update_polled_at', 'activation.update_token_hash', 'device_update_report.status'];
+    const runner = hub.ds.createQueryRunner();
+    try {
+      expect(await state(runner)).toEqual(all);
+      await runner.startTransaction();
+      await new DeviceUpdates1764303600000().down(runner);
+      expect(await state(runner)).toEqual([]);
+      await new DeviceUpdates1764303600000().up(runner);
+      expect(await state(runner)).toEqual(all);
       await runner.rollbackTransaction();
     } finally {
       await runner.release();
