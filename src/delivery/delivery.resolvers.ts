@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { Role, Roles } from '../auth/role';
 import type { GraphQLContext } from '../server/graphql-context';
-import { CreateDownloadLinkInput, DownloadLink, Release, ReleaseChannel, ReleaseStatus, UpsertReleaseInput } from './delivery.types';
+import { CreateDownloadLinkInput, DownloadLink, Release, ReleaseAccess, ReleaseChannel, ReleaseStatus, UpsertReleaseInput } from './delivery.types';
 
 /** Who may hand out download links (a link is logged, so it is a write: not READONLY). */
 const DOWNLOAD = [Role.ADMIN, Role.OPERATIONS, Role.INTEGRATION];
@@ -34,6 +34,25 @@ export class ReleaseResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<Release[]> {
     return ctx.services.delivery.releases(ctx, product, channel ?? undefined, status ?? undefined);
+  }
+
+  @Authorized(Roles.ANY)
+  @Query(() => ReleaseAccess, {
+    description:
+      'Whether a release is available to an account or a device, with every reason when not (published, channel, compatibility, minUpgradeFrom, features, maintenance end + grace, warranty; docs/delivery.md). ' +
+      'Give accountId, deviceId or deviceSerial (a device: its own entitlement; an account: any of its entitlements to the product). NOT_FOUND RELEASE_NOT_FOUND, ACCOUNT_NOT_FOUND, DEVICE_NOT_FOUND ' +
+      '(account-scoped keys: about their own account only); BAD_USER_INPUT RELEASE_ACCESS_SUBJECT_REQUIRED. Every role.',
+  })
+  releaseAccess(
+    @Arg('release', () => ID, { description: 'The release id.' }) release: string,
+    @Arg('accountId', () => ID, { nullable: true, description: 'The account asking (an account-scoped key: its own, the default).' }) accountId: string | null,
+    @Arg('deviceId', () => ID, { nullable: true, description: 'The device: its activation id.' }) deviceId: string | null,
+    @Arg('deviceSerial', () => String, { nullable: true, description: 'The device, by its serial number (activateDevice serial).' }) deviceSerial: string | null,
+    @Arg('channel', () => ReleaseChannel, { nullable: true, description: 'The channel asked for (includes the more stable ones); default STABLE.' }) channel: ReleaseChannel | null,
+    @Arg('currentVersion', () => String, { nullable: true, description: 'The version the device runs now (judged against minUpgradeFrom); default: what the device last reported.' }) currentVersion: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<ReleaseAccess> {
+    return ctx.services.delivery.releaseAccess(ctx, { release, accountId, deviceId, deviceSerial, channel, currentVersion });
   }
 
   @Authorized(DOWNLOAD)

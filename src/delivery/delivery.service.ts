@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import semver from 'semver';
+import type { EntityManager } from 'typeorm';
 import type { Config } from '../config';
 import type { RequestContext } from '../common/context';
 import { AppError, badInput, notFound } from '../common/errors';
@@ -11,7 +12,7 @@ import type { Db } from '../db/db';
 import { signCompact } from '../certificates/signing-key.crypto';
 import type { SigningKeyService } from '../certificates/signing-key.service';
 import { ARTIFACT_SIGNATURE_TYPE, type ArtifactSignaturePayload } from './artifact.verify';
-import { checkReleaseAccess, type DownloadSubject } from './access';
+import { checkReleaseAccess, releaseAccess, type DownloadSubject, type ReleaseAccessDecision } from './access';
 import { LinkSigner } from './links';
 import { artifactNameProblem, channelsUpTo, compareVersionsDesc, normalizeTag, normalizeVersion, type Channel } from './release.rules';
 import { FsArtifactStore } from './storage/fs-store';
@@ -19,7 +20,7 @@ import { S3ArtifactStore } from './storage/s3-store';
 import type { AnyStore } from './storage/store';
 import { ReleaseChannel, ReleaseStatus, type CreateDownloadLinkInput, type DownloadLink, type Release, type ReleaseArtifact, type UpsertReleaseInput } from './delivery.types';
 
-interface ReleaseRow {
+export interface ReleaseRow {
   id: string;
   product_id: string;
   sku: string;
@@ -41,7 +42,7 @@ interface ReleaseRow {
   updated_at: Date;
 }
 
-interface ArtifactRow {
+export interface ArtifactRow {
   id: string;
   release_id: string;
   name: string;
@@ -320,6 +321,52 @@ export class DeliveryService {
     return row ?? null;
   }
 
+  // ---------------------------------------------------------------- access
+
+  /** releaseAccess for a release and one subject (account, device id or device serial). */
+  async releaseAccess(
+    ctx: RequestContext,
+    a: { release: string; accountId?: string | null; deviceId?: string | null; deviceSerial?: string | null; channel?: string | null; currentVersion?: string | null },
+  ): Promise<ReleaseAccessDecision> {
+    const m = this.db.manager;
+    const scoped = ctx.principal?.accountId ?? null;
+    let accountId = a.accountId ?? null;
+    let device: { id: string; account_id: string; platform: string | null; architecture: string | null; device_type: string | null; software_version: string | null } | undefined;
+    if (a.deviceId || a.deviceSerial) {
+      const rows: NonNullable<typeof device>[] = a.deviceId
+        ? isUuid(a.deviceId)
+          ? await m.query(`SELECT id, account_id, platform, architecture, device_type, software_version FROM activation WHERE id = $1`, [a.deviceId])
+          : []
+        : await m.query(
+            `SELECT id, account_id, platform, architecture, device_type, software_version FROM activation
+              WHERE serial = $1 AND ($2::uuid IS NULL OR account_id = $2) ORDER BY deactivated_at IS NULL DESC, activated_at DESC LIMIT 1`,
+            [a.deviceSerial, scoped ?? (accountId && isUuid(accountId) ? accountId : null)],
+          );
+      device = rows[0];
+      const name = (a.deviceId ?? a.deviceSerial)!;
+      if (!device || (scoped && device.account_id !== scoped) || (accountId && device.account_id !== accountId)) throw notFound('Device', name);
+      accountId = device.account_id;
+    }
+    accountId ??= scoped;
+    if (!accountId) {
+      throw badInput('RELEASE_ACCESS_SUBJECT_REQUIRED', 'Give accountId, deviceId or deviceSerial', [{ path: 'accountId', message: 'accountId, deviceId or deviceSerial' }]);
+    }
+    assertAccountVisible(ctx, accountId);
+    const exists: unknown[] = isUuid(accountId) ? await m.query(`SELECT 1 FROM account WHERE id = $1`, [accountId]) : [];
+    if (!exists.length) throw notFound('Account', accountId);
+    const [row]: ReleaseRow[] = isUuid(a.release) ? await m.query(`${RELEASE_SELECT} WHERE r.id = $1`, [a.release]) : [];
+    if (!row || !(await this.visible(ctx, row))) throw notFound('Release', a.release);
+    return releaseAccess(m, toAccess(row), {
+      accountId,
+      activationId: device?.id ?? null,
+      channel: a.channel ?? null,
+      currentVersion: a.currentVersion ?? device?.software_version ?? null,
+      platform: device?.platform ?? null,
+      architecture: device?.architecture ?? null,
+      deviceType: device?.device_type ?? null,
+    });
+  }
+
   // ---------------------------------------------------------------- links
 
   /** A short-lived URL for one artifact and one subject, logged (LINK_CREATED). Access goes through checkReleaseAccess. */
@@ -370,6 +417,41 @@ export class DeliveryService {
     return { id: linkId, url, expiresAt, artifact: toArtifact(row), store: this.store.kind };
   }
 
+  /**
+   * Fresh links for several artifacts of one subject (device update polls): the same URLs as
+   * createDownloadLink (HMAC-signed hub links, or presigned S3 URLs), logged LINK_CREATED in
+   * one statement. Access was decided by the caller (releaseAccess + rolloutAdmits).
+   */
+  async issueLinks(
+    m: EntityManager,
+    rows: ArtifactRow[],
+    subject: { accountId: string; device: string; apiKeyId: string | null },
+  ): Promise<{ url: string; expiresAt: Date }[]> {
+    if (rows.length === 0) return [];
+    const ttl = this.config.EHUB_DOWNLOAD_LINK_TTL_SECONDS;
+    const expires = Math.floor(Date.now() / 1000) + ttl;
+    const expiresAt = new Date(expires * 1000);
+    const base = (this.config.EHUB_PUBLIC_URL ?? `http://localhost:${this.config.PORT}`).replace(/\/+$/, '');
+    const out: { url: string; expiresAt: Date; linkId: string }[] = [];
+    for (const row of rows) {
+      const linkId = randomUUID();
+      let url: string;
+      if (this.store.kind === 'fs') {
+        const link = { linkId, artifactId: row.id, expires };
+        url = base + this.links.path(link, row.name, await this.links.sign(link));
+      } else {
+        url = await this.store.presign(row.storage_key, ttl, row.name);
+      }
+      out.push({ url, expiresAt, linkId });
+    }
+    await m.query(
+      `INSERT INTO download_log (event, link_id, artifact_id, release_id, account_id, device, api_key_id, store, expires_at)
+       SELECT 'LINK_CREATED', l, a, $3, $4, $5, $6, $7, $8 FROM unnest($1::uuid[], $2::uuid[]) AS u(l, a)`,
+      [out.map((o) => o.linkId), rows.map((r) => r.id), rows[0].release_id, subject.accountId, subject.device, subject.apiKeyId, this.store.kind, expiresAt],
+    );
+    return out;
+  }
+
   /** The link as it was created (LINK_CREATED row), or null. */
   async linkRecord(linkId: string): Promise<LinkRecord | null> {
     if (!isUuid(linkId)) return null;
@@ -393,7 +475,7 @@ export class DeliveryService {
   }
 }
 
-function toArtifact(r: ArtifactRow): ReleaseArtifact {
+export function toArtifact(r: ArtifactRow): ReleaseArtifact {
   return {
     id: r.id,
     releaseId: r.release_id,
@@ -409,7 +491,7 @@ function toArtifact(r: ArtifactRow): ReleaseArtifact {
   };
 }
 
-function toAccess(r: ReleaseRow) {
+export function toAccess(r: ReleaseRow) {
   return {
     id: r.id,
     productId: r.product_id,

@@ -164,3 +164,24 @@ export class DownloadLink {
   @Field({ description: 'fs: served by the hub; s3: presigned by the S3-compatible store.' })
   store: string;
 }
+
+@ObjectType({ description: 'One reason a release is refused to a subject, with the dates that decided it.' })
+export class ReleaseAccessReasonType {
+  @Field({
+    description:
+      'A stable code: RELEASE_NOT_PUBLISHED, RELEASE_YANKED, CHANNEL_MISMATCH, INCOMPATIBLE_PLATFORM, INCOMPATIBLE_ARCHITECTURE, INCOMPATIBLE_DEVICE_TYPE, UPGRADE_PATH_UNSUPPORTED, NOT_ENTITLED, ENTITLEMENT_NOT_ACTIVE, FEATURE_MISSING, MAINTENANCE_ENDED, MAINTENANCE_REVOKED, WARRANTY_RESTRICTED.',
+  })
+  code: string;
+  @Field({ description: 'For people, with the deciding dates, e.g. "maintenance ended 2026-03-31, release published 2026-05-02".' })
+  message: string;
+}
+
+@ObjectType({ description: 'Whether a release is available to an account or a device (docs/delivery.md, ADR 0039), with every reason when it is not.' })
+export class ReleaseAccess {
+  @Field({ description: 'True when the release may be installed / downloaded by the subject.' })
+  allowed: boolean;
+  @Field(() => [ReleaseAccessReasonType], { description: 'Every reason it is refused (empty when allowed).' })
+  reasons: ReleaseAccessReasonType[];
+  @Field(() => ID, { nullable: true, description: 'The entitlement that grants it, when allowed.' })
+  entitlementId: string | null;
+}

@@ -53,6 +53,27 @@ export class Activation {
   @Column('timestamptz', { name: 'deactivated_at', nullable: true })
   deactivatedAt: Date | null;
 
+  @Field(() => String, { nullable: true, description: 'The version of the software the device last said it runs (GET /v1/devices/<id>/update?current=, or an INSTALLED report).' })
+  @Column('text', { name: 'software_version', nullable: true })
+  softwareVersion: string | null;
+
+  @Field(() => Date, { nullable: true, description: 'When the device last polled for an update.' })
+  @Column('timestamptz', { name: 'update_polled_at', nullable: true })
+  updatePolledAt: Date | null;
+
+  /**
+   * The device's update token (Bearer credential of GET /v1/devices/<id>/update and POST
+   * /v1/devices/<id>/update-status). Only in the answer of activateDevice, once: the hub keeps
+   * a hash; activating the same fingerprint again issues a new one and the old one stops working.
+   */
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'The device\'s update token, only in the answer of activateDevice (the hub keeps only a hash): the Bearer credential of GET /v1/devices/<id>/update and ' +
+      'POST /v1/devices/<id>/update-status. Activating the same fingerprint again issues a new token and the previous one stops working. Null everywhere else.',
+  })
+  updateToken?: string | null;
+
   @Field({ description: 'When the row was created.' })
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
   createdAt: Date;

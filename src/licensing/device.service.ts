@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { In, IsNull } from 'typeorm';
 import type { RequestContext } from '../common/context';
 import { notFound } from '../common/errors';
@@ -7,6 +8,17 @@ import type { Deployment } from '../entitlements/entitlement.enums';
 import { Activation } from './activation.entity';
 import { limitExceeded, lockEntitlement, optionalText, text } from './licensing.guards';
 import { groupBy } from '../common/collections';
+
+/** A new device update token (ADR 0039): `ehd_` + 32 random bytes, base64url. */
+export function newUpdateToken(): { token: string; hash: string } {
+  const token = `ehd_${randomBytes(32).toString('base64url')}`;
+  return { token, hash: hashUpdateToken(token) };
+}
+
+/** What the hub stores of an update token: its SHA-256 (the token is random, so no salt or slow hash is needed). */
+export function hashUpdateToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
 
 export interface ActivateDeviceParams {
   entitlementId: string;
@@ -51,21 +63,27 @@ export class DeviceService {
             WHERE id = $1`,
           [existing.id, given.name ?? null, given.platform ?? null, given.deployment ?? null, given.serial ?? null, given.shippedOn ?? null],
         );
+        // A re-activation of the same fingerprint rotates the update token (the old one stops working).
+        const { token, hash } = newUpdateToken();
+        await m.query('UPDATE activation SET update_token_hash = $2 WHERE id = $1', [existing.id, hash]);
         const after = await m.findOneOrFail(Activation, { where: { id: existing.id } });
         const changed = (['name', 'platform', 'deployment', 'serial', 'shippedOn'] as const).some((k) => before[k] !== after[k]);
         if (changed) tx.audit({ entity: 'Activation', entityId: after.id, action: 'UPDATE', before, after });
+        after.updateToken = token;
         return after;
       }
       const active = await m.count(Activation, { where: { entitlementId: e.id, deactivatedAt: IsNull() } });
       if (active >= Math.floor(e.quantity)) throw limitExceeded('ENTITLEMENT_DEVICE_LIMIT_EXCEEDED', 'devices', e, active);
+      const { token, hash } = newUpdateToken();
       const [row] = await m.query(
-        `INSERT INTO activation (entitlement_id, account_id, fingerprint, name, platform, deployment, serial, shipped_on)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::date) RETURNING id`,
-        [e.id, e.accountId, fingerprint, given.name ?? null, given.platform ?? null, given.deployment ?? null, given.serial ?? null, given.shippedOn ?? null],
+        `INSERT INTO activation (entitlement_id, account_id, fingerprint, name, platform, deployment, serial, shipped_on, update_token_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::date, $9) RETURNING id`,
+        [e.id, e.accountId, fingerprint, given.name ?? null, given.platform ?? null, given.deployment ?? null, given.serial ?? null, given.shippedOn ?? null, hash],
       );
       const created = await m.findOneOrFail(Activation, { where: { id: row.id } });
       tx.audit({ entity: 'Activation', entityId: created.id, action: 'CREATE', after: created });
       tx.publish({ kind: 'entitlements.changed', accountIds: [e.accountId], entitlementIds: [e.id] });
+      created.updateToken = token;
       return created;
     });
   }

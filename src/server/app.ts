@@ -18,6 +18,7 @@ import { registerRevenueRoutes } from '../revenue/revenue.routes';
 import { registerImportRoutes } from '../sync/sync-import.routes';
 import { registerDeliveryRoutes } from '../delivery/delivery.routes';
 import { registerLicensingRoutes } from '../licensing/licensing.routes';
+import { registerDeviceUpdateRoutes } from '../delivery/device-updates.routes';
 import { formatError, isUnexpected } from './errors';
 import { GRAPHIQL_PAGE, registerGraphiQL } from './graphiql';
 import { createGraphQLContext, type GraphQLContext } from './graphql-context';
@@ -251,6 +252,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerImportRoutes(app, services);
   registerDeliveryRoutes(app, services);
   registerLicensingRoutes(app, services);
+  registerDeviceUpdateRoutes(app, services);
   app.get('/readyz', async (req, reply) => {
     try {
       await services.db.ds.query('SELECT 1');

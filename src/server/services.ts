@@ -25,6 +25,7 @@ import { healthBaseline } from '../churn/health-baseline';
 import { ModelPriceService } from '../catalog/model-price.service';
 import { ModelFitService } from '../modelfit/modelfit.service';
 import { DeliveryService } from '../delivery/delivery.service';
+import { DeviceUpdateService } from '../delivery/device-updates.service';
 import { SupportService } from '../support/support.service';
 
 /** The hub's services, built once per process and shared by resolvers, the CLI and jobs. */
@@ -54,6 +55,7 @@ export interface Services {
   modelPrices: ModelPriceService;
   modelFit: ModelFitService;
   delivery: DeliveryService;
+  deviceUpdates: DeviceUpdateService;
   support: SupportService;
 }
 
@@ -79,10 +81,13 @@ export function createServices(db: Db, config: Config): Services {
   const identity = new IdentityService(db, config);
   const certificates = new CertificateService(db, config);
   db.events.subscribe('identity', identity.onEvents);
+  const apiKeys = new ApiKeyService(db);
+  // Artifacts are signed with the certificate signing keys: one JWKS verifies both.
+  const delivery = new DeliveryService(db, config, certificates.signingKeys);
   return {
     db,
     config,
-    apiKeys: new ApiKeyService(db),
+    apiKeys,
     audit: new AuditService(db),
     catalog,
     accounts,
@@ -104,8 +109,8 @@ export function createServices(db: Db, config: Config): Services {
     churn,
     modelPrices: new ModelPriceService(db),
     modelFit: new ModelFitService(db, config),
-    // Artifacts are signed with the certificate signing keys: one JWKS verifies both.
-    delivery: new DeliveryService(db, config, certificates.signingKeys),
+    delivery,
+    deviceUpdates: new DeviceUpdateService(db, apiKeys, delivery),
     support: new SupportService(db, config.EHUB_TIME_ZONE),
   };
 }
