@@ -15,6 +15,7 @@ import { customer360 } from './customer360.scenario';
 import { netsuiteReceivablesPull } from './netsuite-receivables-pull.scenario';
 import { delivery } from './delivery.scenario';
 import { otel } from './otel.scenario';
+import { deviceUpdate } from './device-update.scenario';
 
 /** The scenario every run measures first; ratios are against it. */
 export const BASELINE = bare;
@@ -24,4 +25,4 @@ export const BASELINE = bare;
  * (verify one response first, then `ctx.load(...)` with `expectBody` when the answer is fixed)
  * and list it here. `npm run bench -- --only <name>` runs it alone (with the baseline).
  */
-export const scenarios: Scenario[] = [bare, trivial, check, checkRest, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, netsuitePull, csvImport, customer360, netsuiteReceivablesPull, delivery, otel];
+export const scenarios: Scenario[] = [bare, trivial, check, checkRest, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, netsuitePull, csvImport, customer360, netsuiteReceivablesPull, delivery, otel, deviceUpdate];

@@ -12,6 +12,7 @@ function options(spec: LoadSpec, opts: BenchOptions, duration: number): autocann
     headers: { 'content-type': 'application/json', ...spec.headers },
     body: spec.body,
     expectBody: spec.expectBody,
+    ...(spec.requests ? { requests: spec.requests } : {}),
     connections: spec.connections ?? opts.connections,
     duration,
     timeout: 10,

@@ -25,6 +25,11 @@ export interface LoadSpec {
   expectBody?: string;
   /** Overrides the run's connection count for this load. */
   connections?: number;
+  /**
+   * Requests each connection sends in turn (autocannon `requests`: path, method, headers,
+   * body each), e.g. one per device with its own credential; replaces url's path and headers.
+   */
+  requests?: { path: string; method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string }[];
 }
 
 /** The figures of one measured load. Latencies in milliseconds. */

@@ -187,8 +187,12 @@ export function decideReleaseAccess(release: ReleaseForAccess, subject: ReleaseA
  */
 export async function loadEntitlementsForAccess(m: EntityManager, productId: string, subject: { accountId?: string | null; activationId?: string | null }): Promise<EntitlementForAccess[]> {
   if (!subject.accountId && !subject.activationId) return [];
-  const rows: { id: string; status: string; features: string[] | null; maintenance_end: string | null; after_expiry: string; grace_days: number; warranty_end: string | null }[] = await m.query(
-    `SELECT e.id, e.status,
+  const rows: EntitlementAccessRow[] = await m.query(ENTITLEMENTS_FOR_ACCESS_SQL, [productId, subject.accountId ?? null, subject.activationId ?? null]);
+  return rows.map(toEntitlementForAccess);
+}
+
+/** The loader's statement: $1 product, $2 account (or null), $3 activation (or null). Device polls embed it in their one read. */
+export const ENTITLEMENTS_FOR_ACCESS_SQL = `SELECT e.id, e.status,
             (SELECT array_agg(f.feature_key) FROM entitlement_feature f WHERE f.entitlement_id = e.id) AS features,
             CASE WHEN t.entitlement_id IS NULL THEN e.end_date::text ELSE coalesce(t.maintenance_end, e.end_date)::text END AS maintenance_end,
             coalesce(t.after_expiry, 'KEEP_ACCESS') AS after_expiry,
@@ -202,10 +206,20 @@ export async function loadEntitlementsForAccess(m: EntityManager, productId: str
       WHERE e.product_id = $1
         AND ($2::uuid IS NULL OR e.account_id = $2)
         AND ($3::uuid IS NULL OR a.id IS NOT NULL)
-      ORDER BY e.id`,
-    [productId, subject.accountId ?? null, subject.activationId ?? null],
-  );
-  return rows.map((r) => ({
+      ORDER BY e.id`;
+
+export interface EntitlementAccessRow {
+  id: string;
+  status: string;
+  features: string[] | null;
+  maintenance_end: string | null;
+  after_expiry: string;
+  grace_days: number;
+  warranty_end: string | null;
+}
+
+export function toEntitlementForAccess(r: EntitlementAccessRow): EntitlementForAccess {
+  return {
     id: r.id,
     status: r.status,
     featureKeys: r.features ?? [],
@@ -213,7 +227,7 @@ export async function loadEntitlementsForAccess(m: EntityManager, productId: str
     afterExpiry: r.after_expiry,
     graceDays: Number(r.grace_days ?? 0),
     warrantyEnd: r.warranty_end,
-  }));
+  };
 }
 
 /**

@@ -418,37 +418,43 @@ export class DeliveryService {
   }
 
   /**
-   * Fresh links for several artifacts of one subject (device update polls): the same URLs as
-   * createDownloadLink (HMAC-signed hub links, or presigned S3 URLs), logged LINK_CREATED in
-   * one statement. Access was decided by the caller (releaseAccess + rolloutAdmits).
+   * Fresh links to a release's artifacts for one device (update polls), filtered by platform
+   * and arch (an artifact without one fits any): the same URLs as createDownloadLink
+   * (HMAC-signed hub links, or presigned S3 URLs), logged LINK_CREATED by the one statement
+   * that also reads the artifacts. Access was decided by the caller (releaseAccess + rolloutAdmits).
    */
-  async issueLinks(
+  async issueDeviceLinks(
     m: EntityManager,
-    rows: ArtifactRow[],
+    releaseId: string,
+    filter: { platform: string | null; arch: string | null },
     subject: { accountId: string; device: string; apiKeyId: string | null },
-  ): Promise<{ url: string; expiresAt: Date }[]> {
-    if (rows.length === 0) return [];
+  ): Promise<(ArtifactRow & { url: string; expiresAt: Date })[]> {
     const ttl = this.config.EHUB_DOWNLOAD_LINK_TTL_SECONDS;
     const expires = Math.floor(Date.now() / 1000) + ttl;
     const expiresAt = new Date(expires * 1000);
+    const rows: (ArtifactRow & { link_id: string })[] = await m.query(
+      `WITH art AS (
+         SELECT a.*, gen_random_uuid() AS link_id FROM release_artifact a
+          WHERE a.release_id = $1 AND ($2::text IS NULL OR a.platform IS NULL OR lower(a.platform) = lower($2))
+            AND ($3::text IS NULL OR a.arch IS NULL OR lower(a.arch) = lower($3))),
+       ins AS (
+         INSERT INTO download_log (event, link_id, artifact_id, release_id, account_id, device, api_key_id, store, expires_at)
+         SELECT 'LINK_CREATED', link_id, id, release_id, $4, $5, $6, $7, $8 FROM art)
+       SELECT * FROM art ORDER BY name`,
+      [releaseId, filter.platform, filter.arch, subject.accountId, subject.device, subject.apiKeyId, this.store.kind, expiresAt],
+    );
     const base = (this.config.EHUB_PUBLIC_URL ?? `http://localhost:${this.config.PORT}`).replace(/\/+$/, '');
-    const out: { url: string; expiresAt: Date; linkId: string }[] = [];
+    const out: (ArtifactRow & { url: string; expiresAt: Date })[] = [];
     for (const row of rows) {
-      const linkId = randomUUID();
       let url: string;
       if (this.store.kind === 'fs') {
-        const link = { linkId, artifactId: row.id, expires };
+        const link = { linkId: row.link_id, artifactId: row.id, expires };
         url = base + this.links.path(link, row.name, await this.links.sign(link));
       } else {
         url = await this.store.presign(row.storage_key, ttl, row.name);
       }
-      out.push({ url, expiresAt, linkId });
+      out.push({ ...row, url, expiresAt });
     }
-    await m.query(
-      `INSERT INTO download_log (event, link_id, artifact_id, release_id, account_id, device, api_key_id, store, expires_at)
-       SELECT 'LINK_CREATED', l, a, $3, $4, $5, $6, $7, $8 FROM unnest($1::uuid[], $2::uuid[]) AS u(l, a)`,
-      [out.map((o) => o.linkId), rows.map((r) => r.id), rows[0].release_id, subject.accountId, subject.device, subject.apiKeyId, this.store.kind, expiresAt],
-    );
     return out;
   }
 

@@ -36,8 +36,7 @@ export function registerDeviceUpdateRoutes(app: FastifyInstance, services: Servi
 
   app.get<{ Params: { id: string }; Querystring: PollQuery }>('/v1/devices/:id/update', async (req, reply) => {
     try {
-      const device = await services.deviceUpdates.authenticate(req.params.id, bearer(req));
-      const offer = await services.deviceUpdates.poll(ctxOf(req, 'GET /v1/devices/:id/update'), device, req.query);
+      const offer = await services.deviceUpdates.poll(ctxOf(req, 'GET /v1/devices/:id/update'), req.params.id, bearer(req), req.query);
       void reply.header('cache-control', 'private, no-store');
       if (!offer) return reply.code(204).send();
       return reply.code(200).send(offer);

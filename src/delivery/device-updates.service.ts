@@ -6,10 +6,10 @@ import { isUuid } from '../common/ids';
 import type { ApiKeyService } from '../auth/api-key.service';
 import { Roles } from '../auth/role';
 import { hashUpdateToken } from '../licensing/device.service';
-import { decideReleaseAccess, loadEntitlementsForAccess, type ReleaseAccessReason } from './access';
+import { decideReleaseAccess, ENTITLEMENTS_FOR_ACCESS_SQL, toEntitlementForAccess, type EntitlementAccessRow, type ReleaseAccessReason } from './access';
 import { onUpdateReport, rolloutAdmits } from './rollout';
 import { channelsUpTo, compareVersionsDesc, normalizeVersion, type Channel } from './release.rules';
-import { toAccess, type ArtifactRow, type DeliveryService, type ReleaseRow } from './delivery.service';
+import { toAccess, type DeliveryService, type ReleaseRow } from './delivery.service';
 
 /** The device a request is about, once its credential was accepted. */
 export interface PollingDevice {
@@ -91,12 +91,14 @@ export class DeviceUpdateService {
   }
 
   /**
-   * One poll: records what the device runs, then offers the newest release newer than
-   * `current` on the asked channel that releaseAccess allows and the rollout admits, with
-   * fresh links; the newer releases passed over are explained in `heldBack`. Null when there
-   * is nothing newer at all (the route answers 204).
+   * One poll (GET /v1/devices/<id>/update): checks the credential, records what the device
+   * runs, then offers the newest release newer than `current` on the asked channel that
+   * releaseAccess allows and the rollout admits, with fresh links; the newer releases passed
+   * over are explained in `heldBack`. Null when there is nothing newer at all (204). Kept to
+   * three statements with a device token (token check + record, releases + entitlements,
+   * artifacts + link log), since every device polls.
    */
-  async poll(ctx: RequestContext, device: PollingDevice, q: PollQuery): Promise<UpdateOffer | null> {
+  async poll(ctx: RequestContext, activationId: string, bearer: string | null, q: PollQuery): Promise<UpdateOffer | null> {
     const current = q.current ? normalizeVersion(q.current) : null;
     if (q.current && !current) throw badInput('DEVICE_VERSION_INVALID', `current=${q.current} is not a semantic version (e.g. 2.3.0)`, [{ path: 'current', message: 'a semantic version' }]);
     const channel = (q.channel ?? 'STABLE').toUpperCase();
@@ -104,23 +106,41 @@ export class DeviceUpdateService {
     const arch = q.arch?.trim() || null;
     const type = q.type?.trim() || null;
     const m = this.db.manager;
-    // What the device said (kept when it says nothing new), and the releases of its channel in one round trip each.
-    await m.query(
-      `UPDATE activation SET software_version = coalesce($2, software_version), software_channel = $3, architecture = coalesce($4, architecture),
-              device_type = coalesce($5, device_type), update_polled_at = now() WHERE id = $1`,
-      [device.id, current, channel, arch, type],
+    const SET = `software_version = coalesce($2, software_version), software_channel = $3, architecture = coalesce($4, architecture), device_type = coalesce($5, device_type), update_polled_at = now()`;
+    let device: PollingDevice;
+    if (bearer?.startsWith('ehd_') && isUuid(activationId)) {
+      // The token check and the record in one statement; when it matches nothing, authenticate says why.
+      // TypeORM answers an UPDATE ... RETURNING with [rows, affected].
+      const [[r]]: [{ id: string; account_id: string; entitlement_id: string; fingerprint: string; platform: string | null; product_id: string }[], number] = await m.query(
+        `UPDATE activation a SET ${SET} FROM entitlement e
+          WHERE a.id = $1 AND a.update_token_hash = $6 AND a.deactivated_at IS NULL AND e.id = a.entitlement_id
+          RETURNING a.id, a.account_id, a.entitlement_id, a.fingerprint, a.platform, e.product_id`,
+        [activationId, current, channel, arch, type, hashUpdateToken(bearer)],
+      );
+      if (!r) {
+        await this.authenticate(activationId, bearer);
+        throw refused('DEVICE_TOKEN_REFUSED', `This update token is not the token of device ${activationId}`);
+      }
+      device = { id: r.id, accountId: r.account_id, entitlementId: r.entitlement_id, fingerprint: r.fingerprint, productId: r.product_id, platform: r.platform, apiKeyId: null };
+    } else {
+      device = await this.authenticate(activationId, bearer);
+      await m.query(`UPDATE activation SET ${SET} WHERE id = $1`, [device.id, current, channel, arch, type]);
+    }
+    // The channel's published releases and the device's entitlement, in one round trip.
+    const [read]: { releases: (Omit<ReleaseRow, 'release_date'> & { release_date: string | null })[] | null; ents: EntitlementAccessRow[] | null }[] = await m.query(
+      `SELECT (SELECT json_agg(r) FROM release r WHERE r.product_id = $1 AND r.status = 'PUBLISHED' AND r.channel = ANY($4::text[])) AS releases,
+              (SELECT json_agg(x) FROM (${ENTITLEMENTS_FOR_ACCESS_SQL}) x) AS ents`,
+      [device.productId, null, device.id, channelsUpTo(channel as Channel)],
     );
-    const releases: ReleaseRow[] = await m.query(
-      `SELECT r.*, NULL AS sku FROM release r WHERE r.product_id = $1 AND r.status = 'PUBLISHED' AND r.channel = ANY($2::text[])`,
-      [device.productId, channelsUpTo(channel as Channel)],
-    );
+    const releases: ReleaseRow[] = (read.releases ?? []).map((r) => ({ ...r, release_date: r.release_date ? new Date(r.release_date) : null }));
     const newer = releases.filter((r) => !current || semver.gt(r.version, current)).sort((a, b) => compareVersionsDesc(a.version, b.version));
     if (newer.length === 0) return null;
-    const ents = await loadEntitlementsForAccess(m, device.productId, { activationId: device.id });
+    const ents = (read.ents ?? []).map(toEntitlementForAccess);
     const subject = { activationId: device.id, accountId: device.accountId, channel, currentVersion: current, platform: device.platform, architecture: arch, deviceType: type };
     const heldBack: UpdateOffer['heldBack'] = [];
+    const now = new Date();
     for (const r of newer) {
-      const decision = decideReleaseAccess(toAccess(r), subject, ents, new Date());
+      const decision = decideReleaseAccess(toAccess(r), subject, ents, now);
       if (!decision.allowed) {
         heldBack.push({ version: r.version, reasons: decision.reasons });
         continue;
@@ -130,16 +150,11 @@ export class DeviceUpdateService {
         heldBack.push({ version: r.version, reasons: [{ code: admission.reason ?? 'ROLLOUT_NOT_YET', message: `Release ${r.version} is being rolled out in stages and does not reach this device yet` }] });
         continue;
       }
-      const artifacts: ArtifactRow[] = await m.query(
-        `SELECT * FROM release_artifact WHERE release_id = $1 AND ($2::text IS NULL OR platform IS NULL OR lower(platform) = lower($2))
-            AND ($3::text IS NULL OR arch IS NULL OR lower(arch) = lower($3)) ORDER BY name`,
-        [r.id, device.platform, arch],
-      );
-      const links = await this.delivery.issueLinks(m, artifacts, { accountId: device.accountId, device: device.fingerprint, apiKeyId: device.apiKeyId });
+      const artifacts = await this.delivery.issueDeviceLinks(m, r.id, { platform: device.platform, arch }, { accountId: device.accountId, device: device.fingerprint, apiKeyId: device.apiKeyId });
       ctx.log.debug({ device: device.id, release: r.id }, 'update offered');
       return {
         release: { id: r.id, version: r.version, channel: r.channel, releaseDate: r.release_date ? r.release_date.toISOString() : null, notes: r.notes },
-        artifacts: artifacts.map((a, i) => ({
+        artifacts: artifacts.map((a) => ({
           name: a.name,
           platform: a.platform,
           arch: a.arch,
@@ -147,8 +162,8 @@ export class DeviceUpdateService {
           sha256: a.sha256,
           sha512: a.sha512,
           signature: a.signature,
-          url: links[i].url,
-          expiresAt: links[i].expiresAt.toISOString(),
+          url: a.url,
+          expiresAt: a.expiresAt.toISOString(),
         })),
         heldBack,
       };
