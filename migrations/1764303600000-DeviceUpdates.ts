@@ -32,6 +32,10 @@ export class DeviceUpdates1764303600000 implements MigrationInterface {
         idempotency_key text,
         UNIQUE (activation_id, idempotency_key)
       )`);
+    // Fresh statistics for the wider rows: on a never-analysed activation table the planner's
+    // default estimate for the wider tuples made it read activation_account_idx whole for
+    // `check` and `activateDevice` (test/plans); ANALYZE samples, so it is cheap on a big table.
+    await q.query(`ANALYZE activation`);
     await q.query(`CREATE INDEX device_update_report_release_idx ON device_update_report (release_id, status)`);
     await q.query(`CREATE INDEX device_update_report_activation_idx ON device_update_report (activation_id, reported_at DESC)`);
   }
