@@ -27,6 +27,7 @@ import { ModelFit1764302800000 } from './1764302800000-ModelFit';
 import { Delivery1764303400000 } from './1764303400000-Delivery';
 import { ModelFitAnalysis1764303500000 } from './1764303500000-ModelFitAnalysis';
 import { DeviceUpdates1764303600000 } from './1764303600000-DeviceUpdates';
+import { Rollouts1764303650000 } from './1764303650000-Rollouts';
 import { HotPathIndexes1764303800000 } from './1764303800000-HotPathIndexes';
 
 /**
@@ -63,5 +64,6 @@ export const migrations = [
   Delivery1764303400000,
   ModelFitAnalysis1764303500000,
   DeviceUpdates1764303600000,
+  Rollouts1764303650000,
   HotPathIndexes1764303800000,
 ];

@@ -1,4 +1,5 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Rollout, StartRolloutInput } from './rollout.types';
 import { Role, Roles } from '../auth/role';
 import type { GraphQLContext } from '../server/graphql-context';
 import { CreateDownloadLinkInput, DownloadLink, Release, ReleaseAccess, ReleaseChannel, ReleaseStatus, UpsertReleaseInput } from './delivery.types';
@@ -65,4 +66,47 @@ export class ReleaseResolver {
   }
 }
 
-export const DeliveryResolvers: Function[] = [ReleaseResolver];
+const ROLLOUT_WHO = 'ADMIN, OPERATIONS, INTEGRATION; not account-scoped keys.';
+
+@Resolver()
+export class RolloutResolver {
+  @Authorized(Roles.OPERATE_OR_INTEGRATE)
+  @Query(() => Rollout, { nullable: true, description: 'The staged rollout of a release, or null when it has none (offered to every entitled device). NOT_FOUND RELEASE_NOT_FOUND. ' + ROLLOUT_WHO })
+  rollout(@Arg('release', () => ID, { description: 'The release.' }) release: string, @Ctx() ctx: GraphQLContext): Promise<Rollout | null> {
+    return ctx.services.rollouts.get(ctx, release);
+  }
+
+  @Authorized(Roles.OPERATE_OR_INTEGRATE)
+  @Mutation(() => Rollout, {
+    description:
+      'Starts a staged rollout of a release (docs/delivery.md#staged-rollouts): only the devices of the current stage are offered it, always inside what each is entitled to; it advances while the failure rate stays under the threshold and halts on its own at or above it. BAD_USER_INPUT ROLLOUT_INVALID; CONFLICT ROLLOUT_EXISTS, RELEASE_YANKED. ' +
+      ROLLOUT_WHO,
+  })
+  startRollout(@Arg('input', () => StartRolloutInput, { description: 'The rollout.' }) input: StartRolloutInput, @Ctx() ctx: GraphQLContext): Promise<Rollout> {
+    return ctx.services.rollouts.start(ctx, input);
+  }
+
+  @Authorized(Roles.OPERATE_OR_INTEGRATE)
+  @Mutation(() => Rollout, { description: 'Moves a rollout to its next stage now. CONFLICT ROLLOUT_HALTED (resume first), ROLLOUT_AT_LAST_STAGE; NOT_FOUND ROLLOUT_NOT_FOUND. ' + ROLLOUT_WHO })
+  advanceRollout(@Arg('release', () => ID, { description: 'The release.' }) release: string, @Ctx() ctx: GraphQLContext): Promise<Rollout> {
+    return ctx.services.rollouts.advance(ctx, release);
+  }
+
+  @Authorized(Roles.OPERATE_OR_INTEGRATE)
+  @Mutation(() => Rollout, { description: 'Halts a rollout: no device is offered the release until it is resumed. Halting again changes nothing. ' + ROLLOUT_WHO })
+  haltRollout(
+    @Arg('release', () => ID, { description: 'The release.' }) release: string,
+    @Arg('reason', () => String, { nullable: true, description: 'Why (up to 500 characters); default "halted by an operator".' }) reason: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Rollout> {
+    return ctx.services.rollouts.halt(ctx, release, reason);
+  }
+
+  @Authorized(Roles.OPERATE_OR_INTEGRATE)
+  @Mutation(() => Rollout, { description: 'Resumes a halted rollout at its current stage; install outcomes are judged from now on. Resuming an active one changes nothing. ' + ROLLOUT_WHO })
+  resumeRollout(@Arg('release', () => ID, { description: 'The release.' }) release: string, @Ctx() ctx: GraphQLContext): Promise<Rollout> {
+    return ctx.services.rollouts.resume(ctx, release);
+  }
+}
+
+export const DeliveryResolvers: Function[] = [ReleaseResolver, RolloutResolver];

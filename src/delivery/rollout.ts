@@ -25,9 +25,65 @@ export interface DeviceUpdateReport {
   reportedAt: Date;
 }
 
-export async function rolloutAdmits(_m: EntityManager, _releaseId: string, _activationId: string): Promise<RolloutAdmission> {
-  return { admitted: true, reason: null, rolloutId: null };
+/**
+ * The device's place in a release's rollout: 0–9999, from a hash of the activation and the
+ * release, so membership never flips and each release samples another slice of the fleet.
+ * Stages are cumulative: a device admitted at 10 % is admitted at 50 % too.
+ */
+export const BUCKET_SQL = (activation: string, release: string) => `(abs(hashtextextended(${activation}::text || ':' || ${release}::text, 0)) % 10000)`;
+
+export async function rolloutAdmits(m: EntityManager, releaseId: string, activationId: string): Promise<RolloutAdmission> {
+  const rows: { status: string; pct: number; bucket: string }[] = await m.query(
+    `SELECT status, stages[stage + 1] AS pct, ${BUCKET_SQL('$2::uuid', '$1::uuid')} AS bucket FROM release_rollout WHERE release_id = $1::uuid`,
+    [releaseId, activationId],
+  );
+  const r = rows[0];
+  if (!r) return { admitted: true, reason: null, rolloutId: null };
+  // A halted rollout offers the release to nobody, in the group or not, until resumed.
+  if (r.status === 'HALTED') return { admitted: false, reason: 'ROLLOUT_HALTED', rolloutId: releaseId };
+  if (Number(r.bucket) < r.pct * 100) return { admitted: true, reason: null, rolloutId: releaseId };
+  return { admitted: false, reason: 'ROLLOUT_NOT_YET', rolloutId: releaseId };
 }
 
-/** Called in the transaction that stores an install report. */
-export async function onUpdateReport(_m: EntityManager, _report: DeviceUpdateReport): Promise<void> {}
+/**
+ * Judges the rollout of the report's release on every install outcome (in the transaction
+ * that stores the report, under the rollout's row lock, so concurrent reports are judged one
+ * after another on everything committed before). Counts each device's latest outcome
+ * (INSTALLED or FAILED) since the rollout started or was last resumed. Once `min_reports` devices have reported:
+ * - failed / reported ≥ threshold → HALTED, with the figures as the reason;
+ * - otherwise, with auto-advance, when `min_reports` devices reported since the current stage
+ *   began → the next stage.
+ */
+export async function onUpdateReport(m: EntityManager, report: DeviceUpdateReport): Promise<void> {
+  if (report.status !== 'INSTALLED' && report.status !== 'FAILED') return;
+  const [r]: { stages: number[]; stage: number; failure_threshold: string; min_reports: number; auto_advance: boolean; status: string; stage_started_at: Date; judged_from: Date }[] = await m.query(
+    `SELECT stages, stage, failure_threshold, min_reports, auto_advance, status, stage_started_at, judged_from FROM release_rollout WHERE release_id = $1 FOR UPDATE`,
+    [report.releaseId],
+  );
+  if (!r || r.status !== 'ACTIVE') return;
+  const [c]: { installed: number; failed: number; since_stage: number }[] = await m.query(
+    `SELECT count(*) FILTER (WHERE status = 'INSTALLED')::int AS installed, count(*) FILTER (WHERE status = 'FAILED')::int AS failed,
+            count(*) FILTER (WHERE reported_at >= $2)::int AS since_stage
+       FROM (SELECT DISTINCT ON (activation_id) status, reported_at FROM device_update_report
+              WHERE release_id = $1 AND status IN ('INSTALLED', 'FAILED') AND reported_at >= $3
+              ORDER BY activation_id, reported_at DESC, id DESC) latest`,
+    [report.releaseId, r.stage_started_at, r.judged_from],
+  );
+  const reported = c!.installed + c!.failed;
+  const threshold = Number(r.failure_threshold);
+  if (reported >= r.min_reports && c!.failed / reported >= threshold) {
+    const reason = `${c!.failed} of ${reported} devices reported a failed install (${pct(c!.failed / reported)}), at or above the threshold of ${pct(threshold)}`;
+    await m.query(
+      `UPDATE release_rollout SET status = 'HALTED', halted_reason = $2, halted_at = now(), installed = $3, failed = $4, updated_at = now() WHERE release_id = $1`,
+      [report.releaseId, reason, c!.installed, c!.failed],
+    );
+    return;
+  }
+  const advance = r.auto_advance && r.stage < r.stages.length - 1 && reported >= r.min_reports && c!.since_stage >= r.min_reports;
+  await m.query(
+    `UPDATE release_rollout SET installed = $2, failed = $3, updated_at = now()${advance ? ', stage = stage + 1, stage_started_at = now()' : ''} WHERE release_id = $1`,
+    [report.releaseId, c!.installed, c!.failed],
+  );
+}
+
+const pct = (x: number) => `${Math.round(x * 1000) / 10} %`;

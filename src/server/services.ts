@@ -26,6 +26,7 @@ import { ModelPriceService } from '../catalog/model-price.service';
 import { ModelFitService } from '../modelfit/modelfit.service';
 import { DeliveryService } from '../delivery/delivery.service';
 import { DeviceUpdateService } from '../delivery/device-updates.service';
+import { RolloutService } from '../delivery/rollout.service';
 import { SupportService } from '../support/support.service';
 
 /** The hub's services, built once per process and shared by resolvers, the CLI and jobs. */
@@ -56,6 +57,7 @@ export interface Services {
   modelFit: ModelFitService;
   delivery: DeliveryService;
   deviceUpdates: DeviceUpdateService;
+  rollouts: RolloutService;
   support: SupportService;
 }
 
@@ -111,6 +113,7 @@ export function createServices(db: Db, config: Config): Services {
     modelFit: new ModelFitService(db, config),
     delivery,
     deviceUpdates: new DeviceUpdateService(db, apiKeys, delivery),
+    rollouts: new RolloutService(db),
     support: new SupportService(db, config.EHUB_TIME_ZONE),
   };
 }

@@ -10,6 +10,11 @@ import { Role } from '../../src/auth/role';
 import { seedCertificateWorld, type CertificateWorld } from '../certificates/fixtures';
 import { Delivery1764303400000 } from '../../migrations/1764303400000-Delivery';
 import { DeviceUpdates1764303600000 } from '../../migrations/1764303600000-DeviceUpdates';
+import { migrations } from '../../migrations';
+
+/** The migrations after the one with this timestamp, in order (a down/up test reverts them first). */
+const laterThan = (ts: number) =>
+  migrations.filter((M) => Number(/(\d{13})$/.exec(M.name)![1]) > ts).map((M) => new M());
 import { generatedBytes, get, MiB, put } from './delivery-support';
 
 const run = promisify(execFile);
@@ -354,13 +359,14 @@ describe('migration 1764303400000', () => {
     const runner = hub.ds.createQueryRunner();
     try {
       await runner.startTransaction();
-      // Reverted in order: the later device-updates migration references release first.
-      await new DeviceUpdates1764303600000().down(runner);
+      // Reverted in order: every later migration first (some reference release), then this one.
+      const later = laterThan(1764303400000);
+      for (const m of [...later].reverse()) await m.down(runner);
       await new Delivery1764303400000().down(runner);
       expect(await tables(runner)).toEqual([]);
       await new Delivery1764303400000().up(runner);
       expect(await tables(runner)).toEqual(['download_log', 'release', 'release_artifact']);
-      await new DeviceUpdates1764303600000().up(runner);
+      for (const m of later) await m.up(runner);
       await runner.rollbackTransaction();
     } finally {
       await runner.release();
@@ -380,10 +386,13 @@ describe('migration 1764303600000', () => {
     try {
       expect(await state(runner)).toEqual(all);
       await runner.startTransaction();
+      const later = laterThan(1764303600000);
+      for (const m of [...later].reverse()) await m.down(runner);
       await new DeviceUpdates1764303600000().down(runner);
       expect(await state(runner)).toEqual([]);
       await new DeviceUpdates1764303600000().up(runner);
       expect(await state(runner)).toEqual(all);
+      for (const m of later) await m.up(runner);
       await runner.rollbackTransaction();
     } finally {
       await runner.release();
