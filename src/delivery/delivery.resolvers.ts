@@ -1,5 +1,6 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { Rollout, StartRolloutInput } from './rollout.types';
+import { DeliveryStatus } from './delivery-status.types';
 import { Role, Roles } from '../auth/role';
 import type { GraphQLContext } from '../server/graphql-context';
 import { CreateDownloadLinkInput, DownloadLink, Release, ReleaseAccess, ReleaseChannel, ReleaseStatus, UpsertReleaseInput } from './delivery.types';
@@ -70,6 +71,19 @@ const ROLLOUT_WHO = 'ADMIN, OPERATIONS, INTEGRATION; not account-scoped keys.';
 
 @Resolver()
 export class RolloutResolver {
+  @Authorized(Roles.ANY)
+  @Query(() => DeliveryStatus, {
+    description:
+      'Where a product\'s fleet stands against a release (default: the newest published STABLE one): devices per version, up to date, offered on their next poll, held back per reason (the rule and rollout polls use), and accounts whose devices are held back by lapsed maintenance (renewal opportunities). NOT_FOUND PRODUCT_NOT_FOUND, RELEASE_NOT_FOUND. Every role; not account-scoped keys.',
+  })
+  deliveryStatus(
+    @Arg('product', { description: 'The product id or SKU.' }) product: string,
+    @Arg('release', () => ID, { nullable: true, description: 'The release to judge against; default the newest published STABLE release.' }) release: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<DeliveryStatus> {
+    return ctx.services.deliveryStatus.status(ctx, product, release);
+  }
+
   @Authorized(Roles.OPERATE_OR_INTEGRATE)
   @Query(() => Rollout, { nullable: true, description: 'The staged rollout of a release, or null when it has none (offered to every entitled device). NOT_FOUND RELEASE_NOT_FOUND. ' + ROLLOUT_WHO })
   rollout(@Arg('release', () => ID, { description: 'The release.' }) release: string, @Ctx() ctx: GraphQLContext): Promise<Rollout | null> {

@@ -27,6 +27,7 @@ import { ModelFitService } from '../modelfit/modelfit.service';
 import { DeliveryService } from '../delivery/delivery.service';
 import { DeviceUpdateService } from '../delivery/device-updates.service';
 import { RolloutService } from '../delivery/rollout.service';
+import { DeliveryStatusService } from '../delivery/delivery-status.service';
 import { SupportService } from '../support/support.service';
 
 /** The hub's services, built once per process and shared by resolvers, the CLI and jobs. */
@@ -58,6 +59,7 @@ export interface Services {
   delivery: DeliveryService;
   deviceUpdates: DeviceUpdateService;
   rollouts: RolloutService;
+  deliveryStatus: DeliveryStatusService;
   support: SupportService;
 }
 
@@ -114,6 +116,7 @@ export function createServices(db: Db, config: Config): Services {
     delivery,
     deviceUpdates: new DeviceUpdateService(db, apiKeys, delivery),
     rollouts: new RolloutService(db),
+    deliveryStatus: new DeliveryStatusService(db),
     support: new SupportService(db, config.EHUB_TIME_ZONE),
   };
 }

@@ -1,0 +1,123 @@
+import { notFound } from '../common/errors';
+import { isUuid } from '../common/ids';
+import type { RequestContext } from '../common/context';
+import type { Db } from '../db/db';
+import { assertUnscoped } from '../auth/scope';
+import { decideReleaseAccess, toEntitlementForAccess, type EntitlementAccessRow } from './access';
+import { toAccess, type ReleaseRow } from './delivery.service';
+import { compareVersionsDesc, normalizeVersion } from './release.rules';
+import { BUCKET_SQL } from './rollout';
+import type { DeliveryStatus } from './delivery-status.types';
+
+/** Reasons that mean "the customer's maintenance lapsed": a renewal would bring the device the release. */
+export const LAPSED_MAINTENANCE = new Set(['MAINTENANCE_ENDED', 'MAINTENANCE_REVOKED', 'WARRANTY_RESTRICTED']);
+
+interface DeviceRow extends EntitlementAccessRow {
+  activation_id: string;
+  account_id: string;
+  software_version: string | null;
+  software_channel: string | null;
+  platform: string | null;
+  architecture: string | null;
+  device_type: string | null;
+  bucket: string;
+}
+
+/**
+ * The device of every active activation of the product with its entitlement's access data
+ * (the columns of ENTITLEMENTS_FOR_ACCESS_SQL, per device: the warranty depends on the device)
+ * and its place in the release's rollout. $1 product, $2 release.
+ */
+const DEVICES_SQL = `
+SELECT a.id AS activation_id, a.account_id, a.software_version, a.software_channel, a.platform, a.architecture, a.device_type,
+       ${BUCKET_SQL('a.id', '$2::uuid')} AS bucket,
+       e.id, e.status,
+       (SELECT array_agg(f.feature_key) FROM entitlement_feature f WHERE f.entitlement_id = e.id) AS features,
+       CASE WHEN t.entitlement_id IS NULL THEN e.end_date::text ELSE coalesce(t.maintenance_end, e.end_date)::text END AS maintenance_end,
+       coalesce(t.after_expiry, 'KEEP_ACCESS') AS after_expiry,
+       CASE WHEN t.entitlement_id IS NULL THEN e.grace_days ELSE t.expiry_grace_days END AS grace_days,
+       CASE WHEN t.maintenance_end IS NULL AND t.warranty_basis IS NOT NULL THEN
+         ((CASE t.warranty_basis WHEN 'ORDER' THEN e.start_date WHEN 'SHIPMENT' THEN coalesce(a.shipped_on, a.activated_at::date) ELSE a.activated_at::date END)
+           + make_interval(months => t.warranty_months) - interval '1 day')::date::text END AS warranty_end
+  FROM activation a
+  JOIN entitlement e ON e.id = a.entitlement_id
+  LEFT JOIN entitlement_terms t ON t.entitlement_id = e.id
+ WHERE e.product_id = $1 AND a.deactivated_at IS NULL`;
+
+/**
+ * `deliveryStatus` (issue 14 part 3, docs/delivery.md#delivery-status): for a product and a
+ * release (default: its newest published STABLE release), how many active devices run each
+ * version, how many already run the release, how many would be offered it on their next poll,
+ * and how many are held back and why — by the same rule and rollout the polls use — with the
+ * devices held back by lapsed maintenance counted per account as a renewal opportunity.
+ */
+export class DeliveryStatusService {
+  constructor(private readonly db: Db) {}
+
+  async status(ctx: RequestContext, product: string, releaseId: string | null, now: Date = new Date()): Promise<DeliveryStatus> {
+    assertUnscoped(ctx, 'see the delivery status of a whole fleet');
+    const m = this.db.manager;
+    const [p]: { id: string; sku: string }[] = await m.query(isUuid(product) ? `SELECT id, sku FROM product WHERE id = $1` : `SELECT id, sku FROM product WHERE sku = $1`, [product]);
+    if (!p) throw notFound('Product', product);
+    const releases: ReleaseRow[] = await m.query(
+      `SELECT r.*, p.sku FROM release r JOIN product p ON p.id = r.product_id WHERE r.product_id = $1 AND ($2::uuid IS NULL OR r.id = $2::uuid)`,
+      [p.id, releaseId && isUuid(releaseId) ? releaseId : null],
+    );
+    if (releaseId && (!isUuid(releaseId) || releases.length === 0)) throw notFound('Release', releaseId);
+    const target = releaseId
+      ? releases[0]!
+      : releases.filter((r) => r.status === 'PUBLISHED' && r.channel === 'STABLE').sort((a, b) => compareVersionsDesc(a.version, b.version))[0];
+
+    const rows: DeviceRow[] = await m.query(DEVICES_SQL, [p.id, target?.id ?? null]);
+    const versions = new Map<string | null, number>();
+    for (const r of rows) versions.set(r.software_version, (versions.get(r.software_version) ?? 0) + 1);
+    const out: DeliveryStatus = {
+      productId: p.id,
+      sku: p.sku,
+      releaseId: target?.id ?? null,
+      version: target?.version ?? null,
+      devices: rows.length,
+      versions: [...versions.entries()]
+        .map(([version, devices]) => ({ version, devices }))
+        .sort((a, b) => (a.version === null ? 1 : b.version === null ? -1 : compareVersionsDesc(a.version, b.version))),
+      upToDate: 0,
+      offered: 0,
+      heldBack: [],
+      renewalOpportunities: [],
+    };
+    if (!target) return out;
+
+    const [rollout]: { status: string; pct: number }[] = await m.query(`SELECT status, stages[stage + 1] AS pct FROM release_rollout WHERE release_id = $1`, [target.id]);
+    const release = toAccess(target);
+    const reasons = new Map<string, number>();
+    const lapsed = new Map<string, number>();
+    for (const r of rows) {
+      const current = r.software_version ? normalizeVersion(r.software_version) : null;
+      if (current && compareVersionsDesc(current, target.version) <= 0) {
+        out.upToDate++;
+        continue;
+      }
+      const decision = decideReleaseAccess(
+        release,
+        { accountId: r.account_id, activationId: r.activation_id, channel: r.software_channel, currentVersion: current, platform: r.platform, architecture: r.architecture, deviceType: r.device_type },
+        [toEntitlementForAccess(r)],
+        now,
+      );
+      const codes = decision.reasons.map((x) => x.code);
+      if (decision.allowed && rollout) {
+        if (rollout.status === 'HALTED') codes.push('ROLLOUT_HALTED');
+        else if (Number(r.bucket) >= rollout.pct * 100) codes.push('ROLLOUT_NOT_YET');
+      }
+      if (codes.length === 0) {
+        out.offered++;
+        continue;
+      }
+      for (const c of new Set(codes)) reasons.set(c, (reasons.get(c) ?? 0) + 1);
+      if (codes.some((c) => LAPSED_MAINTENANCE.has(c))) lapsed.set(r.account_id, (lapsed.get(r.account_id) ?? 0) + 1);
+    }
+    out.heldBack = [...reasons.entries()].map(([code, devices]) => ({ code, devices })).sort((a, b) => b.devices - a.devices || a.code.localeCompare(b.code));
+    out.renewalOpportunities = [...lapsed.entries()].map(([accountId, devices]) => ({ accountId, devices })).sort((a, b) => b.devices - a.devices || a.accountId.localeCompare(b.accountId));
+    void ctx;
+    return out;
+  }
+}
