@@ -190,6 +190,11 @@ const schema = z.object({
   /** Download links: default and longest lifetime in seconds (createDownloadLink ttlSeconds). */
   EHUB_DOWNLOAD_LINK_TTL_SECONDS: z.coerce.number().int().min(1).default(600),
   EHUB_DOWNLOAD_LINK_MAX_TTL_SECONDS: z.coerce.number().int().min(1).max(604_800).default(86_400),
+  /** Optional MQTT broker for "update available" notices to devices (docs/delivery.md); unset: none are sent. */
+  EHUB_MQTT_URL: z
+    .string()
+    .regex(/^(mqtts?|wss?|tcp|ssl):\/\/\S+$/, 'must be a broker URL such as mqtt://broker:1883 or mqtts://broker:8883')
+    .optional(),
   /** The hub's address as clients reach it (download links served by the hub start with it); unset: http://localhost:<PORT>. */
   EHUB_PUBLIC_URL: z.string().url().optional(),
 });

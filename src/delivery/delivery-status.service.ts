@@ -87,16 +87,42 @@ export class DeliveryStatusService {
     };
     if (!target) return out;
 
-    const [rollout]: { status: string; pct: number }[] = await m.query(`SELECT status, stages[stage + 1] AS pct FROM release_rollout WHERE release_id = $1`, [target.id]);
-    const release = toAccess(target);
     const reasons = new Map<string, number>();
     const lapsed = new Map<string, number>();
-    for (const r of rows) {
-      const current = r.software_version ? normalizeVersion(r.software_version) : null;
-      if (current && compareVersionsDesc(current, target.version) <= 0) {
+    for (const { row: r, upToDate, codes } of await this.judge(target, rows, now)) {
+      if (upToDate) {
         out.upToDate++;
         continue;
       }
+      if (codes.length === 0) {
+        out.offered++;
+        continue;
+      }
+      for (const c of new Set(codes)) reasons.set(c, (reasons.get(c) ?? 0) + 1);
+      if (codes.some((c) => LAPSED_MAINTENANCE.has(c))) lapsed.set(r.account_id, (lapsed.get(r.account_id) ?? 0) + 1);
+    }
+    out.heldBack = [...reasons.entries()].map(([code, devices]) => ({ code, devices })).sort((a, b) => b.devices - a.devices || a.code.localeCompare(b.code));
+    out.renewalOpportunities = [...lapsed.entries()].map(([accountId, devices]) => ({ accountId, devices })).sort((a, b) => b.devices - a.devices || a.accountId.localeCompare(b.accountId));
+    return out;
+  }
+
+  /** The active devices that would be offered `releaseId` on their next poll (for the update notices). */
+  async offeredDevices(releaseId: string, now: Date = new Date()): Promise<{ activationId: string; accountId: string; version: string; sku: string }[]> {
+    const [target]: ReleaseRow[] = await this.db.manager.query(`SELECT r.*, p.sku FROM release r JOIN product p ON p.id = r.product_id WHERE r.id = $1`, [releaseId]);
+    if (!target) return [];
+    const rows: DeviceRow[] = await this.db.manager.query(DEVICES_SQL, [target.product_id, target.id]);
+    return (await this.judge(target, rows, now))
+      .filter((j) => !j.upToDate && j.codes.length === 0)
+      .map((j) => ({ activationId: j.row.activation_id, accountId: j.row.account_id, version: target.version, sku: target.sku }));
+  }
+
+  /** Each device against the release: already on it (or newer), or the reasons it is held back (none: offered). */
+  private async judge(target: ReleaseRow, rows: DeviceRow[], now: Date): Promise<{ row: DeviceRow; upToDate: boolean; codes: string[] }[]> {
+    const [rollout]: { status: string; pct: number }[] = await this.db.manager.query(`SELECT status, stages[stage + 1] AS pct FROM release_rollout WHERE release_id = $1`, [target.id]);
+    const release = toAccess(target);
+    return rows.map((r) => {
+      const current = r.software_version ? normalizeVersion(r.software_version) : null;
+      if (current && compareVersionsDesc(current, target.version) <= 0) return { row: r, upToDate: true, codes: [] };
       const decision = decideReleaseAccess(
         release,
         { accountId: r.account_id, activationId: r.activation_id, channel: r.software_channel, currentVersion: current, platform: r.platform, architecture: r.architecture, deviceType: r.device_type },
@@ -108,16 +134,7 @@ export class DeliveryStatusService {
         if (rollout.status === 'HALTED') codes.push('ROLLOUT_HALTED');
         else if (Number(r.bucket) >= rollout.pct * 100) codes.push('ROLLOUT_NOT_YET');
       }
-      if (codes.length === 0) {
-        out.offered++;
-        continue;
-      }
-      for (const c of new Set(codes)) reasons.set(c, (reasons.get(c) ?? 0) + 1);
-      if (codes.some((c) => LAPSED_MAINTENANCE.has(c))) lapsed.set(r.account_id, (lapsed.get(r.account_id) ?? 0) + 1);
-    }
-    out.heldBack = [...reasons.entries()].map(([code, devices]) => ({ code, devices })).sort((a, b) => b.devices - a.devices || a.code.localeCompare(b.code));
-    out.renewalOpportunities = [...lapsed.entries()].map(([accountId, devices]) => ({ accountId, devices })).sort((a, b) => b.devices - a.devices || a.accountId.localeCompare(b.accountId));
-    void ctx;
-    return out;
+      return { row: r, upToDate: false, codes };
+    });
   }
 }

@@ -99,6 +99,8 @@ class TooLarge extends Error {
  */
 export class DeliveryService {
   readonly links: LinkSigner;
+  /** Called after a release became PUBLISHED (wired to the update notices in src/server/services.ts). */
+  onPublished?: (releaseId: string) => void;
 
   constructor(
     private readonly db: Db,
@@ -128,6 +130,7 @@ export class DeliveryService {
     const features = input.requiredFeatures?.map((f) => f.trim()).filter(Boolean);
     const tags = (list?: string[]) => (list ? [...new Set(list.map(normalizeTag).filter(Boolean))].sort() : undefined);
 
+    let publishedNow = false;
     const id = await this.db.tx(ctx, async (tx) => {
       const m = tx.manager;
       const products: { id: string }[] = await m.query(isUuid(input.product) ? `SELECT id FROM product WHERE id = $1` : `SELECT id FROM product WHERE sku = $1`, [input.product]);
@@ -177,8 +180,11 @@ export class DeliveryService {
       );
       const [after]: ReleaseRow[] = await m.query(`${RELEASE_SELECT} WHERE r.id = $1`, [row!.id]);
       tx.audit({ entity: 'Release', entityId: row!.id, action: before ? 'UPDATE' : 'CREATE', before: before ?? null, after });
+      publishedNow = status === 'PUBLISHED' && before?.status !== 'PUBLISHED';
       return row!.id;
     });
+    // After the commit: the "update available" notices (MQTT, when configured). Never fails the write.
+    if (publishedNow) this.onPublished?.(id);
     return this.release(ctx, id);
   }
 

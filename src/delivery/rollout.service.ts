@@ -38,7 +38,10 @@ SELECT r.*, d.admitted AS devices_admitted, d.total AS devices_total
 
 /** Staged rollouts of releases to devices (docs/delivery.md#staged-rollouts, ADR 0040). */
 export class RolloutService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly notices?: { releaseAvailable(releaseId: string): void },
+  ) {}
 
   async get(ctx: RequestContext, releaseId: string): Promise<Rollout | null> {
     await this.release(this.db.manager, releaseId);
@@ -69,6 +72,7 @@ export class RolloutService {
       if (inserted.length === 0) throw conflict('ROLLOUT_EXISTS', `Release ${rel.version} already has a rollout: advance, halt or resume it`, { release: rel.id });
       tx.audit({ entity: 'Rollout', entityId: rel.id, action: 'CREATE', after: { stages, failureThreshold: threshold, minReports, autoAdvance: input.autoAdvance ?? true } });
     });
+    this.notices?.releaseAvailable(input.release);
     return (await this.get(ctx, input.release))!;
   }
 
@@ -100,6 +104,7 @@ export class RolloutService {
 
   private async change(ctx: RequestContext, releaseId: string, action: string, decide: (r: RolloutRow) => { sql: string; params: unknown[] } | null): Promise<Rollout> {
     assertUnscoped(ctx, 'run rollouts');
+    let changed = false;
     await this.db.tx(ctx, async (tx) => {
       await this.release(tx.manager, releaseId);
       const [r]: RolloutRow[] = await tx.manager.query(`SELECT * FROM release_rollout WHERE release_id = $1 FOR UPDATE`, [releaseId]);
@@ -108,7 +113,10 @@ export class RolloutService {
       if (!change) return;
       await tx.manager.query(`UPDATE release_rollout SET ${change.sql}, updated_at = now() WHERE release_id = $1`, [releaseId, ...change.params]);
       tx.audit({ entity: 'Rollout', entityId: releaseId, action, before: { status: r.status, stage: r.stage }, after: { params: change.params } });
+      changed = true;
     });
+    // More devices may be offered the release now: tell them (MQTT, when configured).
+    if (changed && action !== 'HALT') this.notices?.releaseAvailable(releaseId);
     return (await this.get(ctx, releaseId))!;
   }
 

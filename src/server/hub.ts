@@ -167,6 +167,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
       log.debug('jobs stopped');
       if (flushTimer) clearInterval(flushTimer);
       await services?.identity.stop();
+      await services?.updateNotices.close();
       await services?.apiKeys.flushLastUsed().catch((err) => log.warn({ err }, 'could not record key use'));
     } finally {
       await db.close(); // close the pool, stop embedded PostgreSQL

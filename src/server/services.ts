@@ -28,6 +28,8 @@ import { DeliveryService } from '../delivery/delivery.service';
 import { DeviceUpdateService } from '../delivery/device-updates.service';
 import { RolloutService } from '../delivery/rollout.service';
 import { DeliveryStatusService } from '../delivery/delivery-status.service';
+import { UpdateNotices } from '../delivery/update-notices';
+import pino from 'pino';
 import { SupportService } from '../support/support.service';
 
 /** The hub's services, built once per process and shared by resolvers, the CLI and jobs. */
@@ -60,6 +62,7 @@ export interface Services {
   deviceUpdates: DeviceUpdateService;
   rollouts: RolloutService;
   deliveryStatus: DeliveryStatusService;
+  updateNotices: UpdateNotices;
   support: SupportService;
 }
 
@@ -88,6 +91,10 @@ export function createServices(db: Db, config: Config): Services {
   const apiKeys = new ApiKeyService(db);
   // Artifacts are signed with the certificate signing keys: one JWKS verifies both.
   const delivery = new DeliveryService(db, config, certificates.signingKeys);
+  const deliveryStatus = new DeliveryStatusService(db);
+  // Background notices log on their own logger (services have none): warnings about the broker.
+  const updateNotices = new UpdateNotices(config.EHUB_MQTT_URL, deliveryStatus, pino({ name: 'update-notices', level: config.LOG_LEVEL }));
+  delivery.onPublished = (releaseId) => updateNotices.releaseAvailable(releaseId);
   return {
     db,
     config,
@@ -115,8 +122,9 @@ export function createServices(db: Db, config: Config): Services {
     modelFit: new ModelFitService(db, config),
     delivery,
     deviceUpdates: new DeviceUpdateService(db, apiKeys, delivery),
-    rollouts: new RolloutService(db),
-    deliveryStatus: new DeliveryStatusService(db),
+    rollouts: new RolloutService(db, updateNotices),
+    deliveryStatus,
+    updateNotices,
     support: new SupportService(db, config.EHUB_TIME_ZONE),
   };
 }

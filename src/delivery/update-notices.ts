@@ -1,0 +1,83 @@
+import type { Logger } from 'pino';
+import type { DeliveryStatusService } from './delivery-status.service';
+
+/** What a connected MQTT client needs (MQTT.js's `MqttClient`, narrowed). */
+interface Publisher {
+  publishAsync(topic: string, message: string, opts: { qos: 1; retain: boolean }): Promise<unknown>;
+  endAsync(force?: boolean): Promise<void>;
+}
+
+/**
+ * "Update available" notices over MQTT (issue 14 part 3, docs/delivery.md#update-notices): with
+ * EHUB_MQTT_URL set, when a release becomes available to devices — published without a
+ * rollout, a rollout started, advanced or resumed by an operator — the hub publishes a small
+ * JSON notice `{ "release", "product", "version" }` (no URL, no secret: the device polls
+ * for its links with its own token) to `ehub/<accountId>/devices/<deviceId>/update`, QoS 1,
+ * not retained, for every device that would now be offered it. Devices may then poll seldom.
+ *
+ * Never in the way: notices go out after the change committed, in the background; a broker
+ * that is down or refuses is logged and counted, and the change stands. Unset: nothing.
+ */
+export class UpdateNotices {
+  private client: Promise<Publisher> | null = null;
+  /** Notices published and failed since start (tests and logs). */
+  readonly counts = { published: 0, failed: 0 };
+  private pending = new Set<Promise<void>>();
+
+  constructor(
+    private readonly url: string | undefined,
+    private readonly status: DeliveryStatusService,
+    private readonly log: Logger,
+  ) {}
+
+  get enabled(): boolean {
+    return Boolean(this.url);
+  }
+
+  /** Sends the notices for `releaseId` in the background (never throws). */
+  releaseAvailable(releaseId: string): void {
+    if (!this.url) return;
+    const work = this.send(releaseId).catch((err: unknown) => {
+      this.counts.failed++;
+      this.log.warn({ err, release: releaseId }, 'update notices not sent (MQTT)');
+    });
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work));
+  }
+
+  /** Waits for the notices under way (tests; shutdown). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
+
+  async close(): Promise<void> {
+    await this.settle();
+    const c = this.client;
+    this.client = null;
+    if (c) await (await c.catch(() => null))?.endAsync(true).catch(() => undefined);
+  }
+
+  private async send(releaseId: string): Promise<void> {
+    const devices = await this.status.offeredDevices(releaseId);
+    if (devices.length === 0) return;
+    const client = await this.connect();
+    for (const d of devices) {
+      const topic = `ehub/${d.accountId}/devices/${d.activationId}/update`;
+      await client.publishAsync(topic, JSON.stringify({ release: releaseId, product: d.sku, version: d.version }), { qos: 1, retain: false });
+      this.counts.published++;
+    }
+    this.log.info({ release: releaseId, devices: devices.length }, 'update notices published (MQTT)');
+  }
+
+  private connect(): Promise<Publisher> {
+    if (!this.client) {
+      this.client = (async () => {
+        const mqtt = await import('mqtt');
+        return (await mqtt.connectAsync(this.url!, { connectTimeout: 5_000, reconnectPeriod: 5_000, clientId: `ehub-${Math.random().toString(36).slice(2, 10)}` })) as unknown as Publisher;
+      })();
+      // A failed connection is forgotten, so the next notice tries again.
+      this.client.catch(() => (this.client = null));
+    }
+    return this.client;
+  }
+}

@@ -1,0 +1,109 @@
+import mqtt from 'mqtt';
+import { startTestHub, type TestHub } from '../support/test-hub';
+import { createAccount, day, grant, seedLicensingCatalog } from '../licensing/licensing-support';
+import { BUCKET_SQL } from '../../src/delivery/rollout';
+
+/**
+ * "Update available" notices over MQTT (issue 14 part 3) against the machine's Mosquitto on
+ * 127.0.0.1:1883 (.ci/run starts it when it is not running), received by a real MQTT.js
+ * subscriber: one small notice per device the release is now offered to — none to devices
+ * outside their entitlement or outside the rollout's stage — and a broker that is down does
+ * not stop a release from being published.
+ */
+const BROKER = process.env.EHUB_TEST_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+let hub: TestHub;
+let sub: mqtt.MqttClient;
+const got: { topic: string; body: Record<string, unknown> }[] = [];
+let fleet: string;
+let fleetDevices: string[] = [];
+let lapsedDevices: string[] = [];
+
+const UPSERT = `mutation ($i: UpsertReleaseInput!) { upsertRelease(input: $i) { id } }`;
+const waitFor = async (what: () => boolean, ms = 10_000) => {
+  const until = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > until) throw new Error(`timed out; notices so far: ${JSON.stringify(got.map((g) => g.topic))}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+beforeAll(async () => {
+  hub = await startTestHub({ EHUB_MQTT_URL: BROKER });
+  await seedLicensingCatalog(hub);
+  fleet = await createAccount(hub, 'Notice Fleet');
+  const lapsed = await createAccount(hub, 'Notice Lapsed');
+  const ok = await grant(hub, fleet, { sku: 'L-DEV', quantity: 6, startDate: day(-200), terms: { maintenanceEnd: '2099-12-31', afterExpiry: 'RESTRICT_TO_RELEASED' } });
+  const old = await grant(hub, lapsed, { sku: 'L-DEV', quantity: 2, startDate: day(-200), terms: { maintenanceEnd: day(-20), afterExpiry: 'RESTRICT_TO_RELEASED' } });
+  fleetDevices = (await hub.ds.query(
+    `INSERT INTO activation (entitlement_id, account_id, fingerprint, platform, activated_at, last_seen_at, software_version)
+     SELECT $1, $2, 'nf-' || g, 'linux', now(), now(), '2.3.0' FROM generate_series(0, 5) g RETURNING id`,
+    [ok, fleet],
+  )).map((r: { id: string }) => r.id);
+  lapsedDevices = (await hub.ds.query(
+    `INSERT INTO activation (entitlement_id, account_id, fingerprint, platform, activated_at, last_seen_at, software_version)
+     SELECT $1, $2, 'nl-' || g, 'linux', now(), now(), '2.3.0' FROM generate_series(0, 1) g RETURNING id`,
+    [old, lapsed],
+  )).map((r: { id: string }) => r.id);
+  sub = await mqtt.connectAsync(BROKER, { clientId: `ehub-test-${Date.now()}` });
+  await sub.subscribeAsync('ehub/+/devices/+/update', { qos: 1 });
+  sub.on('message', (topic, payload) => got.push({ topic, body: JSON.parse(payload.toString('utf8')) as Record<string, unknown> }));
+});
+afterAll(async () => {
+  await sub?.endAsync(true);
+  await hub?.services.updateNotices.close();
+  await hub?.close();
+});
+
+describe('update notices over MQTT', () => {
+  jest.setTimeout(60_000);
+
+  it('publishing a release notifies each device it is offered to, with no URL or secret; lapsed devices hear nothing', async () => {
+    const { upsertRelease } = await hub.ok<{ upsertRelease: { id: string } }>(UPSERT, { i: { product: 'L-DEV', version: '2.4.0', status: 'DRAFT', releaseDate: `${day(-5)}T00:00:00.000Z` } });
+    await hub.services.updateNotices.settle();
+    expect(got).toEqual([]); // a draft is offered to nobody
+    await hub.ok(UPSERT, { i: { product: 'L-DEV', version: '2.4.0', status: 'PUBLISHED' } });
+    await hub.services.updateNotices.settle();
+    await waitFor(() => got.length >= fleetDevices.length);
+    await new Promise((r) => setTimeout(r, 300)); // nothing more arrives
+    expect(got.map((g) => g.topic).sort()).toEqual(fleetDevices.map((d) => `ehub/${fleet}/devices/${d}/update`).sort());
+    for (const g of got) expect(g.body).toEqual({ release: upsertRelease.id, product: 'L-DEV', version: '2.4.0' });
+    for (const d of lapsedDevices) expect(got.some((g) => g.topic.includes(d))).toBe(false);
+    expect(JSON.stringify(got)).not.toMatch(/https?:|token|signature/i);
+    // Publishing again (an update of a published release) sends nothing new.
+    await hub.ok(UPSERT, { i: { product: 'L-DEV', version: '2.4.0', notes: 'typo fixed' } });
+    await hub.services.updateNotices.settle();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got).toHaveLength(fleetDevices.length);
+  });
+
+  it('a rollout notifies the devices of its stage, and an advance the devices it adds', async () => {
+    got.length = 0;
+    const { upsertRelease } = await hub.ok<{ upsertRelease: { id: string } }>(UPSERT, { i: { product: 'L-DEV', version: '2.5.0', status: 'DRAFT', releaseDate: `${day(-1)}T00:00:00.000Z` } });
+    const r = upsertRelease.id;
+    await hub.ok(`mutation($r: ID!) { startRollout(input: { release: $r, stages: [40, 100] }) { stage } }`, { r });
+    await hub.ok(UPSERT, { i: { product: 'L-DEV', version: '2.5.0', status: 'PUBLISHED' } });
+    await hub.services.updateNotices.settle();
+    const inStage: string[] = (await hub.ds.query(`SELECT id FROM activation WHERE id = ANY($1::uuid[]) AND ${BUCKET_SQL('id', '$2::uuid')} < 4000`, [fleetDevices, r])).map((x: { id: string }) => x.id);
+    await waitFor(() => got.length >= inStage.length);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(got.map((g) => g.topic).sort()).toEqual(inStage.map((d) => `ehub/${fleet}/devices/${d}/update`).sort());
+    got.length = 0;
+    await hub.ok(`mutation($r: ID!) { advanceRollout(release: $r) { percent } }`, { r });
+    await hub.services.updateNotices.settle();
+    await waitFor(() => got.length >= fleetDevices.length);
+    expect(new Set(got.map((g) => g.topic))).toEqual(new Set(fleetDevices.map((d) => `ehub/${fleet}/devices/${d}/update`)));
+  });
+
+  it('a broker that is down does not stop a release from being published', async () => {
+    const down = await startTestHub({ EHUB_MQTT_URL: 'mqtt://127.0.0.1:9' }, { attachTo: hub });
+    try {
+      const res = await down.ok<{ upsertRelease: { id: string } }>(UPSERT, { i: { product: 'L-DEV', version: '2.6.0', status: 'PUBLISHED', releaseDate: `${day(-1)}T00:00:00.000Z` } });
+      expect(res.upsertRelease.id).toBeTruthy();
+      await down.services.updateNotices.settle();
+      expect(down.services.updateNotices.counts).toEqual({ published: 0, failed: 1 });
+    } finally {
+      await down.services.updateNotices.close();
+      await down.close();
+    }
+  });
+});
