@@ -4,7 +4,7 @@ import type { Config } from 'jest';
 // test/ and run over HTTP against a real PostgreSQL started once in globalSetup.
 const config: Config = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/src', '<rootDir>/test', '<rootDir>/connectors', '<rootDir>/migrations'],
+  roots: ['<rootDir>/src', '<rootDir>/test', '<rootDir>/connectors', '<rootDir>/migrations', '<rootDir>/clients'],
   testMatch: ['**/*.spec.ts', '**/*.int-spec.ts'],
   transform: {
     '^.+\\.ts$': [
