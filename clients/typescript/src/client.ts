@@ -1,6 +1,6 @@
 import { EntitlementError, HubError, HubUnreachableError, isRetryable } from './errors';
 import { MemoryStore, type OfflineStore } from './store';
-import { GraphQLTransport, type Activation, type HubCheck, type HubConsume, type LeaseState, type Seat, type Transport, type UsageEvent, type UsageResult } from './transport';
+import { GraphQLTransport, RestTransport, type Activation, type HubCheck, type HubConsume, type LeaseState, type Seat, type Transport, type UsageEvent, type UsageResult } from './transport';
 import { entitlementStateAt, verifyCertificate, type CertificatePayload, type Jwks } from './verify';
 
 export interface OfflineOptions {
@@ -28,8 +28,8 @@ export interface ClientOptions {
   /** Usage batching: send when this many events wait (default 100, at most 1000) or after flushIntervalMs (default 5000). */
   usageBatchSize?: number;
   usageFlushIntervalMs?: number;
-  /** Replaces the GraphQL transport (e.g. a future REST one). */
-  transport?: Transport;
+  /** 'graphql' (default), 'rest' (the plain-HTTP licensing routes, /v1/check…), or any Transport. */
+  transport?: 'graphql' | 'rest' | Transport;
   /** The clock (milliseconds since the epoch); for tests. */
   now?: () => number;
 }
@@ -79,7 +79,9 @@ export class EntitlementClient {
     if (!opts.url || !opts.apiKey || !opts.accountId) throw new EntitlementError('url, apiKey and accountId are required', 'BAD_OPTIONS');
     this.accountId = opts.accountId;
     const f = opts.fetch ?? globalThis.fetch.bind(globalThis);
-    this.transport = opts.transport ?? new GraphQLTransport({ url: opts.url, apiKey: opts.apiKey, fetch: f });
+    const conn = { url: opts.url, apiKey: opts.apiKey, fetch: f };
+    this.transport =
+      opts.transport === undefined || opts.transport === 'graphql' ? new GraphQLTransport(conn) : opts.transport === 'rest' ? new RestTransport(conn) : opts.transport;
     this.store = opts.offline?.store ?? new MemoryStore();
     this.policy = opts.offline?.policy ?? 'fail-closed';
     this.graceSeconds = opts.offline?.graceSeconds ?? 86400;

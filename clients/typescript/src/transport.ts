@@ -202,3 +202,75 @@ export class GraphQLTransport implements Transport {
     return (await res.json()) as Jwks;
   }
 }
+
+/**
+ * The plain-HTTP transport (docs/licensing-http.md): POST /v1/check, /v1/consume,
+ * /v1/activations, /v1/seats, /v1/leases…; same answers and codes as GraphQL. Usage and
+ * certificates (no licensing route of their own here) go through GraphQL.
+ */
+export class RestTransport implements Transport {
+  private readonly graphql: GraphQLTransport;
+  constructor(private readonly opts: { url: string; apiKey: string; fetch: typeof fetch }) {
+    this.graphql = new GraphQLTransport(opts);
+  }
+
+  private async post<T>(path: string, body: Record<string, unknown>): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.opts.fetch(`${this.opts.url.replace(/\/$/, '')}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.opts.apiKey}` },
+        body: JSON.stringify(Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined))),
+      });
+    } catch (err) {
+      throw new HubUnreachableError(`The hub could not be reached: ${(err as Error).message}`);
+    }
+    if (res.status >= 500) throw new HubUnreachableError(`The hub answered ${res.status}`, res.status);
+    let answer: { errors?: { message: string; extensions?: { code?: string; subCode?: string } }[] } & Record<string, unknown>;
+    try {
+      answer = (await res.json()) as typeof answer;
+    } catch {
+      throw new HubError(`The hub answered ${res.status} without JSON`, 'BAD_RESPONSE', undefined, res.status);
+    }
+    const e = answer.errors?.[0];
+    if (e || !res.ok) throw new HubError(e?.message ?? `The hub answered ${res.status}`, e?.extensions?.code ?? 'BAD_RESPONSE', e?.extensions?.subCode, res.status);
+    return answer as T;
+  }
+
+  check(a: Parameters<Transport['check']>[0]) {
+    return this.post<HubCheck>('/v1/check', a);
+  }
+  consume(a: Parameters<Transport['consume']>[0]) {
+    return this.post<HubConsume>('/v1/consume', a);
+  }
+  activateDevice(a: Parameters<Transport['activateDevice']>[0]) {
+    return this.post<Activation>('/v1/activations', a);
+  }
+  deactivateDevice(a: Parameters<Transport['deactivateDevice']>[0]) {
+    return this.post<Activation>('/v1/activations/deactivate', a);
+  }
+  checkoutLease(a: Parameters<Transport['checkoutLease']>[0]) {
+    return this.post<LeaseState>('/v1/leases', a);
+  }
+  heartbeatLease(a: Parameters<Transport['heartbeatLease']>[0]) {
+    return this.post<LeaseState>(`/v1/leases/${encodeURIComponent(a.leaseId)}/heartbeat`, { ttlSeconds: a.ttlSeconds });
+  }
+  checkinLease(a: Parameters<Transport['checkinLease']>[0]) {
+    return this.post<LeaseState>(`/v1/leases/${encodeURIComponent(a.leaseId)}/checkin`, {});
+  }
+  assignSeat(a: Parameters<Transport['assignSeat']>[0]) {
+    return this.post<Seat>('/v1/seats', a);
+  }
+  releaseSeat(a: Parameters<Transport['releaseSeat']>[0]) {
+    return this.post<Seat>('/v1/seats/release', a);
+  }
+  recordUsage(events: UsageEvent[]) {
+    return this.graphql.recordUsage(events);
+  }
+  issueCertificate(a: Parameters<Transport['issueCertificate']>[0]) {
+    return this.graphql.issueCertificate(a);
+  }
+  fetchJwks() {
+    return this.graphql.fetchJwks();
+  }
+}

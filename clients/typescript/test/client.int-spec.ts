@@ -37,8 +37,9 @@ function losingFetch(match: RegExp, n: number) {
   const f: typeof fetch = async (input, init) => {
     const body = String(init?.body ?? '');
     calls.push(body);
+    const target = `${String(input)} ${body}`;
     const res = await fetch(input, init);
-    if (match.test(body) && lost < n) {
+    if (match.test(target) && lost < n) {
       lost++;
       await res.text();
       throw new TypeError('fetch failed (answer lost)');
@@ -131,6 +132,44 @@ describe('online, against a real hub', () => {
     await expect(second.heartbeat()).rejects.toMatchObject({ subCode: 'LEASE_EXPIRED' });
     expect(await lost).toMatchObject({ reason: 'LEASE_EXPIRED' });
     expect(second.live).toBe(false);
+    await c.close();
+  });
+});
+
+describe('the REST transport (plain-HTTP licensing routes): same API, same answers', () => {
+  let acct: string;
+  let r: { dev: string; seat: string; float: string; meter: string };
+  beforeAll(async () => {
+    acct = await createAccount(hub, 'SDK REST Customer');
+    r = {
+      dev: await grant(hub, acct, { sku: 'L-DEV', quantity: 1 }),
+      seat: await grant(hub, acct, { sku: 'L-SEAT', quantity: 1 }),
+      float: await grant(hub, acct, { sku: 'L-FLOAT', quantity: 1 }),
+      meter: await grant(hub, acct, { sku: 'L-METER' }),
+    };
+  });
+
+  it('check, devices, seats, consume with a retried key, leases, typed errors', async () => {
+    const lf = losingFetch(/\/v1\/consume/, 1);
+    const c = client({ accountId: acct, transport: 'rest', fetch: lf.fetch });
+    expect(await c.check('lic.device', { deviceFingerprint: 'r-1' })).toMatchObject({ allowed: false, code: 'DEVICE_NOT_ACTIVATED', source: 'hub' });
+    expect(await c.activate(r.dev, 'r-1')).toMatchObject({ entitlementId: r.dev, fingerprint: 'r-1', active: true });
+    expect(await c.check('lic.device', { deviceFingerprint: 'r-1' })).toMatchObject({ allowed: true, source: 'hub', entitlementId: r.dev });
+    await expect(c.activate(r.dev, 'r-2')).rejects.toMatchObject({ name: 'HubError', code: 'LIMIT_EXCEEDED', subCode: 'ENTITLEMENT_DEVICE_LIMIT_EXCEEDED', status: 409 });
+    expect(await c.deactivate(r.dev, 'r-1')).toMatchObject({ active: false });
+    expect(await c.assignSeat(r.seat, 'bo@example.com')).toMatchObject({ active: true });
+    expect(await c.releaseSeat(r.seat, 'bo@example.com')).toMatchObject({ active: false });
+
+    expect(await c.consume('lic.api', 4)).toMatchObject({ allowed: true, replayed: true, consumed: '4' });
+    expect(lf.lost()).toBe(1);
+
+    const lease = await c.checkoutLease(r.float, 'rest-host', { ttlSeconds: 60, heartbeatIntervalMs: 20 });
+    await waitFor(lease, 'heartbeat');
+    await lease.checkin();
+    const again = await c.checkoutLease(r.float, 'rest-host-2', { ttlSeconds: 60, heartbeatIntervalMs: 60_000 });
+    await hub.ok('mutation($id: ID!) { checkinLease(leaseId: $id) { id } }', { id: again.id });
+    await expect(again.heartbeat()).rejects.toMatchObject({ code: 'CONFLICT', subCode: 'LEASE_EXPIRED' });
+    expect(again.live).toBe(false);
     await c.close();
   });
 });
