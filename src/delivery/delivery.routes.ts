@@ -1,21 +1,18 @@
 import type { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Roles } from '../auth/role';
-import { authenticateRequest, sendError } from '../auth/http-auth';
+import { authenticateRequest, sendAppError, sendError } from '../auth/http-auth';
 import { AppError } from '../common/errors';
 import type { RequestContext } from '../common/context';
 import type { Services } from '../server/services';
 import { parseRange } from './links';
 import type { ServingStore } from './storage/store';
 
-const STATUS: Record<string, number> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409, LIMIT_EXCEEDED: 413 };
+/** Here a limit is the artifact size limit: 413. */
+const STATUS_OVERRIDES = { LIMIT_EXCEEDED: 413 };
 const OCTETS = 'application/octet-stream';
 
-function sendAppError(reply: FastifyReply, err: AppError) {
-  const { code: _c, subCode: _s, ...details } = err.extensions as Record<string, unknown>;
-  return sendError(reply, STATUS[err.code] ?? 400, err.code, err.subCode, err.message, details);
-}
 
 /**
  * PUT /v1/releases/:id/artifacts/:name — an artifact's bytes (application/octet-stream),
@@ -61,7 +58,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, services: Services)
             // Refused before the body was read: do not wait for the rest of it.
             if (!body.readableEnded) void reply.header('connection', 'close');
             if (err.subCode === 'ARTIFACT_TOO_LARGE') return sendError(reply, 413, 'PAYLOAD_TOO_LARGE', err.subCode, err.message, { limit: max });
-            return sendAppError(reply, err);
+            return sendAppError(reply, err, STATUS_OVERRIDES);
           }
           if (body.destroyed || (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
             req.log.info({ err: (err as Error).message }, 'artifact body ended early; nothing kept');

@@ -1,12 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { sendError } from '../auth/http-auth';
+import { sendAppError } from '../auth/http-auth';
 import { AppError } from '../common/errors';
 import type { RequestContext } from '../common/context';
 import type { Services } from '../server/services';
 import type { PollQuery } from './device-updates.service';
 
-const STATUS: Record<string, number> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409 };
 
 function bearer(req: FastifyRequest): string | null {
   const m = req.headers.authorization ? /^Bearer\s+(\S+)$/i.exec(req.headers.authorization) : null;
@@ -15,8 +14,7 @@ function bearer(req: FastifyRequest): string | null {
 
 function fail(reply: FastifyReply, err: unknown) {
   if (!(err instanceof AppError)) throw err;
-  const { code: _c, subCode: _s, ...details } = err.extensions as Record<string, unknown>;
-  return sendError(reply, STATUS[err.code] ?? 400, err.code, err.subCode, err.message, details);
+  return sendAppError(reply, err);
 }
 
 /**

@@ -1,7 +1,7 @@
 import Ajv from 'ajv';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import type { Logger } from 'pino';
-import { authenticateRequest, sendError } from '../auth/http-auth';
+import { authenticateRequest, sendAppError, sendError } from '../auth/http-auth';
 import { Role, Roles } from '../auth/role';
 import type { RequestContext } from '../common/context';
 import { AppError, type FieldError } from '../common/errors';
@@ -41,17 +41,8 @@ export const LICENSING_ROUTES = new Set([
   '/v1/leases/:id/checkin',
 ]);
 
-/** HTTP status of each error code (the GraphQL API carries the code in the body instead). */
-export const HTTP_STATUS: Record<string, number> = {
-  BAD_USER_INPUT: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  // A limit of the entitlement (devices, seats, leases): a refusal of this request, not of the client's rate.
-  LIMIT_EXCEEDED: 409,
-  UPSTREAM_UNAVAILABLE: 503,
-};
+/** A limit of the entitlement (devices, seats, leases) refuses this request, not the client's rate (429): 409. */
+const STATUS_OVERRIDES = { LIMIT_EXCEEDED: 409, UPSTREAM_UNAVAILABLE: 503 };
 
 const str = (max: number, min = 1) => ({ type: 'string', minLength: min, maxLength: max });
 const uuid = { type: 'string', minLength: 1, maxLength: 100 };
@@ -129,10 +120,7 @@ export function registerLicensingRoutes(app: FastifyInstance, services: Services
       try {
         return reply.code(200).send(await handler(ctx, (req.body ?? {}) as B, req.params as P));
       } catch (err) {
-        if (err instanceof AppError) {
-          const { code: _c, subCode: _s, ...details } = err.extensions as Record<string, unknown>;
-          return sendError(reply, HTTP_STATUS[err.code] ?? 400, err.code, err.subCode, err.message, details);
-        }
+        if (err instanceof AppError) return sendAppError(reply, err, STATUS_OVERRIDES);
         throw err;
       }
     });

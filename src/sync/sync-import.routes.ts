@@ -3,13 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { CSV_OBJECTS, parseOptions, storeUpload, type CsvObject } from '../../connectors/csv';
 import { Roles } from '../auth/role';
-import { authenticateRequest, sendError } from '../auth/http-auth';
+import { authenticateRequest, httpStatus, sendError } from '../auth/http-auth';
 import { AppError } from '../common/errors';
 import type { RequestContext } from '../common/context';
 import type { Services } from '../server/services';
 import { SyncTrigger } from './sync.entities';
 
-const STATUS: Record<string, number> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409 };
 
 /**
  * POST /v1/imports/:connection/:object — a CSV file (`text/csv`) for a `csv` connection.
@@ -58,7 +57,7 @@ export function registerImportRoutes(app: FastifyInstance, services: Services): 
         try {
           conn = await services.sync.connectionByName(name);
         } catch (err) {
-          if (err instanceof AppError) return sendError(reply, STATUS[err.code] ?? 400, err.code, err.subCode, err.message);
+          if (err instanceof AppError) return sendError(reply, httpStatus(err.code), err.code, err.subCode, err.message);
           throw err;
         }
         if (conn.type !== 'csv') {
@@ -109,7 +108,7 @@ export function registerImportRoutes(app: FastifyInstance, services: Services): 
             const run = runs.find((r) => r.object === object) ?? null;
             return reply.code(200).send({ file, duplicate: false, runId: run?.id ?? null, run });
           } catch (err) {
-            if (err instanceof AppError) return sendError(reply, STATUS[err.code] ?? 400, err.code, err.subCode, err.message);
+            if (err instanceof AppError) return sendError(reply, httpStatus(err.code), err.code, err.subCode, err.message);
             throw err;
           }
         }
