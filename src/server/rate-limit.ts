@@ -1,4 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
+import { authenticateRequest } from '../auth/http-auth';
+import { AppError } from '../common/errors';
 import { LICENSING_ROUTES } from '../licensing/licensing.routes';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Kind, parse } from 'graphql';
@@ -91,15 +93,10 @@ function isLicensing(req: FastifyRequest): boolean {
   return fields !== null && fields.length > 0 && fields.every((f) => LICENSING_OPERATIONS.has(f));
 }
 
-/** The principal a request's bearer key stands for, or null (no key, or one that does not authenticate). */
-const principals = new WeakMap<FastifyRequest, Principal | null>();
+/** The principal a request's bearer key stands for, or null (no key, or one that does not authenticate). One lookup per request (shared with the routes). */
 export async function requestPrincipal(services: Services, req: FastifyRequest): Promise<Principal | null> {
-  if (principals.has(req)) return principals.get(req)!;
-  const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-  let principal: Principal | null = null;
-  if (m) principal = await services.apiKeys.authenticate(m[1]!).catch(() => null);
-  principals.set(req, principal);
-  return principal;
+  const principal = await authenticateRequest(services.apiKeys, req).catch(() => null);
+  return principal instanceof AppError ? null : principal;
 }
 
 /**
