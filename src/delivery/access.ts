@@ -191,15 +191,22 @@ export async function loadEntitlementsForAccess(m: EntityManager, productId: str
   return rows.map(toEntitlementForAccess);
 }
 
-/** The loader's statement: $1 product, $2 account (or null), $3 activation (or null). Device polls embed it in their one read. */
-export const ENTITLEMENTS_FOR_ACCESS_SQL = `SELECT e.id, e.status,
+/**
+ * What the rule reads of an entitlement (the columns of EntitlementAccessRow), over aliases
+ * `e` (entitlement), `t` (its entitlement_terms, left-joined) and `a` (the device's
+ * activation, left-joined; a null one means no device, so no warranty-bound end).
+ */
+export const ENTITLEMENT_ACCESS_COLUMNS = `e.id, e.status,
             (SELECT array_agg(f.feature_key) FROM entitlement_feature f WHERE f.entitlement_id = e.id) AS features,
             CASE WHEN t.entitlement_id IS NULL THEN e.end_date::text ELSE coalesce(t.maintenance_end, e.end_date)::text END AS maintenance_end,
             coalesce(t.after_expiry, 'KEEP_ACCESS') AS after_expiry,
             CASE WHEN t.entitlement_id IS NULL THEN e.grace_days ELSE t.expiry_grace_days END AS grace_days,
             CASE WHEN a.id IS NOT NULL AND t.maintenance_end IS NULL AND t.warranty_basis IS NOT NULL THEN
               ((CASE t.warranty_basis WHEN 'ORDER' THEN e.start_date WHEN 'SHIPMENT' THEN coalesce(a.shipped_on, a.activated_at::date) ELSE a.activated_at::date END)
-                + make_interval(months => t.warranty_months) - interval '1 day')::date::text END AS warranty_end
+                + make_interval(months => t.warranty_months) - interval '1 day')::date::text END AS warranty_end`;
+
+/** The loader's statement: $1 product, $2 account (or null), $3 activation (or null). Device polls embed it in their one read. */
+export const ENTITLEMENTS_FOR_ACCESS_SQL = `SELECT ${ENTITLEMENT_ACCESS_COLUMNS}
        FROM entitlement e
        LEFT JOIN entitlement_terms t ON t.entitlement_id = e.id
        LEFT JOIN activation a ON a.id = $3::uuid AND a.entitlement_id = e.id

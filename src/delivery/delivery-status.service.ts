@@ -3,10 +3,10 @@ import { isUuid } from '../common/ids';
 import type { RequestContext } from '../common/context';
 import type { Db } from '../db/db';
 import { assertUnscoped } from '../auth/scope';
-import { decideReleaseAccess, toEntitlementForAccess, type EntitlementAccessRow } from './access';
+import { decideReleaseAccess, ENTITLEMENT_ACCESS_COLUMNS, toEntitlementForAccess, type EntitlementAccessRow } from './access';
 import { toAccess, type ReleaseRow } from './delivery.service';
 import { compareVersionsDesc, normalizeVersion } from './release.rules';
-import { BUCKET_SQL } from './rollout';
+import { BUCKET_SQL, rolloutRefusal } from './rollout';
 import type { DeliveryStatus } from './delivery-status.types';
 
 /** Reasons that mean "the customer's maintenance lapsed": a renewal would bring the device the release. */
@@ -25,20 +25,13 @@ interface DeviceRow extends EntitlementAccessRow {
 
 /**
  * The device of every active activation of the product with its entitlement's access data
- * (the columns of ENTITLEMENTS_FOR_ACCESS_SQL, per device: the warranty depends on the device)
+ * (ENTITLEMENT_ACCESS_COLUMNS, per device: the warranty depends on the device)
  * and its place in the release's rollout. $1 product, $2 release.
  */
 const DEVICES_SQL = `
 SELECT a.id AS activation_id, a.account_id, a.software_version, a.software_channel, a.platform, a.architecture, a.device_type,
        ${BUCKET_SQL('a.id', '$2::uuid')} AS bucket,
-       e.id, e.status,
-       (SELECT array_agg(f.feature_key) FROM entitlement_feature f WHERE f.entitlement_id = e.id) AS features,
-       CASE WHEN t.entitlement_id IS NULL THEN e.end_date::text ELSE coalesce(t.maintenance_end, e.end_date)::text END AS maintenance_end,
-       coalesce(t.after_expiry, 'KEEP_ACCESS') AS after_expiry,
-       CASE WHEN t.entitlement_id IS NULL THEN e.grace_days ELSE t.expiry_grace_days END AS grace_days,
-       CASE WHEN t.maintenance_end IS NULL AND t.warranty_basis IS NOT NULL THEN
-         ((CASE t.warranty_basis WHEN 'ORDER' THEN e.start_date WHEN 'SHIPMENT' THEN coalesce(a.shipped_on, a.activated_at::date) ELSE a.activated_at::date END)
-           + make_interval(months => t.warranty_months) - interval '1 day')::date::text END AS warranty_end
+       ${ENTITLEMENT_ACCESS_COLUMNS}
   FROM activation a
   JOIN entitlement e ON e.id = a.entitlement_id
   LEFT JOIN entitlement_terms t ON t.entitlement_id = e.id
@@ -130,10 +123,8 @@ export class DeliveryStatusService {
         now,
       );
       const codes = decision.reasons.map((x) => x.code);
-      if (decision.allowed && rollout) {
-        if (rollout.status === 'HALTED') codes.push('ROLLOUT_HALTED');
-        else if (Number(r.bucket) >= rollout.pct * 100) codes.push('ROLLOUT_NOT_YET');
-      }
+      const refusal = decision.allowed ? rolloutRefusal(rollout ?? null, Number(r.bucket)) : null;
+      if (refusal) codes.push(refusal);
       return { row: r, upToDate: false, codes };
     });
   }

@@ -38,11 +38,19 @@ export async function rolloutAdmits(m: EntityManager, releaseId: string, activat
     [releaseId, activationId],
   );
   const r = rows[0];
-  if (!r) return { admitted: true, reason: null, rolloutId: null };
-  // A halted rollout offers the release to nobody, in the group or not, until resumed.
-  if (r.status === 'HALTED') return { admitted: false, reason: 'ROLLOUT_HALTED', rolloutId: releaseId };
-  if (Number(r.bucket) < r.pct * 100) return { admitted: true, reason: null, rolloutId: releaseId };
-  return { admitted: false, reason: 'ROLLOUT_NOT_YET', rolloutId: releaseId };
+  const reason = rolloutRefusal(r ? { status: r.status, pct: r.pct } : null, Number(r?.bucket ?? 0));
+  return { admitted: reason === null, reason, rolloutId: r ? releaseId : null };
+}
+
+/**
+ * The rule of a rollout for one device, given the rollout's state (null: none) and the
+ * device's place (BUCKET_SQL): null when admitted, else ROLLOUT_HALTED or ROLLOUT_NOT_YET. A
+ * halted rollout offers the release to nobody, in the group or not, until resumed.
+ */
+export function rolloutRefusal(rollout: { status: string; pct: number } | null, bucket: number): 'ROLLOUT_HALTED' | 'ROLLOUT_NOT_YET' | null {
+  if (!rollout) return null;
+  if (rollout.status === 'HALTED') return 'ROLLOUT_HALTED';
+  return bucket < rollout.pct * 100 ? null : 'ROLLOUT_NOT_YET';
 }
 
 /**
