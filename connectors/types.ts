@@ -341,6 +341,10 @@ export interface AccountFields {
   supportLevel?: string | null;
   /** YYYY-MM-DD: the last day of that support (or of the latest lapsed one); null = no end. Absent when the account never had a support level. */
   supportEnd?: string | null;
+  /** Active devices held back from their product's newest stable release by lapsed maintenance or warranty (ADR 0048). Absent when the account never had a device. */
+  updatesHeldBack?: number | null;
+  /** What renewing the maintenance of those devices' entitlements is worth for a year, major units (decimal string) of `currency`; '0' when none. Absent when the account never had a device. */
+  maintenanceRenewal?: string | null;
 }
 
 /** A renewal deal the hub asks the CRM to hold, upserted by `renewalKey`. */

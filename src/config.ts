@@ -195,6 +195,13 @@ const schema = z.object({
     .string()
     .regex(/^(mqtts?|wss?|tcp|ssl):\/\/\S+$/, 'must be a broker URL such as mqtt://broker:1883 or mqtts://broker:8883')
     .optional(),
+  /**
+   * The renewal signal of delivery (ADR 0048, docs/delivery.md#renewal-signal): when the job
+   * counts devices held back by lapsed maintenance, and what a year of maintenance of a
+   * perpetual licence is worth, in percent of its licence price (term lines: their ARR).
+   */
+  EHUB_DELIVERY_RENEWALS_CRON: z.string().default('40 * * * *'),
+  EHUB_MAINTENANCE_RATE_PERCENT: z.coerce.number().min(0).max(1000).default(20),
   /** The hub's address as clients reach it (download links served by the hub start with it); unset: http://localhost:<PORT>. */
   EHUB_PUBLIC_URL: z.string().url().optional(),
 });

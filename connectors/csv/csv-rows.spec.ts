@@ -123,9 +123,9 @@ describe('csv connector', () => {
     expect(files).toHaveLength(1);
     const text = await readFile(join(outboxDir, files[0]!), 'utf8');
     expect(text.split('\n')[0]).toBe(
-      'accountExternalId,entitlementStatus,nextRenewalDate,arr,currency,utilizationPercent,activeUsers,lastUsageAt,overuse,estimatedLeakage,healthScore,churnRisk,churnProbability,forecastArr,modelFit',
+      'accountExternalId,entitlementStatus,nextRenewalDate,arr,currency,utilizationPercent,activeUsers,lastUsageAt,overuse,estimatedLeakage,healthScore,churnRisk,churnProbability,forecastArr,modelFit,updatesHeldBack,maintenanceRenewal',
     );
-    expect(text.split('\n')[1]).toBe('C1,,,1200.00,USD,,,,false,,,,0.125,900.00,KEEP');
+    expect(text.split('\n')[1]).toBe('C1,,,1200.00,USD,,,,false,,,,0.125,900.00,KEEP,,');
   });
 
   it('reads usage rows one by one: mapped columns, normalised instants and deployments, bad rows with row, column and code, resumable mid-file', async () => {

@@ -27,6 +27,9 @@ export const PUSH_COLUMNS: Record<CsvPushObject, readonly string[]> = {
     'churnProbability',
     'forecastArr',
     'modelFit',
+    // Appended: devices held back by lapsed maintenance and what renewing it is worth (ADR 0048).
+    'updatesHeldBack',
+    'maintenanceRenewal',
   ],
   'renewal-opportunity': ['renewalKey', 'accountExternalId', 'name', 'amount', 'currency', 'closeDate', 'entitlementIds'],
   entitlement: ['entitlementId', 'accountExternalId', 'sku', 'productName', 'model', 'status', 'startDate', 'endDate', 'quantity', 'used', 'remaining'],

@@ -39,7 +39,7 @@ describe('NetSuite SDF metadata', () => {
     const used = [...Object.values(o.accountFields), o.crmIdField, o.crmDealField, o.lineStartDateField, o.lineEndDateField, o.usage.metricField].filter(
       (f): f is string => typeof f === 'string',
     );
-    expect(used.length).toBe(19);
+    expect(used.length).toBe(21);
     for (const id of used) {
       const o = defined.get(id);
       expect({ id, root: o?.root }).toEqual({ id, root: ROOT_BY_PREFIX[id.split('_')[0]!] });

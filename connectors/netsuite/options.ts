@@ -23,6 +23,8 @@ export const DEFAULT_ACCOUNT_FIELDS = {
   modelFit: 'custentity_ehub_model_fit',
   churnProbability: 'custentity_ehub_churn_probability',
   forecastArr: 'custentity_ehub_forecast_arr',
+  updatesHeldBack: 'custentity_ehub_updates_held_back',
+  maintenanceRenewal: 'custentity_ehub_maint_renewal',
   syncedAt: 'custentity_ehub_synced_at',
 } as const;
 export type AccountFieldKey = keyof typeof DEFAULT_ACCOUNT_FIELDS;

@@ -57,7 +57,7 @@ function accountBody(opts: NetSuiteOptions, p: AccountFields, now: string): Reco
     const v = p[k as keyof AccountFields];
     if (v === undefined) continue;
     if (v === null) body[field] = null;
-    else if ((k === 'arr' || k === 'estimatedLeakage' || k === 'forecastArr') && typeof v === 'string') body[field] = decimal(v);
+    else if ((k === 'arr' || k === 'estimatedLeakage' || k === 'forecastArr' || k === 'maintenanceRenewal') && typeof v === 'string') body[field] = decimal(v);
     else body[field] = v;
   }
   return body;

@@ -25,6 +25,8 @@ export const DEFAULT_ACCOUNT_FIELDS = {
   forecastArr: 'Ehub_Forecast_Arr__c',
   supportLevel: 'Ehub_Support_Level__c',
   supportEnd: 'Ehub_Support_End__c',
+  updatesHeldBack: 'Ehub_Updates_Held_Back__c',
+  maintenanceRenewal: 'Ehub_Maintenance_Renewal__c',
   syncedAt: 'Ehub_Synced_At__c',
 } as const;
 

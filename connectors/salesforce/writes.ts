@@ -86,11 +86,13 @@ function accountValue(key: Exclude<AccountFieldKey, 'syncedAt'>, v: unknown): Sf
     case 'estimatedLeakage':
       return v === null ? null : decimal(v, key);
     case 'forecastArr':
+    case 'maintenanceRenewal':
       return v === null ? null : decimal(v, key);
     case 'utilizationPercent':
     case 'activeUsers':
     case 'healthScore':
     case 'churnProbability':
+    case 'updatesHeldBack':
       return v === null ? null : finiteNumber(v, key);
     case 'overuse':
       return v === null ? false : typeof v === 'boolean' ? v : refuse('INVALID_VALUE', `overuse must be a boolean, got ${JSON.stringify(v)}`);
@@ -128,8 +130,8 @@ interface Built {
 function buildAccountFields(options: SalesforceOptions, p: PushPayloads['account-fields']): Built {
   const id = salesforceId(p.accountExternalId, 'accountExternalId');
   const record: Record<string, SfValue> = {};
-  const money = [p.arr, p.estimatedLeakage, p.forecastArr].some((v) => v !== undefined && v !== null);
-  if (money) checkCurrency(options, p.currency, 'arr/estimatedLeakage/forecastArr');
+  const money = [p.arr, p.estimatedLeakage, p.forecastArr, p.maintenanceRenewal].some((v) => v !== undefined && v !== null);
+  if (money) checkCurrency(options, p.currency, 'arr/estimatedLeakage/forecastArr/maintenanceRenewal');
   for (const key of ACCOUNT_FIELD_KEYS) {
     if (key === 'syncedAt') continue;
     const field = options.accountFields[key];

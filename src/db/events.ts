@@ -29,6 +29,8 @@ export type DomainEvent =
   | { kind: 'modelfit.changed'; accountIds: readonly string[] }
   /** The churn prediction of these accounts changed (a new model version, an ARR forecast snapshot that moved). */
   | { kind: 'churn.changed'; accountIds: readonly string[] }
+  /** The devices of these accounts held back by lapsed maintenance, or what renewing it is worth, changed (ADR 0048). */
+  | { kind: 'delivery.changed'; accountIds: readonly string[] }
   /** An account was linked to a record in an external system. */
   | { kind: 'account.linked'; accountId: string }
   /** A revenue period (month, YYYY-MM) was closed: its journal is final and goes to the ERP. */

@@ -1,5 +1,6 @@
 import { notFound } from '../common/errors';
 import { isUuid } from '../common/ids';
+import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../common/context';
 import type { Db } from '../db/db';
 import { assertUnscoped } from '../auth/scope';
@@ -20,22 +21,29 @@ interface DeviceRow extends EntitlementAccessRow {
   platform: string | null;
   architecture: string | null;
   device_type: string | null;
+  device_group: string | null;
   bucket: string;
 }
 
 /**
  * The device of every active activation of the product with its entitlement's access data
  * (ENTITLEMENT_ACCESS_COLUMNS, per device: the warranty depends on the device)
- * and its place in the release's rollout. $1 product, $2 release.
+ * and its place in the release's rollout. $1 product, $2 release, $3 accounts (uuid[]; null: all).
  */
 const DEVICES_SQL = `
-SELECT a.id AS activation_id, a.account_id, a.software_version, a.software_channel, a.platform, a.architecture, a.device_type,
+SELECT a.id AS activation_id, a.account_id, a.software_version, a.software_channel, a.platform, a.architecture, a.device_type, a.device_group,
        ${BUCKET_SQL('a.id', '$2::uuid')} AS bucket,
        ${ENTITLEMENT_ACCESS_COLUMNS}
   FROM activation a
   JOIN entitlement e ON e.id = a.entitlement_id
   LEFT JOIN entitlement_terms t ON t.entitlement_id = e.id
- WHERE e.product_id = $1 AND a.deactivated_at IS NULL`;
+ WHERE e.product_id = $1 AND a.deactivated_at IS NULL AND ($3::uuid[] IS NULL OR a.account_id = ANY($3::uuid[]))`;
+
+/** What a renewal of maintenance would bring one account: its devices held back by lapsed maintenance or warranty, and those devices' entitlements. */
+export interface LapsedDevices {
+  devices: number;
+  entitlementIds: Set<string>;
+}
 
 /**
  * `deliveryStatus` (issue 14 part 3, docs/delivery.md#delivery-status): for a product and a
@@ -57,11 +65,9 @@ export class DeliveryStatusService {
       [p.id, releaseId && isUuid(releaseId) ? releaseId : null],
     );
     if (releaseId && (!isUuid(releaseId) || releases.length === 0)) throw notFound('Release', releaseId);
-    const target = releaseId
-      ? releases[0]!
-      : releases.filter((r) => r.status === 'PUBLISHED' && r.channel === 'STABLE').sort((a, b) => compareVersionsDesc(a.version, b.version))[0];
+    const target = releaseId ? releases[0]! : newestStable(releases);
 
-    const rows: DeviceRow[] = await m.query(DEVICES_SQL, [p.id, target?.id ?? null]);
+    const rows: DeviceRow[] = await m.query(DEVICES_SQL, [p.id, target?.id ?? null, null]);
     const versions = new Map<string | null, number>();
     for (const r of rows) versions.set(r.software_version, (versions.get(r.software_version) ?? 0) + 1);
     const out: DeliveryStatus = {
@@ -103,15 +109,48 @@ export class DeliveryStatusService {
   async offeredDevices(releaseId: string, now: Date = new Date()): Promise<{ activationId: string; accountId: string; version: string; sku: string }[]> {
     const [target]: ReleaseRow[] = await this.db.manager.query(`SELECT r.*, p.sku FROM release r JOIN product p ON p.id = r.product_id WHERE r.id = $1`, [releaseId]);
     if (!target) return [];
-    const rows: DeviceRow[] = await this.db.manager.query(DEVICES_SQL, [target.product_id, target.id]);
+    const rows: DeviceRow[] = await this.db.manager.query(DEVICES_SQL, [target.product_id, target.id, null]);
     return (await this.judge(target, rows, now))
       .filter((j) => !j.upToDate && j.codes.length === 0)
       .map((j) => ({ activationId: j.row.activation_id, accountId: j.row.account_id, version: target.version, sku: target.sku }));
   }
 
-  /** Each device against the release: already on it (or newer), or the reasons it is held back (none: offered). */
-  private async judge(target: ReleaseRow, rows: DeviceRow[], now: Date): Promise<{ row: DeviceRow; upToDate: boolean; codes: string[] }[]> {
-    const [rollout]: { status: string; pct: number }[] = await this.db.manager.query(`SELECT status, stages[stage + 1] AS pct FROM release_rollout WHERE release_id = $1`, [target.id]);
+  /**
+   * The renewal signal of delivery (ADR 0048): per account (of `accountIds`, or all), the
+   * active devices held back from their product's newest published STABLE release by lapsed
+   * maintenance or warranty (LAPSED_MAINTENANCE) — by the rule polls use, rollouts aside: a
+   * renewal would not change a rollout — and the entitlements of those devices.
+   */
+  async lapsedByAccount(accountIds: readonly string[] | null, now: Date = new Date(), m: EntityManager = this.db.manager): Promise<Map<string, LapsedDevices>> {
+    const out = new Map<string, LapsedDevices>();
+    const releases: ReleaseRow[] = await m.query(
+      `SELECT r.*, p.sku FROM release r JOIN product p ON p.id = r.product_id
+        WHERE r.status = 'PUBLISHED' AND r.channel = 'STABLE'
+          AND r.product_id IN (SELECT e.product_id FROM activation a JOIN entitlement e ON e.id = a.entitlement_id
+                                WHERE a.deactivated_at IS NULL AND ($1::uuid[] IS NULL OR a.account_id = ANY($1::uuid[])))`,
+      [accountIds],
+    );
+    const byProduct = new Map<string, ReleaseRow[]>();
+    for (const r of releases) byProduct.set(r.product_id, [...(byProduct.get(r.product_id) ?? []), r]);
+    for (const [productId, rs] of byProduct) {
+      const target = newestStable(rs)!;
+      const rows: DeviceRow[] = await m.query(DEVICES_SQL, [productId, target.id, accountIds]);
+      for (const { row, codes } of await this.judge(target, rows, now, false)) {
+        if (!codes.some((c) => LAPSED_MAINTENANCE.has(c))) continue;
+        const acc = out.get(row.account_id) ?? { devices: 0, entitlementIds: new Set<string>() };
+        acc.devices++;
+        acc.entitlementIds.add(row.id);
+        out.set(row.account_id, acc);
+      }
+    }
+    return out;
+  }
+
+  /** Each device against the release: already on it (or newer), or the reasons it is held back (none: offered); `withRollout` false judges the rule alone. */
+  private async judge(target: ReleaseRow, rows: DeviceRow[], now: Date, withRollout = true): Promise<{ row: DeviceRow; upToDate: boolean; codes: string[] }[]> {
+    const [rollout]: { status: string; pct: number; groups: string[] }[] = withRollout
+      ? await this.db.manager.query(`SELECT status, stages[stage + 1] AS pct, groups FROM release_rollout WHERE release_id = $1`, [target.id])
+      : [];
     const release = toAccess(target);
     return rows.map((r) => {
       const current = r.software_version ? normalizeVersion(r.software_version) : null;
@@ -123,9 +162,14 @@ export class DeliveryStatusService {
         now,
       );
       const codes = decision.reasons.map((x) => x.code);
-      const refusal = decision.allowed ? rolloutRefusal(rollout ?? null, Number(r.bucket)) : null;
+      const refusal = decision.allowed ? rolloutRefusal(rollout ?? null, Number(r.bucket), r.device_group) : null;
       if (refusal) codes.push(refusal);
       return { row: r, upToDate: false, codes };
     });
   }
+}
+
+/** The newest published STABLE release among `releases`, if any. */
+function newestStable(releases: ReleaseRow[]): ReleaseRow | undefined {
+  return releases.filter((r) => r.status === 'PUBLISHED' && r.channel === 'STABLE').sort((a, b) => compareVersionsDesc(a.version, b.version))[0];
 }

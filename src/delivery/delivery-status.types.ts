@@ -1,3 +1,4 @@
+import { Money } from '../common/money';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 
 @ObjectType({ description: 'How many active devices run one version (null: the device has not said).' })
@@ -46,4 +47,16 @@ export class DeliveryStatus {
   heldBack: HeldBackCount[];
   @Field(() => [DeliveryRenewalOpportunity], { description: 'Accounts with devices held back by lapsed maintenance or warranty, most devices first: renewal opportunities.' })
   renewalOpportunities: DeliveryRenewalOpportunity[];
+}
+
+@ObjectType({ description: 'The renewal signal of delivery (docs/delivery.md#renewal-signal): devices of the account held back from their product\'s newest stable release by lapsed maintenance or warranty, and what renewing that maintenance is worth.' })
+export class DeliveryRenewal {
+  @Field(() => Int, { description: 'Active devices held back by lapsed maintenance or warranty.' })
+  devices: number;
+  @Field(() => [ID], { description: 'The entitlements of those devices, whose maintenance a renewal would extend.' })
+  entitlementIds: string[];
+  @Field(() => [Money], { description: 'A year of their maintenance per currency, largest first: a term line\'s ARR; a perpetual licence\'s price × EHUB_MAINTENANCE_RATE_PERCENT. Empty when no line is priced.' })
+  amounts: Money[];
+  @Field({ description: 'When it was computed (the delivery-renewals job, a release published or yanked, a renewal of the account).' })
+  computedAt: Date;
 }

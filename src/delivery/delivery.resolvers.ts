@@ -1,6 +1,8 @@
-import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import { Rollout, StartRolloutInput } from './rollout.types';
-import { DeliveryStatus } from './delivery-status.types';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Account } from '../accounts/account.entity';
+import type { DeliveryRenewalView } from './delivery-renewals.service';
+import { DeviceGroupChange, DeviceGroupCount, Rollout, StartRolloutInput } from './rollout.types';
+import { DeliveryRenewal, DeliveryStatus } from './delivery-status.types';
 import { Role, Roles } from '../auth/role';
 import type { GraphQLContext } from '../server/graphql-context';
 import { CreateDownloadLinkInput, DownloadLink, Release, ReleaseAccess, ReleaseChannel, ReleaseStatus, UpsertReleaseInput } from './delivery.types';
@@ -121,6 +123,38 @@ export class RolloutResolver {
   resumeRollout(@Arg('release', () => ID, { description: 'The release.' }) release: string, @Ctx() ctx: GraphQLContext): Promise<Rollout> {
     return ctx.services.rollouts.resume(ctx, release);
   }
+
+  @Authorized(Roles.OPERATE_OR_INTEGRATE)
+  @Mutation(() => DeviceGroupChange, {
+    description:
+      'Puts devices (activation ids) into a device group, or out of any with group null (docs/delivery.md#device-groups); rollouts can offer a release to groups first. All or nothing. BAD_USER_INPUT DEVICE_GROUP_INVALID; NOT_FOUND DEVICE_NOT_FOUND. ' + ROLLOUT_WHO,
+  })
+  setDeviceGroup(
+    @Arg('group', () => String, { nullable: true, description: 'The group (1–64 letters, digits, ".", "_", "-"); null takes the devices out of their group.' }) group: string | null,
+    @Arg('devices', () => [ID], { description: 'The devices: activation ids (1 to 10,000).' }) devices: string[],
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<DeviceGroupChange> {
+    return ctx.services.deviceGroups.set(ctx, group, devices);
+  }
+
+  @Authorized(Roles.OPERATE_OR_INTEGRATE)
+  @Query(() => [DeviceGroupCount], { description: 'Device groups with their active devices, largest first; optionally of one product. NOT_FOUND PRODUCT_NOT_FOUND. ' + ROLLOUT_WHO })
+  deviceGroups(@Arg('product', () => String, { nullable: true, description: 'A product id or SKU.' }) product: string | null, @Ctx() ctx: GraphQLContext): Promise<DeviceGroupCount[]> {
+    return ctx.services.deviceGroups.list(ctx, product);
+  }
 }
 
-export const DeliveryResolvers: Function[] = [ReleaseResolver, RolloutResolver];
+@Resolver(() => Account)
+export class AccountDeliveryRenewalResolver {
+  @FieldResolver(() => DeliveryRenewal, {
+    nullable: true,
+    description:
+      'Devices of the account held back from their product\'s newest stable release by lapsed maintenance or warranty, and what renewing it is worth (docs/delivery.md#renewal-signal); null when none. Synced to the CRM/ERP as updatesHeldBack and maintenanceRenewal. ADMIN, OPERATIONS, FINANCE, ANALYST.',
+  })
+  @Authorized([Role.ADMIN, Role.OPERATIONS, Role.FINANCE, Role.ANALYST])
+  deliveryRenewal(@Root() a: Account, @Ctx() ctx: GraphQLContext): Promise<DeliveryRenewalView | null> {
+    return ctx.loaders.deliveryRenewal.load(a.id);
+  }
+}
+
+export const DeliveryResolvers: Function[] = [ReleaseResolver, RolloutResolver, AccountDeliveryRenewalResolver];

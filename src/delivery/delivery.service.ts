@@ -101,6 +101,8 @@ export class DeliveryService {
   readonly links: LinkSigner;
   /** Called after a release became PUBLISHED (wired to the update notices in src/server/services.ts). */
   onPublished?: (releaseId: string) => void;
+  /** Awaited after a published or yanked release of the product was written (the delivery renewal signal is refreshed). */
+  onReleaseChanged?: (ctx: RequestContext, productId: string) => Promise<void>;
 
   constructor(
     private readonly db: Db,
@@ -131,6 +133,7 @@ export class DeliveryService {
     const tags = (list?: string[]) => (list ? [...new Set(list.map(normalizeTag).filter(Boolean))].sort() : undefined);
 
     let publishedNow = false;
+    let changedProduct: string | null = null;
     const id = await this.db.tx(ctx, async (tx) => {
       const m = tx.manager;
       const products: { id: string }[] = await m.query(isUuid(input.product) ? `SELECT id FROM product WHERE id = $1` : `SELECT id FROM product WHERE sku = $1`, [input.product]);
@@ -181,10 +184,12 @@ export class DeliveryService {
       const [after]: ReleaseRow[] = await m.query(`${RELEASE_SELECT} WHERE r.id = $1`, [row!.id]);
       tx.audit({ entity: 'Release', entityId: row!.id, action: before ? 'UPDATE' : 'CREATE', before: before ?? null, after });
       publishedNow = status === 'PUBLISHED' && before?.status !== 'PUBLISHED';
+      if (status !== ReleaseStatus.DRAFT) changedProduct = productId;
       return row!.id;
     });
     // After the commit: the "update available" notices (MQTT, when configured). Never fails the write.
     if (publishedNow) this.onPublished?.(id);
+    if (changedProduct) await this.onReleaseChanged?.(ctx, changedProduct);
     return this.release(ctx, id);
   }
 

@@ -51,6 +51,8 @@ export class DeviceUpdateService {
     private readonly db: Db,
     private readonly apiKeys: ApiKeyService,
     private readonly delivery: DeliveryService,
+    /** Told after commit when an install report advanced a rollout (more devices are offered the release: MQTT notices). */
+    private readonly notices?: { releaseAvailable(releaseId: string): void },
   ) {}
 
   /**
@@ -202,7 +204,8 @@ export class DeviceUpdateService {
     if (release.product_id !== device.productId) {
       throw badInput('UPDATE_RELEASE_OTHER_PRODUCT', `Release ${release.version} is of another product than device ${device.id}'s entitlement`, [{ path: 'release', message: 'a release of the device\'s product' }]);
     }
-    return this.db.tx(ctx, async (tx) => {
+    let advanced = false;
+    const out = await this.db.tx(ctx, async (tx) => {
       const m = tx.manager;
       const inserted: ReportRow[] = await m.query(
         `INSERT INTO device_update_report (activation_id, account_id, release_id, status, reason, idempotency_key)
@@ -218,9 +221,11 @@ export class DeviceUpdateService {
       }
       const row = inserted[0];
       if (status === 'INSTALLED') await m.query(`UPDATE activation SET software_version = $2 WHERE id = $1`, [device.id, release.version]);
-      await onUpdateReport(m, { activationId: device.id, accountId: device.accountId, releaseId: release.id, status, reason, reportedAt: row.reported_at });
+      advanced = (await onUpdateReport(m, { activationId: device.id, accountId: device.accountId, releaseId: release.id, status, reason, reportedAt: row.reported_at })) === 'ADVANCED';
       return { report: toReport(row), replayed: false };
     });
+    if (advanced) this.notices?.releaseAvailable(release.id);
+    return out;
   }
 }
 

@@ -5,6 +5,7 @@ import { badInput, conflict, notFound, type FieldError } from '../common/errors'
 import { isUuid } from '../common/ids';
 import type { Db } from '../db/db';
 import { BUCKET_SQL } from './rollout';
+import { DEVICE_GROUP, DEVICE_GROUP_RULE } from './device-groups';
 import type { Rollout, StartRolloutInput } from './rollout.types';
 
 interface RolloutRow {
@@ -15,6 +16,7 @@ interface RolloutRow {
   min_reports: number;
   auto_advance: boolean;
   status: string;
+  groups: string[];
   halted_reason: string | null;
   halted_at: Date | null;
   installed: number;
@@ -30,7 +32,7 @@ const SELECT = `
 SELECT r.*, d.admitted AS devices_admitted, d.total AS devices_total
   FROM release_rollout r JOIN release rel ON rel.id = r.release_id
   LEFT JOIN LATERAL (
-    SELECT count(*)::int AS total, count(*) FILTER (WHERE ${BUCKET_SQL('a.id', 'r.release_id')} < r.stages[r.stage + 1] * 100)::int AS admitted
+    SELECT count(*)::int AS total, count(*) FILTER (WHERE ${BUCKET_SQL('a.id', 'r.release_id')} < r.stages[r.stage + 1] * 100 OR a.device_group = ANY(r.groups))::int AS admitted
       FROM activation a JOIN entitlement e ON e.id = a.entitlement_id
      WHERE e.product_id = rel.product_id AND a.deactivated_at IS NULL
   ) d ON true
@@ -51,13 +53,20 @@ export class RolloutService {
 
   async start(ctx: RequestContext, input: StartRolloutInput): Promise<Rollout> {
     assertUnscoped(ctx, 'run rollouts');
-    const stages = input.stages ?? [10, 50, 100];
+    const groups = [...new Set(input.groups ?? [])];
+    const stages = input.stages ?? (groups.length ? [0, 10, 50, 100] : [10, 50, 100]);
     const threshold = input.failureThreshold ?? 0.1;
     const minReports = input.minReports ?? 20;
     const problems: FieldError[] = [];
     if (stages.length < 1 || stages.length > 20) problems.push({ path: 'input.stages', message: 'give 1 to 20 stages' });
-    if (stages.some((s, i) => !Number.isInteger(s) || s < 1 || s > 100 || (i > 0 && s <= stages[i - 1]!))) problems.push({ path: 'input.stages', message: 'whole percentages from 1 to 100, each above the one before' });
+    // A first stage of 0 % offers the release to the device groups only (a pilot).
+    const lowest = (i: number) => (i === 0 && groups.length ? 0 : 1);
+    if (stages.some((s, i) => !Number.isInteger(s) || s < lowest(i) || s > 100 || (i > 0 && s <= stages[i - 1]!))) {
+      problems.push({ path: 'input.stages', message: groups.length ? 'whole percentages from 0 (the groups only) to 100, each above the one before' : 'whole percentages from 1 to 100, each above the one before (0 only with groups)' });
+    }
     if (stages[stages.length - 1] !== 100) problems.push({ path: 'input.stages', message: 'the last stage is 100 (every entitled device)' });
+    if (groups.length > 20) problems.push({ path: 'input.groups', message: 'at most 20 device groups' });
+    for (const g of groups) if (!DEVICE_GROUP.test(g)) problems.push({ path: 'input.groups', message: `"${g}" is not a device group name (${DEVICE_GROUP_RULE})` });
     if (!(threshold > 0 && threshold <= 1)) problems.push({ path: 'input.failureThreshold', message: 'a share above 0 and at most 1 (0.1 = 10 %)' });
     if (!Number.isInteger(minReports) || minReports < 1 || minReports > 100_000) problems.push({ path: 'input.minReports', message: 'a whole number from 1 to 100,000' });
     if (problems.length) throw badInput('ROLLOUT_INVALID', `The rollout is not valid: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`, problems);
@@ -65,12 +74,12 @@ export class RolloutService {
       const rel = await this.release(tx.manager, input.release);
       if (rel.status === 'YANKED') throw conflict('RELEASE_YANKED', `Release ${rel.version} was yanked: it is not rolled out`, { release: rel.id });
       const inserted: unknown[] = await tx.manager.query(
-        `INSERT INTO release_rollout (release_id, stages, failure_threshold, min_reports, auto_advance) VALUES ($1, $2, $3, $4, $5)
+        `INSERT INTO release_rollout (release_id, stages, failure_threshold, min_reports, auto_advance, groups) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (release_id) DO NOTHING RETURNING release_id`,
-        [rel.id, stages, threshold, minReports, input.autoAdvance ?? true],
+        [rel.id, stages, threshold, minReports, input.autoAdvance ?? true, groups],
       );
       if (inserted.length === 0) throw conflict('ROLLOUT_EXISTS', `Release ${rel.version} already has a rollout: advance, halt or resume it`, { release: rel.id });
-      tx.audit({ entity: 'Rollout', entityId: rel.id, action: 'CREATE', after: { stages, failureThreshold: threshold, minReports, autoAdvance: input.autoAdvance ?? true } });
+      tx.audit({ entity: 'Rollout', entityId: rel.id, action: 'CREATE', after: { stages, groups, failureThreshold: threshold, minReports, autoAdvance: input.autoAdvance ?? true } });
     });
     this.notices?.releaseAvailable(input.release);
     return (await this.get(ctx, input.release))!;
@@ -132,6 +141,7 @@ function toRollout(r: RolloutRow): Rollout {
   return {
     releaseId: r.release_id,
     stages: r.stages,
+    groups: r.groups ?? [],
     stage: r.stage,
     percent: r.stages[r.stage]!,
     status: r.status as Rollout['status'],

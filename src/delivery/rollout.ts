@@ -33,23 +33,36 @@ export interface DeviceUpdateReport {
 export const BUCKET_SQL = (activation: string, release: string) => `(abs(hashtextextended(${activation}::text || ':' || ${release}::text, 0)) % 10000)`;
 
 export async function rolloutAdmits(m: EntityManager, releaseId: string, activationId: string): Promise<RolloutAdmission> {
-  const rows: { status: string; pct: number; bucket: string }[] = await m.query(
-    `SELECT status, stages[stage + 1] AS pct, ${BUCKET_SQL('$2::uuid', '$1::uuid')} AS bucket FROM release_rollout WHERE release_id = $1::uuid`,
+  const rows: { status: string; pct: number; groups: string[]; bucket: string; device_group: string | null }[] = await m.query(
+    `SELECT r.status, r.stages[r.stage + 1] AS pct, r.groups, ${BUCKET_SQL('$2::uuid', '$1::uuid')} AS bucket,
+            (SELECT device_group FROM activation WHERE id = $2::uuid) AS device_group
+       FROM release_rollout r WHERE r.release_id = $1::uuid`,
     [releaseId, activationId],
   );
   const r = rows[0];
-  const reason = rolloutRefusal(r ? { status: r.status, pct: r.pct } : null, Number(r?.bucket ?? 0));
+  const reason = rolloutRefusal(r ? { status: r.status, pct: r.pct, groups: r.groups } : null, Number(r?.bucket ?? 0), r?.device_group ?? null);
   return { admitted: reason === null, reason, rolloutId: r ? releaseId : null };
 }
 
+/** A rollout's state as the rule reads it: ACTIVE or HALTED, the current stage's percentage, the device groups offered it first. */
+export interface RolloutState {
+  status: string;
+  pct: number;
+  groups?: readonly string[] | null;
+}
+
 /**
- * The rule of a rollout for one device, given the rollout's state (null: none) and the
- * device's place (BUCKET_SQL): null when admitted, else ROLLOUT_HALTED or ROLLOUT_NOT_YET. A
- * halted rollout offers the release to nobody, in the group or not, until resumed.
+ * The rule of a rollout for one device, given the rollout's state (null: none), the
+ * device's place (BUCKET_SQL) and its device group: null when admitted, else ROLLOUT_HALTED
+ * or ROLLOUT_NOT_YET. A device of one of the rollout's groups is admitted from the first
+ * stage on (a stage of 0 % offers the release to those groups only); any other device when
+ * its bucket is inside the stage's percentage. A halted rollout offers the release to
+ * nobody, in a group or not, until resumed.
  */
-export function rolloutRefusal(rollout: { status: string; pct: number } | null, bucket: number): 'ROLLOUT_HALTED' | 'ROLLOUT_NOT_YET' | null {
+export function rolloutRefusal(rollout: RolloutState | null, bucket: number, deviceGroup: string | null = null): 'ROLLOUT_HALTED' | 'ROLLOUT_NOT_YET' | null {
   if (!rollout) return null;
   if (rollout.status === 'HALTED') return 'ROLLOUT_HALTED';
+  if (deviceGroup !== null && rollout.groups?.includes(deviceGroup)) return null;
   return bucket < rollout.pct * 100 ? null : 'ROLLOUT_NOT_YET';
 }
 
@@ -61,14 +74,16 @@ export function rolloutRefusal(rollout: { status: string; pct: number } | null, 
  * - failed / reported ≥ threshold → HALTED, with the figures as the reason;
  * - otherwise, with auto-advance, when `min_reports` devices reported since the current stage
  *   began → the next stage.
+ * Answers what it did (ADVANCED: more devices are offered the release; the caller tells them
+ * after commit), or null.
  */
-export async function onUpdateReport(m: EntityManager, report: DeviceUpdateReport): Promise<void> {
-  if (report.status !== 'INSTALLED' && report.status !== 'FAILED') return;
+export async function onUpdateReport(m: EntityManager, report: DeviceUpdateReport): Promise<'ADVANCED' | 'HALTED' | null> {
+  if (report.status !== 'INSTALLED' && report.status !== 'FAILED') return null;
   const [r]: { stages: number[]; stage: number; failure_threshold: string; min_reports: number; auto_advance: boolean; status: string; stage_started_at: Date; judged_from: Date }[] = await m.query(
     `SELECT stages, stage, failure_threshold, min_reports, auto_advance, status, stage_started_at, judged_from FROM release_rollout WHERE release_id = $1 FOR UPDATE`,
     [report.releaseId],
   );
-  if (!r || r.status !== 'ACTIVE') return;
+  if (!r || r.status !== 'ACTIVE') return null;
   const [c]: { installed: number; failed: number; since_stage: number }[] = await m.query(
     `SELECT count(*) FILTER (WHERE status = 'INSTALLED')::int AS installed, count(*) FILTER (WHERE status = 'FAILED')::int AS failed,
             count(*) FILTER (WHERE reported_at >= $2)::int AS since_stage
@@ -85,13 +100,14 @@ export async function onUpdateReport(m: EntityManager, report: DeviceUpdateRepor
       `UPDATE release_rollout SET status = 'HALTED', halted_reason = $2, halted_at = now(), installed = $3, failed = $4, updated_at = now() WHERE release_id = $1`,
       [report.releaseId, reason, c!.installed, c!.failed],
     );
-    return;
+    return 'HALTED';
   }
   const advance = r.auto_advance && r.stage < r.stages.length - 1 && reported >= r.min_reports && c!.since_stage >= r.min_reports;
   await m.query(
     `UPDATE release_rollout SET installed = $2, failed = $3, updated_at = now()${advance ? ', stage = stage + 1, stage_started_at = now()' : ''} WHERE release_id = $1`,
     [report.releaseId, c!.installed, c!.failed],
   );
+  return advance ? 'ADVANCED' : null;
 }
 
 const pct = (x: number) => `${Math.round(x * 1000) / 10} %`;

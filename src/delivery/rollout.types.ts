@@ -19,8 +19,11 @@ export class StartRolloutInput {
   @Field(() => ID, { description: 'The release to roll out.' })
   release: string;
 
-  @Field(() => [Int], { nullable: true, description: 'Cumulative percentages of the entitled devices, ascending, the last 100. Default [10, 50, 100].' })
+  @Field(() => [Int], { nullable: true, description: 'Cumulative percentages of the entitled devices, ascending, the last 100. With groups the first may be 0: the groups only (a pilot). Default [10, 50, 100], with groups [0, 10, 50, 100].' })
   stages?: number[] | null;
+
+  @Field(() => [String], { nullable: true, description: 'Device groups (setDeviceGroup) offered the release from the first stage on, whatever their percentage — a pilot fleet. At most 20. Every device still needs its entitlement.' })
+  groups?: string[] | null;
 
   @Field(() => Float, { nullable: true, description: 'Halt when this share of the devices that reported an outcome report a failed install (0 < x ≤ 1). Default 0.1.' })
   failureThreshold?: number | null;
@@ -36,8 +39,10 @@ export class StartRolloutInput {
 export class Rollout {
   @Field(() => ID, { description: 'The release.' })
   releaseId: string;
-  @Field(() => [Int], { description: 'The stages: cumulative percentages of the entitled devices.' })
+  @Field(() => [Int], { description: 'The stages: cumulative percentages of the entitled devices (0: the groups only).' })
   stages: number[];
+  @Field(() => [String], { description: 'Device groups offered the release from the first stage on.' })
+  groups: string[];
   @Field(() => Int, { description: 'The current stage (0-based index into stages).' })
   stage: number;
   @Field(() => Int, { description: 'The current stage\'s percentage.' })
@@ -62,8 +67,26 @@ export class Rollout {
   startedAt: Date;
   @Field({ description: 'When the current stage began.' })
   stageStartedAt: Date;
-  @Field(() => Int, { description: 'Active devices of the product inside the current stage (before the entitlement rule, which still applies to each).' })
+  @Field(() => Int, { description: 'Active devices of the product inside the current stage or in one of its groups (before the entitlement rule, which still applies to each).' })
   devicesAdmitted: number;
   @Field(() => Int, { description: 'Active devices of the product.' })
   devicesTotal: number;
+}
+
+@ObjectType({ description: 'What setDeviceGroup did.' })
+export class DeviceGroupChange {
+  @Field(() => String, { nullable: true, description: 'The group the devices are in now (null: none).' })
+  group: string | null;
+  @Field(() => Int, { description: 'Devices named.' })
+  devices: number;
+  @Field(() => Int, { description: 'Devices that changed group (the others were in it already).' })
+  changed: number;
+}
+
+@ObjectType({ description: 'A device group with its active devices.' })
+export class DeviceGroupCount {
+  @Field({ description: 'The group.' })
+  group: string;
+  @Field(() => Int, { description: 'Active devices in it.' })
+  devices: number;
 }

@@ -129,23 +129,26 @@ export class HealthService {
         if (r.score !== null && r.band !== null) scored.push({ id, score: r.score, band: r.band, coverage: r.coverage, measures: r.measures });
       }
       if (scored.length === 0) return { accounts: accountIds.length, scored: 0, noData: accountIds.length, changed: 0 };
-      // One statement: upsert the scores, saying which ones changed (value or band).
-      const changed: { account_id: string }[] = await tx.manager.query(
-        `WITH s AS (
-           SELECT * FROM jsonb_to_recordset($1::jsonb) AS s(id uuid, score numeric, band text, coverage numeric, measures jsonb)
-         ), old AS (
-           SELECT h.account_id, h.score, h.band FROM account_health h JOIN s ON s.id = h.account_id FOR UPDATE OF h
-         ), up AS (
-           INSERT INTO account_health AS h (account_id, score, band, coverage, measures, config_hash, computed_at)
-           SELECT s.id, s.score, s.band, s.coverage, s.measures, $2, $3 FROM s ORDER BY s.id
-           ON CONFLICT (account_id) DO UPDATE SET score = EXCLUDED.score, band = EXCLUDED.band, coverage = EXCLUDED.coverage,
-             measures = EXCLUDED.measures, config_hash = EXCLUDED.config_hash, computed_at = EXCLUDED.computed_at
-           RETURNING h.account_id, h.score, h.band
-         )
-         SELECT up.account_id FROM up LEFT JOIN old ON old.account_id = up.account_id
-          WHERE old.account_id IS NULL OR old.score <> up.score OR old.band <> up.band`,
+      // The stored scores first, locked (a CTE's FOR UPDATE skips rows the same statement's
+      // upsert already changed, so it cannot say what changed); then one upsert.
+      const before: { account_id: string; score: string; band: string }[] = await tx.manager.query(
+        `SELECT account_id, score::text, band FROM account_health WHERE account_id = ANY($1::uuid[]) ORDER BY account_id FOR UPDATE`,
+        [scored.map((x) => x.id)],
+      );
+      const beforeBy = new Map(before.map((b) => [b.account_id, b]));
+      const stored: { account_id: string; score: string; band: string }[] = await tx.manager.query(
+        `INSERT INTO account_health AS h (account_id, score, band, coverage, measures, config_hash, computed_at)
+         SELECT s.id, s.score, s.band, s.coverage, s.measures, $2, $3
+           FROM jsonb_to_recordset($1::jsonb) AS s(id uuid, score numeric, band text, coverage numeric, measures jsonb) ORDER BY s.id
+         ON CONFLICT (account_id) DO UPDATE SET score = EXCLUDED.score, band = EXCLUDED.band, coverage = EXCLUDED.coverage,
+           measures = EXCLUDED.measures, config_hash = EXCLUDED.config_hash, computed_at = EXCLUDED.computed_at
+         RETURNING h.account_id, h.score::text, h.band`,
         [JSON.stringify(scored), this.configHash, at],
       );
+      const changed = stored.filter((r) => {
+        const b = beforeBy.get(r.account_id);
+        return !b || Number(b.score) !== Number(r.score) || b.band !== r.band;
+      });
       await tx.manager.query(
         `INSERT INTO account_health_history AS hh (account_id, day, score, band, coverage, override_score, computed_at)
          SELECT h.account_id, ($2::timestamptz AT TIME ZONE $3)::date, h.score, h.band, h.coverage,

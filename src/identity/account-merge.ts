@@ -63,6 +63,8 @@ export const MERGE_POLICY: Readonly<Record<string, MergePolicy>> = {
   'arr_forecast_item.account_id': 'MOVE',
   // The model-fit summary is recomputed by its job; on a collision the survivor's stays.
   'account_model_fit.account_id': 'MOVE',
+  // The delivery renewal signal is recomputed by its job; on a collision the survivor's stays.
+  'account_delivery_renewal.account_id': 'MOVE',
   'account.merged_into': 'IDENTITY',
   'account_merge.survivor_id': 'IDENTITY',
   'account_merge.merged_id': 'IDENTITY',

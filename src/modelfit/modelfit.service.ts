@@ -235,7 +235,8 @@ export class ModelFitService {
       `WITH s AS (
          SELECT * FROM jsonb_to_recordset($1::jsonb) AS s(id uuid, summary text, recommendation text, product_id uuid, saving_minor bigint, currency text, products jsonb, analysis jsonb)
        ), old AS (
-         SELECT f.account_id, f.summary FROM account_model_fit f JOIN s ON s.id = f.account_id FOR UPDATE OF f
+         -- The snapshot's values (no FOR UPDATE: a CTE's lock skips the rows this statement's upsert changes, and would hide them).
+         SELECT f.account_id, f.summary FROM account_model_fit f JOIN s ON s.id = f.account_id
        ), up AS (
          INSERT INTO account_model_fit AS f (account_id, summary, recommendation, product_id, saving_minor, currency, products, analysis, computed_at)
          SELECT s.id, s.summary, s.recommendation, s.product_id, s.saving_minor, s.currency, s.products, s.analysis, $2 FROM s

@@ -14,6 +14,7 @@ import { Scheduler } from '../jobs/scheduler';
 import { complianceJobs } from '../compliance/compliance.jobs';
 import { webhookJobs } from '../webhooks/webhook.jobs';
 import { revenueJobs } from '../revenue/revenue.jobs';
+import { deliveryJobs } from '../delivery/delivery.jobs';
 import { healthJobs } from '../health/health.jobs';
 import { modelFitJobs } from '../modelfit/modelfit.jobs';
 import { syncJobs } from '../sync/sync.jobs';
@@ -134,7 +135,7 @@ export function registerJobs(scheduler: Scheduler, services: Services, log: Logg
     schedule: services.config.EHUB_CHURN_CRON,
     execute: () => services.churn.runScheduled(systemContext(log, 'job:churn')),
   });
-  for (const job of [...complianceJobs(services, log), ...webhookJobs(services, log), ...revenueJobs(services, log), ...syncJobs(services, log), ...retentionJobs(services.retention, services.config.EHUB_RETENTION_CRON, log), ...healthJobs(services, log), ...modelFitJobs(services, log)]) {
+  for (const job of [...complianceJobs(services, log), ...webhookJobs(services, log), ...revenueJobs(services, log), ...syncJobs(services, log), ...retentionJobs(services.retention, services.config.EHUB_RETENTION_CRON, log), ...healthJobs(services, log), ...modelFitJobs(services, log), ...deliveryJobs(services, log)]) {
     scheduler.register(job);
   }
 }

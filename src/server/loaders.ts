@@ -11,6 +11,7 @@ import { createCustomer360Loaders, type Customer360Loaders } from '../customer36
 import type { AccountModelFit } from '../modelfit/modelfit.types';
 import type { Entitlement } from '../entitlements/entitlement.entity';
 import type { ContractTerms } from '../support/support.types';
+import type { DeliveryRenewalView } from '../delivery/delivery-renewals.service';
 
 /**
  * Per-request DataLoaders: every field resolver that reads the database goes through one,
@@ -30,6 +31,8 @@ export interface Loaders {
   modelFit: DataLoader<string, AccountModelFit>;
   /** `customer360.modelFit`: the stored analysis of the last 36 hours, else live. */
   modelFitStored: DataLoader<string, AccountModelFit>;
+  /** `Account.deliveryRenewal`: one statement per batch of accounts. */
+  deliveryRenewal: DataLoader<string, DeliveryRenewalView | null>;
   /** `Entitlement.terms`: one statement per batch of entitlements. */
   support: { terms: DataLoader<Entitlement, ContractTerms | null, string> };
 }
@@ -54,6 +57,10 @@ export function createLoaders(services: Services): Loaders {
     modelFitStored: new DataLoader(async (ids) => {
       const found = await services.modelFit.storedOrLive(ids);
       return ids.map((id) => found.get(id)!);
+    }),
+    deliveryRenewal: new DataLoader(async (ids) => {
+      const found = await services.deliveryRenewals.of(ids);
+      return ids.map((id) => found.get(id) ?? null);
     }),
     support: {
       terms: new DataLoader(

@@ -27,6 +27,8 @@ import { ModelFitService } from '../modelfit/modelfit.service';
 import { DeliveryService } from '../delivery/delivery.service';
 import { DeviceUpdateService } from '../delivery/device-updates.service';
 import { RolloutService } from '../delivery/rollout.service';
+import { DeviceGroupService } from '../delivery/device-groups';
+import { DeliveryRenewalService } from '../delivery/delivery-renewals.service';
 import { DeliveryStatusService } from '../delivery/delivery-status.service';
 import { UpdateNotices } from '../delivery/update-notices';
 import pino from 'pino';
@@ -61,6 +63,8 @@ export interface Services {
   delivery: DeliveryService;
   deviceUpdates: DeviceUpdateService;
   rollouts: RolloutService;
+  deviceGroups: DeviceGroupService;
+  deliveryRenewals: DeliveryRenewalService;
   deliveryStatus: DeliveryStatusService;
   updateNotices: UpdateNotices;
   support: SupportService;
@@ -95,6 +99,14 @@ export function createServices(db: Db, config: Config): Services {
   // Background notices log on their own logger (services have none): warnings about the broker.
   const updateNotices = new UpdateNotices(config.EHUB_MQTT_URL, deliveryStatus, pino({ name: 'update-notices', level: config.LOG_LEVEL }));
   delivery.onPublished = (releaseId) => updateNotices.releaseAvailable(releaseId);
+  const deliveryRenewals = new DeliveryRenewalService(db, deliveryStatus, config.EHUB_MAINTENANCE_RATE_PERCENT);
+  // A release published, yanked or changed: the accounts with devices of its product are judged again (never fails the write).
+  delivery.onReleaseChanged = (ctx, productId) =>
+    deliveryRenewals.refreshProduct(ctx, productId).then(
+      () => undefined,
+      (err: unknown) => ctx.log.warn({ err, productId }, 'delivery renewal signal not refreshed; the delivery-renewals job will'),
+    );
+  db.events.subscribe('delivery-renewals', deliveryRenewals.onEvents);
   return {
     db,
     config,
@@ -121,8 +133,10 @@ export function createServices(db: Db, config: Config): Services {
     modelPrices: new ModelPriceService(db),
     modelFit: new ModelFitService(db, config),
     delivery,
-    deviceUpdates: new DeviceUpdateService(db, apiKeys, delivery),
+    deviceUpdates: new DeviceUpdateService(db, apiKeys, delivery, updateNotices),
     rollouts: new RolloutService(db, updateNotices),
+    deviceGroups: new DeviceGroupService(db),
+    deliveryRenewals,
     deliveryStatus,
     updateNotices,
     support: new SupportService(db, config.EHUB_TIME_ZONE),

@@ -167,6 +167,7 @@ export function syncOutboxSubscriber(usageIntervalMs: number): DomainEventSubscr
           minIntervalMs = 0;
           break;
         case 'health.changed':
+        case 'delivery.changed':
         case 'modelfit.changed':
         case 'churn.changed':
           accountIds.push(...e.accountIds);

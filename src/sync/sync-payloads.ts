@@ -183,6 +183,15 @@ export async function accountFieldPayloads(
     [accountIds],
   );
   const supportBy = groupBy(support, (s) => s.account_id);
+  // Delivery (ADR 0048): devices held back by lapsed maintenance and what renewing it is worth,
+  // for accounts that have (or had) devices; others leave the CRM's value alone.
+  const delivery: { account_id: string; devices: number | null; amounts: Record<string, string> | null }[] = await m.query(
+    `SELECT x.id AS account_id, r.devices, r.amounts
+       FROM unnest($1::uuid[]) AS x(id) LEFT JOIN account_delivery_renewal r ON r.account_id = x.id
+      WHERE r.account_id IS NOT NULL OR EXISTS (SELECT 1 FROM activation a WHERE a.account_id = x.id)`,
+    [accountIds],
+  );
+  const deliveryBy = new Map(delivery.map((d) => [d.account_id, d]));
   const factsBy = groupBy(facts, (f) => f.account_id);
   const usageBy = new Map(usage.map((u) => [u.account_id, u]));
   const findingsBy = groupBy(findings, (f) => f.account_id);
@@ -241,6 +250,13 @@ export async function accountFieldPayloads(
       const chosen = latest(active.length ? active : terms)!;
       fields.supportLevel = active.length ? chosen.name : null;
       fields.supportEnd = chosen.support_end;
+    }
+    const d = deliveryBy.get(id);
+    if (d) {
+      fields.updatesHeldBack = d.devices ?? 0;
+      // In the ARR's currency (the fields carry one); other currencies show on Account.deliveryRenewal.
+      const minor = d.amounts?.[arrCurrency];
+      fields.maintenanceRenewal = minor ? minorToMajor(minor, arrCurrency) : '0';
     }
     out.set(id, { accountExternalId: a.ext, ...fields });
   }

@@ -94,6 +94,39 @@ describe('update notices over MQTT', () => {
     expect(new Set(got.map((g) => g.topic))).toEqual(new Set(fleetDevices.map((d) => `ehub/${fleet}/devices/${d}/update`)));
   });
 
+  it('a rollout to a pilot group notifies the group first, and advancing on its own after the pilot\'s installs notifies the rest', async () => {
+    got.length = 0;
+    const pilot = fleetDevices[0]!;
+    await hub.ok(`mutation($d: [ID!]!) { setDeviceGroup(group: "pilot", devices: $d) { changed } }`, { d: [pilot, lapsedDevices[0]] });
+    const { upsertRelease } = await hub.ok<{ upsertRelease: { id: string } }>(UPSERT, { i: { product: 'L-DEV', version: '2.7.0', status: 'DRAFT', releaseDate: `${day(-1)}T00:00:00.000Z` } });
+    const r = upsertRelease.id;
+    const started = await hub.ok<{ startRollout: { stages: number[]; groups: string[] } }>(
+      `mutation($r: ID!) { startRollout(input: { release: $r, groups: ["pilot"], stages: [0, 100], minReports: 1 }) { stages groups } }`,
+      { r },
+    );
+    expect(started.startRollout).toEqual({ stages: [0, 100], groups: ['pilot'] });
+    await hub.ok(UPSERT, { i: { product: 'L-DEV', version: '2.7.0', status: 'PUBLISHED' } });
+    await hub.services.updateNotices.settle();
+    await waitFor(() => got.length >= 1);
+    await new Promise((res) => setTimeout(res, 300));
+    // The pilot device only: the lapsed device in the group is outside its entitlement.
+    expect(got.map((g) => g.topic)).toEqual([`ehub/${fleet}/devices/${pilot}/update`]);
+    got.length = 0;
+    // The pilot installs it: one good report (minReports 1) advances the rollout to 100 % on its own, and the others hear of it.
+    const res = await fetch(`${hub.url}/v1/devices/${pilot}/update-status`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${hub.adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ release: r, status: 'INSTALLED' }),
+    });
+    expect(res.status).toBe(201);
+    await hub.services.updateNotices.settle();
+    const rest = fleetDevices.slice(1);
+    await waitFor(() => got.length >= rest.length);
+    await new Promise((res2) => setTimeout(res2, 300));
+    expect(new Set(got.map((g) => g.topic))).toEqual(new Set(rest.map((d) => `ehub/${fleet}/devices/${d}/update`)));
+    expect((await hub.ok<{ rollout: { stage: number; percent: number } }>(`query($r: ID!) { rollout(release: $r) { stage percent } }`, { r })).rollout).toEqual({ stage: 1, percent: 100 });
+  });
+
   it('a broker that is down does not stop a release from being published', async () => {
     const down = await startTestHub({ EHUB_MQTT_URL: 'mqtt://127.0.0.1:9' }, { attachTo: hub });
     try {

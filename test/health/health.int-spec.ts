@@ -182,7 +182,11 @@ describe('health score', () => {
 
   it('scores every account in a number of statements that does not grow with the accounts', async () => {
     const run = () => hub.countQueries(() => hub.services.health.recomputeAll(systemContext(silent, 'test:health')));
+    // One new account before the first run, 25 before the second: both runs change scores (and publish them).
+    const lone = await createAccount(hub, 'Bulk lone');
+    await submitOrder(hub, orderInput(lone, 'BULK-lone', [{ sku: 'U-SEAT', quantity: 5, startDate: day(-30), endDate: day(335) }]));
     const first = await run();
+    expect(first.result.changed).toBeGreaterThan(0);
     for (let i = 0; i < 25; i++) {
       const a = await createAccount(hub, `Bulk ${i}`);
       await submitOrder(hub, orderInput(a, `BULK-${i}`, [{ sku: 'U-SEAT', quantity: 5, startDate: day(-30), endDate: day(335) }]));
@@ -190,6 +194,11 @@ describe('health score', () => {
     const second = await run();
     expect(second.result.scored).toBe(first.result.scored + 25);
     expect(second.count).toBe(first.count);
+    // Nothing moved since: a third run says so (and publishes no health.changed, so no account is re-sent to the CRM).
+    const dueBefore = await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox`);
+    const third = await run();
+    expect(third.result).toMatchObject({ scored: second.result.scored, changed: 0 });
+    expect(await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox`)).toEqual(dueBefore);
     // A young contract with no seat used: RED utilisation even on onboarding bands.
     const [row] = await hub.ds.query(`SELECT measures FROM account_health h JOIN account a ON a.id = h.account_id WHERE a.name = 'Bulk 0'`);
     expect(row.measures.find((m: Measure) => m.key === 'utilisation')).toMatchObject({ value: 0, band: 'RED' });

@@ -184,6 +184,8 @@ const ACCOUNT = sobject(
     field({ name: 'Ehub_Forecast_Arr__c', type: 'currency', precision: 16, scale: 2, label: 'Ehub Forecast ARR' }),
     field({ name: 'Ehub_Support_Level__c', type: 'string', length: 80 }),
     field({ name: 'Ehub_Support_End__c', type: 'date' }),
+    field({ name: 'Ehub_Updates_Held_Back__c', type: 'double', precision: 9, scale: 0 }),
+    field({ name: 'Ehub_Maintenance_Renewal__c', type: 'currency', precision: 16, scale: 2, label: 'Ehub Maintenance Renewal' }),
     field({ name: 'Ehub_Synced_At__c', type: 'datetime' }),
   ],
   [
