@@ -25,6 +25,8 @@ import { createGraphQLContext, type GraphQLContext } from './graphql-context';
 import { Metrics } from './metrics';
 import { aliasLimitRule, fieldDuplicationRule, limitsPlugin } from './limits';
 import { registerRateLimits, requestPrincipal } from './rate-limit';
+import { registerOpenApi, serveOpenApi } from './openapi';
+import { COMMON_ERRORS, PUBLIC, errorResponse, object } from '../common/http-schemas';
 import type { Services } from './services';
 
 export interface AppOptions {
@@ -146,7 +148,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     });
   });
 
-  // Before any route: the plugin hooks every route added after it.
+  // Before any route: the plugins hook every route added after them.
+  await registerOpenApi(app);
   await registerRateLimits(app, services, config, metrics);
 
   const loggingPlugin: ApolloServerPlugin<GraphQLContext> = {
@@ -245,29 +248,79 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   registerGraphiQL(app);
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/.well-known/jwks.json', (req, reply) => serveJwks(services.certificates, req, reply));
+  const status = (value: string) => ({ type: 'string', const: value });
+  app.get(
+    '/healthz',
+    { schema: { tags: ['operations'], summary: 'Liveness probe', operationId: 'healthz', security: PUBLIC, response: { 200: { description: 'The process is up.', ...object({ status: status('ok') }) } } } },
+    async () => ({ status: 'ok' }),
+  );
+  app.get(
+    '/.well-known/jwks.json',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Public keys that verify certificates and artifact signatures',
+        description: 'The current key first. Public; cache for five minutes, and fetch again on an unknown `kid`.',
+        operationId: 'jwks',
+        security: PUBLIC,
+        response: {
+          200: {
+            description: 'A JSON Web Key Set (RFC 7517) of Ed25519 public keys.',
+            ...object({
+              keys: {
+                type: 'array',
+                items: { type: 'object', required: ['kty', 'kid'], additionalProperties: true, properties: { kty: { type: 'string' }, crv: { type: 'string' }, x: { type: 'string' }, kid: { type: 'string' }, alg: { type: 'string' }, use: { type: 'string' } } },
+              },
+            }),
+          },
+          ...COMMON_ERRORS,
+        },
+      },
+    },
+    (req, reply) => serveJwks(services.certificates, req, reply),
+  );
   registerUsageRoutes(app, services);
   registerRevenueRoutes(app, services);
   registerImportRoutes(app, services);
   registerDeliveryRoutes(app, services);
   registerLicensingRoutes(app, services);
   registerDeviceUpdateRoutes(app, services);
-  app.get('/readyz', async (req, reply) => {
-    try {
-      await services.db.ds.query('SELECT 1');
-      if (await pendingMigrations(services.db.ds)) {
-        return reply.code(503).send({ status: 'not ready', reason: 'database migrations are pending (run ehub migrate)' });
+  serveOpenApi(app);
+  const notReady = { description: 'Not ready: the database is unreachable or migrations are pending.', ...object({ status: status('not ready'), reason: { type: 'string' } }) };
+  app.get(
+    '/readyz',
+    { schema: { tags: ['operations'], summary: 'Readiness probe: the database answers and no migration is pending', operationId: 'readyz', security: PUBLIC, response: { 200: { description: 'Ready.', ...object({ status: status('ready') }) }, 503: notReady } } },
+    async (req, reply) => {
+      try {
+        await services.db.ds.query('SELECT 1');
+        if (await pendingMigrations(services.db.ds)) {
+          return reply.code(503).send({ status: 'not ready', reason: 'database migrations are pending (run ehub migrate)' });
+        }
+        return { status: 'ready' };
+      } catch (err) {
+        req.log.warn({ err }, 'readiness check failed');
+        return reply.code(503).send({ status: 'not ready', reason: 'database unreachable' });
       }
-      return { status: 'ready' };
-    } catch (err) {
-      req.log.warn({ err }, 'readiness check failed');
-      return reply.code(503).send({ status: 'not ready', reason: 'database unreachable' });
-    }
-  });
-  app.get('/metrics', async (_req, reply) => {
-    return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+    },
+  );
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics',
+        operationId: 'metrics',
+        security: PUBLIC,
+        response: {
+          200: { description: 'The Prometheus text exposition format.', content: { 'text/plain': { schema: { type: 'string' } } } },
+          500: errorResponse('The metrics could not be collected (INTERNAL).'),
+        },
+      },
+    },
+    async (_req, reply) => {
+      return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
+    },
+  );
 
   // Fastify's close() stops accepting and waits for in-flight requests; then Apollo stops.
   app.addHook('onClose', async () => {
