@@ -69,8 +69,8 @@ export const COMMON_ERRORS = {
 };
 
 /** Security requirements (the schemes are in src/server/openapi.ts). */
-export const API_KEY = [{ apiKey: [] }];
-export const DEVICE_OR_API_KEY = [{ deviceToken: [] }, { apiKey: [] }];
+export const API_KEY: Record<string, string[]>[] = [{ apiKey: [] }];
+export const DEVICE_OR_API_KEY: Record<string, string[]>[] = [{ deviceToken: [] }, { apiKey: [] }];
 export const PUBLIC: [] = [];
 
 export const str = (max: number, min = 1) => ({ type: 'string', minLength: min, maxLength: max });

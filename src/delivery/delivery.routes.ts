@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { Roles } from '../auth/role';
 import { authenticateRequest, sendAppError, sendError } from '../auth/http-auth';
 import { AppError } from '../common/errors';
+import { API_KEY, AUTH_ERRORS, COMMON_ERRORS, dateTime, documentedOnly, errorResponse, object, PUBLIC } from '../common/http-schemas';
 import type { RequestContext } from '../common/context';
 import type { Services } from '../server/services';
 import { parseRange } from './links';
@@ -12,6 +13,77 @@ import type { ServingStore } from './storage/store';
 /** Here a limit is the artifact size limit: 413. */
 const STATUS_OVERRIDES = { LIMIT_EXCEEDED: 413 };
 const OCTETS = 'application/octet-stream';
+
+export const ARTIFACT = object(
+  {
+    id: { type: 'string', format: 'uuid' },
+    releaseId: { type: 'string', format: 'uuid' },
+    name: { type: 'string' },
+    platform: { type: ['string', 'null'] },
+    arch: { type: ['string', 'null'] },
+    size: { type: 'integer', minimum: 0 },
+    sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    sha512: { type: 'string', pattern: '^[0-9a-f]{128}$' },
+    signature: { type: 'string', description: 'Ed25519 signature of the artifact (verify with the JWKS key `kid`).' },
+    kid: { type: 'string' },
+    createdAt: dateTime,
+  },
+  { description: 'A file of a release, stored and signed.' },
+);
+
+// The routes' documentation (docs/openapi.md); both check their input by hand, with their own codes.
+const UPLOAD_SCHEMA = {
+  tags: ['delivery'],
+  summary: 'Upload an artifact of a release (streamed, hashed and signed)',
+  description: 'ADMIN, OPERATIONS and INTEGRATION keys, not account-scoped. The same name again replaces nothing: it is refused (CONFLICT).',
+  operationId: 'uploadArtifact',
+  security: API_KEY,
+  params: object({ id: { type: 'string', description: 'The release id.' }, name: { type: 'string', description: 'The file name (no path).' } }),
+  querystring: { type: 'object', properties: { platform: { type: 'string' }, arch: { type: 'string' } } },
+  body: { content: { [OCTETS]: { schema: { type: 'string', contentMediaType: OCTETS, description: 'The file\'s bytes.' } } } },
+  response: {
+    201: { ...object({ artifact: ARTIFACT }), description: 'Stored and signed.' },
+    400: errorResponse('An invalid name or release state (BAD_USER_INPUT), or the body ended early (ARTIFACT_BODY_INCOMPLETE).'),
+    ...AUTH_ERRORS,
+    404: errorResponse('No such release (NOT_FOUND).'),
+    409: errorResponse('The release already has an artifact of that name, or is not in a state that takes uploads (CONFLICT).'),
+    413: errorResponse('Over EHUB_ARTIFACT_MAX_BYTES (PAYLOAD_TOO_LARGE, ARTIFACT_TOO_LARGE, with `limit`); nothing kept.'),
+    415: errorResponse(`The body is not ${OCTETS} (ARTIFACT_OCTET_STREAM_REQUIRED).`),
+    ...COMMON_ERRORS,
+  },
+};
+
+const bytes = (description: string) => ({
+  description,
+  headers: {
+    'accept-ranges': { type: 'string', const: 'bytes' },
+    etag: { type: 'string', description: 'The artifact\'s SHA-256, quoted.' },
+    'content-range': { type: 'string', description: 'On 206: bytes <start>-<end>/<size>.' },
+    'content-disposition': { type: 'string' },
+  },
+  content: { [OCTETS]: { schema: { type: 'string', contentMediaType: OCTETS } } },
+});
+const DOWNLOAD_SCHEMA = {
+  tags: ['delivery'],
+  summary: 'Download an artifact with a signed link (filesystem store)',
+  description: 'A link made by createDownloadLink: no API key, the HMAC signature is the credential. Single byte ranges (Range: bytes=a-b). HEAD answers the headers only. Each completed download is logged.',
+  operationId: 'downloadArtifact',
+  security: PUBLIC,
+  params: object({ link: { type: 'string' }, artifact: { type: 'string' }, name: { type: 'string' } }),
+  querystring: { type: 'object', required: ['expires', 'signature'], properties: { expires: { type: 'string', pattern: '^\\d+$', description: 'Unix seconds.' }, signature: { type: 'string' } } },
+  headers: { type: 'object', properties: { range: { type: 'string', description: 'One range: bytes=<start>-[<end>] or bytes=-<suffix>.' } } },
+  response: {
+    200: bytes('The whole file.'),
+    206: bytes('The requested range.'),
+    400: errorResponse('expires or signature missing (DOWNLOAD_LINK_MALFORMED).'),
+    403: errorResponse('The link was altered (DOWNLOAD_LINK_INVALID) or made for another artifact (DOWNLOAD_LINK_OTHER_ARTIFACT).'),
+    404: errorResponse('The link is not in the download log, the name does not match, or the file is missing (NOT_FOUND).'),
+    409: errorResponse('The artifact is not in the hub\'s filesystem store (DOWNLOAD_STORE_MISMATCH).'),
+    410: errorResponse('The link expired (DOWNLOAD_LINK_EXPIRED) or the release was yanked (RELEASE_YANKED).'),
+    416: errorResponse('The range is outside the file (DOWNLOAD_RANGE_INVALID, with `size`).'),
+    ...COMMON_ERRORS,
+  },
+};
 
 
 /**
@@ -33,7 +105,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, services: Services)
 
     scope.put<{ Params: { id: string; name: string }; Querystring: { platform?: string; arch?: string } }>(
       '/v1/releases/:id/artifacts/:name',
-      { bodyLimit: max },
+      { bodyLimit: max, schema: UPLOAD_SCHEMA, validatorCompiler: documentedOnly },
       async (req, reply) => {
         const principal = await authenticateRequest(services.apiKeys, req);
         if (principal instanceof AppError) return sendError(reply, 401, 'UNAUTHENTICATED', principal.subCode, principal.message, principal.details);
@@ -72,6 +144,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, services: Services)
 
   app.get<{ Params: { link: string; artifact: string; name: string }; Querystring: { expires?: string; signature?: string } }>(
     '/v1/downloads/:link/:artifact/:name',
+    { schema: DOWNLOAD_SCHEMA, validatorCompiler: documentedOnly },
     async (req, reply) => {
       const { link: linkId, artifact: artifactId } = req.params;
       const delivery = services.delivery;

@@ -5,7 +5,10 @@ import { authenticateRequest, sendAppError, sendError } from '../auth/http-auth'
 import { Role, Roles } from '../auth/role';
 import type { RequestContext } from '../common/context';
 import { AppError, type FieldError } from '../common/errors';
-import type { Deployment } from '../entitlements/entitlement.enums';
+import { API_KEY, AUTH_ERRORS, COMMON_ERRORS, dateTime, decimal, errorResponse, nullable, nullableDateTime, object } from '../common/http-schemas';
+import { MonetizationModel } from '../catalog/catalog.enums';
+import { Deployment } from '../entitlements/entitlement.enums';
+import { CheckCode } from './licensing.types';
 import type { Services } from '../server/services';
 import type { Activation } from './activation.entity';
 import type { Lease } from './lease.entity';
@@ -62,7 +65,7 @@ const SCHEMAS = {
       fingerprint: str(255),
       name: { type: ['string', 'null'], maxLength: 255 },
       platform: { type: ['string', 'null'], maxLength: 255 },
-      deployment: { type: ['string', 'null'], enum: ['CLOUD', 'ON_PREM', 'SAAS', 'EMBEDDED', 'DEVICE', null] },
+      deployment: { type: ['string', 'null'], enum: [...Object.values(Deployment), null] },
       serial: { type: ['string', 'null'], maxLength: 255 },
       shippedOn: { type: ['string', 'null'], pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
     },
@@ -74,6 +77,97 @@ const SCHEMAS = {
   heartbeat: { ...body({ ttlSeconds: { type: ['integer', 'null'] } }, []), params: { type: 'object', properties: { id: uuid } } } as FastifySchema,
   checkin: { params: { type: 'object', properties: { id: uuid } } } as FastifySchema,
 };
+
+// The answers (docs/openapi.md): what the GraphQL operations answer, as JSON.
+const id = { type: 'string', format: 'uuid' };
+const nullableId = { type: ['string', 'null'], format: 'uuid' };
+const nullableText = { type: ['string', 'null'] };
+const checkCode = { type: 'string', enum: Object.values(CheckCode) };
+const CHECK_RESULT = object(
+  {
+    allowed: { type: 'boolean' },
+    code: checkCode,
+    reason: { type: 'string' },
+    remaining: nullable(decimal),
+    entitlementId: nullableId,
+    model: { type: ['string', 'null'], enum: [...Object.values(MonetizationModel), null] },
+    expiresAt: nullableDateTime,
+  },
+  { description: 'May the account use the feature now (the answer of the GraphQL check). A refusal is an answer (allowed false), not an error.' },
+);
+const CONSUME_RESULT = object(
+  {
+    allowed: { type: 'boolean' },
+    code: checkCode,
+    reason: { type: 'string' },
+    feature: { type: 'string' },
+    quantity: decimal,
+    remaining: nullable(decimal),
+    overage: decimal,
+    consumed: nullable(decimal),
+    entitlementId: nullableId,
+    periodStart: nullableDateTime,
+    periodEnd: nullableDateTime,
+    replayed: { type: 'boolean', description: 'True when this is the stored answer to an earlier request with the same idempotency key.' },
+  },
+  { description: 'The answer of consume; a refusal is an answer too, stored under the key.' },
+);
+const ACTIVATION = object(
+  {
+    id,
+    entitlementId: id,
+    accountId: id,
+    fingerprint: { type: 'string' },
+    name: nullableText,
+    platform: nullableText,
+    deployment: { type: ['string', 'null'], enum: [...Object.values(Deployment), null] },
+    serial: nullableText,
+    shippedOn: { type: ['string', 'null'], format: 'date' },
+    activatedAt: dateTime,
+    lastSeenAt: dateTime,
+    deactivatedAt: nullableDateTime,
+    softwareVersion: nullableText,
+    updatePolledAt: nullableDateTime,
+    updateToken: { ...nullableText, description: 'The device\'s update token: only in the answer of an activation (the hub keeps a hash).' },
+    createdAt: dateTime,
+    active: { type: 'boolean' },
+  },
+  { optional: ['updateToken'], description: 'A device activation.' },
+);
+const SEAT = object(
+  { id, entitlementId: id, accountId: id, email: { type: 'string' }, contactId: nullableId, assignedAt: dateTime, releasedAt: nullableDateTime, createdAt: dateTime, active: { type: 'boolean' } },
+  { description: 'A named-user seat.' },
+);
+const LEASE = object(
+  {
+    id,
+    entitlementId: id,
+    accountId: id,
+    holder: { type: 'string' },
+    ttlSeconds: { type: 'integer' },
+    checkedOutAt: dateTime,
+    expiresAt: dateTime,
+    checkedInAt: nullableDateTime,
+    createdAt: dateTime,
+    live: { type: 'boolean' },
+  },
+  { description: 'A concurrent-use (floating) lease.' },
+);
+
+/** What every licensing route may answer besides its 200. */
+const ERRORS = {
+  400: errorResponse('The body is not JSON or not a valid request (BAD_USER_INPUT with `fields`, or BAD_REQUEST), or the service refused the input (BAD_USER_INPUT).'),
+  ...AUTH_ERRORS,
+  404: errorResponse('The entitlement, account or lease was not found, or is outside the key\'s account (NOT_FOUND).'),
+  409: errorResponse('A limit of the entitlement refuses it (LIMIT_EXCEEDED: devices, seats, leases) or the state conflicts (CONFLICT, e.g. an idempotency key reused with another body).'),
+  415: errorResponse('The body is not application/json (UNSUPPORTED_MEDIA_TYPE).'),
+  ...COMMON_ERRORS,
+  503: errorResponse('A system the answer depends on is unavailable (UPSTREAM_UNAVAILABLE); retry.'),
+};
+
+/** The route's documentation: tags, summary, operationId (the GraphQL operation's name), key, answers. */
+const doc = (operation: string, summary: string, answer: object): FastifySchema =>
+  ({ tags: ['licensing'], summary, operationId: operation, security: API_KEY, response: { 200: { ...answer, description: summary }, ...ERRORS } }) as FastifySchema;
 
 /** JSON Schema problems as the API's field errors: `body.quantity must be number`. */
 function fieldErrors(err: { validation?: { instancePath?: string; message?: string; params?: Record<string, unknown> }[] }): FieldError[] {
@@ -93,12 +187,25 @@ function fieldErrors(err: { validation?: { instancePath?: string; message?: stri
 const ajv = new Ajv({ allErrors: true, coerceTypes: false, removeAdditional: false, useDefaults: false, strict: false });
 const validatorCompiler = ({ schema }: { schema: object }) => ajv.compile(schema);
 
+const SUMMARIES: Record<string, { summary: string; answer: object }> = {
+  check: { summary: 'Check: may the account use a feature now (any role; never writes)', answer: CHECK_RESULT },
+  consume: { summary: 'Consume a quantity of a metered feature (idempotent by idempotencyKey)', answer: CONSUME_RESULT },
+  activateDevice: { summary: 'Activate a device on an entitlement (again: the same activation, a new update token)', answer: ACTIVATION },
+  deactivateDevice: { summary: 'Deactivate a device, freeing its slot', answer: ACTIVATION },
+  assignSeat: { summary: 'Assign a named-user seat', answer: SEAT },
+  releaseSeat: { summary: 'Release a named-user seat', answer: SEAT },
+  checkoutLease: { summary: 'Check out a floating (concurrent) lease; ttlSeconds defaults to 300', answer: LEASE },
+  heartbeatLease: { summary: 'Extend a lease (heartbeat)', answer: LEASE },
+  checkinLease: { summary: 'Check a lease back in', answer: LEASE },
+};
+
 type Handler<B, P> = (ctx: RequestContext, body: B, params: P) => Promise<unknown>;
 
 export function registerLicensingRoutes(app: FastifyInstance, services: Services): void {
   const { licensing } = services;
 
-  const route = <B, P = Record<string, never>>(path: string, operation: string, roles: readonly Role[], schema: FastifySchema, handler: Handler<B, P>) => {
+  const route = <B, P = Record<string, never>>(path: string, operation: string, roles: readonly Role[], request: FastifySchema, handler: Handler<B, P>) => {
+    const schema = { ...request, ...doc(operation, SUMMARIES[operation]!.summary, SUMMARIES[operation]!.answer) };
     app.post<{ Body: B; Params: P }>(path, { schema, attachValidation: true, validatorCompiler }, async (req: FastifyRequest<{ Body: B; Params: P }>, reply: FastifyReply) => {
       const principal = await authenticateRequest(services.apiKeys, req);
       if (principal instanceof AppError) return sendError(reply, 401, 'UNAUTHENTICATED', principal.subCode, principal.message, principal.details);

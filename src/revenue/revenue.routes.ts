@@ -2,9 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Role } from '../auth/role';
 import { AppError } from '../common/errors';
+import { API_KEY, COMMON_ERRORS, documentedOnly, errorResponse } from '../common/http-schemas';
 import type { Principal, RequestContext } from '../common/context';
 import type { Services } from '../server/services';
-import { csvStream, primeExport, RevenueExports, type CsvExport, type ExportParams, type ExportRange } from './exports';
+import { csvStream, JOURNAL_COLUMNS, primeExport, RevenueExports, WATERFALL_COLUMNS, type CsvExport, type ExportParams, type ExportRange } from './exports';
 
 /** Who may pull finance exports. */
 export const EXPORT_ROLES: readonly Role[] = [Role.ADMIN, Role.FINANCE];
@@ -27,6 +28,38 @@ async function authenticate(services: Services, req: FastifyRequest): Promise<Pr
   return principal;
 }
 
+/** The routes' documentation (docs/openapi.md); the query is checked by hand (resolveRange) with its own codes. */
+function exportSchema(operationId: string, summary: string, columns: readonly string[]) {
+  const month = { type: 'string', pattern: '^\\d{4}-\\d{2}$' };
+  return {
+    tags: ['finance'],
+    summary,
+    description: 'FINANCE and ADMIN keys; an account-scoped key exports only its own account. Amounts in integer minor units. Errors before the first byte are JSON.',
+    operationId,
+    security: API_KEY,
+    querystring: {
+      type: 'object',
+      required: ['from', 'to'],
+      properties: {
+        from: { ...month, description: 'First month, YYYY-MM.' },
+        to: { ...month, description: 'Last month, YYYY-MM (inclusive).' },
+        accountId: { type: 'string', format: 'uuid', description: 'Only this account.' },
+      },
+    },
+    response: {
+      200: {
+        description: `CSV (RFC 4180, CRLF line ends, a header line), streamed; content-disposition names the file. Columns: ${columns.join(', ')}.`,
+        content: { 'text/csv': { schema: { type: 'string' } } },
+      },
+      400: errorResponse('from/to missing or not YYYY-MM, or from after to (BAD_USER_INPUT).'),
+      401: errorResponse('No API key, or one that is unknown, revoked or expired (UNAUTHENTICATED).'),
+      403: errorResponse('Not a FINANCE or ADMIN key (FORBIDDEN).'),
+      404: errorResponse('The account does not exist or is outside the key\'s account (NOT_FOUND).'),
+      ...COMMON_ERRORS,
+    },
+  };
+}
+
 /**
  * Finance exports as streamed CSV (text/csv, RFC 4180, amounts in integer minor units):
  * GET /v1/exports/revenue-waterfall.csv and GET /v1/exports/journal-entries.csv, both with
@@ -36,8 +69,8 @@ async function authenticate(services: Services, req: FastifyRequest): Promise<Pr
  */
 export function registerRevenueRoutes(app: FastifyInstance, services: Services): void {
   const exports = new RevenueExports(services.db, services.config);
-  const route = (path: string, name: string, build: (range: ExportRange) => CsvExport) => {
-    app.get<{ Querystring: ExportParams }>(path, async (req, reply) => {
+  const route = (path: string, name: string, schema: ReturnType<typeof exportSchema>, build: (range: ExportRange) => CsvExport) => {
+    app.get<{ Querystring: ExportParams }>(path, { schema, validatorCompiler: documentedOnly }, async (req, reply) => {
       let range: ExportRange;
       let exp: CsvExport;
       try {
@@ -60,6 +93,6 @@ export function registerRevenueRoutes(app: FastifyInstance, services: Services):
         .send(body);
     });
   };
-  route('/v1/exports/revenue-waterfall.csv', 'revenue-waterfall', (r) => exports.waterfall(r));
-  route('/v1/exports/journal-entries.csv', 'journal-entries', (r) => exports.journal(r));
+  route('/v1/exports/revenue-waterfall.csv', 'revenue-waterfall', exportSchema('exportRevenueWaterfall', 'Revenue waterfall as CSV: per obligation and month, recognised, cumulative and deferred', WATERFALL_COLUMNS), (r) => exports.waterfall(r));
+  route('/v1/exports/journal-entries.csv', 'journal-entries', exportSchema('exportJournalEntries', 'Journal entries as CSV', JOURNAL_COLUMNS), (r) => exports.journal(r));
 }

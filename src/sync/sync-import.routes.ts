@@ -5,9 +5,73 @@ import { CSV_OBJECTS, parseOptions, storeUpload, type CsvObject } from '../../co
 import { Roles } from '../auth/role';
 import { authenticateRequest, httpStatus, sendError } from '../auth/http-auth';
 import { AppError } from '../common/errors';
+import { API_KEY, AUTH_ERRORS, COMMON_ERRORS, dateTime, documentedOnly, errorResponse, nullableDateTime, object } from '../common/http-schemas';
 import type { RequestContext } from '../common/context';
 import type { Services } from '../server/services';
-import { SyncTrigger } from './sync.entities';
+import { SyncRunKind, SyncRunStatus, SyncTrigger } from './sync.entities';
+
+const FILE = object({ sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' }, bytes: { type: 'integer', minimum: 0 } }, { description: 'The file as stored in the inbox.' });
+const count = { type: 'integer', minimum: 0 };
+const RUN = object(
+  {
+    id: { type: 'string', format: 'uuid' },
+    connectionId: { type: 'string', format: 'uuid' },
+    kind: { type: 'string', enum: Object.values(SyncRunKind) },
+    object: { type: 'string' },
+    trigger: { type: 'string', enum: Object.values(SyncTrigger) },
+    status: { type: 'string', enum: Object.values(SyncRunStatus) },
+    startedAt: dateTime,
+    finishedAt: nullableDateTime,
+    durationMs: { type: ['integer', 'null'] },
+    read: count,
+    created: count,
+    updated: count,
+    unchanged: count,
+    deleted: count,
+    failed: count,
+    apiCalls: count,
+    cursorFrom: { type: ['string', 'null'] },
+    cursorTo: { type: ['string', 'null'] },
+    error: { type: ['string', 'null'] },
+    errors: { type: 'array', items: { type: 'object', additionalProperties: true, required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, record: { type: ['string', 'null'] }, row: { type: ['integer', 'null'] }, column: { type: ['string', 'null'] } } } },
+  },
+  { description: 'The sync run of the pull (as the GraphQL SyncRun).' },
+);
+const ANSWER = object(
+  {
+    file: FILE,
+    duplicate: { type: 'boolean', description: 'The same bytes were received before: imported once, nothing started.' },
+    runId: { type: ['string', 'null'], format: 'uuid', description: 'The pull started for the file (watch it in syncRuns).' },
+    run: { anyOf: [RUN, { type: 'null' }], description: 'With ?wait=true: the finished run.' },
+    message: { type: 'string', description: 'Why no pull was started or awaited.' },
+  },
+  { optional: ['message'] },
+);
+
+/** The route's documentation (docs/openapi.md); the request is checked by hand with its own codes. */
+const SCHEMA = {
+  tags: ['imports'],
+  summary: 'Import a CSV file into a csv connection and start a pull of that object',
+  description:
+    'The body streams to the connection\'s inbox as <sha256>.csv (the same bytes again are a duplicate and start nothing), then a pull of that object starts. ' +
+    'ADMIN, OPERATIONS and INTEGRATION keys, not account-scoped.',
+  operationId: 'importCsv',
+  security: API_KEY,
+  params: object({ connection: { type: 'string', description: 'The csv connection\'s name.' }, object: { type: 'string', enum: [...CSV_OBJECTS], description: 'What the file holds.' } }),
+  querystring: { type: 'object', properties: { wait: { type: 'string', enum: ['true', '1', 'false', '0'], description: 'true: answer once the pull finished, with the run.' } } },
+  body: { content: { 'text/csv': { schema: { type: 'string', description: 'The CSV file (docs/csv-import.md for the columns of each object).' } }, 'application/csv': { schema: { type: 'string' } } } },
+  response: {
+    200: { ...ANSWER, description: 'A duplicate (nothing started), or with ?wait=true the finished pull.' },
+    202: { ...ANSWER, description: 'Stored; the pull started (runId), or could not start now (message) and the next pull imports it.' },
+    400: errorResponse('The connection is not a csv connection (IMPORT_CONNECTION_NOT_CSV), or the body ended early (IMPORT_BODY_INCOMPLETE).'),
+    ...AUTH_ERRORS,
+    404: errorResponse('No such connection, or no import of that object (NOT_FOUND).'),
+    409: errorResponse('The pull was refused (CONFLICT), with ?wait=true.'),
+    413: errorResponse('Over EHUB_IMPORT_MAX_BODY_BYTES (IMPORT_BODY_TOO_LARGE); nothing kept.'),
+    415: errorResponse('The body is not text/csv (IMPORT_CSV_REQUIRED).'),
+    ...COMMON_ERRORS,
+  },
+};
 
 
 /**
@@ -31,7 +95,7 @@ export function registerImportRoutes(app: FastifyInstance, services: Services): 
 
     scope.post<{ Params: { connection: string; object: string }; Querystring: { wait?: string } }>(
       '/v1/imports/:connection/:object',
-      { bodyLimit: maxBytes },
+      { bodyLimit: maxBytes, schema: SCHEMA, validatorCompiler: documentedOnly },
       async (req, reply) => {
         const principal = await authenticateRequest(services.apiKeys, req);
         if (principal instanceof AppError) return sendError(reply, 401, 'UNAUTHENTICATED', principal.subCode, principal.message, principal.details);

@@ -4,12 +4,56 @@ import type { Logger } from 'pino';
 import { Roles } from '../auth/role';
 import { authenticateRequest, sendError } from '../auth/http-auth';
 import { AppError } from '../common/errors';
+import { API_KEY, AUTH_ERRORS, COMMON_ERRORS, documentedOnly, errorResponse, object } from '../common/http-schemas';
 import type { RequestContext } from '../common/context';
 import type { Services } from '../server/services';
 import { readUsageNdjson } from './usage.ndjson';
-import { MAX_NDJSON_EVENTS } from './usage.rules';
+import { MAX_NDJSON_EVENTS, UsageRejectionCode } from './usage.rules';
 
 export const NDJSON = 'application/x-ndjson';
+
+/** The route's documentation (docs/openapi.md); the body is read and checked line by line by hand. */
+const SCHEMA = {
+  tags: ['usage'],
+  summary: 'Ingest a batch of usage events as NDJSON (the bulk form of recordUsage)',
+  description:
+    `Up to ${MAX_NDJSON_EVENTS} events, one JSON object per line, each with the fields of the GraphQL UsageEventInput: id, meter, quantity, occurredAt, deployment, ` +
+    'accountId or accountRef, and optionally device, source, properties. Exactly once per event id: a repeat is a duplicate, the same id with other values a conflict. ' +
+    'The batch is taken in one transaction and answered after the commit; an invalid event is listed in `rejected` and the others are taken.',
+  operationId: 'ingestUsage',
+  security: API_KEY,
+  body: {
+    content: {
+      [NDJSON]: {
+        schema: { type: 'string', description: 'NDJSON: one usage event (a JSON object with the UsageEventInput fields) per line.' },
+      },
+    },
+  },
+  response: {
+    200: object(
+      {
+        accepted: { type: 'integer', minimum: 0 },
+        duplicates: { type: 'integer', minimum: 0 },
+        conflicts: { type: 'integer', minimum: 0 },
+        rejected: {
+          type: 'array',
+          items: object({
+            index: { type: 'integer', minimum: 0, description: 'The event\'s line, from 0.' },
+            id: { type: ['string', 'null'] },
+            code: { type: 'string', enum: Object.values(UsageRejectionCode) },
+            message: { type: 'string' },
+          }),
+        },
+      },
+      { description: 'The batch was taken: every event is accepted, a duplicate, or listed in rejected (conflicts included).' },
+    ),
+    400: errorResponse('The body ended early (BAD_REQUEST, USAGE_BODY_INCOMPLETE); nothing was ingested.'),
+    ...AUTH_ERRORS,
+    413: errorResponse(`Over EHUB_USAGE_MAX_BODY_BYTES (USAGE_BODY_TOO_LARGE) or over ${MAX_NDJSON_EVENTS} events (USAGE_BATCH_TOO_LARGE); nothing was ingested.`),
+    415: errorResponse(`The body is not ${NDJSON} (UNSUPPORTED_MEDIA_TYPE, USAGE_NDJSON_REQUIRED).`),
+    ...COMMON_ERRORS,
+  },
+};
 
 /**
  * POST /v1/usage: up to 10,000 usage events as NDJSON (one JSON event per line), the bulk
@@ -27,7 +71,7 @@ export function registerUsageRoutes(app: FastifyInstance, services: Services): v
     // Only in this scope: NDJSON bodies reach the handler as the raw stream, unread.
     scope.addContentTypeParser(NDJSON, (_req, payload, done) => done(null, payload));
 
-    scope.post('/v1/usage', { bodyLimit: maxBytes }, async (req, reply) => {
+    scope.post('/v1/usage', { bodyLimit: maxBytes, schema: SCHEMA, validatorCompiler: documentedOnly }, async (req, reply) => {
       const principal = await authenticateRequest(services.apiKeys, req);
       if (principal instanceof AppError) return sendError(reply, 401, 'UNAUTHENTICATED', principal.subCode, principal.message, principal.details);
       if (principal.role !== 'ADMIN' && !(Roles.OPERATE_OR_INTEGRATE as readonly string[]).includes(principal.role)) {
