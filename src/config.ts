@@ -67,6 +67,9 @@ const schema = z.object({
   EHUB_RATE_LIMIT_MAX: z.coerce.number().int().min(0).default(1_200),
   EHUB_RATE_LIMIT_LICENSING_MAX: z.coerce.number().int().min(0).default(12_000),
   EHUB_DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
+  /** A read replica for the read-only analytics queries (ADR 0051, docs/scaling.md); unset: they read the primary. */
+  DATABASE_READ_URL: z.string().url().optional(),
+  EHUB_DB_READ_POOL_SIZE: z.coerce.number().int().positive().default(5),
   EHUB_JOBS_ENABLED: z
     .enum(['true', 'false'])
     .default('true')

@@ -249,7 +249,7 @@ export class AnalyticsService {
       }
     }
 
-    const rows: Record<string, unknown>[] = await this.db.manager.query(sql, p.values);
+    const rows: Record<string, unknown>[] = await this.db.readQuery(sql, p.values);
     if (rows.length > MAX_POINTS) {
       throw new AppError(
         'LIMIT_EXCEEDED',
@@ -393,7 +393,7 @@ export class AnalyticsService {
       ? `e.id = ${p.add(args.entitlementId)}::uuid`
       : `e.account_id = ${p.add(args.accountId)}::uuid AND ${phaseSql('e', 'now()')} IN ('ACTIVE','IN_GRACE','SUSPENDED')`;
 
-    const rows: Record<string, unknown>[] = await this.db.manager.query(
+    const rows: Record<string, unknown>[] = await this.db.readQuery(
       `WITH ents AS (
          SELECT e.id, e.account_id, e.model, e.quantity, e.start_date, e.starts_at, e.ends_at, e.grace_ends_at, e.created_at,
                 ${phaseSql('e', 'now()')} AS phase,
@@ -560,7 +560,7 @@ export class AnalyticsService {
     const scope = accountScope(ctx);
     const scoped = scope ? `AND e.account_id = ${p.add(scope)}::uuid` : '';
 
-    const rows: Record<string, unknown>[] = await this.db.manager.query(
+    const rows: Record<string, unknown>[] = await this.db.readQuery(
       `WITH RECURSIVE tree (product_id, depth) AS (
          SELECT id, 0 FROM product WHERE id = ${product}::uuid
          UNION ALL
@@ -678,7 +678,7 @@ export class AnalyticsService {
     }
     const limit = p.add(args.first + 1);
 
-    const rows: Record<string, unknown>[] = await this.db.manager.query(
+    const rows: Record<string, unknown>[] = await this.db.readQuery(
       `WITH ents AS (
          SELECT e.id, e.account_id, e.model, e.quantity, e.reset_period, e.starts_at, e.ends_at, e.end_date
            FROM entitlement e

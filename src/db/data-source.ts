@@ -7,7 +7,7 @@ import { migrations } from '../../migrations';
  * The one TypeORM DataSource factory used by the server, the CLI and the tests.
  * The schema comes only from migrations (never `synchronize`).
  */
-export function createDataSource(url: string, opts: { poolSize?: number; applicationName?: string } = {}): DataSource {
+export function createDataSource(url: string, opts: { poolSize?: number; applicationName?: string; readOnly?: boolean } = {}): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
@@ -22,8 +22,27 @@ export function createDataSource(url: string, opts: { poolSize?: number; applica
       application_name: opts.applicationName ?? 'ehub',
       // Fail fast rather than hang when the pool is exhausted or the server is gone.
       connectionTimeoutMillis: 10_000,
+      // A replica's pool (DATABASE_READ_URL): every transaction read-only, so a write sent there by mistake fails loudly.
+      ...(opts.readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
     },
   });
+}
+
+/**
+ * The read replica's DataSource (DATABASE_READ_URL, ADR 0051), initialised; null without
+ * one. It runs no migrations: the replica follows the primary's schema. Connecting at start
+ * is not required — a replica that is down only sends analytics to the primary.
+ */
+export async function openReadDataSource(url: string | undefined, poolSize: number, log?: { warn(obj: object, msg: string): void }): Promise<DataSource | null> {
+  if (!url) return null;
+  const ds = createDataSource(url, { poolSize, applicationName: 'ehub-read', readOnly: true });
+  try {
+    await ds.initialize();
+  } catch (err) {
+    // Db.readQuery tries again every 30 s and reads the primary meanwhile.
+    log?.warn({ err }, 'the read replica (DATABASE_READ_URL) cannot be reached: analytics read the primary until it can');
+  }
+  return ds;
 }
 
 /** Pool figures for /metrics (pg.Pool behind TypeORM's driver). */

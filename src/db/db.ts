@@ -58,10 +58,73 @@ export class Db {
   /** Who acts on the facts transactions publish (the sync outbox, the webhooks). */
   readonly events = new DomainEvents();
 
-  constructor(readonly ds: DataSource) {}
+  /** Replica reads answered by the primary because the replica could not be reached (for /metrics). */
+  readonly replica = { reads: 0, fallbacks: 0 };
+  private lastFallbackLog = 0;
+
+  /**
+   * `readDs`: a read replica (DATABASE_READ_URL, ADR 0051) for the read-only analytics
+   * queries (`readQuery`); none: they read the primary.
+   */
+  constructor(
+    readonly ds: DataSource,
+    readonly readDs: DataSource | null = null,
+    private readonly onFallback?: (err: unknown) => void,
+  ) {}
 
   get manager(): EntityManager {
     return this.ds.manager;
+  }
+
+  /**
+   * A read-only analytics query (usage series, utilisation, adoption, ...): on the read
+   * replica when there is one — answers as of the replica's replay, a few seconds behind at
+   * most in normal operation — else on the primary. A replica that cannot be reached
+   * (connection refused or lost, shutting down, in recovery conflict) answers from the
+   * primary instead of failing the request; any other error is the query's own and is thrown.
+   * Never for data a request must read back after writing it.
+   */
+  async readQuery<R = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
+    if (!this.readDs) return this.ds.manager.query(sql, params);
+    this.replica.reads++;
+    const reader = await this.reader();
+    if (reader) {
+      try {
+        return await reader.manager.query(sql, params);
+      } catch (err) {
+        if (!isUnreachable(err)) throw err;
+        this.fellBack(err);
+      }
+    }
+    return this.ds.manager.query(sql, params);
+  }
+
+  private lastConnectTry = 0;
+
+  /** The replica's DataSource, connected — one that was down at start is tried again every 30 s; null meanwhile. */
+  private async reader(): Promise<DataSource | null> {
+    const r = this.readDs!;
+    if (r.isInitialized) return r;
+    if (Date.now() - this.lastConnectTry < 30_000) {
+      this.replica.fallbacks++;
+      return null;
+    }
+    this.lastConnectTry = Date.now();
+    try {
+      await r.initialize();
+      return r;
+    } catch (err) {
+      this.fellBack(err);
+      return null;
+    }
+  }
+
+  private fellBack(err: unknown): void {
+    this.replica.fallbacks++;
+    if (Date.now() - this.lastFallbackLog > 60_000) {
+      this.lastFallbackLog = Date.now();
+      this.onFallback?.(err);
+    }
   }
 
   /**
@@ -119,4 +182,17 @@ export async function writeAudit(manager: EntityManager, ctx: RequestContext, en
       requestId: ctx.requestId,
     })) as QueryDeepPartialEntity<AuditLog>[],
   );
+}
+
+/**
+ * The replica is not there (rather than the query being wrong): no connection, a connection
+ * lost or refused, the server shutting down or starting, or a query cancelled by a recovery
+ * conflict (class 08, 57P01–57P03, 40001 from a hot standby's conflict, 53300 too many clients).
+ */
+export function isUnreachable(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string; message?: string }; message?: string };
+  const code = e?.driverError?.code ?? e?.code;
+  if (code && (code.startsWith('08') || ['57P01', '57P02', '57P03', '53300', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code))) return true;
+  const msg = e?.driverError?.message ?? e?.message ?? '';
+  return /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED|conflict with recovery/i.test(msg);
 }

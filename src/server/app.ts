@@ -82,7 +82,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = services;
   // Stack traces and internal messages reach clients only when asked for explicitly.
   const dev = config.debug;
-  const metrics = opts.metrics ?? new Metrics(services.db.ds);
+  const metrics = opts.metrics ?? new Metrics(services.db.ds, services.db.readDs ? services.db.replica : undefined);
 
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,

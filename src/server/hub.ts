@@ -7,7 +7,7 @@ import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config';
 import { systemContext } from '../common/context';
-import { createDataSource } from '../db/data-source';
+import { createDataSource, openReadDataSource } from '../db/data-source';
 import { Db } from '../db/db';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../db/embedded-postgres';
 import { Scheduler } from '../jobs/scheduler';
@@ -151,6 +151,7 @@ export interface Hub {
 /** Starts everything `ehub serve` runs: database, migrations, admin key, server, jobs. */
 export async function startHub(config: Config, log: Logger = createLogger(config)): Promise<Hub> {
   const db = await openDatabase(config, log);
+  const readDs = await openReadDataSource(config.DATABASE_READ_URL, config.EHUB_DB_READ_POOL_SIZE, log);
   let app: FastifyInstance | undefined;
   let scheduler: Scheduler | undefined;
   let flushTimer: NodeJS.Timeout | undefined;
@@ -171,6 +172,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
       await services?.updateNotices.close();
       await services?.apiKeys.flushLastUsed().catch((err) => log.warn({ err }, 'could not record key use'));
     } finally {
+      if (readDs?.isInitialized) await readDs.destroy().catch(() => undefined);
       await db.close(); // close the pool, stop embedded PostgreSQL
       log.debug('database closed');
       clearTimeout(deadline);
@@ -178,7 +180,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
   };
   try {
     await runMigrations(db.ds, log);
-    services = createServices(new Db(db.ds), config);
+    services = createServices(new Db(db.ds, readDs, (err) => log.warn({ err }, 'the read replica (DATABASE_READ_URL) cannot be reached: analytics read the primary')), config);
     await bootstrapAdmin(services, log);
     await services.certificates.ensureSigningKey(systemContext(log, 'startup:signing-key'));
     await services.sync.ensureEnvConnection(log);

@@ -36,8 +36,21 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(ds?: DataSource) {
+  constructor(ds?: DataSource, replica?: { reads: number; fallbacks: number }) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'ehub_' });
+    if (replica) {
+      // DATABASE_READ_URL (ADR 0051): analytics reads sent to the replica, and those the primary answered because it could not be reached.
+      new client.Gauge({
+        name: 'ehub_db_replica_reads',
+        help: 'Read-only analytics queries since start, by who answered them (replica, or primary when the replica could not be reached)',
+        labelNames: ['answered_by'] as const,
+        registers: [this.registry],
+        collect() {
+          this.set({ answered_by: 'replica' }, replica.reads - replica.fallbacks);
+          this.set({ answered_by: 'primary' }, replica.fallbacks);
+        },
+      });
+    }
     if (ds) {
       new client.Gauge({
         name: 'ehub_db_pool_connections',

@@ -318,7 +318,8 @@ describe('matching after pulls', () => {
       const crm = (await own.ok<{ upsertAccount: { id: string } }>(up, { i: { name: 'Hooli Inc.', domain: 'hooli.com', externalRefs: [{ system: 'salesforce', object: 'Account', externalId: '001HOOLI' }] } })).upsertAccount.id;
       const erp = (await own.ok<{ upsertAccount: { id: string } }>(up, { i: { name: 'HOOLI', domain: 'hooli.com', externalRefs: [{ system: 'netsuite', object: 'customer', externalId: '99' }] } })).upsertAccount.id;
       let mergedInto: string | null = null;
-      for (let i = 0; i < 100 && !mergedInto; i++) {
+      // Up to 30 s: the run is in the background (a loaded machine takes its time); usually well under a second.
+      for (let i = 0; i < 600 && !mergedInto; i++) {
         await new Promise((r) => setTimeout(r, 50));
         [{ merged_into: mergedInto }] = await own.ds.query(`SELECT merged_into FROM account WHERE id = $1`, [erp]);
       }

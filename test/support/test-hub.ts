@@ -6,7 +6,7 @@ import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { loadConfig, type Config } from '../../src/config';
 import { systemContext } from '../../src/common/context';
-import { createDataSource } from '../../src/db/data-source';
+import { createDataSource, openReadDataSource } from '../../src/db/data-source';
 import { Db } from '../../src/db/db';
 import { Role } from '../../src/auth/role';
 import { buildApp } from '../../src/server/app';
@@ -90,7 +90,8 @@ export async function startTestHub(overrides: Partial<Record<string, string>> = 
   const log = pino({ level: config.LOG_LEVEL });
   const ds = createDataSource(databaseUrl, { poolSize: 20 });
   await ds.initialize();
-  const services = createServices(new Db(ds), config);
+  const readDs = await openReadDataSource(config.DATABASE_READ_URL, config.EHUB_DB_READ_POOL_SIZE);
+  const services = createServices(new Db(ds, readDs), config);
   const schema = await buildHubSchema();
   const app = await buildApp({ services, schema, log });
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -181,6 +182,7 @@ export async function startTestHub(overrides: Partial<Record<string, string>> = 
       await services.identity.stop();
       await app.close();
       await ds.destroy();
+      if (readDs?.isInitialized) await readDs.destroy();
       if (opts.attachTo) {
         if (auditProblem) throw auditProblem;
         return;
