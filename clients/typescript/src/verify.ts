@@ -92,7 +92,7 @@ export async function verifyCertificate(certificate: string, jwks: Jwks, now: Da
   if (typeof header.kid !== 'string' || !header.kid) return fail('MALFORMED', 'The certificate header names no key');
   const jwk = (Array.isArray(jwks?.keys) ? jwks.keys : []).find((k) => k && k.kid === header.kid);
   if (!jwk) return fail('UNKNOWN_KEY', `Key ${header.kid} is not in the JWKS`);
-  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string' || (jwk.alg !== undefined && jwk.alg !== 'EdDSA')) {
+  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string' || (jwk.alg !== undefined && jwk.alg !== 'EdDSA') || (jwk.use !== undefined && jwk.use !== 'sig')) {
     return fail('UNSUPPORTED_ALGORITHM', `Key ${header.kid} is not an Ed25519 signing key`);
   }
   const signature = decodeSegment(s);
