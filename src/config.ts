@@ -87,6 +87,32 @@ const schema = z.object({
   EHUB_USAGE_MAX_SKEW_SECONDS: z.coerce.number().int().min(0).default(300),
   EHUB_USAGE_MAX_PROPERTIES_BYTES: z.coerce.number().int().positive().default(8192),
   EHUB_USAGE_MAX_BODY_BYTES: z.coerce.number().int().positive().default(67_108_864),
+  /**
+   * Usage through a durable stream (ADR 0049, docs/usage.md#through-a-durable-stream): a NATS
+   * server with JetStream (nats://host:port, comma-separated for a cluster). Unset: ingest
+   * writes to PostgreSQL in the request, as always. Set: ingest answers once JetStream has
+   * the batch, and every instance's consumer writes it to PostgreSQL.
+   */
+  EHUB_USAGE_STREAM: z
+    .string()
+    .regex(/^(nats|tls):\/\/[^\s,]+(,(nats|tls):\/\/[^\s,]+)*$/, 'must be a NATS URL such as nats://127.0.0.1:4222 (comma-separated for several servers)')
+    .optional(),
+  /** The JetStream stream, its subject, and the durable consumer all instances share (one consumer group). */
+  EHUB_USAGE_STREAM_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only').default('EHUB_USAGE'),
+  EHUB_USAGE_STREAM_SUBJECT: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'a plain subject such as ehub.usage (no wildcards)').default('ehub.usage'),
+  EHUB_USAGE_STREAM_CONSUMER: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only').default('ehub-usage-writer'),
+  /** How long JetStream remembers a batch's message id to drop a re-sent batch (the stream's duplicate window). */
+  EHUB_USAGE_STREAM_DUPLICATE_WINDOW_MS: z.coerce.number().int().min(1_000).default(600_000),
+  /** How long a consumer may hold a batch before JetStream gives it to another instance (AckWait; kept alive while writing). */
+  EHUB_USAGE_STREAM_ACK_WAIT_MS: z.coerce.number().int().min(1_000).default(30_000),
+  /** Messages (batches) a consumer pulls at once, and the most unacknowledged ones across all instances (max_ack_pending). */
+  EHUB_USAGE_STREAM_PULL_BATCH: z.coerce.number().int().min(1).max(1_000).default(8),
+  EHUB_USAGE_STREAM_MAX_ACK_PENDING: z.coerce.number().int().min(1).default(256),
+  /** `false`: this instance publishes but does not write the stream to PostgreSQL (ingest-only instances). */
+  EHUB_USAGE_STREAM_CONSUME: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   EHUB_IMPORT_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_073_741_824),
   /** Webhook delivery: job schedule (node-cron, seconds field allowed), attempts before DEAD, backoff, timeout. */
   EHUB_WEBHOOK_CRON: z.string().default('*/5 * * * * *'),

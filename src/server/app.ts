@@ -83,6 +83,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Stack traces and internal messages reach clients only when asked for explicitly.
   const dev = config.debug;
   const metrics = opts.metrics ?? new Metrics(services.db.ds, services.db.readDs ? services.db.replica : undefined);
+  // The usage stream's counters (ADR 0049), when EHUB_USAGE_STREAM is set (a second app on the same services reuses them).
+  for (const m of services.usage.stream?.metrics.all() ?? []) {
+    try {
+      metrics.registry.registerMetric(m);
+    } catch {
+      // already registered in this registry
+    }
+  }
 
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,

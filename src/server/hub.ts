@@ -23,6 +23,7 @@ import { Role } from '../auth/role';
 import { buildApp } from './app';
 import { buildHubSchema } from './schema';
 import { createServices, type Services } from './services';
+import { UsageStream } from '../usage/usage.stream';
 
 /**
  * Logs (pino): one readable line per event on a terminal, JSON lines otherwise or with
@@ -165,6 +166,8 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     try {
       await app?.close(); // stop accepting, drain in-flight requests
       log.debug('http server closed');
+      // The batch being written commits and is acked; the rest pulled goes back to the stream.
+      await services?.usage.stream?.stop();
       await scheduler?.stop();
       log.debug('jobs stopped');
       if (flushTimer) clearInterval(flushTimer);
@@ -184,6 +187,11 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     await bootstrapAdmin(services, log);
     await services.certificates.ensureSigningKey(systemContext(log, 'startup:signing-key'));
     await services.sync.ensureEnvConnection(log);
+    if (config.EHUB_USAGE_STREAM) {
+      const stream = new UsageStream(config, log);
+      services.usage.stream = stream;
+      await stream.start(services.usage);
+    }
     const schema = await buildHubSchema();
     app = await buildApp({ services, schema, log });
     scheduler = new Scheduler(db.ds, log);

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Roles } from '../auth/role';
-import { authenticateRequest, sendError } from '../auth/http-auth';
+import { authenticateRequest, sendAppError, sendError } from '../auth/http-auth';
 import { AppError } from '../common/errors';
 import { API_KEY, AUTH_ERRORS, COMMON_ERRORS, documentedOnly, errorResponse, object } from '../common/http-schemas';
 import type { RequestContext } from '../common/context';
@@ -35,6 +35,7 @@ const SCHEMA = {
         accepted: { type: 'integer', minimum: 0 },
         duplicates: { type: 'integer', minimum: 0 },
         conflicts: { type: 'integer', minimum: 0 },
+        queued: { type: 'integer', minimum: 0, description: 'With EHUB_USAGE_STREAM: the events handed to the durable stream (accepted + duplicates), written to the database after this answer. 0 otherwise.' },
         rejected: {
           type: 'array',
           items: object({
@@ -52,6 +53,7 @@ const SCHEMA = {
     413: errorResponse(`Over EHUB_USAGE_MAX_BODY_BYTES (USAGE_BODY_TOO_LARGE) or over ${MAX_NDJSON_EVENTS} events (USAGE_BATCH_TOO_LARGE); nothing was ingested.`),
     415: errorResponse(`The body is not ${NDJSON} (UNSUPPORTED_MEDIA_TYPE, USAGE_NDJSON_REQUIRED).`),
     ...COMMON_ERRORS,
+    503: errorResponse('With EHUB_USAGE_STREAM: the stream (NATS JetStream) did not take the batch (UPSTREAM_UNAVAILABLE, USAGE_STREAM_UNAVAILABLE); send the same batch again.'),
   },
 };
 
@@ -115,8 +117,14 @@ export function registerUsageRoutes(app: FastifyInstance, services: Services): v
           { limit: MAX_NDJSON_EVENTS },
         );
       }
-      const answer = await services.usage.ingest(ctx, outcome.events);
-      return reply.code(200).send(answer);
+      try {
+        const answer = await services.usage.submit(ctx, outcome.events);
+        return reply.code(200).send(answer);
+      } catch (err) {
+        // EHUB_USAGE_STREAM set and JetStream did not acknowledge: 503, send the same batch again.
+        if (err instanceof AppError && err.code === 'UPSTREAM_UNAVAILABLE') return sendAppError(reply, err, { UPSTREAM_UNAVAILABLE: 503 });
+        throw err;
+      }
     });
   });
 }

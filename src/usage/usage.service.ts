@@ -20,6 +20,7 @@ import {
   type UsageEventDraft,
   type UsageRejection,
 } from './usage.rules';
+import type { UsageStream } from './usage.stream';
 import { INGEST_SQL, LOOKUP_SQL, RECOMPUTE_SQL, STORED_HASHES_SQL } from './usage.sql';
 
 /** The answer to a batch: every event is accepted, a duplicate, or listed in `rejected` (conflicts included). */
@@ -28,6 +29,8 @@ export interface UsageBatchAnswer {
   duplicates: number;
   conflicts: number;
   rejected: UsageRejection[];
+  /** Events handed to the durable stream (EHUB_USAGE_STREAM) to be written after the answer; 0 when written in the request. */
+  queued: number;
 }
 
 interface MeterRow extends MeterRule {
@@ -66,6 +69,9 @@ export class UsageService {
    */
   private readonly knownAccounts = new Set<string>();
 
+  /** Set at start-up with EHUB_USAGE_STREAM: batches then go through NATS JetStream (ADR 0049). */
+  stream?: UsageStream;
+
   constructor(
     readonly db: Db,
     readonly config: Config,
@@ -97,7 +103,16 @@ export class UsageService {
         limits,
       ),
     );
-    return this.ingest(ctx, parsed);
+    return this.submit(ctx, parsed);
+  }
+
+  /**
+   * What the ingest endpoints call with a parsed batch: without EHUB_USAGE_STREAM it is
+   * written now (ingest); with it, its valid events are published to JetStream and the
+   * answer comes on JetStream's ack (the stream's consumers then call ingest).
+   */
+  submit(ctx: RequestContext, events: ParsedUsageEvent[]): Promise<UsageBatchAnswer> {
+    return this.stream ? this.stream.publish(ctx, events) : this.ingest(ctx, events);
   }
 
   /**
@@ -204,7 +219,7 @@ export class UsageService {
         }
       }
       rejected.sort((a, b) => a.index - b.index);
-      const result = { accepted, duplicates, conflicts, rejected };
+      const result = { accepted, duplicates, conflicts, rejected, queued: 0 };
       tx.audit({
         entity: 'UsageBatch',
         entityId: null,

@@ -100,6 +100,11 @@ export class UsageBatchResult {
   @Field(() => Int, { description: 'Events whose id was already used with different content; each is also in `rejected` with code CONFLICT.' })
   conflicts: number;
 
+  @Field(() => Int, {
+    description: 'With EHUB_USAGE_STREAM: events handed to the durable stream (accepted + duplicates as the stream saw them), written to the database after this answer; unknown accounts, meters and conflicts are then only logged. 0 when written in the request.',
+  })
+  queued: number;
+
   @Field(() => [UsageEventRejection], { description: 'Events not accepted, by position: fix and resend them (they were not stored).' })
   rejected: UsageEventRejection[];
 }
