@@ -69,24 +69,35 @@ export class ApiKeyService {
     const now = Date.now();
     let entry = this.cache.get(parsed.prefix);
     if (!entry || entry.expires < now) {
-      const row = await this.db.manager
-        .createQueryBuilder(ApiKey, 'k')
-        .addSelect('k.secretHash')
-        .where('k.prefix = :prefix', { prefix: parsed.prefix })
-        .getOne();
-      if (!row) throw new AppError('UNAUTHENTICATED', 'AUTH_KEY_UNKNOWN', 'The API key is not valid');
-      entry = {
-        id: row.id,
-        name: row.name,
-        role: row.role,
-        accountId: row.accountId,
-        secretHash: row.secretHash,
-        revoked: row.revokedAt !== null,
-        keyExpiresAt: row.expiresAt?.getTime() ?? null,
-        expires: now + CACHE_TTL_MS,
-      };
-      this.cache.set(parsed.prefix, entry);
+      let row: ApiKey | null | undefined;
+      try {
+        row = await this.db.manager
+          .createQueryBuilder(ApiKey, 'k')
+          .addSelect('k.secretHash')
+          .where('k.prefix = :prefix', { prefix: parsed.prefix })
+          .getOne();
+      } catch (err) {
+        // The database is away: a key seen before stays good (stale) until it answers again, so
+        // ingest through the usage stream (ADR 0049) keeps taking usage during an outage.
+        if (!entry) throw err;
+        row = undefined;
+      }
+      if (row === null) throw new AppError('UNAUTHENTICATED', 'AUTH_KEY_UNKNOWN', 'The API key is not valid');
+      if (row) {
+        entry = {
+          id: row.id,
+          name: row.name,
+          role: row.role,
+          accountId: row.accountId,
+          secretHash: row.secretHash,
+          revoked: row.revokedAt !== null,
+          keyExpiresAt: row.expiresAt?.getTime() ?? null,
+          expires: now + CACHE_TTL_MS,
+        };
+        this.cache.set(parsed.prefix, entry);
+      }
     }
+    if (!entry) throw new AppError('UNAUTHENTICATED', 'AUTH_KEY_UNKNOWN', 'The API key is not valid');
     const presented = hashSecret(parsed.secret);
     if (presented.length !== entry.secretHash.length || !crypto.timingSafeEqual(presented, entry.secretHash)) {
       throw new AppError('UNAUTHENTICATED', 'AUTH_KEY_UNKNOWN', 'The API key is not valid');

@@ -1,0 +1,223 @@
+import type { ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { freePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded-postgres';
+import { spawnServe, type ServedHub } from '../support/serve-process';
+import type { TestHub } from '../support/test-hub';
+import { hoursAgo, ndjson, seedUsageCatalog, type UsageAnswer } from './usage-support';
+
+/**
+ * Usage through NATS JetStream (EHUB_USAGE_STREAM, ADR 0049), against the real NATS server on
+ * 127.0.0.1:4222 (.ci/run starts one) and a PostgreSQL this file owns, so that it can stop it:
+ * real `ehub serve` processes publish and consume; counts and totals are read from the database.
+ */
+const NATS = process.env.EHUB_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+const suffix = crypto.randomBytes(4).toString('hex');
+const STREAM = `EHUB_USAGE_TEST_${suffix}`;
+const ADMIN_KEY = `ehub_${crypto.randomBytes(4).toString('hex')}_${crypto.randomBytes(16).toString('hex')}`;
+
+let dataDir: string;
+let pgPort: number;
+let pg: EmbeddedDatabase | undefined;
+let dbUrl: string;
+let nc: NatsConnection;
+const children: ChildProcess[] = [];
+let accountId: string;
+
+async function startPg(): Promise<void> {
+  pg = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'pg-owner'), port: pgPort });
+}
+
+async function sql<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
+  const c = new Client({ connectionString: dbUrl });
+  await c.connect();
+  try {
+    return (await c.query(text, params)).rows as T[];
+  } finally {
+    await c.end();
+  }
+}
+
+async function serve(extra: Record<string, string> = {}): Promise<ServedHub> {
+  const { EHUB_ADMIN_KEY: _a, DATABASE_URL: _d, ...rest } = process.env;
+  const hub = await spawnServe({
+    ...rest,
+    NODE_ENV: 'test',
+    NODE_OPTIONS: '',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: dbUrl,
+    EHUB_DATA_DIR: path.join(dataDir, 'hub'),
+    EHUB_ADMIN_KEY: ADMIN_KEY,
+    EHUB_JOBS_ENABLED: 'false',
+    EHUB_RATE_LIMIT_MAX: '0',
+    EHUB_USAGE_STREAM: NATS,
+    EHUB_USAGE_STREAM_NAME: STREAM,
+    EHUB_USAGE_STREAM_SUBJECT: `ehub.test.${suffix}`,
+    EHUB_USAGE_STREAM_CONSUMER: 'writer',
+    EHUB_USAGE_STREAM_ACK_WAIT_MS: '3000',
+    ...extra,
+  });
+  children.push(hub.proc);
+  return hub;
+}
+
+async function post(url: string, body: string): Promise<{ status: number; body: UsageAnswer & { queued: number; errors?: { extensions: { code: string; subCode: string } }[] } }> {
+  const res = await fetch(`${url}/v1/usage`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${ADMIN_KEY}` }, body });
+  return { status: res.status, body: (await res.json()) as never };
+}
+
+const events = (name: string, n: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    id: `${name}-${i}`,
+    source: name,
+    accountId,
+    meter: 'u.calls',
+    quantity: (i % 7) + 1,
+    occurredAt: hoursAgo((i % 48) * 0.5),
+    deployment: 'CLOUD',
+  }));
+/** The sum of quantities `events(name, n)` carries. */
+const expectedSum = (n: number) => Array.from({ length: n }, (_, i) => (i % 7) + 1).reduce((a, b) => a + b, 0);
+
+/** Events stored for a source, their total, and the hourly rollups' total for the account's u.calls (must match). */
+async function stored(source: string): Promise<{ n: number; sum: number }> {
+  const [r] = await sql<{ n: number; sum: string | null }>('SELECT count(*)::int AS n, sum(quantity)::text AS sum FROM usage_event WHERE source = $1', [source]);
+  return { n: r!.n, sum: Number(r!.sum ?? 0) };
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Rollups agree with the stored events: the account's hourly u.calls sum equals the events' sum. */
+async function rollupsAgree(): Promise<void> {
+  const [r] = await sql<{ events: string; rollups: string; daily: string }>(
+    `SELECT (SELECT coalesce(sum(quantity), 0)::text FROM usage_event WHERE account_id = $1) AS events,
+            (SELECT coalesce(sum(r.sum), 0)::text FROM usage_rollup r WHERE r.account_id = $1 AND r.granularity = 'H') AS rollups,
+            (SELECT coalesce(sum(r.sum), 0)::text FROM usage_rollup r WHERE r.account_id = $1 AND r.granularity = 'D') AS daily`,
+    [accountId],
+  );
+  expect(Number(r!.events)).toBeGreaterThan(0);
+  expect(Number(r!.rollups)).toBe(Number(r!.events));
+  expect(Number(r!.daily)).toBe(Number(r!.events));
+}
+
+let first: ServedHub;
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-usage-stream-'));
+  pgPort = await freePort();
+  await startPg();
+  const admin = new Client({ connectionString: pg!.url('postgres') });
+  await admin.connect();
+  await admin.query('CREATE DATABASE ehub');
+  await admin.end();
+  dbUrl = pg!.url('ehub');
+  nc = await connect({ servers: NATS });
+  first = await serve();
+  const ok = async <T,>(query: string, variables?: Record<string, unknown>): Promise<T> => {
+    const res = await fetch(`${first.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` }, body: JSON.stringify({ query, variables }) });
+    const body = (await res.json()) as { data: T; errors?: unknown };
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    return body.data;
+  };
+  await seedUsageCatalog({ ok } as unknown as TestHub);
+  accountId = (await ok<{ upsertAccount: { id: string } }>('mutation($i: UpsertAccountInput!) { upsertAccount(input: $i) { id } }', { i: { name: 'Stream' } })).upsertAccount.id;
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  const jsm = await jetstreamManager(nc).catch(() => null);
+  await jsm?.streams.delete(STREAM).catch(() => undefined);
+  await nc?.close();
+  await pg?.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('usage through NATS JetStream', () => {
+  jest.setTimeout(120_000);
+
+  it('stores posted events exactly once; a repeated POST is dropped by JetStream and not doubled', async () => {
+    const batches = Array.from({ length: 10 }, (_, b) => events('a', 20_000).slice(b * 2_000, (b + 1) * 2_000));
+    const answers = await Promise.all(batches.map((b) => post(first.url, ndjson(b))));
+    for (const a of answers) {
+      expect(a.status).toBe(200);
+      expect(a.body).toMatchObject({ accepted: 2_000, duplicates: 0, queued: 2_000, rejected: [] });
+    }
+    // The same body again: JetStream knows its message id (duplicate), PostgreSQL would too.
+    const again = await post(first.url, ndjson(batches[3]!));
+    expect(again.body).toMatchObject({ accepted: 0, duplicates: 2_000, queued: 2_000 });
+    // Bad input is still refused at once with the same codes, and not queued.
+    const bad = await post(first.url, ndjson([{ ...events('bad', 1)[0], quantity: 'x' }, events('a', 1)[0]]));
+    expect(bad.status).toBe(200);
+    expect(bad.body.rejected.map((r) => r.index)).toEqual([0]);
+    expect(bad.body.queued).toBe(1);
+
+    await waitFor('20,000 events stored', async () => (await stored('a')).n === 20_000, 60_000);
+    // Let the duplicate's redelivery chances pass, then check nothing was doubled.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await stored('a')).toEqual({ n: 20_000, sum: expectedSum(20_000) });
+    expect(await stored('bad')).toEqual({ n: 0, sum: 0 });
+    await rollupsAgree();
+  });
+
+  it('keeps acknowledging while PostgreSQL is stopped, and stores every event once after it is back', async () => {
+    const all = events('b', 30_000);
+    const batches = Array.from({ length: 30 }, (_, b) => all.slice(b * 1_000, (b + 1) * 1_000));
+    // A third before, a third while PostgreSQL is down (really stopped), a third after it is back.
+    for (const b of batches.slice(0, 10)) expect((await post(first.url, ndjson(b))).body.queued).toBe(1_000);
+    await pg!.stop();
+    const down = Date.now();
+    for (const b of batches.slice(10, 20)) {
+      const a = await post(first.url, ndjson(b));
+      expect(a.status).toBe(200);
+      expect(a.body).toMatchObject({ accepted: 1_000, queued: 1_000 });
+    }
+    // Stay down a few seconds (the consumer fails, naks and backs off meanwhile).
+    await new Promise((r) => setTimeout(r, Math.max(0, 5_000 - (Date.now() - down))));
+    await startPg();
+    for (const b of batches.slice(20)) expect((await post(first.url, ndjson(b))).body.queued).toBe(1_000);
+
+    await waitFor('30,000 events stored', async () => (await stored('b')).n === 30_000, 90_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await stored('b')).toEqual({ n: 30_000, sum: expectedSum(30_000) });
+    // The consumer did meet the outage: writes failed (not acked) and were redone later.
+    const metrics = await (await fetch(`${first.url}/metrics`)).text();
+    expect(Number(/^ehub_usage_stream_write_failures_total (\d+)/m.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(0);
+    await rollupsAgree();
+  });
+
+  it('loses and doubles nothing when one of two consumer instances is killed mid-batch', async () => {
+    // Ingest-only front so that all writing happens in the two consumers.
+    const second = await serve();
+    const all = events('c', 30_000);
+    const batches = Array.from({ length: 30 }, (_, b) => all.slice(b * 1_000, (b + 1) * 1_000));
+    // Queue everything first (the first hub also consumes; so do both).
+    for (const b of batches) expect((await post(second.url, ndjson(b))).body.queued).toBe(1_000);
+    // Kill the first one while batches are being written.
+    await waitFor('some events written', async () => (await stored('c')).n > 2_000, 30_000);
+    first.proc.kill('SIGKILL');
+    await first.exited;
+    // Killed in the middle of the load, not after it.
+    expect((await stored('c')).n).toBeLessThan(30_000);
+    // The second picks up what the first held once its AckWait (3 s here) passes.
+    await waitFor('30,000 events stored', async () => (await stored('c')).n === 30_000, 90_000);
+    await new Promise((r) => setTimeout(r, 4_000));
+    expect(await stored('c')).toEqual({ n: 30_000, sum: expectedSum(30_000) });
+    await rollupsAgree();
+    // The stream is empty: every batch was acknowledged after its commit.
+    const jsm = await jetstreamManager(nc);
+    const info = await jsm.consumers.info(STREAM, 'writer');
+    expect(info.num_pending + info.num_ack_pending).toBe(0);
+  });
+});
