@@ -35,7 +35,7 @@ const SCHEMA = {
         accepted: { type: 'integer', minimum: 0 },
         duplicates: { type: 'integer', minimum: 0 },
         conflicts: { type: 'integer', minimum: 0 },
-        queued: { type: 'integer', minimum: 0, description: 'With EHUB_USAGE_STREAM: the events handed to the durable stream (accepted + duplicates), written to the database after this answer. 0 otherwise.' },
+        queued: { type: 'integer', minimum: 0, description: 'With EHUB_USAGE_STREAM: the events handed to the durable stream (accepted + duplicates), written to the database after this answer. Absent otherwise.' },
         rejected: {
           type: 'array',
           items: object({

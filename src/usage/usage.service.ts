@@ -29,8 +29,8 @@ export interface UsageBatchAnswer {
   duplicates: number;
   conflicts: number;
   rejected: UsageRejection[];
-  /** Events handed to the durable stream (EHUB_USAGE_STREAM) to be written after the answer; 0 when written in the request. */
-  queued: number;
+  /** Events handed to the durable stream (EHUB_USAGE_STREAM) to be written after the answer; absent when written in the request. */
+  queued?: number;
 }
 
 interface MeterRow extends MeterRule {
@@ -219,7 +219,7 @@ export class UsageService {
         }
       }
       rejected.sort((a, b) => a.index - b.index);
-      const result = { accepted, duplicates, conflicts, rejected, queued: 0 };
+      const result: UsageBatchAnswer = { accepted, duplicates, conflicts, rejected };
       tx.audit({
         entity: 'UsageBatch',
         entityId: null,

@@ -101,9 +101,11 @@ export class UsageBatchResult {
   conflicts: number;
 
   @Field(() => Int, {
-    description: 'With EHUB_USAGE_STREAM: events handed to the durable stream (accepted + duplicates as the stream saw them), written to the database after this answer; unknown accounts, meters and conflicts are then only logged. 0 when written in the request.',
+    nullable: true,
+    description:
+      'With EHUB_USAGE_STREAM: events handed to the durable stream (accepted + duplicates as the stream saw them), written to the database after this answer; unknown accounts, meters and conflicts are then only logged (docs/usage.md). Null when written in the request (the variable unset).',
   })
-  queued: number;
+  queued?: number | null;
 
   @Field(() => [UsageEventRejection], { description: 'Events not accepted, by position: fix and resend them (they were not stored).' })
   rejected: UsageEventRejection[];
