@@ -16,6 +16,7 @@ import { netsuiteReceivablesPull } from './netsuite-receivables-pull.scenario';
 import { delivery } from './delivery.scenario';
 import { otel } from './otel.scenario';
 import { deviceUpdate } from './device-update.scenario';
+import { usageStream } from './usage-stream.scenario';
 
 /** The scenario every run measures first; ratios are against it. */
 export const BASELINE = bare;
@@ -25,4 +26,4 @@ export const BASELINE = bare;
  * (verify one response first, then `ctx.load(...)` with `expectBody` when the answer is fixed)
  * and list it here. `npm run bench -- --only <name>` runs it alone (with the baseline).
  */
-export const scenarios: Scenario[] = [bare, trivial, check, checkRest, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, netsuitePull, csvImport, customer360, netsuiteReceivablesPull, delivery, otel, deviceUpdate];
+export const scenarios: Scenario[] = [bare, trivial, check, checkRest, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, netsuitePull, csvImport, customer360, netsuiteReceivablesPull, delivery, otel, deviceUpdate, usageStream];
