@@ -64,6 +64,8 @@ export class UsageStream {
   private current?: ConsumerMessages;
   private lagTimer?: NodeJS.Timeout;
   private maxPayload = 1_048_576;
+  /** False while the connection to NATS is down: a publish then fails at once instead of sitting in the reconnect buffer. */
+  private connected = false;
 
   constructor(
     private readonly config: Config,
@@ -82,6 +84,19 @@ export class UsageStream {
       throw new Error(`EHUB_USAGE_STREAM: cannot reach NATS at ${c.EHUB_USAGE_STREAM} (${err.message})`);
     });
     this.maxPayload = this.nc.info?.max_payload ?? this.maxPayload;
+    this.connected = true;
+    const nc = this.nc;
+    void (async () => {
+      for await (const st of nc.status()) {
+        if (st.type === 'disconnect') {
+          this.connected = false;
+          this.log.warn({ server: st.server }, 'usage stream: NATS disconnected; ingest answers 503 until it is back');
+        } else if (st.type === 'reconnect') {
+          this.connected = true;
+          this.log.info({ server: st.server }, 'usage stream: NATS reconnected');
+        }
+      }
+    })().catch(() => undefined);
     this.jsm = await jetstreamManager(this.nc);
     this.js = jetstream(this.nc);
     const stream = {
@@ -138,6 +153,8 @@ export class UsageStream {
       const msg: UsageStreamMessage = { v: 1, r: ctx.requestId, p: principal, e: slice };
       try {
         if (!this.js || this.stopping) throw new Error('the hub is stopping');
+        // Not connected: refuse now, so that a 503 never leaves a message in the client's reconnect buffer to arrive later.
+        if (!this.connected) throw new Error('not connected to NATS');
         const ack = await this.js.publish(this.config.EHUB_USAGE_STREAM_SUBJECT, JSON.stringify(msg), { msgID: messageId(principal, slice), timeout: PUBLISH_TIMEOUT_MS });
         if (ack.duplicate) duplicates += slice.length;
         else accepted += slice.length;

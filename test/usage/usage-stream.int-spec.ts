@@ -1,8 +1,9 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import net from 'node:net';
 import { Client } from 'pg';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -219,5 +220,47 @@ describe('usage through NATS JetStream', () => {
     const jsm = await jetstreamManager(nc);
     const info = await jsm.consumers.info(STREAM, 'writer');
     expect(info.num_pending + info.num_ack_pending).toBe(0);
+  });
+  it('answers 503 USAGE_STREAM_UNAVAILABLE when NATS is away, takes nothing of that batch, and works again once NATS is back', async () => {
+    // A NATS server of this test's own (the shared one stays up), killed and started again on the same store.
+    const natsPort = await freePort();
+    const natsDir = path.join(dataDir, 'nats');
+    const natsBin = fs.existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server';
+    const startNats = async () => {
+      const p = spawn(natsBin, ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', natsDir], { stdio: 'ignore' });
+      children.push(p);
+      await waitFor('nats-server listening', () => new Promise((resolve) => {
+        const sock = net.connect(natsPort, '127.0.0.1', () => { sock.end(); resolve(true); });
+        sock.on('error', () => resolve(false));
+      }), 10_000);
+      return p;
+    };
+    let natsProc = await startNats();
+    const own = await serve({ EHUB_USAGE_STREAM: `nats://127.0.0.1:${natsPort}`, EHUB_USAGE_STREAM_NAME: `${STREAM}_D` });
+    expect((await post(own.url, ndjson(events('d1', 100)))).body.queued).toBe(100);
+    await waitFor('d1 stored', async () => (await stored('d1')).n === 100, 30_000);
+
+    natsProc.kill('SIGKILL');
+    await new Promise((r) => natsProc.once('exit', r));
+    const refused = await post(own.url, ndjson(events('d2', 100)));
+    expect(refused.status).toBe(503);
+    expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', subCode: 'USAGE_STREAM_UNAVAILABLE' });
+    const gql = await fetch(`${own.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
+      body: JSON.stringify({ query: 'mutation($e: [UsageEventInput!]!) { recordUsage(events: $e) { accepted queued } }', variables: { e: events('d3', 2) } }),
+    });
+    expect(((await gql.json()) as { errors: { extensions: { code: string; subCode: string } }[] }).errors[0]!.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', subCode: 'USAGE_STREAM_UNAVAILABLE' });
+
+    natsProc = await startNats();
+    // The hub reconnects by itself; the refused batch, sent again, is taken once.
+    await waitFor('ingest through the stream again', async () => (await post(own.url, ndjson(events('d2', 100)))).status === 200, 30_000);
+    await waitFor('d2 stored', async () => (await stored('d2')).n === 100, 30_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await stored('d2')).toEqual({ n: 100, sum: expectedSum(100) });
+    expect(await stored('d3')).toEqual({ n: 0, sum: 0 });
+    own.proc.kill('SIGTERM');
+    await own.exited;
+    natsProc.kill('SIGTERM');
   });
 });
