@@ -46,7 +46,7 @@ const SCHEMA = {
           }),
         },
       },
-      { description: 'The batch was taken: every event is accepted, a duplicate, or listed in rejected (conflicts included).' },
+      { optional: ['queued'], description: 'The batch was taken: every event is accepted, a duplicate, or listed in rejected (conflicts included).' },
     ),
     400: errorResponse('The body ended early (BAD_REQUEST, USAGE_BODY_INCOMPLETE); nothing was ingested.'),
     ...AUTH_ERRORS,
