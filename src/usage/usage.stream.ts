@@ -9,6 +9,7 @@ import {
   jetstreamManager,
   RetentionPolicy,
   StorageType,
+  type Consumer,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
@@ -195,11 +196,12 @@ export class UsageStream {
   private async consumeLoop(usage: UsageService): Promise<void> {
     const c = this.config;
     let backoff = 0;
+    let consumer: Consumer | undefined;
     while (!this.stopping) {
       try {
         if (backoff > 0) await sleep(backoff);
         if (this.stopping) break;
-        const consumer = await this.js!.consumers.get(c.EHUB_USAGE_STREAM_NAME, c.EHUB_USAGE_STREAM_CONSUMER);
+        consumer ??= await this.js!.consumers.get(c.EHUB_USAGE_STREAM_NAME, c.EHUB_USAGE_STREAM_CONSUMER);
         const msgs = await consumer.fetch({ max_messages: c.EHUB_USAGE_STREAM_PULL_BATCH, expires: 2_000 });
         this.current = msgs;
         let failed = false;
@@ -218,6 +220,7 @@ export class UsageStream {
         this.current = undefined;
       } catch (err) {
         this.current = undefined;
+        consumer = undefined; // looked up again (NATS may have restarted)
         if (this.stopping) break;
         backoff = Math.min(MAX_BACKOFF_MS, Math.max(250, backoff * 2));
         this.log.warn({ err: (err as Error).message, retryInMs: backoff }, 'usage stream: pulling failed');

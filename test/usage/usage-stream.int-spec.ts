@@ -164,7 +164,14 @@ describe('usage through NATS JetStream', () => {
     expect(bad.body.rejected.map((r) => r.index)).toEqual([0]);
     expect(bad.body.queued).toBe(1);
 
+    // A body over NATS's max_payload (1 MiB) goes out as several messages; sent again, all are duplicates.
+    const big = events('big', 10_000).map((e) => ({ ...e, properties: { pad: 'x'.repeat(200) } }));
+    expect((await post(first.url, ndjson(big))).body).toMatchObject({ accepted: 10_000, duplicates: 0, queued: 10_000 });
+    expect((await post(first.url, ndjson(big))).body).toMatchObject({ accepted: 0, duplicates: 10_000, queued: 10_000 });
+
     await waitFor('20,000 events stored', async () => (await stored('a')).n === 20_000, 60_000);
+    await waitFor('the big body stored', async () => (await stored('big')).n === 10_000, 60_000);
+    expect(await stored('big')).toEqual({ n: 10_000, sum: expectedSum(10_000) });
     // Let the duplicate's redelivery chances pass, then check nothing was doubled.
     await new Promise((r) => setTimeout(r, 1_000));
     expect(await stored('a')).toEqual({ n: 20_000, sum: expectedSum(20_000) });
@@ -259,8 +266,9 @@ describe('usage through NATS JetStream', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     expect(await stored('d2')).toEqual({ n: 100, sum: expectedSum(100) });
     expect(await stored('d3')).toEqual({ n: 0, sum: 0 });
+    // A graceful stop: the consumer hands back what it pulled and the process ends cleanly.
     own.proc.kill('SIGTERM');
-    await own.exited;
+    expect(await own.exited).toBe(0);
     natsProc.kill('SIGTERM');
   });
 });
