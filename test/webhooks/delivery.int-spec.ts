@@ -274,25 +274,34 @@ describe('what is sent where', () => {
 });
 
 describe('concurrent delivery runs', () => {
+  // Its own hub with a generous timeout: on a loaded machine a 1 s timeout (the file's, for the
+  // slow-receiver test) makes a slow answer a timed-out attempt that is rightly sent again, which
+  // is at-least-once delivery, not the double send this test is about.
+  let chub: TestHub;
+  beforeAll(async () => {
+    chub = await startTestHub({ EHUB_WEBHOOK_BACKOFF_BASE_MS: '20', EHUB_WEBHOOK_TIMEOUT_MS: '30000' });
+  });
+  afterAll(async () => chub?.close());
+
   it('two job ticks (and a third run) at once never send a delivery twice, and keep each endpoint in order', async () => {
     const conc = await Receiver.start();
     conc.answer = () => ({ status: 200, delayMs: Math.floor(Math.random() * 4) });
-    const eps = await Promise.all([1, 2, 3].map((i) => createEndpoint(hub, { url: `${conc.url}/c${i}`, eventTypes: ['consumption.overage'] })));
-    const [job] = webhookJobs(hub.services, pino({ level: 'silent' }));
+    const eps = await Promise.all([1, 2, 3].map((i) => createEndpoint(chub, { url: `${conc.url}/c${i}`, eventTypes: ['consumption.overage'] })));
+    const [job] = webhookJobs(chub.services, pino({ level: 'silent' }));
     const signal = new AbortController().signal;
     for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < 5; i++) await emit(hub, { type: 'consumption.overage', key: key('conc'), payload: { n: round * 5 + i } });
-      await Promise.all([job!.execute(signal), job!.execute(signal), hub.services.webhooks.deliverDue(), hub.services.webhooks.deliverDue()]);
+      for (let i = 0; i < 5; i++) await emit(chub, { type: 'consumption.overage', key: key('conc'), payload: { n: round * 5 + i } });
+      await Promise.all([job!.execute(signal), job!.execute(signal), chub.services.webhooks.deliverDue(), chub.services.webhooks.deliverDue()]);
     }
-    await tickUntil(hub, async () => {
-      for (const e of eps) if (!(await deliveries(hub, e.id)).every((d) => d.status === 'DELIVERED')) return false;
+    await tickUntil(chub, async () => {
+      for (const e of eps) if (!(await deliveries(chub, e.id)).every((d) => d.status === 'DELIVERED')) return false;
       return true;
     });
 
     expect(conc.received).toHaveLength(45);
     expect(new Set(conc.received.map((r) => r.id)).size).toBe(45);
     for (const i of [1, 2, 3]) expect(conc.on(`/c${i}`).map((r) => r.json.data.n)).toEqual([...Array(15).keys()]);
-    const [{ n }] = await hub.ds.query(
+    const [{ n }] = await chub.ds.query(
       `SELECT count(*)::int AS n FROM webhook_attempt a JOIN webhook_delivery d ON d.id = a.delivery_id WHERE d.endpoint_id = ANY($1)`,
       [eps.map((e) => e.id)],
     );
