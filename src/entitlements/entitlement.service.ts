@@ -20,6 +20,33 @@ export interface FeatureGrant {
   limitTotal: string | null;
 }
 
+/** An entitlement to grant (`EntitlementService.createMany`). */
+export interface NewEntitlement {
+  accountId: string;
+  productId: string;
+  sku: string;
+  orderId: string;
+  orderLineId: string;
+  model: string;
+  quantity: number;
+  term: Term;
+  overagePolicy: string | null;
+  resetPeriod: string | null;
+  features: FeatureGrant[];
+  note?: string;
+}
+
+/** One row of an entitlement's history. */
+interface HistoryEvent {
+  entitlementId: string;
+  accountId: string;
+  kind: string;
+  orderLineId: string | null;
+  before: unknown;
+  after: unknown;
+  note?: string;
+}
+
 /** A term in contract dates (end inclusive, null = perpetual). */
 export interface Term {
   startDate: string;
@@ -99,57 +126,71 @@ export class EntitlementService {
 
   // ------------------------------------------------------------------ write primitives (inside a transaction)
 
+  /** Inserts one entitlement with its features (see `createMany`). */
+  async create(tx: Tx, ctx: RequestContext, v: NewEntitlement): Promise<Entitlement> {
+    const [e] = await this.createMany(tx, ctx, [v]);
+    return e!;
+  }
+
   /**
-   * Inserts an entitlement and its features; instants computed from the contract dates.
-   * Fulfilment's hot path: three statements (entitlement, features, history event).
+   * Inserts entitlements with their features and GRANTED history events, instants computed
+   * from the contract dates. Fulfilment's hot path, set-based (ADR 0047): three statements
+   * whatever the number (entitlements, features, events), never one per entitlement.
+   * Returns the entitlements in the order given; each `orderLineId` grants at most one.
    */
-  async create(
-    tx: Tx,
-    ctx: RequestContext,
-    v: {
-      accountId: string;
-      productId: string;
-      sku: string;
-      orderId: string;
-      orderLineId: string;
-      model: string;
-      quantity: number;
-      term: Term;
-      overagePolicy: string | null;
-      resetPeriod: string | null;
-      features: FeatureGrant[];
-      note?: string;
-    },
-  ): Promise<Entitlement> {
-    const [row] = await tx.manager.query(
+  async createMany(tx: Tx, ctx: RequestContext, items: readonly NewEntitlement[]): Promise<Entitlement[]> {
+    if (items.length === 0) return [];
+    const rows: Record<string, unknown>[] = await tx.manager.query(
       `INSERT INTO entitlement (account_id, product_id, sku, order_id, order_line_id, model, quantity, start_date, end_date,
          grace_days, overage_policy, reset_period, starts_at, ends_at, grace_ends_at, status)
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8::date, $9::date, $10, $11, $12, t.starts_at, t.ends_at, t.grace_ends_at,
+       SELECT v.account_id, v.product_id, v.sku, v.order_id, v.order_line_id, v.model, v.quantity, v.start_date, v.end_date,
+              v.grace_days, v.overage_policy, v.reset_period, t.starts_at, t.ends_at, t.grace_ends_at,
               CASE WHEN t.grace_ends_at <= now() THEN 'EXPIRED' ELSE 'ACTIVE' END
-         FROM (${TERM_SQL('$8', '$9', '$10', '$13')}) t
+         FROM jsonb_to_recordset($1::jsonb) AS v(i int, account_id uuid, product_id uuid, sku text, order_id uuid, order_line_id uuid, model text,
+                quantity numeric, start_date date, end_date date, grace_days int, overage_policy text, reset_period text)
+        CROSS JOIN LATERAL (${TERM_SQL('v.start_date', 'v.end_date', 'v.grace_days', '$2')}) t
+        ORDER BY v.i
        RETURNING ${ENTITLEMENT_COLUMNS}`,
       [
-        v.accountId,
-        v.productId,
-        v.sku,
-        v.orderId,
-        v.orderLineId,
-        v.model,
-        v.quantity,
-        v.term.startDate,
-        v.term.endDate,
-        v.term.graceDays,
-        v.overagePolicy,
-        v.resetPeriod,
+        JSON.stringify(
+          items.map((v, i) => ({
+            i,
+            account_id: v.accountId,
+            product_id: v.productId,
+            sku: v.sku,
+            order_id: v.orderId,
+            order_line_id: v.orderLineId,
+            model: v.model,
+            quantity: v.quantity,
+            start_date: v.term.startDate,
+            end_date: v.term.endDate,
+            grace_days: v.term.graceDays,
+            overage_policy: v.overagePolicy,
+            reset_period: v.resetPeriod,
+          })),
+        ),
         this.timeZone,
       ],
     );
-    const e = toEntitlement(row);
-    await this.insertFeatures(tx.manager, e.id, v.accountId, v.features);
-    const after = { ...(auditSnapshot(e) as Record<string, unknown>), features: v.features.map((f) => ({ featureKey: f.featureKey, limitTotal: f.limitTotal })) };
-    await this.recordEvent(tx, ctx, e.id, v.accountId, 'GRANTED', v.orderLineId, null, after, v.note);
-    tx.audit({ entity: 'Entitlement', entityId: e.id, action: 'CREATE', after });
-    return e;
+    // RETURNING promises no order: match rows to items by their order line.
+    const byLine = new Map(rows.map((r) => [r.order_line_id as string, toEntitlement(r)]));
+    const created = items.map((v) => {
+      const e = byLine.get(v.orderLineId);
+      if (!e) throw new Error(`entitlement for order line ${v.orderLineId} not returned`);
+      return e;
+    });
+    await this.insertFeaturesMany(
+      tx.manager,
+      created.flatMap((e, i) => items[i]!.features.map((f) => ({ entitlementId: e.id, accountId: e.accountId, ...f }))),
+    );
+    const events = created.map((e, i) => {
+      const v = items[i]!;
+      const after = { ...(auditSnapshot(e) as Record<string, unknown>), features: v.features.map((f) => ({ featureKey: f.featureKey, limitTotal: f.limitTotal })) };
+      tx.audit({ entity: 'Entitlement', entityId: e.id, action: 'CREATE', after });
+      return { entitlementId: e.id, accountId: v.accountId, kind: 'GRANTED', orderLineId: v.orderLineId, before: null, after, note: v.note };
+    });
+    await this.recordEvents(tx, ctx, events);
+    return created;
   }
 
   /**
@@ -225,15 +266,17 @@ export class EntitlementService {
 
   private async replaceFeatures(manager: EntityManager, id: string, accountId: string, features: FeatureGrant[]): Promise<void> {
     await manager.query('DELETE FROM entitlement_feature WHERE entitlement_id = $1', [id]);
-    await this.insertFeatures(manager, id, accountId, features);
+    await this.insertFeaturesMany(manager, features.map((f) => ({ entitlementId: id, accountId, ...f })));
   }
 
-  private async insertFeatures(manager: EntityManager, id: string, accountId: string, features: FeatureGrant[]): Promise<void> {
-    if (features.length === 0) return;
+  /** Feature rows of any number of entitlements in one statement. */
+  private async insertFeaturesMany(manager: EntityManager, rows: readonly (FeatureGrant & { entitlementId: string; accountId: string })[]): Promise<void> {
+    if (rows.length === 0) return;
     await manager.query(
       `INSERT INTO entitlement_feature (entitlement_id, account_id, feature_id, feature_key, limit_total)
-       SELECT $1, $2, f.id, f.key, f.lim FROM unnest($3::uuid[], $4::text[], $5::numeric[]) AS f(id, key, lim)`,
-      [id, accountId, features.map((f) => f.featureId), features.map((f) => f.featureKey), features.map((f) => f.limitTotal)],
+       SELECT f.entitlement_id, f.account_id, f.id, f.key, f.lim
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::numeric[]) AS f(entitlement_id, account_id, id, key, lim)`,
+      [rows.map((f) => f.entitlementId), rows.map((f) => f.accountId), rows.map((f) => f.featureId), rows.map((f) => f.featureKey), rows.map((f) => f.limitTotal)],
     );
   }
 
@@ -248,10 +291,30 @@ export class EntitlementService {
     after: unknown,
     note?: string,
   ): Promise<void> {
+    await this.recordEvents(tx, ctx, [{ entitlementId, accountId, kind, orderLineId, before, after, note }]);
+  }
+
+  /** History events in one statement, ids in the order given. */
+  private async recordEvents(tx: Tx, ctx: RequestContext, events: readonly HistoryEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
     await tx.manager.query(
       `INSERT INTO entitlement_event (entitlement_id, account_id, kind, order_line_id, key_id, request_id, note, before, after)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [entitlementId, accountId, kind, orderLineId, ctx.principal?.keyId ?? null, ctx.requestId, note ?? null, before === null ? null : JSON.stringify(before), after === null ? null : JSON.stringify(after)],
+       SELECT x.entitlement_id, x.account_id, x.kind, x.order_line_id, $1, $2, x.note, x.before::jsonb, x.after::jsonb
+         FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::uuid[], $7::text[], $8::text[], $9::text[])
+              WITH ORDINALITY AS x(entitlement_id, account_id, kind, order_line_id, note, before, after, n)
+        ORDER BY x.n`,
+      [
+        ctx.principal?.keyId ?? null,
+        ctx.requestId,
+        events.map((e) => e.entitlementId),
+        events.map((e) => e.accountId),
+        events.map((e) => e.kind),
+        events.map((e) => e.orderLineId),
+        events.map((e) => e.note ?? null),
+        events.map((e) => json(e.before)),
+        events.map((e) => json(e.after)),
+      ],
     );
   }
 

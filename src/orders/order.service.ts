@@ -38,6 +38,8 @@ interface PlannedLine {
   target: OrderLine | null;
   /** The product's flattened features (read once per order for all its products). */
   effective: { featureId: string; featureKey: string; limitPerUnit: string | null }[];
+  /** Ids of the features the order's lines give limits for (read once per order). */
+  featureIds: ReadonlyMap<string, string>;
 }
 
 /** The canonical form of a line: what the idempotency hash covers and what is stored. */
@@ -221,7 +223,7 @@ export class OrderService {
       });
 
       if (existing) await this.applyRevision(tx, ctx, order, planned, input.currency);
-      else for (const p of planned) await this.fulfilLine(tx, ctx, order, p, await this.insertLine(tx.manager, order, p, input.currency));
+      else await this.fulfilLines(tx, ctx, order, planned, input.currency);
 
       tx.audit({ entity: 'Order', entityId: order.id, action: existing ? 'REVISE' : 'CREATE', before, after: { ...order, lines } });
       await this.revenue?.syncOrder(tx, ctx, order.id, canonical.invoiceSchedule ?? null);
@@ -306,8 +308,8 @@ export class OrderService {
     const errors: FieldError[] = [];
     const out: PlannedLine[] = [];
     const featureKeys = [...new Set(lines.flatMap((l) => (l.limits ?? []).map((x) => x.feature)))];
-    const known = new Set<string>(
-      featureKeys.length ? (await manager.query('SELECT key FROM feature WHERE key = ANY($1)', [featureKeys])).map((r: { key: string }) => r.key) : [],
+    const featureIds = new Map<string, string>(
+      featureKeys.length ? (await manager.query('SELECT id, key FROM feature WHERE key = ANY($1)', [featureKeys])).map((r: { id: string; key: string }) => [r.key, r.id]) : [],
     );
     for (const [index, l] of lines.entries()) {
       const p = `input.lines.${index}`;
@@ -321,7 +323,7 @@ export class OrderService {
         errors.push({ path: `${p}.endDate`, message: `line ${l.lineNo}: a ${model} line needs an end date` });
       }
       for (const [j, lim] of (l.limits ?? []).entries()) {
-        if (!known.has(lim.feature)) errors.push({ path: `${p}.limits.${j}.feature`, message: `line ${l.lineNo}: unknown feature ${lim.feature}` });
+        if (!featureIds.has(lim.feature)) errors.push({ path: `${p}.limits.${j}.feature`, message: `line ${l.lineNo}: unknown feature ${lim.feature}` });
       }
       let target: OrderLine | null = null;
       const ref = l.action === OrderLineAction.RENEWAL ? l.renewsLineRef : l.action === OrderLineAction.NEW ? null : l.amendsLineRef;
@@ -334,7 +336,7 @@ export class OrderService {
           errors.push({ path: `${p}.${l.action === OrderLineAction.RENEWAL ? 'renewsLineRef' : 'amendsLineRef'}`, message: `line ${l.lineNo}: line ${ref} has no entitlement to ${l.action.toLowerCase()}` });
         }
       }
-      out.push({ index, input: l, product, model, target, effective: effective.get(product.id) ?? [] });
+      out.push({ index, input: l, product, model, target, effective: effective.get(product.id) ?? [], featureIds });
     }
     if (errors.length) throw badInput('ORDER_INVALID', `The order is invalid: ${errors.map((e) => e.message).join('; ')}`, errors);
     return out;
@@ -374,50 +376,86 @@ export class OrderService {
     return null;
   }
 
-  private async insertLine(manager: EntityManager, order: Order, p: PlannedLine, currency: string): Promise<OrderLine> {
-    const l = p.input;
-    return manager.save(
-      manager.create(OrderLine, {
-        orderId: order.id,
-        accountId: order.accountId,
-        lineNo: l.lineNo,
-        externalLineId: l.externalLineId,
-        productId: p.product.id,
-        sku: l.sku,
-        action: l.action,
-        model: p.model,
-        quantity: Number(l.quantity),
-        unitPriceMinor: l.unitPrice,
-        sspMinor: l.ssp ?? null,
-        overageUnitPriceMinor: l.overageUnitPrice ?? null,
+  /**
+   * Stores lines in one statement (ADR 0047) and returns their ids by line number. The
+   * values are those TypeORM wrote one line at a time before: same types, jsonb limits and
+   * terms (SQL NULL when absent), status ACTIVE at the order's revision.
+   */
+  private async insertLines(manager: EntityManager, order: Order, planned: readonly PlannedLine[], currency: string): Promise<Map<number, string>> {
+    if (planned.length === 0) return new Map();
+    const rows: { id: string; line_no: number }[] = await manager.query(
+      `INSERT INTO order_line (order_id, account_id, line_no, external_line_id, product_id, sku, action, model, quantity, unit_price_minor,
+         ssp_minor, overage_unit_price_minor, currency, start_date, end_date, renews_line_id, amends_line_id, overage_policy, reset_period,
+         limits, grace_days, terms, status, revision)
+       SELECT $1, $2, v.line_no, v.external_line_id, v.product_id, v.sku, v.action, v.model, v.quantity, v.unit_price_minor,
+              v.ssp_minor, v.overage_unit_price_minor, $3, v.start_date, v.end_date, v.renews_line_id, v.amends_line_id, v.overage_policy, v.reset_period,
+              v.limits, v.grace_days, v.terms, 'ACTIVE', $4
+         FROM jsonb_to_recordset($5::jsonb) AS v(line_no int, external_line_id text, product_id uuid, sku text, action text, model text,
+                quantity numeric, unit_price_minor bigint, ssp_minor bigint, overage_unit_price_minor bigint, start_date date, end_date date,
+                renews_line_id uuid, amends_line_id uuid, overage_policy text, reset_period text, limits jsonb, grace_days int, terms jsonb)
+        ORDER BY v.line_no
+       RETURNING id, line_no`,
+      [
+        order.id,
+        order.accountId,
         currency,
-        startDate: l.startDate,
-        endDate: l.endDate,
-        renewsLineId: l.action === OrderLineAction.RENEWAL ? (p.target?.id ?? null) : null,
-        amendsLineId: l.action !== OrderLineAction.RENEWAL && l.action !== OrderLineAction.NEW ? (p.target?.id ?? null) : null,
-        overagePolicy: l.overagePolicy,
-        resetPeriod: l.resetPeriod,
-        limits: l.limits,
-        graceDays: l.graceDays,
-        terms: l.terms ?? null,
-        status: 'ACTIVE',
-        revision: order.revision,
-      }),
+        order.revision,
+        JSON.stringify(
+          planned.map((p) => {
+            const l = p.input;
+            return {
+              line_no: l.lineNo,
+              external_line_id: l.externalLineId,
+              product_id: p.product.id,
+              sku: l.sku,
+              action: l.action,
+              model: p.model,
+              quantity: Number(l.quantity),
+              unit_price_minor: l.unitPrice,
+              ssp_minor: l.ssp ?? null,
+              overage_unit_price_minor: l.overageUnitPrice ?? null,
+              start_date: l.startDate,
+              end_date: l.endDate,
+              renews_line_id: l.action === OrderLineAction.RENEWAL ? (p.target?.id ?? null) : null,
+              amends_line_id: l.action !== OrderLineAction.RENEWAL && l.action !== OrderLineAction.NEW ? (p.target?.id ?? null) : null,
+              overage_policy: l.overagePolicy,
+              reset_period: l.resetPeriod,
+              limits: l.limits,
+              grace_days: l.graceDays,
+              terms: l.terms ?? null,
+            };
+          }),
+        ),
+      ],
     );
+    return new Map(rows.map((r) => [r.line_no, r.id]));
+  }
+
+  /**
+   * New lines of an order (or a revision): stored in one statement, then every NEW line
+   * granted at once (a constant number of statements, ADR 0047). Renewals, amendments,
+   * upgrades and cancellations change existing entitlements one by one, in line order,
+   * after the grants (their targets were resolved by `plan`, never among these lines).
+   */
+  private async fulfilLines(tx: Tx, ctx: RequestContext, order: Order, planned: readonly PlannedLine[], currency: string): Promise<void> {
+    const ids = await this.insertAndGrant(tx, ctx, order, planned, currency);
+    for (const p of planned) if (p.input.action !== OrderLineAction.NEW) await this.fulfilLine(tx, ctx, order, p, ids.get(p.input.lineNo)!);
+  }
+
+  /** Stores the lines and grants the NEW ones; the other actions are left to the caller (ids by line number). */
+  private async insertAndGrant(tx: Tx, ctx: RequestContext, order: Order, planned: readonly PlannedLine[], currency: string): Promise<Map<number, string>> {
+    const ids = await this.insertLines(tx.manager, order, planned, currency);
+    await this.grantMany(tx, ctx, order, planned.filter((p) => p.input.action === OrderLineAction.NEW).map((p) => ({ p, lineId: ids.get(p.input.lineNo)! })));
+    return ids;
   }
 
   /** What the line grants: the product's flattened features × quantity, then the line's own limits. */
-  private async grants(manager: EntityManager, p: PlannedLine): Promise<FeatureGrant[]> {
+  private grants(p: PlannedLine): FeatureGrant[] {
     const base = p.effective;
     const byKey = new Map<string, FeatureGrant>(
       base.map((f) => [f.featureKey, { featureId: f.featureId, featureKey: f.featureKey, limitTotal: multiply(f.limitPerUnit, p.input.quantity) }]),
     );
-    const overrides = p.input.limits ?? [];
-    if (overrides.length) {
-      const rows: { id: string; key: string }[] = await manager.query('SELECT id, key FROM feature WHERE key = ANY($1)', [overrides.map((o) => o.feature)]);
-      const ids = new Map(rows.map((r) => [r.key, r.id]));
-      for (const o of overrides) byKey.set(o.feature, { featureId: ids.get(o.feature)!, featureKey: o.feature, limitTotal: o.limit });
-    }
+    for (const o of p.input.limits ?? []) byKey.set(o.feature, { featureId: p.featureIds.get(o.feature)!, featureKey: o.feature, limitTotal: o.limit });
     return [...byKey.values()].sort((a, b) => a.featureKey.localeCompare(b.featureKey));
   }
 
@@ -438,21 +476,21 @@ export class OrderService {
   }
 
   /** Applies one line to the account's entitlements. */
-  private async fulfilLine(tx: Tx, ctx: RequestContext, order: Order, p: PlannedLine, line: OrderLine): Promise<void> {
+  private async fulfilLine(tx: Tx, ctx: RequestContext, order: Order, p: PlannedLine, lineId: string): Promise<void> {
     const l = p.input;
     const where = this.describe(order, l);
     switch (l.action) {
       case OrderLineAction.NEW:
-        await this.grant(tx, ctx, order, p, line);
+        await this.grantMany(tx, ctx, order, [{ p, lineId }]);
         return;
       case OrderLineAction.UPGRADE: {
         const old = await this.lockedTarget(tx, p);
-        await this.entitlements.change(tx, ctx, old.id, 'UPGRADED', line.id, {
+        await this.entitlements.change(tx, ctx, old.id, 'UPGRADED', lineId, {
           term: { startDate: old.startDate, endDate: addDays(l.startDate, -1), graceDays: 0 },
           endedReason: `upgraded to ${l.sku} by ${where}`,
           status: l.startDate <= today() ? EntitlementStatus.CANCELLED : old.status,
         });
-        await this.grant(tx, ctx, order, p, line, `upgrade from ${old.sku} (${old.id})`);
+        await this.grantMany(tx, ctx, order, [{ p, lineId, note: `upgrade from ${old.sku} (${old.id})` }]);
         return;
       }
       case OrderLineAction.RENEWAL: {
@@ -464,10 +502,10 @@ export class OrderService {
             { path: `input.lines.${p.index}.endDate`, message: `must be after ${e.endDate}` },
           ]);
         }
-        await this.entitlements.change(tx, ctx, e.id, 'RENEWED', line.id, {
+        await this.entitlements.change(tx, ctx, e.id, 'RENEWED', lineId, {
           term: { startDate: e.startDate, endDate, graceDays: l.graceDays },
           quantity: Number(l.quantity),
-          features: await this.grants(tx.manager, p),
+          features: this.grants(p),
           ...this.terms(p),
           status: e.status === EntitlementStatus.EXPIRED ? EntitlementStatus.ACTIVE : e.status,
           note: `renewed by ${where} until ${endDate}`,
@@ -477,10 +515,10 @@ export class OrderService {
       }
       case OrderLineAction.AMENDMENT: {
         const e = await this.lockedTarget(tx, p);
-        await this.entitlements.change(tx, ctx, e.id, 'AMENDED', line.id, {
+        await this.entitlements.change(tx, ctx, e.id, 'AMENDED', lineId, {
           term: { startDate: e.startDate, endDate: l.endDate ?? e.endDate, graceDays: l.graceDays },
           quantity: Number(l.quantity),
-          features: await this.grants(tx.manager, p),
+          features: this.grants(p),
           ...this.terms(p),
           note: `amended by ${where}`,
         });
@@ -490,7 +528,7 @@ export class OrderService {
       case OrderLineAction.CANCELLATION: {
         const e = await this.lockedTarget(tx, p);
         const lastDay = l.endDate ?? addDays(l.startDate, -1);
-        await this.entitlements.change(tx, ctx, e.id, 'CANCELLED', line.id, {
+        await this.entitlements.change(tx, ctx, e.id, 'CANCELLED', lineId, {
           term: { startDate: e.startDate, endDate: lastDay < addDays(e.startDate, -1) ? addDays(e.startDate, -1) : lastDay, graceDays: 0 },
           endedReason: `cancelled by ${where}`,
           status: addDays(lastDay, 1) <= today() ? EntitlementStatus.CANCELLED : e.status,
@@ -500,21 +538,26 @@ export class OrderService {
     }
   }
 
-  private async grant(tx: Tx, ctx: RequestContext, order: Order, p: PlannedLine, line: OrderLine, note?: string): Promise<void> {
-    const e = await this.entitlements.create(tx, ctx, {
-      accountId: order.accountId,
-      productId: p.product.id,
-      sku: p.product.sku,
-      orderId: order.id,
-      orderLineId: line.id,
-      model: p.model,
-      quantity: Number(p.input.quantity),
-      term: this.term(p.input),
-      ...this.terms(p),
-      features: await this.grants(tx.manager, p),
-      note: note ?? `granted by ${this.describe(order, p.input)}`,
-    });
-    await this.writeTerms(tx, e.id, order.accountId, p);
+  /** Grants the entitlements of lines in one go (`EntitlementService.createMany`), then their contract terms. */
+  private async grantMany(tx: Tx, ctx: RequestContext, order: Order, lines: readonly { p: PlannedLine; lineId: string; note?: string }[]): Promise<void> {
+    const created = await this.entitlements.createMany(
+      tx,
+      ctx,
+      lines.map(({ p, lineId, note }) => ({
+        accountId: order.accountId,
+        productId: p.product.id,
+        sku: p.product.sku,
+        orderId: order.id,
+        orderLineId: lineId,
+        model: p.model,
+        quantity: Number(p.input.quantity),
+        term: this.term(p.input),
+        ...this.terms(p),
+        features: this.grants(p),
+        note: note ?? `granted by ${this.describe(order, p.input)}`,
+      })),
+    );
+    for (const [i, e] of created.entries()) await this.writeTerms(tx, e.id, order.accountId, lines[i]!.p);
   }
 
   /**
@@ -546,9 +589,18 @@ export class OrderService {
 
     for (const p of planned) {
       const old = byNo.get(p.input.lineNo);
-      if (!old || old.status === 'REMOVED') {
-        if (old) throw badInput('ORDER_INVALID', `line ${p.input.lineNo} was removed in an earlier revision; use a new line number`, [{ path: `input.lines.${p.index}.lineNo`, message: 'line number already used by a removed line' }]);
-        await this.fulfilLine(tx, ctx, order, p, await this.insertLine(tx.manager, order, p, currency));
+      if (old?.status === 'REMOVED') {
+        throw badInput('ORDER_INVALID', `line ${p.input.lineNo} was removed in an earlier revision; use a new line number`, [{ path: `input.lines.${p.index}.lineNo`, message: 'line number already used by a removed line' }]);
+      }
+    }
+    // Lines added by the revision: stored, and the NEW ones granted, together; the others
+    // (renewals, amendments... of earlier lines) apply in line order with the changed lines.
+    const added = await this.insertAndGrant(tx, ctx, order, planned.filter((p) => !byNo.has(p.input.lineNo)), currency);
+
+    for (const p of planned) {
+      const old = byNo.get(p.input.lineNo);
+      if (!old) {
+        if (p.input.action !== OrderLineAction.NEW) await this.fulfilLine(tx, ctx, order, p, added.get(p.input.lineNo)!);
         continue;
       }
       if (old.sku !== p.input.sku || old.action !== p.input.action) {
@@ -616,7 +668,7 @@ export class OrderService {
       await this.entitlements.change(tx, ctx, e.id, 'REVISED', line.id, {
         term: this.term(l),
         quantity: Number(l.quantity),
-        features: await this.grants(tx.manager, p),
+        features: this.grants(p),
         ...this.terms(p),
         note: `revised by ${where}`,
       });
@@ -624,8 +676,7 @@ export class OrderService {
       return;
     }
     // Renewals, amendments and cancellations: apply again with the new values.
-    const fresh = await tx.manager.findOneOrFail(OrderLine, { where: { id: line.id } });
-    await this.fulfilLine(tx, ctx, order, { ...p, target: p.target }, fresh);
+    await this.fulfilLine(tx, ctx, order, p, line.id);
   }
 
   /** A removed line: its grant is cancelled; a removed renewal, amendment or cancellation is rolled back. */

@@ -185,11 +185,12 @@ export class RevenueService {
     const overage = await this.usageOfFixed(m, existing);
     const touchedOrders = new Map<string, string>([[orderId, order.order_date as string]]);
 
+    const fresh: Desired[] = [];
     for (const d of desired) {
       const old = byKey.get(`${d.lineId}/${d.productId}`);
       byKey.delete(`${d.lineId}/${d.productId}`);
       if (!old) {
-        await this.createObligation(tx, order, d, firstOpen);
+        fresh.push(d);
         continue;
       }
       if (old.status === 'CANCELLED') continue; // ended by a later upgrade or cancellation: stays ended
@@ -206,6 +207,7 @@ export class RevenueService {
       const effective = order.order_date > d.startDate ? (order.order_date as string) : d.startDate;
       await this.modify(tx, old, { ...d, status: 'ACTIVE' }, effective, `order revision: ${d.sku}`, firstOpen);
     }
+    await this.createObligations(tx, order, fresh, firstOpen);
     // Lines removed by a revision: their obligations end the day before the revision's date.
     for (const old of byKey.values()) {
       if (old.status === 'CANCELLED') continue;
@@ -285,18 +287,58 @@ export class RevenueService {
     return out;
   }
 
-  private async createObligation(tx: Tx, order: { id: string; account_id: string; currency: string }, d: Desired, firstOpen: string | null): Promise<void> {
-    const [row] = await tx.manager.query(
+  /**
+   * New obligations with their initial schedules: two statements however many (ADR 0047),
+   * one for the obligations and one for every schedule entry.
+   */
+  private async createObligations(tx: Tx, order: { id: string; account_id: string; currency: string }, desired: readonly Desired[], firstOpen: string | null): Promise<void> {
+    if (desired.length === 0) return;
+    const rows: { id: string; order_line_id: string; product_id: string }[] = await tx.manager.query(
       `INSERT INTO revenue_obligation (account_id, order_id, order_line_id, product_id, bundle_product_id, pattern, currency, quantity, list_minor, ssp_minor, allocated_minor, start_date, end_date, allocation_error)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) RETURNING id`,
-      [order.account_id, order.id, d.lineId, d.productId, d.bundleProductId, d.pattern, order.currency, d.quantity, str(d.listMinor), d.sspMinor === null ? null : str(d.sspMinor), str(d.allocated), d.startDate, d.endDate, d.error],
+       SELECT $1, $2, v.order_line_id, v.product_id, v.bundle_product_id, v.pattern, $3, v.quantity, v.list_minor, v.ssp_minor, v.allocated_minor, v.start_date, v.end_date, v.allocation_error
+         FROM jsonb_to_recordset($4::jsonb) AS v(order_line_id uuid, product_id uuid, bundle_product_id uuid, pattern text, quantity numeric,
+                list_minor bigint, ssp_minor bigint, allocated_minor bigint, start_date date, end_date date, allocation_error text)
+       RETURNING id, order_line_id, product_id`,
+      [
+        order.account_id,
+        order.id,
+        order.currency,
+        JSON.stringify(
+          desired.map((d) => ({
+            order_line_id: d.lineId,
+            product_id: d.productId,
+            bundle_product_id: d.bundleProductId,
+            pattern: d.pattern,
+            quantity: d.quantity,
+            list_minor: str(d.listMinor),
+            ssp_minor: d.sspMinor === null ? null : str(d.sspMinor),
+            allocated_minor: str(d.allocated),
+            start_date: d.startDate,
+            end_date: d.endDate,
+            allocation_error: d.error,
+          })),
+        ),
+      ],
     );
-    if (!d.error) {
-      const schedule = initialSchedule({ pattern: d.pattern, amount: d.allocated, startDate: d.startDate, endDate: d.endDate });
-      const entries = firstOpen ? foldClosed(schedule, firstOpen) : schedule;
-      await this.insertEntries(tx.manager, order.account_id, row.id, entries, 'SCHEDULE', null);
+    // An obligation is one (line, product): RETURNING promises no order, so match on that.
+    const idOf = new Map(rows.map((r) => [`${r.order_line_id}/${r.product_id}`, r.id]));
+    const entries: { obligationId: string; month: string; amount: bigint }[] = [];
+    for (const d of desired) {
+      const id = idOf.get(`${d.lineId}/${d.productId}`)!;
+      if (!d.error) {
+        const schedule = initialSchedule({ pattern: d.pattern, amount: d.allocated, startDate: d.startDate, endDate: d.endDate });
+        for (const e of firstOpen ? foldClosed(schedule, firstOpen) : schedule) entries.push({ obligationId: id, ...e });
+      }
+      tx.audit({ entity: 'RevenueObligation', entityId: id, action: 'CREATE', after: { ...d, allocated: str(d.allocated), listMinor: str(d.listMinor), sspMinor: d.sspMinor === null ? null : str(d.sspMinor) } });
     }
-    tx.audit({ entity: 'RevenueObligation', entityId: row.id, action: 'CREATE', after: { ...d, allocated: str(d.allocated), listMinor: str(d.listMinor), sspMinor: d.sspMinor === null ? null : str(d.sspMinor) } });
+    const due = entries.filter((e) => e.amount !== 0n);
+    if (due.length) {
+      await tx.manager.query(
+        `INSERT INTO revenue_entry (account_id, obligation_id, month, amount_minor, kind)
+         SELECT $1, x.obligation_id, x.month, x.amount, 'SCHEDULE' FROM unnest($2::uuid[], $3::date[], $4::bigint[]) WITH ORDINALITY AS x(obligation_id, month, amount, n) ORDER BY x.n`,
+        [order.account_id, due.map((e) => e.obligationId), due.map((e) => e.month), due.map((e) => str(e.amount))],
+      );
+    }
   }
 
   /** Ends an obligation on `lastDay`: it keeps what the days served earned; the rest is released prospectively. */
