@@ -200,27 +200,40 @@ export class OrderService {
       if (existing) {
         await tx.manager.update(Order, { id: existing.id }, { revision: canonical.revision, orderDate: input.orderDate, currency: input.currency });
         order = await tx.manager.findOneOrFail(Order, { where: { id: existing.id } });
+        await tx.manager.insert(OrderRevision, {
+          orderId: order.id,
+          accountId,
+          revision: canonical.revision,
+          requestHash,
+          input: canonical,
+          keyId: ctx.principal?.keyId ?? null,
+          requestId: ctx.requestId,
+        });
       } else {
-        order = await tx.manager.save(
-          tx.manager.create(Order, {
-            accountId,
-            source: input.source,
-            externalId: input.externalId,
-            revision: canonical.revision,
-            orderDate: input.orderDate,
-            currency: input.currency,
-          }),
+        // The order and its first revision in one statement.
+        const [row]: { id: string; created_at: Date; updated_at: Date }[] = await tx.manager.query(
+          `WITH o AS (
+             INSERT INTO sales_order (account_id, source, external_id, revision, order_date, currency) VALUES ($1, $2, $3, $4, $5, $6)
+             RETURNING id, created_at, updated_at
+           ), r AS (
+             INSERT INTO order_revision (order_id, revision, account_id, request_hash, input, key_id, request_id)
+             SELECT o.id, $4, $1, $7, $8::jsonb, $9, $10 FROM o
+           )
+           SELECT id, created_at, updated_at FROM o`,
+          [accountId, input.source, input.externalId, canonical.revision, input.orderDate, input.currency, requestHash, JSON.stringify(canonical), ctx.principal?.keyId ?? null, ctx.requestId],
         );
+        order = Object.assign(new Order(), {
+          id: row!.id,
+          accountId,
+          source: input.source,
+          externalId: input.externalId,
+          revision: canonical.revision,
+          orderDate: input.orderDate,
+          currency: input.currency,
+          createdAt: row!.created_at,
+          updatedAt: row!.updated_at,
+        });
       }
-      await tx.manager.insert(OrderRevision, {
-        orderId: order.id,
-        accountId,
-        revision: canonical.revision,
-        requestHash,
-        input: canonical,
-        keyId: ctx.principal?.keyId ?? null,
-        requestId: ctx.requestId,
-      });
 
       if (existing) await this.applyRevision(tx, ctx, order, planned, input.currency);
       else await this.fulfilLines(tx, ctx, order, planned, input.currency);

@@ -396,38 +396,41 @@ export class RevenueService {
   /** Billing: invoices bring what is billed for an order to what its obligations are allocated. */
   private async rebill(tx: Tx, orderId: string, date: string, schedule: InvoiceLine[] | null): Promise<void> {
     const m = tx.manager;
-    const [o] = await m.query(`SELECT account_id, currency FROM sales_order WHERE id = $1`, [orderId]);
+    // One read: the order's allocation, its fixed-price lines' price (billed when not allocated) and what is billed.
     const [t] = await m.query(
       `SELECT (COALESCE(SUM(allocated_minor) FILTER (WHERE pattern <> 'AS_CONSUMED'), 0)
                - COALESCE((SELECT SUM(x.amount_minor) FROM revenue_entry x JOIN revenue_obligation y ON y.id = x.obligation_id
                             WHERE y.order_id = $1 AND y.pattern <> 'AS_CONSUMED' AND x.kind = 'USAGE'), 0))::text AS allocated,
-              bool_or(allocation_error IS NOT NULL) AS unallocated
+              bool_or(allocation_error IS NOT NULL) AS unallocated,
+              (SELECT COALESCE(SUM(round(l.unit_price_minor * l.quantity)), 0)::bigint::text FROM order_line l
+                WHERE l.order_id = $1 AND l.status <> 'REMOVED' AND l.action <> 'CANCELLATION' AND l.model NOT IN ('USAGE','OUTCOME')) AS price,
+              (SELECT COUNT(*)::int FROM revenue_invoice WHERE order_id = $1) AS invoices,
+              (SELECT COALESCE(SUM(amount_minor), 0)::text FROM revenue_invoice WHERE order_id = $1) AS billed,
+              (SELECT account_id FROM sales_order WHERE id = $1) AS account_id,
+              (SELECT currency FROM sales_order WHERE id = $1) AS currency
          FROM revenue_obligation WHERE order_id = $1`,
       [orderId],
     );
+    const o = { account_id: t.account_id as string, currency: t.currency as string };
     let target = BigInt(t.allocated);
-    if (t.unallocated) {
-      // Not allocated: bill the transaction price of the order's fixed-price lines.
-      const [p] = await m.query(
-        `SELECT COALESCE(SUM(round(l.unit_price_minor * l.quantity)), 0)::bigint::text AS price FROM order_line l
-          WHERE l.order_id = $1 AND l.status <> 'REMOVED' AND l.action <> 'CANCELLATION' AND l.model NOT IN ('USAGE','OUTCOME')`,
-        [orderId],
-      );
-      target = BigInt(p.price);
-    }
-    const [b] = await m.query(`SELECT COUNT(*)::int AS n, COALESCE(SUM(amount_minor), 0)::text AS billed FROM revenue_invoice WHERE order_id = $1`, [orderId]);
-    if (b.n === 0 && schedule?.length) {
+    // Not allocated: bill the transaction price of the order's fixed-price lines.
+    if (t.unallocated) target = BigInt(t.price);
+    if (t.invoices === 0 && schedule?.length) {
       const total = schedule.reduce((a, i) => a + BigInt(i.amountMinor), 0n);
       if (total !== target) {
         throw badInput('REVENUE_INVOICE_SCHEDULE_MISMATCH', `The invoice schedule totals ${total} but the order's fixed price is ${target} (minor units)`, [
           { path: 'input.invoiceSchedule', message: `must total ${target}` },
         ]);
       }
-      for (const i of schedule) await m.query(`INSERT INTO revenue_invoice (account_id, order_id, invoice_date, amount_minor, currency) VALUES ($1,$2,$3,$4,$5)`, [o.account_id, orderId, i.date, i.amountMinor, o.currency]);
+      await m.query(
+        `INSERT INTO revenue_invoice (account_id, order_id, invoice_date, amount_minor, currency)
+         SELECT $1, $2, x.invoice_date, x.amount, $3 FROM unnest($4::date[], $5::bigint[]) WITH ORDINALITY AS x(invoice_date, amount, n) ORDER BY x.n`,
+        [o.account_id, orderId, o.currency, schedule.map((i) => i.date), schedule.map((i) => String(i.amountMinor))],
+      );
       tx.audit({ entity: 'RevenueInvoice', entityId: orderId, action: 'CREATE', after: { schedule } });
       return;
     }
-    const delta = target - BigInt(b.billed);
+    const delta = target - BigInt(t.billed);
     if (delta === 0n) return;
     await m.query(`INSERT INTO revenue_invoice (account_id, order_id, invoice_date, amount_minor, currency) VALUES ($1,$2,$3,$4,$5)`, [o.account_id, orderId, date, str(delta), o.currency]);
     tx.audit({ entity: 'RevenueInvoice', entityId: orderId, action: 'CREATE', after: { date, amountMinor: str(delta) } });
