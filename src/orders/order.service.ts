@@ -167,8 +167,12 @@ export class OrderService {
 
     return this.db.tx(ctx, async (tx) => {
       // One writer per order at a time: replays and revisions of the same order serialize.
-      await tx.manager.query(`SELECT pg_advisory_xact_lock(hashtext('ehub.order'), hashtext($1))`, [`${input.source}/${input.externalId}`]);
-      const accountId = await this.resolveAccount(ctx, tx.manager, canonical.accountId, canonical.accountRef);
+      // (The account given by id is looked up in the same statement: one round trip fewer.)
+      const [locked]: { account_found: boolean }[] = await tx.manager.query(
+        `SELECT pg_advisory_xact_lock(hashtext('ehub.order'), hashtext($1)), EXISTS (SELECT 1 FROM account WHERE id = $2::uuid) AS account_found`,
+        [`${input.source}/${input.externalId}`, canonical.accountId],
+      );
+      const accountId = await this.resolveAccount(ctx, tx.manager, canonical.accountId, canonical.accountRef, locked!.account_found);
 
       const existing = await tx.manager.findOne(Order, { where: { source: input.source, externalId: input.externalId } });
       if (existing) {
@@ -239,7 +243,7 @@ export class OrderService {
       else await this.fulfilLines(tx, ctx, order, planned, input.currency);
 
       tx.audit({ entity: 'Order', entityId: order.id, action: existing ? 'REVISE' : 'CREATE', before, after: { ...order, lines } });
-      await this.revenue?.syncOrder(tx, ctx, order.id, canonical.invoiceSchedule ?? null);
+      await this.revenue?.syncOrder(tx, ctx, order.id, canonical.invoiceSchedule ?? null, { created: !existing });
       // CRM fields (status, ARR, renewal date) and entitlement summaries follow the order.
       tx.publish({ kind: 'order.fulfilled', accountId, orderId: order.id });
       return order;
@@ -290,10 +294,10 @@ export class OrderService {
     manager: EntityManager,
     accountId: string | null,
     ref: { system: string; object: string; externalId: string } | null,
+    accountFound: boolean,
   ): Promise<string> {
     if (accountId) {
-      const [row] = await manager.query('SELECT id FROM account WHERE id = $1', [accountId]);
-      if (!row) throw notFound('Account', accountId);
+      if (!accountFound) throw notFound('Account', accountId);
       assertAccountVisible(ctx, accountId);
       return accountId;
     }

@@ -164,9 +164,15 @@ export class RevenueService {
    * the obligations of the line they change. Never throws for a missing SSP: the obligation
    * is recorded unallocated with the reason (see allocation_error).
    */
-  async syncOrder(tx: Tx, ctx: RequestContext, orderId: string, invoiceSchedule: InvoiceLine[] | null = null): Promise<void> {
+  async syncOrder(tx: Tx, ctx: RequestContext, orderId: string, invoiceSchedule: InvoiceLine[] | null = null, opts: { created?: boolean } = {}): Promise<void> {
     const m = tx.manager;
-    const [order] = await m.query(`SELECT id, account_id, to_char(order_date, 'YYYY-MM-DD') AS order_date, currency FROM sales_order WHERE id = $1`, [orderId]);
+    // The order with the last closed month (what firstOpenMonth reads), in one statement.
+    const [order] = await m.query(
+      `SELECT id, account_id, to_char(order_date, 'YYYY-MM-DD') AS order_date, currency,
+              (SELECT to_char(max(month), 'YYYY-MM-DD') FROM revenue_period) AS last_closed
+         FROM sales_order WHERE id = $1`,
+      [orderId],
+    );
     if (!order) return;
     const lines: LineRow[] = await m.query(
       `SELECT l.id, l.line_no, l.sku, l.action, l.model, l.quantity::text AS quantity, l.unit_price_minor::text AS unit_price_minor,
@@ -177,10 +183,11 @@ export class RevenueService {
         WHERE l.order_id = $1 ORDER BY l.line_no`,
       [orderId],
     );
-    const firstOpen = await this.firstOpenMonth(m);
+    const firstOpen = order.last_closed ? addMonths(order.last_closed as string, 1) : null;
     const active = lines.filter((l) => l.status !== 'REMOVED');
     const desired = await this.desiredObligations(m, active);
-    const existing: ObligationRow[] = await m.query(`SELECT ${OBLIGATION_COLUMNS} FROM revenue_obligation WHERE order_id = $1`, [orderId]);
+    // An order created in this transaction has no obligations yet.
+    const existing: ObligationRow[] = opts.created ? [] : await m.query(`SELECT ${OBLIGATION_COLUMNS} FROM revenue_obligation WHERE order_id = $1`, [orderId]);
     const byKey = new Map(existing.map((o) => [`${o.order_line_id}/${o.product_id}`, o]));
     const overage = await this.usageOfFixed(m, existing);
     const touchedOrders = new Map<string, string>([[orderId, order.order_date as string]]);
