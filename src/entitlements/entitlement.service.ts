@@ -134,23 +134,37 @@ export class EntitlementService {
 
   /**
    * Inserts entitlements with their features and GRANTED history events, instants computed
-   * from the contract dates. Fulfilment's hot path, set-based (ADR 0047): three statements
-   * whatever the number (entitlements, features, events), never one per entitlement.
+   * from the contract dates. Fulfilment's hot path, set-based (ADR 0047): one statement
+   * whatever the number of entitlements. The events' `after` is built in SQL as
+   * `snapshot()` builds it in JS (`SNAPSHOT_SQL`), and returned for the audit rows.
    * Returns the entitlements in the order given; each `orderLineId` grants at most one.
    */
   async createMany(tx: Tx, ctx: RequestContext, items: readonly NewEntitlement[]): Promise<Entitlement[]> {
     if (items.length === 0) return [];
-    const rows: Record<string, unknown>[] = await tx.manager.query(
-      `INSERT INTO entitlement (account_id, product_id, sku, order_id, order_line_id, model, quantity, start_date, end_date,
-         grace_days, overage_policy, reset_period, starts_at, ends_at, grace_ends_at, status)
-       SELECT v.account_id, v.product_id, v.sku, v.order_id, v.order_line_id, v.model, v.quantity, v.start_date, v.end_date,
-              v.grace_days, v.overage_policy, v.reset_period, t.starts_at, t.ends_at, t.grace_ends_at,
-              CASE WHEN t.grace_ends_at <= now() THEN 'EXPIRED' ELSE 'ACTIVE' END
-         FROM jsonb_to_recordset($1::jsonb) AS v(i int, account_id uuid, product_id uuid, sku text, order_id uuid, order_line_id uuid, model text,
-                quantity numeric, start_date date, end_date date, grace_days int, overage_policy text, reset_period text)
-        CROSS JOIN LATERAL (${TERM_SQL('v.start_date', 'v.end_date', 'v.grace_days', '$2')}) t
-        ORDER BY v.i
-       RETURNING ${ENTITLEMENT_COLUMNS}`,
+    const rows: (Record<string, unknown> & { after: Record<string, unknown> })[] = await tx.manager.query(
+      `WITH v AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(i int, account_id uuid, product_id uuid, sku text, order_id uuid, order_line_id uuid, model text,
+                  quantity numeric, start_date date, end_date date, grace_days int, overage_policy text, reset_period text, features jsonb, note text)
+       ), e AS (
+         INSERT INTO entitlement (account_id, product_id, sku, order_id, order_line_id, model, quantity, start_date, end_date,
+           grace_days, overage_policy, reset_period, starts_at, ends_at, grace_ends_at, status)
+         SELECT v.account_id, v.product_id, v.sku, v.order_id, v.order_line_id, v.model, v.quantity, v.start_date, v.end_date,
+                v.grace_days, v.overage_policy, v.reset_period, t.starts_at, t.ends_at, t.grace_ends_at,
+                CASE WHEN t.grace_ends_at <= now() THEN 'EXPIRED' ELSE 'ACTIVE' END
+           FROM v CROSS JOIN LATERAL (${TERM_SQL('v.start_date', 'v.end_date', 'v.grace_days', '$2')}) t
+          ORDER BY v.i
+         RETURNING *
+       ), a AS (
+         SELECT e.*, v.i, v.note, ${SNAPSHOT_SQL('e', 'v.features')} AS after FROM e JOIN v ON v.order_line_id = e.order_line_id
+       ), f AS (
+         INSERT INTO entitlement_feature (entitlement_id, account_id, feature_id, feature_key, limit_total)
+         SELECT a.id, a.account_id, x."featureId", x."featureKey", x."limitTotal"
+           FROM a CROSS JOIN LATERAL jsonb_to_recordset((SELECT v.features FROM v WHERE v.i = a.i)) AS x("featureId" uuid, "featureKey" text, "limitTotal" numeric)
+       ), ev AS (
+         INSERT INTO entitlement_event (entitlement_id, account_id, kind, order_line_id, key_id, request_id, note, after)
+         SELECT a.id, a.account_id, 'GRANTED', a.order_line_id, $3, $4, a.note, a.after FROM a ORDER BY a.i
+       )
+       SELECT ${ENTITLEMENT_COLUMNS}, after FROM a ORDER BY i`,
       [
         JSON.stringify(
           items.map((v, i) => ({
@@ -167,30 +181,21 @@ export class EntitlementService {
             grace_days: v.term.graceDays,
             overage_policy: v.overagePolicy,
             reset_period: v.resetPeriod,
+            features: v.features.map((f) => ({ featureId: f.featureId, featureKey: f.featureKey, limitTotal: f.limitTotal })),
+            note: v.note ?? null,
           })),
         ),
         this.timeZone,
+        ctx.principal?.keyId ?? null,
+        ctx.requestId,
       ],
     );
-    // RETURNING promises no order: match rows to items by their order line.
-    const byLine = new Map(rows.map((r) => [r.order_line_id as string, toEntitlement(r)]));
-    const created = items.map((v) => {
-      const e = byLine.get(v.orderLineId);
-      if (!e) throw new Error(`entitlement for order line ${v.orderLineId} not returned`);
+    if (rows.length !== items.length) throw new Error(`${items.length} entitlements to grant, ${rows.length} granted`);
+    return rows.map((r) => {
+      const e = toEntitlement(r);
+      tx.audit({ entity: 'Entitlement', entityId: e.id, action: 'CREATE', after: r.after });
       return e;
     });
-    await this.insertFeaturesMany(
-      tx.manager,
-      created.flatMap((e, i) => items[i]!.features.map((f) => ({ entitlementId: e.id, accountId: e.accountId, ...f }))),
-    );
-    const events = created.map((e, i) => {
-      const v = items[i]!;
-      const after = { ...(auditSnapshot(e) as Record<string, unknown>), features: v.features.map((f) => ({ featureKey: f.featureKey, limitTotal: f.limitTotal })) };
-      tx.audit({ entity: 'Entitlement', entityId: e.id, action: 'CREATE', after });
-      return { entitlementId: e.id, accountId: v.accountId, kind: 'GRANTED', orderLineId: v.orderLineId, before: null, after, note: v.note };
-    });
-    await this.recordEvents(tx, ctx, events);
-    return created;
   }
 
   /**
@@ -434,4 +439,23 @@ export function TERM_SQL(start: string, end: string, grace: string, tz: string):
   return `SELECT (${start}::date)::timestamp AT TIME ZONE ${tz} AS starts_at,
                  CASE WHEN ${end}::date IS NULL THEN NULL ELSE ((${end}::date) + 1)::timestamp AT TIME ZONE ${tz} END AS ends_at,
                  CASE WHEN ${end}::date IS NULL THEN NULL ELSE ((${end}::date) + 1 + ${grace}::int)::timestamp AT TIME ZONE ${tz} END AS grace_ends_at`;
+}
+
+/**
+ * An entitlement row (alias `e`) with its features (a jsonb array of { featureKey, limitTotal })
+ * as JSON, exactly as `auditSnapshot(toEntitlement(row))` plus `features` writes it in JS:
+ * camelCase keys, quantity a number, dates as text, instants as ISO strings in UTC with
+ * milliseconds. History and audit rows written in SQL and in JS must not differ.
+ */
+export function SNAPSHOT_SQL(e: string, features: string): string {
+  const iso = (c: string) => `to_char(${e}.${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+  return `jsonb_build_object(
+    'id', ${e}.id, 'accountId', ${e}.account_id, 'productId', ${e}.product_id, 'sku', ${e}.sku, 'orderId', ${e}.order_id,
+    'orderLineId', ${e}.order_line_id, 'model', ${e}.model, 'status', ${e}.status, 'quantity', ${e}.quantity::float8,
+    'startDate', ${e}.start_date::text, 'endDate', ${e}.end_date::text, 'startsAt', ${iso('starts_at')}, 'endsAt', ${iso('ends_at')},
+    'graceDays', ${e}.grace_days, 'graceEndsAt', ${iso('grace_ends_at')}, 'overagePolicy', ${e}.overage_policy, 'resetPeriod', ${e}.reset_period,
+    'suspendedReason', ${e}.suspended_reason, 'endedReason', ${e}.ended_reason, 'version', ${e}.version,
+    'createdAt', ${iso('created_at')}, 'updatedAt', ${iso('updated_at')},
+    'features', (SELECT COALESCE(jsonb_agg(jsonb_build_object('featureKey', x->>'featureKey', 'limitTotal', x->'limitTotal') ORDER BY n), '[]'::jsonb)
+                   FROM jsonb_array_elements(${features}) WITH ORDINALITY AS f(x, n)))`;
 }

@@ -68,6 +68,17 @@ interface LineRow {
   split_bundle: boolean | null;
 }
 
+/** An order's billing figures (minor units). */
+interface BillingState {
+  accountId: string;
+  currency: string;
+  allocated: bigint;
+  unallocated: boolean;
+  price: bigint;
+  invoices: number;
+  billed: bigint;
+}
+
 export interface InvoiceLine {
   date: string;
   amountMinor: string;
@@ -230,7 +241,21 @@ export class RevenueService {
         touchedOrders.set(t.order_id, addDays(lastDay, 1));
       }
     }
-    for (const [id, date] of touchedOrders) await this.rebill(tx, id, date, id === orderId ? invoiceSchedule : null);
+    // An order created in this transaction: its billing state is what was just written (nothing billed yet), no need to read it back.
+    const created: BillingState | undefined = opts.created
+      ? {
+          accountId: order.account_id as string,
+          currency: order.currency as string,
+          allocated: desired.filter((d) => d.pattern !== RevenuePattern.AS_CONSUMED).reduce((a, d) => a + d.allocated, 0n),
+          unallocated: desired.some((d) => d.error !== null),
+          price: active
+            .filter((l) => l.action !== 'CANCELLATION' && l.model !== 'USAGE' && l.model !== 'OUTCOME')
+            .reduce((a, l) => a + mulQuantity(BigInt(l.unit_price_minor), l.quantity), 0n),
+          invoices: 0,
+          billed: 0n,
+        }
+      : undefined;
+    for (const [id, date] of touchedOrders) await this.rebill(tx, id, date, id === orderId ? invoiceSchedule : null, id === orderId ? created : undefined);
   }
 
   /** Obligations from lines: one per line, or one per component of a bundle whose policy says split. */
@@ -401,27 +426,12 @@ export class RevenueService {
   }
 
   /** Billing: invoices bring what is billed for an order to what its obligations are allocated. */
-  private async rebill(tx: Tx, orderId: string, date: string, schedule: InvoiceLine[] | null): Promise<void> {
+  private async rebill(tx: Tx, orderId: string, date: string, schedule: InvoiceLine[] | null, known?: BillingState): Promise<void> {
     const m = tx.manager;
-    // One read: the order's allocation, its fixed-price lines' price (billed when not allocated) and what is billed.
-    const [t] = await m.query(
-      `SELECT (COALESCE(SUM(allocated_minor) FILTER (WHERE pattern <> 'AS_CONSUMED'), 0)
-               - COALESCE((SELECT SUM(x.amount_minor) FROM revenue_entry x JOIN revenue_obligation y ON y.id = x.obligation_id
-                            WHERE y.order_id = $1 AND y.pattern <> 'AS_CONSUMED' AND x.kind = 'USAGE'), 0))::text AS allocated,
-              bool_or(allocation_error IS NOT NULL) AS unallocated,
-              (SELECT COALESCE(SUM(round(l.unit_price_minor * l.quantity)), 0)::bigint::text FROM order_line l
-                WHERE l.order_id = $1 AND l.status <> 'REMOVED' AND l.action <> 'CANCELLATION' AND l.model NOT IN ('USAGE','OUTCOME')) AS price,
-              (SELECT COUNT(*)::int FROM revenue_invoice WHERE order_id = $1) AS invoices,
-              (SELECT COALESCE(SUM(amount_minor), 0)::text FROM revenue_invoice WHERE order_id = $1) AS billed,
-              (SELECT account_id FROM sales_order WHERE id = $1) AS account_id,
-              (SELECT currency FROM sales_order WHERE id = $1) AS currency
-         FROM revenue_obligation WHERE order_id = $1`,
-      [orderId],
-    );
-    const o = { account_id: t.account_id as string, currency: t.currency as string };
-    let target = BigInt(t.allocated);
+    const t = known ?? (await this.billingState(m, orderId));
+    const o = { account_id: t.accountId, currency: t.currency };
     // Not allocated: bill the transaction price of the order's fixed-price lines.
-    if (t.unallocated) target = BigInt(t.price);
+    const target = t.unallocated ? t.price : t.allocated;
     if (t.invoices === 0 && schedule?.length) {
       const total = schedule.reduce((a, i) => a + BigInt(i.amountMinor), 0n);
       if (total !== target) {
@@ -437,10 +447,37 @@ export class RevenueService {
       tx.audit({ entity: 'RevenueInvoice', entityId: orderId, action: 'CREATE', after: { schedule } });
       return;
     }
-    const delta = target - BigInt(t.billed);
+    const delta = target - t.billed;
     if (delta === 0n) return;
     await m.query(`INSERT INTO revenue_invoice (account_id, order_id, invoice_date, amount_minor, currency) VALUES ($1,$2,$3,$4,$5)`, [o.account_id, orderId, date, str(delta), o.currency]);
     tx.audit({ entity: 'RevenueInvoice', entityId: orderId, action: 'CREATE', after: { date, amountMinor: str(delta) } });
+  }
+
+  /** What billing needs of an order, in one statement: its allocation, its fixed-price lines' price (billed when not allocated) and what is billed. */
+  private async billingState(m: EntityManager, orderId: string): Promise<BillingState> {
+    const [t] = await m.query(
+      `SELECT (COALESCE(SUM(allocated_minor) FILTER (WHERE pattern <> 'AS_CONSUMED'), 0)
+               - COALESCE((SELECT SUM(x.amount_minor) FROM revenue_entry x JOIN revenue_obligation y ON y.id = x.obligation_id
+                            WHERE y.order_id = $1 AND y.pattern <> 'AS_CONSUMED' AND x.kind = 'USAGE'), 0))::text AS allocated,
+              bool_or(allocation_error IS NOT NULL) AS unallocated,
+              (SELECT COALESCE(SUM(round(l.unit_price_minor * l.quantity)), 0)::bigint::text FROM order_line l
+                WHERE l.order_id = $1 AND l.status <> 'REMOVED' AND l.action <> 'CANCELLATION' AND l.model NOT IN ('USAGE','OUTCOME')) AS price,
+              (SELECT COUNT(*)::int FROM revenue_invoice WHERE order_id = $1) AS invoices,
+              (SELECT COALESCE(SUM(amount_minor), 0)::text FROM revenue_invoice WHERE order_id = $1) AS billed,
+              (SELECT account_id FROM sales_order WHERE id = $1) AS account_id,
+              (SELECT currency FROM sales_order WHERE id = $1) AS currency
+         FROM revenue_obligation WHERE order_id = $1`,
+      [orderId],
+    );
+    return {
+      accountId: t.account_id,
+      currency: t.currency,
+      allocated: BigInt(t.allocated),
+      unallocated: t.unallocated === true,
+      price: BigInt(t.price),
+      invoices: t.invoices,
+      billed: BigInt(t.billed),
+    };
   }
 
   /** An obligation's entries per month (without USAGE entries when `fixedOnly`). */

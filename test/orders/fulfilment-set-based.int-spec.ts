@@ -1,5 +1,7 @@
 import { startTestHub, type TestHub } from '../support/test-hub';
 import { createAccount, day, orderInput, seedCatalog, submitOrder, type LineSpec } from '../support/orders';
+import { ENTITLEMENT_COLUMNS, toEntitlement } from '../../src/entitlements/entitlement.service';
+import { auditSnapshot } from '../../src/db/db';
 
 /**
  * Set-based fulfilment (ADR 0047): an order issues the same number of SQL statements
@@ -103,8 +105,19 @@ describe('set-based fulfilment', () => {
       expect(ev).toMatchObject({ kind: 'GRANTED', line_ok: true, note: `granted by manual/SET-CHECK line ${i + 1}` });
       expect(ev.after_features).toEqual(ents[i]!.features.map((f) => ({ featureKey: f.key, limitTotal: f.limit })));
     }
-    const audited = await q<{ entity_id: string }>(`SELECT entity_id FROM audit_log WHERE entity = 'Entitlement' AND action = 'CREATE' AND entity_id IN (SELECT id::text FROM entitlement WHERE order_id = $1)`);
+    const audited = await q<{ entity_id: string; after: unknown }>(`SELECT entity_id, after FROM audit_log WHERE entity = 'Entitlement' AND action = 'CREATE' AND entity_id IN (SELECT id::text FROM entitlement WHERE order_id = $1)`);
     expect(new Set(audited.map((a) => a.entity_id))).toEqual(new Set(ents.map((e) => e.id)));
+
+    // The history event's and the audit row's `after` (built in SQL) are the entitlement as the JS snapshot writes it.
+    const rows = await q<Record<string, unknown>>(`SELECT ${ENTITLEMENT_COLUMNS} FROM entitlement WHERE order_id = $1`);
+    const afterOf = new Map((await q<{ entitlement_id: string; after: unknown }>(`SELECT entitlement_id, after FROM entitlement_event WHERE entitlement_id IN (SELECT id FROM entitlement WHERE order_id = $1)`)).map((r) => [r.entitlement_id, r.after]));
+    const auditOf = new Map(audited.map((a) => [a.entity_id, a.after]));
+    for (const r of rows) {
+      const e = toEntitlement(r);
+      const expectedAfter = { ...(auditSnapshot(e) as object), features: ents.find((x) => x.id === e.id)!.features.map((f) => ({ featureKey: f.key, limitTotal: f.limit })) };
+      expect(afterOf.get(e.id)).toEqual(expectedAfter);
+      expect(auditOf.get(e.id)).toEqual(expectedAfter);
+    }
 
     // Revenue: one obligation per line; each fixed one's schedule adds up to its allocation, and the order's fixed price is allocated and invoiced.
     const obligations = await q<{ line_no: number; pattern: string; allocated: string; scheduled: string; error: string | null }>(
@@ -134,6 +147,26 @@ describe('set-based fulfilment', () => {
     const { count } = await hub.countQueries(() => hub.ok(SUBMIT_IDS, { input }));
     expect(count).toBeLessThanOrEqual(12);
     expect(await hub.ds.query(`SELECT (SELECT count(*) FROM entitlement)::int AS e, (SELECT count(*) FROM entitlement_event)::int AS ev, (SELECT count(*) FROM revenue_entry)::int AS r`)).toEqual(before);
+  });
+
+  it('an order whose price cannot be allocated bills its lines\' price, rounded as SQL rounds it', async () => {
+    // SUITE has no standalone selling price: nothing is allocated, the order is billed unit price × quantity per fixed-price line.
+    const o = await submitOrder(
+      hub,
+      orderInput(acme, 'SET-UNALLOCATED', [
+        { sku: 'SUITE', quantity: 1.5, unitPrice: 333 },
+        { sku: 'SEAT', quantity: 2.5, unitPrice: 333 },
+        { sku: 'USE', quantity: 7, unitPrice: 5 },
+        { sku: 'SUB', quantity: 0.3333, unitPrice: 1001 },
+      ]),
+    );
+    const [r] = await hub.ds.query(
+      `SELECT (SELECT SUM(amount_minor)::text FROM revenue_invoice WHERE order_id = $1) AS invoiced,
+              (SELECT SUM(round(unit_price_minor * quantity))::text FROM order_line WHERE order_id = $1 AND model NOT IN ('USAGE','OUTCOME')) AS price,
+              (SELECT bool_and(allocation_error IS NOT NULL) FROM revenue_obligation WHERE order_id = $1 AND pattern <> 'AS_CONSUMED') AS unallocated`,
+      [o.id],
+    );
+    expect(r).toEqual({ invoiced: String(500 + 833 + 334), price: String(500 + 833 + 334), unallocated: true });
   });
 
   it('start dates in the past and a perpetual line still get their instants and status per line', async () => {
