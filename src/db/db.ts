@@ -1,8 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { RequestContext } from '../common/context';
-import { AuditLog } from '../audit/audit-log.entity';
 import { transaction } from './data-source';
 import { DomainEvents, type DomainEvent } from './events';
 import { AppError } from '../common/errors';
@@ -35,17 +33,23 @@ export interface Tx {
   publish(event: DomainEvent): void;
 }
 
+function auditReplacer(key: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (key === 'secretHash' || key === 'credentials') return undefined;
+  if (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer') return undefined;
+  return v;
+}
+
 /** JSON-safe copy of an entity for the audit log (bigint, Buffer and Date handled; secrets dropped). */
 export function auditSnapshot(value: unknown): unknown {
+  const json = auditJson(value);
+  return json === null ? null : JSON.parse(json);
+}
+
+/** `auditSnapshot` as JSON text (what the audit row stores), without the copy. */
+function auditJson(value: unknown): string | null {
   if (value === null || value === undefined) return null;
-  return JSON.parse(
-    JSON.stringify(value, (key, v) => {
-      if (typeof v === 'bigint') return v.toString();
-      if (key === 'secretHash' || key === 'credentials') return undefined;
-      if (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer') return undefined;
-      return v;
-    }),
-  );
+  return JSON.stringify(value, auditReplacer) ?? null;
 }
 
 /**
@@ -168,19 +172,24 @@ export class Db {
   }
 }
 
+/** Audit rows in one statement, ids in the order given (a plain multi-row insert: no ORM mapping on every transaction). */
 export async function writeAudit(manager: EntityManager, ctx: RequestContext, entries: AuditEntry[]): Promise<void> {
-  await manager.insert(
-    AuditLog,
-    entries.map((e) => ({
-      keyId: ctx.principal?.keyId ?? null,
-      operation: ctx.operation,
-      entity: e.entity,
-      entityId: e.entityId ?? null,
-      action: e.action,
-      before: auditSnapshot(e.before),
-      after: auditSnapshot(e.after),
-      requestId: ctx.requestId,
-    })) as QueryDeepPartialEntity<AuditLog>[],
+  if (entries.length === 0) return;
+  await manager.query(
+    `INSERT INTO audit_log (key_id, operation, entity, entity_id, action, before, after, request_id)
+     SELECT $1, $2, x.entity, x.entity_id, x.action, x.before::jsonb, x.after::jsonb, $3
+       FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS x(entity, entity_id, action, before, after, n)
+      ORDER BY x.n`,
+    [
+      ctx.principal?.keyId ?? null,
+      ctx.operation,
+      ctx.requestId,
+      entries.map((e) => e.entity),
+      entries.map((e) => e.entityId ?? null),
+      entries.map((e) => e.action),
+      entries.map((e) => auditJson(e.before)),
+      entries.map((e) => auditJson(e.after)),
+    ],
   );
 }
 
