@@ -57,30 +57,53 @@ export const catalogRepository = {
    */
   async effectiveFeatures(m: EntityManager, productIds: readonly string[]): Promise<Map<string, EffectiveFeature[]>> {
     const rows: (EffectiveFeature & { productId: string })[] = await m.query(
-      `WITH RECURSIVE tree (root_id, product_id, multiplier, depth) AS (
-         SELECT p.id, p.id, 1::numeric, 0 FROM product p WHERE p.id = ANY($1::uuid[])
-         UNION ALL
-         SELECT t.root_id, pc.component_id, t.multiplier * pc.quantity, t.depth + 1
-           FROM tree t
-           JOIN product_component pc ON pc.bundle_id = t.product_id
-          WHERE t.depth < $2
-       )
-       SELECT t.root_id AS "productId",
-              f.id AS "featureId",
-              f.key AS "featureKey",
-              CASE WHEN bool_or(pf.limit_per_unit IS NULL) THEN NULL
-                   ELSE trim_scale(sum(pf.limit_per_unit * t.multiplier))::text
-              END AS "limitPerUnit"
-         FROM tree t
-         JOIN product_feature pf ON pf.product_id = t.product_id
-         JOIN feature f ON f.id = pf.feature_id
-        GROUP BY t.root_id, f.id, f.key
-        ORDER BY t.root_id, f.key`,
+      `WITH RECURSIVE ${effectiveFeaturesSql('p.id = ANY($1::uuid[])', '$2')}
+       SELECT root_id AS "productId", feature_id AS "featureId", feature_key AS "featureKey", limit_per_unit AS "limitPerUnit"
+         FROM effective ORDER BY root_id, feature_key`,
       [productIds, GRAPH_GUARD],
     );
     const grouped = groupBy(rows, (r) => r.productId, productIds);
     return new Map(
       [...grouped].map(([id, list]) => [id, list.map(({ featureId, featureKey, limitPerUnit }) => ({ featureId, featureKey, limitPerUnit }))]),
+    );
+  },
+
+  /**
+   * Products by sku, each with its flattened features (as `effectiveFeatures`), in one
+   * statement: what an order needs of the catalog (ADR 0047).
+   */
+  async productsWithFeaturesBySku(m: EntityManager, skus: readonly string[]): Promise<Map<string, { product: Product; effective: EffectiveFeature[] }>> {
+    if (skus.length === 0) return new Map();
+    const rows: (Record<string, unknown> & { effective: EffectiveFeature[] })[] = await m.query(
+      `WITH RECURSIVE ${effectiveFeaturesSql('p.sku = ANY($1::text[])', '$2')}
+       SELECT p.id, p.sku, p.name, p.description, p.kind, p.currency, p.list_price_minor::text AS list_price_minor, p.ssp_minor::text AS ssp_minor,
+              p.default_model, p.status, p.created_at, p.updated_at,
+              COALESCE((SELECT jsonb_agg(jsonb_build_object('featureId', e.feature_id, 'featureKey', e.feature_key, 'limitPerUnit', e.limit_per_unit) ORDER BY e.feature_key)
+                          FROM effective e WHERE e.root_id = p.id), '[]'::jsonb) AS effective
+         FROM product p WHERE p.sku = ANY($1::text[])`,
+      [skus, GRAPH_GUARD],
+    );
+    return new Map(
+      rows.map((r) => [
+        r.sku as string,
+        {
+          product: Object.assign(new Product(), {
+            id: r.id,
+            sku: r.sku,
+            name: r.name,
+            description: r.description,
+            kind: r.kind,
+            currency: r.currency,
+            listPriceMinor: r.list_price_minor,
+            sspMinor: r.ssp_minor,
+            defaultModel: r.default_model,
+            status: r.status,
+            createdAt: r.created_at,
+            updatedAt: r.updated_at,
+          }),
+          effective: r.effective,
+        },
+      ]),
     );
   },
 
@@ -117,3 +140,29 @@ export const catalogRepository = {
     return { cycle: row!.cycle, above: Number(row!.above), below: Number(row!.below) };
   },
 };
+
+/**
+ * The CTEs `tree` (each root product and its components, recursively, with the quantity
+ * multiplier) and `effective` (root_id, feature_id, feature_key, limit_per_unit): the same
+ * feature reached several ways is summed, unlimited (null) anywhere makes it unlimited.
+ * `roots` is a condition on `product p`; `guard` the parameter of the depth guard.
+ */
+function effectiveFeaturesSql(roots: string, guard: string): string {
+  return `tree (root_id, product_id, multiplier, depth) AS (
+         SELECT p.id, p.id, 1::numeric, 0 FROM product p WHERE ${roots}
+         UNION ALL
+         SELECT t.root_id, pc.component_id, t.multiplier * pc.quantity, t.depth + 1
+           FROM tree t
+           JOIN product_component pc ON pc.bundle_id = t.product_id
+          WHERE t.depth < ${guard}
+       ), effective AS (
+         SELECT t.root_id, f.id AS feature_id, f.key AS feature_key,
+                CASE WHEN bool_or(pf.limit_per_unit IS NULL) THEN NULL
+                     ELSE trim_scale(sum(pf.limit_per_unit * t.multiplier))::text
+                END AS limit_per_unit
+           FROM tree t
+           JOIN product_feature pf ON pf.product_id = t.product_id
+           JOIN feature f ON f.id = pf.feature_id
+          GROUP BY t.root_id, f.id, f.key
+       )`;
+}

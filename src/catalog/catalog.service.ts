@@ -103,6 +103,11 @@ export class CatalogService {
     return catalogRepository.effectiveFeatures(manager, productIds);
   }
 
+  /** Products by sku with their flattened features, in one statement (for orders), keyed by sku. */
+  async productsWithFeaturesBySku(manager: EntityManager, skus: readonly string[]): Promise<Map<string, { product: Product; effective: EffectiveFeature[] }>> {
+    return catalogRepository.productsWithFeaturesBySku(manager, skus);
+  }
+
   /** Products by sku in one statement (for orders and connectors), keyed by sku. */
   async productsBySku(manager: EntityManager, skus: readonly string[]): Promise<Map<string, Product>> {
     if (skus.length === 0) return new Map();

@@ -320,8 +320,7 @@ export class OrderService {
     source: string,
     orderId: string | null,
   ): Promise<PlannedLine[]> {
-    const products = await this.catalog.productsBySku(manager, [...new Set(lines.map((l) => l.sku))]);
-    const effective = await this.catalog.effectiveFeaturesMany(manager, [...products.values()].map((p) => p.id));
+    const catalog = await this.catalog.productsWithFeaturesBySku(manager, [...new Set(lines.map((l) => l.sku))]);
     const errors: FieldError[] = [];
     const out: PlannedLine[] = [];
     const featureKeys = [...new Set(lines.flatMap((l) => (l.limits ?? []).map((x) => x.feature)))];
@@ -330,7 +329,7 @@ export class OrderService {
     );
     for (const [index, l] of lines.entries()) {
       const p = `input.lines.${index}`;
-      const product = products.get(l.sku);
+      const { product, effective } = catalog.get(l.sku) ?? {};
       if (!product) {
         errors.push({ path: `${p}.sku`, message: `line ${l.lineNo}: unknown sku ${l.sku}` });
         continue;
@@ -353,7 +352,7 @@ export class OrderService {
           errors.push({ path: `${p}.${l.action === OrderLineAction.RENEWAL ? 'renewsLineRef' : 'amendsLineRef'}`, message: `line ${l.lineNo}: line ${ref} has no entitlement to ${l.action.toLowerCase()}` });
         }
       }
-      out.push({ index, input: l, product, model, target, effective: effective.get(product.id) ?? [], featureIds });
+      out.push({ index, input: l, product, model, target, effective: effective ?? [], featureIds });
     }
     if (errors.length) throw badInput('ORDER_INVALID', `The order is invalid: ${errors.map((e) => e.message).join('; ')}`, errors);
     return out;

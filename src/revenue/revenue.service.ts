@@ -177,23 +177,23 @@ export class RevenueService {
    */
   async syncOrder(tx: Tx, ctx: RequestContext, orderId: string, invoiceSchedule: InvoiceLine[] | null = null, opts: { created?: boolean } = {}): Promise<void> {
     const m = tx.manager;
-    // The order with the last closed month (what firstOpenMonth reads), in one statement.
-    const [order] = await m.query(
-      `SELECT id, account_id, to_char(order_date, 'YYYY-MM-DD') AS order_date, currency,
-              (SELECT to_char(max(month), 'YYYY-MM-DD') FROM revenue_period) AS last_closed
-         FROM sales_order WHERE id = $1`,
-      [orderId],
-    );
-    if (!order) return;
-    const lines: LineRow[] = await m.query(
-      `SELECT l.id, l.line_no, l.sku, l.action, l.model, l.quantity::text AS quantity, l.unit_price_minor::text AS unit_price_minor,
+    // The order, the last closed month (what firstOpenMonth reads) and the lines with their products, in one statement:
+    // a row per line, the order's columns on each (one row with no line when the order has none).
+    const rows: (LineRow & { order_id: string; account_id: string; order_date: string; currency: string; last_closed: string | null })[] = await m.query(
+      `SELECT o.id AS order_id, o.account_id, to_char(o.order_date, 'YYYY-MM-DD') AS order_date, o.currency,
+              (SELECT to_char(max(month), 'YYYY-MM-DD') FROM revenue_period) AS last_closed,
+              l.id, l.line_no, l.sku, l.action, l.model, l.quantity::text AS quantity, l.unit_price_minor::text AS unit_price_minor,
               l.ssp_minor::text AS ssp_minor, to_char(l.start_date, 'YYYY-MM-DD') AS start_date, to_char(l.end_date, 'YYYY-MM-DD') AS end_date,
               l.amends_line_id, l.status, p.id AS product_id, p.kind, p.ssp_minor::text AS product_ssp, p.list_price_minor::text AS product_list,
               pol.pattern AS policy_pattern, pol.split_bundle
-         FROM order_line l JOIN product p ON p.id = l.product_id LEFT JOIN revenue_product_policy pol ON pol.product_id = p.id
-        WHERE l.order_id = $1 ORDER BY l.line_no`,
+         FROM sales_order o
+         LEFT JOIN (order_line l JOIN product p ON p.id = l.product_id LEFT JOIN revenue_product_policy pol ON pol.product_id = p.id) ON l.order_id = o.id
+        WHERE o.id = $1 ORDER BY l.line_no`,
       [orderId],
     );
+    if (!rows.length) return;
+    const order = { id: rows[0]!.order_id, account_id: rows[0]!.account_id, order_date: rows[0]!.order_date, currency: rows[0]!.currency, last_closed: rows[0]!.last_closed };
+    const lines: LineRow[] = rows.filter((r) => r.id !== null);
     const firstOpen = order.last_closed ? addMonths(order.last_closed as string, 1) : null;
     const active = lines.filter((l) => l.status !== 'REMOVED');
     const desired = await this.desiredObligations(m, active);
