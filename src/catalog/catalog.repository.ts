@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { preparedTx } from '../db/db';
 import { Feature, Product, ProductComponent, ProductFeature } from './catalog.entities';
 import { MAX_BUNDLE_LEVELS } from './catalog.rules';
 import { groupBy } from '../common/collections';
@@ -74,7 +75,7 @@ export const catalogRepository = {
    */
   async productsWithFeaturesBySku(m: EntityManager, skus: readonly string[]): Promise<Map<string, { product: Product; effective: EffectiveFeature[] }>> {
     if (skus.length === 0) return new Map();
-    const rows: (Record<string, unknown> & { effective: EffectiveFeature[] })[] = await m.query(
+    const rows: (Record<string, unknown> & { effective: EffectiveFeature[] })[] = await preparedTx(m, 'ehub_catalog_products_by_sku',
       `WITH RECURSIVE ${effectiveFeaturesSql('p.sku = ANY($1::text[])', '$2')}
        SELECT p.id, p.sku, p.name, p.description, p.kind, p.currency, p.list_price_minor::text AS list_price_minor, p.ssp_minor::text AS ssp_minor,
               p.default_model, p.status, p.created_at, p.updated_at,

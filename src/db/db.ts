@@ -172,10 +172,26 @@ export class Db {
   }
 }
 
+/**
+ * A named prepared statement on the transaction's own connection: PostgreSQL parses and
+ * plans it once per connection instead of on every call (ADR 0047; the set-based writes of
+ * fulfilment are big CTEs whose planning costs about as much as running them). `name` must
+ * always go with the same `text`. Outside a transaction (no query runner) a plain query.
+ */
+export async function preparedTx<R = Record<string, unknown>>(manager: EntityManager, name: string, text: string, values: unknown[]): Promise<R[]> {
+  const runner = manager.queryRunner;
+  if (!runner) return manager.query(text, values) as Promise<R[]>;
+  const client = (await runner.connect()) as { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: R[] }> };
+  Db.preparedQueries.count++;
+  return (await client.query({ name, text, values })).rows;
+}
+
 /** Audit rows in one statement, ids in the order given (a plain multi-row insert: no ORM mapping on every transaction). */
 export async function writeAudit(manager: EntityManager, ctx: RequestContext, entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  await manager.query(
+  await preparedTx(
+    manager,
+    'ehub_audit_write',
     `INSERT INTO audit_log (key_id, operation, entity, entity_id, action, before, after, request_id)
      SELECT $1, $2, x.entity, x.entity_id, x.action, x.before::jsonb, x.after::jsonb, $3
        FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS x(entity, entity_id, action, before, after, n)

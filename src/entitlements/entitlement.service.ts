@@ -5,7 +5,7 @@ import { badInput, notFound } from '../common/errors';
 import { paginate, type Connection } from '../common/pagination';
 import { accountScope, assertRecordVisible } from '../auth/scope';
 import type { Db, Tx } from '../db/db';
-import { auditSnapshot } from '../db/db';
+import { auditSnapshot, preparedTx } from '../db/db';
 import type { EntitlementListArgs } from '../orders/order.types';
 import { Entitlement, EntitlementEvent, EntitlementFeature } from './entitlement.entity';
 import { EntitlementStatus } from './entitlement.enums';
@@ -141,7 +141,7 @@ export class EntitlementService {
    */
   async createMany(tx: Tx, ctx: RequestContext, items: readonly NewEntitlement[]): Promise<Entitlement[]> {
     if (items.length === 0) return [];
-    const rows: (Record<string, unknown> & { after: Record<string, unknown> })[] = await tx.manager.query(
+    const rows: (Record<string, unknown> & { after: Record<string, unknown> })[] = await preparedTx(tx.manager, 'ehub_entitlements_grant',
       `WITH v AS (
          SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(i int, account_id uuid, product_id uuid, sku text, order_id uuid, order_line_id uuid, model text,
                   quantity numeric, start_date date, end_date date, grace_days int, overage_policy text, reset_period text, features jsonb, note text)

@@ -6,7 +6,7 @@ import { paginate, type Connection } from '../common/pagination';
 import { toDecimalString, multiplyDecimal, trimDecimal } from '../common/decimal';
 import { accountScope, assertAccountVisible, assertRecordVisible } from '../auth/scope';
 import type { Db, Tx } from '../db/db';
-import { auditSnapshot } from '../db/db';
+import { auditSnapshot, preparedTx } from '../db/db';
 import { MonetizationModel } from '../catalog/catalog.enums';
 import type { CatalogService } from '../catalog/catalog.service';
 import type { Product } from '../catalog/catalog.entities';
@@ -168,7 +168,7 @@ export class OrderService {
     return this.db.tx(ctx, async (tx) => {
       // One writer per order at a time: replays and revisions of the same order serialize.
       // (The account given by id is looked up in the same statement: one round trip fewer.)
-      const [locked]: { account_found: boolean }[] = await tx.manager.query(
+      const [locked]: { account_found: boolean }[] = await preparedTx(tx.manager, 'ehub_order_lock',
         `SELECT pg_advisory_xact_lock(hashtext('ehub.order'), hashtext($1)), EXISTS (SELECT 1 FROM account WHERE id = $2::uuid) AS account_found`,
         [`${input.source}/${input.externalId}`, canonical.accountId],
       );
@@ -215,7 +215,7 @@ export class OrderService {
         });
       } else {
         // The order and its first revision in one statement.
-        const [row]: { id: string; created_at: Date; updated_at: Date }[] = await tx.manager.query(
+        const [row]: { id: string; created_at: Date; updated_at: Date }[] = await preparedTx(tx.manager, 'ehub_order_create',
           `WITH o AS (
              INSERT INTO sales_order (account_id, source, external_id, revision, order_date, currency) VALUES ($1, $2, $3, $4, $5, $6)
              RETURNING id, created_at, updated_at
@@ -399,7 +399,7 @@ export class OrderService {
    */
   private async insertLines(manager: EntityManager, order: Order, planned: readonly PlannedLine[], currency: string): Promise<Map<number, string>> {
     if (planned.length === 0) return new Map();
-    const rows: { id: string; line_no: number }[] = await manager.query(
+    const rows: { id: string; line_no: number }[] = await preparedTx(manager, 'ehub_order_lines_insert',
       `INSERT INTO order_line (order_id, account_id, line_no, external_line_id, product_id, sku, action, model, quantity, unit_price_minor,
          ssp_minor, overage_unit_price_minor, currency, start_date, end_date, renews_line_id, amends_line_id, overage_policy, reset_period,
          limits, grace_days, terms, status, revision)

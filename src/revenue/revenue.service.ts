@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { Config } from '../config';
 import type { Db, Tx } from '../db/db';
+import { preparedTx } from '../db/db';
 import type { RequestContext } from '../common/context';
 import { badInput, notFound } from '../common/errors';
 import { accountScope, assertAccountVisible, assertUnscoped } from '../auth/scope';
@@ -179,7 +180,7 @@ export class RevenueService {
     const m = tx.manager;
     // The order, the last closed month (what firstOpenMonth reads) and the lines with their products, in one statement:
     // a row per line, the order's columns on each (one row with no line when the order has none).
-    const rows: (LineRow & { order_id: string; account_id: string; order_date: string; currency: string; last_closed: string | null })[] = await m.query(
+    const rows: (LineRow & { order_id: string; account_id: string; order_date: string; currency: string; last_closed: string | null })[] = await preparedTx(m, 'ehub_revenue_order_lines',
       `SELECT o.id AS order_id, o.account_id, to_char(o.order_date, 'YYYY-MM-DD') AS order_date, o.currency,
               (SELECT to_char(max(month), 'YYYY-MM-DD') FROM revenue_period) AS last_closed,
               l.id, l.line_no, l.sku, l.action, l.model, l.quantity::text AS quantity, l.unit_price_minor::text AS unit_price_minor,
@@ -325,7 +326,7 @@ export class RevenueService {
    */
   private async createObligations(tx: Tx, order: { id: string; account_id: string; currency: string }, desired: readonly Desired[], firstOpen: string | null): Promise<void> {
     if (desired.length === 0) return;
-    const rows: { id: string; order_line_id: string; product_id: string }[] = await tx.manager.query(
+    const rows: { id: string; order_line_id: string; product_id: string }[] = await preparedTx(tx.manager, 'ehub_revenue_obligations_insert',
       `INSERT INTO revenue_obligation (account_id, order_id, order_line_id, product_id, bundle_product_id, pattern, currency, quantity, list_minor, ssp_minor, allocated_minor, start_date, end_date, allocation_error)
        SELECT $1, $2, v.order_line_id, v.product_id, v.bundle_product_id, v.pattern, $3, v.quantity, v.list_minor, v.ssp_minor, v.allocated_minor, v.start_date, v.end_date, v.allocation_error
          FROM jsonb_to_recordset($4::jsonb) AS v(order_line_id uuid, product_id uuid, bundle_product_id uuid, pattern text, quantity numeric,
@@ -365,7 +366,7 @@ export class RevenueService {
     }
     const due = entries.filter((e) => e.amount !== 0n);
     if (due.length) {
-      await tx.manager.query(
+      await preparedTx(tx.manager, 'ehub_revenue_entries_insert',
         `INSERT INTO revenue_entry (account_id, obligation_id, month, amount_minor, kind)
          SELECT $1, x.obligation_id, x.month, x.amount, 'SCHEDULE' FROM unnest($2::uuid[], $3::date[], $4::bigint[]) WITH ORDINALITY AS x(obligation_id, month, amount, n) ORDER BY x.n`,
         [order.account_id, due.map((e) => e.obligationId), due.map((e) => e.month), due.map((e) => str(e.amount))],
@@ -449,7 +450,7 @@ export class RevenueService {
     }
     const delta = target - t.billed;
     if (delta === 0n) return;
-    await m.query(`INSERT INTO revenue_invoice (account_id, order_id, invoice_date, amount_minor, currency) VALUES ($1,$2,$3,$4,$5)`, [o.account_id, orderId, date, str(delta), o.currency]);
+    await preparedTx(m, 'ehub_revenue_invoice_insert', `INSERT INTO revenue_invoice (account_id, order_id, invoice_date, amount_minor, currency) VALUES ($1,$2,$3,$4,$5)`, [o.account_id, orderId, date, str(delta), o.currency]);
     tx.audit({ entity: 'RevenueInvoice', entityId: orderId, action: 'CREATE', after: { date, amountMinor: str(delta) } });
   }
 
