@@ -7,6 +7,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runBatch } from '../support/batch';
 import { freePort } from '../../src/db/embedded-postgres';
+import type { DataSource } from 'typeorm';
 import type { Figures, Scenario } from '../support/types';
 import { fmt } from '../support/report';
 
@@ -41,36 +42,7 @@ export const revenueExport: Scenario = {
   async run(ctx) {
     const { ds } = ctx.hub.services.db;
     const t0 = performance.now();
-    const [{ id: productId }] = await ds.query(
-      `INSERT INTO product (sku, name, kind, currency, list_price_minor, ssp_minor, default_model)
-       VALUES ('BENCH-REV', 'Revenue bench subscription', 'SAAS', 'USD', 500000, 500000, 'SUBSCRIPTION') RETURNING id`,
-    );
-    await ds.query(`INSERT INTO account (name) SELECT 'Revenue bench ' || lpad(i::text, 5, '0') FROM generate_series(1, $1::int) i`, [ACCOUNTS]);
-    await ds.query(
-      `INSERT INTO sales_order (account_id, source, external_id, revision, order_date, currency)
-       SELECT a.ids[1 + i % a.n], 'bench-rev', 'RB-' || lpad(i::text, 7, '0'), 1, (date '2023-01-01' + (i % 12) * interval '1 month')::date, 'USD'
-         FROM generate_series(1, $1::int) i,
-              (SELECT array_agg(id ORDER BY id) AS ids, count(*)::int AS n FROM account WHERE name LIKE 'Revenue bench %') a`,
-      [OBLIGATIONS],
-    );
-    await ds.query(
-      `INSERT INTO order_line (order_id, account_id, line_no, product_id, sku, action, model, quantity, unit_price_minor, currency, start_date, end_date, revision)
-       SELECT so.id, so.account_id, 1, $1::uuid, 'BENCH-REV', 'NEW', 'SUBSCRIPTION', 1, 500000, 'USD', so.order_date,
-              (so.order_date + interval '${MONTHS} months' - interval '1 day')::date, 1
-         FROM sales_order so WHERE so.source = 'bench-rev'`,
-      [productId],
-    );
-    await ds.query(
-      `INSERT INTO revenue_obligation (account_id, order_id, order_line_id, product_id, pattern, currency, quantity, list_minor, ssp_minor, allocated_minor, start_date, end_date)
-       SELECT ol.account_id, ol.order_id, ol.id, ol.product_id, 'RATABLE', 'USD', 1, 500000, 500000, ${MONTHS * 10_000}, ol.start_date, ol.end_date
-         FROM order_line ol WHERE ol.sku = 'BENCH-REV'`,
-    );
-    await ds.query(
-      `INSERT INTO revenue_entry (account_id, obligation_id, month, amount_minor, kind)
-       SELECT o.account_id, o.id, (o.start_date + k * interval '1 month')::date, 10000, 'SCHEDULE'
-         FROM revenue_obligation o, generate_series(0, ${MONTHS - 1}) k`,
-    );
-    for (const t of ['account', 'sales_order', 'order_line', 'revenue_obligation', 'revenue_entry']) await ds.query(`VACUUM ANALYZE ${t}`);
+    await seedWaterfall(ds);
     const expected = OBLIGATIONS * MONTHS;
     console.error(`  seeded ${fmt(OBLIGATIONS)} obligations and ${fmt(expected)} entries in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
@@ -99,7 +71,82 @@ export const revenueExport: Scenario = {
   },
 };
 
+/**
+ * Writes OBLIGATIONS ratable obligations × MONTHS monthly ledger entries of 10,000 minor units
+ * straight into the revenue tables, set-based (INSERT … SELECT generate_series), over ACCOUNTS
+ * accounts, starts staggered over twelve months from 2023-01.
+ */
+export async function seedWaterfall(ds: DataSource): Promise<void> {
+  const [{ id: productId }] = await ds.query(
+    `INSERT INTO product (sku, name, kind, currency, list_price_minor, ssp_minor, default_model)
+     VALUES ('BENCH-REV', 'Revenue bench subscription', 'SAAS', 'USD', 500000, 500000, 'SUBSCRIPTION') RETURNING id`,
+  );
+  await ds.query(`INSERT INTO account (name) SELECT 'Revenue bench ' || lpad(i::text, 5, '0') FROM generate_series(1, $1::int) i`, [ACCOUNTS]);
+  await ds.query(
+    `INSERT INTO sales_order (account_id, source, external_id, revision, order_date, currency)
+     SELECT a.ids[1 + i % a.n], 'bench-rev', 'RB-' || lpad(i::text, 7, '0'), 1, (date '2023-01-01' + (i % 12) * interval '1 month')::date, 'USD'
+       FROM generate_series(1, $1::int) i,
+            (SELECT array_agg(id ORDER BY id) AS ids, count(*)::int AS n FROM account WHERE name LIKE 'Revenue bench %') a`,
+    [OBLIGATIONS],
+  );
+  await ds.query(
+    `INSERT INTO order_line (order_id, account_id, line_no, product_id, sku, action, model, quantity, unit_price_minor, currency, start_date, end_date, revision)
+     SELECT so.id, so.account_id, 1, $1::uuid, 'BENCH-REV', 'NEW', 'SUBSCRIPTION', 1, 500000, 'USD', so.order_date,
+            (so.order_date + interval '${MONTHS} months' - interval '1 day')::date, 1
+       FROM sales_order so WHERE so.source = 'bench-rev'`,
+    [productId],
+  );
+  await ds.query(
+    `INSERT INTO revenue_obligation (account_id, order_id, order_line_id, product_id, pattern, currency, quantity, list_minor, ssp_minor, allocated_minor, start_date, end_date)
+     SELECT ol.account_id, ol.order_id, ol.id, ol.product_id, 'RATABLE', 'USD', 1, 500000, 500000, ${MONTHS * 10_000}, ol.start_date, ol.end_date
+       FROM order_line ol WHERE ol.sku = 'BENCH-REV'`,
+  );
+  await ds.query(
+    `INSERT INTO revenue_entry (account_id, obligation_id, month, amount_minor, kind)
+     SELECT o.account_id, o.id, (o.start_date + k * interval '1 month')::date, 10000, 'SCHEDULE'
+       FROM revenue_obligation o, generate_series(0, ${MONTHS - 1}) k`,
+  );
+  for (const t of ['account', 'sales_order', 'order_line', 'revenue_obligation', 'revenue_entry']) await ds.query(`VACUUM ANALYZE ${t}`);
+}
+
+/** What the client counted and summed of the CSV it received. */
+interface Tally {
+  records: number;
+  recognised: number;
+  cumulative: number;
+  deferred: number;
+  lastRow: string;
+}
+
+/** One CSV record (the header included): counted; its last three cells (the amounts) summed. */
+function tallyRow(t: Tally, line: string) {
+  t.records++;
+  t.lastRow = line;
+  if (t.records === 1) return; // the header
+  const c3 = line.lastIndexOf(',');
+  const c2 = line.lastIndexOf(',', c3 - 1);
+  const c1 = line.lastIndexOf(',', c2 - 1);
+  t.recognised += Number(line.slice(c1 + 1, c2));
+  t.cumulative += Number(line.slice(c2 + 1, c3));
+  t.deferred += Number(line.slice(c3 + 1));
+}
+
+/**
+ * The exact sums over the seeded waterfall: each obligation recognises 10,000 a month for
+ * MONTHS months out of MONTHS × 10,000, so in month k (1…MONTHS) cumulative is k × 10,000 and
+ * deferred (MONTHS − k) × 10,000.
+ */
+export function expectedTotals(obligations: number): { recognised: number; cumulative: number; deferred: number } {
+  const triangle = (MONTHS * (MONTHS + 1)) / 2;
+  return {
+    recognised: obligations * MONTHS * 10_000,
+    cumulative: obligations * triangle * 10_000,
+    deferred: obligations * (MONTHS * MONTHS - triangle) * 10_000,
+  };
+}
+
 interface Measured {
+  totals: Tally;
   figures: Figures;
   rows: number;
   bytes: number;
@@ -111,7 +158,8 @@ interface Measured {
 function report(where: string, m: Measured) {
   console.error(
     `  ${where}: ${fmt(m.rows)} rows (${mb(m.bytes)} MB of CSV) in ${m.figures.durationSec} s = ${fmt(Math.round(m.rows / m.figures.durationSec))} rows/s; ` +
-      `RSS ${mb(m.before)} MB before, peak ${mb(m.peak)} MB during the export${m.hwm !== null ? ` (VmHWM ${mb(m.hwm)} MB)` : ''}`,
+      `RSS ${mb(m.before)} MB before, peak ${mb(m.peak)} MB during the export${m.hwm !== null ? ` (VmHWM ${mb(m.hwm)} MB)` : ''}; ` +
+      `totals exact: recognised ${fmt(m.totals.recognised)}, cumulative ${fmt(m.totals.cumulative)}, deferred ${fmt(m.totals.deferred)}`,
   );
 }
 
@@ -120,13 +168,14 @@ async function exportOnce(base: string, key: string, expected: number, rss: () =
   const url = `${base}/v1/exports/revenue-waterfall.csv?from=2023-01&to=2028-01`;
   let rows = 0;
   let bytes = 0;
+  let totals: Tally | null = null;
   const before = rss();
   let peak = before;
   const sampler = setInterval(() => (peak = Math.max(peak, rss())), 50);
   try {
     const figures = await runBatch(1, 1, async () => {
       // node:http rather than fetch: the client may share the hub's process, so it buffers nothing.
-      const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const { status, text, tally } = await new Promise<{ status: number; text: string; tally?: Tally }>((resolve, reject) => {
         const req = http.get(url, { headers: { authorization: `Bearer ${key}` } }, (res) => {
           if (res.statusCode !== 200) {
             let body = '';
@@ -135,31 +184,40 @@ async function exportOnce(base: string, key: string, expected: number, rss: () =
             res.on('end', () => resolve({ status: res.statusCode ?? 0, text: body }));
             return;
           }
-          let newlines = 0;
-          let tail = Buffer.alloc(0);
-          res.on('data', (buf: Buffer) => {
-            bytes += buf.length;
-            let i = -1;
-            while ((i = buf.indexOf(10, i + 1)) !== -1) newlines++;
-            tail = Buffer.concat([tail, buf.subarray(Math.max(0, buf.length - 300))]).subarray(-300);
+          // Every record counted and its three amounts summed (exact: integers far below 2^53).
+          const t = { records: 0, recognised: 0, cumulative: 0, deferred: 0, lastRow: '' };
+          let carry = '';
+          res.setEncoding('utf8');
+          res.on('data', (text: string) => {
+            bytes += Buffer.byteLength(text);
+            const lines = (carry + text).split('\r\n');
+            carry = lines.pop()!;
+            for (const line of lines) tallyRow(t, line);
           });
-          res.on('end', () => resolve({ status: 200, text: `${newlines}\n${tail.toString('utf8')}` }));
+          res.on('end', () => {
+            if (carry) tallyRow(t, carry);
+            resolve({ status: 200, text: '', tally: t });
+          });
           res.on('error', reject);
         });
         req.on('error', reject);
       });
-      if (status !== 200) return `HTTP ${status}: ${text.slice(0, 300)}`;
-      const cut = text.indexOf('\n');
-      rows = Number(text.slice(0, cut)) - 1; // the header
+      if (status !== 200 || !tally) return `HTTP ${status}: ${text.slice(0, 300)}`;
+      rows = tally.records - 1; // the header
+      totals = tally;
       // The last row is an obligation's last month: fully recognised, nothing deferred.
-      const last = text.slice(cut + 1).trimEnd().split('\r\n').at(-1)!.split(',');
+      const last = tally.lastRow.split(',');
       if (rows !== expected) return `expected ${fmt(expected)} rows, got ${fmt(rows)}`;
       if (last.at(-2) !== String(MONTHS * 10_000) || last.at(-1) !== '0') return `unexpected last row: ${last.join(',')}`;
+      const want = expectedTotals(expected / MONTHS);
+      for (const k of ['recognised', 'cumulative', 'deferred'] as const) {
+        if (tally[k] !== want[k]) return `${k}_minor sums to ${fmt(tally[k])}, expected ${fmt(want[k])}`;
+      }
       return null;
     });
     if (figures.errors || figures.requests !== 1 || rows !== expected) throw new Error('revenue-export: the export failed (see the first failure above)');
     peak = Math.max(peak, rss());
-    return { figures, rows, bytes, before, peak, hwm: vmHwm() };
+    return { figures, rows, bytes, before, peak, hwm: vmHwm(), totals: totals! };
   } finally {
     clearInterval(sampler);
   }
