@@ -11,9 +11,12 @@ import { postEvent, type GlRole } from './exports-journal';
 /** Longest export range, in months (ten years): beyond it, ask for several files. */
 export const MAX_EXPORT_MONTHS = 120;
 /** Rows fetched from the server-side cursor at a time: memory stays at about one batch. */
-const FETCH_SIZE = 5_000;
+export const FETCH_SIZE = 5_000;
 /** Waterfall source rows are obligations (one per month of their span each): fewer at a time. */
-const WATERFALL_FETCH_SIZE = 500;
+export const WATERFALL_FETCH_SIZE = 500;
+
+/** Told of every FETCH on an export's cursor: which export, and how many rows it brought. */
+export type FetchObserver = (kind: 'waterfall' | 'journal', rows: number) => void;
 /** CSV text is handed on in pieces of about this many characters (small strings die young). */
 const CHUNK_CHARS = 16_384;
 const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/;
@@ -224,6 +227,7 @@ export class RevenueExports {
   constructor(
     readonly db: Db,
     readonly config: Config,
+    private readonly onFetch: FetchObserver = () => undefined,
   ) {}
 
   /** Checks that the range's account exists and is visible to the caller (a scoped key: only its own). */
@@ -246,7 +250,7 @@ export class RevenueExports {
    */
   waterfall(range: ExportRange): CsvExport {
     const progress = { rows: 0 };
-    const source = this.cursor(WATERFALL_SQL, [range.from, range.to, range.accountId], progress, WATERFALL_FETCH_SIZE);
+    const source = this.cursor('waterfall', WATERFALL_SQL, [range.from, range.to, range.accountId], progress, WATERFALL_FETCH_SIZE);
     const fromIdx = monthIndex(range.from.slice(0, 7));
     const toIdx = monthIndex(range.to.slice(0, 7));
     async function* chunks(): AsyncGenerator<string> {
@@ -335,7 +339,7 @@ export class RevenueExports {
     // its events arrive together.
     let contract = '';
     let position = 0n;
-    for await (const rows of this.cursor(JOURNAL_EVENTS_SQL, [range.to, range.accountId], progress)) {
+    for await (const rows of this.cursor('journal', JOURNAL_EVENTS_SQL, [range.to, range.accountId], progress)) {
       const out: JournalPosting[] = [];
       for (const r of rows) {
         const [kind, date, ref, amount, currency, orderId, accountId, accountName, orderSource, externalId, lineNo] = r as string[];
@@ -383,7 +387,7 @@ export class RevenueExports {
    * every column to text, so bigints stay exact). Leaving early (the client went away)
    * rolls the transaction back and returns the connection.
    */
-  private async *cursor(sql: string, params: unknown[], progress: { rows: number }, fetchSize = FETCH_SIZE): AsyncGenerator<(string | null)[][]> {
+  private async *cursor(kind: 'waterfall' | 'journal', sql: string, params: unknown[], progress: { rows: number }, fetchSize = FETCH_SIZE): AsyncGenerator<(string | null)[][]> {
     const runner = this.db.ds.createQueryRunner();
     const client = (await runner.connect()) as PoolClient;
     let open = false;
@@ -394,6 +398,7 @@ export class RevenueExports {
       for (;;) {
         const res = await client.query<(string | null)[]>({ text: `FETCH ${fetchSize} FROM revenue_export`, rowMode: 'array' });
         progress.rows += res.rows.length;
+        this.onFetch(kind, res.rows.length);
         if (res.rows.length) yield res.rows;
         if (res.rows.length < fetchSize) break;
       }

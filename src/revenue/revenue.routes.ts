@@ -4,6 +4,7 @@ import { Role } from '../auth/role';
 import { AppError } from '../common/errors';
 import { API_KEY, COMMON_ERRORS, documentedOnly, errorResponse } from '../common/http-schemas';
 import type { Principal, RequestContext } from '../common/context';
+import type { Metrics } from '../server/metrics';
 import type { Services } from '../server/services';
 import { csvStream, JOURNAL_COLUMNS, primeExport, RevenueExports, WATERFALL_COLUMNS, type CsvExport, type ExportParams, type ExportRange } from './exports';
 
@@ -67,8 +68,13 @@ function exportSchema(operationId: string, summary: string, columns: readonly st
  * account-scoped key only its own account. Errors before the first byte are JSON, like the
  * GraphQL API's; see docs/finance.md.
  */
-export function registerRevenueRoutes(app: FastifyInstance, services: Services): void {
-  const exports = new RevenueExports(services.db, services.config);
+export function registerRevenueRoutes(app: FastifyInstance, services: Services, metrics?: Metrics): void {
+  // Every FETCH counted (ehub_export_fetches_total, ehub_export_source_rows_total): what the
+  // database sent so far, against what the client received, shows the export streams.
+  const exports = new RevenueExports(services.db, services.config, (kind, rows) => {
+    metrics?.exportFetches.inc({ export: kind });
+    metrics?.exportRows.inc({ export: kind }, rows);
+  });
   const route = (path: string, name: string, schema: ReturnType<typeof exportSchema>, build: (range: ExportRange) => CsvExport) => {
     app.get<{ Querystring: ExportParams }>(path, { schema, validatorCompiler: documentedOnly }, async (req, reply) => {
       let range: ExportRange;

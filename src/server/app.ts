@@ -288,7 +288,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     (req, reply) => serveJwks(services.certificates, req, reply),
   );
   registerUsageRoutes(app, services);
-  registerRevenueRoutes(app, services);
+  registerRevenueRoutes(app, services, metrics);
   registerImportRoutes(app, services);
   registerDeliveryRoutes(app, services);
   registerLicensingRoutes(app, services);

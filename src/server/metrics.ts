@@ -36,6 +36,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly exportRows = new client.Counter({
+    name: 'ehub_export_source_rows_total',
+    help: 'Source rows the CSV exports read from their database cursor, by export (waterfall: obligations; journal: events)',
+    labelNames: ['export'] as const,
+    registers: [this.registry],
+  });
+
+  readonly exportFetches = new client.Counter({
+    name: 'ehub_export_fetches_total',
+    help: 'FETCHes (database round trips) the CSV exports made on their server-side cursor, by export',
+    labelNames: ['export'] as const,
+    registers: [this.registry],
+  });
+
   constructor(ds?: DataSource, replica?: { reads: number; fallbacks: number }) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'ehub_' });
     if (replica) {

@@ -108,3 +108,36 @@ export function parseCsv(text: string): Record<string, string>[] {
   const [header, ...rows] = lines.map(split);
   return rows.map((r) => Object.fromEntries(header!.map((h, i) => [h, r[i] ?? ''])));
 }
+
+/**
+ * `obligations` ratable USD obligations of `months` × 10,000 minor units, each with one
+ * 10,000 ledger entry per month from 2025-01, over up to 50 accounts, written set-based
+ * (INSERT … SELECT generate_series): a waterfall of obligations × months rows for
+ * ?from=2025-01 with cumulative k × 10,000 and deferred (months − k) × 10,000 in month k.
+ */
+export async function seedBulkWaterfall(ds: DataSource, obligations: number, months: number): Promise<void> {
+  const { id: productId } = await one<{ id: string }>(ds,
+    `INSERT INTO product (sku, name, kind, currency, list_price_minor, ssp_minor, default_model)
+     VALUES ('BULK-SUB', 'Bulk subscription', 'SAAS', 'USD', 0, 0, 'SUBSCRIPTION') RETURNING id`, []);
+  await ds.query(`INSERT INTO account (name) SELECT 'Bulk ' || lpad(i::text, 3, '0') FROM generate_series(1, least(50, $1::int)) i`, [obligations]);
+  await ds.query(
+    `INSERT INTO sales_order (account_id, source, external_id, revision, order_date, currency)
+     SELECT a.ids[1 + i % a.n], 'bulk', 'BK-' || lpad(i::text, 7, '0'), 1, date '2025-01-01', 'USD'
+       FROM generate_series(1, $1::int) i,
+            (SELECT array_agg(id ORDER BY id) AS ids, count(*)::int AS n FROM account WHERE name LIKE 'Bulk %') a`, [obligations]);
+  await ds.query(
+    `INSERT INTO order_line (order_id, account_id, line_no, product_id, sku, action, model, quantity, unit_price_minor, currency, start_date, end_date, revision)
+     SELECT so.id, so.account_id, 1, $1::uuid, 'BULK-SUB', 'NEW', 'SUBSCRIPTION', 1, 0, 'USD', so.order_date,
+            (so.order_date + make_interval(months => $2::int) - interval '1 day')::date, 1
+       FROM sales_order so WHERE so.source = 'bulk'`, [productId, months]);
+  await ds.query(
+    `INSERT INTO revenue_obligation (account_id, order_id, order_line_id, product_id, pattern, currency, quantity, list_minor, ssp_minor, allocated_minor, start_date, end_date)
+     SELECT ol.account_id, ol.order_id, ol.id, ol.product_id, 'RATABLE', 'USD', 1, 0, 0, $1::bigint * 10000, ol.start_date, ol.end_date
+       FROM order_line ol WHERE ol.sku = 'BULK-SUB'`, [months]);
+  await ds.query(
+    `INSERT INTO revenue_entry (account_id, obligation_id, month, amount_minor, kind)
+     SELECT o.account_id, o.id, (o.start_date + make_interval(months => k))::date, 10000, 'SCHEDULE'
+       FROM revenue_obligation o, generate_series(0, $1::int - 1) k WHERE o.currency = 'USD' AND o.pattern = 'RATABLE'`, [months]);
+  await ds.query('ANALYZE revenue_obligation');
+  await ds.query('ANALYZE revenue_entry');
+}
