@@ -61,7 +61,6 @@ function tallyLine(t: Tally, line: string) {
 
 it(`a client that stops reading stops the cursor; read to the end, the export is exact and took one FETCH per ${WATERFALL_FETCH_SIZE} obligations`, async () => {
   const start = await counters();
-  const t: Tally = { lines: 0, recognised: 0n, cumulative: 0n, deferred: 0n, header: '' };
   let res!: http.IncomingMessage;
   // The response, paused as it arrives: nothing is read until resume().
   await new Promise<void>((resolve, reject) => {
@@ -74,7 +73,16 @@ it(`a client that stops reading stops the cursor; read to the end, the export is
       .on('error', reject);
   });
   expect(res.statusCode).toBe(200);
+  try {
+    await checks(res, start);
+  } finally {
+    // A failed check must not leave a paused reply behind: the hub's close() would wait for it.
+    res.destroy();
+  }
+}, 120_000);
 
+async function checks(res: http.IncomingMessage, start: { fetches: number; rows: number }) {
+  const t: Tally = { lines: 0, recognised: 0n, cumulative: 0n, deferred: 0n, header: '' };
   // Stalled: the server fetched a few batches (what fills the socket buffers), not the export.
   const stalled = await settled();
   const fetchedWhileStalled = stalled.rows - start.rows;
@@ -108,4 +116,4 @@ it(`a client that stops reading stops the cursor; read to the end, the export is
   const end = await counters();
   expect(end.rows - start.rows).toBe(OBLIGATIONS);
   expect(end.fetches - start.fetches).toBe(Math.floor(OBLIGATIONS / WATERFALL_FETCH_SIZE) + 1);
-}, 120_000);
+}
