@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { WATERFALL_FETCH_SIZE } from '../../src/revenue/exports';
+import { FETCH_SIZE, WATERFALL_FETCH_SIZE } from '../../src/revenue/exports';
 import { startTestHub, type TestHub } from '../support/test-hub';
 import { seedBulkWaterfall } from './exports-seed';
 
@@ -20,10 +20,10 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => hub?.close());
 
-/** The export counters of this hub's /metrics for the waterfall: FETCHes and source rows so far. */
-async function counters(): Promise<{ fetches: number; rows: number }> {
+/** The export counters of this hub's /metrics for one export: FETCHes and source rows so far. */
+async function counters(kind: 'waterfall' | 'journal' = 'waterfall'): Promise<{ fetches: number; rows: number }> {
   const text = await (await fetch(`${hub.url}/metrics`)).text();
-  const value = (name: string) => Number(new RegExp(`^${name}\\{export="waterfall"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  const value = (name: string) => Number(new RegExp(`^${name}\\{export="${kind}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
   return { fetches: value('ehub_export_fetches_total'), rows: value('ehub_export_source_rows_total') };
 }
 
@@ -117,3 +117,28 @@ async function checks(res: http.IncomingMessage, start: { fetches: number; rows:
   expect(end.rows - start.rows).toBe(OBLIGATIONS);
   expect(end.fetches - start.fetches).toBe(Math.floor(OBLIGATIONS / WATERFALL_FETCH_SIZE) + 1);
 }
+
+it(`the journal reads its events ${FETCH_SIZE} per FETCH, and balances to the cent`, async () => {
+  const [{ id: accountId, entries }] = (await hub.ds.query(
+    `SELECT a.id, count(e.*)::int AS entries FROM account a JOIN revenue_entry e ON e.account_id = a.id WHERE a.name = 'Bulk 001' GROUP BY a.id`,
+  )) as { id: string; entries: number }[];
+  expect(entries).toBeGreaterThan(FETCH_SIZE); // one recognition event per obligation and month
+  const before = await counters('journal');
+  const res = await fetch(`${hub.url}/v1/exports/journal-entries.csv?from=2025-01&to=2026-12&accountId=${accountId}`, { headers: { authorization: `Bearer ${hub.adminKey}` } });
+  expect(res.status).toBe(200);
+  const lines = (await res.text()).split('\r\n').slice(1, -1);
+  // Nothing billed: each event debits the contract asset and credits revenue, 10,000 each.
+  expect(lines).toHaveLength(entries * 2);
+  let debit = 0n;
+  let credit = 0n;
+  for (const line of lines) {
+    const cells = line.split(',');
+    debit += BigInt(cells[5]!);
+    credit += BigInt(cells[6]!);
+  }
+  expect(debit).toBe(BigInt(entries) * 10_000n);
+  expect(credit).toBe(debit);
+  const after = await counters('journal');
+  expect(after.rows - before.rows).toBe(entries);
+  expect(after.fetches - before.fetches).toBe(Math.floor(entries / FETCH_SIZE) + 1);
+});
