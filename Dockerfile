@@ -44,7 +44,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # The hub handles SIGTERM itself: it stops accepting, drains in-flight requests, stops jobs
 # and closes the pool within EHUB_SHUTDOWN_TIMEOUT_MS (docker stop waits 10 s by default).
-# --max-semi-space-size=2: V8 sizes the young generation from the machine's memory (64 MB
-# semi-spaces on a 24 GB host, 128 MB of new space touched by any busy stretch); 2 MB keeps the
-# hub's resident memory ~60 MB lower at the same throughput (ADR 0050, docs/benchmarks.md).
-CMD ["node", "--max-semi-space-size=2", "dist/src/cli/main.js", "serve"]
+# Memory-constrained deployments (e.g. an instance serving finance exports under a 200 MB
+# limit) can add NODE_OPTIONS=--max-semi-space-size=2: ~60 MB less resident memory, but `check`
+# ran 2-3x slower in the bench with it, so it is not the default (ADR 0050).
+CMD ["node", "dist/src/cli/main.js", "serve"]
