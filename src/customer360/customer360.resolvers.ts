@@ -12,6 +12,7 @@ import { ReceivablesSummary, ReceivablesSummaryArgs } from '../receivables/recei
 import { todayIn } from '../common/dates';
 import type { AccountHealthView } from '../health/health.service';
 import { AccountModelFit } from '../modelfit/modelfit.types';
+import { PortfolioRenewalResolver, PortfolioResolver } from './portfolio';
 import { arrOf, groupEntitlements, upcomingRenewals, utilizationOf } from './customer360.service';
 import {
   Customer360,
@@ -135,4 +136,4 @@ export class Customer360Resolver {
 }
 
 /** The customer360 domain's resolvers (registered in src/server/schema.ts). */
-export const Customer360Resolvers: Function[] = [Customer360Resolver];
+export const Customer360Resolvers: Function[] = [Customer360Resolver, PortfolioResolver, PortfolioRenewalResolver];

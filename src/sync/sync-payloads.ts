@@ -84,6 +84,9 @@ async function readFacts(m: EntityManager, where: string, params: unknown[]): Pr
 /** Facts of every entitlement of the accounts in `$1` (uuid[]): customer360 reads them too, as a prepared statement. */
 export const ACCOUNT_FACTS_SQL = `${FACTS_SQL} WHERE e.account_id = ANY($1::uuid[])`;
 
+/** Facts of every entitlement of the book, or of one account when `$1` (uuid) is not null: the console's portfolio overview. */
+export const BOOK_FACTS_SQL = `${FACTS_SQL} WHERE ($1::uuid IS NULL OR e.account_id = $1::uuid)`;
+
 /** Rows of ACCOUNT_FACTS_SQL with `live` set. */
 export function withLive(rows: Omit<FactRow, 'live'>[]): FactRow[] {
   return rows.map((r) => ({ ...r, live: r.phase === 'ACTIVE' || r.phase === 'IN_GRACE' }));
