@@ -33,6 +33,8 @@ const schema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_URL: z.string().url().optional(),
   EHUB_DATA_DIR: z.string().default('./.ehub'),
+  /** The built web console served at /console (docs/console.md); unset: dist/console beside the compiled code. */
+  EHUB_CONSOLE_DIR: z.string().min(1).optional(),
   /** As root, where embedded PostgreSQL's binaries and cluster go when the postgres user cannot reach them in place. */
   EHUB_EMBEDDED_PG_DIR: z.string().min(1).default('/var/lib/ehub'),
   /** `pretty` (one coloured line per event), `json`, or unset: pretty on a terminal, JSON otherwise. */

@@ -21,6 +21,7 @@ import { registerLicensingRoutes } from '../licensing/licensing.routes';
 import { registerDeviceUpdateRoutes } from '../delivery/device-updates.routes';
 import { formatError, isUnexpected } from './errors';
 import { GRAPHIQL_PAGE, registerGraphiQL } from './graphiql';
+import { registerConsole } from './console';
 import { createGraphQLContext, type GraphQLContext } from './graphql-context';
 import { Metrics } from './metrics';
 import { aliasLimitRule, fieldDuplicationRule, limitsPlugin } from './limits';
@@ -255,6 +256,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return GRAPHIQL_PAGE;
   });
   registerGraphiQL(app);
+  registerConsole(app, config.EHUB_CONSOLE_DIR);
 
   const status = (value: string) => ({ type: 'string', const: value });
   app.get(

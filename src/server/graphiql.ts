@@ -72,6 +72,8 @@ const START_JS = `(function () {
   var form = document.getElementById('ehub-key');
   var defaultQuery = '# Entitlement Hub. Your API key is in the Headers tab below.\\n\\n' +
     'query First {\\n  hub { version serverTime }\\n  products(first: 10) { totalCount edges { node { sku name kind listPrice { amountMinor currency } } } }\\n}\\n';
+  // The web console's "open this query" links carry the operation in the hash (#query=…&variables=…).
+  var linked = new URLSearchParams(location.hash.slice(1));
   function askForKey(message) {
     root.hidden = true;
     form.hidden = false;
@@ -95,6 +97,8 @@ const START_JS = `(function () {
         ReactDOM.createRoot(root).render(React.createElement(GraphiQL, {
           fetcher: GraphiQL.createFetcher({ url: '/graphql' }),
           defaultQuery: defaultQuery,
+          query: linked.get('query') || undefined,
+          variables: linked.get('variables') || undefined,
           headers: JSON.stringify(headers, null, 2),
           shouldPersistHeaders: false,
           defaultEditorToolsVisibility: 'headers',

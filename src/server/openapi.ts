@@ -7,12 +7,12 @@ import { VERSION } from '../version';
 /** The committed document (like schema.graphql): `ehub openapi` writes it, `--check` compares. */
 export const OPENAPI_FILE = path.resolve(__dirname, '../../openapi.json');
 
-/** Routes left out of the document on purpose: GraphQL has its own contract, schema.graphql. */
-export const EXCLUDED_ROUTES = ['/graphql', '/graphiql', '/graphiql/assets/:name'];
+/** Routes left out of the document on purpose: GraphQL has its own contract, schema.graphql; the console's pages are for browsers. */
+export const EXCLUDED_ROUTES = ['/graphql', '/graphiql', '/graphiql/assets/:name', '/console', '/console/', '/console/*', '/console/assets/:name'];
 
 const DESCRIPTION = [
   'The Entitlement Hub\'s plain-HTTP routes: licensing, usage ingest, finance exports, CSV imports, artifact upload and download, device updates, health, JWKS and metrics.',
-  'Everything else is GraphQL at POST /graphql (contract: schema.graphql), which this document leaves out, with GraphiQL (/graphql, /graphiql).',
+  'Everything else is GraphQL at POST /graphql (contract: schema.graphql), which this document leaves out, with GraphiQL (/graphql, /graphiql) and the web console (/console).',
   'Errors have one shape on every route (ErrorResponse): `{ errors: [{ message, extensions: { code, subCode, … } }] }`.',
   'Generated from the routes\' own schemas (docs/openapi.md); do not edit openapi.json by hand: run `npm run openapi:emit`.',
 ].join('\n\n');

@@ -1,0 +1,99 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, gql, graphiqlHref, type GqlError, type TypedDocument } from './api';
+import { onLinkClick } from './router';
+
+export interface Load<T> {
+  loading: boolean;
+  data: T | null;
+  errors: GqlError[];
+  error: ApiError | null;
+  reload: () => void;
+}
+
+/** One GraphQL request per page load (a bounded number per page). */
+export function useQuery<T, V>(d: TypedDocument<T, V>, variables: V, deps: unknown[]): Load<T> {
+  const [n, setN] = useState(0);
+  const [state, setState] = useState<Omit<Load<T>, 'reload'>>({ loading: true, data: null, errors: [], error: null });
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, loading: true, error: null }));
+    gql(d, variables).then(
+      (r) => live && setState({ loading: false, data: r.data, errors: r.errors, error: null }),
+      (e: unknown) => live && setState({ loading: false, data: null, errors: [], error: e instanceof ApiError ? e : new ApiError(String(e), 'CLIENT') }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [...deps, n]);
+  return { ...state, reload: () => setN((x) => x + 1) };
+}
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p class="loading" role="status" aria-live="polite">
+      Loading {what}…
+    </p>
+  );
+}
+
+export function ErrorBox({ error, what }: { error: ApiError; what: string }) {
+  const text =
+    error.code === 'NOT_FOUND'
+      ? `Not found: this ${what} does not exist or is outside your key's account.`
+      : error.code === 'FORBIDDEN'
+        ? `Your key's role may not read the ${what}.`
+        : `The ${what} could not be loaded: ${error.message}`;
+  return (
+    <div class="error" role="alert" data-error-code={error.code}>
+      <p>{text}</p>
+      <p class="muted">Code: {error.code}</p>
+    </div>
+  );
+}
+
+export function GraphiQLLink<V>({ d, variables }: { d: TypedDocument<unknown, V>; variables: V }) {
+  return (
+    <a class="graphiql" href={graphiqlHref(d, variables)} target="_blank" rel="noopener" data-graphiql>
+      Open this query in GraphiQL
+    </a>
+  );
+}
+
+export function Section({ title, children, id }: { title: string; children: ComponentChildren; id?: string }) {
+  const hid = `h-${id ?? title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
+  return (
+    <section class="card" aria-labelledby={hid} data-section={id ?? title}>
+      <h2 id={hid}>{title}</h2>
+      {children}
+    </section>
+  );
+}
+
+export function Band({ band }: { band: string | null | undefined }) {
+  if (!band) return <span class="muted">–</span>;
+  return <span class={`band band-${band.toLowerCase()}`}>{band}</span>;
+}
+
+export function Link({ href, children, ...rest }: { href: string; children: ComponentChildren; class?: string }) {
+  return (
+    <a href={href} onClick={onLinkClick} {...rest}>
+      {children}
+    </a>
+  );
+}
+
+/** A utilisation bar (a real <meter>, so assistive technology reads the value). */
+export function UtilBar({ value, label }: { value: number | null; label: string }) {
+  if (value === null) return <span class="muted">no capacity</span>;
+  return (
+    <span class="util">
+      <meter min={0} max={100} low={50} high={100} optimum={80} value={Math.min(value, 100)} aria-label={label} />
+      <span>{value.toFixed(1)} %</span>
+    </span>
+  );
+}
+
+export function fieldError(errors: GqlError[], field: string): GqlError | undefined {
+  return errors.find((e) => e.path?.[0] === field);
+}
