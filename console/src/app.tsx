@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, gql, session } from './api';
 import { ME, READ_ROLES, type Viewer } from './operations';
 import { Link, Loading } from './ui';
@@ -91,10 +91,13 @@ export function App() {
     );
   }, []);
 
+  // After a client-side navigation, focus moves to the new page's content (not on the first load).
+  const firstRoute = useRef(true);
   useEffect(() => {
     const title = route.page === 'customer' ? 'Customer' : route.page === 'customers' ? 'Customers' : route.page === 'overview' ? 'Overview' : 'Not found';
     document.title = `${title} · Entitlement Hub console`;
-    document.getElementById('main')?.focus();
+    if (firstRoute.current) firstRoute.current = false;
+    else document.getElementById('main')?.focus();
   }, [route]);
 
   if (checking) return <Loading what="your key" />;

@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { createContext } from 'preact';
+import { useContext, useEffect, useState } from 'preact/hooks';
 import { ApiError, gql, graphiqlHref, type GqlError, type TypedDocument } from './api';
 import { onLinkClick } from './router';
 
@@ -60,13 +61,25 @@ export function GraphiQLLink<V>({ d, variables }: { d: TypedDocument<unknown, V>
   );
 }
 
-export function Section({ title, children, id }: { title: string; children: ComponentChildren; id?: string }) {
+const SectionTitle = createContext('');
+
+export function Section({ title, children, id, wide }: { title: string; children: ComponentChildren; id?: string; wide?: boolean }) {
   const hid = `h-${id ?? title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
   return (
-    <section class="card" aria-labelledby={hid} data-section={id ?? title}>
+    <section class={wide ? 'card wide' : 'card'} aria-labelledby={hid} data-section={id ?? title}>
       <h2 id={hid}>{title}</h2>
-      {children}
+      <SectionTitle.Provider value={title}>{children}</SectionTitle.Provider>
     </section>
+  );
+}
+
+/** A table that may scroll sideways on a narrow screen: a labelled region reachable by keyboard. */
+export function Scroll({ children }: { children: ComponentChildren }) {
+  const title = useContext(SectionTitle);
+  return (
+    <div class="scroll" tabIndex={0} role="region" aria-label={`${title || 'Table'} (table)`}>
+      {children}
+    </div>
   );
 }
 

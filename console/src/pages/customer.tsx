@@ -3,7 +3,7 @@ import { ApiError, gql } from '../api';
 import { ACT_ROLES, CUSTOMER360, RECOMPUTE_HEALTH, type Customer360Data, type Viewer } from '../operations';
 import { Chart, type ChartOption } from '../chart';
 import { date, dateTime, money, moneyList, percent } from '../format';
-import { Band, ErrorBox, GraphiQLLink, Loading, Section, UtilBar, useQuery } from '../ui';
+import { Band, ErrorBox, Scroll, GraphiQLLink, Loading, Section, UtilBar, useQuery } from '../ui';
 
 function usageChart(t: Customer360Data['customer360']['usageTrend']): ChartOption | null {
   if (t.meters.length === 0) return null;
@@ -94,10 +94,11 @@ export function Customer({ viewer, id }: { viewer: Viewer; id: string }) {
             )}
             {actionMsg && <p role="status">{actionMsg}</p>}
           </Section>
-          <Section title="Entitlements" id="entitlements">
+          <Section title="Entitlements" id="entitlements" wide>
             {c.entitlementGroups.length === 0 ? (
               <p>No entitlements.</p>
             ) : (
+              <Scroll>
               <table>
                 <thead>
                   <tr>
@@ -130,6 +131,7 @@ export function Customer({ viewer, id }: { viewer: Viewer; id: string }) {
                   ))}
                 </tbody>
               </table>
+              </Scroll>
             )}
             <p>
               In use now: {c.licensesInUse.devicesActive} devices, {c.licensesInUse.seatsAssigned} seats, {c.licensesInUse.leasesLive} floating leases.

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { CUSTOMERS, READ_ROLES, type Viewer } from '../operations';
-import { Band, ErrorBox, GraphiQLLink, Link, Loading, useQuery } from '../ui';
+import { Band, ErrorBox, Scroll, GraphiQLLink, Link, Loading, useQuery } from '../ui';
 
 /** Customers: a server-side search (accounts.search), then filters on health band and churn risk. */
 export function Customers({ viewer }: { viewer: Viewer }) {
@@ -65,6 +65,7 @@ export function Customers({ viewer }: { viewer: Viewer }) {
           <p role="status">
             {rows.length} of {q.data.accounts.totalCount} accounts{q.data.accounts.totalCount > 200 ? ' (the first 200; search to narrow)' : ''}
           </p>
+          <Scroll>
           <table>
             <thead>
               <tr>
@@ -103,6 +104,7 @@ export function Customers({ viewer }: { viewer: Viewer }) {
               ))}
             </tbody>
           </table>
+          </Scroll>
         </div>
       )}
     </>

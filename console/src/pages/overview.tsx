@@ -2,7 +2,7 @@ import { useMemo } from 'preact/hooks';
 import { OVERVIEW, SYNC_ROLES, type OverviewData, type Viewer } from '../operations';
 import { Chart, type ChartOption } from '../chart';
 import { date, dateTime, money, moneyList, toMajor } from '../format';
-import { Band, ErrorBox, fieldError, GraphiQLLink, Link, Loading, Section, UtilBar, useQuery } from '../ui';
+import { Band, ErrorBox, Scroll, fieldError, GraphiQLLink, Link, Loading, Section, UtilBar, useQuery } from '../ui';
 
 const BAND_COLOURS: Record<string, string> = { GREEN: '#1b7a3a', YELLOW: '#b58100', RED: '#b3261e' };
 
@@ -21,7 +21,7 @@ function arrChart(o: OverviewData['portfolioOverview']): ChartOption | null {
 }
 
 function healthChart(o: OverviewData['portfolioOverview']): ChartOption {
-  const data = [...o.health.map((h) => ({ name: h.band, value: h.accounts, itemStyle: { color: BAND_COLOURS[h.band] } })), { name: 'not scored', value: o.unscored, itemStyle: { color: '#6b6b6b' } }];
+  const data = [...o.health.map((h) => ({ name: h.band, value: h.accounts, itemStyle: { color: BAND_COLOURS[h.band] } })), { name: 'not scored', value: o.unscored, itemStyle: { color: '#6b6b6b' } }].filter((d) => d.value > 0);
   return {
     tooltip: { trigger: 'item' },
     legend: { bottom: 0 },
@@ -65,8 +65,9 @@ export function Overview({ viewer }: { viewer: Viewer }) {
               </div>
             </dl>
           </Section>
-          <Section title="ARR by product and model" id="arr">
+          <Section title="ARR by product and model" id="arr" wide>
             {arr ? <Chart option={arr} label="ARR by product and model, bar chart" height={Math.max(160, 40 * o.arrByProduct.length + 60)} /> : <p>No live ARR.</p>}
+            <Scroll>
             <table>
               <caption class="sr-only">ARR by product and model</caption>
               <thead>
@@ -96,6 +97,7 @@ export function Overview({ viewer }: { viewer: Viewer }) {
                 ))}
               </tbody>
             </table>
+            </Scroll>
           </Section>
           <Section title="Health distribution" id="health">
             {health && <Chart option={health} label="Accounts per health band, donut chart" />}
@@ -108,10 +110,11 @@ export function Overview({ viewer }: { viewer: Viewer }) {
               <li data-health="UNSCORED">not scored {o.unscored}</li>
             </ul>
           </Section>
-          <Section title={`Renewals in the next ${o.renewalDays} days`} id="renewals">
+          <Section title={`Renewals in the next ${o.renewalDays} days`} id="renewals" wide>
             {o.renewals.length === 0 ? (
               <p>No renewals due.</p>
             ) : (
+              <Scroll>
               <table>
                 <thead>
                   <tr>
@@ -144,12 +147,14 @@ export function Overview({ viewer }: { viewer: Viewer }) {
                   })}
                 </tbody>
               </table>
+              </Scroll>
             )}
           </Section>
           <Section title="Leakage and overuse" id="findings">
             {o.findings.length === 0 ? (
               <p>No open findings.</p>
             ) : (
+              <Scroll>
               <table>
                 <thead>
                   <tr>
@@ -168,6 +173,7 @@ export function Overview({ viewer }: { viewer: Viewer }) {
                   ))}
                 </tbody>
               </table>
+              </Scroll>
             )}
           </Section>
           <Section title="Sync status" id="sync">
@@ -186,6 +192,7 @@ export function Overview({ viewer }: { viewer: Viewer }) {
                   {(q.data?.syncConnections?.edges.length ?? 0) === 0 && <li>No connections.</li>}
                 </ul>
                 {(q.data?.syncRuns?.edges.length ?? 0) > 0 && (
+                  <Scroll>
                   <table>
                     <caption>Latest runs</caption>
                     <thead>
@@ -209,6 +216,7 @@ export function Overview({ viewer }: { viewer: Viewer }) {
                       ))}
                     </tbody>
                   </table>
+                  </Scroll>
                 )}
               </>
             )}

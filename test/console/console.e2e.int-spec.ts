@@ -1,0 +1,298 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import Fastify from 'fastify';
+import pino from 'pino';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { Role } from '../../src/auth/role';
+import { systemContext } from '../../src/common/context';
+import { generateBook } from '../../src/churn/book-generator';
+import { registerConsole } from '../../src/server/console';
+import { startTestHub, type TestHub } from '../support/test-hub';
+
+/**
+ * The web console (docs/console.md) in a real headless Chromium (Debian's package, driven by
+ * playwright-core) against a real hub on a generated book of customers. The console is built
+ * with Vite into a temporary folder first (jest runs from source, without `npm run build`)
+ * and served by the hub through EHUB_CONSOLE_DIR. Every request to another host is refused.
+ * Screenshots go to docs/console/; the bundle size and each page's load-to-interactive time
+ * are printed (docs/benchmarks.md records them).
+ */
+
+const CHROMIUM = process.env.EHUB_CHROMIUM ?? '/usr/bin/chromium';
+const ROOT = path.resolve(__dirname, '..', '..');
+const SHOTS = path.join(ROOT, 'docs', 'console');
+const BUDGET_GZIP_BYTES = 300 * 1024;
+
+interface Money {
+  amountMinor: string;
+  currency: string;
+}
+
+const fmt = (m: Money) => new Intl.NumberFormat('en', { style: 'currency', currency: m.currency, maximumFractionDigits: 0 }).format(Number(m.amountMinor) / 100);
+const fmtList = (l: Money[]) => (l.length ? l.map(fmt).join(' + ') : '–');
+
+describe('web console (headless Chromium)', () => {
+  let hub: TestHub;
+  let consoleDir: string;
+  let profileDir: string;
+  let context: BrowserContext;
+  const refused: string[] = [];
+  const timings: Record<string, number> = {};
+  let accounts: { id: string; name: string }[] = [];
+
+  beforeAll(async () => {
+    if (!fs.existsSync(CHROMIUM)) {
+      throw new Error(`Chromium is not installed at ${CHROMIUM}: the console's browser test needs it. Install it with \`apt-get install -y chromium\` (.ci/run does so when missing), or set EHUB_CHROMIUM.`);
+    }
+    consoleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-console-'));
+    const started = Date.now();
+    const built = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'vite'), ['build', '--config', 'console/vite.config.mts', '--logLevel', 'warn'], {
+      cwd: ROOT,
+      env: { ...process.env, EHUB_CONSOLE_OUT_DIR: consoleDir, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
+      encoding: 'utf8',
+    });
+    if (built.status !== 0) throw new Error(`vite build failed:\n${built.stdout}\n${built.stderr}`);
+    console.log(`console built in ${Date.now() - started} ms into ${consoleDir}`);
+
+    hub = await startTestHub({ EHUB_CONSOLE_DIR: consoleDir });
+    const ctx = systemContext(pino({ level: 'silent' }), 'test:console');
+    await generateBook(hub.services, ctx, { accounts: 24, years: 2, seed: 16 });
+    // One overuse finding with leakage (the compliance job writes these; the book has underuse only).
+    await hub.ds.query(
+      `INSERT INTO compliance_finding (kind, account_id, entitlement_id, period_start, unit, used, entitled, over, leakage_minor, currency)
+       SELECT 'OVERUSE', e.account_id, e.id, date_trunc('month', now()), 'seats', e.quantity + 3, e.quantity, 3, 45000, 'USD'
+         FROM entitlement e WHERE e.model = 'NAMED_USER' ORDER BY e.id LIMIT 1`,
+    );
+    await hub.services.health.recomputeAll(ctx);
+    const list = await hub.ok<{ accounts: { edges: { node: { id: string; name: string } }[] } }>('{ accounts(first: 100) { edges { node { id name } } } }');
+    accounts = list.accounts.edges.map((e) => e.node);
+
+    profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-chromium-'));
+    context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 900 },
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const origin = new URL(hub.url).origin;
+    await context.route('**/*', (route) => {
+      const url = route.request().url();
+      if (url.startsWith('data:') || new URL(url).origin === origin) return route.continue();
+      refused.push(url);
+      return route.abort('blockedbyclient');
+    });
+    fs.mkdirSync(SHOTS, { recursive: true });
+  }, 180_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await hub?.close();
+    for (const d of [consoleDir, profileDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
+    if (Object.keys(timings).length) console.log(`console load-to-interactive (ms): ${JSON.stringify(timings)}`);
+  });
+
+  async function newPage(): Promise<Page> {
+    const page = await context.newPage();
+    page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+    return page;
+  }
+
+  async function signIn(page: Page, key: string): Promise<void> {
+    await page.goto(`${hub.url}/console/`);
+    await page.getByLabel('API key').fill(key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  }
+
+  /** Navigates with the client router and measures until the page's data is on screen. */
+  async function open(page: Page, linkName: string | RegExp, loaded: string): Promise<number> {
+    const t0 = Date.now();
+    await page.getByRole('link', { name: linkName }).first().click();
+    await page.locator(`[data-loaded="${loaded}"]`).waitFor({ timeout: 15_000 });
+    return Date.now() - t0;
+  }
+
+  /** A full load of a console URL (HTML, JS, the key check and the page's query) until its data is on screen. */
+  async function load(page: Page, url: string, loaded: string): Promise<number> {
+    const t0 = Date.now();
+    await page.goto(`${hub.url}${url}`);
+    await page.locator(`[data-loaded="${loaded}"]`).waitFor({ timeout: 15_000 });
+    return Date.now() - t0;
+  }
+
+  const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+  /** axe-core in the page (evaluated through the devtools protocol: no inline script, the CSP stays as served). */
+  async function axe(page: Page, name: string): Promise<void> {
+    await page.evaluate(`${AXE}\n;undefined`);
+    const violations = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) })))`)) as {
+      id: string;
+      impact: string;
+      help: string;
+      nodes: string[];
+    }[];
+    const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    if (violations.length) console.log(`axe on ${name}: ${violations.map((v) => `${v.id} (${v.impact})`).join(', ')}`);
+    expect(bad).toEqual([]);
+  }
+
+  it('serves the built console: index.html for client routes, immutable hashed assets, the CSP; 503 when not built', async () => {
+    const index = await fetch(`${hub.url}/console/customers/anything`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toMatch(/text\/html/);
+    expect(index.headers.get('cache-control')).toBe('no-cache');
+    expect(index.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    const html = await index.text();
+    const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)![1]!;
+    const asset = await fetch(`${hub.url}${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(asset.headers.get('content-type')).toMatch(/javascript/);
+    expect((await fetch(`${hub.url}/console/assets/nope.js`)).status).toBe(404);
+    expect((await fetch(`${hub.url}/console/assets/..%2Fpackage.json`)).status).toBe(404);
+
+    const bare = Fastify();
+    registerConsole(bare, path.join(os.tmpdir(), 'ehub-console-not-built'));
+    const r = await bare.inject({ url: '/console/customers' });
+    expect(r.statusCode).toBe(503);
+    expect(r.body).toContain('npm run build');
+    await bare.close();
+  });
+
+  it('keeps the initial JavaScript under 300 KB compressed', () => {
+    const html = fs.readFileSync(path.join(consoleDir, 'index.html'), 'utf8');
+    const entries = [...html.matchAll(/(?:src|href)="\/console\/(assets\/[^"]+\.js)"/g)].map((m) => m[1]!);
+    expect(entries.length).toBeGreaterThan(0);
+    const sizes = entries.map((f) => gzipSync(fs.readFileSync(path.join(consoleDir, f)), { level: 9 }).length);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    console.log(`console initial JS: ${entries.join(', ')}: ${total} bytes gzip (budget ${BUDGET_GZIP_BYTES})`);
+    expect(total).toBeLessThan(BUDGET_GZIP_BYTES);
+  });
+
+  it('signs an admin in; Overview, Customers and customer 360 show the book; one action works; sign out forgets the key', async () => {
+    const page = await newPage();
+    // A wrong key is refused with the hub's words and nothing is stored.
+    await page.goto(`${hub.url}/console/`);
+    await page.getByLabel('API key').fill('ehub_nope0000_wrongwrongwrongwrongwrong');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.locator('[data-signin-error]').textContent()).resolves.toMatch(/UNAUTHENTICATED/);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+
+    await signIn(page, hub.adminKey);
+    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(1);
+
+    // Overview: the figures portfolioOverview answers, rendered.
+    timings.overview = await load(page, '/console/', 'overview');
+    const { portfolioOverview: o } = await hub.ok<{
+      portfolioOverview: { accounts: number; arr: Money[]; arrByProduct: { sku: string; arr: Money[] }[]; renewals: { accountId: string }[]; health: { band: string; accounts: number }[]; unscored: number; leakage: Money[] };
+    }>('{ portfolioOverview(renewalDays: 90) { accounts arr { amountMinor currency } arrByProduct { sku arr { amountMinor currency } } renewals { accountId } health { band accounts } unscored leakage { amountMinor currency } } }');
+    expect(o.accounts).toBe(accounts.length);
+    expect(o.arrByProduct.length).toBeGreaterThan(0);
+    expect(o.leakage).toEqual([{ amountMinor: '45000', currency: 'USD' }]);
+    await expect(page.locator('[data-figure="accounts"]').textContent()).resolves.toBe(String(o.accounts));
+    await expect(page.locator('[data-figure="arr"]').textContent()).resolves.toBe(fmtList(o.arr));
+    await expect(page.locator('[data-figure="leakage"]').textContent()).resolves.toBe(fmtList(o.leakage));
+    for (const p of o.arrByProduct) {
+      await expect(page.locator(`[data-arr-row="${p.sku}"]`).first().textContent()).resolves.toContain(fmtList(p.arr));
+    }
+    for (const h of o.health) await expect(page.locator(`[data-health="${h.band}"]`).textContent()).resolves.toContain(String(h.accounts));
+    expect(await page.locator('[data-renewal]').count()).toBe(o.renewals.length);
+    // The charts drew (ECharts renders into a canvas).
+    expect(await page.locator('[data-chart] canvas').count()).toBeGreaterThanOrEqual(2);
+    expect(await page.locator('a[data-graphiql]').getAttribute('href')).toMatch(/^\/graphql#query=query\+ConsoleOverview/);
+    await axe(page, 'overview');
+    await page.screenshot({ path: path.join(SHOTS, 'overview.png'), fullPage: true });
+
+    // Customers: every account, then a search and a filter.
+    timings.customers = await open(page, 'Customers', 'customers');
+    expect(await page.locator('[data-customer]').count()).toBe(accounts.length);
+    await axe(page, 'customers');
+    await page.screenshot({ path: path.join(SHOTS, 'customers.png'), fullPage: true });
+    const target = accounts[0]!;
+    await page.getByLabel('Search name, domain or external id').fill(target.name);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator(`[data-customer="${target.id}"]`).waitFor();
+    await expect(page.locator('[data-loaded="customers"] [data-customer]').count()).resolves.toBeGreaterThanOrEqual(1);
+    const red = o.health.find((h) => h.band === 'RED')!.accounts;
+    await page.getByLabel('Search name, domain or external id').fill('');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator('[data-customer]').nth(accounts.length - 1).waitFor();
+    await page.getByLabel('Health band').selectOption('RED');
+    expect(await page.locator('[data-customer]').count()).toBe(red);
+    await page.getByLabel('Health band').selectOption('');
+
+    // Customer 360 of the account with the most ARR: what customer360 answers, rendered.
+    const { portfolioOverview: top } = await hub.ok<{ portfolioOverview: { renewals: { accountId: string }[] } }>('{ portfolioOverview(renewalDays: 366) { renewals { accountId } } }');
+    const id = top.renewals[0]!.accountId;
+    const { customer360: c } = await hub.ok<{ customer360: { account: { name: string }; arr: Money[]; entitlementGroups: { sku: string }[] } }>(
+      'query($id: ID!) { customer360(account: $id) { account { name } arr { amountMinor currency } entitlementGroups { sku } } }',
+      { id },
+    );
+    timings.customer360 = await load(page, `/console/customers/${id}`, 'customer');
+    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe(c.account.name);
+    await expect(page.locator('[data-figure="arr"]').textContent()).resolves.toBe(fmtList(c.arr));
+    for (const g of c.entitlementGroups) expect(await page.locator(`[data-entitlement="${g.sku}"]`).count()).toBeGreaterThan(0);
+    // Keyboard: the skip link is the first stop and moves to the content.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+    await axe(page, 'customer 360');
+    await page.screenshot({ path: path.join(SHOTS, 'customer-360.png'), fullPage: true });
+
+    // The action: recompute the health score (ADMIN, OPERATIONS), as the API does.
+    await page.locator('[data-action="recompute-health"]').click();
+    await page.getByText(/Health recomputed: \d+ \((GREEN|YELLOW|RED)\)/).waitFor();
+    const audit = await hub.ok<{ auditLog: { edges: { node: { operation: string } }[] } }>('{ auditLog(first: 500) { edges { node { operation } } } }');
+    expect(audit.auditLog.edges.some((e) => e.node.operation === 'recomputeHealth')).toBe(true);
+
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API key').waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await page.close();
+  }, 120_000);
+
+  it('offers a READONLY key no action and no analytics it may not read', async () => {
+    const page = await newPage();
+    await signIn(page, await hub.createKey(Role.READONLY));
+    await page.locator('[data-loaded="customers"]').waitFor();
+    expect(await page.getByRole('link', { name: 'Overview' }).count()).toBe(0);
+    expect(await page.locator('[data-customer]').count()).toBe(accounts.length);
+    expect(await page.locator('[data-action]').count()).toBe(0);
+    await page.goto(`${hub.url}/console/customers/${accounts[0]!.id}`);
+    await page.locator('[data-error-code]').waitFor();
+    expect(await page.locator('[data-error-code]').getAttribute('data-error-code')).toBe('FORBIDDEN');
+    expect(await page.locator('[data-action]').count()).toBe(0);
+    await page.close();
+  }, 60_000);
+
+  it('keeps an account-scoped key to its account: the list shows it alone, another account is refused by the page and the API', async () => {
+    const [own, other] = accounts;
+    const key = await hub.createKey(Role.ANALYST, own!.id);
+    const page = await newPage();
+    await signIn(page, key);
+    await page.locator('[data-loaded="overview"]').waitFor();
+    await expect(page.locator('[data-figure="accounts"]').textContent()).resolves.toBe('1');
+    await open(page, 'Customers', 'customers');
+    expect(await page.locator('[data-customer]').count()).toBe(1);
+    expect(await page.locator(`[data-customer="${own!.id}"]`).count()).toBe(1);
+    expect(await page.locator('[data-action]').count()).toBe(0);
+    await load(page, `/console/customers/${own!.id}`, 'customer');
+    await page.goto(`${hub.url}/console/customers/${other!.id}`);
+    await page.locator('[data-error-code]').waitFor();
+    expect(await page.locator('[data-error-code]').getAttribute('data-error-code')).toBe('NOT_FOUND');
+    await expect(page.locator('[data-loaded="customer"]').count()).resolves.toBe(0);
+    const api = await hub.gql('query($id: ID!) { customer360(account: $id) { account { name } } }', { id: other!.id }, key);
+    expect(api.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    await page.close();
+  }, 60_000);
+
+  it('made no request to any host but the hub', () => {
+    expect(refused).toEqual([]);
+  });
+});
