@@ -238,9 +238,9 @@ describe('web console (headless Chromium)', () => {
     for (const g of c.entitlementGroups) expect(await page.locator(`[data-entitlement="${g.sku}"]`).count()).toBeGreaterThan(0);
     // Keyboard: the skip link is the first stop and moves to the content.
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
     await page.keyboard.press('Enter');
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+    expect(await page.evaluate('document.activeElement?.id')).toBe('main');
     await axe(page, 'customer 360');
     await page.screenshot({ path: path.join(SHOTS, 'customer-360.png'), fullPage: true });
 
