@@ -8,6 +8,8 @@ export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: '/console/',
   plugins: [preact({ prerender: { enabled: false } })],
+  // `npx vite --config console/vite.config.mts`: hot reload, GraphQL sent on to a hub on :4000.
+  server: { proxy: { '/graphql': process.env.EHUB_HUB_URL ?? 'http://localhost:4000' } },
   build: {
     outDir: process.env.EHUB_CONSOLE_OUT_DIR ?? '../dist/console',
     emptyOutDir: true,
