@@ -133,7 +133,7 @@ export interface Customer360Data {
       currentFrom: string;
       currentTo: string;
       ratio: number | null;
-      meters: { meterKey: string; meterName: string; unit: string; current: string; previous: string; ratio: number | null }[];
+      meters: { meterKey: string; meterName: string; unit: string; current: string; previous: string; currentEvents: number; previousEvents: number; ratio: number | null }[];
     };
     openFindings: { count: number; leakage: Money[]; items: { id: string; kind: string; status: string; featureKey: string | null; meterKey: string | null; over: string; unit: string; leakage: Money | null }[] };
     upcomingRenewals: { withinDays: number; arr: Money[]; renewals: { endDate: string; daysLeft: number; orderId: string; skus: string[]; arr: Money }[] };
@@ -157,7 +157,7 @@ export const CUSTOMER360 = doc<Customer360Data, { id: string }>(
     linkedRecords { system object externalId url connectionName }
     entitlementGroups { sku productName model live liveQuantity used capacity utilizationPercent arr { amountMinor currency } nextEndDate }
     licensesInUse { devicesActive seatsAssigned leasesLive }
-    usageTrend { currentFrom currentTo ratio meters { meterKey meterName unit current previous ratio } }
+    usageTrend { currentFrom currentTo ratio meters { meterKey meterName unit current previous currentEvents previousEvents ratio } }
     openFindings { count leakage { amountMinor currency } items { id kind status featureKey meterKey over unit leakage { amountMinor currency } } }
     upcomingRenewals { withinDays arr { amountMinor currency } renewals { endDate daysLeft orderId skus arr { amountMinor currency } } }
     receivables { currency openBalance { amountMinor currency } overdue { amountMinor currency } maxOverdueDays }

@@ -40,6 +40,8 @@ describe('web console (headless Chromium)', () => {
   let profileDir: string;
   let context: BrowserContext;
   const refused: string[] = [];
+  /** The browser's complaints: content security policy refusals and script errors. */
+  const complaints: string[] = [];
   const timings: Record<string, number> = {};
   let accounts: { id: string; name: string }[] = [];
 
@@ -96,7 +98,10 @@ describe('web console (headless Chromium)', () => {
 
   async function newPage(): Promise<Page> {
     const page = await context.newPage();
-    page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+    page.on('pageerror', (e) => complaints.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) complaints.push(m.text());
+    });
     return page;
   }
 
@@ -213,14 +218,22 @@ describe('web console (headless Chromium)', () => {
     await axe(page, 'customers');
     await page.screenshot({ path: path.join(SHOTS, 'customers.png'), fullPage: true });
     const target = accounts[0]!;
+    const rows = page.locator('[data-loaded="customers"] [data-customer]');
+    const rowsAre = async (n: number) => {
+      for (const until = Date.now() + 15_000; (await rows.count()) !== n; await new Promise((r) => setTimeout(r, 50))) {
+        if (Date.now() > until) throw new Error(`expected ${n} customer rows, saw ${await rows.count()}`);
+      }
+    };
+    const found = await hub.ok<{ accounts: { totalCount: number } }>('query($s: String) { accounts(search: $s) { totalCount } }', { s: target.name });
+    expect(found.accounts.totalCount).toBeLessThan(accounts.length);
     await page.getByLabel('Search name, domain or external id').fill(target.name);
     await page.getByRole('button', { name: 'Search' }).click();
-    await page.locator(`[data-customer="${target.id}"]`).waitFor();
-    await expect(page.locator('[data-loaded="customers"] [data-customer]').count()).resolves.toBeGreaterThanOrEqual(1);
+    await rowsAre(found.accounts.totalCount);
+    expect(await page.locator(`[data-customer="${target.id}"]`).count()).toBe(1);
     const red = o.health.find((h) => h.band === 'RED')!.accounts;
     await page.getByLabel('Search name, domain or external id').fill('');
     await page.getByRole('button', { name: 'Search' }).click();
-    await page.locator('[data-customer]').nth(accounts.length - 1).waitFor();
+    await rowsAre(accounts.length);
     await page.getByLabel('Health band').selectOption('RED');
     expect(await page.locator('[data-customer]').count()).toBe(red);
     await page.getByLabel('Health band').selectOption('');
@@ -228,14 +241,17 @@ describe('web console (headless Chromium)', () => {
     // Customer 360 of the account with the most ARR: what customer360 answers, rendered.
     const { portfolioOverview: top } = await hub.ok<{ portfolioOverview: { renewals: { accountId: string }[] } }>('{ portfolioOverview(renewalDays: 366) { renewals { accountId } } }');
     const id = top.renewals[0]!.accountId;
-    const { customer360: c } = await hub.ok<{ customer360: { account: { name: string }; arr: Money[]; entitlementGroups: { sku: string }[] } }>(
-      'query($id: ID!) { customer360(account: $id) { account { name } arr { amountMinor currency } entitlementGroups { sku } } }',
+    const { customer360: c } = await hub.ok<{ customer360: { account: { name: string }; arr: Money[]; entitlementGroups: { sku: string }[]; usageTrend: { meters: { meterKey: string }[] } } }>(
+      'query($id: ID!) { customer360(account: $id) { account { name } arr { amountMinor currency } entitlementGroups { sku } usageTrend { meters { meterKey } } } }',
       { id },
     );
     timings.customer360 = await load(page, `/console/customers/${id}`, 'customer');
     await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe(c.account.name);
     await expect(page.locator('[data-figure="arr"]').textContent()).resolves.toBe(fmtList(c.arr));
     for (const g of c.entitlementGroups) expect(await page.locator(`[data-entitlement="${g.sku}"]`).count()).toBeGreaterThan(0);
+    expect(c.usageTrend.meters.length).toBeGreaterThan(0);
+    expect(await page.locator('[data-meter]').count()).toBe(c.usageTrend.meters.length);
+    expect(await page.locator('[data-section="usage"] [data-chart] canvas').count()).toBe(1);
     // Keyboard: the skip link is the first stop and moves to the content.
     await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
@@ -292,7 +308,25 @@ describe('web console (headless Chromium)', () => {
     await page.close();
   }, 60_000);
 
-  it('made no request to any host but the hub', () => {
+  it('opens a page\'s query in GraphiQL with its variables', async () => {
+    const page = await newPage();
+    await signIn(page, hub.adminKey);
+    await load(page, `/console/customers/${accounts[1]!.id}`, 'customer');
+    const href = (await page.locator('a[data-graphiql]').getAttribute('href'))!;
+    expect(href).toMatch(/^\/graphql#query=/);
+    await page.goto(`${hub.url}${href}`);
+    // GraphiQL keeps its own key (localStorage); the console's stays in sessionStorage.
+    await page.locator('#ehub-key-input').fill(hub.adminKey);
+    await page.getByRole('button', { name: 'Open GraphiQL' }).click();
+    await page.locator('.graphiql-query-editor').getByText('ConsoleCustomer360').first().waitFor({ timeout: 15_000 });
+    // The variables sit in the (collapsed) variables editor.
+    await page.locator('.cm-string', { hasText: accounts[1]!.id }).first().waitFor({ state: 'attached' });
+    await page.evaluate('localStorage.clear()');
+    await page.close();
+  }, 60_000);
+
+  it('made no request to any host but the hub, and the browser reported no policy refusal or script error', () => {
     expect(refused).toEqual([]);
+    expect(complaints).toEqual([]);
   });
 });

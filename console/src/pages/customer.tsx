@@ -7,16 +7,17 @@ import { Band, ErrorBox, Scroll, GraphiQLLink, Loading, Section, UtilBar, useQue
 
 function usageChart(t: Customer360Data['customer360']['usageTrend']): ChartOption | null {
   if (t.meters.length === 0) return null;
-  const labels = t.meters.map((m) => `${m.meterName} (${m.unit})`);
+  // Events per meter: comparable across meters whatever their aggregation (the values are in the table).
+  const labels = t.meters.map((m) => m.meterName);
   return {
     tooltip: { trigger: 'axis' },
     legend: { bottom: 0 },
     grid: { left: 56, right: 16, top: 16, bottom: 56 },
     xAxis: { type: 'category', data: labels },
-    yAxis: { type: 'value' },
+    yAxis: { type: 'value', name: 'events' },
     series: [
-      { type: 'bar', name: 'Previous 90 days', data: t.meters.map((m) => Number(m.previous)), itemStyle: { color: '#8a8a8a' } },
-      { type: 'bar', name: 'Last 90 days', data: t.meters.map((m) => Number(m.current)), itemStyle: { color: '#2456a6' } },
+      { type: 'bar', name: 'Previous 90 days', data: t.meters.map((m) => m.previousEvents), itemStyle: { color: '#8a8a8a' } },
+      { type: 'bar', name: 'Last 90 days', data: t.meters.map((m) => m.currentEvents), itemStyle: { color: '#2456a6' } },
     ],
   } as ChartOption;
 }
@@ -139,7 +140,37 @@ export function Customer({ viewer, id }: { viewer: Viewer; id: string }) {
           </Section>
           <Section title="Usage trend" id="usage">
             {chart ? (
-              <Chart option={chart} label="Usage of the last 90 days against the 90 before, per meter, bar chart" />
+              <>
+                <Chart option={chart} label="Usage events of the last 90 days against the 90 before, per meter, bar chart" />
+                <Scroll>
+                  <table>
+                    <thead>
+                      <tr>
+                        <th scope="col">Meter</th>
+                        <th scope="col">Last 90 days</th>
+                        <th scope="col">90 days before</th>
+                        <th scope="col">Events (last / before)</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {c.usageTrend.meters.map((m) => (
+                        <tr key={m.meterKey} data-meter={m.meterKey}>
+                          <td>{m.meterName}</td>
+                          <td>
+                            {m.current} {m.unit}
+                          </td>
+                          <td>
+                            {m.previous} {m.unit}
+                          </td>
+                          <td>
+                            {m.currentEvents} / {m.previousEvents}
+                          </td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </Scroll>
+              </>
             ) : (
               <p>No usage in the last 180 days.</p>
             )}
