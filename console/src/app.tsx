@@ -100,7 +100,12 @@ export function App() {
     else document.getElementById('main')?.focus();
   }, [route]);
 
-  if (checking) return <Loading what="your key" />;
+  if (checking)
+    return (
+      <main id="main">
+        <Loading what="your key" />
+      </main>
+    );
   if (!viewer) return <SignIn onSignedIn={setViewer} message={message} />;
 
   const read = READ_ROLES.includes(viewer.role);

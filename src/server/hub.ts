@@ -201,7 +201,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     flushTimer.unref();
     if (config.EHUB_JOBS_ENABLED) scheduler.start();
     const address = await app.listen({ port: config.PORT, host: config.HOST });
-    log.info({ address, graphiql: `${address}/graphql`, embeddedDatabase: Boolean(db.embedded) }, 'Entitlement Hub is listening');
+    log.info({ address, graphiql: `${address}/graphql`, console: `${address}/console`, embeddedDatabase: Boolean(db.embedded) }, 'Entitlement Hub is listening');
     return { app, services, scheduler, url: address, stop };
   } catch (err) {
     await stop().catch(() => undefined);

@@ -140,7 +140,7 @@ describe('web console (headless Chromium)', () => {
       nodes: string[];
     }[];
     const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    if (violations.length) console.log(`axe on ${name}: ${violations.map((v) => `${v.id} (${v.impact})`).join(', ')}`);
+    if (violations.length) console.log(`axe on ${name}: ${violations.map((v) => `${v.id} (${v.impact}) at ${v.nodes.join(' | ')}`).join(', ')}`);
     expect(bad).toEqual([]);
   }
 
@@ -185,6 +185,8 @@ describe('web console (headless Chromium)', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect(page.locator('[data-signin-error]').textContent()).resolves.toMatch(/UNAUTHENTICATED/);
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await axe(page, 'sign-in');
+    await page.screenshot({ path: path.join(SHOTS, 'sign-in.png') });
 
     await signIn(page, hub.adminKey);
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
@@ -280,10 +282,12 @@ describe('web console (headless Chromium)', () => {
     expect(await page.getByRole('link', { name: 'Overview' }).count()).toBe(0);
     expect(await page.locator('[data-customer]').count()).toBe(accounts.length);
     expect(await page.locator('[data-action]').count()).toBe(0);
+    await axe(page, 'customers (READONLY)');
     await page.goto(`${hub.url}/console/customers/${accounts[0]!.id}`);
     await page.locator('[data-error-code]').waitFor();
     expect(await page.locator('[data-error-code]').getAttribute('data-error-code')).toBe('FORBIDDEN');
     expect(await page.locator('[data-action]').count()).toBe(0);
+    await axe(page, 'customer 360 refused');
     await page.close();
   }, 60_000);
 
