@@ -12,6 +12,7 @@ import { salesforcePull } from './salesforce-pull.scenario';
 import { netsuitePull } from './netsuite-pull.scenario';
 import { csvImport } from './csv-import.scenario';
 import { customer360 } from './customer360.scenario';
+import { portfolioOverview } from './portfolio-overview.scenario';
 import { netsuiteReceivablesPull } from './netsuite-receivables-pull.scenario';
 import { delivery } from './delivery.scenario';
 import { otel } from './otel.scenario';
@@ -26,4 +27,4 @@ export const BASELINE = bare;
  * (verify one response first, then `ctx.load(...)` with `expectBody` when the answer is fixed)
  * and list it here. `npm run bench -- --only <name>` runs it alone (with the baseline).
  */
-export const scenarios: Scenario[] = [bare, trivial, check, checkRest, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, netsuitePull, csvImport, customer360, netsuiteReceivablesPull, delivery, otel, deviceUpdate, usageStream];
+export const scenarios: Scenario[] = [bare, trivial, check, checkRest, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, netsuitePull, csvImport, customer360, portfolioOverview, netsuiteReceivablesPull, delivery, otel, deviceUpdate, usageStream];
