@@ -28,6 +28,9 @@ const QUERY = `query ConsoleOverview($days: Int! = 90, $sync: Boolean! = false) 
   syncRuns(first: 10) @include(if: $sync) { edges { node { id connectionId object kind status startedAt failed } } }
 }`;
 
+/** The same figures without the renewals' health and churn marks (to see what the marks cost). */
+const BARE_QUERY = `query Bare { portfolioOverview(renewalDays: 90) { accounts arr { amountMinor currency } arrByProduct { sku model arr { amountMinor } } renewals { accountId endDate } findings { kind open } health { band accounts } unscored } }`;
+
 /**
  * The web console's Overview (ADR 0052): `portfolioOverview` over a generated book (the
  * `ehub demo --book` generator) of ACCOUNTS customers with health scores, plus the sync
@@ -52,6 +55,15 @@ export const portfolioOverview: Scenario = {
       throw new Error(`portfolio-overview: the probe request failed (${probe.status}): ${probe.text.slice(0, 500)}`);
     }
     console.error(`  answer: ${o.arrByProduct.length} product lines, ${o.renewals.length} renewals, ${probe.text.length.toLocaleString('en-US')} bytes`);
+    const bareProbe = await ctx.hub.post(BARE_QUERY);
+    const bare = await ctx.load({
+      url: ctx.hub.url,
+      headers: { authorization: `Bearer ${ctx.hub.adminKey}` },
+      body: JSON.stringify({ query: BARE_QUERY, operationName: 'Bare' }),
+      expectBody: bareProbe.text,
+      connections: CONNECTIONS,
+    });
+    console.error(`  without the renewals' health and churn marks: p50 ${bare.latencyMs.p50} ms, p99 ${bare.latencyMs.p99} ms`);
     const figures = await ctx.load({
       url: ctx.hub.url,
       headers: { authorization: `Bearer ${ctx.hub.adminKey}` },
