@@ -1,11 +1,13 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, gql, session } from './api';
-import { ME, READ_ROLES, type Viewer } from './operations';
+import { FINANCE_ROLES, ME, READ_ROLES, type Viewer } from './operations';
 import { Link, Loading } from './ui';
 import { useRoute, type Route } from './router';
 import { Overview } from './pages/overview';
 import { Customers } from './pages/customers';
 import { Customer } from './pages/customer';
+import { Compliance } from './pages/compliance';
+import { Finance } from './pages/finance';
 
 function SignIn({ onSignedIn, message }: { onSignedIn: (v: Viewer) => void; message: string | null }) {
   const [key, setKey] = useState('');
@@ -58,6 +60,10 @@ function Page({ route, viewer }: { route: Route; viewer: Viewer }) {
       return <Customers viewer={viewer} />;
     case 'customer':
       return <Customer viewer={viewer} id={route.id} />;
+    case 'compliance':
+      return <Compliance viewer={viewer} />;
+    case 'finance':
+      return <Finance viewer={viewer} />;
     default:
       return (
         <>
@@ -94,7 +100,8 @@ export function App() {
   // After a client-side navigation, focus moves to the new page's content (not on the first load).
   const firstRoute = useRef(true);
   useEffect(() => {
-    const title = route.page === 'customer' ? 'Customer' : route.page === 'customers' ? 'Customers' : route.page === 'overview' ? 'Overview' : 'Not found';
+    const titles: Record<Route['page'], string> = { customer: 'Customer', customers: 'Customers', overview: 'Overview', compliance: 'Compliance', finance: 'Finance', notfound: 'Not found' };
+    const title = titles[route.page];
     document.title = `${title} · Entitlement Hub console`;
     if (firstRoute.current) firstRoute.current = false;
     else document.getElementById('main')?.focus();
@@ -109,6 +116,7 @@ export function App() {
   if (!viewer) return <SignIn onSignedIn={setViewer} message={message} />;
 
   const read = READ_ROLES.includes(viewer.role);
+  const finance = FINANCE_ROLES.includes(viewer.role);
   const current = (p: Route['page']) => (route.page === p || (p === 'customers' && route.page === 'customer') ? 'page' : undefined);
   return (
     <>
@@ -131,6 +139,20 @@ export function App() {
                 Customers
               </Link>
             </li>
+            {read && (
+              <li>
+                <Link href="/console/compliance" aria-current={current('compliance')}>
+                  Compliance
+                </Link>
+              </li>
+            )}
+            {finance && (
+              <li>
+                <Link href="/console/finance" aria-current={current('finance')}>
+                  Finance
+                </Link>
+              </li>
+            )}
             <li>
               <a href="/graphql">GraphiQL</a>
             </li>

@@ -173,3 +173,80 @@ export const RECOMPUTE_HEALTH = doc<{ recomputeHealth: { effectiveScore: number;
   'ConsoleRecomputeHealth',
   `mutation ConsoleRecomputeHealth($id: ID!) { recomputeHealth(accountId: $id) { effectiveScore effectiveBand } }`,
 );
+
+/** Roles that may set a compliance finding's status (setComplianceFindingStatus). */
+export const FINDING_ACT_ROLES: Role[] = ['ADMIN', 'OPERATIONS'];
+/** Roles that read the revenue schedule and periods, download the finance exports and close a period. */
+export const FINANCE_ROLES: Role[] = ['ADMIN', 'FINANCE'];
+
+export type FindingStatus = 'OPEN' | 'ACKNOWLEDGED' | 'RESOLVED';
+export const FINDING_KINDS = ['OVERUSE', 'UNDERUSE', 'UNENTITLED_USE', 'EXPIRED_USE', 'DEVICE_OVER_LIMIT', 'DUPLICATE_SOURCE'] as const;
+
+export interface FindingRow {
+  id: string;
+  kind: string;
+  accountId: string;
+  account: { name: string };
+  entitlementId: string | null;
+  featureKey: string | null;
+  meterKey: string | null;
+  periodStart: string;
+  periodEnd: string | null;
+  used: string;
+  entitled: string | null;
+  over: string;
+  unit: string;
+  leakage: Money | null;
+  status: FindingStatus;
+  statusNote: string | null;
+  statusChangedAt: string | null;
+}
+
+const FINDING_FIELDS = `id kind accountId account { name } entitlementId featureKey meterKey periodStart periodEnd used entitled over unit leakage { amountMinor currency } status statusNote statusChangedAt`;
+
+export const FINDINGS = doc<
+  { complianceFindings: { totalCount: number; leakageTotals: Money[]; edges: { node: FindingRow }[] } },
+  { filter: { status?: FindingStatus; kind?: string }; first: number }
+>(
+  'ConsoleFindings',
+  `query ConsoleFindings($filter: ComplianceFindingFilterInput, $first: Int! = 100) {
+  complianceFindings(filter: $filter, first: $first) {
+    totalCount
+    leakageTotals { amountMinor currency }
+    edges { node { ${FINDING_FIELDS} } }
+  }
+}`,
+);
+
+export const SET_FINDING_STATUS = doc<{ setComplianceFindingStatus: FindingRow }, { id: string; status: FindingStatus; note: string | null }>(
+  'ConsoleSetFindingStatus',
+  `mutation ConsoleSetFindingStatus($id: ID!, $status: FindingStatus!, $note: String) {
+  setComplianceFindingStatus(id: $id, status: $status, note: $note) { ${FINDING_FIELDS} }
+}`,
+);
+
+export interface FinanceData {
+  revenueSchedule: {
+    hasErrors: boolean;
+    totals: { currency: string; allocated: Money; recognised: Money; deferred: Money }[];
+    obligations: { id: string; error: string | null; lines: { month: string; amount: Money }[] }[];
+  };
+  revenuePeriods: { month: string; closedAt: string }[];
+}
+
+export const FINANCE = doc<FinanceData, { from: string; to: string }>(
+  'ConsoleFinance',
+  `query ConsoleFinance($from: String!, $to: String!) {
+  revenueSchedule(filter: { from: $from, to: $to }) {
+    hasErrors
+    totals { currency allocated { amountMinor currency } recognised { amountMinor currency } deferred { amountMinor currency } }
+    obligations { id error lines { month amount { amountMinor currency } } }
+  }
+  revenuePeriods { month closedAt }
+}`,
+);
+
+export const CLOSE_PERIOD = doc<{ closePeriod: { month: string; closedAt: string } }, { month: string }>(
+  'ConsoleClosePeriod',
+  `mutation ConsoleClosePeriod($month: String!) { closePeriod(month: $month) { month closedAt } }`,
+);

@@ -3,13 +3,15 @@ import { useEffect, useState } from 'preact/hooks';
 /** Client routes under /console (the hub answers index.html for each). */
 export const BASE = '/console';
 
-export type Route = { page: 'overview' } | { page: 'customers' } | { page: 'customer'; id: string } | { page: 'notfound' };
+export type Route = { page: 'overview' } | { page: 'customers' } | { page: 'compliance' } | { page: 'finance' } | { page: 'customer'; id: string } | { page: 'notfound' };
 
 export function parse(pathname: string): Route {
   const p = pathname.startsWith(BASE) ? pathname.slice(BASE.length) : pathname;
   const parts = p.split('/').filter(Boolean);
   if (parts.length === 0) return { page: 'overview' };
   if (parts[0] === 'customers' && parts.length === 1) return { page: 'customers' };
+  if (parts[0] === 'compliance' && parts.length === 1) return { page: 'compliance' };
+  if (parts[0] === 'finance' && parts.length === 1) return { page: 'finance' };
   if (parts[0] === 'customers' && parts.length === 2) return { page: 'customer', id: decodeURIComponent(parts[1]!) };
   return { page: 'notfound' };
 }

@@ -275,6 +275,91 @@ describe('web console (headless Chromium)', () => {
     await page.close();
   }, 120_000);
 
+  it('Compliance lists the findings the API answers, filters them, and acknowledging one works and is audited', async () => {
+    const page = await newPage();
+    await signIn(page, hub.adminKey);
+    type F = { complianceFindings: { totalCount: number; leakageTotals: Money[]; edges: { node: { id: string; kind: string; status: string } }[] } };
+    const findings = (filter: Record<string, string>) => hub.ok<F>('query($f: ComplianceFindingFilterInput) { complianceFindings(filter: $f, first: 100) { totalCount leakageTotals { amountMinor currency } edges { node { id kind status } } } }', { f: filter });
+    const open = await findings({ status: 'OPEN' });
+    expect(open.complianceFindings.totalCount).toBeGreaterThan(0);
+    timings.compliance = await load(page, '/console/compliance', 'compliance');
+    await expect(page.locator('[data-figure="findings"]').textContent()).resolves.toBe(String(open.complianceFindings.totalCount));
+    await expect(page.locator('[data-figure="leakage"]').textContent()).resolves.toBe(fmtList(open.complianceFindings.leakageTotals));
+    expect(await page.locator('[data-finding-id]').count()).toBe(open.complianceFindings.edges.length);
+    const overuse = open.complianceFindings.edges.find((e) => e.node.kind === 'OVERUSE')!.node;
+    await expect(page.locator(`[data-finding-id="${overuse.id}"] [data-leakage]`).textContent()).resolves.toBe(fmt({ amountMinor: '45000', currency: 'USD' }));
+    expect(await page.locator('a[data-graphiql]').getAttribute('href')).toMatch(/^\/graphql#query=query\+ConsoleFindings/);
+    await axe(page, 'compliance');
+    await page.screenshot({ path: path.join(SHOTS, 'compliance.png'), fullPage: true });
+
+    // The kind filter asks the API again.
+    const onlyOveruse = await findings({ status: 'OPEN', kind: 'OVERUSE' });
+    await page.getByLabel('Kind').selectOption('OVERUSE');
+    await page.waitForFunction(`document.querySelector('[data-loaded="compliance"]') && document.querySelectorAll('[data-finding-id]').length === ${onlyOveruse.complianceFindings.edges.length}`);
+    await expect(page.locator('[data-figure="findings"]').textContent()).resolves.toBe(String(onlyOveruse.complianceFindings.totalCount));
+    expect(await page.locator('[data-finding-id]:not([data-finding-kind="OVERUSE"])').count()).toBe(0);
+
+    // Acknowledge: the API records it (with the console's note) and audits it; the open list loses it.
+    await page.locator(`[data-finding-id="${overuse.id}"] [data-action="acknowledge"]`).click();
+    await page.getByText(/Finding OVERUSE of .*: ACKNOWLEDGED\./).waitFor();
+    const after = await hub.ok<{ complianceFindings: { edges: { node: { id: string; status: string; statusNote: string | null } }[] } }>(
+      '{ complianceFindings(first: 100) { edges { node { id status statusNote } } } }',
+    );
+    const f = after.complianceFindings.edges.find((e) => e.node.id === overuse.id)!.node;
+    expect(f.status).toBe('ACKNOWLEDGED');
+    expect(f.statusNote).toMatch(/console/);
+    await page.waitForFunction(`document.querySelector('[data-loaded="compliance"]') && !document.querySelector('[data-finding-id="${overuse.id}"]')`);
+    const audit = await hub.ok<{ auditLog: { edges: { node: { operation: string } }[] } }>('{ auditLog(first: 500) { edges { node { operation } } } }');
+    expect(audit.auditLog.edges.some((e) => e.node.operation === 'setComplianceFindingStatus')).toBe(true);
+    // Shown again under ACKNOWLEDGED, where it can be resolved.
+    await page.getByLabel('Status').selectOption('ACKNOWLEDGED');
+    await page.locator(`[data-finding-id="${overuse.id}"][data-status="ACKNOWLEDGED"] [data-action="resolve"]`).waitFor();
+    await page.close();
+  }, 60_000);
+
+  it('Finance shows the revenue waterfall and totals the API answers, closes a period, downloads the CSV exports', async () => {
+    const page = await newPage();
+    await signIn(page, hub.adminKey);
+    const ym = (delta: number) => {
+      const now = new Date();
+      return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + delta, 1)).toISOString().slice(0, 7);
+    };
+    const vars = { from: ym(-11), to: ym(12) };
+    const { revenueSchedule: s } = await hub.ok<{ revenueSchedule: { totals: { currency: string; recognised: Money }[]; obligations: { lines: { month: string; amount: Money }[] }[] } }>(
+      'query($from: String!, $to: String!) { revenueSchedule(filter: { from: $from, to: $to }) { totals { currency recognised { amountMinor currency } } obligations { lines { month amount { amountMinor currency } } } } }',
+      vars,
+    );
+    expect(s.totals.length).toBeGreaterThan(0);
+    timings.finance = await load(page, '/console/finance', 'finance');
+    for (const t of s.totals) await expect(page.locator(`[data-total="${t.currency}"] [data-recognised]`).textContent()).resolves.toBe(fmt(t.recognised));
+    const perMonth = new Map<string, bigint>();
+    const cur = s.totals[0]!.currency;
+    for (const o of s.obligations) for (const l of o.lines) if (l.amount.currency === cur) perMonth.set(l.month, (perMonth.get(l.month) ?? 0n) + BigInt(l.amount.amountMinor));
+    expect(perMonth.size).toBeGreaterThan(0);
+    for (const [m, v] of perMonth) await expect(page.locator(`[data-month="${m}"] [data-amount="${cur}"]`).textContent()).resolves.toBe(fmt({ amountMinor: v.toString(), currency: cur }));
+    expect(await page.locator('[data-section="waterfall"] [data-chart] canvas').count()).toBe(1);
+    expect(await page.locator('a[data-graphiql]').getAttribute('href')).toMatch(/^\/graphql#query=query\+ConsoleFinance/);
+
+    // Close the previous month: the API's periods say so, and so does the page.
+    await page.getByLabel('Month to close (YYYY-MM)').fill(ym(-1));
+    await page.locator('[data-action="close-period"]').click();
+    await page.locator(`[data-closed-through="${ym(-1)}"]`).waitFor();
+    const { revenuePeriods } = await hub.ok<{ revenuePeriods: { month: string }[] }>('{ revenuePeriods { month } }');
+    expect(revenuePeriods.at(-1)!.month).toBe(ym(-1));
+
+    // The exports: fetched with the key (a plain link would carry none) and saved as files.
+    for (const name of ['revenue-waterfall', 'journal-entries']) {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.locator(`[data-export="${name}"]`).click()]);
+      expect(download.suggestedFilename()).toBe(`${name}-${vars.from}-${vars.to}.csv`);
+      const file = await download.path();
+      const text = fs.readFileSync(file, 'utf8');
+      expect(text.split('\n').length).toBeGreaterThan(1);
+    }
+    await axe(page, 'finance');
+    await page.screenshot({ path: path.join(SHOTS, 'finance.png'), fullPage: true });
+    await page.close();
+  }, 60_000);
+
   it('offers a READONLY key no action and no analytics it may not read', async () => {
     const page = await newPage();
     await signIn(page, await hub.createKey(Role.READONLY));
@@ -288,6 +373,16 @@ describe('web console (headless Chromium)', () => {
     expect(await page.locator('[data-error-code]').getAttribute('data-error-code')).toBe('FORBIDDEN');
     expect(await page.locator('[data-action]').count()).toBe(0);
     await axe(page, 'customer 360 refused');
+    // Compliance and Finance: not in the menu; opened by address, the API refuses and no action is offered.
+    expect(await page.getByRole('link', { name: 'Compliance' }).count()).toBe(0);
+    expect(await page.getByRole('link', { name: 'Finance' }).count()).toBe(0);
+    for (const p of ['compliance', 'finance']) {
+      await page.goto(`${hub.url}/console/${p}`);
+      await page.locator('[data-error-code]').waitFor();
+      expect(await page.locator('[data-error-code]').getAttribute('data-error-code')).toBe('FORBIDDEN');
+      expect(await page.locator('[data-action]').count()).toBe(0);
+      await axe(page, `${p} (READONLY)`);
+    }
     await page.close();
   }, 60_000);
 

@@ -1,0 +1,158 @@
+import { useState } from 'preact/hooks';
+import { ApiError, gql } from '../api';
+import { FINDING_ACT_ROLES, FINDING_KINDS, FINDINGS, SET_FINDING_STATUS, type FindingRow, type FindingStatus, type Viewer } from '../operations';
+import { date, money, moneyList } from '../format';
+import { ErrorBox, GraphiQLLink, Link, Loading, Scroll, Section, useQuery } from '../ui';
+
+function period(f: FindingRow): string {
+  return `${date(f.periodStart)} – ${f.periodEnd ? date(f.periodEnd) : 'open'}`;
+}
+
+/** Compliance: findings (complianceFindings) filtered by status and kind, leakage totals; ADMIN and OPERATIONS acknowledge or resolve. */
+export function Compliance({ viewer }: { viewer: Viewer }) {
+  const canAct = FINDING_ACT_ROLES.includes(viewer.role);
+  const [status, setStatus] = useState<FindingStatus | ''>('OPEN');
+  const [kind, setKind] = useState('');
+  const filter: { status?: FindingStatus; kind?: string } = {};
+  if (status) filter.status = status;
+  if (kind) filter.kind = kind;
+  // 100 rows keep the request within the hub's cost limit (EHUB_MAX_QUERY_COMPLEXITY); the totals count every match.
+  const variables = { filter, first: 100 };
+  const q = useQuery(FINDINGS, variables, [status, kind]);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [actionMsg, setActionMsg] = useState<string | null>(null);
+
+  async function setFindingStatus(f: FindingRow, to: FindingStatus) {
+    setBusy(f.id);
+    setActionMsg(null);
+    try {
+      const r = await gql(SET_FINDING_STATUS, { id: f.id, status: to, note: `Set from the console by ${viewer.name}` });
+      setActionMsg(`Finding ${f.kind} of ${f.account.name}: ${r.data.setComplianceFindingStatus.status}.`);
+      q.reload();
+    } catch (e) {
+      setActionMsg(`Not changed: ${e instanceof ApiError ? `${e.message} (${e.code})` : String(e)}`);
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  const c = q.data?.complianceFindings;
+  return (
+    <>
+      <div class="page-head">
+        <h1>Compliance</h1>
+        <GraphiQLLink d={FINDINGS} variables={variables} />
+      </div>
+      <form class="filters" aria-label="Filter findings" onSubmit={(ev) => ev.preventDefault()}>
+        <label>
+          Status
+          <select name="status" value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value as FindingStatus | '')}>
+            <option value="">Any</option>
+            <option value="OPEN">Open</option>
+            <option value="ACKNOWLEDGED">Acknowledged</option>
+            <option value="RESOLVED">Resolved</option>
+          </select>
+        </label>
+        <label>
+          Kind
+          <select name="kind" value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value)}>
+            <option value="">Any</option>
+            {FINDING_KINDS.map((k) => (
+              <option key={k} value={k}>
+                {k}
+              </option>
+            ))}
+          </select>
+        </label>
+      </form>
+      {q.loading && <Loading what="findings" />}
+      {q.error && <ErrorBox error={q.error} what="compliance findings" />}
+      {actionMsg && <p role="status">{actionMsg}</p>}
+      {c && !q.loading && (
+        <div class="grid" data-loaded="compliance">
+          <Section title="Totals" id="totals">
+            <dl class="figures">
+              <div>
+                <dt>Findings</dt>
+                <dd data-figure="findings">{c.totalCount}</dd>
+              </div>
+              <div>
+                <dt>Estimated leakage</dt>
+                <dd data-figure="leakage">{moneyList(c.leakageTotals)}</dd>
+              </div>
+            </dl>
+            {c.totalCount > c.edges.length && <p class="muted">Showing the first {c.edges.length}; filter to narrow.</p>}
+          </Section>
+          <Section title="Findings" id="findings" wide>
+            {c.edges.length === 0 ? (
+              <p>No findings match.</p>
+            ) : (
+              <Scroll>
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">Kind</th>
+                      <th scope="col">Account</th>
+                      <th scope="col">Entitlement / feature</th>
+                      <th scope="col">Period</th>
+                      <th scope="col">Used / entitled</th>
+                      <th scope="col">Over</th>
+                      <th scope="col">Leakage</th>
+                      <th scope="col">Status</th>
+                      {canAct && <th scope="col">Actions</th>}
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {c.edges.map(({ node: f }) => (
+                      <tr key={f.id} data-finding-id={f.id} data-finding-kind={f.kind} data-status={f.status}>
+                        <td>{f.kind}</td>
+                        <td>
+                          <Link href={`/console/customers/${f.accountId}`}>{f.account.name}</Link>
+                        </td>
+                        <td>
+                          {f.featureKey ?? f.meterKey ?? 'whole entitlement'}
+                          {f.entitlementId && <span class="muted"> ({f.entitlementId.slice(0, 8)})</span>}
+                        </td>
+                        <td>{period(f)}</td>
+                        <td>
+                          {f.used} / {f.entitled ?? '–'} {f.unit}
+                        </td>
+                        <td>
+                          {f.over} {f.unit}
+                        </td>
+                        <td data-leakage>{money(f.leakage)}</td>
+                        <td>
+                          {f.status}
+                          {f.statusNote && <span class="muted"> · {f.statusNote}</span>}
+                        </td>
+                        {canAct && (
+                          <td class="actions">
+                            {f.status === 'OPEN' && (
+                              <button type="button" data-action="acknowledge" disabled={busy !== null} onClick={() => setFindingStatus(f, 'ACKNOWLEDGED')} aria-label={`Acknowledge ${f.kind} of ${f.account.name}`}>
+                                Acknowledge
+                              </button>
+                            )}
+                            {f.status !== 'RESOLVED' && (
+                              <button type="button" data-action="resolve" disabled={busy !== null} onClick={() => setFindingStatus(f, 'RESOLVED')} aria-label={`Resolve ${f.kind} of ${f.account.name}`}>
+                                Resolve
+                              </button>
+                            )}
+                            {f.status === 'RESOLVED' && (
+                              <button type="button" data-action="reopen" disabled={busy !== null} onClick={() => setFindingStatus(f, 'OPEN')} aria-label={`Reopen ${f.kind} of ${f.account.name}`}>
+                                Reopen
+                              </button>
+                            )}
+                          </td>
+                        )}
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </Scroll>
+            )}
+          </Section>
+        </div>
+      )}
+    </>
+  );
+}
