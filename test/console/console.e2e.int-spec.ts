@@ -128,6 +128,13 @@ describe('web console (headless Chromium)', () => {
     return Date.now() - t0;
   }
 
+  /** Polls from the test (a page-side wait would need eval, which the console's CSP refuses). */
+  async function until(cond: () => Promise<boolean>, what: string): Promise<void> {
+    for (const end = Date.now() + 15_000; !(await cond()); await new Promise((r) => setTimeout(r, 50))) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    }
+  }
+
   const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
   /** axe-core in the page (evaluated through the devtools protocol: no inline script, the CSP stays as served). */
@@ -295,7 +302,7 @@ describe('web console (headless Chromium)', () => {
     // The kind filter asks the API again.
     const onlyOveruse = await findings({ status: 'OPEN', kind: 'OVERUSE' });
     await page.getByLabel('Kind').selectOption('OVERUSE');
-    await page.waitForFunction(`document.querySelector('[data-loaded="compliance"]') && document.querySelectorAll('[data-finding-id]').length === ${onlyOveruse.complianceFindings.edges.length}`);
+    await until(async () => (await page.locator('[data-loaded="compliance"]').count()) === 1 && (await page.locator('[data-finding-id]').count()) === onlyOveruse.complianceFindings.edges.length, 'the OVERUSE rows');
     await expect(page.locator('[data-figure="findings"]').textContent()).resolves.toBe(String(onlyOveruse.complianceFindings.totalCount));
     expect(await page.locator('[data-finding-id]:not([data-finding-kind="OVERUSE"])').count()).toBe(0);
 
@@ -308,7 +315,7 @@ describe('web console (headless Chromium)', () => {
     const f = after.complianceFindings.edges.find((e) => e.node.id === overuse.id)!.node;
     expect(f.status).toBe('ACKNOWLEDGED');
     expect(f.statusNote).toMatch(/console/);
-    await page.waitForFunction(`document.querySelector('[data-loaded="compliance"]') && !document.querySelector('[data-finding-id="${overuse.id}"]')`);
+    await until(async () => (await page.locator('[data-loaded="compliance"]').count()) === 1 && (await page.locator(`[data-finding-id="${overuse.id}"]`).count()) === 0, 'the acknowledged finding to leave the open list');
     const audit = await hub.ok<{ auditLog: { edges: { node: { operation: string } }[] } }>('{ auditLog(first: 500) { edges { node { operation } } } }');
     expect(audit.auditLog.edges.some((e) => e.node.operation === 'setComplianceFindingStatus')).toBe(true);
     // Shown again under ACKNOWLEDGED, where it can be resolved.
