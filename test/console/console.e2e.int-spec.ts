@@ -367,6 +367,28 @@ describe('web console (headless Chromium)', () => {
     await page.close();
   }, 60_000);
 
+  it('offers each role the Compliance and Finance actions its API rules allow', async () => {
+    // FINANCE: reads findings (no status buttons: the mutation is ADMIN, OPERATIONS), closes periods.
+    const page = await newPage();
+    await signIn(page, await hub.createKey(Role.FINANCE));
+    await load(page, '/console/compliance', 'compliance');
+    expect(await page.locator('[data-finding-id]').count()).toBeGreaterThan(0);
+    expect(await page.locator('[data-action]').count()).toBe(0);
+    await load(page, '/console/finance', 'finance');
+    expect(await page.locator('[data-action="close-period"]').count()).toBe(1);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    // OPERATIONS: acts on findings; Finance is neither offered nor readable.
+    await signIn(page, await hub.createKey(Role.OPERATIONS));
+    expect(await page.getByRole('link', { name: 'Finance' }).count()).toBe(0);
+    await load(page, '/console/compliance', 'compliance');
+    expect(await page.locator('[data-action="resolve"]').count()).toBeGreaterThan(0);
+    await page.goto(`${hub.url}/console/finance`);
+    await page.locator('[data-error-code]').waitFor();
+    expect(await page.locator('[data-error-code]').getAttribute('data-error-code')).toBe('FORBIDDEN');
+    expect(await page.locator('[data-action]').count()).toBe(0);
+    await page.close();
+  }, 60_000);
+
   it('offers a READONLY key no action and no analytics it may not read', async () => {
     const page = await newPage();
     await signIn(page, await hub.createKey(Role.READONLY));
