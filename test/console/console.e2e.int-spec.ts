@@ -301,12 +301,13 @@ describe('web console (headless Chromium)', () => {
 
     // The kind filter asks the API again.
     const onlyOveruse = await findings({ status: 'OPEN', kind: 'OVERUSE' });
-    await page.getByLabel('Kind').selectOption('OVERUSE');
+    await page.getByRole('combobox', { name: 'Kind' }).selectOption('OVERUSE');
     await until(async () => (await page.locator('[data-loaded="compliance"]').count()) === 1 && (await page.locator('[data-finding-id]').count()) === onlyOveruse.complianceFindings.edges.length, 'the OVERUSE rows');
     await expect(page.locator('[data-figure="findings"]').textContent()).resolves.toBe(String(onlyOveruse.complianceFindings.totalCount));
     expect(await page.locator('[data-finding-id]:not([data-finding-kind="OVERUSE"])').count()).toBe(0);
 
     // Acknowledge: the API records it (with the console's note) and audits it; the open list loses it.
+    await page.getByLabel('Note with the next status change').fill('Sales is talking to them');
     await page.locator(`[data-finding-id="${overuse.id}"] [data-action="acknowledge"]`).click();
     await page.getByText(/Finding OVERUSE of .*: ACKNOWLEDGED\./).waitFor();
     const after = await hub.ok<{ complianceFindings: { edges: { node: { id: string; status: string; statusNote: string | null } }[] } }>(
@@ -314,12 +315,12 @@ describe('web console (headless Chromium)', () => {
     );
     const f = after.complianceFindings.edges.find((e) => e.node.id === overuse.id)!.node;
     expect(f.status).toBe('ACKNOWLEDGED');
-    expect(f.statusNote).toMatch(/console/);
+    expect(f.statusNote).toBe('Sales is talking to them');
     await until(async () => (await page.locator('[data-loaded="compliance"]').count()) === 1 && (await page.locator(`[data-finding-id="${overuse.id}"]`).count()) === 0, 'the acknowledged finding to leave the open list');
     const audit = await hub.ok<{ auditLog: { edges: { node: { operation: string } }[] } }>('{ auditLog(first: 500) { edges { node { operation } } } }');
     expect(audit.auditLog.edges.some((e) => e.node.operation === 'setComplianceFindingStatus')).toBe(true);
     // Shown again under ACKNOWLEDGED, where it can be resolved.
-    await page.getByLabel('Status').selectOption('ACKNOWLEDGED');
+    await page.getByRole('combobox', { name: 'Status' }).selectOption('ACKNOWLEDGED');
     await page.locator(`[data-finding-id="${overuse.id}"][data-status="ACKNOWLEDGED"] [data-action="resolve"]`).waitFor();
     await page.close();
   }, 60_000);

@@ -20,13 +20,15 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
   const variables = { filter, first: 100 };
   const q = useQuery(FINDINGS, variables, [status, kind]);
   const [busy, setBusy] = useState<string | null>(null);
+  const [note, setNote] = useState('');
   const [actionMsg, setActionMsg] = useState<string | null>(null);
 
   async function setFindingStatus(f: FindingRow, to: FindingStatus) {
     setBusy(f.id);
     setActionMsg(null);
     try {
-      const r = await gql(SET_FINDING_STATUS, { id: f.id, status: to, note: `Set from the console by ${viewer.name}` });
+      const r = await gql(SET_FINDING_STATUS, { id: f.id, status: to, note: note.trim() || `Set from the console by ${viewer.name}` });
+      setNote('');
       setActionMsg(`Finding ${f.kind} of ${f.account.name}: ${r.data.setComplianceFindingStatus.status}.`);
       q.reload();
     } catch (e) {
@@ -64,6 +66,12 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
             ))}
           </select>
         </label>
+        {canAct && (
+          <label>
+            Note with the next status change
+            <input name="note" maxLength={2000} size={40} value={note} placeholder={`Set from the console by ${viewer.name}`} onInput={(e) => setNote((e.target as HTMLInputElement).value)} />
+          </label>
+        )}
       </form>
       {q.loading && <Loading what="findings" />}
       {q.error && <ErrorBox error={q.error} what="compliance findings" />}
