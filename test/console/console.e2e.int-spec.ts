@@ -17,13 +17,15 @@ import { startTestHub, type TestHub } from '../support/test-hub';
  * playwright-core) against a real hub on a generated book of customers. The console is built
  * with Vite into a temporary folder first (jest runs from source, without `npm run build`)
  * and served by the hub through EHUB_CONSOLE_DIR. Every request to another host is refused.
- * Screenshots go to docs/console/; the bundle size and each page's load-to-interactive time
- * are printed (docs/benchmarks.md records them).
+ * Every page is screenshotted: into docs/console/ with EHUB_UPDATE_SCREENSHOTS=1 (how the
+ * docs' pictures are refreshed), else into a temporary folder, so a plain `npm test` leaves
+ * the checkout clean. The bundle size and each page's load-to-interactive time are printed
+ * (docs/benchmarks.md records them).
  */
 
 const CHROMIUM = process.env.EHUB_CHROMIUM ?? '/usr/bin/chromium';
 const ROOT = path.resolve(__dirname, '..', '..');
-const SHOTS = path.join(ROOT, 'docs', 'console');
+const SHOTS = process.env.EHUB_UPDATE_SCREENSHOTS === '1' ? path.join(ROOT, 'docs', 'console') : fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-console-shots-'));
 const BUDGET_GZIP_BYTES = 300 * 1024;
 
 interface Money {
