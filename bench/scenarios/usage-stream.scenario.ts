@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { freePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded-postgres';
+import { freePort, removePlacedCluster, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded-postgres';
 import { spawnServe } from '../../test/support/serve-process';
 import { oneRunFigures, runBatch } from '../support/batch';
 import { fmt } from '../support/report';
@@ -190,6 +190,7 @@ export const usageStream: Scenario = {
       await jsm?.streams.delete(stream).catch(() => undefined);
       await nc.close();
       await pg.stop().catch(() => undefined);
+      await removePlacedCluster(pgDir).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
     }
   },

@@ -360,3 +360,25 @@ export async function startEmbeddedPostgres(opts: {
     },
   };
 }
+
+/**
+ * Removes a stopped embedded cluster whose data directory was placed outside `dataDir`
+ * (as root, when the postgres user cannot enter `dataDir`: ADR 0020) — the placed
+ * `data-<hash>` folder and its `.source` note — so throw-away clusters (tests, benchmarks)
+ * do not pile up under the placement directory. Does nothing for a cluster inside `dataDir`
+ * (removing `dataDir` removes it). Call after `stop()`.
+ */
+export async function removePlacedCluster(dataDir: string): Promise<void> {
+  const link = path.join(dataDir, 'pg');
+  let target: string;
+  try {
+    if (!lstatSync(link).isSymbolicLink()) return;
+    target = await fs.realpath(link);
+  } catch {
+    return;
+  }
+  const home = path.dirname(target);
+  if (!/^data-[0-9a-f]{16}$/.test(path.basename(home))) return;
+  await fs.rm(home, { recursive: true, force: true });
+  await fs.rm(`${home}.source`, { force: true });
+}

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { Client } from 'pg';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { freePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded-postgres';
+import { freePort, removePlacedCluster, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded-postgres';
 import { spawnServe, type ServedHub } from '../support/serve-process';
 import type { TestHub } from '../support/test-hub';
 import { hoursAgo, ndjson, seedUsageCatalog, type UsageAnswer } from './usage-support';
@@ -142,6 +142,7 @@ afterAll(async () => {
   await jsm?.streams.delete(STREAM).catch(() => undefined);
   await nc?.close();
   await pg?.stop();
+  await removePlacedCluster(path.join(dataDir, 'pg-owner'));
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
