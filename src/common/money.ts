@@ -112,3 +112,17 @@ export function minorToMajor(minor: string | bigint, currency: string): string {
   const major = exp === 0 ? digits : `${digits.slice(0, -exp)}.${digits.slice(-exp)}`;
   return negative ? `-${major}` : major;
 }
+
+/**
+ * unit price (minor units) × quantity (a decimal string, up to 4 decimals counted) × `num` ÷
+ * `den`, in minor units rounded half up — fixed point, so no float touches money. A year of
+ * a term: `num` 365, `den` the term's days; a share of a price: `num` the percent × 10,000,
+ * `den` 100 × 10,000.
+ */
+export function scaledAmountMinor(unitPriceMinor: string | bigint, quantity: string, num: bigint, den: bigint): bigint {
+  const [qi, qf = ''] = quantity.split('.');
+  const q4 = BigInt(qi! + qf.padEnd(4, '0').slice(0, 4));
+  const n = BigInt(unitPriceMinor) * q4 * num;
+  const d = den * 10_000n;
+  return (n * 2n + d) / (2n * d);
+}

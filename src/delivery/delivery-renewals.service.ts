@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../common/context';
+import { scaledAmountMinor } from '../common/money';
 import type { Db } from '../db/db';
 import type { DomainEventSubscriber } from '../db/events';
 import type { DeliveryStatusService } from './delivery-status.service';
@@ -47,13 +48,9 @@ SELECT e.id, price.unit_price_minor::text, price.quantity::text, price.currency,
  */
 export function maintenanceValueMinor(p: Pick<PriceRow, 'unit_price_minor' | 'quantity' | 'term_days'>, ratePercent: number): bigint | null {
   if (p.unit_price_minor === null || p.quantity === null) return null;
-  // Fixed point: 4 decimals for the quantity, 4 for the rate, so no float touches money.
-  const [qi, qf = ''] = p.quantity.split('.');
-  const q4 = BigInt(qi! + qf.padEnd(4, '0').slice(0, 4));
-  const value = BigInt(p.unit_price_minor) * q4; // × 10^4
-  const num = p.term_days ? value * 365n : value * BigInt(Math.round(ratePercent * 10_000));
-  const den = p.term_days ? BigInt(p.term_days) * 10_000n : 10_000n * 100n * 10_000n;
-  return (num * 2n + den) / (2n * den);
+  return p.term_days
+    ? scaledAmountMinor(p.unit_price_minor, p.quantity, 365n, BigInt(p.term_days))
+    : scaledAmountMinor(p.unit_price_minor, p.quantity, BigInt(Math.round(ratePercent * 10_000)), 100n * 10_000n);
 }
 
 /**
@@ -146,11 +143,12 @@ export class DeliveryRenewalService {
     return { accounts: rows.length, changed };
   }
 
-  /** Refreshes the accounts with active devices of a product (a release was published or yanked). */
+  /** Refreshes the accounts with active devices of a product, and those whose signal names its entitlements (a release was published or yanked). */
   async refreshProduct(ctx: RequestContext, productId: string, now: Date = new Date()): Promise<{ accounts: number; changed: number }> {
     const rows: { account_id: string }[] = await this.db.manager.query(
       `SELECT DISTINCT a.account_id FROM activation a JOIN entitlement e ON e.id = a.entitlement_id WHERE e.product_id = $1 AND a.deactivated_at IS NULL
-       UNION SELECT r.account_id FROM account_delivery_renewal r`,
+       UNION SELECT r.account_id FROM account_delivery_renewal r
+              WHERE r.entitlement_ids && ARRAY(SELECT id FROM entitlement WHERE product_id = $1)`,
       [productId],
     );
     if (rows.length === 0) return { accounts: 0, changed: 0 };

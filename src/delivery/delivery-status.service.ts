@@ -5,7 +5,7 @@ import type { RequestContext } from '../common/context';
 import type { Db } from '../db/db';
 import { assertUnscoped } from '../auth/scope';
 import { decideReleaseAccess, ENTITLEMENT_ACCESS_COLUMNS, toEntitlementForAccess, type EntitlementAccessRow } from './access';
-import { toAccess, type ReleaseRow } from './delivery.service';
+import { productByRef, toAccess, type ReleaseRow } from './delivery.service';
 import { compareVersionsDesc, normalizeVersion } from './release.rules';
 import { BUCKET_SQL, rolloutRefusal } from './rollout';
 import type { DeliveryStatus } from './delivery-status.types';
@@ -58,8 +58,7 @@ export class DeliveryStatusService {
   async status(ctx: RequestContext, product: string, releaseId: string | null, now: Date = new Date()): Promise<DeliveryStatus> {
     assertUnscoped(ctx, 'see the delivery status of a whole fleet');
     const m = this.db.manager;
-    const [p]: { id: string; sku: string }[] = await m.query(isUuid(product) ? `SELECT id, sku FROM product WHERE id = $1` : `SELECT id, sku FROM product WHERE sku = $1`, [product]);
-    if (!p) throw notFound('Product', product);
+    const p = await productByRef(m, product);
     const releases: ReleaseRow[] = await m.query(
       `SELECT r.*, p.sku FROM release r JOIN product p ON p.id = r.product_id WHERE r.product_id = $1 AND ($2::uuid IS NULL OR r.id = $2::uuid)`,
       [p.id, releaseId && isUuid(releaseId) ? releaseId : null],

@@ -97,6 +97,13 @@ class TooLarge extends Error {
  * Software delivery (docs/delivery.md, ADR 0038): releases of a product, their signed
  * artifacts in the artifact store, and download links logged for compliance.
  */
+/** A product by id or SKU; NOT_FOUND PRODUCT_NOT_FOUND when there is none. */
+export async function productByRef(m: EntityManager, ref: string): Promise<{ id: string; sku: string }> {
+  const [p]: { id: string; sku: string }[] = await m.query(isUuid(ref) ? `SELECT id, sku FROM product WHERE id = $1` : `SELECT id, sku FROM product WHERE sku = $1`, [ref]);
+  if (!p) throw notFound('Product', ref);
+  return p;
+}
+
 export class DeliveryService {
   readonly links: LinkSigner;
   /** Called after a release became PUBLISHED (wired to the update notices in src/server/services.ts). */
@@ -136,9 +143,7 @@ export class DeliveryService {
     let changedProduct: string | null = null;
     const id = await this.db.tx(ctx, async (tx) => {
       const m = tx.manager;
-      const products: { id: string }[] = await m.query(isUuid(input.product) ? `SELECT id FROM product WHERE id = $1` : `SELECT id FROM product WHERE sku = $1`, [input.product]);
-      if (!products[0]) throw notFound('Product', input.product);
-      const productId = products[0].id;
+      const productId = (await productByRef(m, input.product)).id;
       const [before]: ReleaseRow[] = await m.query(`${RELEASE_SELECT} WHERE r.product_id = $1 AND r.version = $2 FOR UPDATE OF r`, [productId, version]);
       const [{ now }]: { now: Date }[] = await m.query(`SELECT now() AS now`);
       const status = input.status ?? before?.status ?? ReleaseStatus.DRAFT;

@@ -1,8 +1,9 @@
 import { assertUnscoped } from '../auth/scope';
 import type { RequestContext } from '../common/context';
-import { AppError, badInput, notFound } from '../common/errors';
+import { AppError, badInput } from '../common/errors';
 import { isUuid } from '../common/ids';
 import type { Db } from '../db/db';
+import { productByRef } from './delivery.service';
 
 /** A device group's name: what the activation table's CHECK allows too. */
 export const DEVICE_GROUP = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -53,12 +54,7 @@ export class DeviceGroupService {
   /** The groups with their active devices, optionally of one product (id or SKU), largest first. */
   async list(ctx: RequestContext, product: string | null): Promise<{ group: string; devices: number }[]> {
     assertUnscoped(ctx, 'list device groups');
-    let productId: string | null = null;
-    if (product !== null) {
-      const [p]: { id: string }[] = await this.db.manager.query(isUuid(product) ? `SELECT id FROM product WHERE id = $1` : `SELECT id FROM product WHERE sku = $1`, [product]);
-      if (!p) throw notFound('Product', product);
-      productId = p.id;
-    }
+    const productId = product === null ? null : (await productByRef(this.db.manager, product)).id;
     const rows: { group: string; devices: number }[] = await this.db.manager.query(
       `SELECT a.device_group AS group, count(*)::int AS devices
          FROM activation a JOIN entitlement e ON e.id = a.entitlement_id

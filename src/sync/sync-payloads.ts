@@ -7,6 +7,7 @@ import { isUuid } from '../common/ids';
 import { phaseSql } from '../licensing/licensing.sql';
 import { minorToMajor } from './sync.rules';
 import { trimDecimal } from '../common/decimal';
+import { scaledAmountMinor } from '../common/money';
 import { riskFromHealth, type Band } from '../health/health.rules';
 import { churnAccountFields } from '../churn/churn.service';
 
@@ -102,12 +103,7 @@ interface AccountRow {
 /** Annualised minor units of one live entitlement (bigint, rounded half up), or null. */
 export function arrMinor(f: FactRow): bigint | null {
   if (!f.live || !f.end_date || f.unit_price_minor === null || !f.term_days) return null;
-  // Fixed point with 4 decimals for the quantity, so no float touches money.
-  const [qi, qf = ''] = f.quantity.split('.');
-  const q4 = BigInt(qi! + qf.padEnd(4, '0').slice(0, 4));
-  const num = BigInt(f.unit_price_minor) * q4 * 365n;
-  const den = BigInt(f.term_days) * 10_000n;
-  return (num * 2n + den) / (2n * den);
+  return scaledAmountMinor(f.unit_price_minor, f.quantity, 365n, BigInt(f.term_days));
 }
 
 /** The status a CRM user sees: the effective phase, grace counted as active. */
