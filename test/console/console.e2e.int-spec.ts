@@ -1,31 +1,23 @@
-import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import Fastify from 'fastify';
 import pino from 'pino';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { Role } from '../../src/auth/role';
 import { systemContext } from '../../src/common/context';
 import { generateBook } from '../../src/churn/book-generator';
 import { registerConsole } from '../../src/server/console';
-import { startTestHub, type TestHub } from '../support/test-hub';
+import { SHOTS, startConsoleHarness, type ConsoleHarness } from '../support/console-harness';
+import type { TestHub } from '../support/test-hub';
 
 /**
- * The web console (docs/console.md) in a real headless Chromium (Debian's package, driven by
- * playwright-core) against a real hub on a generated book of customers. The console is built
- * with Vite into a temporary folder first (jest runs from source, without `npm run build`)
- * and served by the hub through EHUB_CONSOLE_DIR. Every request to another host is refused.
- * Every page is screenshotted: into docs/console/ with EHUB_UPDATE_SCREENSHOTS=1 (how the
- * docs' pictures are refreshed), else into a temporary folder, so a plain `npm test` leaves
- * the checkout clean. The bundle size and each page's load-to-interactive time are printed
- * (docs/benchmarks.md records them).
+ * The web console (docs/console.md) in a real headless Chromium against a real hub on a
+ * generated book of customers (test/support/console-harness.ts: the Vite build, the hub, the
+ * browser that refuses other hosts, screenshots, axe). The bundle size and each page's
+ * load-to-interactive time are printed (docs/benchmarks.md records them).
  */
 
-const CHROMIUM = process.env.EHUB_CHROMIUM ?? '/usr/bin/chromium';
-const ROOT = path.resolve(__dirname, '..', '..');
-const SHOTS = process.env.EHUB_UPDATE_SCREENSHOTS === '1' ? path.join(ROOT, 'docs', 'console') : fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-console-shots-'));
 const BUDGET_GZIP_BYTES = 300 * 1024;
 
 interface Money {
@@ -37,31 +29,24 @@ const fmt = (m: Money) => new Intl.NumberFormat('en', { style: 'currency', curre
 const fmtList = (l: Money[]) => (l.length ? l.map(fmt).join(' + ') : '–');
 
 describe('web console (headless Chromium)', () => {
+  let h: ConsoleHarness;
   let hub: TestHub;
   let consoleDir: string;
-  let profileDir: string;
-  let context: BrowserContext;
-  const refused: string[] = [];
-  /** The browser's complaints: content security policy refusals and script errors. */
-  const complaints: string[] = [];
-  const timings: Record<string, number> = {};
+  let refused: string[];
+  let complaints: string[];
+  let timings: Record<string, number>;
+  let newPage: ConsoleHarness['newPage'];
+  let signIn: ConsoleHarness['signIn'];
+  let open: ConsoleHarness['open'];
+  let load: ConsoleHarness['load'];
+  let until: ConsoleHarness['until'];
+  let axe: ConsoleHarness['axe'];
   let accounts: { id: string; name: string }[] = [];
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is not installed at ${CHROMIUM}: the console's browser test needs it. Install it with \`apt-get install -y chromium\` (.ci/run does so when missing), or set EHUB_CHROMIUM.`);
-    }
-    consoleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-console-'));
-    const started = Date.now();
-    const built = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'vite'), ['build', '--config', 'console/vite.config.mts', '--logLevel', 'warn'], {
-      cwd: ROOT,
-      env: { ...process.env, EHUB_CONSOLE_OUT_DIR: consoleDir, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
-      encoding: 'utf8',
-    });
-    if (built.status !== 0) throw new Error(`vite build failed:\n${built.stdout}\n${built.stderr}`);
-    console.log(`console built in ${Date.now() - started} ms into ${consoleDir}`);
-
-    hub = await startTestHub({ EHUB_CONSOLE_DIR: consoleDir });
+    h = await startConsoleHarness();
+    ({ hub, consoleDir, refused, complaints, timings } = h);
+    ({ newPage, signIn, open, load, until, axe } = h);
     const ctx = systemContext(pino({ level: 'silent' }), 'test:console');
     await generateBook(hub.services, ctx, { accounts: 24, years: 2, seed: 16 });
     // One overuse finding with leakage (the compliance job writes these; the book has underuse only).
@@ -73,94 +58,9 @@ describe('web console (headless Chromium)', () => {
     await hub.services.health.recomputeAll(ctx);
     const list = await hub.ok<{ accounts: { edges: { node: { id: string; name: string } }[] } }>('{ accounts(first: 100) { edges { node { id name } } } }');
     accounts = list.accounts.edges.map((e) => e.node);
-
-    profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-chromium-'));
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 900 },
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    const origin = new URL(hub.url).origin;
-    await context.route('**/*', (route) => {
-      const url = route.request().url();
-      if (url.startsWith('data:') || new URL(url).origin === origin) return route.continue();
-      refused.push(url);
-      return route.abort('blockedbyclient');
-    });
-    fs.mkdirSync(SHOTS, { recursive: true });
   }, 180_000);
 
-  afterAll(async () => {
-    // Chromium can hang on shutdown (seen on CI, all tests passed): give it 15 s, then kill what
-    // is left of this profile's processes, so the hub's close does not wait on its sockets.
-    if (context) await Promise.race([context.close().catch(() => undefined), new Promise((r) => setTimeout(r, 15_000))]);
-    if (profileDir) {
-      try {
-        execFileSync('pkill', ['-KILL', '-f', profileDir]);
-      } catch {
-        // none left
-      }
-    }
-    await hub?.close();
-    for (const d of [consoleDir, profileDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
-    if (Object.keys(timings).length) console.log(`console load-to-interactive (ms): ${JSON.stringify(timings)}`);
-  }, 120_000);
-
-  async function newPage(): Promise<Page> {
-    const page = await context.newPage();
-    page.on('pageerror', (e) => complaints.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (/Content Security Policy|Refused to/i.test(m.text())) complaints.push(m.text());
-    });
-    return page;
-  }
-
-  async function signIn(page: Page, key: string): Promise<void> {
-    await page.goto(`${hub.url}/console/`);
-    await page.getByLabel('API key').fill(key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Sign out' }).waitFor();
-  }
-
-  /** Navigates with the client router and measures until the page's data is on screen. */
-  async function open(page: Page, linkName: string | RegExp, loaded: string): Promise<number> {
-    const t0 = Date.now();
-    await page.getByRole('link', { name: linkName }).first().click();
-    await page.locator(`[data-loaded="${loaded}"]`).waitFor({ timeout: 15_000 });
-    return Date.now() - t0;
-  }
-
-  /** A full load of a console URL (HTML, JS, the key check and the page's query) until its data is on screen. */
-  async function load(page: Page, url: string, loaded: string): Promise<number> {
-    const t0 = Date.now();
-    await page.goto(`${hub.url}${url}`);
-    await page.locator(`[data-loaded="${loaded}"]`).waitFor({ timeout: 15_000 });
-    return Date.now() - t0;
-  }
-
-  /** Polls from the test (a page-side wait would need eval, which the console's CSP refuses). */
-  async function until(cond: () => Promise<boolean>, what: string): Promise<void> {
-    for (const end = Date.now() + 15_000; !(await cond()); await new Promise((r) => setTimeout(r, 50))) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    }
-  }
-
-  const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-
-  /** axe-core in the page (evaluated through the devtools protocol: no inline script, the CSP stays as served). */
-  async function axe(page: Page, name: string): Promise<void> {
-    await page.evaluate(`${AXE}\n;undefined`);
-    const violations = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) })))`)) as {
-      id: string;
-      impact: string;
-      help: string;
-      nodes: string[];
-    }[];
-    const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    if (violations.length) console.log(`axe on ${name}: ${violations.map((v) => `${v.id} (${v.impact}) at ${v.nodes.join(' | ')}`).join(', ')}`);
-    expect(bad).toEqual([]);
-  }
+  afterAll(async () => h?.close(), 120_000);
 
   it('serves the built console: index.html for client routes, immutable hashed assets, the CSP; 503 when not built', async () => {
     const index = await fetch(`${hub.url}/console/customers/anything`);

@@ -1,0 +1,145 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startTestHub, type TestHub } from './test-hub';
+
+/**
+ * What every console browser test needs (docs/console.md): the console built with Vite into a
+ * temporary folder (jest runs from source, without `npm run build`), a real hub serving it through
+ * EHUB_CONSOLE_DIR, and a headless Chromium (Debian's package, driven by playwright-core) that
+ * refuses every request to another host. Screenshots go into docs/console/ with
+ * EHUB_UPDATE_SCREENSHOTS=1 (how the docs' pictures are refreshed), else into a temporary folder,
+ * so a plain `npm test` leaves the checkout clean.
+ */
+
+export const CHROMIUM = process.env.EHUB_CHROMIUM ?? '/usr/bin/chromium';
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const SHOTS = process.env.EHUB_UPDATE_SCREENSHOTS === '1' ? path.join(ROOT, 'docs', 'console') : fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-console-shots-'));
+
+export interface ConsoleHarness {
+  hub: TestHub;
+  consoleDir: string;
+  /** Requests to another host, refused. */
+  refused: string[];
+  /** The browser's complaints: content security policy refusals and script errors. */
+  complaints: string[];
+  /** Load-to-interactive per page, printed at close. */
+  timings: Record<string, number>;
+  newPage(): Promise<Page>;
+  signIn(page: Page, key: string): Promise<void>;
+  /** Navigates with the client router and measures until the page's data is on screen. */
+  open(page: Page, linkName: string | RegExp, loaded: string): Promise<number>;
+  /** A full load of a console URL (HTML, JS, the key check and the page's query) until its data is on screen. */
+  load(page: Page, url: string, loaded: string): Promise<number>;
+  /** Polls from the test (a page-side wait would need eval, which the console's CSP refuses). */
+  until(cond: () => Promise<boolean>, what: string): Promise<void>;
+  /** axe-core in the page: no serious or critical violation. */
+  axe(page: Page, name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startConsoleHarness(env: Record<string, string> = {}): Promise<ConsoleHarness> {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`Chromium is not installed at ${CHROMIUM}: the console's browser test needs it. Install it with \`apt-get install -y chromium\` (.ci/run does so when missing), or set EHUB_CHROMIUM.`);
+  }
+  const consoleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-console-'));
+  const started = Date.now();
+  const built = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'vite'), ['build', '--config', 'console/vite.config.mts', '--logLevel', 'warn'], {
+    cwd: ROOT,
+    env: { ...process.env, EHUB_CONSOLE_OUT_DIR: consoleDir, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
+    encoding: 'utf8',
+  });
+  if (built.status !== 0) throw new Error(`vite build failed:\n${built.stdout}\n${built.stderr}`);
+  console.log(`console built in ${Date.now() - started} ms into ${consoleDir}`);
+
+  const hub = await startTestHub({ EHUB_CONSOLE_DIR: consoleDir, ...env });
+  const refused: string[] = [];
+  const complaints: string[] = [];
+  const timings: Record<string, number> = {};
+  const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-chromium-'));
+  let context: BrowserContext;
+  try {
+    context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 900 },
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  } catch (e) {
+    await hub.close();
+    throw e;
+  }
+  const origin = new URL(hub.url).origin;
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith('data:') || new URL(url).origin === origin) return route.continue();
+    refused.push(url);
+    return route.abort('blockedbyclient');
+  });
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+  return {
+    hub,
+    consoleDir,
+    refused,
+    complaints,
+    timings,
+    async newPage() {
+      const page = await context.newPage();
+      page.on('pageerror', (e) => complaints.push(`page error: ${e.message}`));
+      page.on('console', (m) => {
+        if (/Content Security Policy|Refused to/i.test(m.text())) complaints.push(m.text());
+      });
+      return page;
+    },
+    async signIn(page, key) {
+      await page.goto(`${hub.url}/console/`);
+      await page.getByLabel('API key').fill(key);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    },
+    async open(page, linkName, loaded) {
+      const t0 = Date.now();
+      await page.getByRole('link', { name: linkName }).first().click();
+      await page.locator(`[data-loaded="${loaded}"]`).waitFor({ timeout: 15_000 });
+      return Date.now() - t0;
+    },
+    async load(page, url, loaded) {
+      const t0 = Date.now();
+      await page.goto(`${hub.url}${url}`);
+      await page.locator(`[data-loaded="${loaded}"]`).waitFor({ timeout: 15_000 });
+      return Date.now() - t0;
+    },
+    async until(cond, what) {
+      for (const end = Date.now() + 15_000; !(await cond()); await new Promise((r) => setTimeout(r, 50))) {
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      }
+    },
+    async axe(page, name) {
+      // Evaluated through the devtools protocol: no inline script, the CSP stays as served.
+      await page.evaluate(`${AXE}\n;undefined`);
+      const violations = (await page.evaluate(
+        `axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) })))`,
+      )) as { id: string; impact: string; help: string; nodes: string[] }[];
+      const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      if (violations.length) console.log(`axe on ${name}: ${violations.map((v) => `${v.id} (${v.impact}) at ${v.nodes.join(' | ')}`).join(', ')}`);
+      expect(bad).toEqual([]);
+    },
+    async close() {
+      // Chromium can hang on shutdown (seen on CI, all tests passed): give it 15 s, then kill what
+      // is left of this profile's processes, so the hub's close does not wait on its sockets.
+      await Promise.race([context.close().catch(() => undefined), new Promise((r) => setTimeout(r, 15_000))]);
+      try {
+        execFileSync('pkill', ['-KILL', '-f', profileDir]);
+      } catch {
+        // none left
+      }
+      await hub.close();
+      for (const d of [consoleDir, profileDir]) fs.rmSync(d, { recursive: true, force: true });
+      if (Object.keys(timings).length) console.log(`console load-to-interactive (ms): ${JSON.stringify(timings)}`);
+    },
+  };
+}
