@@ -8,6 +8,8 @@ import { Customers } from './pages/customers';
 import { Customer } from './pages/customer';
 import { Compliance } from './pages/compliance';
 import { Finance } from './pages/finance';
+import { Integrations } from './pages/integrations';
+import { Delivery } from './pages/delivery';
 
 function SignIn({ onSignedIn, message }: { onSignedIn: (v: Viewer) => void; message: string | null }) {
   const [key, setKey] = useState('');
@@ -64,6 +66,10 @@ function Page({ route, viewer }: { route: Route; viewer: Viewer }) {
       return <Compliance viewer={viewer} />;
     case 'finance':
       return <Finance viewer={viewer} />;
+    case 'integrations':
+      return <Integrations viewer={viewer} />;
+    case 'delivery':
+      return <Delivery viewer={viewer} />;
     default:
       return (
         <>
@@ -100,7 +106,7 @@ export function App() {
   // After a client-side navigation, focus moves to the new page's content (not on the first load).
   const firstRoute = useRef(true);
   useEffect(() => {
-    const titles: Record<Route['page'], string> = { customer: 'Customer', customers: 'Customers', overview: 'Overview', compliance: 'Compliance', finance: 'Finance', notfound: 'Not found' };
+    const titles: Record<Route['page'], string> = { customer: 'Customer', customers: 'Customers', overview: 'Overview', compliance: 'Compliance', finance: 'Finance', integrations: 'Integrations', delivery: 'Delivery', notfound: 'Not found' };
     const title = titles[route.page];
     document.title = `${title} · Entitlement Hub console`;
     if (firstRoute.current) firstRoute.current = false;
@@ -150,6 +156,20 @@ export function App() {
               <li>
                 <Link href="/console/finance" aria-current={current('finance')}>
                   Finance
+                </Link>
+              </li>
+            )}
+            {!viewer.accountId && (
+              <li>
+                <Link href="/console/integrations" aria-current={current('integrations')}>
+                  Integrations
+                </Link>
+              </li>
+            )}
+            {!viewer.accountId && (
+              <li>
+                <Link href="/console/delivery" aria-current={current('delivery')}>
+                  Delivery
                 </Link>
               </li>
             )}

@@ -13,6 +13,7 @@ import { DEMO_ACCOUNTS, DEMO_FEATURES, DEMO_METERS, DEMO_PRODUCTS, DEMO_SALESFOR
 import { formatRuns } from './sync.command';
 import { trimDecimal } from '../common/decimal';
 import { generateBook } from '../churn/book-generator';
+import { seedDeliveryDemo } from './demo-delivery';
 import type { NetSuiteEmulator } from '../../connectors/netsuite/emulator';
 import {
   DEMO_NETSUITE_CONNECTION,
@@ -159,6 +160,8 @@ async function runBookDemo(opts: DemoOptions): Promise<void> {
         `${book.seats} seat assignments, ${book.activations} device activations, ${book.leases} leases, ${book.findings} underuse findings.\n` +
         `Train the churn model on it: npm run ehub -- churn train   (or the trainChurnModel mutation)`,
     );
+    const delivery = await seedDeliveryDemo(s, ctx);
+    console.log(`Delivery: GW-100 releases 4.1.0 and 4.2.0, 4.2.0 in a staged rollout${delivery.rolloutStarted ? ' (started)' : ''} (the console's Delivery page).`);
   });
 }
 

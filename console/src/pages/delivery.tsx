@@ -1,0 +1,352 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, gql } from '../api';
+import type { Viewer } from '../operations';
+import { DELIVERY, DELIVERY_PRODUCTS, HALT_ROLLOUT, RESUME_ROLLOUT, ROLLOUT, ROLLOUT_ROLES, type ProductOption, type RolloutView } from '../operations-integrations';
+import { date, dateTime } from '../format';
+import { ErrorBox, GraphiQLLink, Link, Loading, Scroll, Section, useQuery } from '../ui';
+
+/** What each held-back reason means, for a person (the codes polls and releaseAccess give). */
+const REASONS: Record<string, string> = {
+  MAINTENANCE_ENDED: 'maintenance ended before the release (renewing it would bring the update)',
+  MAINTENANCE_REVOKED: 'maintenance ended and the terms revoke every release',
+  WARRANTY_RESTRICTED: 'the warranty no longer covers this release',
+  INCOMPATIBLE_PLATFORM: 'the release does not support the device’s platform',
+  INCOMPATIBLE_ARCHITECTURE: 'the release does not support the device’s architecture',
+  INCOMPATIBLE_DEVICE_TYPE: 'the release is not for this device type',
+  UPGRADE_PATH_UNSUPPORTED: 'the device’s version is too old to upgrade directly (minUpgradeFrom)',
+  FEATURE_MISSING: 'the release needs a feature the entitlement lacks',
+  CHANNEL_MISMATCH: 'the device follows a more stable channel',
+  ENTITLEMENT_NOT_ACTIVE: 'the device’s entitlement is not active',
+  ROLLOUT_HALTED: 'the staged rollout is halted',
+  ROLLOUT_NOT_YET: 'not in the rollout’s current stage yet',
+};
+
+/** The product in the address (?product=SKU), else the first device or hardware product, else the first. */
+function pickProduct(products: ProductOption[]): string | null {
+  const asked = new URLSearchParams(location.search).get('product');
+  if (asked && products.some((p) => p.sku === asked || p.id === asked)) return asked;
+  return (products.find((p) => p.kind === 'IOT_DEVICE' || p.kind === 'HARDWARE') ?? products[0])?.sku ?? null;
+}
+
+/**
+ * Delivery: a product's releases, where its fleet stands against a release (devices per version,
+ * up to date, offered, held back and why, renewal opportunities) and the release's staged rollout
+ * (ADMIN, OPERATIONS, INTEGRATION read it and halt or resume it). Requests: the products, the
+ * product's fleet, the rollout of the release judged.
+ */
+export function Delivery({ viewer }: { viewer: Viewer }) {
+  const ops = ROLLOUT_ROLES.includes(viewer.role);
+  const canAct = ops && !viewer.accountId;
+  const products = useQuery(DELIVERY_PRODUCTS, {}, []);
+  const list = products.data?.products.edges.map((e) => e.node) ?? [];
+  const [product, setProduct] = useState<string | null>(null);
+  const [release, setRelease] = useState<string | null>(() => new URLSearchParams(location.search).get('release'));
+  useEffect(() => {
+    if (products.data && product === null) setProduct(pickProduct(list));
+  }, [products.data]);
+
+  if (products.loading)
+    return (
+      <>
+        <h1>Delivery</h1>
+        <Loading what="products" />
+      </>
+    );
+  if (products.error)
+    return (
+      <>
+        <h1>Delivery</h1>
+        <ErrorBox error={products.error} what="products" />
+      </>
+    );
+  if (list.length === 0)
+    return (
+      <>
+        <h1>Delivery</h1>
+        <p data-loaded="delivery">No product in the catalog yet: releases belong to products (docs/delivery.md).</p>
+      </>
+    );
+  return (
+    <>
+      <div class="page-head">
+        <h1>Delivery</h1>
+      </div>
+      <form class="filters" aria-label="Choose the product" onSubmit={(ev) => ev.preventDefault()}>
+        <label>
+          Product
+          <select
+            name="product"
+            value={product ?? ''}
+            onChange={(e) => {
+              const sku = (e.target as HTMLSelectElement).value;
+              setProduct(sku);
+              setRelease(null);
+              history.replaceState(null, '', `/console/delivery?product=${encodeURIComponent(sku)}`);
+            }}
+          >
+            {list.map((p) => (
+              <option key={p.id} value={p.sku}>
+                {p.name} ({p.sku})
+              </option>
+            ))}
+          </select>
+        </label>
+      </form>
+      {product && (
+        <Fleet
+          key={`${product}:${release ?? ''}`}
+          product={product}
+          release={release}
+          ops={ops}
+          canAct={canAct}
+          onRelease={(id) => {
+            setRelease(id);
+            history.replaceState(null, '', `/console/delivery?product=${encodeURIComponent(product)}&release=${encodeURIComponent(id)}`);
+          }}
+        />
+      )}
+    </>
+  );
+}
+
+function Fleet({ product, release, ops, canAct, onRelease }: { product: string; release: string | null; ops: boolean; canAct: boolean; onRelease: (id: string) => void }) {
+  const variables = { product, productRef: product, release, ops };
+  const q = useQuery(DELIVERY, variables, [product, release]);
+  const s = q.data?.deliveryStatus;
+  return (
+    <>
+      <p>
+        <GraphiQLLink d={DELIVERY} variables={variables} />
+      </p>
+      {q.loading && <Loading what="releases and devices" />}
+      {q.error && <ErrorBox error={q.error} what="delivery status" />}
+      {q.data && s && !q.loading && (
+        <div class="grid" data-loaded="delivery">
+          <Section title={s.version ? `Fleet against ${s.sku} ${s.version}` : `Fleet of ${s.sku}`} id="fleet">
+            {!s.releaseId && <p>No published stable release of this product yet: nothing to judge the fleet against.</p>}
+            <dl class="figures">
+              <div>
+                <dt>Active devices</dt>
+                <dd data-figure="devices">{s.devices}</dd>
+              </div>
+              <div>
+                <dt>Up to date</dt>
+                <dd data-figure="up-to-date">{s.upToDate}</dd>
+              </div>
+              <div>
+                <dt>Offered on next poll</dt>
+                <dd data-figure="offered">{s.offered}</dd>
+              </div>
+              <div>
+                <dt>Held back</dt>
+                <dd data-figure="held-back">{s.heldBack.reduce((a, h) => a + h.devices, 0)}</dd>
+              </div>
+            </dl>
+            {s.versions.length > 0 && (
+              <>
+                <h3>Versions running</h3>
+                <ul class="inline" aria-label="Devices per version">
+                  {s.versions.map((v) => (
+                    <li key={v.version ?? 'unknown'} data-version={v.version ?? 'unknown'}>
+                      {v.version ?? 'unknown (not reported yet)'}: {v.devices}
+                    </li>
+                  ))}
+                </ul>
+              </>
+            )}
+          </Section>
+          <Section title="Devices held back and why" id="held-back">
+            {s.heldBack.length === 0 ? (
+              <p>No device is held back{s.releaseId ? '' : ' (no release to judge against)'}.</p>
+            ) : (
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Reason</th>
+                    <th scope="col">Devices</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {s.heldBack.map((h) => (
+                    <tr key={h.code} data-held-back={h.code}>
+                      <td>
+                        <code>{h.code}</code> <span class="muted">{REASONS[h.code] ?? ''}</span>
+                      </td>
+                      <td data-devices>{h.devices}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+            {s.renewalOpportunities.length > 0 && (
+              <>
+                <h3>Renewal opportunities (lapsed maintenance)</h3>
+                <ul>
+                  {s.renewalOpportunities.slice(0, 10).map((r) => (
+                    <li key={r.accountId}>
+                      <Link href={`/console/customers/${r.accountId}`}>{r.accountId.slice(0, 8)}</Link>: {r.devices} device(s)
+                    </li>
+                  ))}
+                </ul>
+              </>
+            )}
+          </Section>
+          {s.releaseId && ops && <RolloutCard release={s.releaseId} version={s.version ?? ''} canAct={canAct} onChanged={q.reload} />}
+          {!ops && <p class="muted">Rollouts and device groups are for ADMIN, OPERATIONS and INTEGRATION keys.</p>}
+          <Section title="Releases" id="releases" wide>
+            {q.data.releases.length === 0 ? (
+              <p>No release of this product yet.</p>
+            ) : (
+              <Scroll>
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">Version</th>
+                      <th scope="col">Channel</th>
+                      <th scope="col">Status</th>
+                      <th scope="col">Release date</th>
+                      <th scope="col">Needs features</th>
+                      <th scope="col">Fleet</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {q.data.releases.map((r) => (
+                      <tr key={r.id} data-release-id={r.id} data-status={r.status}>
+                        <td>{r.version}</td>
+                        <td>{r.channel}</td>
+                        <td>
+                          {r.status}
+                          {r.yankReason && <span class="muted"> · {r.yankReason}</span>}
+                        </td>
+                        <td>{date(r.releaseDate)}</td>
+                        <td>{r.requiredFeatures.length ? r.requiredFeatures.join(', ') : '–'}</td>
+                        <td>
+                          {r.id === s.releaseId ? (
+                            <span class="muted">shown above</span>
+                          ) : r.status === 'PUBLISHED' ? (
+                            <button type="button" class="link" onClick={() => onRelease(r.id)} aria-label={`Judge fleet against ${r.version}`}>
+                              Judge fleet
+                            </button>
+                          ) : (
+                            '–'
+                          )}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </Scroll>
+            )}
+          </Section>
+          {q.data.deviceGroups && (
+            <Section title="Device groups" id="groups">
+              {q.data.deviceGroups.length === 0 ? (
+                <p>No device group: a rollout can still go by percentage (setDeviceGroup puts devices in one).</p>
+              ) : (
+                <ul>
+                  {q.data.deviceGroups.map((g) => (
+                    <li key={g.group} data-group={g.group}>
+                      {g.group}: {g.devices} device(s)
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </Section>
+          )}
+        </div>
+      )}
+    </>
+  );
+}
+
+function RolloutCard({ release, version, canAct, onChanged }: { release: string; version: string; canAct: boolean; onChanged: () => void }) {
+  const q = useQuery(ROLLOUT, { release }, [release]);
+  const [reason, setReason] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [msg, setMsg] = useState<string | null>(null);
+  async function change(r: RolloutView) {
+    setBusy(true);
+    setMsg(null);
+    try {
+      if (r.status === 'HALTED') {
+        const a = await gql(RESUME_ROLLOUT, { release });
+        setMsg(`Rollout of ${version} ${a.data.resumeRollout.status === 'ACTIVE' ? 'resumed' : a.data.resumeRollout.status} at stage ${a.data.resumeRollout.stage + 1}.`);
+      } else {
+        const a = await gql(HALT_ROLLOUT, { release, reason: reason.trim() || null });
+        setMsg(`Rollout of ${version} ${a.data.haltRollout.status.toLowerCase()}: ${a.data.haltRollout.haltedReason ?? ''}`);
+        setReason('');
+      }
+      onChanged();
+    } catch (e) {
+      setMsg(`Not changed: ${e instanceof ApiError ? `${e.message} (${e.code})` : String(e)}`);
+    } finally {
+      setBusy(false);
+    }
+  }
+  const r = q.data?.rollout;
+  return (
+    <Section title={`Rollout of ${version}`} id="rollout">
+      {q.loading && <Loading what="the rollout" />}
+      {q.error && <ErrorBox error={q.error} what="rollout" />}
+      {msg && (
+        <p role="status" data-action-message>
+          {msg}
+        </p>
+      )}
+      {q.data && !q.loading && !r && <p data-rollout="none">No staged rollout: the release is offered to every entitled device.</p>}
+      {r && !q.loading && (
+        <div data-rollout={r.status}>
+          <dl class="figures">
+            <div>
+              <dt>Status</dt>
+              <dd data-figure="rollout-status">
+                <span class={r.status === 'HALTED' ? 'band band-red' : 'band band-green'}>{r.status}</span>
+              </dd>
+            </div>
+            <div>
+              <dt>Stage</dt>
+              <dd data-figure="rollout-stage">
+                {r.stage + 1} of {r.stages.length} ({r.percent} %)
+              </dd>
+            </div>
+            <div>
+              <dt>Admitted</dt>
+              <dd data-figure="rollout-admitted">
+                {r.devicesAdmitted} / {r.devicesTotal}
+              </dd>
+            </div>
+            <div>
+              <dt>Installed / failed</dt>
+              <dd data-figure="rollout-outcomes">
+                {r.installed} / {r.failed}
+              </dd>
+            </div>
+          </dl>
+          <p class="muted">
+            Stages {r.stages.map((p) => `${p} %`).join(' → ')}
+            {r.groups.length > 0 && ` after the groups ${r.groups.join(', ')}`}; halts on its own at {(r.failureThreshold * 100).toFixed(0)} % failures after {r.minReports} reports;
+            {r.autoAdvance ? ' advances on its own' : ' advanced by hand'}. Started {dateTime(r.startedAt)}, this stage since {dateTime(r.stageStartedAt)}.
+          </p>
+          {r.status === 'HALTED' && (
+            <p data-halted-reason>
+              Halted {dateTime(r.haltedAt)}: {r.haltedReason}
+            </p>
+          )}
+          {canAct && (
+            <form class="filters" aria-label="Halt or resume the rollout" onSubmit={(ev) => (ev.preventDefault(), void change(r))}>
+              {r.status !== 'HALTED' && (
+                <label>
+                  Reason to halt
+                  <input name="halt-reason" maxLength={500} size={30} value={reason} placeholder="halted by an operator" onInput={(e) => setReason((e.target as HTMLInputElement).value)} />
+                </label>
+              )}
+              <button type="submit" data-action={r.status === 'HALTED' ? 'resume' : 'halt'} disabled={busy}>
+                {r.status === 'HALTED' ? 'Resume rollout' : 'Halt rollout'}
+              </button>
+            </form>
+          )}
+        </div>
+      )}
+    </Section>
+  );
+}
