@@ -11,6 +11,7 @@ import { seedDeliveryDemo } from '../../src/cli/demo-delivery';
 import { day } from '../support/orders';
 import { SHOTS, startConsoleHarness, type ConsoleHarness } from '../support/console-harness';
 import type { TestHub } from '../support/test-hub';
+import { createEndpoint, deliveries, emit, Receiver, tickUntil } from '../webhooks/receiver';
 
 /**
  * The console's Integrations and Delivery pages (docs/console.md) in a real headless Chromium
@@ -43,6 +44,8 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
   let connectionId: string;
   let accounts: { id: string; name: string }[] = [];
   let rolloutRelease: string;
+  let rx: Receiver;
+  let webhookDead: string;
 
   const deadItems = async () =>
     (await hub.ok<{ outbox: { totalCount: number; edges: { node: Dead }[] } }>(`{ outbox(filter: { status: [DEAD] }, first: 50) { totalCount edges { node { id status lastErrorCode lastError } } } }`)).outbox;
@@ -54,7 +57,13 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
   };
 
   beforeAll(async () => {
-    h = await startConsoleHarness({ EHUB_SYNC_BACKOFF_BASE_MS: '1', EHUB_SYNC_BACKOFF_MAX_MS: '5' });
+    h = await startConsoleHarness({
+      EHUB_SYNC_BACKOFF_BASE_MS: '1',
+      EHUB_SYNC_BACKOFF_MAX_MS: '5',
+      EHUB_WEBHOOK_BACKOFF_BASE_MS: '20',
+      EHUB_WEBHOOK_MAX_ATTEMPTS: '2',
+      EHUB_WEBHOOK_TIMEOUT_MS: '1000',
+    });
     hub = h.hub;
     const ctx = systemContext(silent, 'test:console-integrations');
     await generateBook(hub.services, ctx, { accounts: 12, years: 1, seed: 16 });
@@ -95,6 +104,15 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     }
     await hub.ok('mutation { runIdentityMatching { queued } }');
 
+    // A webhook receiver (on 127.0.0.1) that answers 500: its delivery goes DEAD after 2 attempts.
+    rx = await Receiver.start();
+    rx.answer = () => 500;
+    const ep = await createEndpoint(hub, { url: `${rx.url}/down`, eventTypes: ['compliance.finding'] });
+    await emit(hub, { type: 'compliance.finding', key: 'console:dead', accountId: null, payload: { kind: 'OVERUSE' } });
+    await tickUntil(hub, async () => (await deliveries(hub, ep.id))[0]?.status === 'DEAD');
+    webhookDead = (await deliveries(hub, ep.id))[0]!.id;
+    rx.answer = () => 204;
+
     // Delivery: the demo's releases and staged rollout on the book's gateway fleet.
     const seeded = await seedDeliveryDemo(hub.services, ctx);
     rolloutRelease = seeded.releases[1]!;
@@ -105,6 +123,7 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
 
   afterAll(async () => {
     await emu?.close();
+    await rx?.stop();
     await h?.close();
   }, 120_000);
 
@@ -162,6 +181,15 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     // Audited as the admin's act.
     const audit = await hub.ok<{ auditLog: { edges: { node: { operation: string } }[] } }>('{ auditLog(first: 500) { edges { node { operation } } } }');
     expect(audit.auditLog.edges.filter((e) => e.node.operation === 'replayOutboxItem')).toHaveLength(1);
+
+    // The dead webhook delivery with its reason; replay queues it again (ADMIN).
+    const wh = page.locator(`[data-webhook-delivery-id="${webhookDead}"]`);
+    await expect(wh.textContent()).resolves.toContain('HTTP 500');
+    await wh.getByRole('button', { name: /Replay/ }).click();
+    await h.until(async () => (await page.locator(`[data-webhook-delivery-id="${webhookDead}"]`).count()) === 0, 'the replayed delivery to leave the dead list');
+    const replayed = await hub.ok<{ webhookDelivery: { status: string; replays: number } }>(`query($id: ID!) { webhookDelivery(id: $id) { status replays } }`, { id: webhookDead });
+    expect(replayed.webhookDelivery.status).not.toBe('DEAD');
+    expect(replayed.webhookDelivery.replays).toBe(1);
     await page.close();
   }, 90_000);
 

@@ -212,7 +212,8 @@ export function Integrations({ viewer }: { viewer: Viewer }) {
                           <td>{o.accountId ? <Link href={`/console/customers/${o.accountId}`}>{o.accountId.slice(0, 8)}</Link> : '–'}</td>
                           <td>{o.attempts}</td>
                           <td data-reason>
-                            {o.lastErrorCode && <code>{o.lastErrorCode}</code>} {o.lastError}
+                            {o.lastErrorCode && !o.lastError?.startsWith(o.lastErrorCode) && <code>{o.lastErrorCode} </code>}
+                            {o.lastError}
                           </td>
                           <td>{dateTime(o.deadAt)}</td>
                           {canReplay && (
