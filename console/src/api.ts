@@ -62,7 +62,7 @@ export async function gql<TData, TVars>(d: TypedDocument<TData, TVars>, variable
   }
   let body: { data?: TData | null; errors?: GqlError[] };
   try {
-    body = await res.json();
+    body = (await res.json()) as typeof body;
   } catch {
     throw new ApiError(`The hub answered HTTP ${res.status} without JSON`, `HTTP_${res.status}`);
   }

@@ -8,6 +8,10 @@ import { Role } from '../../src/auth/role';
 import { systemContext } from '../../src/common/context';
 import { generateBook } from '../../src/churn/book-generator';
 import { seedDeliveryDemo } from '../../src/cli/demo-delivery';
+import { parse } from 'graphql';
+import { buildHubSchema } from '../../src/server/schema';
+import { operationCost } from '../../src/server/limits';
+import { DELIVERY, DELIVERY_PRODUCTS, INTEGRATIONS, ROLLOUT } from '../../console/src/operations-integrations';
 import { day } from '../support/orders';
 import { SHOTS, startConsoleHarness, type ConsoleHarness } from '../support/console-harness';
 import type { TestHub } from '../support/test-hub';
@@ -320,6 +324,21 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     expect((await hub.gql(`mutation($id: ID!) { rejectMatch(id: $id, reason: "x") { id } }`, { id: m.id }, key)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     await page.close();
   }, 60_000);
+
+  it('keeps each of the pages\' requests under the hub\'s query-cost limit (EHUB_MAX_QUERY_COMPLEXITY), printed', async () => {
+    const schema = await buildHubSchema();
+    const costs: Record<string, number> = {};
+    for (const [d, v] of [
+      [INTEGRATIONS, { ops: true }],
+      [DELIVERY_PRODUCTS, {}],
+      [DELIVERY, { product: 'GW-100', productRef: 'GW-100', release: null, ops: true }],
+      [ROLLOUT, { release: rolloutRelease }],
+    ] as const) {
+      costs[d.name] = operationCost(schema, hub.services.config, parse(d.query), v, d.name);
+    }
+    console.log(`console Integrations/Delivery request costs (limit ${hub.services.config.EHUB_MAX_QUERY_COMPLEXITY}): ${JSON.stringify(costs)}`);
+    for (const c of Object.values(costs)) expect(c).toBeLessThanOrEqual(hub.services.config.EHUB_MAX_QUERY_COMPLEXITY);
+  });
 
   it('made no request to any host but the hub, and the browser reported no policy refusal or script error', () => {
     expect(h.refused).toEqual([]);
