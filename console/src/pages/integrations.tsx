@@ -269,7 +269,8 @@ export function Integrations({ viewer }: { viewer: Viewer }) {
                             {r.error && <span>{r.error}</span>}
                             {r.errors.slice(0, 3).map((e, i) => (
                               <div key={i}>
-                                <code>{e.code}</code> {e.message}
+                                {!e.message.startsWith(e.code) && <code>{e.code} </code>}
+                                {e.message}
                                 {e.record && <span class="muted"> ({e.record})</span>}
                               </div>
                             ))}
@@ -285,7 +286,7 @@ export function Integrations({ viewer }: { viewer: Viewer }) {
             </Section>
           )}
           {d.webhookDeliveries && (
-            <Section title="Dead webhook deliveries" id="webhooks-dead">
+            <Section title="Dead webhook deliveries" id="webhooks-dead" wide>
               {d.webhookDeliveries.edges.length === 0 ? (
                 <p>No dead webhook delivery.</p>
               ) : (
