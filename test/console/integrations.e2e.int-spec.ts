@@ -51,6 +51,22 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
   let rx: Receiver;
   let webhookDead: string;
 
+  let refusedSf: string;
+  /** Pushes the outbox until nothing is waiting, while the CRM refuses one account's ARR (FIELD_CUSTOM_VALIDATION_EXCEPTION). */
+  const pushRefusingOne = async () => {
+    emu.faults.rejectRecord((sobject, fields) =>
+      sobject === 'Account' && fields.Id === refusedSf && fields.Ehub_ARR__c !== null && fields.Ehub_ARR__c !== undefined
+        ? { errorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', message: 'ARR may only be set by finance', fields: ['Ehub_ARR__c'] }
+        : null,
+    );
+    for (let i = 0; i < 20; i++) {
+      await runSync(hub, connectionId, { push: true });
+      const [open] = await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox WHERE status IN ('PENDING','FAILED','IN_FLIGHT','SUBMITTED')`);
+      if (open.n === 0) break;
+      await hub.ds.query(`UPDATE sync_outbox SET next_attempt_at = now() WHERE status = 'FAILED'`);
+    }
+    emu.faults.clear();
+  };
   const deadItems = async () =>
     (await hub.ok<{ outbox: { totalCount: number; edges: { node: Dead }[] } }>(`{ outbox(filter: { status: [DEAD] }, first: 50) { totalCount edges { node { id status lastErrorCode lastError } } } }`)).outbox;
   const pendingMatches = async () =>
@@ -83,19 +99,8 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     connectionId = await createSalesforceConnection(hub, emu, { rateLimitBackoffMs: 1 }, { maxAttempts: 3 });
     await runSync(hub, connectionId);
     // The CRM refuses one account's synced fields for good (a validation rule): pushing dead-letters it with the reason.
-    const refused = sfAccounts[1]!;
-    emu.faults.rejectRecord((sobject, fields) =>
-      sobject === 'Account' && fields.Id === refused && fields.Ehub_ARR__c !== null && fields.Ehub_ARR__c !== undefined
-        ? { errorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', message: 'ARR may only be set by finance', fields: ['Ehub_ARR__c'] }
-        : null,
-    );
-    for (let i = 0; i < 20; i++) {
-      await runSync(hub, connectionId, { push: true });
-      const [open] = await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox WHERE status IN ('PENDING','FAILED','IN_FLIGHT','SUBMITTED')`);
-      if (open.n === 0) break;
-      await hub.ds.query(`UPDATE sync_outbox SET next_attempt_at = now() WHERE status = 'FAILED'`);
-    }
-    emu.faults.clear();
+    refusedSf = sfAccounts[1]!;
+    await pushRefusingOne();
 
     // Identity: two ambiguous pairs in the review queue (same name in one country; same domain).
     for (const [name, domain, country] of [
@@ -185,6 +190,16 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     // Audited as the admin's act.
     const audit = await hub.ok<{ auditLog: { edges: { node: { operation: string } }[] } }>('{ auditLog(first: 500) { edges { node { operation } } } }');
     expect(audit.auditLog.edges.filter((e) => e.node.operation === 'replayOutboxItem')).toHaveLength(1);
+
+    // Refused again on the next push: DEAD again; "Replay all dead" of the connection replays it (replayDeadOutboxItems).
+    await pushRefusingOne();
+    expect((await deadItems()).totalCount).toBe(1);
+    await h.load(page, '/console/integrations', 'integrations');
+    await page.getByRole('button', { name: 'Replay all dead letters of salesforce' }).click();
+    await h.until(async () => /1 dead letter\(s\) of salesforce queued again/.test((await page.locator('[data-action-message]').textContent().catch(() => '')) ?? ''), 'the replay-all message');
+    await page.locator('[data-loaded="integrations"]').waitFor();
+    expect((await deadItems()).totalCount).toBe(0);
+    await expect(page.locator('[data-figure="dead"]').textContent()).resolves.toBe('0');
 
     // The dead webhook delivery with its reason; replay queues it again (ADMIN).
     const wh = page.locator(`[data-webhook-delivery-id="${webhookDead}"]`);
