@@ -125,6 +125,9 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     // Delivery: the demo's releases and staged rollout on the book's gateway fleet.
     const seeded = await seedDeliveryDemo(hub.services, ctx);
     rolloutRelease = seeded.releases[1]!;
+    // Safe to run again (the demo may be): the same releases, no second rollout.
+    expect(await seedDeliveryDemo(hub.services, ctx)).toEqual({ releases: seeded.releases, rolloutStarted: false });
+    expect(seeded.rolloutStarted).toBe(true);
 
     const list = await hub.ok<{ accounts: { edges: { node: { id: string; name: string } }[] } }>('{ accounts(first: 100) { edges { node { id name } } } }');
     accounts = list.accounts.edges.map((e) => e.node);
