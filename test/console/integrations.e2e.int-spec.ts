@@ -323,6 +323,18 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     await page.close();
   }, 60_000);
 
+  it('INTEGRATION: the review queue read only; Delivery with the rollout and its halt button, as the API allows', async () => {
+    const page = await h.newPage();
+    await h.signIn(page, await hub.createKey(Role.INTEGRATION));
+    await h.open(page, 'Integrations', 'integrations');
+    expect(await page.locator('[data-note="review-only"]').count()).toBe(1);
+    expect(await page.locator('[data-action]').count()).toBe(0);
+    await h.open(page, 'Delivery', 'delivery');
+    await page.locator('[data-rollout="ACTIVE"]').waitFor();
+    expect(await page.locator('[data-action="halt"]').count()).toBe(1);
+    await page.close();
+  }, 60_000);
+
   it('an account-scoped key: neither page offered; by address both refused, and the API refuses too', async () => {
     const key = await hub.createKey(Role.ADMIN, accounts[0]!.id);
     const page = await h.newPage();
