@@ -84,6 +84,8 @@ export interface CustomerRow {
   currency: string;
   health?: { effectiveScore: number; effectiveBand: HealthBand } | null;
   churnRisk?: { band: ChurnBand; probability: number } | null;
+  arr?: Money[];
+  utilizationPercent?: number | null;
 }
 
 export const CUSTOMERS = doc<
@@ -98,6 +100,8 @@ export const CUSTOMERS = doc<
       id name domain country segment status currency
       health @include(if: $scores) { effectiveScore effectiveBand }
       churnRisk @include(if: $scores) { band probability }
+      arr @include(if: $scores) { amountMinor currency }
+      utilizationPercent @include(if: $scores)
     } }
   }
 }`,
