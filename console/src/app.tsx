@@ -8,6 +8,7 @@ import { Customers } from './pages/customers';
 import { Customer } from './pages/customer';
 import { Compliance } from './pages/compliance';
 import { Finance } from './pages/finance';
+import { Adoption } from './pages/adoption';
 import { Integrations } from './pages/integrations';
 import { Delivery } from './pages/delivery';
 
@@ -64,6 +65,8 @@ function Page({ route, viewer }: { route: Route; viewer: Viewer }) {
       return <Customer viewer={viewer} id={route.id} />;
     case 'compliance':
       return <Compliance viewer={viewer} />;
+    case 'adoption':
+      return <Adoption viewer={viewer} />;
     case 'finance':
       return <Finance viewer={viewer} />;
     case 'integrations':
@@ -106,7 +109,7 @@ export function App() {
   // After a client-side navigation, focus moves to the new page's content (not on the first load).
   const firstRoute = useRef(true);
   useEffect(() => {
-    const titles: Record<Route['page'], string> = { customer: 'Customer', customers: 'Customers', overview: 'Overview', compliance: 'Compliance', finance: 'Finance', integrations: 'Integrations', delivery: 'Delivery', notfound: 'Not found' };
+    const titles: Record<Route['page'], string> = { customer: 'Customer', customers: 'Customers', overview: 'Overview', compliance: 'Compliance', finance: 'Finance', integrations: 'Integrations', delivery: 'Delivery', adoption: 'Adoption', notfound: 'Not found' };
     const title = titles[route.page];
     document.title = `${title} · Entitlement Hub console`;
     if (firstRoute.current) firstRoute.current = false;
@@ -145,6 +148,13 @@ export function App() {
                 Customers
               </Link>
             </li>
+            {read && (
+              <li>
+                <Link href="/console/adoption" aria-current={current('adoption')}>
+                  Adoption
+                </Link>
+              </li>
+            )}
             {read && (
               <li>
                 <Link href="/console/compliance" aria-current={current('compliance')}>

@@ -3,7 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 /** Client routes under /console (the hub answers index.html for each). */
 export const BASE = '/console';
 
-export type Route = { page: 'overview' } | { page: 'customers' } | { page: 'compliance' } | { page: 'finance' } | { page: 'integrations' } | { page: 'delivery' } | { page: 'customer'; id: string } | { page: 'notfound' };
+export type Route = { page: 'overview' } | { page: 'customers' } | { page: 'compliance' } | { page: 'finance' } | { page: 'integrations' } | { page: 'delivery' } | { page: 'adoption' } | { page: 'customer'; id: string } | { page: 'notfound' };
 
 export function parse(pathname: string): Route {
   const p = pathname.startsWith(BASE) ? pathname.slice(BASE.length) : pathname;
@@ -14,6 +14,7 @@ export function parse(pathname: string): Route {
   if (parts[0] === 'finance' && parts.length === 1) return { page: 'finance' };
   if (parts[0] === 'integrations' && parts.length === 1) return { page: 'integrations' };
   if (parts[0] === 'delivery' && parts.length === 1) return { page: 'delivery' };
+  if (parts[0] === 'adoption' && parts.length === 1) return { page: 'adoption' };
   if (parts[0] === 'customers' && parts.length === 2) return { page: 'customer', id: decodeURIComponent(parts[1]!) };
   return { page: 'notfound' };
 }
