@@ -209,15 +209,14 @@ export interface FindingRow {
 const FINDING_FIELDS = `id kind accountId account { name } entitlementId featureKey meterKey periodStart periodEnd used entitled over unit leakage { amountMinor currency } status statusNote statusChangedAt`;
 
 export const FINDINGS = doc<
-  { complianceFindings: { totalCount: number; leakageTotals: Money[]; pageInfo: { endCursor: string | null; hasNextPage: boolean }; edges: { node: FindingRow }[] } },
-  { filter: { status?: FindingStatus; kind?: string }; first: number; after: string | null }
+  { complianceFindings: { totalCount: number; leakageTotals: Money[]; edges: { node: FindingRow }[] } },
+  { filter: { status?: FindingStatus; kind?: string }; first: number }
 >(
   'ConsoleFindings',
-  `query ConsoleFindings($filter: ComplianceFindingFilterInput, $first: Int! = 100, $after: String) {
-  complianceFindings(filter: $filter, first: $first, after: $after) {
+  `query ConsoleFindings($filter: ComplianceFindingFilterInput, $first: Int! = 100) {
+  complianceFindings(filter: $filter, first: $first) {
     totalCount
     leakageTotals { amountMinor currency }
-    pageInfo { endCursor hasNextPage }
     edges { node { ${FINDING_FIELDS} } }
   }
 }`,

@@ -13,17 +13,12 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
   const canAct = FINDING_ACT_ROLES.includes(viewer.role);
   const [status, setStatus] = useState<FindingStatus | ''>('OPEN');
   const [kind, setKind] = useState('');
-  const [size, setSize] = useState(100);
-  // The cursors of the pages seen so far (the first page has none): "Previous" goes back one.
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const after = cursors[cursors.length - 1] ?? null;
   const filter: { status?: FindingStatus; kind?: string } = {};
   if (status) filter.status = status;
   if (kind) filter.kind = kind;
-  // At most 100 rows a page keep the request within the hub's cost limit (EHUB_MAX_QUERY_COMPLEXITY); the totals count every match.
-  const variables = { filter, first: size, after };
-  const q = useQuery(FINDINGS, variables, [status, kind, size, after]);
-  const firstPage = () => setCursors([null]);
+  // 100 rows keep the request within the hub's cost limit (EHUB_MAX_QUERY_COMPLEXITY); the totals count every match.
+  const variables = { filter, first: 100 };
+  const q = useQuery(FINDINGS, variables, [status, kind]);
   const [busy, setBusy] = useState<string | null>(null);
   const [note, setNote] = useState('');
   const [actionMsg, setActionMsg] = useState<string | null>(null);
@@ -53,10 +48,7 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
       <form class="filters" aria-label="Filter findings" onSubmit={(ev) => ev.preventDefault()}>
         <label>
           Status
-          <select name="status" value={status} onChange={(e) => {
-              setStatus((e.target as HTMLSelectElement).value as FindingStatus | '');
-              firstPage();
-            }}>
+          <select name="status" value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value as FindingStatus | '')}>
             <option value="">Any</option>
             <option value="OPEN">Open</option>
             <option value="ACKNOWLEDGED">Acknowledged</option>
@@ -65,31 +57,11 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
         </label>
         <label>
           Kind
-          <select name="kind" value={kind} onChange={(e) => {
-              setKind((e.target as HTMLSelectElement).value);
-              firstPage();
-            }}>
+          <select name="kind" value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value)}>
             <option value="">Any</option>
             {FINDING_KINDS.map((k) => (
               <option key={k} value={k}>
                 {k}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Rows per page
-          <select
-            name="size"
-            value={String(size)}
-            onChange={(e) => {
-              setSize(Number((e.target as HTMLSelectElement).value));
-              firstPage();
-            }}
-          >
-            {[25, 50, 100].map((n) => (
-              <option key={n} value={String(n)}>
-                {n}
               </option>
             ))}
           </select>
@@ -117,21 +89,7 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
                 <dd data-figure="leakage">{moneyList(c.leakageTotals)}</dd>
               </div>
             </dl>
-            {c.totalCount > c.edges.length && (
-              <p class="muted" data-page={cursors.length}>
-                Page {cursors.length} of {Math.ceil(c.totalCount / size)}: rows {(cursors.length - 1) * size + 1}–{(cursors.length - 1) * size + c.edges.length} of {c.totalCount}.
-              </p>
-            )}
-            {(cursors.length > 1 || c.pageInfo.hasNextPage) && (
-              <nav class="pager" aria-label="Findings pages">
-                <button type="button" disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))}>
-                  Previous page
-                </button>{' '}
-                <button type="button" disabled={!c.pageInfo.hasNextPage} onClick={() => setCursors([...cursors, c.pageInfo.endCursor])}>
-                  Next page
-                </button>
-              </nav>
-            )}
+            {c.totalCount > c.edges.length && <p class="muted">Showing the first {c.edges.length}; filter to narrow.</p>}
           </Section>
           <Section title="Findings" id="findings" wide>
             {c.edges.length === 0 ? (
