@@ -84,8 +84,6 @@ export interface CustomerRow {
   currency: string;
   health?: { effectiveScore: number; effectiveBand: HealthBand } | null;
   churnRisk?: { band: ChurnBand; probability: number } | null;
-  arr?: Money[];
-  utilizationPercent?: number | null;
 }
 
 export const CUSTOMERS = doc<
@@ -100,8 +98,6 @@ export const CUSTOMERS = doc<
       id name domain country segment status currency
       health @include(if: $scores) { effectiveScore effectiveBand }
       churnRisk @include(if: $scores) { band probability }
-      arr @include(if: $scores) { amountMinor currency }
-      utilizationPercent @include(if: $scores)
     } }
   }
 }`,

@@ -5,7 +5,6 @@ import { Money } from '../common/money';
 import { ContactConnection, ContactListArgs } from '../accounts/account.types';
 import type { Contact } from '../accounts/contact.entity';
 import type { GraphQLContext } from '../server/graphql-context';
-import { Account } from '../accounts/account.entity';
 import { AccountHealth } from '../health/health.types';
 import { loadChurnRisk } from '../churn/churn.resolvers';
 import { ChurnRisk } from '../churn/churn.types';
@@ -137,28 +136,4 @@ export class Customer360Resolver {
 }
 
 /** The customer360 domain's resolvers (registered in src/server/schema.ts). */
-/**
- * The two commercial figures of customer 360 on every account of a list (the console's customer
- * list filters on them): the same entitlement facts, loaded for the page's accounts in one batch.
- */
-@Resolver(() => Account)
-export class AccountCommercialResolver {
-  @FieldResolver(() => [Money], {
-    description: "ARR of the account's live entitlements, per currency (as customer360.arr). ADMIN, OPERATIONS, FINANCE, ANALYST.",
-  })
-  @Authorized(READ)
-  async arr(@Root() a: Account, @Ctx() ctx: GraphQLContext): Promise<Money[]> {
-    return arrOf(await ctx.loaders.customer360.facts.load(a.id));
-  }
-
-  @FieldResolver(() => Float, {
-    nullable: true,
-    description: 'The mean of used / capacity × 100 over live entitlements with a capacity; null when none has one (as customer360.utilizationPercent). ADMIN, OPERATIONS, FINANCE, ANALYST.',
-  })
-  @Authorized(READ)
-  async utilizationPercent(@Root() a: Account, @Ctx() ctx: GraphQLContext): Promise<number | null> {
-    return utilizationOf(await ctx.loaders.customer360.facts.load(a.id));
-  }
-}
-
-export const Customer360Resolvers: Function[] = [Customer360Resolver, AccountCommercialResolver, PortfolioResolver, PortfolioRenewalResolver];
+export const Customer360Resolvers: Function[] = [Customer360Resolver, PortfolioResolver, PortfolioRenewalResolver];
