@@ -13,6 +13,7 @@ import { todayIn } from '../common/dates';
 import type { AccountHealthView } from '../health/health.service';
 import { AccountModelFit } from '../modelfit/modelfit.types';
 import { PortfolioRenewalResolver, PortfolioResolver } from './portfolio';
+import { CustomerListResolver } from './customer-list';
 import { arrOf, groupEntitlements, upcomingRenewals, utilizationOf } from './customer360.service';
 import {
   Customer360,
@@ -136,4 +137,4 @@ export class Customer360Resolver {
 }
 
 /** The customer360 domain's resolvers (registered in src/server/schema.ts). */
-export const Customer360Resolvers: Function[] = [Customer360Resolver, PortfolioResolver, PortfolioRenewalResolver];
+export const Customer360Resolvers: Function[] = [Customer360Resolver, PortfolioResolver, PortfolioRenewalResolver, CustomerListResolver];
