@@ -205,13 +205,14 @@ export interface FindingRow {
 const FINDING_FIELDS = `id kind accountId account { name } entitlementId featureKey meterKey periodStart periodEnd used entitled over unit leakage { amountMinor currency } status statusNote statusChangedAt`;
 
 export const FINDINGS = doc<
-  { complianceFindings: { totalCount: number; leakageTotals: Money[]; edges: { node: FindingRow }[] } },
-  { filter: { status?: FindingStatus; kind?: string }; first: number }
+  { complianceFindings: { totalCount: number; leakageTotals: Money[]; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: FindingRow }[] } },
+  { filter: { status?: FindingStatus; kind?: string }; first: number; after: string | null }
 >(
   'ConsoleFindings',
-  `query ConsoleFindings($filter: ComplianceFindingFilterInput, $first: Int! = 100) {
-  complianceFindings(filter: $filter, first: $first) {
+  `query ConsoleFindings($filter: ComplianceFindingFilterInput, $first: Int! = 100, $after: String) {
+  complianceFindings(filter: $filter, first: $first, after: $after) {
     totalCount
+    pageInfo { hasNextPage endCursor }
     leakageTotals { amountMinor currency }
     edges { node { ${FINDING_FIELDS} } }
   }

@@ -110,3 +110,18 @@ export function UtilBar({ value, label }: { value: number | null; label: string 
 export function fieldError(errors: GqlError[], field: string): GqlError | undefined {
   return errors.find((e) => e.path?.[0] === field);
 }
+
+/** Previous / next page buttons for a cursor-paged list (the page keeps the stack of cursors). */
+export function Pager({ label, hasPrevious, hasNext, onPrevious, onNext }: { label: string; hasPrevious: boolean; hasNext: boolean; onPrevious: () => void; onNext: () => void }) {
+  if (!hasPrevious && !hasNext) return null;
+  return (
+    <nav class="pager" aria-label={label}>
+      <button type="button" data-page="previous" disabled={!hasPrevious} onClick={onPrevious}>
+        Previous page
+      </button>
+      <button type="button" data-page="next" disabled={!hasNext} onClick={onNext}>
+        Next page
+      </button>
+    </nav>
+  );
+}

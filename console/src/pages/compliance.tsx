@@ -2,7 +2,9 @@ import { useState } from 'preact/hooks';
 import { ApiError, gql } from '../api';
 import { FINDING_ACT_ROLES, FINDING_KINDS, FINDINGS, SET_FINDING_STATUS, type FindingRow, type FindingStatus, type Viewer } from '../operations';
 import { date, money, moneyList } from '../format';
-import { ErrorBox, GraphiQLLink, Link, Loading, Scroll, Section, useQuery } from '../ui';
+import { ErrorBox, GraphiQLLink, Link, Loading, Pager, Scroll, Section, useQuery } from '../ui';
+
+const PAGE = 100;
 
 function period(f: FindingRow): string {
   return `${date(f.periodStart)} – ${f.periodEnd ? date(f.periodEnd) : 'open'}`;
@@ -17,8 +19,11 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
   if (status) filter.status = status;
   if (kind) filter.kind = kind;
   // 100 rows keep the request within the hub's cost limit (EHUB_MAX_QUERY_COMPLEXITY); the totals count every match.
-  const variables = { filter, first: 100 };
-  const q = useQuery(FINDINGS, variables, [status, kind]);
+  // Cursors of the pages before this one (a stack) and this page's; a filter change starts again at page 1.
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const after = cursors[cursors.length - 1]!;
+  const variables = { filter, first: PAGE, after };
+  const q = useQuery(FINDINGS, variables, [status, kind, after]);
   const [busy, setBusy] = useState<string | null>(null);
   const [note, setNote] = useState('');
   const [actionMsg, setActionMsg] = useState<string | null>(null);
@@ -48,7 +53,10 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
       <form class="filters" aria-label="Filter findings" onSubmit={(ev) => ev.preventDefault()}>
         <label>
           Status
-          <select name="status" value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value as FindingStatus | '')}>
+          <select name="status" value={status} onChange={(e) => {
+              setStatus((e.target as HTMLSelectElement).value as FindingStatus | '');
+              setCursors([null]);
+            }}>
             <option value="">Any</option>
             <option value="OPEN">Open</option>
             <option value="ACKNOWLEDGED">Acknowledged</option>
@@ -57,7 +65,10 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
         </label>
         <label>
           Kind
-          <select name="kind" value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value)}>
+          <select name="kind" value={kind} onChange={(e) => {
+              setKind((e.target as HTMLSelectElement).value);
+              setCursors([null]);
+            }}>
             <option value="">Any</option>
             {FINDING_KINDS.map((k) => (
               <option key={k} value={k}>
@@ -89,7 +100,11 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
                 <dd data-figure="leakage">{moneyList(c.leakageTotals)}</dd>
               </div>
             </dl>
-            {c.totalCount > c.edges.length && <p class="muted">Showing the first {c.edges.length}; filter to narrow.</p>}
+            {c.totalCount > c.edges.length && (
+              <p class="muted" data-showing>
+                Showing {(cursors.length - 1) * PAGE + 1}–{(cursors.length - 1) * PAGE + c.edges.length} of {c.totalCount} (page {cursors.length}).
+              </p>
+            )}
           </Section>
           <Section title="Findings" id="findings" wide>
             {c.edges.length === 0 ? (
@@ -158,6 +173,13 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
                 </table>
               </Scroll>
             )}
+            <Pager
+              label="Finding pages"
+              hasPrevious={cursors.length > 1}
+              hasNext={c.pageInfo.hasNextPage}
+              onPrevious={() => setCursors(cursors.slice(0, -1))}
+              onNext={() => setCursors([...cursors, c.pageInfo.endCursor])}
+            />
           </Section>
         </div>
       )}
