@@ -80,7 +80,7 @@ describe('web console: customer filters and paging (headless Chromium)', () => {
     expect(await customersShown(page)).toEqual(expected.customerList.edges.map((e) => e.node.id).slice(0, 50));
     for (const u of await page.locator('[data-customer] [data-utilization]').evaluateAll((cells) => cells.map((c) => Number(c.getAttribute('data-utilization'))))) expect(u).toBeLessThanOrEqual(50);
     await h.axe(page, 'customers filtered');
-    await page.screenshot({ path: path.join(SHOTS, 'customers.png'), fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, 'customers-filtered.png'), fullPage: true });
 
     // A bad amount is refused in the form, with no request.
     await page.getByLabel('ARR to').fill('lots');
@@ -113,6 +113,7 @@ describe('web console: customer filters and paging (headless Chromium)', () => {
     expect(await figures()).toEqual(first);
     expect(await page.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true);
     await h.axe(page, 'compliance page 2');
+    await page.screenshot({ path: path.join(SHOTS, 'compliance-page-2.png'), fullPage: true });
     await page.getByRole('button', { name: 'Previous page' }).click();
     await h.until(async () => (await page.locator('[data-finding-id]').count()) === 100, 'findings page 1 again');
     await page.close();
