@@ -125,3 +125,26 @@ export function Pager({ label, hasPrevious, hasNext, onPrevious, onNext }: { lab
     </nav>
   );
 }
+
+/** A page's heading with its "Open this query in GraphiQL" link (every page has both). */
+export function PageHead<V>({ title, d, variables }: { title: ComponentChildren; d: TypedDocument<unknown, V>; variables: V }) {
+  return (
+    <div class="page-head">
+      <h1>{title}</h1>
+      <GraphiQLLink d={d} variables={variables} />
+    </div>
+  );
+}
+
+/**
+ * A page query's loading and error states. `keepData`: no loading line while earlier data is
+ * on screen (a reload after an action keeps the page still).
+ */
+export function QueryState<T>({ q, loading, error, keepData }: { q: Load<T>; loading: string; error: string; keepData?: boolean }) {
+  return (
+    <>
+      {q.loading && !(keepData && q.data) && <Loading what={loading} />}
+      {q.error && <ErrorBox error={q.error} what={error} />}
+    </>
+  );
+}

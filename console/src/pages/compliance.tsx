@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, gql } from '../api';
 import { FINDING_ACT_ROLES, FINDING_KINDS, FINDINGS, SET_FINDING_STATUS, type FindingRow, type FindingStatus, type Viewer } from '../operations';
 import { date, money, moneyList } from '../format';
-import { ErrorBox, GraphiQLLink, Link, Loading, Pager, Scroll, Section, useQuery } from '../ui';
+import { Link, PageHead, Pager, QueryState, Scroll, Section, useQuery } from '../ui';
 
 const PAGE = 100;
 
@@ -46,10 +46,7 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
   const c = q.data?.complianceFindings;
   return (
     <>
-      <div class="page-head">
-        <h1>Compliance</h1>
-        <GraphiQLLink d={FINDINGS} variables={variables} />
-      </div>
+      <PageHead title="Compliance" d={FINDINGS} variables={variables} />
       <form class="filters" aria-label="Filter findings" onSubmit={(ev) => ev.preventDefault()}>
         <label>
           Status
@@ -84,8 +81,7 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
           </label>
         )}
       </form>
-      {q.loading && <Loading what="findings" />}
-      {q.error && <ErrorBox error={q.error} what="compliance findings" />}
+      <QueryState q={q} loading="findings" error="compliance findings" />
       {actionMsg && <p role="status">{actionMsg}</p>}
       {c && !q.loading && (
         <div class="grid" data-loaded="compliance">

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { READ_ROLES, type ChurnBand, type HealthBand, type Viewer } from '../operations';
 import { CUSTOMER_LIST, type CustomerListFilter } from '../operations-polish';
 import { moneyList } from '../format';
-import { Band, ErrorBox, Scroll, GraphiQLLink, Link, Loading, Pager, UtilBar, useQuery } from '../ui';
+import { Band, Link, PageHead, Pager, QueryState, Scroll, UtilBar, useQuery } from '../ui';
 
 const PAGE = 50;
 
@@ -81,10 +81,7 @@ export function Customers({ viewer }: { viewer: Viewer }) {
   const first = (cursors.length - 1) * PAGE;
   return (
     <>
-      <div class="page-head">
-        <h1>Customers</h1>
-        <GraphiQLLink d={CUSTOMER_LIST} variables={variables} />
-      </div>
+      <PageHead title="Customers" d={CUSTOMER_LIST} variables={variables} />
       <form class="filters" role="search" onSubmit={apply}>
         <label>
           Search name, domain or external id
@@ -140,8 +137,7 @@ export function Customers({ viewer }: { viewer: Viewer }) {
           {formError}
         </p>
       )}
-      {q.loading && <Loading what="customers" />}
-      {q.error && <ErrorBox error={q.error} what="customer list" />}
+      <QueryState q={q} loading="customers" error="customer list" />
       {c && !q.loading && (
         <div data-loaded="customers">
           <p role="status" data-total={c.totalCount}>

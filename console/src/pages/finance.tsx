@@ -3,7 +3,7 @@ import { ApiError, gql, session } from '../api';
 import { CLOSE_PERIOD, FINANCE, FINANCE_ROLES, type FinanceData, type Viewer } from '../operations';
 import { Chart, type ChartOption } from '../chart';
 import { dateTime, money, toMajor, type Money } from '../format';
-import { ErrorBox, GraphiQLLink, Loading, Scroll, Section, useQuery } from '../ui';
+import { PageHead, QueryState, Scroll, Section, useQuery } from '../ui';
 
 /** YYYY-MM of the current month shifted by `delta` months (UTC). */
 function month(delta: number, now = new Date()): string {
@@ -120,12 +120,8 @@ export function Finance({ viewer }: { viewer: Viewer }) {
 
   return (
     <>
-      <div class="page-head">
-        <h1>Finance</h1>
-        <GraphiQLLink d={FINANCE} variables={variables} />
-      </div>
-      {q.loading && !q.data && <Loading what="the revenue schedule" />}
-      {q.error && <ErrorBox error={q.error} what="revenue schedule" />}
+      <PageHead title="Finance" d={FINANCE} variables={variables} />
+      <QueryState q={q} loading="the revenue schedule" error="revenue schedule" keepData />
       {msg && <p role="status" data-finance-message>{msg}</p>}
       {data && (
         <div class="grid" data-loaded="finance">

@@ -2,7 +2,7 @@ import { useMemo } from 'preact/hooks';
 import { OVERVIEW, SYNC_ROLES, type OverviewData, type Viewer } from '../operations';
 import { Chart, type ChartOption } from '../chart';
 import { date, dateTime, money, moneyList, toMajor } from '../format';
-import { Band, ErrorBox, Scroll, fieldError, GraphiQLLink, Link, Loading, Section, UtilBar, useQuery } from '../ui';
+import { Band, Scroll, fieldError, Link, PageHead, QueryState, Section, UtilBar, useQuery } from '../ui';
 
 const BAND_COLOURS: Record<string, string> = { GREEN: '#1b7a3a', YELLOW: '#b58100', RED: '#b3261e' };
 
@@ -37,12 +37,8 @@ export function Overview({ viewer }: { viewer: Viewer }) {
   const health = useMemo(() => (o ? healthChart(o) : null), [o]);
   return (
     <>
-      <div class="page-head">
-        <h1>Overview</h1>
-        <GraphiQLLink d={OVERVIEW} variables={variables} />
-      </div>
-      {q.loading && !q.data && <Loading what="the overview" />}
-      {q.error && <ErrorBox error={q.error} what="overview" />}
+      <PageHead title="Overview" d={OVERVIEW} variables={variables} />
+      <QueryState q={q} loading="the overview" error="overview" keepData />
       {o && (
         <div class="grid" data-loaded="overview">
           <Section title="Key figures" id="figures">
