@@ -153,7 +153,7 @@ function ProductAdoption({ product, days }: { product: AdoptionProduct; days: nu
           </Section>
           <Section title="Shelfware: entitlements used below 10 %" id="shelfware">
             <p role="status">
-              {q.data.unusedEntitlements.totalCount} entitlements over the last {days} days{q.data.unusedEntitlements.totalCount > 25 ? ' (the 25 least used first)' : ''}.
+              {q.data.unusedEntitlements.totalCount} {q.data.unusedEntitlements.totalCount === 1 ? 'entitlement' : 'entitlements'} over the last {days} days{q.data.unusedEntitlements.totalCount > 25 ? ' (the 25 least used first)' : ''}.
             </p>
             <Scroll>
               <table>
