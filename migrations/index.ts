@@ -29,6 +29,7 @@ import { ModelFitAnalysis1764303500000 } from './1764303500000-ModelFitAnalysis'
 import { DeviceUpdates1764303600000 } from './1764303600000-DeviceUpdates';
 import { Rollouts1764303650000 } from './1764303650000-Rollouts';
 import { HotPathIndexes1764303800000 } from './1764303800000-HotPathIndexes';
+import { UsagePartitions1764304000000 } from './1764304000000-UsagePartitions';
 import { DeviceGroupsAndDeliveryRenewals1764303900000 } from './1764303900000-DeviceGroupsAndDeliveryRenewals';
 
 /**
@@ -68,4 +69,5 @@ export const migrations = [
   Rollouts1764303650000,
   HotPathIndexes1764303800000,
   DeviceGroupsAndDeliveryRenewals1764303900000,
+  UsagePartitions1764304000000,
 ];

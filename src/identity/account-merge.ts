@@ -39,6 +39,7 @@ export const MERGE_POLICY: Readonly<Record<string, MergePolicy>> = {
   'entitlement_terms.account_id': 'MOVE',
   'support_case.account_id': 'MOVE',
   'usage_event.account_id': 'MOVE',
+  'usage_event_key.account_id': 'MOVE',
   'usage_rollup.account_id': 'MOVE',
   'usage_unique.account_id': 'MOVE',
   'compliance_finding.account_id': 'MOVE',
@@ -108,8 +109,23 @@ export async function accountColumns(manager: EntityManager): Promise<AccountCol
                WHERE i.indrelid = c.rel AND i.indisunique AND i.indexprs IS NULL AND c.attnum = ANY (i.indkey::int2[])) u) AS uniques
       FROM cols c
      ORDER BY 1, 2`);
-  return rows.map((r) => ({ table: r.table, column: r.column, primaryKey: r.pk ?? [], uniqueKeys: r.uniques ?? [] }));
+  return rows.map((r) => ({
+    table: r.table,
+    column: r.column,
+    primaryKey: r.pk ?? [],
+    uniqueKeys: [...(r.uniques ?? []), ...(LOGICAL_UNIQUE_KEYS[`${r.table}.${r.column}`] ?? [])],
+  }));
 }
+
+/**
+ * Unique keys a table keeps without a unique index: partitioned usage_event cannot have
+ * (account_id, source, event_id) as one (ADR 0053; usage_event_key enforces it), yet a merge
+ * must treat it as one, so the merged account's event colliding with the survivor's goes
+ * with its key row.
+ */
+const LOGICAL_UNIQUE_KEYS: Readonly<Record<string, string[][]>> = {
+  'usage_event.account_id': [['account_id', 'source', 'event_id']],
+};
 
 /** The catalog's columns with their policy; throws (INTERNAL) when one has none, or a MOVE table has no primary key. */
 export async function movableColumns(manager: EntityManager): Promise<AccountColumn[]> {

@@ -49,8 +49,9 @@ function uniqueRows(src: string, where = ''): string {
 }
 
 /**
- * One statement per batch: insert the events (exactly once: ON CONFLICT on the idempotency
- * key does nothing), attribute each to its entitlement on the way in, and add exactly the
+ * One statement per batch: insert the events exactly once (their idempotency keys go into
+ * usage_event_key first, ON CONFLICT DO NOTHING; only the events whose key was inserted go
+ * into the partitioned usage_event, ADR 0053), attribute each to its entitlement on the way in, and add exactly the
  * inserted rows to the hourly and daily rollups and distinct values. Answers the batch
  * positions (`i`) of the events that were not inserted (already stored: duplicates or
  * conflicts) with the stored content hash (`h`), or null when the stored row was committed by
@@ -90,13 +91,18 @@ att AS (
     FROM ev JOIN cand c ON c.account_id = ev.a AND c.feature_key = ev.f AND c.starts_at <= ev.t AND ev.t < c.use_ends_at
    ORDER BY ev.i, ev.t < coalesce(c.ends_at, 'infinity') DESC, c.status = 'SUSPENDED', c.ends_at ASC NULLS LAST, c.starts_at, c.id
 ),
+keys AS (
+  INSERT INTO usage_event_key (account_id, source, event_id, occurred_at, content_hash)
+  SELECT ev.a, ev.s, ev.e, ev.t, ev.h FROM ev ORDER BY ev.a, ev.s, ev.e
+  ON CONFLICT (account_id, source, event_id) DO NOTHING
+  RETURNING account_id, source, event_id
+),
 ins AS (
   INSERT INTO usage_event (account_id, source, event_id, meter_id, entitlement_id, feature_key, quantity, value, unique_value,
                            occurred_at, deployment, user_id, device, properties, content_hash, unentitled)
   SELECT ev.a, ev.s, ev.e, ev.m, att.id, ev.f, ev.q, ev.v, ev.u, ev.t, ev.d, ev.usr, ev.dev, ev.p, ev.h, ev.f IS NOT NULL AND att.id IS NULL
-    FROM ev LEFT JOIN att ON att.i = ev.i
-   ORDER BY ev.a, ev.s, ev.e
-  ON CONFLICT (account_id, source, event_id) DO NOTHING
+    FROM ev JOIN keys k ON k.account_id = ev.a AND k.source = ev.s AND k.event_id = ev.e
+    LEFT JOIN att ON att.i = ev.i
   RETURNING account_id, source, event_id, meter_id, entitlement_id, deployment, occurred_at, value, unique_value
 ),
 rollup AS (
@@ -116,15 +122,15 @@ uniq AS (
   ${uniqueRows('ins')}
   ON CONFLICT DO NOTHING
 )
-SELECT n.i, (SELECT u.content_hash FROM usage_event u WHERE u.account_id = n.a AND u.source = n.s AND u.event_id = n.e) AS h
+SELECT n.i, (SELECT u.content_hash FROM usage_event_key u WHERE u.account_id = n.a AND u.source = n.s AND u.event_id = n.e) AS h
   FROM ev n
- WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.account_id = n.a AND ins.source = n.s AND ins.event_id = n.e)`;
+ WHERE NOT EXISTS (SELECT 1 FROM keys WHERE keys.account_id = n.a AND keys.source = n.s AND keys.event_id = n.e)`;
 
 /** The stored content hash of events not inserted, read in a new statement: it sees what concurrent batches committed meanwhile. */
 export const STORED_HASHES_SQL = `
 SELECT x.i, u.content_hash
   FROM json_to_recordset($1::json) AS x(i int, a uuid, s text, e text)
-  JOIN usage_event u ON u.account_id = x.a AND u.source = x.s AND u.event_id = x.e`;
+  JOIN usage_event_key u ON u.account_id = x.a AND u.source = x.s AND u.event_id = x.e`;
 
 /**
  * What a batch needs before its insert, in one round trip: the shared rollup lock (a rebuild
