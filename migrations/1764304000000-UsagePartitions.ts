@@ -64,6 +64,11 @@ export class UsagePartitions1764304000000 implements MigrationInterface {
         PRIMARY KEY (account_id, source, event_id)
       )`);
 
+    // Retention (EHUB_USAGE_RETENTION_MONTHS): raw events before kept_from were dropped
+    // (their rollups stay and can no longer be rebuilt). One row; null: nothing dropped.
+    await q.query(`CREATE TABLE usage_retention (one boolean PRIMARY KEY DEFAULT true CHECK (one), kept_from timestamptz)`);
+    await q.query(`INSERT INTO usage_retention (one, kept_from) VALUES (true, NULL)`);
+
     await q.query(ENSURE_PARTITION_FUNCTION);
     // Partitions for every month holding events, and this month and the next three.
     await q.query(`
@@ -131,6 +136,7 @@ export class UsagePartitions1764304000000 implements MigrationInterface {
     await q.query(`CREATE INDEX usage_event_unentitled_idx ON usage_event (account_id, occurred_at) WHERE unentitled`);
     await q.query(`DROP TABLE usage_event_partitioned`);
     await q.query(`DROP TABLE usage_event_key`);
+    await q.query(`DROP TABLE usage_retention`);
     await q.query(`DROP FUNCTION usage_event_ensure_partition(date)`);
   }
 }

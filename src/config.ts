@@ -177,6 +177,15 @@ const schema = z.object({
   EHUB_WEBHOOK_DELIVERY_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(30),
   EHUB_OUTBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(30),
   EHUB_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
+  /**
+   * Usage partitions (ADR 0053): when the job runs, how many months ahead of this one keep a
+   * partition, and how many whole months before this one keep their raw events (0 = all,
+   * forever); older partitions are dropped once their daily rollups count every event, and
+   * events older than that are refused (BEYOND_RETENTION).
+   */
+  EHUB_USAGE_PARTITIONS_CRON: z.string().default('15 3 * * *'),
+  EHUB_USAGE_PARTITIONS_AHEAD: z.coerce.number().int().min(1).max(36).default(3),
+  EHUB_USAGE_RETENTION_MONTHS: z.coerce.number().int().min(0).max(1_200).default(0),
   /** Churn model (docs/churn.md): labelled terms needed before a model is trained, its L2 penalty, the job's schedule, how often it retrains. */
   EHUB_CHURN_MIN_LABELS: z.coerce.number().int().min(20).max(10_000_000).default(200),
   EHUB_CHURN_L2: z.coerce.number().min(0).max(1_000_000).default(1),

@@ -19,6 +19,7 @@ import { healthJobs } from '../health/health.jobs';
 import { modelFitJobs } from '../modelfit/modelfit.jobs';
 import { syncJobs } from '../sync/sync.jobs';
 import { retentionJobs } from '../jobs/retention';
+import { usagePartitionJobs } from '../jobs/usage-partitions';
 import { Role } from '../auth/role';
 import { buildApp } from './app';
 import { buildHubSchema } from './schema';
@@ -136,7 +137,7 @@ export function registerJobs(scheduler: Scheduler, services: Services, log: Logg
     schedule: services.config.EHUB_CHURN_CRON,
     execute: () => services.churn.runScheduled(systemContext(log, 'job:churn')),
   });
-  for (const job of [...complianceJobs(services, log), ...webhookJobs(services, log), ...revenueJobs(services, log), ...syncJobs(services, log), ...retentionJobs(services.retention, services.config.EHUB_RETENTION_CRON, log), ...healthJobs(services, log), ...modelFitJobs(services, log), ...deliveryJobs(services, log)]) {
+  for (const job of [...complianceJobs(services, log), ...webhookJobs(services, log), ...revenueJobs(services, log), ...syncJobs(services, log), ...retentionJobs(services.retention, services.config.EHUB_RETENTION_CRON, log), ...usagePartitionJobs(services.usagePartitions, services.config.EHUB_USAGE_PARTITIONS_CRON, log), ...healthJobs(services, log), ...modelFitJobs(services, log), ...deliveryJobs(services, log)]) {
     scheduler.register(job);
   }
 }

@@ -16,6 +16,7 @@ import { EntitlementService } from '../entitlements/entitlement.service';
 import { OrderService } from '../orders/order.service';
 import { SyncService } from '../sync/sync.service';
 import { RetentionService } from '../jobs/retention';
+import { UsagePartitionService } from '../usage/usage.partitions';
 import { HealthService } from '../health/health.service';
 import { ReceivableService } from '../receivables/receivable.service';
 import { Customer360Service } from '../customer360/customer360.service';
@@ -54,6 +55,7 @@ export interface Services {
   sync: SyncService;
   receivables: ReceivableService;
   retention: RetentionService;
+  usagePartitions: UsagePartitionService;
   health: HealthService;
   customer360: Customer360Service;
   identity: IdentityService;
@@ -126,6 +128,7 @@ export function createServices(db: Db, config: Config): Services {
     sync: new SyncService(db, config, { accounts, orders, usage, receivables, compliance }),
     receivables,
     retention: new RetentionService(db, config),
+    usagePartitions: new UsagePartitionService(db, config),
     health,
     customer360: new Customer360Service(db, accounts, revenue, config.EHUB_TIME_ZONE),
     identity,

@@ -24,7 +24,8 @@ export class UsageResolver {
   @Mutation(() => UsageRollupRebuild, {
     description:
       'Rebuilds an account\'s hourly and daily usage rollups from its stored events (a repair for operators; ingestion keeps them right by itself). ' +
-      'Ingestion pauses while it runs. ADMIN.',
+      'Ingestion pauses while it runs. Refused (CONFLICT USAGE_EVENTS_DROPPED) when the account has rollups of months whose raw events ' +
+      'retention dropped (EHUB_USAGE_RETENTION_MONTHS): those rollups cannot be rebuilt and are kept as they are. ADMIN.',
   })
   rebuildUsageRollups(
     @Arg('accountId', () => ID, { description: 'The account.' }) accountId: string,

@@ -15,6 +15,7 @@ export enum UsageRejectionCode {
   UNKNOWN_METER = 'UNKNOWN_METER',
   INVALID_QUANTITY = 'INVALID_QUANTITY',
   FUTURE_TIMESTAMP = 'FUTURE_TIMESTAMP',
+  BEYOND_RETENTION = 'BEYOND_RETENTION',
   PROPERTIES_TOO_LARGE = 'PROPERTIES_TOO_LARGE',
   CONFLICT = 'CONFLICT',
 }
@@ -60,6 +61,15 @@ export interface ParseLimits {
   now: number;
   maxSkewSeconds: number;
   maxPropertiesBytes: number;
+  /** EHUB_USAGE_RETENTION_MONTHS: events before the first of the month this many months back are refused (0 or absent: any age). */
+  retentionMonths?: number;
+}
+
+/** The oldest instant whose events are kept with EHUB_USAGE_RETENTION_MONTHS = `months` (UTC month start), or null when all are kept. */
+export function retentionCutoff(months: number | undefined, now: number): Date | null {
+  if (!months) return null;
+  const d = new Date(now);
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - months, 1));
 }
 
 const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,4}))?$/;
@@ -193,6 +203,13 @@ export function parseUsageEvent(raw: unknown, index: number, limits: ParseLimits
   if (at === null) return bad(`occurredAt: "${raw.occurredAt.slice(0, 64)}" is not an ISO 8601 instant with a time and an offset, e.g. 2027-03-01T12:00:00Z`);
   if (at > limits.now + limits.maxSkewSeconds * 1000) {
     return bad(`occurredAt: ${raw.occurredAt} is more than ${limits.maxSkewSeconds} s in the future (check the clock of the sender)`, UsageRejectionCode.FUTURE_TIMESTAMP);
+  }
+  const cutoff = retentionCutoff(limits.retentionMonths, limits.now);
+  if (cutoff && at < cutoff.getTime()) {
+    return bad(
+      `occurredAt: ${raw.occurredAt} is before ${cutoff.toISOString()}, the oldest month whose events are kept (EHUB_USAGE_RETENTION_MONTHS=${limits.retentionMonths})`,
+      UsageRejectionCode.BEYOND_RETENTION,
+    );
   }
   const occurredAt = isCanonicalInstant(raw.occurredAt) ? raw.occurredAt : new Date(at).toISOString();
 

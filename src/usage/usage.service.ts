@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { Config } from '../config';
 import type { RequestContext } from '../common/context';
-import { badInput, notFound } from '../common/errors';
+import { badInput, conflict, notFound } from '../common/errors';
 import type { Db } from '../db/db';
 import { isUuid } from '../common/ids';
 import { assertAccountVisible } from '../auth/scope';
@@ -79,7 +79,12 @@ export class UsageService {
 
   /** The checks an event can pass without the database, with the configured limits. */
   parseLimits(now = Date.now()): ParseLimits {
-    return { now, maxSkewSeconds: this.config.EHUB_USAGE_MAX_SKEW_SECONDS, maxPropertiesBytes: this.config.EHUB_USAGE_MAX_PROPERTIES_BYTES };
+    return {
+      now,
+      maxSkewSeconds: this.config.EHUB_USAGE_MAX_SKEW_SECONDS,
+      maxPropertiesBytes: this.config.EHUB_USAGE_MAX_PROPERTIES_BYTES,
+      retentionMonths: this.config.EHUB_USAGE_RETENTION_MONTHS,
+    };
   }
 
   /** recordUsage: GraphQL inputs through the same checks as NDJSON lines. */
@@ -288,6 +293,15 @@ export class UsageService {
   async recomputeRollups(manager: EntityManager, accountIds?: string[] | null): Promise<{ rollupRows: number; uniqueValues: number }> {
     const ids = accountIds ?? null;
     await manager.query(RECOMPUTE_SQL.lock);
+    // Months whose raw events retention dropped cannot be rebuilt: refuse rather than erase their rollups.
+    const [dropped] = (await manager.query(RECOMPUTE_SQL.droppedRollups, [ids])) as { kept_from: Date; bucket: Date | null }[];
+    if (dropped?.bucket) {
+      throw conflict(
+        'USAGE_EVENTS_DROPPED',
+        `Usage rollups before ${dropped.kept_from.toISOString()} cannot be rebuilt: their raw events were dropped by retention (EHUB_USAGE_RETENTION_MONTHS); the rollups are the record of those months`,
+        { keptFrom: dropped.kept_from.toISOString() },
+      );
+    }
     await manager.query(RECOMPUTE_SQL.deleteRollups, [ids]);
     await manager.query(RECOMPUTE_SQL.deleteUnique, [ids]);
     const [rollups] = (await manager.query(RECOMPUTE_SQL.insertRollups, [ids])) as { n: number }[];

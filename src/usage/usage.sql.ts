@@ -154,6 +154,10 @@ SELECT pg_advisory_xact_lock_shared(${ROLLUP_LOCK_CLASS}, 0)::text AS locked,
 /** Rebuild: drop the rollups of the accounts ($1 uuid[], null = all) and recompute them from usage_event. */
 export const RECOMPUTE_SQL = {
   lock: `SELECT pg_advisory_xact_lock(${ROLLUP_LOCK_CLASS}, 0)`,
+  /** The oldest rollup of the accounts from before the events retention kept (none: bucket null). */
+  droppedRollups: `SELECT r.kept_from, (SELECT min(u.bucket) FROM usage_rollup u
+                     WHERE u.bucket < r.kept_from AND ($1::uuid[] IS NULL OR u.account_id = ANY($1::uuid[]))) AS bucket
+                     FROM usage_retention r WHERE r.kept_from IS NOT NULL`,
   deleteRollups: `DELETE FROM usage_rollup WHERE $1::uuid[] IS NULL OR account_id = ANY($1::uuid[])`,
   deleteUnique: `DELETE FROM usage_unique WHERE $1::uuid[] IS NULL OR account_id = ANY($1::uuid[])`,
   insertRollups: `WITH w AS (INSERT INTO usage_rollup (${KEY}, sum, count, max, latest_value, latest_at)

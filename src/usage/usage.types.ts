@@ -14,6 +14,9 @@ registerEnumType(UsageRejectionCode, {
       description: 'The quantity (or the value property of the meter) is not a finite number, or is negative for a meter that is not SUM.',
     },
     FUTURE_TIMESTAMP: { description: 'occurredAt is further in the future than the allowed clock skew (EHUB_USAGE_MAX_SKEW_SECONDS).' },
+    BEYOND_RETENTION: {
+      description: 'occurredAt is before the oldest month whose raw events are kept (EHUB_USAGE_RETENTION_MONTHS): that month may already be dropped.',
+    },
     PROPERTIES_TOO_LARGE: { description: 'properties exceed EHUB_USAGE_MAX_PROPERTIES_BYTES as JSON.' },
     CONFLICT: { description: 'The id was already used (same account and source) by an event with different content: not counted.' },
   },
@@ -55,7 +58,7 @@ export class UsageEventInput {
   @Field(() => Float, { description: 'How much was used. Negative only for SUM meters (a correction).' })
   quantity: number;
 
-  @Field({ description: 'When it happened (at most EHUB_USAGE_MAX_SKEW_SECONDS in the future; late events of any age are accepted). Kept to the millisecond.' })
+  @Field({ description: 'When it happened (at most EHUB_USAGE_MAX_SKEW_SECONDS in the future; late events of any age are accepted unless EHUB_USAGE_RETENTION_MONTHS is set: then events before the first day of the month that many months back are refused as BEYOND_RETENTION). Kept to the millisecond.' })
   occurredAt: Date;
 
   @Field(() => Deployment, { description: 'Where the usage happened.' })

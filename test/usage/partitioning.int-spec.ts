@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import { startTestHub, type TestHub } from '../support/test-hub';
 import { createAccount, day, grant } from '../licensing/licensing-support';
 import { UsagePartitions1764304000000 } from '../../migrations/1764304000000-UsagePartitions';
+import { RECOMPUTE_SQL } from '../../src/usage/usage.sql';
 import { meterIds, recomputedRollups, recordUsage, seedUsageCatalog, storedRollups } from './usage-support';
 
 /**
@@ -86,7 +87,12 @@ describe('the migration converts a populated usage_event', () => {
          FROM generate_series(1, 3000) g`,
       [account, meters['u.calls'], meters['u.misc']],
     );
-    await hub.ds.transaction((m) => hub.services.usage.recomputeRollups(m));
+    // The rebuild as it was at that migration (the service's now also reads usage_retention, which the older schema lacks).
+    await hub.ds.transaction(async (m) => {
+      for (const sql of [RECOMPUTE_SQL.lock, RECOMPUTE_SQL.deleteRollups, RECOMPUTE_SQL.deleteUnique, RECOMPUTE_SQL.insertRollups, RECOMPUTE_SQL.insertUnique]) {
+        await m.query(sql, sql === RECOMPUTE_SQL.lock ? [] : [null]);
+      }
+    });
     before = { events: await allEvents(hub.ds), keys: [], rollups: await storedRollups(hub.ds) };
     before.keys = await hub.ds.query(`SELECT account_id::text, source, event_id, occurred_at, content_hash FROM usage_event ORDER BY account_id, source, event_id`);
     expect(before.events).toHaveLength(3005);
