@@ -18,6 +18,7 @@ import { delivery } from './delivery.scenario';
 import { otel } from './otel.scenario';
 import { deviceUpdate } from './device-update.scenario';
 import { usageStream } from './usage-stream.scenario';
+import { usageScale } from './usage-scale.scenario';
 
 /** The scenario every run measures first; ratios are against it. */
 export const BASELINE = bare;
@@ -27,4 +28,4 @@ export const BASELINE = bare;
  * (verify one response first, then `ctx.load(...)` with `expectBody` when the answer is fixed)
  * and list it here. `npm run bench -- --only <name>` runs it alone (with the baseline).
  */
-export const scenarios: Scenario[] = [bare, trivial, check, checkRest, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, netsuitePull, csvImport, customer360, portfolioOverview, netsuiteReceivablesPull, delivery, otel, deviceUpdate, usageStream];
+export const scenarios: Scenario[] = [bare, trivial, check, checkRest, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, netsuitePull, csvImport, customer360, portfolioOverview, netsuiteReceivablesPull, delivery, otel, deviceUpdate, usageStream, usageScale];

@@ -92,7 +92,7 @@ export const ingest: Scenario = {
     );
     const ceilingSeconds = (performance.now() - started) / 1000;
     const ceiling = Math.round(EVENTS / ceilingSeconds);
-    await ds.query('TRUNCATE usage_event, usage_rollup, usage_unique');
+    await ds.query('TRUNCATE usage_event, usage_event_key, usage_rollup, usage_unique');
     await ds.query('VACUUM ANALYZE usage_event');
     console.error(`  ceiling: INSERT…SELECT generate_series of ${fmt(EVENTS)} rows in ${ceilingSeconds.toFixed(1)} s = ${fmt(ceiling)} rows/s`);
 
