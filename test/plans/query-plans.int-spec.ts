@@ -2,6 +2,7 @@ import { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner
 import { Db } from '../../src/db/db';
 import { startTestHub, type TestHub } from '../support/test-hub';
 import { createAccount, day, grant, seedLicensingCatalog } from '../licensing/licensing-support';
+import { seedUsageCatalog } from '../usage/usage-support';
 
 /**
  * Query plans of the hot paths (issue 15): every statement a hot operation really sends is
@@ -56,7 +57,8 @@ interface PlanNode {
 
 /** Whole-table reads of growing tables: sequential scans, and index scans with no index condition (the whole index in order). */
 function seqScans(node: PlanNode, out: string[] = []): string[] {
-  const rel = node['Relation Name'];
+  // A partition of usage_event (ADR 0053) counts as the growing table it is part of.
+  const rel = node['Relation Name']?.replace(/^usage_event_(p\d{6}|default)$/, 'usage_event');
   if (rel && GROWING.has(rel)) {
     if (node['Node Type'] === 'Seq Scan') out.push(`Seq Scan on ${rel}`);
     if ((node['Node Type'] === 'Index Scan' || node['Node Type'] === 'Index Only Scan') && !node['Index Cond']) out.push(`full ${node['Index Name']} on ${rel}`);
@@ -67,11 +69,11 @@ function seqScans(node: PlanNode, out: string[] = []): string[] {
 
 const PLANNABLE = /^\s*(WITH|SELECT|INSERT|UPDATE|DELETE)\b/i;
 
-/** Every growing table a statement of `fn` would read whole. */
-async function fullScans(fn: () => Promise<unknown>): Promise<{ scans: string[]; statement: string }[]> {
+/** The plan of every statement of `fn` (EXPLAINed with sequential scans disabled). */
+async function plansOf(fn: () => Promise<unknown>): Promise<{ plan: PlanNode; statement: string }[]> {
   const stmts = (await statementsOf(fn)).filter((s) => PLANNABLE.test(s.sql));
   expect(stmts.length).toBeGreaterThan(0);
-  const found: { scans: string[]; statement: string }[] = [];
+  const found: { plan: PlanNode; statement: string }[] = [];
   const runner = hub.ds.createQueryRunner();
   try {
     await runner.connect();
@@ -81,8 +83,7 @@ async function fullScans(fn: () => Promise<unknown>): Promise<{ scans: string[];
         await runner.query('SET LOCAL enable_seqscan = off');
         const [row] = await original.call(runner, `EXPLAIN (FORMAT JSON) ${s.sql}`, s.params);
         const plan = (row as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0]!.Plan;
-        const scans = seqScans(plan);
-        if (scans.length) found.push({ scans, statement: s.sql.replace(/\s+/g, ' ').slice(0, 300) });
+        found.push({ plan, statement: s.sql.replace(/\s+/g, ' ').slice(0, 300) });
       } finally {
         await runner.query('ROLLBACK');
       }
@@ -91,6 +92,19 @@ async function fullScans(fn: () => Promise<unknown>): Promise<{ scans: string[];
     await runner.release();
   }
   return found;
+}
+
+/** Every growing table a statement of `fn` would read whole. */
+async function fullScans(fn: () => Promise<unknown>): Promise<{ scans: string[]; statement: string }[]> {
+  return (await plansOf(fn)).map(({ plan, statement }) => ({ scans: seqScans(plan), statement })).filter((f) => f.scans.length > 0);
+}
+
+/** The partitions of usage_event a plan reads. */
+function partitionsIn(node: PlanNode, out = new Set<string>()): Set<string> {
+  const rel = node['Relation Name'];
+  if (rel && /^usage_event_(p\d{6}|default)$/.test(rel)) out.add(rel);
+  for (const p of node.Plans ?? []) partitionsIn(p, out);
+  return out;
 }
 
 describe('hot statements use an index on every growing table', () => {
@@ -136,5 +150,54 @@ describe('indexes', () => {
        HAVING count(*) > 1`,
     );
     expect(dup).toEqual([]);
+  });
+});
+
+describe('usage_event partitions (ADR 0053): hot usage statements read only their window', () => {
+  let account: string;
+  const monthStart = (back: number) => {
+    const d = new Date();
+    return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - back, 1));
+  };
+  const part = (d: Date) => `usage_event_p${d.toISOString().slice(0, 4)}${d.toISOString().slice(5, 7)}`;
+  beforeAll(async () => {
+    await seedUsageCatalog(hub);
+    account = await createAccount(hub, 'Partition plans');
+    // A year of monthly partitions, each holding events.
+    const events = [];
+    for (let m = 0; m < 12; m++) {
+      await hub.ds.query(`SELECT usage_event_ensure_partition($1::date)`, [monthStart(m).toISOString().slice(0, 10)]);
+      const at = m === 0 ? new Date(Date.now() - 60_000) : new Date(monthStart(m).getTime() + 5 * 86_400_000);
+      events.push({ id: `plan-${m}`, accountId: account, meter: 'u.calls', quantity: 1, occurredAt: at.toISOString(), deployment: 'CLOUD', user: `u${m}` });
+    }
+    await hub.ok('mutation($e: [UsageEventInput!]!) { recordUsage(events: $e) { accepted } }', { e: events });
+    await hub.ds.query('ANALYZE usage_event');
+  });
+
+  it('ingest reads no partition (exactly-once answers come from usage_event_key) and scans nothing whole', async () => {
+    const ingest = () =>
+      hub.ok('mutation($e: [UsageEventInput!]!) { recordUsage(events: $e) { accepted } }', {
+        e: [{ id: `plan-new-${Date.now()}`, accountId: account, meter: 'u.calls', quantity: 1, occurredAt: new Date(Date.now() - 30_000).toISOString(), deployment: 'CLOUD' }],
+      });
+    const plans = await plansOf(ingest);
+    const read = new Set(plans.flatMap(({ plan }) => [...partitionsIn(plan)]));
+    expect([...read]).toEqual([]);
+    expect(plans.flatMap(({ plan }) => seqScans(plan))).toEqual([]);
+  });
+
+  it('usageSeries from events (by user, last 30 days) reads only the partitions of those days, through an index', async () => {
+    const from = new Date(Date.now() - 30 * 86_400_000);
+    const series = () =>
+      hub.ok(
+        'query($f: UsageSeriesFilter, $from: DateTimeISO!, $to: DateTimeISO!) { usageSeries(filter: $f, from: $from, to: $to, granularity: DAY, groupBy: [USER]) { aggregation } }',
+        { f: { accountId: account, meter: 'u.calls' }, from: from.toISOString(), to: new Date(Date.now() + 3_600_000).toISOString() },
+      );
+    const plans = await plansOf(series);
+    const read = new Set(plans.flatMap(({ plan }) => [...partitionsIn(plan)]));
+    const window = new Set([part(monthStart(0)), part(monthStart(1)), part(from)]);
+    expect(read.size).toBeGreaterThan(0);
+    for (const p of read) expect(window).toContain(p);
+    expect(read).not.toContain('usage_event_default');
+    expect(plans.flatMap(({ plan }) => seqScans(plan))).toEqual([]);
   });
 });
