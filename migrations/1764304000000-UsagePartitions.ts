@@ -65,9 +65,9 @@ export class UsagePartitions1764304000000 implements MigrationInterface {
       )`);
 
     // Retention (EHUB_USAGE_RETENTION_MONTHS): raw events before kept_from were dropped
-    // (their rollups stay and can no longer be rebuilt). One row; null: nothing dropped.
-    await q.query(`CREATE TABLE usage_retention (one boolean PRIMARY KEY DEFAULT true CHECK (one), kept_from timestamptz)`);
-    await q.query(`INSERT INTO usage_retention (one, kept_from) VALUES (true, NULL)`);
+    // (their rollups stay and can no longer be rebuilt). At most one row, written by the first
+    // drop; no row: nothing dropped (left empty here: a restore expects a migrated database empty).
+    await q.query(`CREATE TABLE usage_retention (one boolean PRIMARY KEY DEFAULT true CHECK (one), kept_from timestamptz NOT NULL)`);
 
     await q.query(ENSURE_PARTITION_FUNCTION);
     // Partitions for every month holding events, and this month and the next three.

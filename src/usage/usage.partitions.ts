@@ -81,7 +81,11 @@ export class UsagePartitionService {
       await m.query(`DELETE FROM usage_event_key k USING ${name} e WHERE k.account_id = e.account_id AND k.source = e.source AND k.event_id = e.event_id`);
       await this.db.manager.transaction(async (tx) => {
         await tx.query(`SELECT pg_advisory_xact_lock(${ROLLUP_LOCK_CLASS}, 0)`);
-        await tx.query(`UPDATE usage_retention SET kept_from = greatest(coalesce(kept_from, $1), $1)`, [hi]);
+        await tx.query(
+          `INSERT INTO usage_retention (one, kept_from) VALUES (true, $1)
+           ON CONFLICT (one) DO UPDATE SET kept_from = greatest(usage_retention.kept_from, excluded.kept_from)`,
+          [hi],
+        );
         await tx.query(`DROP TABLE ${name}`);
       });
       result.dropped.push(name);

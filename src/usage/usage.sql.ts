@@ -157,7 +157,7 @@ export const RECOMPUTE_SQL = {
   /** The oldest rollup of the accounts from before the events retention kept (none: bucket null). */
   droppedRollups: `SELECT r.kept_from, (SELECT min(u.bucket) FROM usage_rollup u
                      WHERE u.bucket < r.kept_from AND ($1::uuid[] IS NULL OR u.account_id = ANY($1::uuid[]))) AS bucket
-                     FROM usage_retention r WHERE r.kept_from IS NOT NULL`,
+                     FROM usage_retention r`,
   deleteRollups: `DELETE FROM usage_rollup WHERE $1::uuid[] IS NULL OR account_id = ANY($1::uuid[])`,
   deleteUnique: `DELETE FROM usage_unique WHERE $1::uuid[] IS NULL OR account_id = ANY($1::uuid[])`,
   insertRollups: `WITH w AS (INSERT INTO usage_rollup (${KEY}, sum, count, max, latest_value, latest_at)
