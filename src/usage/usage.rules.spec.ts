@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { readUsageNdjson } from './usage.ndjson';
-import { canonicalJson, isRejection, meterFigures, normalizeDecimal, parseInstant, parseUsageEvent, type UsageEventDraft } from './usage.rules';
+import { canonicalJson, isRejection, meterFigures, normalizeDecimal, parseInstant, parseUsageEvent, retentionCutoff, type UsageEventDraft } from './usage.rules';
 
 const limits = { now: Date.parse('2027-03-01T12:00:00Z'), maxSkewSeconds: 300, maxPropertiesBytes: 100 };
 const base = { id: 'e1', accountId: '6f1c3d52-8a3b-4e55-9d0e-0d7b2a1c9f00', meter: 'api.calls', quantity: 1, occurredAt: '2027-03-01T11:00:00Z', deployment: 'CLOUD' };
@@ -137,5 +137,23 @@ describe('readUsageNdjson', () => {
     expect(out.kind === 'ok' && out.events.map((e) => ('code' in e ? e.message : e.id))).toEqual(['the line is longer than 300 bytes', 'a']);
     expect((await readUsageNdjson(chunks([1, 2, 3, 4].map((i) => line(`e${i}`)).join('\n')), opts)).kind).toBe('too-many-events');
     expect((await readUsageNdjson(chunks('x'.repeat(6000), 'y'.repeat(6000)), opts)).kind).toBe('too-large');
+  });
+});
+
+describe('EHUB_USAGE_RETENTION_MONTHS', () => {
+  it('cuts off at the first day (UTC) of the month that many months back', () => {
+    expect(retentionCutoff(0, limits.now)).toBeNull();
+    expect(retentionCutoff(undefined, limits.now)).toBeNull();
+    expect(retentionCutoff(3, limits.now)!.toISOString()).toBe('2026-12-01T00:00:00.000Z');
+    expect(retentionCutoff(12, Date.parse('2027-01-31T23:59:59Z'))!.toISOString()).toBe('2026-01-01T00:00:00.000Z');
+  });
+
+  it('refuses events before the cutoff as BEYOND_RETENTION, takes the first instant of the window', () => {
+    const kept = { ...limits, retentionMonths: 3 };
+    const old = parseUsageEvent({ ...base, occurredAt: '2026-11-30T23:59:59.999Z' }, 0, kept);
+    expect(isRejection(old) && old.code).toBe('BEYOND_RETENTION');
+    expect(isRejection(parseUsageEvent({ ...base, occurredAt: '2026-12-01T00:00:00Z' }, 0, kept))).toBe(false);
+    // Off (0): any age.
+    expect(isRejection(parseUsageEvent({ ...base, occurredAt: '2001-01-01T00:00:00Z' }, 0, { ...limits, retentionMonths: 0 }))).toBe(false);
   });
 });
