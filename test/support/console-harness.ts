@@ -40,18 +40,53 @@ export interface ConsoleHarness {
   close(): Promise<void>;
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `vite build` of the console into `outDir`. Vite refuses a second build of the same project
+ * while one runs ("Found another Vite build process"), and jest runs the console test files in
+ * parallel (and other tests run `npm run build`): builds from these tests take turns through a
+ * lock directory, and a build refused for another one running is tried again.
+ */
+async function buildConsole(outDir: string): Promise<void> {
+  const lock = path.join(os.tmpdir(), `ehub-console-build-${Buffer.from(ROOT).toString('hex').slice(-32)}.lock`);
+  for (const end = Date.now() + 180_000; ; await sleep(200)) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      // A lock left by a killed run is stale after 3 minutes (a build takes seconds).
+      if (Date.now() - fs.statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 180_000) fs.rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > end) throw new Error(`waited 3 minutes for another console build (lock ${lock})`);
+    }
+  }
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const built = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'vite'), ['build', '--config', 'console/vite.config.mts', '--logLevel', 'warn'], {
+        cwd: ROOT,
+        env: { ...process.env, EHUB_CONSOLE_OUT_DIR: outDir, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
+        encoding: 'utf8',
+      });
+      if (built.status === 0) return;
+      if (attempt < 60 && /Found another Vite build process/.test(`${built.stdout}${built.stderr}`)) {
+        await sleep(2_000);
+        continue;
+      }
+      throw new Error(`vite build failed:\n${built.stdout}\n${built.stderr}`);
+    }
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 export async function startConsoleHarness(env: Record<string, string> = {}): Promise<ConsoleHarness> {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(`Chromium is not installed at ${CHROMIUM}: the console's browser test needs it. Install it with \`apt-get install -y chromium\` (.ci/run does so when missing), or set EHUB_CHROMIUM.`);
   }
   const consoleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-console-'));
   const started = Date.now();
-  const built = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'vite'), ['build', '--config', 'console/vite.config.mts', '--logLevel', 'warn'], {
-    cwd: ROOT,
-    env: { ...process.env, EHUB_CONSOLE_OUT_DIR: consoleDir, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
-    encoding: 'utf8',
-  });
-  if (built.status !== 0) throw new Error(`vite build failed:\n${built.stdout}\n${built.stderr}`);
+  await buildConsole(consoleDir);
   console.log(`console built in ${Date.now() - started} ms into ${consoleDir}`);
 
   const hub = await startTestHub({ EHUB_CONSOLE_DIR: consoleDir, ...env });
