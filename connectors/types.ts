@@ -156,6 +156,10 @@ export interface ExternalContact {
   accountExternalId: string | null;
   email: string | null;
   name: string;
+  /** Job title (Salesforce Contact.Title); left out by a source that has none. */
+  title?: string | null;
+  /** Department (Salesforce Contact.Department); left out by a source that has none. */
+  department?: string | null;
   modifiedAt: string;
   deleted: boolean;
 }

@@ -30,6 +30,7 @@ import { DeviceUpdates1764303600000 } from './1764303600000-DeviceUpdates';
 import { Rollouts1764303650000 } from './1764303650000-Rollouts';
 import { HotPathIndexes1764303800000 } from './1764303800000-HotPathIndexes';
 import { UsagePartitions1764304000000 } from './1764304000000-UsagePartitions';
+import { ContactAttributes1764304100000 } from './1764304100000-ContactAttributes';
 import { DeviceGroupsAndDeliveryRenewals1764303900000 } from './1764303900000-DeviceGroupsAndDeliveryRenewals';
 
 /**
@@ -70,4 +71,5 @@ export const migrations = [
   HotPathIndexes1764303800000,
   DeviceGroupsAndDeliveryRenewals1764303900000,
   UsagePartitions1764304000000,
+  ContactAttributes1764304100000,
 ];

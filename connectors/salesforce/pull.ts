@@ -72,6 +72,8 @@ function toContact(r: SfRow): ExternalContact {
     accountExternalId: str(r.AccountId),
     email: str(r.Email),
     name,
+    title: str(r.Title),
+    department: str(r.Department),
     modifiedAt: toIsoInstant(String(r.SystemModstamp)),
     deleted: r.IsDeleted === true,
   };
@@ -162,7 +164,7 @@ export async function* pullPages<O extends PullObject>(
       soql = incrementalSoql(['Id', 'Name', 'Website', ...currency, 'IsDeleted', 'SystemModstamp'], 'Account', decodeCursor(cursor));
       break;
     case 'contacts':
-      soql = incrementalSoql(['Id', 'AccountId', 'Email', 'Name', 'FirstName', 'LastName', 'IsDeleted', 'SystemModstamp'], 'Contact', decodeCursor(cursor));
+      soql = incrementalSoql(['Id', 'AccountId', 'Email', 'Name', 'FirstName', 'LastName', 'Title', 'Department', 'IsDeleted', 'SystemModstamp'], 'Contact', decodeCursor(cursor));
       break;
     default:
       throw new ConnectorError('INVALID', 'UNKNOWN_OBJECT', `Salesforce cannot pull ${String(object)}`);

@@ -119,6 +119,16 @@ export class UpsertContactInput {
   @MaxLength(255)
   name?: string | null;
 
+  @Field(() => String, { nullable: true, description: 'Job title (up to 128 characters). Left out: kept; null or blank: cleared.' })
+  @IsOptional()
+  @MaxLength(128)
+  title?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Department (up to 80 characters). Left out: kept; null or blank: cleared.' })
+  @IsOptional()
+  @MaxLength(80)
+  department?: string | null;
+
   @Field(() => [ExternalRefInput], {
     nullable: true,
     description: 'References to link (added; existing links are kept). A reference linked to another record is a CONFLICT.',

@@ -21,6 +21,14 @@ export class Contact {
   @Column('text', { nullable: true })
   name: string | null;
 
+  @Field(() => String, { nullable: true, description: 'Job title, e.g. "Head of Engineering" (Salesforce Contact.Title); usagePersonas can group usage by it.' })
+  @Column('text', { nullable: true })
+  title: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Department, e.g. "Engineering" (Salesforce Contact.Department); usagePersonas can group usage by it.' })
+  @Column('text', { nullable: true })
+  department: string | null;
+
   @Field({ description: 'When the contact was created in the hub.' })
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
   createdAt: Date;

@@ -123,6 +123,8 @@ export class ContactService {
   async upsert(ctx: RequestContext, input: UpsertContactInput): Promise<Contact> {
     const email = input.email.trim().toLowerCase();
     const name = input.name === undefined ? undefined : input.name?.trim() || null;
+    const title = input.title === undefined ? undefined : input.title?.trim() || null;
+    const department = input.department === undefined ? undefined : input.department?.trim() || null;
     const refs = normalizeExternalRefs(input.externalRefs);
     return this.db.tx(ctx, async (tx) => {
       const m = tx.manager;
@@ -149,12 +151,19 @@ export class ContactService {
       assertRefsFreeFor(ctx, 'CONTACT', contact?.id ?? null, refs, linked);
 
       if (!contact) {
-        contact = await m.save(m.create(Contact, { accountId: input.accountId, email, name: name ?? null }));
+        contact = await m.save(m.create(Contact, { accountId: input.accountId, email, name: name ?? null, title: title ?? null, department: department ?? null }));
         tx.audit({ entity: 'Contact', entityId: contact.id, action: 'CREATE', after: contact });
-      } else if (contact.email !== email || (name !== undefined && contact.name !== name)) {
+      } else if (
+        contact.email !== email ||
+        (name !== undefined && contact.name !== name) ||
+        (title !== undefined && contact.title !== title) ||
+        (department !== undefined && contact.department !== department)
+      ) {
         const before = { ...contact };
         contact.email = email;
         if (name !== undefined) contact.name = name;
+        if (title !== undefined) contact.title = title;
+        if (department !== undefined) contact.department = department;
         contact = await m.save(contact);
         tx.audit({ entity: 'Contact', entityId: contact.id, action: 'UPDATE', before, after: contact });
       }

@@ -71,7 +71,7 @@ export function fieldDuplicationRule(max: number): ValidationRule {
 }
 
 /** Root queries that aggregate over many rows (analytics), priced like a count. */
-const AGGREGATE_FIELDS = new Set(['Query.adoption', 'Query.usageSeries', 'Query.utilization', 'Query.unusedEntitlements']);
+const AGGREGATE_FIELDS = new Set(['Query.adoption', 'Query.usageSeries', 'Query.utilization', 'Query.unusedEntitlements', 'Query.packagingInsight', 'Query.usagePersonas']);
 
 const isAggregate = (typeName: string, fieldName: string) =>
   AGGREGATE_FIELDS.has(`${typeName}.${fieldName}`) || (fieldName === 'totalCount' && typeName.endsWith('Connection'));

@@ -13,6 +13,7 @@ import { EntitlementResolver } from '../entitlements/entitlement.resolver';
 import { LicensingResolvers } from '../licensing/licensing.resolvers';
 import { UsageResolvers } from '../usage/usage.resolvers';
 import { AnalyticsResolvers } from '../analytics/analytics.resolvers';
+import { InsightsResolvers } from '../analytics/insights.resolvers';
 import { ComplianceResolvers } from '../compliance/compliance.resolvers';
 import { WebhookResolvers } from '../webhooks/webhook.resolvers';
 import { RevenueResolvers } from '../revenue/revenue.resolvers';
@@ -39,6 +40,7 @@ export const resolvers: NonEmptyArray<Function> = [
   ...LicensingResolvers,
   ...UsageResolvers,
   ...AnalyticsResolvers,
+  ...InsightsResolvers,
   ...ComplianceResolvers,
   ...WebhookResolvers,
   ...RevenueResolvers,

@@ -8,6 +8,7 @@ import { LicensingService } from '../licensing/licensing.service';
 import { CertificateService } from '../certificates/certificate.service';
 import { UsageService } from '../usage/usage.service';
 import { AnalyticsService } from '../analytics/analytics.service';
+import { InsightsService } from '../analytics/insights.service';
 import { ComplianceService } from '../compliance/compliance.service';
 import { WebhookService } from '../webhooks/webhook.service';
 import { syncOutboxSubscriber } from '../sync/sync-outbox';
@@ -47,6 +48,7 @@ export interface Services {
   certificates: CertificateService;
   usage: UsageService;
   analytics: AnalyticsService;
+  insights: InsightsService;
   compliance: ComplianceService;
   webhooks: WebhookService;
   revenue: RevenueService;
@@ -88,6 +90,7 @@ export function createServices(db: Db, config: Config): Services {
   // The health score's overdue-receivables measure reads the ERP receivables (docs/health.md).
   health.useOverdueReader((_m, ids, at) => receivables.overdueForHealth(ids, at.toISOString().slice(0, 10)));
   const compliance = new ComplianceService(db, config);
+  const analytics = new AnalyticsService(db, config);
   // Domains publish facts on their transactions; these act on them before the commit.
   db.events.subscribe('sync-outbox', syncOutboxSubscriber(config.EHUB_SYNC_USAGE_PUSH_INTERVAL_MS));
   db.events.subscribe('webhooks', webhooks.onEvents);
@@ -119,7 +122,8 @@ export function createServices(db: Db, config: Config): Services {
     licensing: new LicensingService(db, config.EHUB_TIME_ZONE),
     certificates,
     usage,
-    analytics: new AnalyticsService(db, config),
+    analytics,
+    insights: new InsightsService(db, analytics),
     compliance,
     webhooks,
     revenue,

@@ -237,7 +237,7 @@ export class SyncPuller {
   private async applyContact(ctx: RequestContext, conn: SyncConnection, c: ExternalContact): Promise<Outcome> {
     const ref = { system: conn.refSystem, object: 'Contact', externalId: c.externalId };
     const [linked] = await this.db.manager.query(
-      `SELECT ct.id, ct.account_id, ct.email, ct.name FROM external_ref r JOIN contact ct ON ct.id = r.entity_id
+      `SELECT ct.id, ct.account_id, ct.email, ct.name, ct.title, ct.department FROM external_ref r JOIN contact ct ON ct.id = r.entity_id
         WHERE r.system = $1 AND r.object = $2 AND r.external_id = $3 AND r.entity_type = 'CONTACT'`,
       [ref.system, ref.object, ref.externalId],
     );
@@ -252,8 +252,20 @@ export class SyncPuller {
     const accountId = await this.accountIdOf(conn, c.accountExternalId);
     if (!accountId) throw new AppError('NOT_FOUND', 'NO_ACCOUNT_LINK', `Contact ${c.externalId}: account ${c.accountExternalId} is not linked to a hub account (pull accounts first)`);
     const name = c.name.trim() || null;
-    if (linked && linked.account_id === accountId && linked.email === email && linked.name === name) return 'unchanged';
-    await this.accounts.contacts.upsert(ctx, { accountId, email, name, externalRefs: [ref] });
+    // A source without titles or departments (undefined) leaves the hub's as they are.
+    const title = c.title === undefined ? undefined : c.title?.trim() || null;
+    const department = c.department === undefined ? undefined : c.department?.trim() || null;
+    if (
+      linked &&
+      linked.account_id === accountId &&
+      linked.email === email &&
+      linked.name === name &&
+      (title === undefined || linked.title === title) &&
+      (department === undefined || linked.department === department)
+    ) {
+      return 'unchanged';
+    }
+    await this.accounts.contacts.upsert(ctx, { accountId, email, name, title, department, externalRefs: [ref] });
     return linked ? 'updated' : 'created';
   }
 

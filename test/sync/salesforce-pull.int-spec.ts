@@ -62,7 +62,15 @@ describe('Salesforce pull: closed-won deals become entitlements (jsforce against
     }
     // Deals that are not won are not orders.
     for (let i = 0; i < 20; i++) emu.seedDeal({ accountId: accountIds[i]!, stageName: i % 2 ? 'Prospecting' : 'Closed Lost', lines: [{ productCode: 'CRM-A', quantity: 1, unitPrice: 10 }] });
-    for (let c = 0; c < 10; c++) emu.insert('Contact', { AccountId: accountIds[c]!, FirstName: 'Pat', LastName: `User${c}`, Email: `pat${c}@customer${c}.example.com` });
+    for (let c = 0; c < 10; c++) {
+      emu.insert('Contact', {
+        AccountId: accountIds[c]!,
+        FirstName: 'Pat',
+        LastName: `User${c}`,
+        Email: `pat${c}@customer${c}.example.com`,
+        ...(c < 5 ? { Title: c % 2 ? 'Engineer' : 'Buyer', Department: 'Operations' } : {}),
+      });
+    }
   }, 120_000);
 
   afterAll(async () => {
@@ -92,6 +100,12 @@ describe('Salesforce pull: closed-won deals become entitlements (jsforce against
     expect(acct.domain).toBe('customer3.example.com');
     const [contacts] = await hub.ds.query(`SELECT count(*)::int AS n FROM contact c JOIN external_ref r ON r.entity_id = c.id AND r.object = 'Contact'`);
     expect(contacts.n).toBe(10);
+    // Title and Department come along (usagePersonas groups usage by them); absent ones are null.
+    const attrs = await hub.ds.query(`SELECT email, title, department FROM contact WHERE email IN ('pat1@customer1.example.com', 'pat7@customer7.example.com') ORDER BY email`);
+    expect(attrs).toEqual([
+      { email: 'pat1@customer1.example.com', title: 'Engineer', department: 'Operations' },
+      { email: 'pat7@customer7.example.com', title: null, department: null },
+    ]);
   }, 180_000);
 
   it('running again, fully, or from an old cursor changes nothing', async () => {
@@ -170,6 +184,16 @@ describe('Salesforce pull: closed-won deals become entitlements (jsforce against
     expect(resumed).toMatchObject({ status: 'SUCCEEDED', read: 3, created: 3 });
     const [n] = await hub.ds.query(`SELECT count(*)::int AS n FROM sales_order WHERE external_id = ANY($1)`, [fresh]);
     expect(n.n).toBe(3);
+  }, 60_000);
+
+  it('a contact\'s title or department changed in Salesforce is changed in the hub on the next pull', async () => {
+    emu.clock.advance(60_000);
+    const pat2 = emu.records('Contact').find((c) => c.Email === 'pat2@customer2.example.com')!;
+    emu.update('Contact', pat2.Id as string, { Department: 'Research' });
+    const runs = await runSync(hub, connectionId, { objects: ['contacts'] });
+    expect(runOf(runs, 'contacts')).toMatchObject({ read: 1, updated: 1, failed: 0 });
+    const [c] = await hub.ds.query(`SELECT title, department FROM contact WHERE email = 'pat2@customer2.example.com'`);
+    expect(c).toEqual({ title: 'Buyer', department: 'Research' });
   }, 60_000);
 
   it('a line whose product code matches no sku is reported, and the deal is fulfilled once the catalog has it', async () => {

@@ -204,6 +204,7 @@ const CONTACT = sobject('Contact', '003', 'Contact', 'Contacts', [
   field({ name: 'Email', type: 'email', length: 80 }),
   field({ name: 'Phone', type: 'phone', length: 40 }),
   field({ name: 'Title', type: 'string', length: 128 }),
+  field({ name: 'Department', type: 'string', length: 80 }),
   ownerField(),
   currencyField(),
 ]);
