@@ -42,8 +42,29 @@ export interface ShelfwareRow {
   daysToRenewal: number | null;
 }
 
+export type FeatureUseVerdict = 'USED' | 'RARELY_USED' | 'UNUSED' | 'NOT_MEASURED';
+
+export interface PackagingData {
+  sku: string;
+  isBundle: boolean;
+  holders: number;
+  rarelyUsedBelowPercent: number;
+  features: { featureKey: string; entitledAccounts: number; usingAccounts: number; sharePercent: number | null; verdict: FeatureUseVerdict; overLimitAccounts: number }[];
+  addOnCandidates: {
+    featureKey: string;
+    reason: 'OVER_LIMIT' | 'NOT_INCLUDED';
+    accounts: number;
+    holdersPercent: number;
+    used: string;
+    over: string | null;
+    unit: string;
+    leakage: { amountMinor: string; currency: string }[];
+  }[];
+}
+
 export interface AdoptionData {
   adoption: { from: string; to: string; previousFrom: string; features: FeatureAdoptionRow[] };
+  packagingInsight: PackagingData;
   unusedEntitlements: { totalCount: number; edges: { node: ShelfwareRow }[] };
 }
 
@@ -58,9 +79,37 @@ export const ADOPTION = doc<AdoptionData, { productId: string; from: string; to:
       previous { entitledAccounts usingAccounts sharePercent }
     }
   }
+  packagingInsight(productId: $productId, from: $from, to: $to) {
+    sku isBundle holders rarelyUsedBelowPercent
+    features { featureKey entitledAccounts usingAccounts sharePercent verdict overLimitAccounts }
+    addOnCandidates { featureKey reason accounts holdersPercent used over unit leakage { amountMinor currency } }
+  }
   unusedEntitlements(days: $days, threshold: 0.1, first: 25) {
     totalCount
     edges { node { id account { id name } product { sku name } featureKey used entitled utilizationPercent lastUsedAt daysToRenewal } }
+  }
+}`,
+);
+
+export type PersonaAttribute = 'EVENT_PROPERTY' | 'CONTACT_TITLE' | 'CONTACT_DEPARTMENT';
+
+export interface PersonasData {
+  usagePersonas: {
+    from: string;
+    to: string;
+    totalUsers: number;
+    attributedUsers: number;
+    totalGroups: number;
+    groups: { value: string | null; users: number; usersPercent: number; accounts: number; events: number; quantity: string; topFeatures: string[] }[];
+  };
+}
+
+export const PERSONAS = doc<PersonasData, { groupBy: PersonaAttribute; property: string | null; productId: string; from: string; to: string }>(
+  'ConsolePersonas',
+  `query ConsolePersonas($groupBy: PersonaAttribute!, $property: String, $productId: ID!, $from: DateTimeISO!, $to: DateTimeISO!) {
+  usagePersonas(groupBy: $groupBy, property: $property, productId: $productId, from: $from, to: $to, first: 12) {
+    from to totalUsers attributedUsers totalGroups
+    groups { value users usersPercent accounts events quantity topFeatures }
   }
 }`,
 );

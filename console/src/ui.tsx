@@ -53,10 +53,10 @@ export function ErrorBox({ error, what }: { error: ApiError; what: string }) {
   );
 }
 
-export function GraphiQLLink<V>({ d, variables }: { d: TypedDocument<unknown, V>; variables: V }) {
+export function GraphiQLLink<V>({ d, variables, what = 'this query' }: { d: TypedDocument<unknown, V>; variables: V; what?: string }) {
   return (
-    <a class="graphiql" href={graphiqlHref(d, variables)} target="_blank" rel="noopener" data-graphiql>
-      Open this query in GraphiQL
+    <a class="graphiql" href={graphiqlHref(d, variables)} target="_blank" rel="noopener" data-graphiql={d.name}>
+      Open {what} in GraphiQL
     </a>
   );
 }

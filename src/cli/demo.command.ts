@@ -13,6 +13,7 @@ import { DEMO_ACCOUNTS, DEMO_FEATURES, DEMO_METERS, DEMO_PRODUCTS, DEMO_SALESFOR
 import { formatRuns } from './sync.command';
 import { trimDecimal } from '../common/decimal';
 import { generateBook } from '../churn/book-generator';
+import { seedAdoptionDemo } from './demo-adoption';
 import { seedDeliveryDemo } from './demo-delivery';
 import type { NetSuiteEmulator } from '../../connectors/netsuite/emulator';
 import {
@@ -159,6 +160,11 @@ async function runBookDemo(opts: DemoOptions): Promise<void> {
         `(${book.renewals} renewals); ${book.endedTerms} terms ended, ${book.notRenewed} not renewed; ${book.usageRollups} daily usage rollups, ` +
         `${book.seats} seat assignments, ${book.activations} device activations, ${book.leases} leases, ${book.findings} underuse findings.\n` +
         `Train the churn model on it: npm run ehub -- churn train   (or the trainChurnModel mutation)`,
+    );
+    const adoption = await seedAdoptionDemo(s, ctx, { seed });
+    console.log(
+      `Adoption: SUITE-ENT (a bundle) sold to ${adoption.holders} customers, ${adoption.events} usage events by ${adoption.users} named users with a role, ` +
+        `${adoption.contacts} contacts with a title and department, ${adoption.findings} findings (the console's Adoption page: packaging and personas).`,
     );
     const delivery = await seedDeliveryDemo(s, ctx);
     console.log(`Delivery: GW-100 releases 4.1.0 and 4.2.0, 4.2.0 in a staged rollout${delivery.rolloutStarted ? ' (started)' : ''} (the console's Delivery page).`);

@@ -4,6 +4,7 @@ import type { Page } from 'playwright-core';
 import { Role } from '../../src/auth/role';
 import { systemContext } from '../../src/common/context';
 import { generateBook } from '../../src/churn/book-generator';
+import { seedAdoptionDemo } from '../../src/cli/demo-adoption';
 import { SHOTS, startConsoleHarness, type ConsoleHarness } from '../support/console-harness';
 import type { TestHub } from '../support/test-hub';
 
@@ -57,7 +58,10 @@ describe('console: Adoption page (headless Chromium)', () => {
   beforeAll(async () => {
     h = await startConsoleHarness();
     hub = h.hub;
-    await generateBook(hub.services, systemContext(pino({ level: 'silent' }), 'test:console-adoption'), { accounts: 24, years: 2, seed: 16 });
+    const ctx = systemContext(pino({ level: 'silent' }), 'test:console-adoption');
+    await generateBook(hub.services, ctx, { accounts: 24, years: 2, seed: 16 });
+    // The bundle sold to a dozen of them, with named users and their roles (as `ehub demo --book` does).
+    await seedAdoptionDemo(hub.services, ctx);
     products = (await hub.ok<{ products: { edges: { node: { id: string; sku: string } }[] } }>('{ products(first: 200, status: ACTIVE) { edges { node { id sku } } } }')).products.edges.map((e) => e.node);
     let most = -1;
     for (const p of products) {
@@ -91,7 +95,8 @@ describe('console: Adoption page (headless Chromium)', () => {
     expect(await page.locator('[data-shelfware]').evaluateAll((r) => r.map((x) => x.getAttribute('data-shelfware')))).toEqual(a.unusedEntitlements.edges.map((e) => e.node.id));
     await expect(page.getByRole('status').first().textContent()).resolves.toMatch(new RegExp(`^${a.unusedEntitlements.totalCount} entitlements? over`));
     expect(await page.locator('[data-chart] canvas').count()).toBeGreaterThanOrEqual(1);
-    expect(await page.locator('a[data-graphiql]').getAttribute('href')).toMatch(/^\/graphql#query=query\+ConsoleAdoption/);
+    expect(await page.locator('a[data-graphiql="ConsoleAdoption"]').getAttribute('href')).toMatch(/^\/graphql#query=query\+ConsoleAdoption/);
+    expect(await page.locator('a[data-graphiql="ConsolePersonas"]').getAttribute('href')).toMatch(/^\/graphql#query=query\+ConsolePersonas/);
     await h.axe(page, 'adoption');
     await page.screenshot({ path: path.join(SHOTS, 'adoption.png'), fullPage: true });
 
@@ -103,6 +108,47 @@ describe('console: Adoption page (headless Chromium)', () => {
       return (await page.locator('[data-loaded="adoption"]').count()) === 1 && year.adoption.features.every((f) => r.find((x) => x.featureKey === f.featureKey)?.using === f.usingAccounts);
     }, 'the year\'s figures');
     await expect(page.getByRole('status').first().textContent()).resolves.toMatch(new RegExp(`^${year.unusedEntitlements.totalCount} entitlements? over the last 365 days`));
+    await page.close();
+  }, 120_000);
+
+  it('shows the bundle\'s packaging insight and its personas as the API answers them; another grouping asks again', async () => {
+    const suite = products.find((p) => p.sku === 'SUITE-ENT')!;
+    const win = windowOf(90);
+    const P = `query($p: ID!, $from: DateTimeISO!, $to: DateTimeISO!) { packagingInsight(productId: $p, from: $from, to: $to) {
+      holders features { featureKey verdict usingAccounts entitledAccounts } addOnCandidates { featureKey reason accounts } } }`;
+    const U = `query($g: PersonaAttribute!, $prop: String, $p: ID!, $from: DateTimeISO!, $to: DateTimeISO!) {
+      usagePersonas(groupBy: $g, property: $prop, productId: $p, from: $from, to: $to, first: 12) { totalUsers groups { value users } } }`;
+    interface Pk { packagingInsight: { holders: number; features: { featureKey: string; verdict: string }[]; addOnCandidates: { featureKey: string; reason: string; accounts: number }[] } }
+    interface Pe { usagePersonas: { totalUsers: number; groups: { value: string | null; users: number }[] } }
+    const pk = (await hub.ok<Pk>(P, { p: suite.id, ...win })).packagingInsight;
+    // The sample makes every verdict and both kinds of add-on candidate.
+    expect(pk.holders).toBe(12);
+    expect(new Set(pk.features.map((f) => f.verdict))).toEqual(new Set(['USED', 'RARELY_USED', 'NOT_MEASURED']));
+    expect(pk.addOnCandidates.map((c) => [c.featureKey, c.reason, c.accounts])).toEqual([
+      ['api.access', 'NOT_INCLUDED', 3],
+      ['analytics.dashboards', 'OVER_LIMIT', 1],
+    ]);
+    const byRole = (await hub.ok<Pe>(U, { g: 'EVENT_PROPERTY', prop: 'role', p: suite.id, ...win })).usagePersonas;
+    expect(byRole.groups.length).toBeGreaterThanOrEqual(4);
+
+    const page = await h.newPage();
+    await h.signIn(page, hub.adminKey);
+    await h.load(page, '/console/adoption?product=SUITE-ENT', 'adoption');
+    await page.locator('[data-loaded="personas"]').waitFor();
+    const packaged = await page.locator('[data-packaged]').evaluateAll((r) => r.map((x) => [x.getAttribute('data-packaged'), x.getAttribute('data-verdict')]));
+    expect(packaged).toEqual(pk.features.map((f) => [f.featureKey, f.verdict]));
+    const addons = await page.locator('[data-addon]').evaluateAll((r) => r.map((x) => [x.getAttribute('data-addon'), x.getAttribute('data-reason'), parseInt(x.querySelector('[data-accounts]')!.textContent!, 10)]));
+    expect(addons).toEqual(pk.addOnCandidates.map((c) => [c.featureKey, c.reason, c.accounts]));
+    const personas = async () => page.locator('[data-persona]').evaluateAll((r) => r.map((x) => [x.getAttribute('data-persona') || null, parseInt(x.querySelector('[data-users]')!.textContent!, 10)]));
+    expect(await personas()).toEqual(byRole.groups.map((g) => [g.value, g.users]));
+    await h.axe(page, 'adoption (packaging, personas)');
+    await page.locator('#h-packaging').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(SHOTS, 'adoption-packaging.png'), fullPage: true });
+
+    const byTitle = (await hub.ok<Pe>(U, { g: 'CONTACT_TITLE', p: suite.id, ...win })).usagePersonas;
+    expect(byTitle.groups.some((g) => g.value === 'Data Analyst')).toBe(true);
+    await page.locator('select[name="persona"]').selectOption('title');
+    await h.until(async () => JSON.stringify(await personas()) === JSON.stringify(byTitle.groups.map((g) => [g.value, g.users])), 'the personas by contact title');
     await page.close();
   }, 120_000);
 
