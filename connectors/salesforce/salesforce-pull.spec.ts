@@ -74,13 +74,15 @@ describe('salesforce connector: pulls', () => {
     expect(emu.stats.apiCalls).toBe(calls);
   });
 
-  it('pulls contacts with their account and name', async () => {
+  it('pulls contacts with their account, name, title and department', async () => {
     const acc = emu.insert('Account', { Name: 'Acme' });
-    const id = emu.insert('Contact', { AccountId: acc, FirstName: 'Ada', LastName: 'Lovelace', Email: 'ada@acme.com' });
+    const id = emu.insert('Contact', { AccountId: acc, FirstName: 'Ada', LastName: 'Lovelace', Email: 'ada@acme.com', Title: 'Analyst', Department: 'Research' });
+    const bare = emu.insert('Contact', { AccountId: acc, FirstName: 'Bo', LastName: 'Ng', Email: 'bo@acme.com' });
     const c = connectTo(emu);
     const contacts = (await pullAll(c, 'contacts')).flatMap((p) => p.records);
     expect(contacts).toEqual([
-      { externalId: id, accountExternalId: acc, email: 'ada@acme.com', name: 'Ada Lovelace', modifiedAt: '2024-03-01T10:00:00.000Z', deleted: false },
+      { externalId: id, accountExternalId: acc, email: 'ada@acme.com', name: 'Ada Lovelace', title: 'Analyst', department: 'Research', modifiedAt: '2024-03-01T10:00:00.000Z', deleted: false },
+      { externalId: bare, accountExternalId: acc, email: 'bo@acme.com', name: 'Bo Ng', title: null, department: null, modifiedAt: '2024-03-01T10:00:00.000Z', deleted: false },
     ]);
   });
 
