@@ -79,6 +79,7 @@ describe('security headers and CORS', () => {
       await fetch(`${prod.url}/healthz`),
       await fetch(`${prod.url}/graphql`),
       await fetch(`${prod.url}/nope`),
+      await fetch(`${prod.url}/v1/check`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
       (await prod.gql('{ hub { version } }')) as unknown as Response,
     ]) {
       const h = res.headers;
@@ -90,6 +91,9 @@ describe('security headers and CORS', () => {
       expect(csp).toContain("script-src 'self'");
       expect(csp).toContain("default-src 'self'");
       expect(csp).not.toContain('upgrade-insecure-requests');
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(h.get('cross-origin-opener-policy')).toBe('same-origin');
+      expect(h.get('x-request-id')).toBeTruthy();
     }
   });
 
