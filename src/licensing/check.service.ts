@@ -93,11 +93,22 @@ type Row = CheckRow & { model: MonetizationModel };
 type CheckKey = [string, string, string | null, string | null, string | null];
 /** At most this many checks share one statement. */
 const MAX_BATCH = 256;
+/**
+ * At most this many check statements in flight: checks arriving meanwhile wait for one to
+ * come back and then go together (ADR 0054). Under load this turns many small statements
+ * (each a socket write and a round trip) into a few larger ones; a lone check still goes at
+ * once. Two keep PostgreSQL busy while the hub reads the previous answer.
+ */
+const MAX_IN_FLIGHT = 2;
 
 /** check(): may the account use the feature now? Reads only; one SQL statement. */
 export class CheckService {
   /** Checks waiting for the end of this event-loop turn, to be answered by one statement. */
   private pending: { params: CheckKey; resolve: (rows: Row[]) => void; reject: (err: unknown) => void }[] = [];
+  /** Check statements sent and not yet answered. */
+  private inFlight = 0;
+  /** A flush is scheduled (setImmediate) and has not run yet. */
+  private scheduled = false;
 
   constructor(
     private readonly db: Db,
@@ -112,13 +123,25 @@ export class CheckService {
   private rowsFor(params: CheckKey): Promise<Row[]> {
     return new Promise((resolve, reject) => {
       this.pending.push({ params, resolve, reject });
-      if (this.pending.length === 1) setImmediate(() => void this.flush());
+      this.schedule();
+    });
+  }
+
+  /** Flushes at the end of this event-loop turn, unless the statements in flight are at their limit (their return flushes). */
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= MAX_IN_FLIGHT || !this.pending.length) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
     });
   }
 
   private async flush(): Promise<void> {
+    if (this.inFlight >= MAX_IN_FLIGHT || !this.pending.length) return;
     const batch = this.pending.splice(0, MAX_BATCH);
-    if (this.pending.length) setImmediate(() => void this.flush());
+    this.inFlight++;
+    this.schedule();
     try {
       if (batch.length === 1) {
         batch[0]!.resolve(await this.db.preparedQuery<Row>('ehub_check_v1', CHECK_SQL, [...batch[0]!.params, this.timeZone]));
@@ -138,6 +161,9 @@ export class CheckService {
       batch.forEach((b, i) => b.resolve(byRequest[i]!));
     } catch (err) {
       for (const b of batch) b.reject(err);
+    } finally {
+      this.inFlight--;
+      this.schedule();
     }
   }
 

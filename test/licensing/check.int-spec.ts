@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { gqlError, startTestHub, type TestHub } from '../support/test-hub';
+import pino from 'pino';
 import { Role } from '../../src/auth/role';
+import { systemContext } from '../../src/common/context';
 import { createAccount, day, grant, seedLicensingCatalog } from './licensing-support';
 
 let hub: TestHub;
@@ -227,6 +229,25 @@ describe('check: the hot path', () => {
     expect(together).toEqual(oneByOne);
     expect(new Set(oneByOne.map((r) => r.code)).size).toBeGreaterThan(2);
     expect(count).toBeLessThan(asks.length);
+  });
+
+  it('checks arriving while statements are in flight wait and go together: a few statements for checks spread over many turns', async () => {
+    const acct = await createAccount(hub, 'In flight');
+    await grant(hub, acct, { sku: 'L-METER', quantity: 1 });
+    const ctx = systemContext(pino({ level: 'silent' }), 'test:check-in-flight');
+    const checks = hub.services.licensing.checks;
+    const { result, count } = await hub.countQueries(async () => {
+      const answers: Promise<{ code: string }>[] = [];
+      // One check per event-loop turn: batching by turn alone would send one statement each.
+      for (let i = 0; i < 60; i++) {
+        answers.push(checks.check(ctx, { accountId: acct, feature: i % 2 ? 'lic.api' : 'lic.nothing', quantity: i }));
+        await new Promise((r) => setImmediate(r));
+      }
+      return Promise.all(answers);
+    });
+    // Each answer is its own check's: the unknown feature's are NOT_ENTITLED, the others are not.
+    result.forEach((r, i) => expect([i, r.code === 'NOT_ENTITLED']).toEqual([i, i % 2 === 0]));
+    expect(count).toBeLessThan(30);
   });
 
   it('writes nothing: every table is unchanged after checks of every kind', async () => {
