@@ -236,12 +236,23 @@ describe('check: the hot path', () => {
     await grant(hub, acct, { sku: 'L-METER', quantity: 1 });
     const ctx = systemContext(pino({ level: 'silent' }), 'test:check-in-flight');
     const checks = hub.services.licensing.checks;
+    // Another transaction holds entitlement_feature locked, so the first statements stay in
+    // flight however fast the database is; the rest must wait for them, not go one per turn.
+    const locker = hub.ds.createQueryRunner();
+    await locker.connect();
+    await locker.startTransaction();
+    await locker.query('LOCK TABLE entitlement_feature IN ACCESS EXCLUSIVE MODE');
     const { result, count } = await hub.countQueries(async () => {
       const answers: Promise<{ code: string }>[] = [];
-      // One check per event-loop turn: batching by turn alone would send one statement each.
-      for (let i = 0; i < 60; i++) {
-        answers.push(checks.check(ctx, { accountId: acct, feature: i % 2 ? 'lic.api' : 'lic.nothing', quantity: i }));
-        await new Promise((r) => setImmediate(r));
+      try {
+        // One check per event-loop turn: batching by turn alone would send one statement each.
+        for (let i = 0; i < 60; i++) {
+          answers.push(checks.check(ctx, { accountId: acct, feature: i % 2 ? 'lic.api' : 'lic.nothing', quantity: i }));
+          await new Promise((r) => setImmediate(r));
+        }
+      } finally {
+        await locker.commitTransaction();
+        await locker.release();
       }
       return Promise.all(answers);
     });
