@@ -790,7 +790,8 @@ export class AnalyticsService {
   // ---------------------------------------------------------------- helpers
 
   /** NOT_FOUND for an account or entitlement that does not exist or another account's key may not see. */
-  private async assertVisible(ctx: RequestContext, what: { accountId: string } | { entitlementId: string }): Promise<void> {
+  /** NOT_FOUND unless the account (or entitlement) exists and the key may see it. */
+  async assertVisible(ctx: RequestContext, what: { accountId: string } | { entitlementId: string }): Promise<void> {
     if ('accountId' in what) {
       assertAccountVisible(ctx, what.accountId);
       if (!isUuid(what.accountId)) throw notFound('Account', what.accountId);

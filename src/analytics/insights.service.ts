@@ -1,7 +1,7 @@
 import type { RequestContext } from '../common/context';
 import { badInput, notFound } from '../common/errors';
 import { isUuid } from '../common/ids';
-import { accountScope, assertAccountVisible } from '../auth/scope';
+import { accountScope } from '../auth/scope';
 import { MAX_BUNDLE_LEVELS } from '../catalog/catalog.rules';
 import type { Db } from '../db/db';
 import type { AnalyticsService } from './analytics.service';
@@ -72,20 +72,20 @@ export class InsightsService {
             AND e.starts_at < ${t0}::timestamptz AND coalesce(${endOfUse('e')}, 'infinity'::timestamptz) > ${f0}::timestamptz
        ),
        granted AS (${productFeaturesSql(product)}),
-       over AS (
-         SELECT f.feature_key, f.unit, count(DISTINCT f.account_id)::int AS accounts, trim_scale(sum(f.used))::text AS used, trim_scale(sum(f.over))::text AS over,
-                coalesce((SELECT json_agg(json_build_object('currency', l.currency, 'amountMinor', l.minor::text) ORDER BY l.currency)
-                            FROM (SELECT g.currency, sum(g.leakage_minor) AS minor
-                                    FROM compliance_finding g JOIN entitlement ge ON ge.id = g.entitlement_id
-                                   WHERE g.kind = 'OVERUSE' AND ge.product_id = ${product}::uuid AND g.feature_key = f.feature_key AND g.unit = f.unit
-                                     AND g.leakage_minor IS NOT NULL AND g.currency IS NOT NULL
-                                     AND g.period_start < ${t0}::timestamptz AND coalesce(g.period_end, 'infinity'::timestamptz) > ${f0}::timestamptz
-                                     ${scope ? `AND g.account_id = ${p.add(scope)}::uuid` : ''}
-                                   GROUP BY g.currency) l), '[]'::json) AS leakage
+       overuse AS (
+         SELECT f.feature_key, f.unit, f.account_id, f.used, f.over, f.leakage_minor, f.currency
            FROM compliance_finding f JOIN entitlement e ON e.id = f.entitlement_id
           WHERE f.kind = 'OVERUSE' AND e.product_id = ${product}::uuid AND f.feature_key IS NOT NULL ${scoped}
             AND f.period_start < ${t0}::timestamptz AND coalesce(f.period_end, 'infinity'::timestamptz) > ${f0}::timestamptz
-          GROUP BY f.feature_key, f.unit
+       ),
+       over AS (
+         SELECT o.feature_key, o.unit, count(DISTINCT o.account_id)::int AS accounts, trim_scale(sum(o.used))::text AS used, trim_scale(sum(o.over))::text AS over,
+                coalesce((SELECT json_agg(json_build_object('currency', l.currency, 'amountMinor', l.minor::text) ORDER BY l.currency)
+                            FROM (SELECT x.currency, sum(x.leakage_minor) AS minor FROM overuse x
+                                   WHERE x.feature_key = o.feature_key AND x.unit = o.unit AND x.leakage_minor IS NOT NULL AND x.currency IS NOT NULL
+                                   GROUP BY x.currency) l), '[]'::json) AS leakage
+           FROM overuse o
+          GROUP BY o.feature_key, o.unit
        ),
        outside AS (
          SELECT ev.feature_key, m.unit, count(DISTINCT ev.account_id)::int AS accounts, trim_scale(sum(ev.quantity))::text AS used
@@ -194,12 +194,8 @@ export class InsightsService {
       ]);
     }
     const scope = accountScope(ctx);
-    if (scope && args.accountId) assertAccountVisible(ctx, args.accountId);
+    if (args.accountId) await this.analytics.assertVisible(ctx, { accountId: args.accountId });
     const accountId = scope ?? args.accountId ?? null;
-    if (accountId && !scope) {
-      const [row] = (await this.db.manager.query(`SELECT EXISTS (SELECT 1 FROM account WHERE id = $1::uuid) AS ok`, [accountId])) as { ok: boolean }[];
-      if (!row!.ok) throw notFound('Account', accountId);
-    }
     if (args.productId) {
       if (!isUuid(args.productId)) throw notFound('Product', args.productId);
       const [row] = (await this.db.manager.query(`SELECT EXISTS (SELECT 1 FROM product WHERE id = $1::uuid) AS ok`, [args.productId])) as { ok: boolean }[];
