@@ -1,6 +1,6 @@
 import { ConnectorError } from '../types';
 import { OAUTH_AUTH_ERRORS } from './auth';
-import { describeErrorBody, networkError } from './transport';
+import { describeErrorBody, networkError } from './http-errors';
 
 /**
  * Per-record status codes that a later attempt of the same item can succeed with: locks and

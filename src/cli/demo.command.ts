@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { setDefaults as setJsforceRequestDefaults } from 'jsforce/lib/request';
-import { startSalesforceEmulator } from '../../connectors/salesforce/emulator';
 import type { SalesforceEmulator, SfRecord } from '../../connectors/salesforce/emulator/types';
 import { systemContext, type RequestContext } from '../common/context';
 import { AppError } from '../common/errors';
@@ -16,14 +14,14 @@ import { generateBook } from '../churn/book-generator';
 import { seedAdoptionDemo } from './demo-adoption';
 import { seedDeliveryDemo } from './demo-delivery';
 import type { NetSuiteEmulator } from '../../connectors/netsuite/emulator';
-import {
-  DEMO_NETSUITE_CONNECTION,
-  runNetSuiteDemo,
-  salesforceIdsFromEmulator,
-  salesforceIdsFromHub,
-  setNetSuiteDemoConnectionEnabled,
-  startNetSuiteEmulator,
-} from './demo-netsuite';
+import type * as NetSuiteDemo from './demo-netsuite';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+// The emulators (a SOQL parser, jsforce, ~0.5 s) load when a demo runs, not with every CLI start.
+const salesforceEmulator = () => require('../../connectors/salesforce/emulator') as typeof import('../../connectors/salesforce/emulator');
+const netsuiteDemo = () => require('./demo-netsuite') as typeof NetSuiteDemo;
+const jsforceRequest = () => require('jsforce/lib/request') as typeof import('jsforce/lib/request');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** The sync connection the demo creates; refSystem and orderSource carry the same name. */
 export const DEMO_CONNECTION = 'salesforce-demo';
@@ -80,7 +78,7 @@ export function registerDemoCommand(program: Command): void {
           console.log(`Demo catalog loaded: ${DEMO_PRODUCTS.length} products, ${DEMO_ACCOUNTS.length} accounts.`);
           if (opts.salesforce) {
             bypassProxyForLocalEmulator();
-            held.emulator = await startSalesforceEmulator({ host: '127.0.0.1', port, clients: [DEMO_CLIENT], bulkProcessingDelayMs: 5 });
+            held.emulator = await salesforceEmulator().startSalesforceEmulator({ host: '127.0.0.1', port, clients: [DEMO_CLIENT], bulkProcessingDelayMs: 5 });
             const runs = await runSalesforceDemo(s, ctx, held.emulator);
             if (runs.some((r) => r.status === SyncRunStatus.FAILED)) process.exitCode = 1;
             // Stopped with the demo: a hub running on this database must not keep calling it.
@@ -89,13 +87,13 @@ export function registerDemoCommand(program: Command): void {
           if (opts.netsuite) {
             // The connector calls 127.0.0.1 with fetch: never through a proxy.
             process.env.NO_PROXY = [process.env.NO_PROXY, '127.0.0.1', 'localhost'].filter(Boolean).join(',');
-            held.netsuite = await startNetSuiteEmulator({ host: '127.0.0.1', port: nsPort });
+            held.netsuite = await netsuiteDemo().startNetSuiteEmulator({ host: '127.0.0.1', port: nsPort });
             // The Salesforce ids its customers carry: of the emulator just seeded, or of an earlier Salesforce demo.
-            const sf = held.emulator ? salesforceIdsFromEmulator(held.emulator) : await salesforceIdsFromHub(s);
+            const sf = held.emulator ? netsuiteDemo().salesforceIdsFromEmulator(held.emulator) : await netsuiteDemo().salesforceIdsFromHub(s);
             if (opts.salesforce) console.log('');
-            const runs = await runNetSuiteDemo(s, ctx, held.netsuite, sf);
+            const runs = await netsuiteDemo().runNetSuiteDemo(s, ctx, held.netsuite, sf);
             if (runs.some((r) => r.status === SyncRunStatus.FAILED)) process.exitCode = 1;
-            if (!opts.keepRunning) await setNetSuiteDemoConnectionEnabled(s, ctx, false);
+            if (!opts.keepRunning) await netsuiteDemo().setNetSuiteDemoConnectionEnabled(s, ctx, false);
           }
         });
         const emulator = held.emulator;
@@ -114,7 +112,7 @@ export function registerDemoCommand(program: Command): void {
           }
           if (netsuite) {
             lines.push(
-              `The NetSuite emulator keeps running at ${netsuite.url} (Ctrl-C stops it); pull now with: npm run ehub -- sync ${DEMO_NETSUITE_CONNECTION}`,
+              `The NetSuite emulator keeps running at ${netsuite.url} (Ctrl-C stops it); pull now with: npm run ehub -- sync ${netsuiteDemo().DEMO_NETSUITE_CONNECTION}`,
               'Add generated customers and sales orders (items SKU-0001… are not in the catalog: they show as UNKNOWN_SKU):',
               `  curl -s -X POST ${netsuite.url}/__emulator/seed -H 'content-type: application/json' -d '{"customers":3,"salesOrders":3,"items":2,"linesPerOrder":1}'`,
               '',
@@ -130,7 +128,7 @@ export function registerDemoCommand(program: Command): void {
           await withServices(async (s, log) => {
             const ctx = systemContext(log, 'cli:demo');
             await setDemoConnectionEnabled(s, ctx, false);
-            await setNetSuiteDemoConnectionEnabled(s, ctx, false);
+            await netsuiteDemo().setNetSuiteDemoConnectionEnabled(s, ctx, false);
           });
         }
       } finally {
@@ -189,7 +187,7 @@ async function loadDemoData(s: Services, ctx: RequestContext): Promise<void> {
  */
 function bypassProxyForLocalEmulator(): void {
   const proxied = ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].some((k) => process.env[k]);
-  if (proxied) setJsforceRequestDefaults({ followRedirect: true });
+  if (proxied) jsforceRequest().setDefaults({ followRedirect: true });
 }
 
 /**

@@ -16,7 +16,6 @@ import { checkReleaseAccess, releaseAccess, type DownloadSubject, type ReleaseAc
 import { LinkSigner } from './links';
 import { artifactNameProblem, channelsUpTo, compareVersionsDesc, normalizeTag, normalizeVersion, type Channel } from './release.rules';
 import { FsArtifactStore } from './storage/fs-store';
-import { S3ArtifactStore } from './storage/s3-store';
 import type { AnyStore } from './storage/store';
 import { ReleaseChannel, ReleaseStatus, type CreateDownloadLinkInput, type DownloadLink, type Release, type ReleaseArtifact, type UpsertReleaseInput } from './delivery.types';
 
@@ -75,6 +74,9 @@ const FUTURE_SLACK_MS = 5 * 60_000;
 
 export function createArtifactStore(config: Config): AnyStore {
   if (config.EHUB_ARTIFACT_STORE === 's3') {
+    // The AWS SDK loads only when an S3 store is configured (~0.1 s of every start otherwise).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { S3ArtifactStore } = require('./storage/s3-store') as typeof import('./storage/s3-store');
     return new S3ArtifactStore({
       bucket: config.EHUB_S3_BUCKET!,
       region: config.EHUB_S3_REGION,
