@@ -31,7 +31,8 @@ export function parseKey(key: string): { prefix: string; secret: string } | null
 
 /** SHA-256 is enough here: the secrets are long random strings, not passwords. */
 export function hashSecret(secret: string): Buffer {
-  return crypto.createHash('sha256').update(secret, 'utf8').digest();
+  // The one-shot crypto.hash: no Hash object per call (every authenticated request hashes its key).
+  return crypto.hash('sha256', secret, 'buffer');
 }
 
 export interface CreateApiKeyParams {
