@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,7 +49,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * parallel (and other tests run `npm run build`): builds from these tests take turns through a
  * lock directory, and a build refused for another one running is tried again.
  */
-async function buildConsole(outDir: string): Promise<void> {
+async function buildConsole(outDir: string, alreadyBuilt: () => boolean = () => false): Promise<void> {
   const lock = path.join(os.tmpdir(), `ehub-console-build-${Buffer.from(ROOT).toString('hex').slice(-32)}.lock`);
   for (const end = Date.now() + 180_000; ; await sleep(200)) {
     try {
@@ -62,6 +63,7 @@ async function buildConsole(outDir: string): Promise<void> {
     }
   }
   try {
+    if (alreadyBuilt()) return; // another test file built it while this one waited for the lock
     for (let attempt = 1; ; attempt++) {
       const built = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'vite'), ['build', '--config', 'console/vite.config.mts', '--logLevel', 'warn'], {
         cwd: ROOT,
@@ -80,14 +82,55 @@ async function buildConsole(outDir: string): Promise<void> {
   }
 }
 
+/** A fingerprint of the console's sources (paths, sizes and contents) and its Vite config. */
+function consoleSourceHash(): string {
+  const hash = crypto.createHash('sha256');
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) hash.update(path.relative(ROOT, p)).update('\0').update(fs.readFileSync(p)).update('\0');
+    }
+  };
+  walk(path.join(ROOT, 'console'));
+  hash.update(fs.readFileSync(path.join(ROOT, 'package-lock.json')));
+  return hash.digest('hex').slice(0, 24);
+}
+
+/**
+ * The console built once for these sources, shared by the test files (each used to build its
+ * own: four Vite builds in turn): `<tmp>/ehub-console-<hash of the sources>`, complete once it
+ * holds `.built`. The first file to need it builds it (the build lock keeps the others waiting);
+ * the hub only reads it.
+ */
+async function sharedConsoleBuild(): Promise<string> {
+  const dir = path.join(os.tmpdir(), `ehub-console-${consoleSourceHash()}`);
+  const marker = path.join(dir, '.built');
+  if (fs.existsSync(marker)) return dir;
+  const partial = fs.mkdtempSync(`${dir}.partial-`);
+  try {
+    await buildConsole(partial, () => fs.existsSync(marker));
+    if (fs.existsSync(marker)) return dir;
+    fs.writeFileSync(path.join(partial, '.built'), new Date().toISOString());
+    try {
+      fs.renameSync(partial, dir);
+    } catch (e) {
+      // Another file's build got there first (ENOTEMPTY/EEXIST): use it.
+      if (!fs.existsSync(marker)) throw e;
+    }
+  } finally {
+    fs.rmSync(partial, { recursive: true, force: true });
+  }
+  return dir;
+}
+
 export async function startConsoleHarness(env: Record<string, string> = {}): Promise<ConsoleHarness> {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(`Chromium is not installed at ${CHROMIUM}: the console's browser test needs it. Install it with \`apt-get install -y chromium\` (.ci/run does so when missing), or set EHUB_CHROMIUM.`);
   }
-  const consoleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-console-'));
   const started = Date.now();
-  await buildConsole(consoleDir);
-  console.log(`console built in ${Date.now() - started} ms into ${consoleDir}`);
+  const consoleDir = await sharedConsoleBuild();
+  console.log(`console ready in ${Date.now() - started} ms in ${consoleDir}`);
 
   const hub = await startTestHub({ EHUB_CONSOLE_DIR: consoleDir, ...env });
   const refused: string[] = [];
@@ -173,7 +216,7 @@ export async function startConsoleHarness(env: Record<string, string> = {}): Pro
         // none left
       }
       await hub.close();
-      for (const d of [consoleDir, profileDir]) fs.rmSync(d, { recursive: true, force: true });
+      fs.rmSync(profileDir, { recursive: true, force: true });
       if (Object.keys(timings).length) console.log(`console load-to-interactive (ms): ${JSON.stringify(timings)}`);
     },
   };
