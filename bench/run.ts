@@ -9,7 +9,7 @@ import { runLoad } from './support/load';
 import { addResult, markdown, newReport, textTable, writeReport } from './support/report';
 import type { BenchContext, BenchOptions } from './support/types';
 
-const USAGE = `Usage: npm run bench -- [--duration <s>] [--warmup <s>] [--connections <n>] [--only <name,...>] [--list]
+const USAGE = `Usage: npm run bench -- [--duration <s>] [--warmup <s>] [--connections <n>] [--only <name,...>] [--rounds <n>] [--list]
 
 Measures each scenario with autocannon against a hub started in this process, and a bare
 Fastify route as the baseline (always run first, so ratios compare figures of the same run).
@@ -17,6 +17,9 @@ Fastify route as the baseline (always run first, so ratios compare figures of th
   --warmup <s>        unmeasured seconds before each (BENCH_WARMUP, default 2)
   --connections <n>   concurrent connections (BENCH_CONNECTIONS, default 32)
   --only <names>      run only these scenarios (comma-separated; repeatable)
+  --rounds <n>        run the baseline and the scenarios n times in turn (BENCH_ROUNDS,
+                      default 1); each ratio is to its round's baseline, and the report
+                      gives the median per scenario (steadier on a shared, noisy machine)
   --list              list the scenarios and exit
 BENCH_DATABASE_URL: use this PostgreSQL server (a database is created and dropped) instead of
 an embedded one in a temporary directory.`;
@@ -35,6 +38,7 @@ const ARGS = {
   warmup: { type: 'string' },
   connections: { type: 'string' },
   only: { type: 'string', multiple: true },
+  rounds: { type: 'string' },
   list: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -56,6 +60,7 @@ function parseOptions(argv: string[]): (BenchOptions & { list: boolean }) | null
     warmup: positive('warmup', values.warmup ?? process.env.BENCH_WARMUP, 2),
     connections: Math.round(positive('connections', values.connections ?? process.env.BENCH_CONNECTIONS, 32)),
     only,
+    rounds: Math.round(positive('rounds', values.rounds ?? process.env.BENCH_ROUNDS, 1)),
     list: values.list,
   };
 }
@@ -87,16 +92,19 @@ async function main(): Promise<number> {
   const report = newReport(options, env.database, loadAverage);
   const ctx: BenchContext = { hub: env.hub, bare: env.bare, options, load: (spec) => runLoad(spec, options) };
   try {
-    for (const s of selected) {
-      console.error(`▸ ${s.name}: ${s.description} (${options.warmup} s warm-up + ${options.duration} s, ${options.connections} connections)`);
-      try {
-        addResult(report, s.name, s.description, await s.run(ctx));
-      } catch (err) {
-        addResult(report, s.name, s.description, null, err);
+    rounds: for (let round = 1; round <= options.rounds; round++) {
+      const tag = options.rounds > 1 ? round : undefined;
+      for (const s of selected) {
+        console.error(`▸ ${s.name}${tag ? ` (round ${round} of ${options.rounds})` : ''}: ${s.description} (${options.warmup} s warm-up + ${options.duration} s, ${options.connections} connections)`);
+        try {
+          addResult(report, s.name, s.description, await s.run(ctx), undefined, tag);
+        } catch (err) {
+          addResult(report, s.name, s.description, null, err, tag);
+        }
+        const r = report.results.at(-1)!;
+        if (r.failure) console.error(`  ✗ ${r.failure}`);
+        if (s === BASELINE && !r.figures) break rounds; // nothing to compare against
       }
-      const r = report.results.at(-1)!;
-      if (r.failure) console.error(`  ✗ ${r.failure}`);
-      if (s === BASELINE && !r.figures) break; // nothing to compare against
     }
   } finally {
     await env.close();

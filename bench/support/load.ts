@@ -28,7 +28,9 @@ function inWorker(opts: autocannon.Options): Promise<WorkerFigures> {
   // The worker compiles TypeScript the way the main thread does (npm run bench uses @swc-node/register).
   const bootstrap = `require('@swc-node/register'); require(${JSON.stringify(file)});`;
   return new Promise((resolve, reject) => {
-    const worker = new Worker(bootstrap, { eval: true, workerData: opts });
+    // A young generation of its own size: Node flags given to compare hub variants (e.g.
+    // NODE_OPTIONS=--max-semi-space-size=4) would otherwise shrink the load generator's too.
+    const worker = new Worker(bootstrap, { eval: true, workerData: opts, resourceLimits: { maxYoungGenerationSizeMb: 96 } });
     worker.once('message', (m: { figures?: WorkerFigures; error?: string }) => {
       void worker.terminate();
       if (m.figures) resolve(m.figures);

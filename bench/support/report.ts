@@ -9,8 +9,10 @@ export interface ScenarioResult {
   name: string;
   description: string;
   figures: Figures | null;
-  /** Requests per second divided by the baseline's, in this run. */
+  /** Requests per second divided by the baseline's, in this run (with --rounds: in this round). */
   ratioToBaseline: number | null;
+  /** The round (1-based) with --rounds > 1. */
+  round?: number;
   failure: string | null;
 }
 
@@ -62,13 +64,15 @@ export function newReport(options: BenchOptions, database: RunReport['database']
   };
 }
 
-export function addResult(report: RunReport, name: string, description: string, figures: Figures | null, error?: unknown): ScenarioResult {
-  // The baseline runs first: its own ratio is 1.
-  const baseline = report.results.length === 0 ? figures : report.results[0]!.figures;
+export function addResult(report: RunReport, name: string, description: string, figures: Figures | null, error?: unknown, round?: number): ScenarioResult {
+  // The baseline runs first (in each round): its own ratio is 1; the others compare with their round's.
+  const first = report.results.find((r) => r.round === round);
+  const baseline = first ? first.figures : figures;
   const result: ScenarioResult = {
     name,
     description,
     figures,
+    ...(round !== undefined ? { round } : {}),
     ratioToBaseline: figures && baseline ? Math.round((figures.requestsPerSec / baseline.requestsPerSec) * 1000) / 1000 : null,
     failure: error ? (error instanceof Error ? error.message : String(error)) : figures ? failureOf(figures) : 'no figures',
   };
@@ -81,6 +85,37 @@ export const fmt = (n: number) => n.toLocaleString('en-US');
 const pct = (r: number | null) => (r === null ? '–' : `${(r * 100).toFixed(1)} %`);
 const headline = (f: Figures) => (f.headline ? `${fmt(f.headline.value)} ${f.headline.unit}` : '');
 
+/**
+ * With --rounds > 1: per scenario, its ratio to the baseline in each round and their median
+ * (the machine's noise moves both figures of a round together, so the median of the rounds'
+ * ratios is steadier than one ratio or a ratio of averages).
+ */
+export function roundSummary(report: RunReport): { name: string; ratios: number[]; median: number; medianReqPerSec: number }[] {
+  const baseline = report.results[0]?.name;
+  const names = [...new Set(report.results.filter((r) => r.round !== undefined && r.name !== baseline).map((r) => r.name))];
+  return names.flatMap((name) => {
+    const rows = report.results.filter((r) => r.name === name && r.figures && !r.failure && r.ratioToBaseline !== null);
+    if (!rows.length) return [];
+    const median = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+    };
+    const ratios = rows.map((r) => r.ratioToBaseline!);
+    return [{ name, ratios, median: Math.round(median(ratios) * 1000) / 1000, medianReqPerSec: Math.round(median(rows.map((r) => r.figures!.requestsPerSec))) }];
+  });
+}
+
+function roundLines(report: RunReport): string[] {
+  const summary = roundSummary(report);
+  if (!summary.length) return [];
+  return [
+    '',
+    `Rounds (${report.options.rounds}, each the baseline then the scenarios; ratio to the round's baseline):`,
+    '',
+    ...summary.map((s) => `- ${s.name}: ${s.ratios.map(pct).join(', ')}; **median ${pct(s.median)}** (median ${fmt(s.medianReqPerSec)} req/s)`),
+  ];
+}
+
 /** A plain table for the terminal. */
 export function textTable(report: RunReport): string {
   const rows = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'avg ms', 'errors', 'non-2xx', 'bad body', 'server ELU', 'vs bare', 'headline']];
@@ -88,12 +123,12 @@ export function textTable(report: RunReport): string {
     const f = r.figures;
     rows.push(
       f
-        ? [r.failure ? `${r.name} (FAILED)` : r.name, fmt(f.requestsPerSec), String(f.latencyMs.p50), String(f.latencyMs.p99), String(f.latencyMs.avg), String(f.errors + f.timeouts), String(f.non2xx), String(f.mismatches), f.serverEventLoopUtilization.toFixed(2), pct(r.ratioToBaseline), headline(f)]
+        ? [(r.failure ? `${r.name} (FAILED)` : r.name) + (r.round ? ` #${r.round}` : ''), fmt(f.requestsPerSec), String(f.latencyMs.p50), String(f.latencyMs.p99), String(f.latencyMs.avg), String(f.errors + f.timeouts), String(f.non2xx), String(f.mismatches), f.serverEventLoopUtilization.toFixed(2), pct(r.ratioToBaseline), headline(f)]
         : [r.name, 'FAILED', '', '', '', '', '', '', '', '', ''],
     );
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+  return [...rows.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')), ...roundLines(report)].join('\n');
 }
 
 /** The section to paste into docs/benchmarks.md. */
@@ -103,7 +138,7 @@ export function markdown(report: RunReport): string {
   const lines = [
     `### ${report.date.slice(0, 10)} · commit ${report.commit}`,
     '',
-    `- Command: \`${report.command}\` (${o.duration} s measured after ${o.warmup} s warm-up, ${o.connections} connections, per scenario)`,
+    `- Command: \`${report.command}\` (${o.duration} s measured after ${o.warmup} s warm-up, ${o.connections} connections, per scenario${o.rounds > 1 ? `; ${o.rounds} rounds` : ''})`,
     `- Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; 1-minute load average ${m.loadAverageAtStart} at start`,
     `- Database: ${report.database.kind} PostgreSQL ${report.database.serverVersion}`,
     `- Load generator: ${report.loadGenerator}`,
@@ -115,11 +150,11 @@ export function markdown(report: RunReport): string {
     const f = r.figures;
     lines.push(
       f
-        ? `| ${r.failure ? `${r.name} (FAILED)` : r.name} | ${r.description} | ${fmt(f.requestsPerSec)} | ${f.latencyMs.p50} | ${f.latencyMs.p99} | ${f.errors + f.timeouts} / ${f.non2xx} / ${f.mismatches} | ${f.serverEventLoopUtilization.toFixed(2)} | ${pct(r.ratioToBaseline)} | ${headline(f)} |`
+        ? `| ${r.failure ? `${r.name} (FAILED)` : r.name}${r.round ? ` #${r.round}` : ''} | ${r.description} | ${fmt(f.requestsPerSec)} | ${f.latencyMs.p50} | ${f.latencyMs.p99} | ${f.errors + f.timeouts} / ${f.non2xx} / ${f.mismatches} | ${f.serverEventLoopUtilization.toFixed(2)} | ${pct(r.ratioToBaseline)} | ${headline(f)} |`
         : `| ${r.name} | ${r.description} | FAILED: ${r.failure} | | | | | | |`,
     );
   }
-  return lines.join('\n');
+  return [...lines, ...roundLines(report)].join('\n');
 }
 
 /** Writes bench/results/latest.json and a dated copy (the folder is git-ignored). */

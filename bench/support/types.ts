@@ -10,6 +10,11 @@ export interface BenchOptions {
   connections: number;
   /** Scenario names to run; empty runs all. The baseline always runs. */
   only: string[];
+  /**
+   * How many times to run the baseline and the selected scenarios, one after the other (≥ 1).
+   * Each round's ratios compare with that round's baseline; the report adds their median.
+   */
+  rounds: number;
 }
 
 /** One HTTP load: what autocannon sends, and what a correct answer looks like. */
