@@ -45,6 +45,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 # The hub handles SIGTERM itself: it stops accepting, drains in-flight requests, stops jobs
 # and closes the pool within EHUB_SHUTDOWN_TIMEOUT_MS (docker stop waits 10 s by default).
 # Memory-constrained deployments (e.g. an instance serving finance exports under a 200 MB
-# limit) can add NODE_OPTIONS=--max-semi-space-size=2: ~60 MB less resident memory, but `check`
-# ran 2-3x slower in the bench with it, so it is not the default (ADR 0050).
+# limit) can add NODE_OPTIONS=--max-semi-space-size=2: ~55 MB less resident memory and a 1M-row
+# export peaks at ~170 MB, but GraphQL `check` runs 35-45 % slower with it (POST /v1/check does
+# not), so it is not the default (ADR 0050, ADR 0057).
 CMD ["node", "dist/src/cli/main.js", "serve"]
