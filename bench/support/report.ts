@@ -85,6 +85,14 @@ export const fmt = (n: number) => n.toLocaleString('en-US');
 const pct = (r: number | null) => (r === null ? '–' : `${(r * 100).toFixed(1)} %`);
 const headline = (f: Figures) => (f.headline ? `${fmt(f.headline.value)} ${f.headline.unit}` : '');
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** A result's name in the tables: failed ones marked, rounds numbered. */
+const label = (r: ScenarioResult) => `${r.failure ? `${r.name} (FAILED)` : r.name}${r.round ? ` #${r.round}` : ''}`;
+
 /**
  * With --rounds > 1: per scenario, its ratio to the baseline in each round and their median
  * (the machine's noise moves both figures of a round together, so the median of the rounds'
@@ -96,10 +104,6 @@ export function roundSummary(report: RunReport): { name: string; ratios: number[
   return names.flatMap((name) => {
     const rows = report.results.filter((r) => r.name === name && r.figures && !r.failure && r.ratioToBaseline !== null);
     if (!rows.length) return [];
-    const median = (xs: number[]) => {
-      const s = [...xs].sort((a, b) => a - b);
-      return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-    };
     const ratios = rows.map((r) => r.ratioToBaseline!);
     return [{ name, ratios, median: Math.round(median(ratios) * 1000) / 1000, medianReqPerSec: Math.round(median(rows.map((r) => r.figures!.requestsPerSec))) }];
   });
@@ -123,7 +127,7 @@ export function textTable(report: RunReport): string {
     const f = r.figures;
     rows.push(
       f
-        ? [(r.failure ? `${r.name} (FAILED)` : r.name) + (r.round ? ` #${r.round}` : ''), fmt(f.requestsPerSec), String(f.latencyMs.p50), String(f.latencyMs.p99), String(f.latencyMs.avg), String(f.errors + f.timeouts), String(f.non2xx), String(f.mismatches), f.serverEventLoopUtilization.toFixed(2), pct(r.ratioToBaseline), headline(f)]
+        ? [label(r), fmt(f.requestsPerSec), String(f.latencyMs.p50), String(f.latencyMs.p99), String(f.latencyMs.avg), String(f.errors + f.timeouts), String(f.non2xx), String(f.mismatches), f.serverEventLoopUtilization.toFixed(2), pct(r.ratioToBaseline), headline(f)]
         : [r.name, 'FAILED', '', '', '', '', '', '', '', '', ''],
     );
   }
@@ -150,7 +154,7 @@ export function markdown(report: RunReport): string {
     const f = r.figures;
     lines.push(
       f
-        ? `| ${r.failure ? `${r.name} (FAILED)` : r.name}${r.round ? ` #${r.round}` : ''} | ${r.description} | ${fmt(f.requestsPerSec)} | ${f.latencyMs.p50} | ${f.latencyMs.p99} | ${f.errors + f.timeouts} / ${f.non2xx} / ${f.mismatches} | ${f.serverEventLoopUtilization.toFixed(2)} | ${pct(r.ratioToBaseline)} | ${headline(f)} |`
+        ? `| ${label(r)} | ${r.description} | ${fmt(f.requestsPerSec)} | ${f.latencyMs.p50} | ${f.latencyMs.p99} | ${f.errors + f.timeouts} / ${f.non2xx} / ${f.mismatches} | ${f.serverEventLoopUtilization.toFixed(2)} | ${pct(r.ratioToBaseline)} | ${headline(f)} |`
         : `| ${r.name} | ${r.description} | FAILED: ${r.failure} | | | | | | |`,
     );
   }

@@ -5,7 +5,8 @@ import { ConnectorError, type ApiUsage, type ConnectorCallContext } from '../typ
 import { grantParams } from './auth';
 import { classifyError } from './errors';
 import type { SalesforceCredentials, SalesforceOptions } from './options';
-import { ConnectorTransport, parseLimitInfo } from './transport';
+import { parseLimitInfo } from './http-errors';
+import { ConnectorTransport } from './transport';
 import { parseJsonKeepingDecimals } from './values';
 
 

@@ -5,8 +5,6 @@ import { Transport } from 'jsforce/lib/transport';
 import { ConnectorError } from '../types';
 import { describeErrorBody, networkError } from './http-errors';
 
-export { parseLimitInfo } from './http-errors';
-
 /** What the connector learns from every exchange. */
 export interface TransportHooks {
   /** Called once per HTTP request put on the wire (token requests included). */

@@ -4,7 +4,7 @@ import { ConnectorError } from '../types';
 import { signJwtAssertion } from './auth';
 import { classifyError, isRetryableRecordError } from './errors';
 import { parseConfig } from './options';
-import { parseLimitInfo } from './transport';
+import { parseLimitInfo } from './http-errors';
 import {
   afterCursorClause,
   decodeCursor,
