@@ -23,6 +23,8 @@ interface Instance {
   proc: ChildProcess;
   url: string;
   alive: boolean;
+  /** Requests sent to it and not answered yet. */
+  inFlight: number;
 }
 
 let hub: TestHub;
@@ -55,7 +57,7 @@ async function serve(n: number): Promise<Instance> {
     EHUB_RATE_LIMIT_MAX: '1000000',
     EHUB_RATE_LIMIT_LICENSING_MAX: '1000000',
   });
-  return { n, proc: served.proc, url: served.url, alive: true };
+  return { n, proc: served.proc, url: served.url, alive: true, inFlight: 0 };
 }
 
 let next = 0;
@@ -69,7 +71,8 @@ async function send(pathname: string, init: RequestInit): Promise<Response> {
     sent.requests++;
     try {
       if (!target) throw new Error('no instance up');
-      const res = await fetch(`${target.url}${pathname}`, init);
+      target.inFlight++;
+      const res = await fetch(`${target.url}${pathname}`, init).finally(() => target.inFlight--);
       if (res.status >= 500 || res.status === 503) throw new Error(`HTTP ${res.status}`);
       return res;
     } catch (err) {
@@ -183,9 +186,12 @@ describe('three instances, one killed and restarted under load', () => {
     tasks.sort((a, b) => (tasks.indexOf(a) * 7919) % tasks.length - (tasks.indexOf(b) * 7919) % tasks.length);
 
     const load = pool(tasks, 12);
-    // A third of the way in: kill instance 2, and start it again a few seconds later.
+    // A third of the way in, and while it has requests in flight (so the kill costs some by
+    // construction): kill instance 2, and start it again a few seconds later.
     await new Promise((r) => setTimeout(r, 1_500));
     const victim = instances[1]!;
+    for (const end = Date.now() + 10_000; victim.inFlight === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 2));
+    expect(victim.inFlight).toBeGreaterThan(0);
     victim.alive = false;
     victim.proc.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 3_000));
