@@ -68,8 +68,11 @@ function uniqueRows(src: string, where = ''): string {
  * covers occurred_at. Suspended entitlements still count (the usage happened; compliance
  * flags it); one cancelled outright (stored CANCELLED with its end still ahead: a removed
  * order line) never does. Preference: in its term before in grace, not suspended, the
- * soonest-ending, then the earliest start. Candidates are read once per (account, feature)
- * of the batch, not per event.
+ * soonest-ending, then the earliest start. The lookup is a LATERAL subquery per inserted
+ * event (two index probes: entitlement_feature by account and feature, entitlement by id),
+ * so its cost grows with the batch, never with the batch squared: a join of the events to a
+ * set of candidates by batch position was planned as a nested loop over the whole set per
+ * event (json_to_recordset is estimated at 100 rows), 70 % of a 1,000-event batch (ADR 0058).
  */
 export const INGEST_SQL = `
 WITH ev AS (
@@ -77,19 +80,6 @@ WITH ev AS (
          x.q, coalesce(x.v, x.q) AS v, x.u, x.t, x.d, x.usr, x.dev, x.p, x.h
     FROM json_to_recordset($1::json) AS x(i int, a uuid, s text, e text, k int, q numeric, v numeric, u text,
                                           t timestamptz, d text, usr text, dev text, p jsonb, h text)
-),
-cand AS (
-  SELECT ef.account_id, ef.feature_key, e.id, e.starts_at, e.ends_at, e.status,
-         coalesce(CASE WHEN e.ended_reason IS NOT NULL THEN e.ends_at ELSE coalesce(e.grace_ends_at, e.ends_at) END, 'infinity') AS use_ends_at
-    FROM (SELECT DISTINCT a, f FROM ev WHERE f IS NOT NULL) k
-    JOIN entitlement_feature ef ON ef.account_id = k.a AND ef.feature_key = k.f
-    JOIN entitlement e ON e.id = ef.entitlement_id
-   WHERE NOT (e.status = 'CANCELLED' AND coalesce(e.ends_at, 'infinity') > now())
-),
-att AS (
-  SELECT DISTINCT ON (ev.i) ev.i, c.id
-    FROM ev JOIN cand c ON c.account_id = ev.a AND c.feature_key = ev.f AND c.starts_at <= ev.t AND ev.t < c.use_ends_at
-   ORDER BY ev.i, ev.t < coalesce(c.ends_at, 'infinity') DESC, c.status = 'SUSPENDED', c.ends_at ASC NULLS LAST, c.starts_at, c.id
 ),
 keys AS (
   INSERT INTO usage_event_key (account_id, source, event_id, occurred_at, content_hash)
@@ -102,7 +92,16 @@ ins AS (
                            occurred_at, deployment, user_id, device, properties, content_hash, unentitled)
   SELECT ev.a, ev.s, ev.e, ev.m, att.id, ev.f, ev.q, ev.v, ev.u, ev.t, ev.d, ev.usr, ev.dev, ev.p, ev.h, ev.f IS NOT NULL AND att.id IS NULL
     FROM ev JOIN keys k ON k.account_id = ev.a AND k.source = ev.s AND k.event_id = ev.e
-    LEFT JOIN att ON att.i = ev.i
+    LEFT JOIN LATERAL (
+      SELECT e.id
+        FROM entitlement_feature ef JOIN entitlement e ON e.id = ef.entitlement_id
+       WHERE ev.f IS NOT NULL AND ef.account_id = ev.a AND ef.feature_key = ev.f
+         AND NOT (e.status = 'CANCELLED' AND coalesce(e.ends_at, 'infinity') > now())
+         AND e.starts_at <= ev.t
+         AND ev.t < coalesce(CASE WHEN e.ended_reason IS NOT NULL THEN e.ends_at ELSE coalesce(e.grace_ends_at, e.ends_at) END, 'infinity')
+       ORDER BY ev.t < coalesce(e.ends_at, 'infinity') DESC, e.status = 'SUSPENDED', e.ends_at ASC NULLS LAST, e.starts_at, e.id
+       LIMIT 1
+    ) att ON true
   RETURNING account_id, source, event_id, meter_id, entitlement_id, deployment, occurred_at, value, unique_value
 ),
 rollup AS (

@@ -185,6 +185,56 @@ describe('usage_event partitions (ADR 0053): hot usage statements read only thei
     expect(plans.flatMap(({ plan }) => seqScans(plan))).toEqual([]);
   });
 
+  it('the ingest statement does work in proportion to its batch, not to its square (ADR 0058)', async () => {
+    // Ten accounts, each entitled to the meter's feature: every event of the batch is attributed.
+    const accounts: string[] = [];
+    for (let a = 0; a < 10; a++) {
+      const id = await createAccount(hub, `Linear ${a}`);
+      await grant(hub, id, { sku: 'U-API', startDate: day(-10), endDate: day(30) });
+      accounts.push(id);
+    }
+    const BATCH = 1_000;
+    const events = (tag: string) =>
+      Array.from({ length: BATCH }, (_, i) => ({
+        id: `linear-${tag}-${i}`,
+        accountId: accounts[i % accounts.length],
+        meter: 'u.calls',
+        quantity: 1,
+        occurredAt: new Date(Date.now() - (i % 600) * 1000).toISOString(),
+        deployment: 'CLOUD',
+      }));
+    const sent = await statementsOf(() => hub.ok('mutation($e: [UsageEventInput!]!) { recordUsage(events: $e) { accepted } }', { e: events('sent') }));
+    const ingest = sent.find((s) => /^\s*WITH ev AS/.test(s.sql));
+    expect(ingest).toBeDefined();
+    // The same statement with event ids not stored yet, analysed and rolled back.
+    const rows = JSON.parse(ingest!.params[0] as string) as { e: string }[];
+    expect(rows).toHaveLength(BATCH);
+    for (const r of rows) r.e = `${r.e}-again`;
+    interface Analysed extends PlanNode {
+      'Actual Rows': number;
+      'Actual Loops': number;
+      Plans?: Analysed[];
+    }
+    const runner = hub.ds.createQueryRunner();
+    let plan: Analysed;
+    try {
+      await runner.connect();
+      await runner.query('BEGIN');
+      const [row] = await original.call(runner, `EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ${ingest!.sql}`, [JSON.stringify(rows), ...ingest!.params.slice(1)]);
+      plan = (row as { 'QUERY PLAN': { Plan: Analysed }[] })['QUERY PLAN'][0]!.Plan;
+    } finally {
+      await runner.query('ROLLBACK');
+      await runner.release();
+    }
+    // Rows produced by every node, over all its executions: a nested loop re-reading a
+    // batch-sized set per event would produce ~BATCH² (500,000 here).
+    const visited = (n: Analysed): number => n['Actual Rows'] * n['Actual Loops'] + (n.Plans ?? []).reduce((t, c) => t + visited(c), 0);
+    const attributed = (n: Analysed): number =>
+      (n['Node Type'] === 'Index Scan' && n['Relation Name'] === 'entitlement' ? n['Actual Rows'] * n['Actual Loops'] : 0) + (n.Plans ?? []).reduce((t, c) => t + attributed(c), 0);
+    expect(attributed(plan)).toBe(BATCH);
+    expect(visited(plan)).toBeLessThan(40 * BATCH);
+  });
+
   it('usageSeries from events (by user, last 30 days) reads only the partitions of those days, through an index', async () => {
     const from = new Date(Date.now() - 30 * 86_400_000);
     const series = () =>
