@@ -31,6 +31,7 @@ import { Rollouts1764303650000 } from './1764303650000-Rollouts';
 import { HotPathIndexes1764303800000 } from './1764303800000-HotPathIndexes';
 import { UsagePartitions1764304000000 } from './1764304000000-UsagePartitions';
 import { ContactAttributes1764304100000 } from './1764304100000-ContactAttributes';
+import { OrderLookupIndexes1764304200000 } from './1764304200000-OrderLookupIndexes';
 import { DeviceGroupsAndDeliveryRenewals1764303900000 } from './1764303900000-DeviceGroupsAndDeliveryRenewals';
 
 /**
@@ -72,4 +73,5 @@ export const migrations = [
   DeviceGroupsAndDeliveryRenewals1764303900000,
   UsagePartitions1764304000000,
   ContactAttributes1764304100000,
+  OrderLookupIndexes1764304200000,
 ];

@@ -3,6 +3,7 @@ import { Db } from '../../src/db/db';
 import { startTestHub, type TestHub } from '../support/test-hub';
 import { createAccount, day, grant, seedLicensingCatalog } from '../licensing/licensing-support';
 import { seedUsageCatalog } from '../usage/usage-support';
+import { resetSyncPushCache } from '../../src/sync/sync-outbox';
 
 /**
  * Query plans of the hot paths (issue 15): every statement a hot operation really sends is
@@ -137,6 +138,24 @@ describe('hot statements use an index on every growing table', () => {
 
   it.each(cases)('%s', async (_name, fn) => {
     expect(await fullScans(fn)).toEqual([]);
+  });
+
+  it('fulfilment with a push connection: the sync marks find entitlement events by order line', async () => {
+    const [conn]: { id: string }[] = await hub.ds.query(
+      `INSERT INTO sync_connection (name, type, enabled, pull_enabled, push_enabled, ref_system, order_source)
+       VALUES ('plans-push', 'salesforce', false, false, true, 'salesforce', 'plans') RETURNING id`,
+    );
+    resetSyncPushCache();
+    try {
+      const statements = await statementsOf(() => grant(hub, account, { sku: 'L-PERP', quantity: 1, startDate: day(-1) }));
+      // The marks statement was sent (else this test proves nothing), and reads no table whole.
+      expect(statements.some((s) => /INSERT INTO sync_outbox/.test(s.sql) && /entitlement_event/.test(s.sql))).toBe(true);
+      expect(await fullScans(() => grant(hub, account, { sku: 'L-PERP', quantity: 1, startDate: day(-1) }))).toEqual([]);
+    } finally {
+      await hub.ds.query('DELETE FROM sync_outbox WHERE connection_id = $1', [conn!.id]);
+      await hub.ds.query('DELETE FROM sync_connection WHERE id = $1', [conn!.id]);
+      resetSyncPushCache();
+    }
   });
 });
 
