@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { validate, type ValidationError } from 'class-validator';
-import { buildSchema, getMetadataStorage, type MiddlewareFn, type NonEmptyArray } from 'type-graphql';
+import { buildSchema, getMetadataStorage, UseMiddleware, type MiddlewareFn, type NonEmptyArray } from 'type-graphql';
 import { printSchema, lexicographicSortSchema, type GraphQLSchema } from 'graphql';
 import { authChecker } from '../auth/auth-checker';
 import { ApiKeyResolver } from '../auth/api-key.resolver';
@@ -122,13 +122,29 @@ export function assertEveryOperationAuthorized(): void {
   if (missing.length) throw new Error(`Operations without @Authorized roles: ${missing.join(', ')}`);
 }
 
+/**
+ * The two middlewares above run on the resolvers' own fields (queries, mutations, field
+ * resolvers: every field that takes arguments or does work), registered once per resolver
+ * class, after the role check as before. Not as type-graphql `globalMiddlewares`: those also
+ * wrap every plain field of every answer (`id`, `status`, …) in an async middleware chain, two
+ * promises per field for checks that only concern arguments and mutations (ADR 0059).
+ */
+const withResolverMiddlewares = new WeakSet<object>();
+function useResolverMiddlewares(): void {
+  for (const r of resolvers) {
+    if (withResolverMiddlewares.has(r)) continue;
+    UseMiddleware(refuseUnstorableText, auditEveryMutation)(r as never);
+    withResolverMiddlewares.add(r);
+  }
+}
+
 export async function buildHubSchema(): Promise<GraphQLSchema> {
   assertEveryOperationAuthorized();
+  useResolverMiddlewares();
   const schema = await buildSchema({
     resolvers,
     authChecker,
     authMode: 'error',
-    globalMiddlewares: [refuseUnstorableText, auditEveryMutation],
     validateFn: async (argValue, _argType, data) => {
       if (argValue === null || typeof argValue !== 'object') return;
       const values = Array.isArray(argValue) ? argValue : [argValue];
