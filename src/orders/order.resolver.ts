@@ -15,8 +15,12 @@ export class OrderResolver {
     description:
       'Stores an order and fulfils its lines into entitlements in one transaction. Idempotent on (source, externalId, revision): the same again returns the order; different content is CONFLICT; a higher revision applies the difference.',
   })
-  submitOrder(@Arg('input', { description: 'The order.' }) input: OrderInput, @Ctx() ctx: GraphQLContext): Promise<Order> {
-    return ctx.services.orders.submit(ctx, input);
+  async submitOrder(@Arg('input', { description: 'The order.' }) input: OrderInput, @Ctx() ctx: GraphQLContext): Promise<Order> {
+    const order = await ctx.services.orders.submit(ctx, input);
+    // The entitlements it just granted answer `entitlements` without reading them back.
+    const granted = ctx.services.orders.grantedWith(order);
+    if (granted) ctx.loaders.entitlements.byOrder.prime(order.id, [...granted]);
+    return order;
   }
 
   @Authorized(Roles.ANY)

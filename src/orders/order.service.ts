@@ -454,14 +454,40 @@ export class OrderService {
    * after the grants (their targets were resolved by `plan`, never among these lines).
    */
   private async fulfilLines(tx: Tx, ctx: RequestContext, order: Order, planned: readonly PlannedLine[], currency: string): Promise<void> {
-    const ids = await this.insertAndGrant(tx, ctx, order, planned, currency);
+    const ids = await this.insertAndGrant(tx, ctx, order, planned, currency, (created) => {
+      // A new order of NEW lines without contract terms: what it granted is, as stored, all
+      // the entitlements of the order (nothing else in the transaction changes them).
+      if (planned.every((p) => p.input.action === OrderLineAction.NEW && !p.input.terms)) {
+        this.granted.set(order, [...created].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+      }
+    });
     for (const p of planned) if (p.input.action !== OrderLineAction.NEW) await this.fulfilLine(tx, ctx, order, p, ids.get(p.input.lineNo)!);
   }
 
+  /**
+   * The entitlements a just-submitted order granted, as `EntitlementService.byOrders` would read
+   * them back after the commit (same rows, same order: one transaction's entitlements share
+   * `created_at`, then by id), when the submission was a new order of NEW lines; else
+   * undefined. submitOrder's answer then needs no read-back (ADR 0059).
+   */
+  grantedWith(order: Order): readonly Entitlement[] | undefined {
+    return this.granted.get(order);
+  }
+
+  private readonly granted = new WeakMap<Order, Entitlement[]>();
+
   /** Stores the lines and grants the NEW ones; the other actions are left to the caller (ids by line number). */
-  private async insertAndGrant(tx: Tx, ctx: RequestContext, order: Order, planned: readonly PlannedLine[], currency: string): Promise<Map<number, string>> {
+  private async insertAndGrant(
+    tx: Tx,
+    ctx: RequestContext,
+    order: Order,
+    planned: readonly PlannedLine[],
+    currency: string,
+    onGranted?: (created: readonly Entitlement[]) => void,
+  ): Promise<Map<number, string>> {
     const ids = await this.insertLines(tx.manager, order, planned, currency);
-    await this.grantMany(tx, ctx, order, planned.filter((p) => p.input.action === OrderLineAction.NEW).map((p) => ({ p, lineId: ids.get(p.input.lineNo)! })));
+    const created = await this.grantMany(tx, ctx, order, planned.filter((p) => p.input.action === OrderLineAction.NEW).map((p) => ({ p, lineId: ids.get(p.input.lineNo)! })));
+    onGranted?.(created);
     return ids;
   }
 
@@ -555,7 +581,7 @@ export class OrderService {
   }
 
   /** Grants the entitlements of lines in one go (`EntitlementService.createMany`), then their contract terms. */
-  private async grantMany(tx: Tx, ctx: RequestContext, order: Order, lines: readonly { p: PlannedLine; lineId: string; note?: string }[]): Promise<void> {
+  private async grantMany(tx: Tx, ctx: RequestContext, order: Order, lines: readonly { p: PlannedLine; lineId: string; note?: string }[]): Promise<Entitlement[]> {
     const created = await this.entitlements.createMany(
       tx,
       ctx,
@@ -574,6 +600,7 @@ export class OrderService {
       })),
     );
     for (const [i, e] of created.entries()) await this.writeTerms(tx, e.id, order.accountId, lines[i]!.p);
+    return created;
   }
 
   /**

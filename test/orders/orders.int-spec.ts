@@ -37,6 +37,35 @@ describe('submitOrder: exactly once', () => {
     expect(first.entitlements).toHaveLength(2);
   });
 
+  it("a new order's answer lists its entitlements exactly as reading the order back does", async () => {
+    // Every scalar field of Entitlement (from the schema), so no field of the answer is left out.
+    const type = await hub.ok<{ __type: { fields: { name: string; args: unknown[]; type: { kind: string; ofType: { kind: string; ofType: { kind: string } | null } | null } }[] } }>(
+      '{ __type(name: "Entitlement") { fields { name args { name } type { kind ofType { kind ofType { kind } } } } } }',
+      {},
+    );
+    const leaf = (t: { kind: string; ofType: { kind: string; ofType: { kind: string } | null } | null }): boolean =>
+      t.kind === 'SCALAR' || t.kind === 'ENUM' || (t.kind === 'NON_NULL' && !!t.ofType && leaf(t.ofType as never));
+    const fields = type.__type.fields.filter((f) => f.args.length === 0 && leaf(f.type)).map((f) => f.name);
+    expect(fields).toEqual(expect.arrayContaining(['id', 'status', 'startsAt', 'quantity', 'sku']));
+    const selection = `{ ${fields.join(' ')} features { featureKey limitTotal } }`;
+    const input = orderInput(acme, 'SO-ANSWER', [{ sku: 'SUB', quantity: 3 }, { sku: 'SUITE' }, { sku: 'PERP', endDate: null }, { sku: 'METER' }, { sku: 'SEAT', quantity: 2 }]);
+    const submitted = await hub.ok<{ submitOrder: { id: string; entitlements: Record<string, unknown>[] } }>(
+      `mutation($input: OrderInput!) { submitOrder(input: $input) { id entitlements ${selection} } }`,
+      { input },
+    );
+    const read = await hub.ok<{ order: { entitlements: Record<string, unknown>[] } }>(`query($id: ID!) { order(id: $id) { entitlements ${selection} } }`, {
+      id: submitted.submitOrder.id,
+    });
+    expect(submitted.submitOrder.entitlements).toHaveLength(5);
+    expect(submitted.submitOrder.entitlements).toEqual(read.order.entitlements);
+    // And a replay (answered from the database) says the same.
+    const replay = await hub.ok<{ submitOrder: { entitlements: Record<string, unknown>[] } }>(
+      `mutation($input: OrderInput!) { submitOrder(input: $input) { entitlements ${selection} } }`,
+      { input },
+    );
+    expect(replay.submitOrder.entitlements).toEqual(read.order.entitlements);
+  });
+
   it('concurrent replays of a new order create it once', async () => {
     const before = await counts();
     const input = orderInput(acme, 'SO-RACE', [{ sku: 'SUB' }]);
