@@ -174,7 +174,12 @@ export class OrderService {
       );
       const accountId = await this.resolveAccount(ctx, tx.manager, canonical.accountId, canonical.accountRef, locked!.account_found);
 
-      const existing = await tx.manager.findOne(Order, { where: { source: input.source, externalId: input.externalId } });
+      // Most submissions are new orders: a prepared probe first, the ORM's full read only for an order that exists.
+      const [known] = await preparedTx<{ id: string }>(tx.manager, 'ehub_order_known', 'SELECT id FROM sales_order WHERE source = $1 AND external_id = $2', [
+        input.source,
+        input.externalId,
+      ]);
+      const existing = known ? await tx.manager.findOne(Order, { where: { id: known.id } }) : null;
       if (existing) {
         assertRecordVisible(ctx, existing.accountId, 'Order', `${input.source}/${input.externalId}`);
         const seen = await tx.manager.findOne(OrderRevision, { where: { orderId: existing.id, revision: canonical.revision } });
