@@ -459,13 +459,12 @@ export class OrderService {
    * after the grants (their targets were resolved by `plan`, never among these lines).
    */
   private async fulfilLines(tx: Tx, ctx: RequestContext, order: Order, planned: readonly PlannedLine[], currency: string): Promise<void> {
-    const ids = await this.insertAndGrant(tx, ctx, order, planned, currency, (created) => {
-      // A new order of NEW lines without contract terms: what it granted is, as stored, all
-      // the entitlements of the order (nothing else in the transaction changes them).
-      if (planned.every((p) => p.input.action === OrderLineAction.NEW && !p.input.terms)) {
-        this.granted.set(order, [...created].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
-      }
-    });
+    const { ids, created } = await this.insertAndGrant(tx, ctx, order, planned, currency);
+    // A new order of NEW lines without contract terms: what it granted is, as stored, all
+    // the entitlements of the order (nothing else in the transaction changes them).
+    if (planned.every((p) => p.input.action === OrderLineAction.NEW && !p.input.terms)) {
+      this.granted.set(order, [...created].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+    }
     for (const p of planned) if (p.input.action !== OrderLineAction.NEW) await this.fulfilLine(tx, ctx, order, p, ids.get(p.input.lineNo)!);
   }
 
@@ -481,19 +480,17 @@ export class OrderService {
 
   private readonly granted = new WeakMap<Order, Entitlement[]>();
 
-  /** Stores the lines and grants the NEW ones; the other actions are left to the caller (ids by line number). */
+  /** Stores the lines and grants the NEW ones; the other actions are left to the caller (line ids by line number, and the entitlements granted). */
   private async insertAndGrant(
     tx: Tx,
     ctx: RequestContext,
     order: Order,
     planned: readonly PlannedLine[],
     currency: string,
-    onGranted?: (created: readonly Entitlement[]) => void,
-  ): Promise<Map<number, string>> {
+  ): Promise<{ ids: Map<number, string>; created: Entitlement[] }> {
     const ids = await this.insertLines(tx.manager, order, planned, currency);
     const created = await this.grantMany(tx, ctx, order, planned.filter((p) => p.input.action === OrderLineAction.NEW).map((p) => ({ p, lineId: ids.get(p.input.lineNo)! })));
-    onGranted?.(created);
-    return ids;
+    return { ids, created };
   }
 
   /** What the line grants: the product's flattened features × quantity, then the line's own limits. */
@@ -643,7 +640,7 @@ export class OrderService {
     }
     // Lines added by the revision: stored, and the NEW ones granted, together; the others
     // (renewals, amendments... of earlier lines) apply in line order with the changed lines.
-    const added = await this.insertAndGrant(tx, ctx, order, planned.filter((p) => !byNo.has(p.input.lineNo)), currency);
+    const { ids: added } = await this.insertAndGrant(tx, ctx, order, planned.filter((p) => !byNo.has(p.input.lineNo)), currency);
 
     for (const p of planned) {
       const old = byNo.get(p.input.lineNo);
