@@ -14,6 +14,8 @@ const CHUNK = 1_000_000;
 const MONTHS = 24;
 const SERIES_CONNECTIONS = 8;
 const BATCH = 1_000;
+/** After each fill: VACUUM (ANALYZE) and CHECKPOINT (default), or only ANALYZE (BENCH_SCALE_SETTLE=0, the method before 2026-12-05 evening). */
+const SETTLE = process.env.BENCH_SCALE_SETTLE !== '0';
 
 const SERIES = `query Series($f: UsageSeriesFilter, $from: DateTimeISO!, $to: DateTimeISO!) {
   usageSeries(filter: $f, from: $from, to: $to, granularity: DAY) { aggregation unit series { points { bucket value count } } }
@@ -88,11 +90,19 @@ export const usageScale: Scenario = {
         );
         stored = hi;
       }
-      await ds.query('ANALYZE usage_event');
-      await ds.query('ANALYZE usage_event_key');
-      await ds.query('ANALYZE usage_rollup');
       const s = (performance.now() - t0) / 1000;
       console.error(`  stored ${fmt(upTo - from)} more events (${fmt(upTo)} in all) in ${s.toFixed(1)} s = ${fmt(Math.round((upTo - from) / s))} rows/s`);
+      // Settle what the fill left, as a database that grew over months would be: without this,
+      // autovacuum's pass over the freshly inserted rows (tens of millions at the last stage)
+      // runs during the measurement and is measured with it.
+      const v0 = performance.now();
+      if (SETTLE) {
+        await ds.query('VACUUM (ANALYZE) usage_event, usage_event_key, usage_rollup');
+        await ds.query('CHECKPOINT');
+      } else {
+        await ds.query('ANALYZE usage_event, usage_event_key, usage_rollup');
+      }
+      console.error(`  ${SETTLE ? 'VACUUM (ANALYZE) and CHECKPOINT' : 'ANALYZE only (BENCH_SCALE_SETTLE=0)'} in ${((performance.now() - v0) / 1000).toFixed(1)} s`);
     };
 
     let round = 0;
@@ -168,8 +178,23 @@ export const usageScale: Scenario = {
     for (const stage of STAGES) {
       await fill(stage);
       const atStored = stored;
-      const ing = await ingest();
-      const f = await series();
+      // What else PostgreSQL did while it was measured: autovacuum workers, sampled every 500 ms.
+      const vacuums = new Map<string, number>();
+      const sampler = setInterval(() => {
+        void ds
+          .query(`SELECT c.relname FROM pg_stat_progress_vacuum v JOIN pg_class c ON c.oid = v.relid`)
+          .then((rows: { relname: string }[]) => rows.forEach((r) => vacuums.set(r.relname, (vacuums.get(r.relname) ?? 0) + 1)))
+          .catch(() => undefined);
+      }, 500);
+      let ing: { eventsPerSec: number; durationSec: number };
+      let f: Figures;
+      try {
+        ing = await ingest();
+        f = await series();
+      } finally {
+        clearInterval(sampler);
+      }
+      console.error(`  vacuum samples during the measurement: ${vacuums.size ? [...vacuums].map(([t, n]) => `${t} ×${n}`).join(', ') : 'none'}`);
       results.push({ stored: atStored, eventsPerSec: ing.eventsPerSec, seriesP50: f.latencyMs.p50, seriesP99: f.latencyMs.p99, seriesRps: f.requestsPerSec, figures: f });
       const [{ parts }] = await ds.query(`SELECT count(*)::int AS parts FROM pg_inherits WHERE inhparent = 'usage_event'::regclass`);
       console.error(
