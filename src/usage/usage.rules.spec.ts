@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { readUsageNdjson } from './usage.ndjson';
-import { canonicalJson, isRejection, meterFigures, normalizeDecimal, parseInstant, parseUsageEvent, retentionCutoff, type UsageEventDraft } from './usage.rules';
+import { canonicalJson, chooseEntitlement, isRejection, meterFigures, normalizeDecimal, parseInstant, parseUsageEvent, retentionCutoff, type UsageEventDraft } from './usage.rules';
 
 const limits = { now: Date.parse('2027-03-01T12:00:00Z'), maxSkewSeconds: 300, maxPropertiesBytes: 100 };
 const base = { id: 'e1', accountId: '6f1c3d52-8a3b-4e55-9d0e-0d7b2a1c9f00', meter: 'api.calls', quantity: 1, occurredAt: '2027-03-01T11:00:00Z', deployment: 'CLOUD' };
@@ -155,5 +155,36 @@ describe('EHUB_USAGE_RETENTION_MONTHS', () => {
     expect(isRejection(parseUsageEvent({ ...base, occurredAt: '2026-12-01T00:00:00Z' }, 0, kept))).toBe(false);
     // Off (0): any age.
     expect(isRejection(parseUsageEvent({ ...base, occurredAt: '2001-01-01T00:00:00Z' }, 0, { ...limits, retentionMonths: 0 }))).toBe(false);
+  });
+});
+
+describe('chooseEntitlement', () => {
+  const c = (id: string, start: number, termEnd: number | null, useEnd: number | null = termEnd, suspended = false) => ({ id, start, termEnd, useEnd, suspended });
+
+  it('takes only an entitlement whose use covers the instant: start included, end of use excluded', () => {
+    const e = c('00000000-0000-0000-0000-00000000000a', 100, 200, 250);
+    expect(chooseEntitlement([e], 99)).toBeNull();
+    expect(chooseEntitlement([e], 100)).toBe(e.id);
+    expect(chooseEntitlement([e], 249)).toBe(e.id);
+    expect(chooseEntitlement([e], 250)).toBeNull();
+    expect(chooseEntitlement([], 150)).toBeNull();
+    expect(chooseEntitlement(undefined, 150)).toBeNull();
+    expect(chooseEntitlement([c('00000000-0000-0000-0000-00000000000b', 100, null)], 10 ** 15)).toBe('00000000-0000-0000-0000-00000000000b');
+  });
+
+  it('prefers in term over in grace, then not suspended, then soonest-ending, then earliest start, then lowest id', () => {
+    const ids = ['1', '2', '3', '4', '5'].map((d) => `00000000-0000-0000-0000-00000000000${d}`);
+    // In grace (term ended at 150) vs in term (ends later): the one in term.
+    expect(chooseEntitlement([c(ids[0]!, 0, 150, 400), c(ids[1]!, 0, 300)], 200)).toBe(ids[1]);
+    // In term and suspended vs in grace and not: in term first.
+    expect(chooseEntitlement([c(ids[0]!, 0, 150, 400), c(ids[1]!, 0, 300, 300, true)], 200)).toBe(ids[1]);
+    // Both in term: not suspended first, even if it ends later.
+    expect(chooseEntitlement([c(ids[0]!, 0, 250, 250, true), c(ids[1]!, 0, 300)], 200)).toBe(ids[1]);
+    // Soonest-ending; no end comes last.
+    expect(chooseEntitlement([c(ids[0]!, 0, null), c(ids[1]!, 0, 300), c(ids[2]!, 0, 260)], 200)).toBe(ids[2]);
+    // Same end: earliest start; same start too: lowest id, whatever the order given.
+    expect(chooseEntitlement([c(ids[3]!, 50, 300), c(ids[4]!, 10, 300)], 200)).toBe(ids[4]);
+    expect(chooseEntitlement([c(ids[4]!, 10, 300), c(ids[3]!, 10, 300)], 200)).toBe(ids[3]);
+    expect(chooseEntitlement([c(ids[3]!, 10, 300), c(ids[4]!, 10, 300)], 200)).toBe(ids[3]);
   });
 });

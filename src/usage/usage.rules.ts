@@ -305,3 +305,41 @@ export function meterFigures(meter: MeterRule, e: UsageEventDraft): { value: str
   }
   return { value, uniqueValue };
 }
+
+/** An entitlement usage may draw on (CANDIDATES_SQL): instants in microseconds since the epoch, null for no end. */
+export interface UsageCandidate {
+  id: string;
+  suspended: boolean;
+  start: number;
+  termEnd: number | null;
+  useEnd: number | null;
+}
+
+/**
+ * The entitlement an event at `atMicros` draws on, among its account's candidates for the
+ * meter's feature: one whose use covers the instant (start ≤ t < end of use, grace included),
+ * preferring one in its term to one in grace, then one not suspended, then the soonest-ending
+ * (no end last), then the earliest start, then the lowest id (uuid order is the order of the
+ * lower-case text). Null when none covers it: the event is unentitled.
+ */
+export function chooseEntitlement(candidates: readonly UsageCandidate[] | undefined, atMicros: number): string | null {
+  let best: UsageCandidate | null = null;
+  let bestInTerm = false;
+  for (const c of candidates ?? []) {
+    if (c.start > atMicros || (c.useEnd !== null && atMicros >= c.useEnd)) continue;
+    const inTerm = c.termEnd === null || atMicros < c.termEnd;
+    if (best === null || isPreferred(c, inTerm, best, bestInTerm)) {
+      best = c;
+      bestInTerm = inTerm;
+    }
+  }
+  return best?.id ?? null;
+}
+
+function isPreferred(c: UsageCandidate, inTerm: boolean, b: UsageCandidate, bInTerm: boolean): boolean {
+  if (inTerm !== bInTerm) return inTerm;
+  if (c.suspended !== b.suspended) return !c.suspended;
+  if (c.termEnd !== b.termEnd) return b.termEnd === null || (c.termEnd !== null && c.termEnd < b.termEnd);
+  if (c.start !== b.start) return c.start < b.start;
+  return c.id < b.id;
+}

@@ -10,6 +10,7 @@ import {
   DEFAULT_SOURCE,
   MAX_GRAPHQL_EVENTS,
   UsageRejectionCode,
+  chooseEntitlement,
   isRejection,
   meterFigures,
   parseUsageEvent,
@@ -17,11 +18,12 @@ import {
   type MeterRule,
   type ParseLimits,
   type ParsedUsageEvent,
+  type UsageCandidate,
   type UsageEventDraft,
   type UsageRejection,
 } from './usage.rules';
 import type { UsageStream } from './usage.stream';
-import { INGEST_SQL, LOOKUP_SQL, RECOMPUTE_SQL, STORED_HASHES_SQL } from './usage.sql';
+import { CANDIDATES_SQL, INGEST_SQL, LOOKUP_SQL, RECOMPUTE_SQL, STORED_HASHES_SQL } from './usage.sql';
 
 /** The answer to a batch: every event is accepted, a duplicate, or listed in `rejected` (conflicts included). */
 export interface UsageBatchAnswer {
@@ -54,6 +56,8 @@ interface Row {
   dev?: string;
   p?: Record<string, unknown>;
   h: string;
+  /** The entitlement it draws on (chooseEntitlement), absent: none. */
+  n?: string;
 }
 
 /** Bound of the known-accounts cache (ids; cleared when full). */
@@ -192,6 +196,7 @@ export class UsageService {
         }
 
         if (rows.length > 0) {
+          await this.attribute(tx.manager, rows, meterList);
           const notInserted: { i: number; h: string | null }[] = await tx.manager.query(INGEST_SQL, [
             JSON.stringify(rows),
             meterList.map((mt) => mt.id),
@@ -237,6 +242,44 @@ export class UsageService {
       ctx.log.debug({ accepted: answer.accepted, duplicates: answer.duplicates, conflicts: answer.conflicts, rejected: answer.rejected.length }, 'usage batch');
     }
     return answer;
+  }
+
+  /**
+   * Sets each row's entitlement (`n`): the candidates of the batch's (account, feature) pairs
+   * in one statement, then chooseEntitlement per event (ADR 0060). In the batch's transaction,
+   * before its insert: what a concurrent grant commits after this read is not drawn on, as it
+   * was not by an insert whose snapshot predates it.
+   */
+  private async attribute(m: EntityManager, rows: Row[], meterList: readonly MeterRow[]): Promise<void> {
+    const pairs = new Map<string, [string, string]>();
+    for (const r of rows) {
+      const f = meterList[r.k - 1]!.featureKey;
+      if (f !== null) pairs.set(`${r.a}\u0000${f}`, [r.a, f]);
+    }
+    if (pairs.size === 0) return;
+    const list = [...pairs.values()];
+    const found = (await m.query(CANDIDATES_SQL, [list.map((p) => p[0]), list.map((p) => p[1])])) as {
+      a: string;
+      f: string;
+      id: string;
+      suspended: boolean;
+      start: string;
+      term_end: string | null;
+      use_end: string | null;
+    }[];
+    const candidates = new Map<string, UsageCandidate[]>();
+    for (const c of found) {
+      const key = `${c.a}\u0000${c.f}`;
+      const list = candidates.get(key) ?? [];
+      list.push({ id: c.id, suspended: c.suspended, start: Number(c.start), termEnd: c.term_end === null ? null : Number(c.term_end), useEnd: c.use_end === null ? null : Number(c.use_end) });
+      candidates.set(key, list);
+    }
+    for (const r of rows) {
+      const f = meterList[r.k - 1]!.featureKey;
+      if (f === null) continue;
+      const n = chooseEntitlement(candidates.get(`${r.a}\u0000${f}`), Date.parse(r.t) * 1000);
+      if (n !== null) r.n = n;
+    }
   }
 
   /** Meters by key and accounts by id or reference for the batch, in one statement (which also takes the shared rollup lock). */

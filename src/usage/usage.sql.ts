@@ -51,7 +51,7 @@ function uniqueRows(src: string, where = ''): string {
 /**
  * One statement per batch: insert the events exactly once (their idempotency keys go into
  * usage_event_key first, ON CONFLICT DO NOTHING; only the events whose key was inserted go
- * into the partitioned usage_event, ADR 0053), attribute each to its entitlement on the way in, and add exactly the
+ * into the partitioned usage_event, ADR 0053) with the entitlement each draws on, and add exactly the
  * inserted rows to the hourly and daily rollups and distinct values. Answers the batch
  * positions (`i`) of the events that were not inserted (already stored: duplicates or
  * conflicts) with the stored content hash (`h`), or null when the stored row was committed by
@@ -60,26 +60,19 @@ function uniqueRows(src: string, where = ''): string {
  * $1 is a JSON array of events { i: position, a: account, s: source (null = default),
  * e: event id, k: meter (1-based index into $2 meter ids and $3 their feature keys),
  * q: quantity, v: value (null = the quantity), u: unique value, t: occurred_at,
- * d: deployment, usr, dev, p: properties, h: content hash }. PostgreSQL parses the JSON in
+ * d: deployment, usr, dev, p: properties, h: content hash, n: entitlement }. PostgreSQL parses the JSON in
  * one go, cheaper than binding fifteen arrays; absent keys are nulls, so defaults cost nothing.
  *
- * Attribution: the entitlement an event draws on is one of the account's entitlements
- * granting the meter's feature whose term (grace included; no grace after an early end)
- * covers occurred_at. Suspended entitlements still count (the usage happened; compliance
- * flags it); one cancelled outright (stored CANCELLED with its end still ahead: a removed
- * order line) never does. Preference: in its term before in grace, not suspended, the
- * soonest-ending, then the earliest start. The lookup is a LATERAL subquery per inserted
- * event (two index probes: entitlement_feature by account and feature, entitlement by id),
- * so its cost grows with the batch, never with the batch squared: a join of the events to a
- * set of candidates by batch position was planned as a nested loop over the whole set per
- * event (json_to_recordset is estimated at 100 rows), 70 % of a 1,000-event batch (ADR 0058).
+ * Attribution: `n` is the entitlement the event draws on, chosen in the hub from the
+ * candidates CANDIDATES_SQL read in the same transaction just before (see chooseEntitlement,
+ * ADR 0060); an event of a meter with a feature and no `n` is stored as unentitled.
  */
 export const INGEST_SQL = `
 WITH ev AS (
   SELECT x.i, x.a, coalesce(x.s, '${DEFAULT_SOURCE}') AS s, x.e, ($2::uuid[])[x.k] AS m, ($3::text[])[x.k] AS f,
-         x.q, coalesce(x.v, x.q) AS v, x.u, x.t, x.d, x.usr, x.dev, x.p, x.h
+         x.q, coalesce(x.v, x.q) AS v, x.u, x.t, x.d, x.usr, x.dev, x.p, x.h, x.n
     FROM json_to_recordset($1::json) AS x(i int, a uuid, s text, e text, k int, q numeric, v numeric, u text,
-                                          t timestamptz, d text, usr text, dev text, p jsonb, h text)
+                                          t timestamptz, d text, usr text, dev text, p jsonb, h text, n uuid)
 ),
 keys AS (
   INSERT INTO usage_event_key (account_id, source, event_id, occurred_at, content_hash)
@@ -90,18 +83,8 @@ keys AS (
 ins AS (
   INSERT INTO usage_event (account_id, source, event_id, meter_id, entitlement_id, feature_key, quantity, value, unique_value,
                            occurred_at, deployment, user_id, device, properties, content_hash, unentitled)
-  SELECT ev.a, ev.s, ev.e, ev.m, att.id, ev.f, ev.q, ev.v, ev.u, ev.t, ev.d, ev.usr, ev.dev, ev.p, ev.h, ev.f IS NOT NULL AND att.id IS NULL
+  SELECT ev.a, ev.s, ev.e, ev.m, ev.n, ev.f, ev.q, ev.v, ev.u, ev.t, ev.d, ev.usr, ev.dev, ev.p, ev.h, ev.f IS NOT NULL AND ev.n IS NULL
     FROM ev JOIN keys k ON k.account_id = ev.a AND k.source = ev.s AND k.event_id = ev.e
-    LEFT JOIN LATERAL (
-      SELECT e.id
-        FROM entitlement_feature ef JOIN entitlement e ON e.id = ef.entitlement_id
-       WHERE ev.f IS NOT NULL AND ef.account_id = ev.a AND ef.feature_key = ev.f
-         AND NOT (e.status = 'CANCELLED' AND coalesce(e.ends_at, 'infinity') > now())
-         AND e.starts_at <= ev.t
-         AND ev.t < coalesce(CASE WHEN e.ended_reason IS NOT NULL THEN e.ends_at ELSE coalesce(e.grace_ends_at, e.ends_at) END, 'infinity')
-       ORDER BY ev.t < coalesce(e.ends_at, 'infinity') DESC, e.status = 'SUSPENDED', e.ends_at ASC NULLS LAST, e.starts_at, e.id
-       LIMIT 1
-    ) att ON true
   RETURNING account_id, source, event_id, meter_id, entitlement_id, deployment, occurred_at, value, unique_value
 ),
 rollup AS (
@@ -124,6 +107,26 @@ uniq AS (
 SELECT n.i, (SELECT u.content_hash FROM usage_event_key u WHERE u.account_id = n.a AND u.source = n.s AND u.event_id = n.e) AS h
   FROM ev n
  WHERE NOT EXISTS (SELECT 1 FROM keys WHERE keys.account_id = n.a AND keys.source = n.s AND keys.event_id = n.e)`;
+
+/**
+ * The entitlements the batch's usage may draw on, for the (account, feature) pairs it names
+ * ($1 account ids, $2 feature keys, pairwise): every entitlement of the account granting the
+ * feature, except one cancelled outright (stored CANCELLED with its end still ahead: a removed
+ * order line), which never takes usage. Suspended ones still count (the usage happened;
+ * compliance flags it). Instants as microseconds since the epoch (exact; null: no end):
+ * `start` the term's start, `term_end` its end, `use_end` the end of use (grace included,
+ * none after an early end). chooseEntitlement picks one per event. One index probe per pair
+ * (entitlement_feature_check_idx), not one per event and candidate (ADR 0060).
+ */
+export const CANDIDATES_SQL = `
+SELECT ef.account_id AS a, ef.feature_key AS f, e.id, e.status = 'SUSPENDED' AS suspended,
+       (extract(epoch FROM e.starts_at) * 1000000)::bigint::text AS start,
+       (extract(epoch FROM e.ends_at) * 1000000)::bigint::text AS term_end,
+       (extract(epoch FROM CASE WHEN e.ended_reason IS NOT NULL THEN e.ends_at ELSE coalesce(e.grace_ends_at, e.ends_at) END) * 1000000)::bigint::text AS use_end
+  FROM unnest($1::uuid[], $2::text[]) AS p(a, f)
+  JOIN entitlement_feature ef ON ef.account_id = p.a AND ef.feature_key = p.f
+  JOIN entitlement e ON e.id = ef.entitlement_id
+ WHERE NOT (e.status = 'CANCELLED' AND coalesce(e.ends_at, 'infinity') > now())`;
 
 /** The stored content hash of events not inserted, read in a new statement: it sees what concurrent batches committed meanwhile. */
 export const STORED_HASHES_SQL = `

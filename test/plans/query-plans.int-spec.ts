@@ -204,7 +204,7 @@ describe('usage_event partitions (ADR 0053): hot usage statements read only thei
     expect(plans.flatMap(({ plan }) => seqScans(plan))).toEqual([]);
   });
 
-  it('the ingest statement does work in proportion to its batch, not to its square (ADR 0058)', async () => {
+  it('the ingest statement does work in proportion to its batch, not to its square (ADR 0058); attribution reads each (account, feature) once (ADR 0060)', async () => {
     // Ten accounts, each entitled to the meter's feature: every event of the batch is attributed.
     const accounts: string[] = [];
     for (let a = 0; a < 10; a++) {
@@ -226,8 +226,14 @@ describe('usage_event partitions (ADR 0053): hot usage statements read only thei
     const ingest = sent.find((s) => /^\s*WITH ev AS/.test(s.sql));
     expect(ingest).toBeDefined();
     // The same statement with event ids not stored yet, analysed and rolled back.
-    const rows = JSON.parse(ingest!.params[0] as string) as { e: string }[];
+    const rows = JSON.parse(ingest!.params[0] as string) as { e: string; n?: string }[];
     expect(rows).toHaveLength(BATCH);
+    // Each event arrives with its entitlement, chosen in the hub from the candidates (ADR 0060)
+    // read once per (account, feature): 10 pairs here, not 1,000 events.
+    expect(rows.every((r) => typeof r.n === 'string')).toBe(true);
+    const candidates = sent.filter((s) => s.sql.includes('AS p(a, f)'));
+    expect(candidates).toHaveLength(1);
+    expect((candidates[0]!.params[0] as string[]).length).toBe(accounts.length);
     for (const r of rows) r.e = `${r.e}-again`;
     interface Analysed extends PlanNode {
       'Actual Rows': number;
@@ -250,8 +256,16 @@ describe('usage_event partitions (ADR 0053): hot usage statements read only thei
     const visited = (n: Analysed): number => n['Actual Rows'] * n['Actual Loops'] + (n.Plans ?? []).reduce((t, c) => t + visited(c), 0);
     const attributed = (n: Analysed): number =>
       (n['Node Type'] === 'Index Scan' && n['Relation Name'] === 'entitlement' ? n['Actual Rows'] * n['Actual Loops'] : 0) + (n.Plans ?? []).reduce((t, c) => t + attributed(c), 0);
-    expect(attributed(plan)).toBe(BATCH);
+    expect(attributed(plan)).toBe(0);
     expect(visited(plan)).toBeLessThan(40 * BATCH);
+    // The candidates' statement, with sequential scans off as for the other plans (the tables are small here).
+    const candPlan = await hub.ds.transaction(async (m) => {
+      await m.query('SET LOCAL enable_seqscan = off');
+      const [cand] = await m.query(`EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ${candidates[0]!.sql}`, candidates[0]!.params);
+      return (cand as { 'QUERY PLAN': { Plan: Analysed }[] })['QUERY PLAN'][0]!.Plan;
+    });
+    expect(seqScans(candPlan)).toEqual([]);
+    expect(attributed(candPlan)).toBe(accounts.length);
   });
 
   it('usageSeries from events (by user, last 30 days) reads only the partitions of those days, through an index', async () => {

@@ -350,6 +350,78 @@ describe('attribution', () => {
   });
 });
 
+/**
+ * The attribution rule as one SQL expression (what the ingest statement ran per event until
+ * ADR 0060): the oracle the hub's choice must agree with, boundary instants included.
+ */
+const ATTRIBUTION_ORACLE = `
+  SELECT u.event_id, u.entitlement_id::text AS stored, att.id::text AS expected
+    FROM usage_event u
+    LEFT JOIN LATERAL (
+      SELECT e.id
+        FROM entitlement_feature ef JOIN entitlement e ON e.id = ef.entitlement_id
+       WHERE u.feature_key IS NOT NULL AND ef.account_id = u.account_id AND ef.feature_key = u.feature_key
+         AND NOT (e.status = 'CANCELLED' AND coalesce(e.ends_at, 'infinity') > now())
+         AND e.starts_at <= u.occurred_at
+         AND u.occurred_at < coalesce(CASE WHEN e.ended_reason IS NOT NULL THEN e.ends_at ELSE coalesce(e.grace_ends_at, e.ends_at) END, 'infinity')
+       ORDER BY u.occurred_at < coalesce(e.ends_at, 'infinity') DESC, e.status = 'SUSPENDED', e.ends_at ASC NULLS LAST, e.starts_at, e.id
+       LIMIT 1
+    ) att ON true
+   WHERE u.account_id = $1
+   ORDER BY u.event_id`;
+
+describe('attribution among many grants (ADR 0060)', () => {
+  it('chooses what the SQL rule chooses, at every boundary instant, to the microsecond', async () => {
+    const account = await createAccount(hub, 'Many Grants');
+    // Overlapping grants of one feature: terms that end in the past (some with grace), in the
+    // future, one suspended, two with equal terms (the id decides), one cancelled outright.
+    const specs = [
+      { startDate: day(-40), endDate: day(-20), graceDays: 10 },
+      { startDate: day(-35), endDate: day(-10) },
+      { startDate: day(-30), endDate: day(-5), graceDays: 3 },
+      { startDate: day(-25), endDate: day(40) },
+      { startDate: day(-25), endDate: day(40) },
+      { startDate: day(-15), endDate: day(10) },
+      { startDate: day(-12), endDate: day(-2), graceDays: 7 },
+      { startDate: day(-8), endDate: day(20) },
+      { startDate: day(-3) },
+      // A one-day term: the soonest-ending in term on its day, so it wins from its first microsecond.
+      { startDate: day(-6), endDate: day(-6) },
+    ];
+    const ids: string[] = [];
+    for (const spec of specs) ids.push(await grant(hub, account, { sku: 'U-API', ...spec }));
+    await hub.ok('mutation($id: ID!) { suspendEntitlement(id: $id, reason: "collections") { id } }', { id: ids[5] });
+    // Sub-millisecond starts and ends: an event in the same millisecond but before them is outside.
+    await hub.ds.query(`UPDATE entitlement SET starts_at = starts_at + interval '123 microseconds' WHERE id = $1`, [ids[9]]);
+    await hub.ds.query(`UPDATE entitlement SET ends_at = ends_at + interval '456 microseconds', grace_ends_at = grace_ends_at + interval '456 microseconds' WHERE id = $1`, [ids[1]]);
+    const bounds: { t: Date | null }[] = await hub.ds.query(
+      `SELECT unnest(ARRAY[starts_at, ends_at, grace_ends_at]) AS t FROM entitlement WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+    const now = Date.now();
+    const instants = new Set<number>();
+    for (const { t } of bounds) {
+      if (!t) continue;
+      const ms = t.getTime();
+      for (const d of [-1, 0, 1, 3_600_000]) if (ms + d < now - 60_000) instants.add(ms + d);
+    }
+    for (let i = 0; i < 60; i++) instants.add(now - 60_000 - Math.floor(((i * 7919) % 45) * 86_400_000 + i * 3_333_333));
+    const batch = [...instants].map((t, i) => event({ accountId: account, id: `many-${String(i).padStart(3, '0')}`, occurredAt: new Date(t).toISOString() }));
+    expect((await postUsage(hub, batch)).body).toMatchObject({ accepted: batch.length, rejected: [] });
+    const rows: { event_id: string; stored: string | null; expected: string | null }[] = await hub.ds.query(ATTRIBUTION_ORACLE, [account]);
+    expect(rows).toHaveLength(batch.length);
+    expect(rows.filter((r) => r.stored !== r.expected)).toEqual([]);
+    // Not vacuous: five or more grants were chosen for some event, and some events had none.
+    expect(new Set(rows.map((r) => r.stored).filter(Boolean)).size).toBeGreaterThanOrEqual(5);
+    expect(rows.some((r) => r.stored === null)).toBe(true);
+    // The millisecond before a sub-millisecond start is not covered by that grant.
+    const [oneDay] = (await hub.ds.query(`SELECT starts_at FROM entitlement WHERE id = $1`, [ids[9]])) as { starts_at: Date }[];
+    const at = (ms: number) => rows.find((r) => r.event_id === batch.find((e) => Date.parse(e.occurredAt as string) === ms)!.id)!.stored;
+    expect(at(oneDay!.starts_at.getTime())).not.toBe(ids[9]);
+    expect(at(oneDay!.starts_at.getTime() + 1)).toBe(ids[9]);
+  });
+});
+
 describe('recordUsage (GraphQL)', () => {
   it('takes up to 1,000 events, checked one by one, and refuses 1,001', async () => {
     const account = await createAccount(hub, 'GraphQL');
