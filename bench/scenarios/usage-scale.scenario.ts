@@ -105,6 +105,37 @@ export const usageScale: Scenario = {
       console.error(`  ${SETTLE ? 'VACUUM (ANALYZE) and CHECKPOINT' : 'ANALYZE only (BENCH_SCALE_SETTLE=0)'} in ${((performance.now() - v0) / 1000).toFixed(1)} s`);
     };
 
+    /**
+     * Where an ingest's time may go as the database grows: blocks read from outside shared
+     * buffers (database-wide and per table/index of the write path), WAL and its full-page
+     * images, buffers written by checkpoints. Deltas over the ingest.
+     */
+    const ioCounters = async (): Promise<Record<string, number>> => {
+      const [db] = await ds.query(`SELECT blks_read::float8 AS read, blks_hit::float8 AS hit FROM pg_stat_database WHERE datname = current_database()`);
+      const [wal] = await ds.query(`SELECT wal_fpi::float8 AS fpi, wal_bytes::float8 AS bytes FROM pg_stat_wal`);
+      const tables: { rel: string; heap: number; idx: number }[] = await ds.query(
+        `SELECT CASE WHEN relname LIKE 'usage_event_p%' OR relname = 'usage_event_default' THEN 'usage_event' ELSE relname END AS rel,
+                sum(coalesce(heap_blks_read, 0))::float8 AS heap, sum(coalesce(idx_blks_read, 0))::float8 AS idx
+           FROM pg_statio_user_tables WHERE relname LIKE 'usage_%' GROUP BY 1`,
+      );
+      const out: Record<string, number> = { read: db.read, hit: db.hit, fpi: wal.fpi, walBytes: wal.bytes };
+      for (const t of tables) {
+        out[`${t.rel} heap`] = t.heap;
+        out[`${t.rel} idx`] = t.idx;
+      }
+      return out;
+    };
+    const ioDelta = (a: Record<string, number>, b: Record<string, number>): string => {
+      const d = (k: string) => (b[k] ?? 0) - (a[k] ?? 0);
+      const reads = Object.keys(b)
+        .filter((k) => k.includes(' ') && d(k) > 0)
+        .sort((x, y) => d(y) - d(x))
+        .slice(0, 6)
+        .map((k) => `${k} ${fmt(d(k))}`);
+      const hitRatio = d('hit') / Math.max(1, d('hit') + d('read'));
+      return `blocks read ${fmt(d('read'))} (hit ratio ${(hitRatio * 100).toFixed(2)} %; ${reads.join(', ') || 'none by the usage tables'}), WAL ${fmt(Math.round(d('walBytes') / 2 ** 20))} MB with ${fmt(d('fpi'))} full-page images`;
+    };
+
     let round = 0;
     const ingest = async (): Promise<{ eventsPerSec: number; durationSec: number }> => {
       round++;
@@ -188,12 +219,16 @@ export const usageScale: Scenario = {
       }, 500);
       let ing: { eventsPerSec: number; durationSec: number };
       let f: Figures;
+      let io: string;
       try {
+        const before = await ioCounters();
         ing = await ingest();
+        io = ioDelta(before, await ioCounters());
         f = await series();
       } finally {
         clearInterval(sampler);
       }
+      console.error(`  during the ingest: ${io}`);
       console.error(`  vacuum samples during the measurement: ${vacuums.size ? [...vacuums].map(([t, n]) => `${t} ×${n}`).join(', ') : 'none'}`);
       results.push({ stored: atStored, eventsPerSec: ing.eventsPerSec, seriesP50: f.latencyMs.p50, seriesP99: f.latencyMs.p99, seriesRps: f.requestsPerSec, figures: f });
       const [{ parts }] = await ds.query(`SELECT count(*)::int AS parts FROM pg_inherits WHERE inhparent = 'usage_event'::regclass`);

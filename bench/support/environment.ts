@@ -51,7 +51,9 @@ export async function startEnvironment(): Promise<BenchEnvironment> {
     cleanups.push(() => fs.rm(dataDir, { recursive: true, force: true }));
     if (!serverUrl) {
       await fs.chmod(dataDir, 0o755); // as root, PostgreSQL runs as another user and must reach it
-      embedded = await startEmbeddedPostgres({ dataDir, persistent: false });
+      // BENCH_PG_SETTINGS: server settings for the embedded PostgreSQL, comma-separated (e.g. shared_buffers=4GB,max_wal_size=8GB).
+      const settings = (process.env.BENCH_PG_SETTINGS ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+      embedded = await startEmbeddedPostgres({ dataDir, persistent: false, settings });
       const e = embedded;
       cleanups.push(() => e.stop());
       serverUrl = e.url('postgres');

@@ -144,7 +144,7 @@ export function markdown(report: RunReport): string {
     '',
     `- Command: \`${report.command}\` (${o.duration} s measured after ${o.warmup} s warm-up, ${o.connections} connections, per scenario${o.rounds > 1 ? `; ${o.rounds} rounds` : ''})`,
     `- Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; 1-minute load average ${m.loadAverageAtStart} at start`,
-    `- Database: ${report.database.kind} PostgreSQL ${report.database.serverVersion}`,
+    `- Database: ${report.database.kind} PostgreSQL ${report.database.serverVersion}${report.database.kind === 'embedded' && process.env.BENCH_PG_SETTINGS ? ` (BENCH_PG_SETTINGS=${process.env.BENCH_PG_SETTINGS})` : ''}`,
     `- Load generator: ${report.loadGenerator}`,
     '',
     '| Scenario | What | req/s | p50 ms | p99 ms | errors / non-2xx / bad body | server ELU | req/s vs bare | headline |',

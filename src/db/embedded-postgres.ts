@@ -279,6 +279,8 @@ export async function startEmbeddedPostgres(opts: {
    * `false`: leave it running (one-shot CLI commands beside a running hub).
    */
   stopAttached?: boolean;
+  /** Server settings for this start (`name=value`, passed as `-c`; e.g. a benchmark's shared_buffers). */
+  settings?: readonly string[];
 }): Promise<EmbeddedDatabase> {
   const log = opts.log;
   await fs.mkdir(opts.dataDir, { recursive: true });
@@ -328,7 +330,7 @@ export async function startEmbeddedPostgres(opts: {
   // Loopback only, no unix socket (it could collide with a system server's socket).
   const server = runBinary(
     path.join(bin, 'postgres'),
-    ['-D', pgDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+    ['-D', pgDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200', ...(opts.settings ?? []).flatMap((x) => ['-c', x])],
     { ids, waitFor: 'database system is ready to accept connections', log },
   );
   const timeout = setTimeout(() => server.child.kill('SIGINT'), 120_000);
