@@ -251,10 +251,15 @@ export class UsageService {
    * was not by an insert whose snapshot predates it.
    */
   private async attribute(m: EntityManager, rows: Row[], meterList: readonly MeterRow[]): Promise<void> {
+    // Each row's (account, feature) key, once: the pairs to read, then the candidates to choose from.
+    const pairOf = new Map<Row, string>();
     const pairs = new Map<string, [string, string]>();
     for (const r of rows) {
       const f = meterList[r.k - 1]!.featureKey;
-      if (f !== null) pairs.set(`${r.a}\u0000${f}`, [r.a, f]);
+      if (f === null) continue;
+      const key = `${r.a}\u0000${f}`;
+      pairOf.set(r, key);
+      pairs.set(key, [r.a, f]);
     }
     if (pairs.size === 0) return;
     const list = [...pairs.values()];
@@ -274,10 +279,8 @@ export class UsageService {
       list.push({ id: c.id, suspended: c.suspended, start: Number(c.start), termEnd: c.term_end === null ? null : Number(c.term_end), useEnd: c.use_end === null ? null : Number(c.use_end) });
       candidates.set(key, list);
     }
-    for (const r of rows) {
-      const f = meterList[r.k - 1]!.featureKey;
-      if (f === null) continue;
-      const n = chooseEntitlement(candidates.get(`${r.a}\u0000${f}`), Date.parse(r.t) * 1000);
+    for (const [r, key] of pairOf) {
+      const n = chooseEntitlement(candidates.get(key), Date.parse(r.t) * 1000);
       if (n !== null) r.n = n;
     }
   }

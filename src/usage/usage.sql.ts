@@ -1,3 +1,4 @@
+import { endOfUse } from '../compliance/compliance.sql';
 import { DEFAULT_SOURCE } from './usage.rules';
 
 /**
@@ -122,7 +123,7 @@ export const CANDIDATES_SQL = `
 SELECT ef.account_id AS a, ef.feature_key AS f, e.id, e.status = 'SUSPENDED' AS suspended,
        (extract(epoch FROM e.starts_at) * 1000000)::bigint::text AS start,
        (extract(epoch FROM e.ends_at) * 1000000)::bigint::text AS term_end,
-       (extract(epoch FROM CASE WHEN e.ended_reason IS NOT NULL THEN e.ends_at ELSE coalesce(e.grace_ends_at, e.ends_at) END) * 1000000)::bigint::text AS use_end
+       (extract(epoch FROM ${endOfUse('e')}) * 1000000)::bigint::text AS use_end
   FROM unnest($1::uuid[], $2::text[]) AS p(a, f)
   JOIN entitlement_feature ef ON ef.account_id = p.a AND ef.feature_key = p.f
   JOIN entitlement e ON e.id = ef.entitlement_id
