@@ -142,7 +142,7 @@ export class UsagePartitions1764304000000 implements MigrationInterface {
 }
 
 /** Renames the indexes of `table` (those of its constraints included) with `suffix`, so the new table can take their names. */
-async function renameIndexes(q: QueryRunner, table: string, suffix: string): Promise<void> {
+export async function renameIndexes(q: QueryRunner, table: string, suffix: string): Promise<void> {
   await q.query(`
     DO $$
     DECLARE r record;

@@ -32,6 +32,7 @@ import { HotPathIndexes1764303800000 } from './1764303800000-HotPathIndexes';
 import { UsagePartitions1764304000000 } from './1764304000000-UsagePartitions';
 import { ContactAttributes1764304100000 } from './1764304100000-ContactAttributes';
 import { OrderLookupIndexes1764304200000 } from './1764304200000-OrderLookupIndexes';
+import { UsageRollupPartitions1764304300000 } from './1764304300000-UsageRollupPartitions';
 import { DeviceGroupsAndDeliveryRenewals1764303900000 } from './1764303900000-DeviceGroupsAndDeliveryRenewals';
 
 /**
@@ -74,4 +75,5 @@ export const migrations = [
   UsagePartitions1764304000000,
   ContactAttributes1764304100000,
   OrderLookupIndexes1764304200000,
+  UsageRollupPartitions1764304300000,
 ];

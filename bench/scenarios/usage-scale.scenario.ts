@@ -57,7 +57,10 @@ export const usageScale: Scenario = {
       .sort();
     // Partitions for every month of the fill (the job would have created them as time went by).
     await ctx.hub.services.usagePartitions.run();
-    await ds.query(`SELECT usage_event_ensure_partition((date_trunc('month', now()) - g * interval '1 month')::date) FROM generate_series(0, $1::int) g`, [MONTHS]);
+    await ds.query(
+      `SELECT usage_event_ensure_partition(m), usage_rollup_ensure_partition(m) FROM (SELECT (date_trunc('month', now()) - g * interval '1 month')::date AS m FROM generate_series(0, $1::int) g) months`,
+      [MONTHS],
+    );
 
     let stored = 0;
     const fill = async (upTo: number) => {

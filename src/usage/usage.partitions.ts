@@ -11,7 +11,7 @@ export interface KeptPartition {
 }
 
 export interface UsagePartitionRun {
-  /** Partitions created (months ahead, and months found in the default partition). */
+  /** Partitions created, of usage_event and of usage_rollup (months ahead, and months found in a default partition). */
   created: string[];
   /** Partitions dropped by retention (EHUB_USAGE_RETENTION_MONTHS), with their keys. */
   dropped: string[];
@@ -24,9 +24,9 @@ const monthStart = (y: number, m: number) => new Date(Date.UTC(y, m, 1));
 const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
 /**
- * The monthly partitions of usage_event (ADR 0053): keeps this month's and the next
- * EHUB_USAGE_PARTITIONS_AHEAD months' partitions created, gives every month the default
- * partition holds events of its own partition, and, with EHUB_USAGE_RETENTION_MONTHS set,
+ * The monthly partitions of usage_event (ADR 0053) and usage_rollup (ADR 0061): keeps this
+ * month's and the next EHUB_USAGE_PARTITIONS_AHEAD months' partitions of both created, gives
+ * every month a default partition holds rows of its own partition, and, with EHUB_USAGE_RETENTION_MONTHS set,
  * drops the partitions of months before the retention window once their daily rollups
  * count every event of the month (the rollups stay; usage_retention.kept_from records from
  * when raw events exist, and rebuildUsageRollups refuses to rebuild anything older).
@@ -42,16 +42,21 @@ export class UsagePartitionService {
     const m = this.db.manager;
     const result: UsagePartitionRun = { created: [], dropped: [], kept: [] };
 
+    // Months the default partitions hold rows of (events by occurred_at, rollups by bucket), and the months ahead.
     const inDefault: { month: string }[] = await m.query(
-      `SELECT DISTINCT to_char(date_trunc('month', occurred_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS month FROM usage_event_default`,
+      `SELECT to_char(date_trunc('month', occurred_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS month FROM usage_event_default
+       UNION
+       SELECT to_char(date_trunc('month', bucket AT TIME ZONE 'UTC'), 'YYYY-MM-DD') FROM usage_rollup_default`,
     );
     const months = new Set(inDefault.map((r) => r.month));
     for (let i = 0; i <= this.config.EHUB_USAGE_PARTITIONS_AHEAD; i++) months.add(isoDay(monthStart(now.getUTCFullYear(), now.getUTCMonth() + i)));
     for (const month of [...months].sort()) {
-      if (opts.signal?.aborted) return result;
-      // Each in its own transaction: the function moves the month's rows out of the default partition and attaches the new one.
-      const [{ created }] = (await m.query(`SELECT usage_event_ensure_partition($1::date) AS created`, [month])) as { created: boolean }[];
-      if (created) result.created.push(`usage_event_p${month.slice(0, 4)}${month.slice(5, 7)}`);
+      for (const table of ['usage_event', 'usage_rollup'] as const) {
+        if (opts.signal?.aborted) return result;
+        // Each in its own transaction: the function moves the month's rows out of the default partition and attaches the new one.
+        const [{ created }] = (await m.query(`SELECT ${table}_ensure_partition($1::date) AS created`, [month])) as { created: boolean }[];
+        if (created) result.created.push(`${table}_p${month.slice(0, 4)}${month.slice(5, 7)}`);
+      }
     }
 
     const cutoff = retentionCutoff(this.config.EHUB_USAGE_RETENTION_MONTHS, now.getTime());
