@@ -106,6 +106,12 @@ export const usageScale: Scenario = {
         await ds.query('ANALYZE usage_event, usage_event_key, usage_rollup');
       }
       console.error(`  ${SETTLE ? 'VACUUM (ANALYZE) and CHECKPOINT' : 'ANALYZE only (BENCH_SCALE_SETTLE=0)'} in ${((performance.now() - v0) / 1000).toFixed(1)} s`);
+      const sizes: { tbl: string; total: string; month: string | null }[] = await ds.query(
+        `SELECT p.tbl, pg_size_pretty(sum(pg_total_relation_size(i.inhrelid))) AS total,
+                pg_size_pretty(pg_total_relation_size(to_regclass(p.tbl || '_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMM')))) AS month
+           FROM (VALUES ('usage_event'), ('usage_rollup')) p(tbl) JOIN pg_inherits i ON i.inhparent = p.tbl::regclass GROUP BY p.tbl ORDER BY 1`,
+      );
+      console.error(`  sizes with indexes: ${sizes.map((z) => `${z.tbl} ${z.total} (this month's partition ${z.month ?? 'none'})`).join(', ')}`);
     };
 
     /**
@@ -117,7 +123,8 @@ export const usageScale: Scenario = {
       const [db] = await ds.query(`SELECT blks_read::float8 AS read, blks_hit::float8 AS hit FROM pg_stat_database WHERE datname = current_database()`);
       const [wal] = await ds.query(`SELECT wal_fpi::float8 AS fpi, wal_bytes::float8 AS bytes FROM pg_stat_wal`);
       const tables: { rel: string; heap: number; idx: number }[] = await ds.query(
-        `SELECT CASE WHEN relname LIKE 'usage_event_p%' OR relname = 'usage_event_default' THEN 'usage_event' ELSE relname END AS rel,
+        `SELECT CASE WHEN relname LIKE 'usage_event_p%' OR relname = 'usage_event_default' THEN 'usage_event'
+                     WHEN relname LIKE 'usage_rollup_p%' OR relname = 'usage_rollup_default' THEN 'usage_rollup' ELSE relname END AS rel,
                 sum(coalesce(heap_blks_read, 0))::float8 AS heap, sum(coalesce(idx_blks_read, 0))::float8 AS idx
            FROM pg_statio_user_tables WHERE relname LIKE 'usage_%' GROUP BY 1`,
       );
