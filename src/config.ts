@@ -178,7 +178,7 @@ const schema = z.object({
   EHUB_OUTBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(30),
   EHUB_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
   /**
-   * Usage partitions (ADR 0053): when the job runs, how many months ahead of this one keep a
+   * Usage partitions (ADR 0053, 0061: events and rollups): when the job runs, how many months ahead of this one keep a
    * partition, and how many whole months before this one keep their raw events (0 = all,
    * forever); older partitions are dropped once their daily rollups count every event, and
    * events older than that are refused (BEYOND_RETENTION).
