@@ -123,10 +123,9 @@ export const usageScale: Scenario = {
       const [db] = await ds.query(`SELECT blks_read::float8 AS read, blks_hit::float8 AS hit FROM pg_stat_database WHERE datname = current_database()`);
       const [wal] = await ds.query(`SELECT wal_fpi::float8 AS fpi, wal_bytes::float8 AS bytes FROM pg_stat_wal`);
       const tables: { rel: string; heap: number; idx: number }[] = await ds.query(
-        `SELECT CASE WHEN relname LIKE 'usage_event_p%' OR relname = 'usage_event_default' THEN 'usage_event'
-                     WHEN relname LIKE 'usage_rollup_p%' OR relname = 'usage_rollup_default' THEN 'usage_rollup' ELSE relname END AS rel,
+        `SELECT coalesce((SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = s.relid), s.relname) AS rel, -- a partition counts for its table
                 sum(coalesce(heap_blks_read, 0))::float8 AS heap, sum(coalesce(idx_blks_read, 0))::float8 AS idx
-           FROM pg_statio_user_tables WHERE relname LIKE 'usage_%' GROUP BY 1`,
+           FROM pg_statio_user_tables s WHERE s.relname LIKE 'usage_%' GROUP BY 1`,
       );
       const out: Record<string, number> = { read: db.read, hit: db.hit, fpi: wal.fpi, walBytes: wal.bytes };
       for (const t of tables) {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { startTestHub, type TestHub } from '../support/test-hub';
+import { migrateOne, partitionsOf, relkind } from '../support/migrations';
 import { createAccount, day, grant } from '../licensing/licensing-support';
 import { UsagePartitions1764304000000 } from '../../migrations/1764304000000-UsagePartitions';
 import { RECOMPUTE_SQL } from '../../src/usage/usage.sql';
@@ -38,11 +39,6 @@ const EVENT_COLUMNS = `id::text, account_id::text, source, event_id, meter_id::t
 const allEvents = (ds: DataSource) => ds.query(`SELECT ${EVENT_COLUMNS} FROM usage_event ORDER BY id`);
 const allKeys = (ds: DataSource) =>
   ds.query(`SELECT account_id::text, source, event_id, occurred_at, content_hash FROM usage_event_key ORDER BY account_id, source, event_id`);
-const relkind = async (ds: DataSource, name: string) => ((await ds.query(`SELECT relkind FROM pg_class WHERE oid = to_regclass($1)`, [name])) as { relkind: string }[])[0]?.relkind;
-const partitions = async (ds: DataSource): Promise<string[]> =>
-  ((await ds.query(`SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'usage_event'::regclass ORDER BY 1`)) as { relname: string }[]).map(
-    (r) => r.relname,
-  );
 const partitionOf = (d: string) => `usage_event_p${d.slice(0, 4)}${d.slice(5, 7)}`;
 
 describe('the migration converts a populated usage_event', () => {
@@ -64,14 +60,7 @@ describe('the migration converts a populated usage_event', () => {
     const written = await allEvents(hub.ds);
     expect(written).toHaveLength(5);
 
-    const runner = hub.ds.createQueryRunner();
-    try {
-      await runner.startTransaction();
-      await new UsagePartitions1764304000000().down(runner);
-      await runner.commitTransaction();
-    } finally {
-      await runner.release();
-    }
+    await migrateOne(hub.ds, new UsagePartitions1764304000000(), 'down');
     expect(await relkind(hub.ds, 'usage_event')).toBe('r');
     expect(await relkind(hub.ds, 'usage_event_key')).toBeUndefined();
     expect(await allEvents(hub.ds)).toEqual(written);
@@ -100,14 +89,7 @@ describe('the migration converts a populated usage_event', () => {
   });
 
   it('up: every event, key and rollup is there, in monthly partitions', async () => {
-    const runner = hub.ds.createQueryRunner();
-    try {
-      await runner.startTransaction();
-      await new UsagePartitions1764304000000().up(runner);
-      await runner.commitTransaction();
-    } finally {
-      await runner.release();
-    }
+    await migrateOne(hub.ds, new UsagePartitions1764304000000(), 'up');
     expect(await relkind(hub.ds, 'usage_event')).toBe('p');
     expect(await relkind(hub.ds, 'usage_event_unpartitioned')).toBeUndefined();
     expect(await allEvents(hub.ds)).toEqual(before.events);
@@ -116,7 +98,7 @@ describe('the migration converts a populated usage_event', () => {
     expect(await recomputedRollups(hub.ds)).toEqual(before.rollups);
 
     // One partition per month holding events (31 months: 30 recent and 2019-06) and the next three; the default one empty.
-    const parts = await partitions(hub.ds);
+    const parts = await partitionsOf(hub.ds, 'usage_event');
     expect(parts).toContain('usage_event_default');
     expect(parts).toContain('usage_event_p201906');
     for (const m of [0, 1, 29]) expect(parts).toContain(partitionOf(monthsAgo(m)));

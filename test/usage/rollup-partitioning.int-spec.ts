@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { startTestHub, type TestHub } from '../support/test-hub';
+import { migrateOne, partitionsOf, relkind } from '../support/migrations';
 import { createAccount, day, grant } from '../licensing/licensing-support';
 import { UsageRollupPartitions1764304300000 } from '../../migrations/1764304300000-UsageRollupPartitions';
 import { RECOMPUTE_SQL } from '../../src/usage/usage.sql';
@@ -38,28 +39,13 @@ const monthsAgo = (n: number) => {
   return n === 0 ? new Date(d.getTime() - 60_000).toISOString() : new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - n, 2, 12)).toISOString();
 };
 const partitionOf = (d: string) => `usage_rollup_p${d.slice(0, 4)}${d.slice(5, 7)}`;
-const relkind = async (ds: DataSource, name: string) =>
-  ((await ds.query(`SELECT relkind FROM pg_class WHERE oid = to_regclass($1)`, [name])) as { relkind: string }[])[0]?.relkind;
-const partitions = async (ds: DataSource): Promise<string[]> =>
-  ((await ds.query(`SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'usage_rollup'::regclass ORDER BY 1`)) as { relname: string }[]).map(
-    (r) => r.relname,
-  );
 const views = (ds: DataSource) =>
   Promise.all([
     ds.query(`SELECT account_id::text, meter_key, day, deployment, trim_scale(quantity)::text AS quantity, events::int AS events FROM bi.usage_daily ORDER BY 1, 2, 3, 4`),
     ds.query(`SELECT account_id::text, last_usage_at FROM bi.accounts ORDER BY 1`),
   ]);
 
-async function migrate(direction: 'up' | 'down'): Promise<void> {
-  const runner = hub.ds.createQueryRunner();
-  try {
-    await runner.startTransaction();
-    await new UsageRollupPartitions1764304300000()[direction](runner);
-    await runner.commitTransaction();
-  } finally {
-    await runner.release();
-  }
-}
+const migrate = (direction: 'up' | 'down') => migrateOne(hub.ds, new UsageRollupPartitions1764304300000(), direction);
 
 describe('the migration converts a populated usage_rollup', () => {
   const ingested = () =>
@@ -126,7 +112,7 @@ describe('the migration converts a populated usage_rollup', () => {
     expect(await recomputedRollups(hub.ds)).toEqual(before);
 
     // One partition per month holding rollups (30 recent and 2019-06) and the next three; the default one empty.
-    const parts = await partitions(hub.ds);
+    const parts = await partitionsOf(hub.ds, 'usage_rollup');
     expect(parts).toContain('usage_rollup_default');
     expect(parts).toContain('usage_rollup_p201906');
     for (const m of [0, 1, 29, -1, -2, -3]) expect(parts).toContain(partitionOf(monthsAgo(m)));
