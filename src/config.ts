@@ -213,6 +213,8 @@ const schema = z.object({
   EHUB_GL_CONTRACT_LIABILITY: z.string().trim().min(1).max(50).default('2400'),
   EHUB_GL_CONTRACT_ASSET: z.string().trim().min(1).max(50).default('1300'),
   EHUB_GL_RECEIVABLE: z.string().trim().min(1).max(50).default('1200'),
+  /** Finance exports over HTTP run in worker threads (ADR 0062), at most this many at once; one more gets 429 EXPORTS_BUSY. */
+  EHUB_EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   /** Software delivery (docs/delivery.md): where artifacts are kept: `fs` (EHUB_DATA_DIR/artifacts) or `s3`. */
   EHUB_ARTIFACT_STORE: z.enum(['fs', 's3']).default('fs'),
   /** The largest artifact an upload may send (bytes; default 8 GiB). */

@@ -37,7 +37,7 @@ program
     serving = true;
     const config = loadConfig({ ...process.env, ...(opts.port ? { PORT: opts.port } : {}) });
     const log = createLogger(config);
-    const hub = await startHub(config, log);
+    const hub = await startHub(config, log, { releaseStartupMemory: true });
     let stopping = false;
     const shutdown = (signal: string) => {
       if (stopping) return;

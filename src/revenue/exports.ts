@@ -1,78 +1,50 @@
 import { isUuid } from '../common/ids';
 import { Readable } from 'node:stream';
-import { stringify } from 'csv-stringify/sync';
 import type { PoolClient } from 'pg';
 import type { Config } from '../config';
 import type { RequestContext } from '../common/context';
 import { badInput, notFound } from '../common/errors';
 import type { Db } from '../db/db';
-import { postEvent, type GlRole } from './exports-journal';
+import type { GlRole } from './exports-journal';
+import {
+  csvRecord,
+  exportSource,
+  journalPostings,
+  journalRows,
+  monthIndex,
+  openExport,
+  type CsvExport,
+  type CursorConnection,
+  type ExportKind,
+  type ExportRange,
+  type FetchObserver,
+  type GlCodes,
+  type JournalPosting,
+} from './export-csv';
+
+export {
+  csvRecord,
+  FETCH_SIZE,
+  JOURNAL_COLUMNS,
+  safeText,
+  WATERFALL_COLUMNS,
+  WATERFALL_FETCH_SIZE,
+  type CsvExport,
+  type ExportKind,
+  type ExportRange,
+  type FetchObserver,
+  type JournalPosting,
+} from './export-csv';
 
 /** Longest export range, in months (ten years): beyond it, ask for several files. */
 export const MAX_EXPORT_MONTHS = 120;
-/** Rows fetched from the server-side cursor at a time: memory stays at about one batch. */
-export const FETCH_SIZE = 5_000;
-/** Waterfall source rows are obligations (one per month of their span each): fewer at a time. */
-export const WATERFALL_FETCH_SIZE = 500;
-
-/** Told of every FETCH on an export's cursor: which export, and how many rows it brought. */
-export type FetchObserver = (kind: 'waterfall' | 'journal', rows: number) => void;
-/** CSV text is handed on in pieces of about this many characters (small strings die young). */
-const CHUNK_CHARS = 16_384;
 const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/;
-
-/** What an export covers: months `from`..`to` inclusive (first days, YYYY-MM-01), one account or all. */
-export interface ExportRange {
-  from: string;
-  to: string;
-  accountId: string | null;
-}
-
-/** One journal line as the export prints it (amounts in minor units). */
-export interface JournalPosting {
-  date: string;
-  entryId: string;
-  kind: 'INVOICE' | 'RECOGNITION';
-  role: GlRole;
-  debit: bigint;
-  credit: bigint;
-  currency: string;
-  ref: string;
-  accountId: string;
-  accountName: string;
-  orderId: string;
-  orderSource: string;
-  orderExternalId: string | null;
-  lineNo: string | null;
-}
 
 /** Raw query parameters, as the route and the CLI receive them. */
 export interface ExportParams {
   from?: unknown;
   to?: unknown;
   accountId?: unknown;
-}
-
-/** A streamed export: the header, then CSV text (whole records) batch by batch, and how far it got. */
-export interface CsvExport {
-  header: readonly string[];
-  chunks: AsyncGenerator<string>;
-  /** Source rows read from the database so far (obligations for the waterfall, events for the journal). */
-  readonly progress: { rows: number };
-}
-
-/** "2027-03" → months since year 0 (2027 × 12 + 2), and back. */
-function monthIndex(m: string): number {
-  return Number(m.slice(0, 4)) * 12 + Number(m.slice(5, 7)) - 1;
-}
-
-function monthLabel(i: number): string {
-  return `${String(Math.floor(i / 12)).padStart(4, '0')}-${String((i % 12) + 1).padStart(2, '0')}`;
-}
-
-/** One CSV record's fields, quoted where needed, without the line end. */
-export function csvRecord(fields: readonly string[]): string {
-  return stringify([fields], { eof: false });
 }
 
 /**
@@ -108,120 +80,11 @@ export function parseExportRange(params: ExportParams): ExportRange {
 }
 
 /**
- * Free-text cells that a spreadsheet would run as a formula (=, +, -, @, tab, CR first) get a
- * leading apostrophe (OWASP "CSV injection"). Only names and external ids: numbers stay numbers.
- */
-export function safeText(v: string | null): string {
-  if (v === null) return '';
-  return /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
-}
-
-export const WATERFALL_COLUMNS = [
-  'month',
-  'account_id',
-  'account_name',
-  'order_id',
-  'order_source',
-  'order_external_id',
-  'line_no',
-  'product_sku',
-  'bundle_sku',
-  'obligation_id',
-  'pattern',
-  'status',
-  'currency',
-  'allocated_minor',
-  'recognised_minor',
-  'cumulative_minor',
-  'deferred_minor',
-] as const;
-
-export const JOURNAL_COLUMNS = [
-  'date',
-  'entry_id',
-  'entry_type',
-  'gl_account_code',
-  'gl_account',
-  'debit_minor',
-  'credit_minor',
-  'currency',
-  'reference_id',
-  'account_id',
-  'account_name',
-  'order_id',
-  'order_source',
-  'order_external_id',
-  'line_no',
-] as const;
-
-/*
- * The waterfall's source: one row per obligation (in output order) whose active span meets
- * [from, to], with what was recognised before `from` and its net entries per month of the range
- * as "YYYY-MM amount,…". The rows per month are made from it in JavaScript (see waterfall()):
- * PostgreSQL sends 20,000 rows instead of a million, and the obligation's own cells are
- * quoted once, not once per month. The obligations are sorted before the per-obligation lookups
- * (index on revenue_entry (obligation_id, month)), whose nested loop keeps that order.
- */
-const WATERFALL_SQL = `
-  SELECT ob.id::text, ob.account_id::text, ob.account_name, ob.order_id::text, ob.source, ob.external_id, ob.line_no::text,
-         ob.sku, ob.bundle_sku, ob.pattern, ob.status, ob.currency, ob.allocated_minor::text,
-         to_char(least(ob.start_date, e.first_m), 'YYYY-MM') AS first_month,
-         to_char(greatest(coalesce(ob.end_date, ob.start_date), e.last_m), 'YYYY-MM') AS last_month,
-         coalesce(e.before_amount, 0)::text, e.months
-    FROM (
-      SELECT o.id, o.account_id, a.name AS account_name, o.order_id, so.source, so.external_id, ol.line_no, p.sku, bp.sku AS bundle_sku,
-             o.pattern, o.status, o.currency, o.allocated_minor, o.start_date, o.end_date
-        FROM revenue_obligation o
-        JOIN account a ON a.id = o.account_id
-        JOIN sales_order so ON so.id = o.order_id
-        JOIN order_line ol ON ol.id = o.order_line_id
-        JOIN product p ON p.id = o.product_id
-        LEFT JOIN product bp ON bp.id = o.bundle_product_id
-       WHERE ($3::uuid IS NULL OR o.account_id = $3::uuid)
-       ORDER BY o.account_id, o.order_id, ol.line_no, o.id
-    ) ob
-    LEFT JOIN LATERAL (
-      SELECT min(month) AS first_m, max(month) AS last_m,
-             sum(amount) FILTER (WHERE month < $1::date) AS before_amount,
-             string_agg(to_char(month, 'YYYY-MM') || ' ' || amount, ',' ORDER BY month) FILTER (WHERE month >= $1::date) AS months
-        FROM (SELECT month, sum(amount_minor) AS amount FROM revenue_entry
-               WHERE obligation_id = ob.id AND month <= $2::date GROUP BY month) x
-    ) e ON true
-   WHERE least(date_trunc('month', ob.start_date)::date, e.first_m) <= $2::date
-     AND greatest(coalesce(ob.end_date, ob.start_date), e.last_m) >= $1::date
-   ORDER BY ob.account_id, ob.order_id, ob.line_no, ob.id`;
-
-/*
- * The journal's source events, per contract (order) and currency in posting order: every
- * invoice and every obligation's net recognition per month up to the end of `to` (earlier ones
- * only build the opening position and are not printed). Invoices come before the month-end
- * recognition of their month.
- */
-const JOURNAL_EVENTS_SQL = `
-  SELECT ev.kind, to_char(ev.d, 'YYYY-MM-DD'), ev.ref::text, ev.amount::text, ev.currency, ev.order_id::text,
-         so.account_id::text, a.name, so.source, so.external_id, ol.line_no::text
-    FROM (
-      SELECT 'INVOICE' AS kind, 0 AS seq, i.invoice_date AS d, i.id AS ref, i.amount_minor AS amount, i.currency,
-             i.order_id, i.order_line_id
-        FROM revenue_invoice i
-       WHERE i.invoice_date < ($1::date + interval '1 month') AND ($2::uuid IS NULL OR i.account_id = $2::uuid)
-      UNION ALL
-      SELECT 'RECOGNITION', 1, (e.month + interval '1 month - 1 day')::date, o.id, sum(e.amount_minor), o.currency,
-             o.order_id, o.order_line_id
-        FROM revenue_entry e
-        JOIN revenue_obligation o ON o.id = e.obligation_id
-       WHERE e.month <= $1::date AND ($2::uuid IS NULL OR e.account_id = $2::uuid)
-       GROUP BY e.month, o.id
-    ) ev
-    JOIN sales_order so ON so.id = ev.order_id
-    JOIN account a ON a.id = so.account_id
-    LEFT JOIN order_line ol ON ol.id = ev.order_line_id
-   ORDER BY ev.order_id, ev.currency, ev.d, ev.seq, ol.line_no NULLS FIRST, ev.ref`;
-
-/**
  * Finance exports (revenue waterfall, journal entries) read straight from the revenue tables
  * through a server-side cursor in one read-only REPEATABLE READ transaction: a consistent
- * snapshot, FETCH_SIZE rows in memory at a time, whatever the size of the export.
+ * snapshot, FETCH_SIZE rows in memory at a time, whatever the size of the export. This runs
+ * them in the calling thread (the CLI, the ERP push); the HTTP routes run them in a worker
+ * thread (export-thread.ts, ADR 0062).
  */
 export class RevenueExports {
   constructor(
@@ -243,171 +106,48 @@ export class RevenueExports {
     return range;
   }
 
-  /**
-   * One row per obligation per month of its active span within the range: recognised = the net
-   * of its entries for the month, cumulative = everything up to the end of the month (what was
-   * recognised before `from` included), deferred = allocated − cumulative.
-   */
+  /** The revenue waterfall's CSV records (see waterfallChunks). */
   waterfall(range: ExportRange): CsvExport {
-    const progress = { rows: 0 };
-    const source = this.cursor('waterfall', WATERFALL_SQL, [range.from, range.to, range.accountId], progress, WATERFALL_FETCH_SIZE);
-    const fromIdx = monthIndex(range.from.slice(0, 7));
-    const toIdx = monthIndex(range.to.slice(0, 7));
-    async function* chunks(): AsyncGenerator<string> {
-      for await (const rows of source) {
-        let out = '';
-        for (const r of rows) {
-          const [id, accountId, accountName, orderId, orderSource, externalId, lineNo, sku, bundleSku, pattern, status, currency, allocatedText, firstMonth, lastMonth, before, months] =
-            r as string[];
-          // The obligation's own cells, quoted once by csv-stringify (free text may hold commas, quotes…).
-          const cells = csvRecord([accountId!, safeText(accountName!), orderId!, safeText(orderSource!), safeText(externalId!), lineNo!, safeText(sku!), safeText(bundleSku ?? null), id!, pattern!, status!, currency!, allocatedText!]);
-          const allocated = BigInt(allocatedText!);
-          const byMonth = new Map<number, string>();
-          for (const part of months ? months.split(',') : []) byMonth.set(monthIndex(part.slice(0, 7)), part.slice(8));
-          let cumulative = BigInt(before!);
-          const last = Math.min(toIdx, monthIndex(lastMonth!));
-          // Month labels, amounts and counts are digits and dashes: nothing to quote.
-          for (let m = Math.max(fromIdx, monthIndex(firstMonth!)); m <= last; m++) {
-            const recognised = byMonth.get(m) ?? '0';
-            cumulative += BigInt(recognised);
-            out += `${monthLabel(m)},${cells},${recognised},${cumulative},${allocated - cumulative}\r\n`;
-          }
-          if (out.length >= CHUNK_CHARS) {
-            yield out;
-            out = '';
-          }
-        }
-        if (out) yield out;
-      }
-    }
-    return { header: WATERFALL_COLUMNS, chunks: chunks(), progress };
+    return openExport('waterfall', range, () => this.connect(), this.glCodes(), this.onFetch);
   }
 
-  /**
-   * Journal lines for the range: per contract (order), every invoice and every obligation's
-   * monthly recognition is posted against the contract's running position (see postEvent);
-   * events before `from` build the opening position and are not printed.
-   */
+  /** The journal's CSV records (see journalChunks). */
   journal(range: ExportRange): CsvExport {
-    const progress = { rows: 0 };
-    const gl: Record<GlRole, string> = {
-      RECEIVABLE: csvRecord([this.config.EHUB_GL_RECEIVABLE, 'RECEIVABLE']),
-      CONTRACT_LIABILITY: csvRecord([this.config.EHUB_GL_CONTRACT_LIABILITY, 'CONTRACT_LIABILITY']),
-      CONTRACT_ASSET: csvRecord([this.config.EHUB_GL_CONTRACT_ASSET, 'CONTRACT_ASSET']),
-      REVENUE: csvRecord([this.config.EHUB_GL_REVENUE, 'REVENUE']),
-    };
-    const source = this.journalPostings(range, progress);
-    async function* chunks(): AsyncGenerator<string> {
-      let contract = '';
-      let orderCells = '';
-      for await (const batch of source) {
-        let out = '';
-        for (const p of batch) {
-          const key = `${p.orderId} ${p.currency}`;
-          if (key !== contract) {
-            contract = key;
-            orderCells = csvRecord([p.accountId, safeText(p.accountName), p.orderId, safeText(p.orderSource), safeText(p.orderExternalId)]);
-          }
-          out += `${p.date},${p.entryId},${p.kind},${gl[p.role]},${p.debit},${p.credit},${p.currency},${p.ref},${orderCells},${p.lineNo ?? ''}\r\n`;
-          if (out.length >= CHUNK_CHARS) {
-            yield out;
-            out = '';
-          }
-        }
-        if (out) yield out;
-      }
-    }
-    return { header: JOURNAL_COLUMNS, chunks: chunks(), progress };
+    return openExport('journal', range, () => this.connect(), this.glCodes(), this.onFetch);
   }
 
   /** The general-ledger code of each role (EHUB_GL_*), as the journal export prints it. */
-  glCode(role: GlRole): string {
+  glCodes(): GlCodes {
     const c = this.config;
-    return { RECEIVABLE: c.EHUB_GL_RECEIVABLE, CONTRACT_LIABILITY: c.EHUB_GL_CONTRACT_LIABILITY, CONTRACT_ASSET: c.EHUB_GL_CONTRACT_ASSET, REVENUE: c.EHUB_GL_REVENUE }[role];
+    return { RECEIVABLE: c.EHUB_GL_RECEIVABLE, CONTRACT_LIABILITY: c.EHUB_GL_CONTRACT_LIABILITY, CONTRACT_ASSET: c.EHUB_GL_CONTRACT_ASSET, REVENUE: c.EHUB_GL_REVENUE };
   }
 
-  /**
-   * The journal's postings for the range, batch by batch (what the journal CSV prints, one
-   * object per line; the ERP push sums them per GL account): per contract (order), every
-   * invoice and every obligation's monthly recognition is posted against the contract's
-   * running position (see postEvent); events before `from` build the opening position and are
-   * not yielded.
-   */
-  async *journalPostings(range: ExportRange, progress: { rows: number } = { rows: 0 }): AsyncGenerator<JournalPosting[]> {
-    const firstDay = range.from;
-    // The contract's running position (billed − recognised): one contract's at a time, since
-    // its events arrive together.
-    let contract = '';
-    let position = 0n;
-    for await (const rows of this.cursor('journal', JOURNAL_EVENTS_SQL, [range.to, range.accountId], progress)) {
-      const out: JournalPosting[] = [];
-      for (const r of rows) {
-        const [kind, date, ref, amount, currency, orderId, accountId, accountName, orderSource, externalId, lineNo] = r as string[];
-        const key = `${orderId} ${currency}`;
-        if (key !== contract) {
-          contract = key;
-          position = 0n;
-        }
-        const posted = postEvent(position, { kind: kind as 'INVOICE' | 'RECOGNITION', amount: BigInt(amount!) });
-        position = posted.position;
-        if (date! < firstDay) continue;
-        const entryId = kind === 'INVOICE' ? `INV-${ref}` : `REV-${ref}-${date!.slice(0, 7)}`;
-        for (const line of posted.lines) {
-          out.push({
-            date: date!,
-            entryId,
-            kind: kind as JournalPosting['kind'],
-            role: line.role,
-            debit: line.debit,
-            credit: line.credit,
-            currency: currency!,
-            ref: ref!,
-            accountId: accountId!,
-            accountName: accountName!,
-            orderId: orderId!,
-            orderSource: orderSource!,
-            orderExternalId: externalId ?? null,
-            lineNo: lineNo ?? null,
-          });
-        }
-      }
-      if (out.length) yield out;
-    }
+  /** The general-ledger code of one role. */
+  glCode(role: GlRole): string {
+    return this.glCodes()[role];
+  }
+
+  /** The journal's postings for the range, batch by batch (see journalPostings in export-csv.ts). */
+  journalPostings(range: ExportRange, progress: { rows: number } = { rows: 0 }): AsyncGenerator<JournalPosting[]> {
+    const onBatch = (rows: number) => {
+      progress.rows += rows;
+      this.onFetch('journal', rows);
+    };
+    return journalPostings(journalRows(() => this.connect(), range, onBatch), range);
   }
 
   /** How many source rows an export will read (for a progress bar): waterfall rows or journal events. */
-  async sourceRowCount(kind: 'waterfall' | 'journal', range: ExportRange): Promise<number> {
-    const [sql, params] = kind === 'waterfall' ? [WATERFALL_SQL, [range.from, range.to, range.accountId]] : [JOURNAL_EVENTS_SQL, [range.to, range.accountId]];
+  async sourceRowCount(kind: ExportKind, range: ExportRange): Promise<number> {
+    const [sql, params] = exportSource(kind, range);
     const [row] = (await this.db.ds.query(`SELECT count(*)::int AS n FROM (${sql}) x`, params)) as { n: number }[];
     return row!.n;
   }
 
-  /**
-   * Rows of `sql` in batches from a server-side cursor, as arrays of strings (the SQL casts
-   * every column to text, so bigints stay exact). Leaving early (the client went away)
-   * rolls the transaction back and returns the connection.
-   */
-  private async *cursor(kind: 'waterfall' | 'journal', sql: string, params: unknown[], progress: { rows: number }, fetchSize = FETCH_SIZE): AsyncGenerator<(string | null)[][]> {
+  /** A connection of the hub's pool for one export's cursor. */
+  private async connect(): Promise<CursorConnection> {
     const runner = this.db.ds.createQueryRunner();
     const client = (await runner.connect()) as PoolClient;
-    let open = false;
-    try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      open = true;
-      await client.query({ text: `DECLARE revenue_export NO SCROLL CURSOR FOR ${sql}`, values: params });
-      for (;;) {
-        const res = await client.query<(string | null)[]>({ text: `FETCH ${fetchSize} FROM revenue_export`, rowMode: 'array' });
-        progress.rows += res.rows.length;
-        this.onFetch(kind, res.rows.length);
-        if (res.rows.length) yield res.rows;
-        if (res.rows.length < fetchSize) break;
-      }
-      await client.query('COMMIT');
-      open = false;
-    } finally {
-      if (open) await client.query('ROLLBACK').catch(() => undefined);
-      await runner.release();
-    }
+    return { client, release: () => runner.release() };
   }
 }
 
@@ -415,12 +155,12 @@ export class RevenueExports {
  * Runs an export up to its first batch (the query planned, executed and the first rows
  * fetched), so a failure there is still an ordinary error answer rather than a cut-off file.
  */
-export async function primeExport(exp: CsvExport): Promise<CsvExport> {
+export async function primeExport<C extends string | Uint8Array>(exp: CsvExport<C>): Promise<CsvExport<C>> {
   const rest = exp.chunks;
-  let first: IteratorResult<string> | null = await rest.next();
+  let first: IteratorResult<C> | null = await rest.next();
   // A hand-written iterator rather than a generator: return() must reach the cursor (and free
   // its connection) even when nothing was read yet.
-  const chunks: AsyncGenerator<string> = {
+  const chunks: AsyncGenerator<C> = {
     async next() {
       if (first) {
         const r = first;
@@ -452,8 +192,8 @@ export async function primeExport(exp: CsvExport): Promise<CsvExport> {
  * (RFC 4180: CRLF line ends, fields quoted by csv-stringify when they need it). Backpressure
  * reaches the cursor: the next batch is fetched only when the consumer took the previous one.
  */
-export function csvStream(exp: CsvExport): Readable {
-  async function* chunks(): AsyncGenerator<string> {
+export function csvStream(exp: CsvExport<string | Uint8Array> | CsvExport): Readable {
+  async function* chunks(): AsyncGenerator<string | Uint8Array> {
     try {
       yield `${csvRecord(exp.header)}\r\n`;
       yield* exp.chunks;

@@ -7,14 +7,16 @@ import type { Principal, RequestContext } from '../common/context';
 import type { Metrics } from '../server/metrics';
 import type { Services } from '../server/services';
 import { csvStream, JOURNAL_COLUMNS, primeExport, RevenueExports, WATERFALL_COLUMNS, type CsvExport, type ExportParams, type ExportRange } from './exports';
+import { ExportThreads } from './export-thread';
 
 /** Who may pull finance exports. */
 export const EXPORT_ROLES: readonly Role[] = [Role.ADMIN, Role.FINANCE];
 
-const STATUS: Partial<Record<string, number>> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404 };
+const STATUS: Partial<Record<string, number>> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, LIMIT_EXCEEDED: 429 };
 
 function sendError(reply: FastifyReply, err: AppError) {
   const { code, subCode, message, details } = err;
+  if (typeof details.retryAfterSeconds === 'number') reply.header('retry-after', String(details.retryAfterSeconds));
   return reply.code(STATUS[code] ?? 500).send({ errors: [{ message, extensions: { code, subCode, ...details } }] });
 }
 
@@ -57,6 +59,7 @@ function exportSchema(operationId: string, summary: string, columns: readonly st
       403: errorResponse('Not a FINANCE or ADMIN key (FORBIDDEN).'),
       404: errorResponse('The account does not exist or is outside the key\'s account (NOT_FOUND).'),
       ...COMMON_ERRORS,
+      429: errorResponse('Rate limit exceeded (RATE_LIMITED), or EHUB_EXPORT_CONCURRENCY exports are running already (EXPORTS_BUSY); both LIMIT_EXCEEDED, the Retry-After header says when to retry.'),
     },
   };
 }
@@ -71,14 +74,17 @@ function exportSchema(operationId: string, summary: string, columns: readonly st
 export function registerRevenueRoutes(app: FastifyInstance, services: Services, metrics?: Metrics): void {
   // Every FETCH counted (ehub_export_fetches_total, ehub_export_source_rows_total): what the
   // database sent so far, against what the client received, shows the export streams.
-  const exports = new RevenueExports(services.db, services.config, (kind, rows) => {
+  const onFetch = (kind: 'waterfall' | 'journal', rows: number) => {
     metrics?.exportFetches.inc({ export: kind });
     metrics?.exportRows.inc({ export: kind }, rows);
-  });
-  const route = (path: string, name: string, schema: ReturnType<typeof exportSchema>, build: (range: ExportRange) => CsvExport) => {
+  };
+  const exports = new RevenueExports(services.db, services.config, onFetch);
+  // The exports themselves run in worker threads (ADR 0062): their garbage stays out of the hub's heap.
+  const threads = new ExportThreads((services.db.ds.options as { url: string }).url, exports.glCodes(), services.config.EHUB_EXPORT_CONCURRENCY, onFetch);
+  const route = (path: string, name: string, schema: ReturnType<typeof exportSchema>, build: (range: ExportRange) => CsvExport<Uint8Array>) => {
     app.get<{ Querystring: ExportParams }>(path, { schema, validatorCompiler: documentedOnly }, async (req, reply) => {
       let range: ExportRange;
-      let exp: CsvExport;
+      let exp: CsvExport<Uint8Array>;
       try {
         const principal = await authenticate(services, req);
         const ctx: RequestContext = { requestId: String(req.id), log: req.log as Logger, principal, operation: `GET ${path}`, auditWrites: 0 };
@@ -99,6 +105,6 @@ export function registerRevenueRoutes(app: FastifyInstance, services: Services, 
         .send(body);
     });
   };
-  route('/v1/exports/revenue-waterfall.csv', 'revenue-waterfall', exportSchema('exportRevenueWaterfall', 'Revenue waterfall as CSV: per obligation and month, recognised, cumulative and deferred', WATERFALL_COLUMNS), (r) => exports.waterfall(r));
-  route('/v1/exports/journal-entries.csv', 'journal-entries', exportSchema('exportJournalEntries', 'Journal entries as CSV', JOURNAL_COLUMNS), (r) => exports.journal(r));
+  route('/v1/exports/revenue-waterfall.csv', 'revenue-waterfall', exportSchema('exportRevenueWaterfall', 'Revenue waterfall as CSV: per obligation and month, recognised, cumulative and deferred', WATERFALL_COLUMNS), (r) => threads.start('waterfall', r));
+  route('/v1/exports/journal-entries.csv', 'journal-entries', exportSchema('exportJournalEntries', 'Journal entries as CSV', JOURNAL_COLUMNS), (r) => threads.start('journal', r));
 }

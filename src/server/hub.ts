@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import pinoPretty from 'pino-pretty';
+import { releaseMemory } from './memory';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config';
@@ -150,9 +151,25 @@ export interface Hub {
   stop(): Promise<void>;
 }
 
+/** How `startHub` runs. */
+export interface StartOptions {
+  /**
+   * Hand back the memory start-up used (src/server/memory.ts, ADR 0062): a full collection once
+   * the database is open and again once listening. `ehub serve` does; a hub inside another
+   * program (the tests) need not.
+   */
+  releaseStartupMemory?: boolean;
+}
+
 /** Starts everything `ehub serve` runs: database, migrations, admin key, server, jobs. */
-export async function startHub(config: Config, log: Logger = createLogger(config)): Promise<Hub> {
+export async function startHub(config: Config, log: Logger = createLogger(config), opts: StartOptions = {}): Promise<Hub> {
+  const release = (phase: string) => {
+    if (!opts.releaseStartupMemory) return;
+    const r = releaseMemory();
+    if (r) log.debug({ phase, rssBeforeMb: Math.round(r.before / 2 ** 20), rssAfterMb: Math.round(r.after / 2 ** 20) }, 'start-up memory released');
+  };
   const db = await openDatabase(config, log);
+  release('database open');
   const readDs = await openReadDataSource(config.DATABASE_READ_URL, config.EHUB_DB_READ_POOL_SIZE, log);
   let app: FastifyInstance | undefined;
   let scheduler: Scheduler | undefined;
@@ -202,6 +219,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
     flushTimer.unref();
     if (config.EHUB_JOBS_ENABLED) scheduler.start();
     const address = await app.listen({ port: config.PORT, host: config.HOST });
+    release('listening');
     log.info({ address, graphiql: `${address}/graphql`, console: `${address}/console`, embeddedDatabase: Boolean(db.embedded) }, 'Entitlement Hub is listening');
     return { app, services, scheduler, url: address, stop };
   } catch (err) {
