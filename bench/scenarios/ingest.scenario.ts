@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Scenario } from '../support/types';
 import { runBatch } from '../support/batch';
 import { fmt } from '../support/report';
+import { RECOMPUTE_SQL } from '../../src/usage/usage.sql';
 
 const EVENTS = Number(process.env.BENCH_INGEST_EVENTS ?? 1_000_000);
 const BATCH = 1_000;
@@ -31,7 +32,10 @@ const DEPLOYMENTS = ['CLOUD', 'ON_PREM', 'SAAS', 'EMBEDDED', 'DEVICE'];
  *
  * Beside it, in the same run and on the same table: the database's own ceiling, one
  * `INSERT INTO usage_event ... SELECT ... FROM generate_series(...)` of as many rows (no
- * HTTP, no parsing, no rollups). Headline: events/s and their share of that ceiling.
+ * HTTP, no parsing, no rollups). Headline: events/s and their share of that ceiling. Also
+ * printed, as a second reference: the same rows stored exactly once the way ingest stores them
+ * (through usage_event_key into usage_event, one statement), still without HTTP or rollups,
+ * and that plus the hourly and daily rollups of those rows built set-based afterwards.
  * Bodies are built before the clock starts, so the load generator costs the server little.
  */
 export const ingest: Scenario = {
@@ -95,6 +99,37 @@ export const ingest: Scenario = {
     await ds.query('TRUNCATE usage_event, usage_event_key, usage_rollup, usage_unique');
     await ds.query('VACUUM ANALYZE usage_event');
     console.error(`  ceiling: INSERT…SELECT generate_series of ${fmt(EVENTS)} rows in ${ceilingSeconds.toFixed(1)} s = ${fmt(ceiling)} rows/s`);
+
+    // A second reference, not the target's: what exactly-once storage alone costs in SQL, the
+    // same rows through usage_event_key (ON CONFLICT DO NOTHING) into usage_event, as ingest
+    // stores them (ADR 0053), still without HTTP, parsing, attribution or rollups.
+    const keyedStarted = performance.now();
+    await ds.query(
+      `WITH e AS (SELECT array_agg(account_id ORDER BY account_id) AS accounts, array_agg(id ORDER BY account_id) AS ents FROM unnest($1::uuid[], $2::uuid[]) AS x(account_id, id)),
+       src AS (SELECT e.accounts[1 + g % $3] AS a, 'c-' || g AS ev, e.ents[1 + g % $3] AS ent, g, now() - (g % 86400) * interval '1 second' AS t,
+                      md5(g::text) || md5((g + 1)::text) AS h
+                 FROM e, generate_series(1, $6::int) AS g),
+       k AS (INSERT INTO usage_event_key (account_id, source, event_id, occurred_at, content_hash)
+             SELECT a, 'ceiling', ev, t, h FROM src ORDER BY a, ev
+             ON CONFLICT (account_id, source, event_id) DO NOTHING RETURNING account_id, event_id)
+       INSERT INTO usage_event (account_id, source, event_id, meter_id, entitlement_id, feature_key, quantity, value, occurred_at, deployment, user_id, content_hash)
+       SELECT src.a, 'ceiling', src.ev, $4::uuid, src.ent, $5, (src.g % 7) + 1, (src.g % 7) + 1, src.t,
+              (ARRAY['CLOUD','ON_PREM','SAAS','EMBEDDED','DEVICE'])[1 + src.g % 5], 'user-' || (src.g % 50), src.h
+         FROM src JOIN k ON k.account_id = src.a AND k.event_id = src.ev`,
+      [ent.map((e) => e.account_id), ent.map((e) => e.id), ent.length, meterId, featureKey, EVENTS],
+    );
+    const keyedSeconds = (performance.now() - keyedStarted) / 1000;
+    const keyed = Math.round(EVENTS / keyedSeconds);
+    // And their hourly and daily rollups, built in one set-based statement (the rebuild's SQL).
+    const rollupStarted = performance.now();
+    await ds.query(RECOMPUTE_SQL.insertRollups, [null]);
+    const rolled = Math.round(EVENTS / (keyedSeconds + (performance.now() - rollupStarted) / 1000));
+    await ds.query('TRUNCATE usage_event, usage_event_key, usage_rollup, usage_unique');
+    await ds.query('VACUUM ANALYZE usage_event, usage_event_key, usage_rollup');
+    console.error(
+      `  references: the same rows through usage_event_key into usage_event in one statement = ${fmt(keyed)} rows/s (${((keyed / ceiling) * 100).toFixed(1)} % of the ceiling); ` +
+        `with their hourly and daily rollups rebuilt after = ${fmt(rolled)} rows/s (${((rolled / ceiling) * 100).toFixed(1)} %)`,
+    );
 
     // The bodies: 5 % of the events are resends of events of earlier bodies (same content).
     const now = Date.now();
@@ -163,7 +198,9 @@ export const ingest: Scenario = {
     }
     const eventsPerSec = Math.round(EVENTS / figures.durationSec);
     const share = eventsPerSec / ceiling;
-    console.error(`  ingest: ${fmt(EVENTS)} events (${fmt(unique)} distinct) in ${figures.durationSec} s = ${fmt(eventsPerSec)} events/s, ${(share * 100).toFixed(1)} % of the ceiling`);
+    console.error(
+      `  ingest: ${fmt(EVENTS)} events (${fmt(unique)} distinct) in ${figures.durationSec} s = ${fmt(eventsPerSec)} events/s, ${(share * 100).toFixed(1)} % of the ceiling, ${((eventsPerSec / keyed) * 100).toFixed(1)} % of the keyed reference, ${((eventsPerSec / rolled) * 100).toFixed(1)} % of keyed + rollups`,
+    );
     return {
       ...figures,
       headline: { value: eventsPerSec, unit: `events/s = ${(share * 100).toFixed(1)} % of INSERT…SELECT (${fmt(ceiling)} rows/s)` },
