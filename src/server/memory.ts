@@ -20,9 +20,13 @@ let collect: Gc | null | undefined;
 /** V8's collector, or null where it cannot be had (then nothing is done). */
 function collector(): Gc | null {
   if (collect !== undefined) return collect;
+  // Started with --expose-gc: use it, and leave the flag as it is.
+  const exposed: unknown = (globalThis as { gc?: unknown }).gc;
+  if (typeof exposed === 'function') return (collect = exposed as Gc);
   try {
     v8.setFlagsFromString('--expose-gc');
-    collect = vm.runInNewContext('gc') as Gc;
+    const gc: unknown = vm.runInNewContext('typeof gc === "function" ? gc : null');
+    collect = typeof gc === 'function' ? (gc as Gc) : null;
   } catch {
     collect = null;
   } finally {
