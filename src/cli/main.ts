@@ -37,7 +37,7 @@ program
     serving = true;
     const config = loadConfig({ ...process.env, ...(opts.port ? { PORT: opts.port } : {}) });
     const log = createLogger(config);
-    const hub = await startHub(config, log, { releaseStartupMemory: true });
+    const hub = await startHub(config, log, { releaseStartupMemory: config.EHUB_RELEASE_STARTUP_MEMORY });
     let stopping = false;
     const shutdown = (signal: string) => {
       if (stopping) return;

@@ -155,8 +155,8 @@ export interface Hub {
 export interface StartOptions {
   /**
    * Hand back the memory start-up used (src/server/memory.ts, ADR 0062): a full collection once
-   * the database is open and again once listening. `ehub serve` does; a hub inside another
-   * program (the tests) need not.
+   * the database is open and again once listening. `ehub serve` does unless
+   * EHUB_RELEASE_STARTUP_MEMORY=false; a hub inside another program (the tests) need not.
    */
   releaseStartupMemory?: boolean;
 }

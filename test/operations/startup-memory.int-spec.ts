@@ -49,3 +49,15 @@ it('ehub serve releases start-up memory twice, then serves an export from its wo
   const subscription = lines.filter((l) => l.includes(',SAAS-SUB,')).map((l) => l.split(',').at(-3));
   expect(subscription).toEqual(['17000', '28000', '31000', '14000']);
 }, 120_000);
+
+it('with EHUB_RELEASE_STARTUP_MEMORY=false it keeps what start-up grew (no collection)', async () => {
+  const { EHUB_ADMIN_KEY: _a, ...rest } = process.env;
+  const kept = await spawnServe({ ...rest, DATABASE_URL: hub.databaseUrl, EHUB_DATA_DIR: dataDir, LOG_LEVEL: 'debug', NODE_ENV: 'test', NODE_OPTIONS: '', EHUB_JOBS_ENABLED: 'false', EHUB_RELEASE_STARTUP_MEMORY: 'false' });
+  try {
+    expect(kept.output()).toContain('Entitlement Hub is listening');
+    expect(kept.output()).not.toContain('start-up memory released');
+  } finally {
+    kept.proc.kill('SIGTERM');
+    await kept.exited;
+  }
+}, 120_000);
