@@ -174,8 +174,13 @@ interface Layout {
   placed?: { binaries?: string; cluster?: string };
 }
 
-/** Where the binaries and the cluster live, as seen from the user PostgreSQL runs as. */
-async function layout(dataDir: string, ids: Ids | null, placementDir: string, log?: Logger): Promise<Layout> {
+/**
+ * Where the binaries and the cluster live, as seen from the user PostgreSQL runs as.
+ * `fresh`: EHUB_DATA_DIR has no password file yet (a first start, or a new checkout at a path
+ * an earlier one used): a cluster placed for this path before then belongs to that earlier
+ * checkout, whose password, admin key and secret key went with it.
+ */
+async function layout(dataDir: string, ids: Ids | null, placementDir: string, fresh: boolean, log?: Logger): Promise<Layout> {
   const native = nativeDir();
   const inPlace = path.join(dataDir, 'pg');
   if (!ids) return { bin: path.join(native.dir, 'bin'), pgDir: inPlace };
@@ -207,6 +212,7 @@ async function layout(dataDir: string, ids: Ids | null, placementDir: string, lo
       const real = await fs.realpath(dataDir);
       const hash = crypto.createHash('sha256').update(real).digest('hex').slice(0, 16);
       const home = path.join(placementDir, `data-${hash}`);
+      if (fresh && existsSync(path.join(home, 'pg', 'PG_VERSION'))) await setAsideOrphan(home, log);
       await fs.mkdir(home, { recursive: true, mode: 0o700 });
       await fs.chown(home, ids.uid, ids.gid);
       await fs.writeFile(path.join(placementDir, `data-${hash}.source`), real + '\n');
@@ -226,6 +232,26 @@ async function layout(dataDir: string, ids: Ids | null, placementDir: string, lo
     `the postgres user cannot enter ${!binReachable ? native.dir : dataDir}: embedded PostgreSQL placed under ${placementDir}`,
   );
   return { bin, pgDir, placed };
+}
+
+/**
+ * A cluster placed for this path by an earlier checkout that is gone (the new EHUB_DATA_DIR
+ * has no password for it): moved aside, never deleted, so the new checkout starts as a first
+ * run does. A server still running on it is left alone and stops the start instead.
+ */
+async function setAsideOrphan(home: string, log?: Logger): Promise<void> {
+  const running = await runningServer(path.join(home, 'pg'));
+  if (running) {
+    throw new Error(
+      `${home} holds the embedded database of an earlier checkout at this path, still running (pid ${running.pid}), and this EHUB_DATA_DIR has no password for it; stop that hub first`,
+    );
+  }
+  const aside = `${home}.orphaned-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`;
+  await fs.rename(home, aside);
+  log?.warn(
+    { orphaned: aside },
+    `an embedded database placed for this path by an earlier checkout (its password, admin key and secret key went with that checkout) was moved to ${aside}; a new one is created. Delete ${aside} when its data is no longer needed`,
+  );
 }
 
 /** Runs a PostgreSQL binary; resolves with its output, rejects with one clear line. */
@@ -285,15 +311,16 @@ export async function startEmbeddedPostgres(opts: {
   const log = opts.log;
   await fs.mkdir(opts.dataDir, { recursive: true });
   const pwFile = path.resolve(opts.dataDir, 'pg-password');
+  const fresh = !existsSync(pwFile);
   let password: string;
-  if (existsSync(pwFile)) password = (await fs.readFile(pwFile, 'utf8')).trim();
+  if (!fresh) password = (await fs.readFile(pwFile, 'utf8')).trim();
   else {
     password = crypto.randomBytes(18).toString('base64url');
     await fs.writeFile(pwFile, password + '\n', { mode: 0o600 });
   }
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const ids = isRoot ? await postgresUser(log) : null;
-  const { bin, pgDir, placed } = await layout(path.resolve(opts.dataDir), ids, path.resolve(opts.placementDir ?? DEFAULT_PLACEMENT_DIR), log);
+  const { bin, pgDir, placed } = await layout(path.resolve(opts.dataDir), ids, path.resolve(opts.placementDir ?? DEFAULT_PLACEMENT_DIR), fresh, log);
   const urlFor = (port: number) => (database = 'postgres') =>
     `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
 

@@ -82,28 +82,9 @@ describeAsRoot('first run as root with the checkout under a 0700 folder', () => 
   it('starts, places PostgreSQL where the postgres user can reach it, answers, and stops on SIGTERM', async () => {
     expect(fs.statSync(home).mode & 0o777).toBe(0o700);
     const dataDir = path.join(home, 'data');
-    const port = await freePort();
-    const { NODE_ENV: _n, EHUB_ADMIN_KEY: _a, DATABASE_URL: _d, NODE_OPTIONS: _o, ...rest } = process.env;
-    proc = spawn(process.execPath, ['dist/src/cli/main.js', 'serve'], {
-      cwd: checkout,
-      env: { ...rest, PORT: String(port), HOST: '127.0.0.1', EHUB_DATA_DIR: dataDir, EHUB_EMBEDDED_PG_DIR: placement, EHUB_JOBS_ENABLED: 'false' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    const exited = new Promise<number | null>((resolve) => proc!.on('exit', (code) => resolve(code)));
-
-    const url = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 180_000;
-    for (;;) {
-      if (proc.exitCode !== null) throw new Error(`ehub serve exited with ${proc.exitCode}:\n${out}`);
-      if (Date.now() > deadline) throw new Error(`ehub serve did not answer /healthz in time:\n${out}`);
-      const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
-      if (ok) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-
+    const served = await serve(dataDir);
+    const { url } = served;
+    const out = served.output();
     // Not a terminal: JSON log lines, one of which says where PostgreSQL was placed.
     const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
     const placedLine = lines.find((l) => String(l.msg).includes('embedded PostgreSQL placed under'));
@@ -123,12 +104,72 @@ describeAsRoot('first run as root with the checkout under a 0700 folder', () => 
     });
     expect(await res.json()).toMatchObject({ data: { me: { role: 'ADMIN' } } });
 
-    proc.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([exited, new Promise((r) => (timer = setTimeout(() => r('timeout'), 60_000)))]);
-    clearTimeout(timer);
-    expect(code).toBe(0);
+    expect(await served.stop()).toBe(0);
     expect(postmasterPids()).toEqual([]);
-    expect(out).not.toMatch(/Unhandled|EACCES/);
+    expect(served.output()).not.toMatch(/Unhandled|EACCES/);
+  });
+
+  it('a new checkout at the same path starts as a first run: the earlier one\'s placed cluster is moved aside, not reused or deleted', async () => {
+    // The earlier checkout's data folder is gone (its password, admin key and secret key with it).
+    const dataDir = path.join(home, 'data');
+    const earlier = fs.realpathSync(path.join(dataDir, 'pg'));
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    const served = await serve(dataDir);
+    const warning = served
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; orphaned?: string })
+      .find((l) => l.orphaned);
+    expect(warning?.orphaned?.startsWith(`${path.dirname(earlier)}.orphaned-`)).toBe(true);
+    expect(warning?.orphaned).toMatch(/\.orphaned-\d{8}T\d{6}$/);
+    expect(fs.existsSync(path.join(warning!.orphaned!, 'pg', 'PG_VERSION'))).toBe(true); // kept, not deleted
+    // A new cluster in the same place, and a new admin key that works.
+    expect(fs.realpathSync(path.join(dataDir, 'pg'))).toBe(earlier);
+    const adminKey = fs.readFileSync(path.join(dataDir, 'admin.key'), 'utf8').trim();
+    const res = await fetch(`${served.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
+      body: JSON.stringify({ query: '{ me { role } }' }),
+    });
+    expect(await res.json()).toMatchObject({ data: { me: { role: 'ADMIN' } } });
+    expect(await served.stop()).toBe(0);
+    expect(served.output()).not.toMatch(/password authentication failed/);
   });
 });
+
+/** `node dist/src/cli/main.js serve` in the checkout, answering /healthz; stop() sends SIGTERM and gives the exit code. */
+async function serve(dataDir: string): Promise<{ url: string; output(): string; stop(): Promise<number | null | string> }> {
+  const port = await freePort();
+  const { NODE_ENV: _n, EHUB_ADMIN_KEY: _a, DATABASE_URL: _d, NODE_OPTIONS: _o, ...rest } = process.env;
+  proc = spawn(process.execPath, ['dist/src/cli/main.js', 'serve'], {
+    cwd: checkout,
+    env: { ...rest, PORT: String(port), HOST: '127.0.0.1', EHUB_DATA_DIR: dataDir, EHUB_EMBEDDED_PG_DIR: placement, EHUB_JOBS_ENABLED: 'false' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const child = proc;
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`ehub serve exited with ${child.exitCode}:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`ehub serve did not answer /healthz in time:\n${out}`);
+    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    url,
+    output: () => out,
+    stop: async () => {
+      child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([exited, new Promise<string>((r) => (timer = setTimeout(() => r('timeout'), 60_000)))]);
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
