@@ -72,12 +72,22 @@ export async function openDatabase(
       stopAttached: opts.stopAttached ?? true,
     });
     const admin = new Client({ connectionString: embedded.url('postgres') });
-    await admin.connect();
     try {
+      await admin.connect();
       const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [EMBEDDED_DB_NAME]);
       if (found.rowCount === 0) await admin.query(`CREATE DATABASE ${EMBEDDED_DB_NAME}`);
+    } catch (err) {
+      // A failed start leaves no server behind.
+      await embedded.stop().catch(() => undefined);
+      if ((err as { code?: string }).code === '28P01') {
+        throw new Error(
+          `embedded PostgreSQL: the cluster refuses the password in ${config.dataDir}/pg-password (it was created with another one); restore that file, or move the cluster away to start with a new database`,
+          { cause: err },
+        );
+      }
+      throw err;
     } finally {
-      await admin.end();
+      await admin.end().catch(() => undefined);
     }
     url = embedded.url(EMBEDDED_DB_NAME);
   }
