@@ -312,15 +312,12 @@ export async function startEmbeddedPostgres(opts: {
   await fs.mkdir(opts.dataDir, { recursive: true });
   const pwFile = path.resolve(opts.dataDir, 'pg-password');
   const fresh = !existsSync(pwFile);
-  let password: string;
-  if (!fresh) password = (await fs.readFile(pwFile, 'utf8')).trim();
-  else {
-    password = crypto.randomBytes(18).toString('base64url');
-    await fs.writeFile(pwFile, password + '\n', { mode: 0o600 });
-  }
+  const password = fresh ? crypto.randomBytes(18).toString('base64url') : (await fs.readFile(pwFile, 'utf8')).trim();
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const ids = isRoot ? await postgresUser(log) : null;
   const { bin, pgDir, placed } = await layout(path.resolve(opts.dataDir), ids, path.resolve(opts.placementDir ?? DEFAULT_PLACEMENT_DIR), fresh, log);
+  // Written once the cluster's place is settled: a start refused before that leaves the data folder as fresh as it found it.
+  if (fresh) await fs.writeFile(pwFile, password + '\n', { mode: 0o600 });
   const urlFor = (port: number) => (database = 'postgres') =>
     `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
 
