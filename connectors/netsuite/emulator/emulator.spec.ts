@@ -300,7 +300,9 @@ describe('NetSuite emulator', () => {
   describe('governance', () => {
     it('answers 429 CONCURRENCY_LIMIT_EXCEEDED to the 6th concurrent request and counts the peak', async () => {
       emu.resetStats();
-      emu.faults.set({ latencyMs: 150 });
+      // Each request held 1 s: all six arrive while the first five are in flight, even on a busy
+      // machine (150 ms let the first finish before the sixth arrived under a loaded CI run).
+      emu.faults.set({ latencyMs: 1_000 });
       const results = await Promise.all(Array.from({ length: 6 }, () => api('GET', '/services/rest/record/v1/customer?limit=1')));
       emu.faults.clear();
       const statuses = results.map((r) => r.status).sort();
