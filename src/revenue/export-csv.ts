@@ -15,7 +15,7 @@ export const FETCH_SIZE = 5_000;
 export const WATERFALL_FETCH_SIZE = 500;
 
 /** Told of every FETCH on an export's cursor: which export, and how many rows it brought. */
-export type FetchObserver = (kind: 'waterfall' | 'journal', rows: number) => void;
+export type FetchObserver = (kind: ExportKind, rows: number) => void;
 /** CSV text is handed on in pieces of about this many characters (small strings die young; 8 K peaked lowest in the export worker, ADR 0062). */
 const CHUNK_CHARS = 8_192;
 /** What an export covers: months `from`..`to` inclusive (first days, YYYY-MM-01), one account or all. */

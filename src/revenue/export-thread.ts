@@ -17,14 +17,15 @@ export const EXPORT_WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerat
 /**
  * The worker's code: the compiled `export-worker.js` beside this file in the build; from the
  * TypeScript sources (tests, `npm run ehub`), the `.ts` file through the same on-the-fly
- * compiler the process uses (@swc-node/register, a development dependency).
+ * compiler the process uses (@swc-node/register, a development dependency). Looked up once.
  */
+let script: { code: string; eval: boolean } | undefined;
 function spawn(job: ExportJob): Worker {
-  const options = { workerData: job, resourceLimits: EXPORT_WORKER_LIMITS, name: `ehub-export-${job.kind}` };
   const compiled = path.join(__dirname, 'export-worker.js');
-  if (existsSync(compiled)) return new Worker(compiled, options);
-  const source = path.join(__dirname, 'export-worker.ts');
-  return new Worker(`require(${JSON.stringify(require.resolve('@swc-node/register'))}); require(${JSON.stringify(source)});`, { ...options, eval: true });
+  script ??= existsSync(compiled)
+    ? { code: compiled, eval: false }
+    : { code: `require(${JSON.stringify(require.resolve('@swc-node/register'))}); require(${JSON.stringify(path.join(__dirname, 'export-worker.ts'))});`, eval: true };
+  return new Worker(script.code, { workerData: job, resourceLimits: EXPORT_WORKER_LIMITS, name: `ehub-export-${job.kind}`, eval: script.eval });
 }
 
 /**
@@ -63,7 +64,6 @@ export class ExportThreads {
     const progress = { rows: 0 };
     const worker = spawn({ kind, range, url: this.url, gl: this.gl });
     const queue: Uint8Array[] = [];
-    let done = false;
     let failure: Error | null = null;
     let waiting: (() => void) | null = null;
     let finished = false;
@@ -83,7 +83,6 @@ export class ExportThreads {
         progress.rows += m.rows;
         this.onFetch(kind, m.rows);
       } else if (m.t === 'end') {
-        done = true;
         finish();
       } else {
         failure = Object.assign(new Error(`The ${kind} export failed: ${m.message}`), m.code ? { code: m.code } : {});
@@ -98,7 +97,7 @@ export class ExportThreads {
       wakeUp();
     });
     worker.on('exit', () => {
-      if (!done && !failure && !finished) failure = new Error(`The ${kind} export's worker stopped before the end`);
+      if (!failure && !finished) failure = new Error(`The ${kind} export's worker stopped before the end`);
       finish();
       wakeUp();
     });
@@ -116,7 +115,7 @@ export class ExportThreads {
             return { value: bytes, done: false };
           }
           if (failure) throw failure;
-          if (done || finished) return { value: undefined, done: true };
+          if (finished) return { value: undefined, done: true };
           await new Promise<void>((resolve) => (waiting = resolve));
         }
       },

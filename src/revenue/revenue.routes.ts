@@ -8,6 +8,7 @@ import type { Metrics } from '../server/metrics';
 import type { Services } from '../server/services';
 import { csvStream, JOURNAL_COLUMNS, primeExport, RevenueExports, WATERFALL_COLUMNS, type CsvExport, type ExportParams, type ExportRange } from './exports';
 import { ExportThreads } from './export-thread';
+import type { ExportKind } from './export-csv';
 
 /** Who may pull finance exports. */
 export const EXPORT_ROLES: readonly Role[] = [Role.ADMIN, Role.FINANCE];
@@ -74,7 +75,7 @@ function exportSchema(operationId: string, summary: string, columns: readonly st
 export function registerRevenueRoutes(app: FastifyInstance, services: Services, metrics?: Metrics): void {
   // Every FETCH counted (ehub_export_fetches_total, ehub_export_source_rows_total): what the
   // database sent so far, against what the client received, shows the export streams.
-  const onFetch = (kind: 'waterfall' | 'journal', rows: number) => {
+  const onFetch = (kind: ExportKind, rows: number) => {
     metrics?.exportFetches.inc({ export: kind });
     metrics?.exportRows.inc({ export: kind }, rows);
   };

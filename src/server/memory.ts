@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
@@ -35,16 +34,8 @@ function collector(): Gc | null {
   return collect;
 }
 
-/** The process's resident set in bytes (Linux: VmRSS; elsewhere what Node reports). */
-export function residentBytes(): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) * 1024;
-  } catch {
-    // not Linux
-  }
-  return process.memoryUsage.rss();
-}
+/** The process's resident set in bytes (Node reads it from the kernel on each call). */
+export const residentBytes = (): number => process.memoryUsage.rss();
 
 /**
  * One full collection that also shrinks the young generation and releases free pages (V8's
