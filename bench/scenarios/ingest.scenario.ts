@@ -84,48 +84,46 @@ export const ingest: Scenario = {
       `SELECT m.id AS meter_id, f.key AS feature_key FROM meter m JOIN feature f ON f.id = m.feature_id WHERE m.key = 'bench.calls'`,
     );
     const ent: { account_id: string; id: string }[] = await ds.query(`SELECT account_id, id FROM entitlement WHERE sku = 'BENCH-USAGE' ORDER BY account_id`);
-    const started = performance.now();
-    await ds.query(
-      `WITH e AS (SELECT array_agg(account_id ORDER BY account_id) AS accounts, array_agg(id ORDER BY account_id) AS ents FROM unnest($1::uuid[], $2::uuid[]) AS x(account_id, id))
-       INSERT INTO usage_event (account_id, source, event_id, meter_id, entitlement_id, feature_key, quantity, value, occurred_at, deployment, user_id, content_hash)
-       SELECT e.accounts[1 + g % $3], 'ceiling', 'c-' || g, $4::uuid, e.ents[1 + g % $3], $5, (g % 7) + 1, (g % 7) + 1,
-              now() - (g % 86400) * interval '1 second', (ARRAY['CLOUD','ON_PREM','SAAS','EMBEDDED','DEVICE'])[1 + g % 5], 'user-' || (g % 50),
-              md5(g::text) || md5((g + 1)::text)
-         FROM e, generate_series(1, $6::int) AS g`,
-      [ent.map((e) => e.account_id), ent.map((e) => e.id), ent.length, meterId, featureKey, EVENTS],
-    );
-    const ceilingSeconds = (performance.now() - started) / 1000;
+    // The generated rows of both references: the same for each, EVENTS of them over the entitlements.
+    const params = [ent.map((e) => e.account_id), ent.map((e) => e.id), ent.length, meterId, featureKey, EVENTS];
+    const generated = `e AS (SELECT array_agg(account_id ORDER BY account_id) AS accounts, array_agg(id ORDER BY account_id) AS ents FROM unnest($1::uuid[], $2::uuid[]) AS x(account_id, id)),
+       src AS (SELECT e.accounts[1 + g % $3] AS a, 'c-' || g AS ev, e.ents[1 + g % $3] AS ent, g, now() - (g % 86400) * interval '1 second' AS t,
+                      md5(g::text) || md5((g + 1)::text) AS h
+                 FROM e, generate_series(1, $6::int) AS g)`;
+    const insertEvents = `INSERT INTO usage_event (account_id, source, event_id, meter_id, entitlement_id, feature_key, quantity, value, occurred_at, deployment, user_id, content_hash)
+       SELECT src.a, 'ceiling', src.ev, $4::uuid, src.ent, $5, (src.g % 7) + 1, (src.g % 7) + 1, src.t,
+              (ARRAY['CLOUD','ON_PREM','SAAS','EMBEDDED','DEVICE'])[1 + src.g % 5], 'user-' || (src.g % 50), src.h
+         FROM src`;
+    /** Seconds `sql` takes. */
+    const timed = async (sql: string, values: unknown[] = params) => {
+      const t0 = performance.now();
+      await ds.query(sql, values);
+      return (performance.now() - t0) / 1000;
+    };
+    const empty = async (analyse: string) => {
+      await ds.query('TRUNCATE usage_event, usage_event_key, usage_rollup, usage_unique');
+      await ds.query(`VACUUM ANALYZE ${analyse}`);
+    };
+    const ceilingSeconds = await timed(`WITH ${generated} ${insertEvents}`);
     const ceiling = Math.round(EVENTS / ceilingSeconds);
-    await ds.query('TRUNCATE usage_event, usage_event_key, usage_rollup, usage_unique');
-    await ds.query('VACUUM ANALYZE usage_event');
+    await empty('usage_event');
     console.error(`  ceiling: INSERT…SELECT generate_series of ${fmt(EVENTS)} rows in ${ceilingSeconds.toFixed(1)} s = ${fmt(ceiling)} rows/s`);
 
     // A second reference, not the target's: what exactly-once storage alone costs in SQL, the
     // same rows through usage_event_key (ON CONFLICT DO NOTHING) into usage_event, as ingest
     // stores them (ADR 0053), still without HTTP, parsing, attribution or rollups.
-    const keyedStarted = performance.now();
-    await ds.query(
-      `WITH e AS (SELECT array_agg(account_id ORDER BY account_id) AS accounts, array_agg(id ORDER BY account_id) AS ents FROM unnest($1::uuid[], $2::uuid[]) AS x(account_id, id)),
-       src AS (SELECT e.accounts[1 + g % $3] AS a, 'c-' || g AS ev, e.ents[1 + g % $3] AS ent, g, now() - (g % 86400) * interval '1 second' AS t,
-                      md5(g::text) || md5((g + 1)::text) AS h
-                 FROM e, generate_series(1, $6::int) AS g),
+    const keyedSeconds = await timed(
+      `WITH ${generated},
        k AS (INSERT INTO usage_event_key (account_id, source, event_id, occurred_at, content_hash)
              SELECT a, 'ceiling', ev, t, h FROM src ORDER BY a, ev
              ON CONFLICT (account_id, source, event_id) DO NOTHING RETURNING account_id, event_id)
-       INSERT INTO usage_event (account_id, source, event_id, meter_id, entitlement_id, feature_key, quantity, value, occurred_at, deployment, user_id, content_hash)
-       SELECT src.a, 'ceiling', src.ev, $4::uuid, src.ent, $5, (src.g % 7) + 1, (src.g % 7) + 1, src.t,
-              (ARRAY['CLOUD','ON_PREM','SAAS','EMBEDDED','DEVICE'])[1 + src.g % 5], 'user-' || (src.g % 50), src.h
-         FROM src JOIN k ON k.account_id = src.a AND k.event_id = src.ev`,
-      [ent.map((e) => e.account_id), ent.map((e) => e.id), ent.length, meterId, featureKey, EVENTS],
+       ${insertEvents} JOIN k ON k.account_id = src.a AND k.event_id = src.ev`,
     );
-    const keyedSeconds = (performance.now() - keyedStarted) / 1000;
     const keyed = Math.round(EVENTS / keyedSeconds);
     // And their hourly and daily rollups, built in one set-based statement (the rebuild's SQL).
-    const rollupStarted = performance.now();
-    await ds.query(RECOMPUTE_SQL.insertRollups, [null]);
-    const rolled = Math.round(EVENTS / (keyedSeconds + (performance.now() - rollupStarted) / 1000));
-    await ds.query('TRUNCATE usage_event, usage_event_key, usage_rollup, usage_unique');
-    await ds.query('VACUUM ANALYZE usage_event, usage_event_key, usage_rollup');
+    const rollupSeconds = await timed(RECOMPUTE_SQL.insertRollups, [null]);
+    const rolled = Math.round(EVENTS / (keyedSeconds + rollupSeconds));
+    await empty('usage_event, usage_event_key, usage_rollup');
     console.error(
       `  references: the same rows through usage_event_key into usage_event in one statement = ${fmt(keyed)} rows/s (${((keyed / ceiling) * 100).toFixed(1)} % of the ceiling); ` +
         `with their hourly and daily rollups rebuilt after = ${fmt(rolled)} rows/s (${((rolled / ceiling) * 100).toFixed(1)} %)`,
