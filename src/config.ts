@@ -104,6 +104,18 @@ const schema = z.object({
     .string()
     .regex(/^(nats|tls):\/\/[^\s,]+(,(nats|tls):\/\/[^\s,]+)*$/, 'must be a NATS URL such as nats://127.0.0.1:4222 (comma-separated for several servers)')
     .optional(),
+  /**
+   * Reaching a NATS server that asks for credentials or TLS (ADR 0064): a `.creds` file (JWT and
+   * NKey seed; re-read at each reconnection), the CA of the server's certificate, and a client
+   * certificate with its key (when the server verifies clients). A user and password or a
+   * token go in EHUB_USAGE_STREAM's URLs (`nats://user:password@host:4222`, `nats://token@host`).
+   */
+  EHUB_USAGE_STREAM_CREDS: z.string().min(1).optional(),
+  EHUB_USAGE_STREAM_TLS_CA: z.string().min(1).optional(),
+  EHUB_USAGE_STREAM_TLS_CERT: z.string().min(1).optional(),
+  EHUB_USAGE_STREAM_TLS_KEY: z.string().min(1).optional(),
+  /** How long the first connection to NATS may take at start-up before the hub gives up with an error. */
+  EHUB_USAGE_STREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(20_000),
   /** The JetStream stream, its subject, and the durable consumer all instances share (one consumer group). */
   EHUB_USAGE_STREAM_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only').default('EHUB_USAGE'),
   EHUB_USAGE_STREAM_SUBJECT: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'a plain subject such as ehub.usage (no wildcards)').default('ehub.usage'),

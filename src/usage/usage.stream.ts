@@ -19,6 +19,7 @@ import type { Config } from '../config';
 import type { Principal, RequestContext } from '../common/context';
 import { AppError } from '../common/errors';
 import type { UsageBatchAnswer, UsageService } from './usage.service';
+import { explainConnectError, streamAccess, StreamAccessError } from './usage.stream-access';
 import { isRejection, type ParsedUsageEvent, type UsageEventDraft, type UsageRejection } from './usage.rules';
 
 /** What one stream message holds: a slice of an accepted batch, with who sent it (for the account scope and the audit row). */
@@ -80,9 +81,11 @@ export class UsageStream {
   /** Connects, makes sure the stream and the durable consumer exist, and (unless EHUB_USAGE_STREAM_CONSUME=false) starts consuming. */
   async start(usage: UsageService): Promise<void> {
     const c = this.config;
-    const servers = c.EHUB_USAGE_STREAM!.split(',');
-    this.nc = await connect({ servers, name: 'ehub', maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch((err: Error) => {
-      throw new Error(`EHUB_USAGE_STREAM: cannot reach NATS at ${c.EHUB_USAGE_STREAM} (${err.message})`);
+    const access = streamAccess(c);
+    const servers = access.display;
+    const timeout = c.EHUB_USAGE_STREAM_CONNECT_TIMEOUT_MS;
+    this.nc = await connect({ servers: access.servers, ...access.options, name: 'ehub', timeout, maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch((err: Error) => {
+      throw new StreamAccessError(explainConnectError(err, access.display, timeout, Boolean(access.options.tls)));
     });
     this.maxPayload = this.nc.info?.max_payload ?? this.maxPayload;
     this.connected = true;
@@ -131,7 +134,7 @@ export class UsageStream {
       if (!/not found/i.test((err as Error).message)) throw err;
       await this.jsm.consumers.add(stream.name, consumer);
     }
-    this.log.info({ servers, stream: stream.name, consumer: consumer.durable_name, consuming: c.EHUB_USAGE_STREAM_CONSUME }, 'usage goes through the stream');
+    this.log.info({ servers, auth: access.auth, tls: Boolean(access.options.tls), stream: stream.name, consumer: consumer.durable_name, consuming: c.EHUB_USAGE_STREAM_CONSUME }, 'usage goes through the stream');
     if (c.EHUB_USAGE_STREAM_CONSUME) {
       this.loop = this.consumeLoop(usage);
       this.lagTimer = setInterval(() => void this.readLag(), 5_000);

@@ -1,0 +1,147 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { nkeys } from '@nats-io/transport-node';
+import { freePort } from '../../src/db/embedded-postgres';
+
+/**
+ * A NATS server (with JetStream) of the test's own, started from the `nats-server` binary
+ * (.ci/run installs Debian's package) with the configuration given: for what the machine's
+ * shared server on 4222 cannot show, such as authorization and TLS.
+ */
+export interface NatsServer {
+  port: number;
+  /** The server's folder: its configuration, JetStream store and log. */
+  dir: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+function natsBinary(): string {
+  for (const candidate of [process.env.EHUB_TEST_NATS_SERVER, '/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']) {
+    if (candidate && fs.existsSync(candidate)) return candidate;
+  }
+  try {
+    return execFileSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' }).trim();
+  } catch {
+    throw new Error('nats-server is not installed (apt-get install -y nats-server; .ci/run does it) or set EHUB_TEST_NATS_SERVER');
+  }
+}
+
+/** Starts nats-server on a free port of 127.0.0.1 with `conf` added to its configuration; resolves once it is ready. */
+export async function startNatsServer(conf: string, dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-nats-'))): Promise<NatsServer> {
+  const port = await freePort();
+  const file = path.join(dir, 'nats.conf');
+  fs.writeFileSync(file, `listen: "127.0.0.1:${port}"\njetstream { store_dir: "${path.join(dir, 'js')}" }\n${conf}\n`);
+  const proc: ChildProcess = spawn(natsBinary(), ['-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (chunk: Buffer) => (out += chunk.toString());
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`nats-server did not get ready in 15 s:\n${out}`)), 15_000);
+    const check = () => {
+      if (out.includes('Server is ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.stderr!.on('data', check);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`nats-server exited (${code}):\n${out}`));
+    });
+  });
+  return {
+    port,
+    dir,
+    output: () => out,
+    async stop() {
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      await exited;
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TlsFiles {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+/** A CA of the test's own, a server certificate for 127.0.0.1 and a client certificate, made with openssl into `dir`. */
+export function makeTlsFiles(dir: string): TlsFiles {
+  const p = (name: string) => path.join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl('req', '-x509', ...ec, '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '2', '-subj', '/CN=ehub test CA');
+  const issue = (name: string, cn: string, ext: string) => {
+    fs.writeFileSync(p(`${name}.ext`), ext);
+    openssl('req', ...ec, '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', `/CN=${cn}`);
+    openssl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p(`${name}.pem`), '-days', '2', '-extfile', p(`${name}.ext`));
+  };
+  issue('server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  issue('client', 'ehub', 'extendedKeyUsage=clientAuth\n');
+  return { ca: p('ca.pem'), serverCert: p('server.pem'), serverKey: p('server.key'), clientCert: p('client.pem'), clientKey: p('client.key') };
+}
+
+/**
+ * NATS's decentralised auth for a test (operator mode): an operator, an account with
+ * JetStream allowed, and a user, as signed JWTs (ed25519 NKeys, the format `nsc` writes), with
+ * the server configuration that trusts them and the user's `.creds` file.
+ */
+export interface OperatorSetup {
+  /** Lines for the server's configuration (operator, memory resolver preloaded with the account). */
+  serverConf: string;
+  /** The user's credentials file: its JWT and NKey seed. */
+  creds: string;
+  /** The same user's credentials, signed by another operator's account (the server must refuse them). */
+  foreignCreds: string;
+}
+
+type KeyPair = ReturnType<typeof nkeys.createOperator>;
+
+function natsJwt(issuer: KeyPair, subject: string, name: string, nats: Record<string, unknown>): string {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const claims = { jti: randomBytes(16).toString('hex').toUpperCase(), iat: Math.floor(Date.now() / 1000), iss: issuer.getPublicKey(), name, sub: subject, nats: { ...nats, version: 2 } };
+  const signing = `${b64({ typ: 'JWT', alg: 'ed25519-nkey' })}.${b64(claims)}`;
+  return `${signing}.${Buffer.from(issuer.sign(Buffer.from(signing))).toString('base64url')}`;
+}
+
+function credsFile(jwt: string, seed: Uint8Array): string {
+  return `-----BEGIN NATS USER JWT-----\n${jwt}\n------END NATS USER JWT------\n\n************************* IMPORTANT *************************\nNKEY Seed printed below can be used to sign and prove identity.\n\n-----BEGIN USER NKEY SEED-----\n${Buffer.from(seed).toString()}\n------END USER NKEY SEED------\n`;
+}
+
+function userOf(account: KeyPair): string {
+  const user = nkeys.createUser();
+  const jwt = natsJwt(account, user.getPublicKey(), 'ehub', { pub: {}, sub: {}, subs: -1, data: -1, payload: -1, type: 'user' });
+  return credsFile(jwt, user.getSeed());
+}
+
+export function makeOperatorSetup(): OperatorSetup {
+  const operator = nkeys.createOperator();
+  const account = nkeys.createAccount();
+  const system = nkeys.createAccount();
+  const limits = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 };
+  const accountJwt = natsJwt(operator, account.getPublicKey(), 'usage', {
+    limits: { ...limits, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 },
+    default_permissions: { pub: {}, sub: {} },
+    type: 'account',
+  });
+  const systemJwt = natsJwt(operator, system.getPublicKey(), 'SYS', { limits, default_permissions: { pub: {}, sub: {} }, type: 'account' });
+  const operatorJwt = natsJwt(operator, operator.getPublicKey(), 'ehub-test', { type: 'operator', system_account: system.getPublicKey() });
+  const serverConf = [
+    `operator: "${operatorJwt}"`,
+    `system_account: "${system.getPublicKey()}"`,
+    'resolver: MEMORY',
+    `resolver_preload: { "${account.getPublicKey()}": "${accountJwt}", "${system.getPublicKey()}": "${systemJwt}" }`,
+  ].join('\n');
+  return { serverConf, creds: userOf(account), foreignCreds: userOf(nkeys.createAccount()) };
+}
