@@ -254,6 +254,10 @@ const schema = z.object({
     .string()
     .regex(/^(mqtts?|wss?|tcp|ssl):\/\/\S+$/, 'must be a broker URL such as mqtt://broker:1883 or mqtts://broker:8883')
     .optional(),
+  /** For an `mqtts://` broker with a private CA, and a client certificate with its key when the broker asks for one (files; docs/delivery.md). */
+  EHUB_MQTT_TLS_CA: z.string().min(1).optional(),
+  EHUB_MQTT_TLS_CERT: z.string().min(1).optional(),
+  EHUB_MQTT_TLS_KEY: z.string().min(1).optional(),
   /**
    * The renewal signal of delivery (ADR 0048, docs/delivery.md#renewal-signal): when the job
    * counts devices held back by lapsed maintenance, and what a year of maintenance of a

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { DeliveryStatusService } from './delivery-status.service';
 
@@ -18,6 +19,48 @@ interface Publisher {
  * Never in the way: notices go out after the change committed, in the background; a broker
  * that is down or refuses is logged and counted, and the change stands. Unset: nothing.
  */
+/** TLS files for a broker with a private CA or client certificates (EHUB_MQTT_TLS_CA, _CERT, _KEY: paths). */
+export interface MqttTlsFiles {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** A file of EHUB_MQTT_TLS_* that cannot be read, or a certificate without its key: the hub does not start. */
+export class MqttTlsConfigError extends Error {
+  constructor(message: string) {
+    super(`EHUB_MQTT_TLS: ${message}`);
+    this.name = 'MqttTlsConfigError';
+  }
+}
+
+function checkTlsFiles(tls: MqttTlsFiles): void {
+  if (Boolean(tls.cert) !== Boolean(tls.key)) throw new MqttTlsConfigError('EHUB_MQTT_TLS_CERT and EHUB_MQTT_TLS_KEY go together (a client certificate and its key)');
+  for (const [variable, file] of [['EHUB_MQTT_TLS_CA', tls.ca], ['EHUB_MQTT_TLS_CERT', tls.cert], ['EHUB_MQTT_TLS_KEY', tls.key]] as const) {
+    if (!file) continue;
+    try {
+      fs.accessSync(file, fs.constants.R_OK);
+    } catch (err) {
+      throw new MqttTlsConfigError(`${variable}=${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+}
+
+/**
+ * The broker URL without its user info, and the user and password it carried (percent-decoded).
+ * MQTT.js reads them from the URL itself but splits `user:pass:word` at the last colon, so a
+ * password with a colon (sent as %3A) would be cut; given as options they arrive whole.
+ */
+export function brokerAccess(url: string): { broker: string; username?: string; password?: string } {
+  const u = new URL(url);
+  if (!u.username && !u.password) return { broker: url };
+  const username = decodeURIComponent(u.username);
+  const password = u.password ? decodeURIComponent(u.password) : undefined;
+  u.username = '';
+  u.password = '';
+  return { broker: u.toString(), username, password };
+}
+
 export class UpdateNotices {
   private client: Promise<Publisher> | null = null;
   /** Notices published and failed since start (tests and logs). */
@@ -28,7 +71,11 @@ export class UpdateNotices {
     private readonly url: string | undefined,
     private readonly status: DeliveryStatusService,
     private readonly log: Logger,
-  ) {}
+    /** Checked here (a start-up error), read at each connection (renewed files are used). */
+    private readonly tls: MqttTlsFiles = {},
+  ) {
+    if (url) checkTlsFiles(tls);
+  }
 
   get enabled(): boolean {
     return Boolean(this.url);
@@ -73,7 +120,16 @@ export class UpdateNotices {
     if (!this.client) {
       this.client = (async () => {
         const mqtt = await import('mqtt');
-        return (await mqtt.connectAsync(this.url!, { connectTimeout: 5_000, reconnectPeriod: 5_000, clientId: `ehub-${Math.random().toString(36).slice(2, 10)}` })) as unknown as Publisher;
+        const { ca, cert, key } = this.tls;
+        const { broker, username, password } = brokerAccess(this.url!);
+        return (await mqtt.connectAsync(broker, {
+          ...(username !== undefined ? { username, password } : {}),
+          connectTimeout: 5_000,
+          reconnectPeriod: 5_000,
+          clientId: `ehub-${Math.random().toString(36).slice(2, 10)}`,
+          ...(ca ? { ca: fs.readFileSync(ca) } : {}),
+          ...(cert && key ? { cert: fs.readFileSync(cert), key: fs.readFileSync(key) } : {}),
+        })) as unknown as Publisher;
       })();
       // A failed connection is forgotten, so the next notice tries again.
       this.client.catch(() => (this.client = null));

@@ -102,7 +102,11 @@ export function createServices(db: Db, config: Config): Services {
   const delivery = new DeliveryService(db, config, certificates.signingKeys);
   const deliveryStatus = new DeliveryStatusService(db);
   // Background notices log on their own logger (services have none): warnings about the broker.
-  const updateNotices = new UpdateNotices(config.EHUB_MQTT_URL, deliveryStatus, pino({ name: 'update-notices', level: config.LOG_LEVEL }));
+  const updateNotices = new UpdateNotices(config.EHUB_MQTT_URL, deliveryStatus, pino({ name: 'update-notices', level: config.LOG_LEVEL }), {
+    ca: config.EHUB_MQTT_TLS_CA,
+    cert: config.EHUB_MQTT_TLS_CERT,
+    key: config.EHUB_MQTT_TLS_KEY,
+  });
   delivery.onPublished = (releaseId) => updateNotices.releaseAvailable(releaseId);
   const deliveryRenewals = new DeliveryRenewalService(db, deliveryStatus, config.EHUB_MAINTENANCE_RATE_PERCENT);
   // A release published, yanked or changed: the accounts with devices of its product are judged again (never fails the write).
