@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
+import { tlsFilesProblem } from '../common/files';
 import type { DeliveryStatusService } from './delivery-status.service';
 
 /** What a connected MQTT client needs (MQTT.js's `MqttClient`, narrowed). */
@@ -35,15 +36,16 @@ export class MqttTlsConfigError extends Error {
 }
 
 function checkTlsFiles(tls: MqttTlsFiles): void {
-  if (Boolean(tls.cert) !== Boolean(tls.key)) throw new MqttTlsConfigError('EHUB_MQTT_TLS_CERT and EHUB_MQTT_TLS_KEY go together (a client certificate and its key)');
-  for (const [variable, file] of [['EHUB_MQTT_TLS_CA', tls.ca], ['EHUB_MQTT_TLS_CERT', tls.cert], ['EHUB_MQTT_TLS_KEY', tls.key]] as const) {
-    if (!file) continue;
-    try {
-      fs.accessSync(file, fs.constants.R_OK);
-    } catch (err) {
-      throw new MqttTlsConfigError(`${variable}=${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    }
-  }
+  const problem = tlsFilesProblem(
+    [
+      { variable: 'EHUB_MQTT_TLS_CA', file: tls.ca },
+      { variable: 'EHUB_MQTT_TLS_CERT', file: tls.cert },
+      { variable: 'EHUB_MQTT_TLS_KEY', file: tls.key },
+    ],
+    [tls.cert, tls.key],
+    'EHUB_MQTT_TLS_CERT and EHUB_MQTT_TLS_KEY',
+  );
+  if (problem) throw new MqttTlsConfigError(problem);
 }
 
 /**

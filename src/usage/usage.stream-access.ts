@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { credsAuthenticator, type ConnectionOptions } from '@nats-io/transport-node';
+import { tlsFilesProblem, unreadableFile } from '../common/files';
 
 /*
  * How the hub reaches NATS for the usage stream (ADR 0064): the servers, the credentials and
@@ -79,11 +80,8 @@ function parseServer(raw: string): { server: string; display: string; credential
 }
 
 function readable(file: string, variable: string): string {
-  try {
-    fs.accessSync(file, fs.constants.R_OK);
-  } catch (err) {
-    throw new StreamAccessError(`${variable}=${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
+  const problem = unreadableFile(file, variable);
+  if (problem) throw new StreamAccessError(problem);
   return file;
 }
 
@@ -113,16 +111,23 @@ export function streamAccess(c: StreamAccessConfig): StreamAccess {
     auth = 'creds';
   }
   const { EHUB_USAGE_STREAM_TLS_CA: ca, EHUB_USAGE_STREAM_TLS_CERT: cert, EHUB_USAGE_STREAM_TLS_KEY: key } = c;
-  if (Boolean(cert) !== Boolean(key)) {
-    throw new StreamAccessError('EHUB_USAGE_STREAM_TLS_CERT and EHUB_USAGE_STREAM_TLS_KEY go together (a client certificate and its key)');
-  }
+  const problem = tlsFilesProblem(
+    [
+      { variable: 'EHUB_USAGE_STREAM_TLS_CA', file: ca },
+      { variable: 'EHUB_USAGE_STREAM_TLS_CERT', file: cert },
+      { variable: 'EHUB_USAGE_STREAM_TLS_KEY', file: key },
+    ],
+    [cert, key],
+    'EHUB_USAGE_STREAM_TLS_CERT and EHUB_USAGE_STREAM_TLS_KEY',
+  );
+  if (problem) throw new StreamAccessError(problem);
   const wantsTls = parsed.some((p) => p.server.startsWith('tls://'));
   if (ca || cert || wantsTls) {
     const ips = parsed.map((p) => new URL(p.server).hostname.replace(/^\[|\]$/g, '')).filter((h) => net.isIP(h) !== 0);
     options.tls = {
       ...(ips.length ? { checkServerIdentity: ipServerIdentity(ips) } : {}),
-      ...(ca ? { caFile: readable(ca, 'EHUB_USAGE_STREAM_TLS_CA') } : {}),
-      ...(cert ? { certFile: readable(cert, 'EHUB_USAGE_STREAM_TLS_CERT'), keyFile: readable(key!, 'EHUB_USAGE_STREAM_TLS_KEY') } : {}),
+      ...(ca ? { caFile: ca } : {}),
+      ...(cert && key ? { certFile: cert, keyFile: key } : {}),
     };
   }
   return { servers: parsed.map((p) => p.server), display: parsed.map((p) => p.display).join(','), options, auth };

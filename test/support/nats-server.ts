@@ -1,10 +1,10 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { nkeys } from '@nats-io/transport-node';
 import { freePort } from '../../src/db/embedded-postgres';
+import { startDaemon, systemBinary } from './daemon';
 
 /**
  * A NATS server (with JetStream) of the test's own, started from the `nats-server` binary
@@ -19,50 +19,19 @@ export interface NatsServer {
   stop(): Promise<void>;
 }
 
-function natsBinary(): string {
-  for (const candidate of [process.env.EHUB_TEST_NATS_SERVER, '/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']) {
-    if (candidate && fs.existsSync(candidate)) return candidate;
-  }
-  try {
-    return execFileSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' }).trim();
-  } catch {
-    throw new Error('nats-server is not installed (apt-get install -y nats-server; .ci/run does it) or set EHUB_TEST_NATS_SERVER');
-  }
-}
-
 /** Starts nats-server on a free port of 127.0.0.1 with `conf` added to its configuration; resolves once it is ready. */
 export async function startNatsServer(conf: string, dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-nats-'))): Promise<NatsServer> {
   const port = await freePort();
   const file = path.join(dir, 'nats.conf');
   fs.writeFileSync(file, `listen: "127.0.0.1:${port}"\njetstream { store_dir: "${path.join(dir, 'js')}" }\n${conf}\n`);
-  const proc: ChildProcess = spawn(natsBinary(), ['-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const keep = (chunk: Buffer) => (out += chunk.toString());
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`nats-server did not get ready in 15 s:\n${out}`)), 15_000);
-    const check = () => {
-      if (out.includes('Server is ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    proc.stdout!.on('data', check);
-    proc.stderr!.on('data', check);
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`nats-server exited (${code}):\n${out}`));
-    });
-  });
+  const bin = systemBinary('nats-server', 'apt-get install -y nats-server, or set EHUB_TEST_NATS_SERVER', process.env.EHUB_TEST_NATS_SERVER);
+  const daemon = await startDaemon(bin, ['-c', file], /Server is ready/);
   return {
     port,
     dir,
-    output: () => out,
+    output: daemon.output,
     async stop() {
-      if (proc.exitCode === null) proc.kill('SIGTERM');
-      await exited;
+      await daemon.stop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
