@@ -23,6 +23,7 @@ import { usagePartitionJobs } from '../jobs/usage-partitions';
 import { Role } from '../auth/role';
 import { buildApp } from './app';
 import { releaseMemory } from './memory';
+import { explainDatabaseTls } from '../db/database-tls';
 import { buildHubSchema } from './schema';
 import { createServices, type Services } from './services';
 import { UsageStream } from '../usage/usage.stream';
@@ -96,6 +97,8 @@ export async function openDatabase(
     await ds.initialize();
   } catch (err) {
     await embedded?.stop();
+    const explained = embedded ? null : explainDatabaseTls(err, url);
+    if (explained) throw new Error(explained, { cause: err });
     throw err;
   }
   return {
