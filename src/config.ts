@@ -111,6 +111,8 @@ const schema = z.object({
    * token go in EHUB_USAGE_STREAM's URLs (`nats://user:password@host:4222`, `nats://token@host`).
    */
   EHUB_USAGE_STREAM_CREDS: z.string().min(1).optional(),
+  /** NKey authentication: a file holding the user's seed (`SU…`); the server lists its public key. */
+  EHUB_USAGE_STREAM_NKEY_SEED: z.string().min(1).optional(),
   EHUB_USAGE_STREAM_TLS_CA: z.string().min(1).optional(),
   EHUB_USAGE_STREAM_TLS_CERT: z.string().min(1).optional(),
   EHUB_USAGE_STREAM_TLS_KEY: z.string().min(1).optional(),

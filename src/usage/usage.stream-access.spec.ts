@@ -11,6 +11,8 @@ describe('usage stream access (ADR 0064)', () => {
     fs.writeFileSync(path.join(dir, 'ok.creds'), '-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ.e30.sig\n------END NATS USER JWT------\n');
     fs.writeFileSync(path.join(dir, 'not.creds'), 'user=ehub\n');
     for (const f of ['ca.pem', 'cert.pem', 'key.pem']) fs.writeFileSync(path.join(dir, f), 'x');
+    fs.writeFileSync(path.join(dir, 'user.nk'), 'SUAPJVWAR6E4R6XVPS44NMOGVGDJBB7Z72ACIFM2A6TNSZU7P46KTILNNQ\n');
+    fs.writeFileSync(path.join(dir, 'account.nk'), 'SAAPJVWAR6E4R6XVPS44NMOGVGDJBB7Z72ACIFM2A6TNSZU7P46KTILNNQ\n');
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -52,6 +54,17 @@ describe('usage stream access (ADR 0064)', () => {
     expect(a.options.user).toBeUndefined();
     expect(() => streamAccess({ EHUB_USAGE_STREAM: 'nats://h:4222', EHUB_USAGE_STREAM_CREDS: path.join(dir, 'none.creds') })).toThrow(/EHUB_USAGE_STREAM_CREDS=.*none\.creds cannot be read \(ENOENT\)/);
     expect(() => streamAccess({ EHUB_USAGE_STREAM: 'nats://h:4222', EHUB_USAGE_STREAM_CREDS: path.join(dir, 'not.creds') })).toThrow(/is not a NATS credentials file/);
+  });
+
+  it('uses an NKey seed file (a user seed only), and not beside other credentials', () => {
+    const a = streamAccess({ EHUB_USAGE_STREAM: 'nats://h:4222', EHUB_USAGE_STREAM_NKEY_SEED: path.join(dir, 'user.nk') });
+    expect(a.auth).toBe('nkey');
+    expect(typeof a.options.authenticator).toBe('function');
+    expect(() => streamAccess({ EHUB_USAGE_STREAM: 'nats://h:4222', EHUB_USAGE_STREAM_NKEY_SEED: path.join(dir, 'account.nk') })).toThrow(/does not hold a NATS user seed/);
+    expect(() => streamAccess({ EHUB_USAGE_STREAM: 'nats://tok@h:4222', EHUB_USAGE_STREAM_NKEY_SEED: path.join(dir, 'user.nk') })).toThrow(/both in the URL and in EHUB_USAGE_STREAM_NKEY_SEED/);
+    expect(() => streamAccess({ EHUB_USAGE_STREAM: 'nats://h:4222', EHUB_USAGE_STREAM_CREDS: path.join(dir, 'ok.creds'), EHUB_USAGE_STREAM_NKEY_SEED: path.join(dir, 'user.nk') })).toThrow(
+      /both in EHUB_USAGE_STREAM_CREDS and in EHUB_USAGE_STREAM_NKEY_SEED/,
+    );
   });
 
   it('passes the TLS files, wants the certificate and its key together, and turns TLS on for tls:// alone', () => {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { credsAuthenticator, type ConnectionOptions } from '@nats-io/transport-node';
+import { credsAuthenticator, nkeyAuthenticator, type ConnectionOptions } from '@nats-io/transport-node';
 import { tlsFilesProblem, unreadableFile } from '../common/files';
 
 /*
@@ -17,6 +17,7 @@ import { tlsFilesProblem, unreadableFile } from '../common/files';
 export interface StreamAccessConfig {
   EHUB_USAGE_STREAM?: string;
   EHUB_USAGE_STREAM_CREDS?: string;
+  EHUB_USAGE_STREAM_NKEY_SEED?: string;
   EHUB_USAGE_STREAM_TLS_CA?: string;
   EHUB_USAGE_STREAM_TLS_CERT?: string;
   EHUB_USAGE_STREAM_TLS_KEY?: string;
@@ -29,8 +30,8 @@ export interface StreamAccess {
   display: string;
   /** What the client is given besides the servers: user/pass or token, the creds authenticator, TLS. */
   options: Pick<ConnectionOptions, 'user' | 'pass' | 'token' | 'authenticator' | 'tls'>;
-  /** How the hub authenticates, for the start-up log: none, user, token or creds. */
-  auth: 'none' | 'user' | 'token' | 'creds';
+  /** How the hub authenticates, for the start-up log: none, user, token, creds or nkey. */
+  auth: 'none' | 'user' | 'token' | 'creds' | 'nkey';
 }
 
 /** A configuration the hub cannot connect with: the message names the variable and never a secret. */
@@ -109,6 +110,17 @@ export function streamAccess(c: StreamAccessConfig): StreamAccess {
     // Read at every connection and reconnection: a rotated file takes effect without a restart.
     options.authenticator = credsAuthenticator(() => fs.readFileSync(file));
     auth = 'creds';
+  }
+  if (c.EHUB_USAGE_STREAM_NKEY_SEED) {
+    if (auth !== 'none') throw new StreamAccessError(`credentials are given both ${auth === 'creds' ? 'in EHUB_USAGE_STREAM_CREDS' : 'in the URL'} and in EHUB_USAGE_STREAM_NKEY_SEED; use one`);
+    const file = readable(c.EHUB_USAGE_STREAM_NKEY_SEED, 'EHUB_USAGE_STREAM_NKEY_SEED');
+    // A user seed (SU…): the server lists the user by its public key (U…) and the hub signs its nonce.
+    const seed = () => Buffer.from(fs.readFileSync(file, 'utf8').trim());
+    if (!/^SU[A-Z2-7]{56}$/.test(seed().toString())) {
+      throw new StreamAccessError(`EHUB_USAGE_STREAM_NKEY_SEED=${file} does not hold a NATS user seed (one line starting with SU)`);
+    }
+    options.authenticator = nkeyAuthenticator(seed);
+    auth = 'nkey';
   }
   const { EHUB_USAGE_STREAM_TLS_CA: ca, EHUB_USAGE_STREAM_TLS_CERT: cert, EHUB_USAGE_STREAM_TLS_KEY: key } = c;
   const problem = tlsFilesProblem(

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { connect, type ConnectionOptions } from '@nats-io/transport-node';
+import { connect, nkeys, type ConnectionOptions } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { loadConfig } from '../../src/config';
 import { systemContext } from '../../src/common/context';
@@ -48,6 +48,8 @@ let userServer: NatsServer;
 let tokenServer: NatsServer;
 let tlsServer: NatsServer;
 let credsServer: NatsServer;
+let nkeyServer: NatsServer;
+const nkeyUser = nkeys.createUser();
 let operator: OperatorSetup;
 let tls: TlsFiles;
 let tlsDir: string;
@@ -62,7 +64,8 @@ beforeAll(async () => {
   );
   operator = makeOperatorSetup();
   credsServer = await startNatsServer(operator.serverConf);
-  servers.push(userServer, tokenServer, tlsServer, credsServer);
+  nkeyServer = await startNatsServer(`authorization { users = [ { nkey: "${nkeyUser.getPublicKey()}" } ] }`);
+  servers.push(userServer, tokenServer, tlsServer, credsServer, nkeyServer);
 }, 60_000);
 
 afterAll(async () => {
@@ -150,6 +153,24 @@ describe('usage stream: credentials and TLS (ADR 0064)', () => {
     }
     const access = streamAccess(env);
     expect(await messagesIn('ACCESS_CREDS', { servers: access.servers, ...access.options })).toBe(1);
+  });
+
+  it('an NKey seed file: the server knows the public key; another seed is refused', async () => {
+    const file = path.join(tlsDir, 'ehub.nk');
+    fs.writeFileSync(file, `${Buffer.from(nkeys.createUser().getSeed()).toString()}\n`);
+    const env = { EHUB_USAGE_STREAM: `nats://127.0.0.1:${nkeyServer.port}`, EHUB_USAGE_STREAM_NKEY_SEED: file };
+    expect(await startFails(streamWith(env, 'ACCESS_NKEY'))).toMatch(/refused the hub's credentials/);
+    fs.writeFileSync(file, `${Buffer.from(nkeyUser.getSeed()).toString()}\n`);
+    const s = streamWith(env, 'ACCESS_NKEY');
+    await s.start(undefined as unknown as UsageService);
+    try {
+      expect(await s.publish(systemContext(log, 'test'), [draft('n1')])).toMatchObject({ accepted: 1, queued: 1 });
+    } finally {
+      await s.stop();
+    }
+    const access = streamAccess(env);
+    expect(access.auth).toBe('nkey');
+    expect(await messagesIn('ACCESS_NKEY', { servers: access.servers, ...access.options })).toBe(1);
   });
 
   it('TLS with a private CA and a client certificate; without the CA, or without the client certificate, it fails', async () => {
