@@ -59,7 +59,7 @@ function decode(part: string, what: string): string {
 }
 
 /** One server URL: itself without user info, masked for display, and the credentials it carried (if any). */
-function parseServer(raw: string): { server: string; display: string; credentials: Credentials | null } {
+function parseServer(raw: string): { server: string; hostname: string; display: string; credentials: Credentials | null } {
   let url: URL;
   try {
     url = new URL(raw);
@@ -71,13 +71,14 @@ function parseServer(raw: string): { server: string; display: string; credential
   const hostPort = url.host;
   if (!hostPort) throw new StreamAccessError('a server URL has no host');
   const server = `${scheme}://${hostPort}`;
-  if (!url.username && !url.password) return { server, display: server, credentials: null };
+  const hostname = url.hostname.replace(/^\[|\]$/g, '');
+  if (!url.username && !url.password) return { server, hostname, display: server, credentials: null };
   if (url.password) {
     if (!url.username) throw new StreamAccessError('a server URL has a password and no user');
     const user = decode(url.username, 'user');
-    return { server, display: `${scheme}://${encodeURIComponent(user)}:***@${hostPort}`, credentials: { user, pass: decode(url.password, 'password') } };
+    return { server, hostname, display: `${scheme}://${encodeURIComponent(user)}:***@${hostPort}`, credentials: { user, pass: decode(url.password, 'password') } };
   }
-  return { server, display: `${scheme}://***@${hostPort}`, credentials: { token: decode(url.username, 'token') } };
+  return { server, hostname, display: `${scheme}://***@${hostPort}`, credentials: { token: decode(url.username, 'token') } };
 }
 
 function readable(file: string, variable: string): string {
@@ -95,6 +96,8 @@ export function streamAccess(c: StreamAccessConfig): StreamAccess {
     throw new StreamAccessError('the server URLs carry different credentials; the client uses one set for every server (give them on one URL or on all alike)');
   }
   const credentials = given[0];
+  const ways = [credentials && 'the URL', c.EHUB_USAGE_STREAM_CREDS && 'EHUB_USAGE_STREAM_CREDS', c.EHUB_USAGE_STREAM_NKEY_SEED && 'EHUB_USAGE_STREAM_NKEY_SEED'].filter(Boolean);
+  if (ways.length > 1) throw new StreamAccessError(`credentials are given both in ${ways[0]} and in ${ways[1]}; use one`);
   const options: StreamAccess['options'] = {};
   let auth: StreamAccess['auth'] = 'none';
   if (credentials) {
@@ -102,7 +105,6 @@ export function streamAccess(c: StreamAccessConfig): StreamAccess {
     auth = credentials.token !== undefined ? 'token' : 'user';
   }
   if (c.EHUB_USAGE_STREAM_CREDS) {
-    if (credentials) throw new StreamAccessError('credentials are given both in the URL and in EHUB_USAGE_STREAM_CREDS; use one');
     const file = readable(c.EHUB_USAGE_STREAM_CREDS, 'EHUB_USAGE_STREAM_CREDS');
     if (!fs.readFileSync(file, 'utf8').includes('-----BEGIN NATS USER JWT-----')) {
       throw new StreamAccessError(`EHUB_USAGE_STREAM_CREDS=${file} is not a NATS credentials file (no "BEGIN NATS USER JWT" block)`);
@@ -112,7 +114,6 @@ export function streamAccess(c: StreamAccessConfig): StreamAccess {
     auth = 'creds';
   }
   if (c.EHUB_USAGE_STREAM_NKEY_SEED) {
-    if (auth !== 'none') throw new StreamAccessError(`credentials are given both ${auth === 'creds' ? 'in EHUB_USAGE_STREAM_CREDS' : 'in the URL'} and in EHUB_USAGE_STREAM_NKEY_SEED; use one`);
     const file = readable(c.EHUB_USAGE_STREAM_NKEY_SEED, 'EHUB_USAGE_STREAM_NKEY_SEED');
     // A user seed (SU…): the server lists the user by its public key (U…) and the hub signs its nonce.
     const seed = () => Buffer.from(fs.readFileSync(file, 'utf8').trim());
@@ -135,7 +136,7 @@ export function streamAccess(c: StreamAccessConfig): StreamAccess {
   if (problem) throw new StreamAccessError(problem);
   const wantsTls = parsed.some((p) => p.server.startsWith('tls://'));
   if (ca || cert || wantsTls) {
-    const ips = parsed.map((p) => new URL(p.server).hostname.replace(/^\[|\]$/g, '')).filter((h) => net.isIP(h) !== 0);
+    const ips = parsed.map((p) => p.hostname).filter((h) => net.isIP(h) !== 0);
     options.tls = {
       ...(ips.length ? { checkServerIdentity: ipServerIdentity(ips) } : {}),
       ...(ca ? { caFile: ca } : {}),
