@@ -186,10 +186,15 @@ describe('three instances, one killed and restarted under load', () => {
     tasks.sort((a, b) => (tasks.indexOf(a) * 7919) % tasks.length - (tasks.indexOf(b) * 7919) % tasks.length);
 
     const load = pool(tasks, 12);
-    // A third of the way in, and while it has requests in flight (so the kill costs some by
-    // construction): kill instance 2, and start it again a few seconds later.
+    // A third of the way in: freeze instance 2 (SIGSTOP, as a paused VM or a long GC pause would),
+    // wait until requests have been sent to it that it can no longer answer, then kill it
+    // (SIGKILL) and start it again a few seconds later. Freezing first makes the kill cost
+    // requests by construction: an instance killed while merely "busy" may already have written
+    // its answers, which then arrive and nothing is lost (CI saw exactly that once).
     await new Promise((r) => setTimeout(r, 1_500));
     const victim = instances[1]!;
+    victim.proc.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 300)); // answers written before the freeze arrive and are counted
     for (const end = Date.now() + 10_000; victim.inFlight === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 2));
     expect(victim.inFlight).toBeGreaterThan(0);
     victim.alive = false;
