@@ -1,5 +1,6 @@
 import { DataSource, type EntityManager } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { replicaDownMessage } from './database-tls';
 import { entities } from './entities';
 import { migrations } from '../../migrations';
 
@@ -40,7 +41,7 @@ export async function openReadDataSource(url: string | undefined, poolSize: numb
     await ds.initialize();
   } catch (err) {
     // Db.readQuery tries again every 30 s and reads the primary meanwhile.
-    log?.warn({ err }, 'the read replica (DATABASE_READ_URL) cannot be reached: analytics read the primary until it can');
+    log?.warn({ err }, replicaDownMessage(err, url));
   }
   return ds;
 }

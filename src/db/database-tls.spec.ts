@@ -1,4 +1,4 @@
-import { explainDatabaseTls } from './database-tls';
+import { explainDatabaseTls, replicaDownMessage } from './database-tls';
 
 const URL_ = 'postgres://ehub:pa55word@db.example.com:6432/ehub?sslmode=verify-full';
 const err = (message: string, code?: string) => Object.assign(new Error(message), code ? { code } : {});
@@ -25,5 +25,20 @@ describe('explainDatabaseTls', () => {
     expect(explainDatabaseTls(err('password authentication failed for user "ehub"', '28P01'), URL_)).toBeNull();
     expect(explainDatabaseTls(err('connect ECONNREFUSED 10.0.0.1:5432', 'ECONNREFUSED'), URL_)).toBeNull();
     expect(explainDatabaseTls(err('x', 'CERT_HAS_EXPIRED'), URL_)).not.toContain('pa55word');
+  });
+});
+
+/** The read replica's warning: a TLS failure says what to change in DATABASE_READ_URL; anything else stays the plain "cannot be reached". */
+describe('replicaDownMessage', () => {
+  const READ = 'postgres://reader:r3ad@replica.example.com/ehub?sslmode=verify-full';
+  it('names DATABASE_READ_URL and the replica, never its password', () => {
+    const said = replicaDownMessage(err('self-signed certificate in certificate chain', 'SELF_SIGNED_CERT_IN_CHAIN'), READ);
+    expect(said).toBe(
+      "DATABASE_READ_URL: TLS to PostgreSQL at replica.example.com:5432 failed: self-signed certificate in certificate chain. Give the CA of the server's certificate with sslrootcert=<file> in DATABASE_READ_URL (with sslmode=verify-full), and name the server as its certificate does. Analytics read the primary until the replica can be reached",
+    );
+    expect(said).not.toContain('r3ad');
+  });
+  it('any other failure: the replica cannot be reached', () => {
+    expect(replicaDownMessage(err('connect ECONNREFUSED 10.0.0.2:5432', 'ECONNREFUSED'), READ)).toBe('the read replica (DATABASE_READ_URL) cannot be reached: analytics read the primary until it can');
   });
 });

@@ -23,7 +23,7 @@ import { usagePartitionJobs } from '../jobs/usage-partitions';
 import { Role } from '../auth/role';
 import { buildApp } from './app';
 import { releaseMemory } from './memory';
-import { explainDatabaseTls } from '../db/database-tls';
+import { explainDatabaseTls, replicaDownMessage } from '../db/database-tls';
 import { buildHubSchema } from './schema';
 import { createServices, type Services } from './services';
 import { UsageStream } from '../usage/usage.stream';
@@ -214,7 +214,7 @@ export async function startHub(config: Config, log: Logger = createLogger(config
   };
   try {
     await runMigrations(db.ds, log);
-    services = createServices(new Db(db.ds, readDs, (err) => log.warn({ err }, 'the read replica (DATABASE_READ_URL) cannot be reached: analytics read the primary')), config);
+    services = createServices(new Db(db.ds, readDs, (err) => log.warn({ err }, replicaDownMessage(err, config.DATABASE_READ_URL!))), config);
     await bootstrapAdmin(services, log);
     await services.certificates.ensureSigningKey(systemContext(log, 'startup:signing-key'));
     await services.sync.ensureEnvConnection(log);

@@ -57,9 +57,9 @@ afterAll(async () => {
 
 const tlsUrl = (query: string) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/ehub?${query}`;
 
-async function serve(databaseUrl: string, dataDir: string): Promise<ServedHub> {
-  const { EHUB_ADMIN_KEY: _a, DATABASE_URL: _d, ...rest } = process.env;
-  const hub = await spawnServe({ ...rest, NODE_ENV: 'test', NODE_OPTIONS: '', LOG_LEVEL: 'info', DATABASE_URL: databaseUrl, EHUB_DATA_DIR: dataDir, EHUB_JOBS_ENABLED: 'false' });
+async function serve(databaseUrl: string, dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<ServedHub> {
+  const { EHUB_ADMIN_KEY: _a, DATABASE_URL: _d, DATABASE_READ_URL: _r, ...rest } = process.env;
+  const hub = await spawnServe({ ...rest, NODE_ENV: 'test', NODE_OPTIONS: '', LOG_LEVEL: 'info', DATABASE_URL: databaseUrl, EHUB_DATA_DIR: dataDir, EHUB_JOBS_ENABLED: 'false', ...env });
   children.push(hub);
   return hub;
 }
@@ -112,5 +112,20 @@ describe('PostgreSQL over TLS only', () => {
     expect(failed).toMatch(new RegExp(`DATABASE_URL: TLS to PostgreSQL at 127\\.0\\.0\\.1:${port} failed: (self[- ]signed certificate|unable to verify)`));
     expect(failed).toMatch(/Give the CA of the server's certificate with sslrootcert=<file>/);
     expect(failed).not.toContain(password);
+  });
+
+  it('a read replica (DATABASE_READ_URL) whose certificate is not trusted: the hub starts on the primary and says what to change in DATABASE_READ_URL', async () => {
+    const dataDir = path.join(dir, 'hub'); // the first admin's key is written there by whichever hub starts first on this database
+    const hub = await serve(tlsUrl(`sslmode=verify-full&sslrootcert=${encodeURIComponent(tls.ca)}`), dataDir, { DATABASE_READ_URL: tlsUrl('sslmode=verify-full') });
+    const key = fs.readFileSync(path.join(dataDir, 'admin.key'), 'utf8').trim();
+    // An analytics read (served from the replica when it can be) is answered by the primary.
+    const res = await fetch(`${hub.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query: '{ accounts(first: 1) { totalCount } }' }) });
+    expect(await res.json()).toEqual({ data: { accounts: { totalCount: 0 } } });
+    const said = hub.output();
+    expect(said).toMatch(new RegExp(`DATABASE_READ_URL: TLS to PostgreSQL at 127\\.0\\.0\\.1:${port} failed: (self[- ]signed certificate|unable to verify)[^"]*Give the CA of the server's certificate with sslrootcert=<file> in DATABASE_READ_URL`));
+    expect(said).toContain('Analytics read the primary until the replica can be reached');
+    expect(said).not.toContain(password);
+    hub.proc.kill('SIGTERM');
+    expect(await hub.exited).toBe(0);
   });
 });
