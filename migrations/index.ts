@@ -33,6 +33,7 @@ import { UsagePartitions1764304000000 } from './1764304000000-UsagePartitions';
 import { ContactAttributes1764304100000 } from './1764304100000-ContactAttributes';
 import { OrderLookupIndexes1764304200000 } from './1764304200000-OrderLookupIndexes';
 import { UsageRollupPartitions1764304300000 } from './1764304300000-UsageRollupPartitions';
+import { UpdateNoticesSent1764304400000 } from './1764304400000-UpdateNoticesSent';
 import { DeviceGroupsAndDeliveryRenewals1764303900000 } from './1764303900000-DeviceGroupsAndDeliveryRenewals';
 
 /**
@@ -76,4 +77,5 @@ export const migrations = [
   ContactAttributes1764304100000,
   OrderLookupIndexes1764304200000,
   UsageRollupPartitions1764304300000,
+  UpdateNoticesSent1764304400000,
 ];

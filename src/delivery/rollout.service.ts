@@ -42,7 +42,7 @@ SELECT r.*, d.admitted AS devices_admitted, d.total AS devices_total
 export class RolloutService {
   constructor(
     private readonly db: Db,
-    private readonly notices?: { releaseAvailable(releaseId: string): void },
+    private readonly notices?: { releaseAvailable(releaseId: string, opts?: { again?: boolean }): void },
   ) {}
 
   async get(ctx: RequestContext, releaseId: string): Promise<Rollout | null> {
@@ -125,7 +125,8 @@ export class RolloutService {
       changed = true;
     });
     // More devices may be offered the release now: tell them (MQTT, when configured).
-    if (changed && action !== 'HALT') this.notices?.releaseAvailable(releaseId);
+    // A resumed rollout tells again the devices told before it was halted: they may go ahead now.
+    if (changed && action !== 'HALT') this.notices?.releaseAvailable(releaseId, { again: action === 'RESUME' });
     return (await this.get(ctx, releaseId))!;
   }
 

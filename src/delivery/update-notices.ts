@@ -1,7 +1,38 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { tlsFilesProblem } from '../common/files';
+import type { Db } from '../db/db';
 import type { DeliveryStatusService } from './delivery-status.service';
+
+/** Which devices have been told of which release (ADR 0065). */
+export interface NoticeLedger {
+  /** Of `activationIds`, those not told of the release yet, now marked as told (atomically: a concurrent claim gets none of them). */
+  claim(releaseId: string, activationIds: string[]): Promise<Set<string>>;
+  /** Marks them as not told (their notices could not be published). */
+  unclaim(releaseId: string, activationIds: string[]): Promise<void>;
+  /** Every device of the release as not told (a resumed rollout tells them again). */
+  forget(releaseId: string): Promise<void>;
+}
+
+/** The ledger in table update_notice. */
+export function noticeLedger(db: Db): NoticeLedger {
+  const m = () => db.manager;
+  return {
+    async claim(releaseId, activationIds) {
+      const rows: { activation_id: string }[] = await m().query(
+        `INSERT INTO update_notice (release_id, activation_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING activation_id`,
+        [releaseId, activationIds],
+      );
+      return new Set(rows.map((r) => r.activation_id));
+    },
+    async unclaim(releaseId, activationIds) {
+      await m().query(`DELETE FROM update_notice WHERE release_id = $1 AND activation_id = ANY($2::uuid[])`, [releaseId, activationIds]);
+    },
+    async forget(releaseId) {
+      await m().query(`DELETE FROM update_notice WHERE release_id = $1`, [releaseId]);
+    },
+  };
+}
 
 /** What a connected MQTT client needs (MQTT.js's `MqttClient`, narrowed). */
 interface Publisher {
@@ -15,7 +46,10 @@ interface Publisher {
  * rollout, a rollout started, advanced or resumed by an operator — the hub publishes a small
  * JSON notice `{ "release", "product", "version" }` (no URL, no secret: the device polls
  * for its links with its own token) to `ehub/<accountId>/devices/<deviceId>/update`, QoS 1,
- * not retained, for every device that would now be offered it. Devices may then poll seldom.
+ * not retained, for every device that would now be offered it and has not been told of it yet
+ * (table update_notice, ADR 0065: one notice per device and release, across changes that
+ * follow each other quickly and across instances; a resumed rollout tells its devices again).
+ * Devices may then poll seldom.
  *
  * Never in the way: notices go out after the change committed, in the background; a broker
  * that is down or refuses is logged and counted, and the change stands. Unset: nothing.
@@ -71,6 +105,7 @@ export class UpdateNotices {
 
   constructor(
     private readonly url: string | undefined,
+    private readonly ledger: NoticeLedger,
     private readonly status: DeliveryStatusService,
     private readonly log: Logger,
     /** Checked here (a start-up error), read at each connection (renewed files are used). */
@@ -83,10 +118,13 @@ export class UpdateNotices {
     return Boolean(this.url);
   }
 
-  /** Sends the notices for `releaseId` in the background (never throws). */
-  releaseAvailable(releaseId: string): void {
+  /**
+   * Sends the notices for `releaseId` in the background (never throws). `again`: the devices
+   * already told are told again (a halted rollout resumed: go ahead now).
+   */
+  releaseAvailable(releaseId: string, opts: { again?: boolean } = {}): void {
     if (!this.url) return;
-    const work = this.send(releaseId).catch((err: unknown) => {
+    const work = this.send(releaseId, opts.again ?? false).catch((err: unknown) => {
       this.counts.failed++;
       this.log.warn({ err, release: releaseId }, 'update notices not sent (MQTT)');
     });
@@ -106,16 +144,32 @@ export class UpdateNotices {
     if (c) await (await c.catch(() => null))?.endAsync(true).catch(() => undefined);
   }
 
-  private async send(releaseId: string): Promise<void> {
-    const devices = await this.status.offeredDevices(releaseId);
-    if (devices.length === 0) return;
+  private async send(releaseId: string, again: boolean): Promise<void> {
+    const offered = await this.status.offeredDevices(releaseId);
+    if (offered.length === 0) return;
     const client = await this.connect();
-    for (const d of devices) {
-      const topic = `ehub/${d.accountId}/devices/${d.activationId}/update`;
-      await client.publishAsync(topic, JSON.stringify({ release: releaseId, product: d.sku, version: d.version }), { qos: 1, retain: false });
-      this.counts.published++;
+    if (again) await this.ledger.forget(releaseId);
+    // Claim the devices not told yet: a second change, or another instance, sending for the same
+    // release at the same time claims none of them.
+    const claimed = await this.ledger.claim(
+      releaseId,
+      offered.map((d) => d.activationId),
+    );
+    const devices = offered.filter((d) => claimed.has(d.activationId));
+    let sent = 0;
+    try {
+      for (const d of devices) {
+        const topic = `ehub/${d.accountId}/devices/${d.activationId}/update`;
+        await client.publishAsync(topic, JSON.stringify({ release: releaseId, product: d.sku, version: d.version }), { qos: 1, retain: false });
+        this.counts.published++;
+        sent++;
+      }
+    } catch (err) {
+      // The devices not told are claimed no longer: the next change for this release tries them again.
+      await this.ledger.unclaim(releaseId, devices.slice(sent).map((d) => d.activationId)).catch((e: unknown) => this.log.warn({ err: e, release: releaseId }, 'update notices: devices not told stay marked as told'));
+      throw err;
     }
-    this.log.info({ release: releaseId, devices: devices.length }, 'update notices published (MQTT)');
+    if (devices.length) this.log.info({ release: releaseId, devices: devices.length, alreadyTold: offered.length - devices.length }, 'update notices published (MQTT)');
   }
 
   private connect(): Promise<Publisher> {

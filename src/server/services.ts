@@ -32,7 +32,7 @@ import { RolloutService } from '../delivery/rollout.service';
 import { DeviceGroupService } from '../delivery/device-groups';
 import { DeliveryRenewalService } from '../delivery/delivery-renewals.service';
 import { DeliveryStatusService } from '../delivery/delivery-status.service';
-import { UpdateNotices } from '../delivery/update-notices';
+import { noticeLedger, UpdateNotices } from '../delivery/update-notices';
 import pino from 'pino';
 import { SupportService } from '../support/support.service';
 
@@ -102,7 +102,7 @@ export function createServices(db: Db, config: Config): Services {
   const delivery = new DeliveryService(db, config, certificates.signingKeys);
   const deliveryStatus = new DeliveryStatusService(db);
   // Background notices log on their own logger (services have none): warnings about the broker.
-  const updateNotices = new UpdateNotices(config.EHUB_MQTT_URL, deliveryStatus, pino({ name: 'update-notices', level: config.LOG_LEVEL }), {
+  const updateNotices = new UpdateNotices(config.EHUB_MQTT_URL, noticeLedger(db), deliveryStatus, pino({ name: 'update-notices', level: config.LOG_LEVEL }), {
     ca: config.EHUB_MQTT_TLS_CA,
     cert: config.EHUB_MQTT_TLS_CERT,
     key: config.EHUB_MQTT_TLS_KEY,

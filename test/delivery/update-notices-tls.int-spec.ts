@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import pino from 'pino';
-import { brokerAccess, MqttTlsConfigError, UpdateNotices } from '../../src/delivery/update-notices';
+import { brokerAccess, MqttTlsConfigError, UpdateNotices, type NoticeLedger } from '../../src/delivery/update-notices';
 import type { DeliveryStatusService } from '../../src/delivery/delivery-status.service';
 import { passwordFile, startMosquitto, type Mosquitto } from '../support/mosquitto';
 import { makeTlsFiles, type TlsFiles } from '../support/tls-files';
@@ -21,6 +21,8 @@ const DEVICES = [
   { activationId: 'a2', accountId: 'acc-1', version: '2.4.0', sku: 'GW-FW' },
 ];
 const status = { offeredDevices: async () => DEVICES } as unknown as DeliveryStatusService;
+// This file is about reaching the broker: every device counts as not told yet (the ledger in PostgreSQL is tested in update-notices.int-spec.ts).
+const everyDeviceNew: NoticeLedger = { claim: async (_r, ids) => new Set(ids), unclaim: async () => undefined, forget: async () => undefined };
 const log = pino({ level: 'silent' });
 
 let dir: string;
@@ -66,7 +68,7 @@ describe('update notices over TLS with a client certificate and a password', () 
   });
 
   it('with the CA, the client certificate and the password (with a colon) from the URL, every device gets its notice', async () => {
-    const notices = new UpdateNotices(url, status, log, { ca: tls.ca, cert: tls.clientCert, key: tls.clientKey });
+    const notices = new UpdateNotices(url, everyDeviceNew, status, log, { ca: tls.ca, cert: tls.clientCert, key: tls.clientKey });
     await notify(notices);
     expect(notices.counts).toEqual({ published: 2, failed: 0 });
     const until = Date.now() + 10_000;
@@ -78,9 +80,9 @@ describe('update notices over TLS with a client certificate and a password', () 
   it('without the CA, without the client certificate, or with a wrong password, nothing is sent and the failure is counted', async () => {
     got.length = 0;
     const cases = [
-      new UpdateNotices(url, status, log, { cert: tls.clientCert, key: tls.clientKey }),
-      new UpdateNotices(url, status, log, { ca: tls.ca }),
-      new UpdateNotices(url.replace(encodeURIComponent(PASSWORD), 'wrong'), status, log, { ca: tls.ca, cert: tls.clientCert, key: tls.clientKey }),
+      new UpdateNotices(url, everyDeviceNew, status, log, { cert: tls.clientCert, key: tls.clientKey }),
+      new UpdateNotices(url, everyDeviceNew, status, log, { ca: tls.ca }),
+      new UpdateNotices(url.replace(encodeURIComponent(PASSWORD), 'wrong'), everyDeviceNew, status, log, { ca: tls.ca, cert: tls.clientCert, key: tls.clientKey }),
     ];
     for (const notices of cases) {
       await notify(notices);
@@ -91,10 +93,10 @@ describe('update notices over TLS with a client certificate and a password', () 
   });
 
   it('refuses at construction (a start-up error) a certificate without its key and a file that cannot be read', () => {
-    expect(() => new UpdateNotices(url, status, log, { cert: tls.clientCert })).toThrow(MqttTlsConfigError);
-    expect(() => new UpdateNotices(url, status, log, { cert: tls.clientCert })).toThrow(/EHUB_MQTT_TLS_CERT and EHUB_MQTT_TLS_KEY go together/);
-    expect(() => new UpdateNotices(url, status, log, { ca: path.join(dir, 'missing.pem') })).toThrow(/EHUB_MQTT_TLS_CA=.*missing\.pem cannot be read \(ENOENT\)/);
+    expect(() => new UpdateNotices(url, everyDeviceNew, status, log, { cert: tls.clientCert })).toThrow(MqttTlsConfigError);
+    expect(() => new UpdateNotices(url, everyDeviceNew, status, log, { cert: tls.clientCert })).toThrow(/EHUB_MQTT_TLS_CERT and EHUB_MQTT_TLS_KEY go together/);
+    expect(() => new UpdateNotices(url, everyDeviceNew, status, log, { ca: path.join(dir, 'missing.pem') })).toThrow(/EHUB_MQTT_TLS_CA=.*missing\.pem cannot be read \(ENOENT\)/);
     // Without EHUB_MQTT_URL the files are not looked at (nothing is sent anyway).
-    expect(() => new UpdateNotices(undefined, status, log, { ca: path.join(dir, 'missing.pem') })).not.toThrow();
+    expect(() => new UpdateNotices(undefined, everyDeviceNew, status, log, { ca: path.join(dir, 'missing.pem') })).not.toThrow();
   });
 });

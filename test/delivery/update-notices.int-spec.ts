@@ -90,8 +90,42 @@ describe('update notices over MQTT', () => {
     got.length = 0;
     await hub.ok(`mutation($r: ID!) { advanceRollout(release: $r) { percent } }`, { r });
     await hub.services.updateNotices.settle();
+    // Only the devices the advance adds: those of the first stage were told already.
+    const added = fleetDevices.filter((d) => !inStage.includes(d));
+    await waitFor(() => got.length >= added.length);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(got.map((g) => g.topic).sort()).toEqual(added.map((d) => `ehub/${fleet}/devices/${d}/update`).sort());
+
+    // Halted and resumed: the devices still offered are told again (they may go ahead now).
+    got.length = 0;
+    await hub.ok(`mutation($r: ID!) { haltRollout(release: $r, reason: "a bad batch") { status } }`, { r });
+    await hub.services.updateNotices.settle();
+    await new Promise((res) => setTimeout(res, 300));
+    expect(got).toEqual([]); // a halt tells nobody
+    await hub.ok(`mutation($r: ID!) { resumeRollout(release: $r) { status } }`, { r });
+    await hub.services.updateNotices.settle();
     await waitFor(() => got.length >= fleetDevices.length);
-    expect(new Set(got.map((g) => g.topic))).toEqual(new Set(fleetDevices.map((d) => `ehub/${fleet}/devices/${d}/update`)));
+    await new Promise((res) => setTimeout(res, 300));
+    expect(got.map((g) => g.topic).sort()).toEqual(fleetDevices.map((d) => `ehub/${fleet}/devices/${d}/update`).sort());
+  });
+
+  it('two changes sending for the same release at once tell each device once (the ledger in update_notice)', async () => {
+    got.length = 0;
+    const { upsertRelease } = await hub.ok<{ upsertRelease: { id: string } }>(UPSERT, { i: { product: 'L-DEV', version: '2.5.1', status: 'DRAFT', releaseDate: `${day(-1)}T00:00:00.000Z` } });
+    const r = upsertRelease.id;
+    // Published with no rollout: the publish sends, and two more sends race it, as a rollout
+    // change following the publish at once (or another instance) would.
+    await hub.ok(UPSERT, { i: { product: 'L-DEV', version: '2.5.1', status: 'PUBLISHED' } });
+    hub.services.updateNotices.releaseAvailable(r);
+    hub.services.updateNotices.releaseAvailable(r);
+    await hub.services.updateNotices.settle();
+    const offered = (await hub.services.deliveryStatus.offeredDevices(r)).map((d) => d.activationId);
+    expect(offered.length).toBeGreaterThan(0);
+    await waitFor(() => got.length >= offered.length);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(got.map((g) => g.topic).sort()).toEqual(offered.map((d) => `ehub/${fleet}/devices/${d}/update`).sort());
+    const [{ told }] = await hub.ds.query(`SELECT count(*)::int AS told FROM update_notice WHERE release_id = $1`, [r]);
+    expect(told).toBe(offered.length);
   });
 
   it('a rollout to a pilot group notifies the group first, and advancing on its own after the pilot\'s installs notifies the rest', async () => {
@@ -123,7 +157,7 @@ describe('update notices over MQTT', () => {
     const rest = fleetDevices.slice(1);
     await waitFor(() => got.length >= rest.length);
     await new Promise((res2) => setTimeout(res2, 300));
-    expect(new Set(got.map((g) => g.topic))).toEqual(new Set(rest.map((d) => `ehub/${fleet}/devices/${d}/update`)));
+    expect(got.map((g) => g.topic).sort()).toEqual(rest.map((d) => `ehub/${fleet}/devices/${d}/update`).sort());
     expect((await hub.ok<{ rollout: { stage: number; percent: number } }>(`query($r: ID!) { rollout(release: $r) { stage percent } }`, { r })).rollout).toEqual({ stage: 1, percent: 100 });
   });
 
@@ -134,6 +168,16 @@ describe('update notices over MQTT', () => {
       expect(res.upsertRelease.id).toBeTruthy();
       await down.services.updateNotices.settle();
       expect(down.services.updateNotices.counts).toEqual({ published: 0, failed: 1 });
+      // Nobody is marked as told: a later change, on an instance that reaches the broker, tells them.
+      const [{ told }] = await hub.ds.query(`SELECT count(*)::int AS told FROM update_notice WHERE release_id = $1`, [res.upsertRelease.id]);
+      expect(told).toBe(0);
+      got.length = 0;
+      hub.services.updateNotices.releaseAvailable(res.upsertRelease.id);
+      await hub.services.updateNotices.settle();
+      const offered = (await hub.services.deliveryStatus.offeredDevices(res.upsertRelease.id)).map((d) => d.activationId);
+      expect(offered.length).toBeGreaterThan(0);
+      await waitFor(() => got.length >= offered.length);
+      expect(got.map((g) => g.topic).sort()).toEqual(offered.map((d) => `ehub/${fleet}/devices/${d}/update`).sort());
     } finally {
       await down.services.updateNotices.close();
       await down.close();
