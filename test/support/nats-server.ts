@@ -16,12 +16,17 @@ export interface NatsServer {
   /** The server's folder: its configuration, JetStream store and log. */
   dir: string;
   output(): string;
-  stop(): Promise<void>;
+  /** Stops it and removes its folder (`keep`: leaves the folder, to start it again). */
+  stop(opts?: { keep?: boolean }): Promise<void>;
 }
 
-/** Starts nats-server on a free port of 127.0.0.1 with `conf` added to its configuration; resolves once it is ready. */
-export async function startNatsServer(conf: string, dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-nats-'))): Promise<NatsServer> {
-  const port = await freePort();
+/**
+ * Starts nats-server on a free port of 127.0.0.1 (or `port`) with `conf` added to its
+ * configuration; resolves once it is ready. Given the folder and port of one stopped with
+ * `stop({ keep: true })`, it is that server started again, its JetStream store included.
+ */
+export async function startNatsServer(conf: string, dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-nats-')), port?: number): Promise<NatsServer> {
+  port ??= await freePort();
   const file = path.join(dir, 'nats.conf');
   fs.writeFileSync(file, `listen: "127.0.0.1:${port}"\njetstream { store_dir: "${path.join(dir, 'js')}" }\n${conf}\n`);
   const bin = systemBinary('nats-server', 'apt-get install -y nats-server, or set EHUB_TEST_NATS_SERVER', process.env.EHUB_TEST_NATS_SERVER);
@@ -30,9 +35,9 @@ export async function startNatsServer(conf: string, dir = fs.mkdtempSync(path.jo
     port,
     dir,
     output: daemon.output,
-    async stop() {
+    async stop(opts = {}) {
       await daemon.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -49,6 +54,12 @@ export interface OperatorSetup {
   creds: string;
   /** The same user's credentials, signed by another operator's account (the server must refuse them). */
   foreignCreds: string;
+  /**
+   * A rotation: a second user of the same account, and the server's configuration once the
+   * first user is revoked (the account's JWT reissued with the revocation), so that only the
+   * second user's credentials get in.
+   */
+  rotated: { creds: string; serverConf: string };
 }
 
 type KeyPair = ReturnType<typeof nkeys.createOperator>;
@@ -64,8 +75,7 @@ function credsFile(jwt: string, seed: Uint8Array): string {
   return `-----BEGIN NATS USER JWT-----\n${jwt}\n------END NATS USER JWT------\n\n************************* IMPORTANT *************************\nNKEY Seed printed below can be used to sign and prove identity.\n\n-----BEGIN USER NKEY SEED-----\n${Buffer.from(seed).toString()}\n------END USER NKEY SEED------\n`;
 }
 
-function userOf(account: KeyPair): string {
-  const user = nkeys.createUser();
+function userOf(account: KeyPair, user: KeyPair = nkeys.createUser()): string {
   const jwt = natsJwt(account, user.getPublicKey(), 'ehub', { pub: {}, sub: {}, subs: -1, data: -1, payload: -1, type: 'user' });
   return credsFile(jwt, user.getSeed());
 }
@@ -75,18 +85,29 @@ export function makeOperatorSetup(): OperatorSetup {
   const account = nkeys.createAccount();
   const system = nkeys.createAccount();
   const limits = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 };
-  const accountJwt = natsJwt(operator, account.getPublicKey(), 'usage', {
-    limits: { ...limits, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 },
-    default_permissions: { pub: {}, sub: {} },
-    type: 'account',
-  });
+  const accountJwt = (revocations?: Record<string, number>) =>
+    natsJwt(operator, account.getPublicKey(), 'usage', {
+      limits: { ...limits, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 },
+      default_permissions: { pub: {}, sub: {} },
+      ...(revocations ? { revocations } : {}),
+      type: 'account',
+    });
   const systemJwt = natsJwt(operator, system.getPublicKey(), 'SYS', { limits, default_permissions: { pub: {}, sub: {} }, type: 'account' });
   const operatorJwt = natsJwt(operator, operator.getPublicKey(), 'ehub-test', { type: 'operator', system_account: system.getPublicKey() });
-  const serverConf = [
-    `operator: "${operatorJwt}"`,
-    `system_account: "${system.getPublicKey()}"`,
-    'resolver: MEMORY',
-    `resolver_preload: { "${account.getPublicKey()}": "${accountJwt}", "${system.getPublicKey()}": "${systemJwt}" }`,
-  ].join('\n');
-  return { serverConf, creds: userOf(account), foreignCreds: userOf(nkeys.createAccount()) };
+  const serverConf = (accountClaims: string) =>
+    [
+      `operator: "${operatorJwt}"`,
+      `system_account: "${system.getPublicKey()}"`,
+      'resolver: MEMORY',
+      `resolver_preload: { "${account.getPublicKey()}": "${accountClaims}", "${system.getPublicKey()}": "${systemJwt}" }`,
+    ].join('\n');
+  const first = nkeys.createUser();
+  // Revoked: the first user's JWTs issued up to a minute from now (so its current one).
+  const revoked = accountJwt({ [first.getPublicKey()]: Math.floor(Date.now() / 1000) + 60 });
+  return {
+    serverConf: serverConf(accountJwt()),
+    creds: userOf(account, first),
+    foreignCreds: userOf(nkeys.createAccount()),
+    rotated: { creds: userOf(account), serverConf: serverConf(revoked) },
+  };
 }

@@ -155,6 +155,43 @@ describe('usage stream: credentials and TLS (ADR 0064)', () => {
     expect(await messagesIn('ACCESS_CREDS', { servers: access.servers, ...access.options })).toBe(1);
   });
 
+  it('a .creds file rotated while connected: when the server drops the hub and revokes the old user, the hub reconnects with the new file', async () => {
+    const rot = makeOperatorSetup();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-nats-rot-'));
+    let server = await startNatsServer(rot.serverConf, dir);
+    const port = server.port;
+    const file = path.join(tlsDir, 'rotating.creds');
+    fs.writeFileSync(file, rot.creds);
+    const env = { EHUB_USAGE_STREAM: `nats://127.0.0.1:${port}`, EHUB_USAGE_STREAM_CREDS: file };
+    const s = streamWith(env, 'ACCESS_ROTATE');
+    try {
+      try {
+        await s.start(undefined as unknown as UsageService);
+        expect(await s.publish(systemContext(log, 'test'), [draft('r1')])).toMatchObject({ accepted: 1, queued: 1 });
+        // The credentials rotated: the new user's file in place, then the server restarted with
+        // the old user revoked (its JetStream store kept). The same UsageStream object reconnects.
+        fs.writeFileSync(file, rot.rotated.creds);
+        await server.stop({ keep: true });
+        server = await startNatsServer(rot.rotated.serverConf, dir, port);
+        let answer: unknown = null;
+        for (const until = Date.now() + 30_000; !answer && Date.now() < until; ) {
+          answer = await s.publish(systemContext(log, 'test'), [draft('r2')]).catch(() => null);
+          if (!answer) await new Promise((r) => setTimeout(r, 200));
+        }
+        expect(answer).toMatchObject({ accepted: 1, queued: 1 });
+      } finally {
+        await s.stop();
+      }
+      const access = streamAccess(env);
+      expect(await messagesIn('ACCESS_ROTATE', { servers: access.servers, ...access.options })).toBe(2);
+      // The premise: the old user's file no longer gets in, so the reconnection used the new one.
+      fs.writeFileSync(file, rot.creds);
+      expect(await startFails(streamWith(env, 'ACCESS_ROTATE'))).toMatch(/refused the hub's credentials/);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('an NKey seed file: the server knows the public key; another seed is refused', async () => {
     const file = path.join(tlsDir, 'ehub.nk');
     fs.writeFileSync(file, `${Buffer.from(nkeys.createUser().getSeed()).toString()}\n`);
