@@ -178,6 +178,7 @@ export interface DeliveryData {
     devices: number;
     upToDate: number;
     offered: number;
+    notified: number;
     versions: { version: string | null; devices: number }[];
     heldBack: { code: string; devices: number }[];
     renewalOpportunities: { accountId: string; devices: number }[];
@@ -192,7 +193,7 @@ export const DELIVERY = doc<DeliveryData, { product: string; productRef: string;
   `query ConsoleDelivery($product: String!, $productRef: ID!, $release: ID, $ops: Boolean! = false) {
   releases(product: $productRef) { id version channel status releaseDate yankReason requiredFeatures }
   deliveryStatus(product: $product, release: $release) {
-    sku releaseId version devices upToDate offered
+    sku releaseId version devices upToDate offered notified
     versions { version devices }
     heldBack { code devices }
     renewalOpportunities { accountId devices }

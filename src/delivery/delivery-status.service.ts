@@ -80,6 +80,7 @@ export class DeliveryStatusService {
         .sort((a, b) => (a.version === null ? 1 : b.version === null ? -1 : compareVersionsDesc(a.version, b.version))),
       upToDate: 0,
       offered: 0,
+      notified: 0,
       heldBack: [],
       renewalOpportunities: [],
     };
@@ -87,17 +88,23 @@ export class DeliveryStatusService {
 
     const reasons = new Map<string, number>();
     const lapsed = new Map<string, number>();
+    const offered: string[] = [];
     for (const { row: r, upToDate, codes } of await this.judge(target, rows, now)) {
       if (upToDate) {
         out.upToDate++;
         continue;
       }
       if (codes.length === 0) {
-        out.offered++;
+        offered.push(r.activation_id);
         continue;
       }
       for (const c of new Set(codes)) reasons.set(c, (reasons.get(c) ?? 0) + 1);
       if (codes.some((c) => LAPSED_MAINTENANCE.has(c))) lapsed.set(r.account_id, (lapsed.get(r.account_id) ?? 0) + 1);
+    }
+    out.offered = offered.length;
+    if (offered.length) {
+      const [{ n }]: { n: number }[] = await m.query(`SELECT count(*)::int AS n FROM update_notice WHERE release_id = $1 AND activation_id = ANY($2::uuid[])`, [target.id, offered]);
+      out.notified = n;
     }
     out.heldBack = [...reasons.entries()].map(([code, devices]) => ({ code, devices })).sort((a, b) => b.devices - a.devices || a.code.localeCompare(b.code));
     out.renewalOpportunities = [...lapsed.entries()].map(([accountId, devices]) => ({ accountId, devices })).sort((a, b) => b.devices - a.devices || a.accountId.localeCompare(b.accountId));

@@ -43,6 +43,8 @@ export class DeliveryStatus {
   upToDate: number;
   @Field(() => Int, { description: 'Devices that would be offered the release on their next poll (allowed by the rule and admitted by the rollout).' })
   offered: number;
+  @Field(() => Int, { description: 'Of the offered devices, those told of the release by an update notice over MQTT (docs/delivery.md#update-notices); 0 without EHUB_MQTT_URL.' })
+  notified: number;
   @Field(() => [HeldBackCount], { description: 'Devices held back, per reason, most first.' })
   heldBack: HeldBackCount[];
   @Field(() => [DeliveryRenewalOpportunity], { description: 'Accounts with devices held back by lapsed maintenance or warranty, most devices first: renewal opportunities.' })

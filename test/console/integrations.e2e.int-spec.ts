@@ -272,6 +272,8 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     await expect(page.locator('[data-figure="devices"]').textContent()).resolves.toBe(String(s.devices));
     await expect(page.locator('[data-figure="up-to-date"]').textContent()).resolves.toBe(String(s.upToDate));
     await expect(page.locator('[data-figure="offered"]').textContent()).resolves.toBe(String(s.offered));
+    // No MQTT broker configured: nobody was told over MQTT, and the figure is not shown.
+    await expect(page.locator('[data-figure="notified"]').count()).resolves.toBe(0);
     for (const hb of s.heldBack) await expect(page.locator(`[data-held-back="${hb.code}"] [data-devices]`).textContent()).resolves.toBe(String(hb.devices));
     expect(await page.locator('[data-release-id]').count()).toBe(2);
     await expect(page.locator('[data-figure="rollout-status"]').textContent()).resolves.toBe(rollout.status);

@@ -69,6 +69,9 @@ describe('update notices over MQTT', () => {
     for (const g of got) expect(g.body).toEqual({ release: upsertRelease.id, product: 'L-DEV', version: '2.4.0' });
     for (const d of lapsedDevices) expect(got.some((g) => g.topic.includes(d))).toBe(false);
     expect(JSON.stringify(got)).not.toMatch(/https?:|token|signature/i);
+    // deliveryStatus counts them: every offered device was told.
+    const told = await hub.ok<{ deliveryStatus: { offered: number; notified: number } }>(`query($r: ID) { deliveryStatus(product: "L-DEV", release: $r) { offered notified } }`, { r: upsertRelease.id });
+    expect(told.deliveryStatus).toEqual({ offered: fleetDevices.length, notified: fleetDevices.length });
     // Publishing again (an update of a published release) sends nothing new.
     await hub.ok(UPSERT, { i: { product: 'L-DEV', version: '2.4.0', notes: 'typo fixed' } });
     await hub.services.updateNotices.settle();
@@ -87,6 +90,8 @@ describe('update notices over MQTT', () => {
     await waitFor(() => got.length >= inStage.length);
     await new Promise((res) => setTimeout(res, 300));
     expect(got.map((g) => g.topic).sort()).toEqual(inStage.map((d) => `ehub/${fleet}/devices/${d}/update`).sort());
+    const STATUS = `query($r: ID) { deliveryStatus(product: "L-DEV", release: $r) { offered notified } }`;
+    expect((await hub.ok<{ deliveryStatus: unknown }>(STATUS, { r })).deliveryStatus).toEqual({ offered: inStage.length, notified: inStage.length });
     got.length = 0;
     await hub.ok(`mutation($r: ID!) { advanceRollout(release: $r) { percent } }`, { r });
     await hub.services.updateNotices.settle();
@@ -95,6 +100,7 @@ describe('update notices over MQTT', () => {
     await waitFor(() => got.length >= added.length);
     await new Promise((res) => setTimeout(res, 300));
     expect(got.map((g) => g.topic).sort()).toEqual(added.map((d) => `ehub/${fleet}/devices/${d}/update`).sort());
+    expect((await hub.ok<{ deliveryStatus: unknown }>(STATUS, { r })).deliveryStatus).toEqual({ offered: fleetDevices.length, notified: fleetDevices.length });
 
     // Halted and resumed: the devices still offered are told again (they may go ahead now).
     got.length = 0;

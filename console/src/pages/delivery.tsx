@@ -137,6 +137,12 @@ function Fleet({ product, release, ops, canAct, onRelease }: { product: string; 
                 <dt>Offered on next poll</dt>
                 <dd data-figure="offered">{s.offered}</dd>
               </div>
+              {s.notified > 0 && (
+                <div>
+                  <dt title="Offered devices told of the release by an update notice (MQTT)">Told over MQTT</dt>
+                  <dd data-figure="notified">{s.notified}</dd>
+                </div>
+              )}
               <div>
                 <dt>Held back</dt>
                 <dd data-figure="held-back">{s.heldBack.reduce((a, h) => a + h.devices, 0)}</dd>
