@@ -261,6 +261,12 @@ const schema = z.object({
   EHUB_MQTT_TLS_CERT: z.string().min(1).optional(),
   EHUB_MQTT_TLS_KEY: z.string().min(1).optional(),
   /**
+   * MQTT 5 by default: the broker answers each notice, so one it refuses (an ACL) is known and
+   * tried again later. 4 (MQTT 3.1.1) for a broker without MQTT 5, which drops a refused notice
+   * silently (ADR 0065).
+   */
+  EHUB_MQTT_PROTOCOL_VERSION: z.enum(['4', '5']).default('5').transform(Number),
+  /**
    * The renewal signal of delivery (ADR 0048, docs/delivery.md#renewal-signal): when the job
    * counts devices held back by lapsed maintenance, and what a year of maintenance of a
    * perpetual licence is worth, in percent of its licence price (term lines: their ARR).

@@ -61,6 +61,20 @@ export interface MqttTlsFiles {
   key?: string;
 }
 
+/** How to reach the broker: TLS files and the protocol (EHUB_MQTT_PROTOCOL_VERSION: 5, or 4 = MQTT 3.1.1). */
+export interface MqttConnection extends MqttTlsFiles {
+  protocolVersion?: 4 | 5;
+}
+
+/**
+ * The broker refused this one notice (an MQTT 5 PUBACK with a reason code of 0x80 or more, e.g.
+ * 0x87 not authorized by its ACL): the connection is fine, the next device is tried.
+ */
+function refusedByBroker(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'number' && code >= 0x80;
+}
+
 /** A file of EHUB_MQTT_TLS_* that cannot be read, or a certificate without its key: the hub does not start. */
 export class MqttTlsConfigError extends Error {
   constructor(message: string) {
@@ -99,8 +113,11 @@ export function brokerAccess(url: string): { broker: string; username?: string; 
 
 export class UpdateNotices {
   private client: Promise<Publisher> | null = null;
-  /** Notices published and failed since start (tests and logs). */
-  readonly counts = { published: 0, failed: 0 };
+  /**
+   * Since start (tests and logs): notices published; sends that failed (no broker, a lost
+   * connection); notices the broker refused one by one (MQTT 5 reason codes).
+   */
+  readonly counts = { published: 0, failed: 0, refused: 0 };
   private pending = new Set<Promise<void>>();
 
   constructor(
@@ -108,8 +125,8 @@ export class UpdateNotices {
     private readonly ledger: NoticeLedger,
     private readonly status: DeliveryStatusService,
     private readonly log: Logger,
-    /** Checked here (a start-up error), read at each connection (renewed files are used). */
-    private readonly tls: MqttTlsFiles = {},
+    /** TLS files checked here (a start-up error), read at each connection (renewed files are used). */
+    private readonly tls: MqttConnection = {},
   ) {
     if (url) checkTlsFiles(tls);
   }
@@ -156,30 +173,45 @@ export class UpdateNotices {
       offered.map((d) => d.activationId),
     );
     const devices = offered.filter((d) => claimed.has(d.activationId));
+    const notTold: string[] = [];
     let sent = 0;
     try {
       for (const d of devices) {
         const topic = `ehub/${d.accountId}/devices/${d.activationId}/update`;
-        await client.publishAsync(topic, JSON.stringify({ release: releaseId, product: d.sku, version: d.version }), { qos: 1, retain: false });
-        this.counts.published++;
+        try {
+          await client.publishAsync(topic, JSON.stringify({ release: releaseId, product: d.sku, version: d.version }), { qos: 1, retain: false });
+          this.counts.published++;
+        } catch (err) {
+          if (!refusedByBroker(err)) throw err;
+          // This device's topic only (e.g. the broker's ACL): log it, try the others.
+          this.counts.refused++;
+          notTold.push(d.activationId);
+          this.log.warn({ err, release: releaseId, device: d.activationId, topic }, 'update notice refused by the broker (MQTT)');
+        }
         sent++;
       }
     } catch (err) {
-      // The devices not told are claimed no longer: the next change for this release tries them again.
-      await this.ledger.unclaim(releaseId, devices.slice(sent).map((d) => d.activationId)).catch((e: unknown) => this.log.warn({ err: e, release: releaseId }, 'update notices: devices not told stay marked as told'));
+      // The connection failed: the devices not reached are not told either.
+      notTold.push(...devices.slice(sent).map((d) => d.activationId));
       throw err;
+    } finally {
+      // Claimed no longer: the next change for this release tries them again.
+      if (notTold.length) {
+        await this.ledger.unclaim(releaseId, notTold).catch((e: unknown) => this.log.warn({ err: e, release: releaseId }, 'update notices: devices not told stay marked as told'));
+      }
     }
-    if (devices.length) this.log.info({ release: releaseId, devices: devices.length, alreadyTold: offered.length - devices.length }, 'update notices published (MQTT)');
+    if (devices.length) this.log.info({ release: releaseId, devices: devices.length - notTold.length, refused: notTold.length, alreadyTold: offered.length - devices.length }, 'update notices published (MQTT)');
   }
 
   private connect(): Promise<Publisher> {
     if (!this.client) {
       this.client = (async () => {
         const mqtt = await import('mqtt');
-        const { ca, cert, key } = this.tls;
+        const { ca, cert, key, protocolVersion = 5 } = this.tls;
         const { broker, username, password } = brokerAccess(this.url!);
         return (await mqtt.connectAsync(broker, {
           ...(username !== undefined ? { username, password } : {}),
+          protocolVersion,
           connectTimeout: 5_000,
           reconnectPeriod: 5_000,
           clientId: `ehub-${Math.random().toString(36).slice(2, 10)}`,

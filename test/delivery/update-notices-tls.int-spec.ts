@@ -70,7 +70,7 @@ describe('update notices over TLS with a client certificate and a password', () 
   it('with the CA, the client certificate and the password (with a colon) from the URL, every device gets its notice', async () => {
     const notices = new UpdateNotices(url, everyDeviceNew, status, log, { ca: tls.ca, cert: tls.clientCert, key: tls.clientKey });
     await notify(notices);
-    expect(notices.counts).toEqual({ published: 2, failed: 0 });
+    expect(notices.counts).toEqual({ published: 2, failed: 0, refused: 0 });
     const until = Date.now() + 10_000;
     while (got.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     expect(got.map((g) => g.topic).sort()).toEqual(['ehub/acc-1/devices/a1/update', 'ehub/acc-1/devices/a2/update']);
@@ -86,7 +86,7 @@ describe('update notices over TLS with a client certificate and a password', () 
     ];
     for (const notices of cases) {
       await notify(notices);
-      expect(notices.counts).toEqual({ published: 0, failed: 1 });
+      expect(notices.counts).toEqual({ published: 0, failed: 1, refused: 0 });
     }
     await new Promise((r) => setTimeout(r, 300));
     expect(got).toEqual([]);

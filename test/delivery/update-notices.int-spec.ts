@@ -1,14 +1,19 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import mqtt from 'mqtt';
 import { startTestHub, type TestHub } from '../support/test-hub';
 import { createAccount, day, grant, seedLicensingCatalog } from '../licensing/licensing-support';
 import { BUCKET_SQL } from '../../src/delivery/rollout';
+import { startMosquitto } from '../support/mosquitto';
 
 /**
  * "Update available" notices over MQTT (issue 14 part 3) against the machine's Mosquitto on
  * 127.0.0.1:1883 (.ci/run starts it when it is not running), received by a real MQTT.js
  * subscriber: one small notice per device the release is now offered to — none to devices
  * outside their entitlement or outside the rollout's stage — and a broker that is down does
- * not stop a release from being published.
+ * not stop a release from being published. One Mosquitto of the file's own with an ACL shows
+ * a notice refused by the broker (MQTT 5) left to be sent again.
  */
 const BROKER = process.env.EHUB_TEST_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 let hub: TestHub;
@@ -167,13 +172,45 @@ describe('update notices over MQTT', () => {
     expect((await hub.ok<{ rollout: { stage: number; percent: number } }>(`query($r: ID!) { rollout(release: $r) { stage percent } }`, { r })).rollout).toEqual({ stage: 1, percent: 100 });
   });
 
+  it('a notice the broker refuses (its ACL; MQTT 5 says so) is not recorded: the other devices are told, and a later send tells that one', async () => {
+    const refusedDevice = fleetDevices[2]!;
+    // Anonymous clients may publish to every fleet device's topic but one.
+    const acl = fleetDevices.filter((d) => d !== refusedDevice).map((d) => `topic write ehub/${fleet}/devices/${d}/update`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-mqtt-acl-'));
+    fs.writeFileSync(path.join(dir, 'acl'), `${acl.join('\n')}\n`);
+    const strict = await startMosquitto(`allow_anonymous true\nacl_file ${path.join(dir, 'acl')}`, dir);
+    const other = await startTestHub({ EHUB_MQTT_URL: `mqtt://127.0.0.1:${strict.port}` }, { attachTo: hub });
+    try {
+      const { upsertRelease } = await other.ok<{ upsertRelease: { id: string } }>(UPSERT, { i: { product: 'L-DEV', version: '2.9.0', status: 'PUBLISHED', releaseDate: `${day(-1)}T00:00:00.000Z` } });
+      const r = upsertRelease.id;
+      await other.services.updateNotices.settle();
+      const offered = (await hub.services.deliveryStatus.offeredDevices(r)).map((d) => d.activationId);
+      expect(offered).toContain(refusedDevice);
+      expect(other.services.updateNotices.counts).toEqual({ published: offered.length - 1, failed: 0, refused: 1 });
+      const told: string[] = (await hub.ds.query(`SELECT activation_id FROM update_notice WHERE release_id = $1`, [r])).map((x: { activation_id: string }) => x.activation_id);
+      expect(told.sort()).toEqual(offered.filter((d) => d !== refusedDevice).sort());
+      expect(strict.output()).toMatch(/Denied PUBLISH/);
+      // A later send, through a broker that takes it, tells only the device left out.
+      got.length = 0;
+      hub.services.updateNotices.releaseAvailable(r);
+      await hub.services.updateNotices.settle();
+      await waitFor(() => got.length >= 1);
+      await new Promise((res) => setTimeout(res, 300));
+      expect(got.map((g) => g.topic)).toEqual([`ehub/${fleet}/devices/${refusedDevice}/update`]);
+    } finally {
+      await other.services.updateNotices.close();
+      await other.close();
+      await strict.stop();
+    }
+  });
+
   it('a broker that is down does not stop a release from being published', async () => {
     const down = await startTestHub({ EHUB_MQTT_URL: 'mqtt://127.0.0.1:9' }, { attachTo: hub });
     try {
       const res = await down.ok<{ upsertRelease: { id: string } }>(UPSERT, { i: { product: 'L-DEV', version: '2.6.0', status: 'PUBLISHED', releaseDate: `${day(-1)}T00:00:00.000Z` } });
       expect(res.upsertRelease.id).toBeTruthy();
       await down.services.updateNotices.settle();
-      expect(down.services.updateNotices.counts).toEqual({ published: 0, failed: 1 });
+      expect(down.services.updateNotices.counts).toEqual({ published: 0, failed: 1, refused: 0 });
       // Nobody is marked as told: a later change, on an instance that reaches the broker, tells them.
       const [{ told }] = await hub.ds.query(`SELECT count(*)::int AS told FROM update_notice WHERE release_id = $1`, [res.upsertRelease.id]);
       expect(told).toBe(0);
