@@ -126,9 +126,9 @@ export class UpdateNotices {
     private readonly status: DeliveryStatusService,
     private readonly log: Logger,
     /** TLS files checked here (a start-up error), read at each connection (renewed files are used). */
-    private readonly tls: MqttConnection = {},
+    private readonly connection: MqttConnection = {},
   ) {
-    if (url) checkTlsFiles(tls);
+    if (url) checkTlsFiles(connection);
   }
 
   get enabled(): boolean {
@@ -168,12 +168,10 @@ export class UpdateNotices {
     if (again) await this.ledger.forget(releaseId);
     // Claim the devices not told yet: a second change, or another instance, sending for the same
     // release at the same time claims none of them.
-    const claimed = await this.ledger.claim(
-      releaseId,
-      offered.map((d) => d.activationId),
-    );
+    const claimed = await this.ledger.claim(releaseId, offered.map((d) => d.activationId));
     const devices = offered.filter((d) => claimed.has(d.activationId));
     const notTold: string[] = [];
+    let firstRefusal: { err: unknown; topic: string } | null = null;
     let sent = 0;
     try {
       for (const d of devices) {
@@ -183,10 +181,10 @@ export class UpdateNotices {
           this.counts.published++;
         } catch (err) {
           if (!refusedByBroker(err)) throw err;
-          // This device's topic only (e.g. the broker's ACL): log it, try the others.
+          // This device's topic only (e.g. the broker's ACL): try the others; logged once per send below.
           this.counts.refused++;
           notTold.push(d.activationId);
-          this.log.warn({ err, release: releaseId, device: d.activationId, topic }, 'update notice refused by the broker (MQTT)');
+          firstRefusal ??= { err, topic };
         }
         sent++;
       }
@@ -200,6 +198,9 @@ export class UpdateNotices {
         await this.ledger.unclaim(releaseId, notTold).catch((e: unknown) => this.log.warn({ err: e, release: releaseId }, 'update notices: devices not told stay marked as told'));
       }
     }
+    if (firstRefusal) {
+      this.log.warn({ err: firstRefusal.err, release: releaseId, refused: notTold.length, firstTopic: firstRefusal.topic }, 'update notices refused by the broker (MQTT): let the hub publish to ehub/+/devices/+/update');
+    }
     if (devices.length) this.log.info({ release: releaseId, devices: devices.length - notTold.length, refused: notTold.length, alreadyTold: offered.length - devices.length }, 'update notices published (MQTT)');
   }
 
@@ -207,7 +208,7 @@ export class UpdateNotices {
     if (!this.client) {
       this.client = (async () => {
         const mqtt = await import('mqtt');
-        const { ca, cert, key, protocolVersion = 5 } = this.tls;
+        const { ca, cert, key, protocolVersion = 5 } = this.connection;
         const { broker, username, password } = brokerAccess(this.url!);
         return (await mqtt.connectAsync(broker, {
           ...(username !== undefined ? { username, password } : {}),
