@@ -12,10 +12,16 @@ export async function withServices<T>(fn: (services: Services, log: Logger, conf
   const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
   const log = createLogger(config, { stderr: true });
   const db = await openDatabase(config, log, { poolSize: 4, stopAttached: false });
+  let services: Services | null = null;
   try {
     await runMigrations(db.ds, log);
-    return await fn(createServices(new Db(db.ds), config), log, config);
+    services = createServices(new Db(db.ds), config);
+    return await fn(services, log, config);
   } finally {
+    // Background work the command set off finishes before the database closes, as when the
+    // server stops: MQTT update notices (a release published by `demo`), identity matching.
+    await services?.updateNotices.close().catch((err: unknown) => log.warn({ err }, 'update notices not finished'));
+    await services?.identity.stop().catch((err: unknown) => log.warn({ err }, 'identity matching not finished'));
     await db.close();
   }
 }

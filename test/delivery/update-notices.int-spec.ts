@@ -6,6 +6,11 @@ import { startTestHub, type TestHub } from '../support/test-hub';
 import { createAccount, day, grant, seedLicensingCatalog } from '../licensing/licensing-support';
 import { BUCKET_SQL } from '../../src/delivery/rollout';
 import { startMosquitto } from '../support/mosquitto';
+import pino from 'pino';
+import { withServices } from '../../src/cli/cli-context';
+import type { UpdateNotices } from '../../src/delivery/update-notices';
+import { systemContext } from '../../src/common/context';
+import type { UpsertReleaseInput } from '../../src/delivery/delivery.types';
 
 /**
  * "Update available" notices over MQTT (issue 14 part 3) against the machine's Mosquitto on
@@ -225,5 +230,41 @@ describe('update notices over MQTT', () => {
       await down.services.updateNotices.close();
       await down.close();
     }
+  });
+
+  it('a CLI command (`ehub demo` publishes releases) lets the notices it set off finish before it closes the database', async () => {
+    // A fleet big enough that its notices take longer than closing the database does.
+    const cliFleet = await createAccount(hub, 'Notice CLI Fleet');
+    const ent = await grant(hub, cliFleet, { sku: 'L-DEV', quantity: 2000, startDate: day(-200), terms: { maintenanceEnd: '2099-12-31', afterExpiry: 'RESTRICT_TO_RELEASED' } });
+    await hub.ds.query(
+      `INSERT INTO activation (entitlement_id, account_id, fingerprint, platform, activated_at, last_seen_at, software_version)
+       SELECT $1, $2, 'nc-' || g, 'linux', now(), now(), '2.3.0' FROM generate_series(1, 2000) g`,
+      [ent, cliFleet],
+    );
+    got.length = 0;
+    const saved = { ...process.env };
+    Object.assign(process.env, { DATABASE_URL: hub.databaseUrl, EHUB_MQTT_URL: BROKER, LOG_LEVEL: 'silent' });
+    let releaseId: string;
+    let counts: UpdateNotices['counts'];
+    let atReturn: UpdateNotices['counts'];
+    try {
+      releaseId = await withServices(async (s) => {
+        counts = s.updateNotices.counts;
+        const input = { product: 'L-DEV', version: '3.0.0', status: 'PUBLISHED', releaseDate: new Date(`${day(-1)}T00:00:00.000Z`) } as unknown as UpsertReleaseInput;
+        return (await s.delivery.upsertRelease(systemContext(pino({ level: 'silent' }), 'test:cli'), input)).id;
+      });
+      atReturn = { ...counts! }; // read as the command returns, before anything else runs
+    } finally {
+      process.env = saved;
+    }
+    // Sent and recorded by the command itself, before it returned.
+    const offeredDevices = await hub.services.deliveryStatus.offeredDevices(releaseId);
+    const offered = offeredDevices.map((d) => d.activationId);
+    expect(offered.length).toBeGreaterThan(2000);
+    expect(atReturn).toEqual({ published: offered.length, failed: 0, refused: 0 });
+    const [{ told }] = await hub.ds.query(`SELECT count(*)::int AS told FROM update_notice WHERE release_id = $1`, [releaseId]);
+    expect(told).toBe(offered.length);
+    await waitFor(() => got.length >= offered.length, 30_000);
+    expect(got.map((g) => g.topic).sort()).toEqual(offeredDevices.map((d) => `ehub/${d.accountId}/devices/${d.activationId}/update`).sort());
   });
 });
