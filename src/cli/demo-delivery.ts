@@ -15,20 +15,22 @@ const DAY = 86_400_000;
  */
 export async function seedDeliveryDemo(s: Services, ctx: RequestContext, sku = 'GW-100', now = Date.now()): Promise<{ releases: string[]; rolloutStarted: boolean }> {
   const releases: string[] = [];
-  for (const [version, daysAgo, notes] of [
+  const versions = [
     ['4.1.0', 120, 'Gateway firmware: TLS 1.3 by default.'],
     ['4.2.0', 10, 'Gateway firmware: delta updates, lower idle power.'],
-  ] as const) {
+  ] as const;
+  for (const [i, [version, daysAgo, notes]] of versions.entries()) {
     const existing = (await s.delivery.releases(ctx, sku)).find((r) => r.version === version);
-    if (existing && existing.status === ReleaseStatus.PUBLISHED) {
+    if (existing && existing.status !== ReleaseStatus.DRAFT) {
       releases.push(existing.id);
       continue;
     }
+    // The newest is rolled out: a draft first, published once its rollout is in place (below).
     const r = await s.delivery.upsertRelease(ctx, {
       product: sku,
       version,
       channel: ReleaseChannel.STABLE,
-      status: ReleaseStatus.PUBLISHED,
+      status: i === versions.length - 1 ? ReleaseStatus.DRAFT : ReleaseStatus.PUBLISHED,
       releaseDate: new Date(now - daysAgo * DAY),
       notes,
     } as UpsertReleaseInput);
@@ -39,6 +41,12 @@ export async function seedDeliveryDemo(s: Services, ctx: RequestContext, sku = '
   if (!(await s.rollouts.get(ctx, newest))) {
     await s.rollouts.start(ctx, { release: newest, stages: [10, 50, 100] } as StartRolloutInput);
     rolloutStarted = true;
+  }
+  // As an operator would: published after the rollout exists, so that update notices (MQTT) go
+  // to the devices of its first stage only, not to the whole fleet.
+  const newestVersion = versions[versions.length - 1]![0];
+  if ((await s.delivery.releases(ctx, sku)).find((r) => r.id === newest)?.status === ReleaseStatus.DRAFT) {
+    await s.delivery.upsertRelease(ctx, { product: sku, version: newestVersion, status: ReleaseStatus.PUBLISHED } as UpsertReleaseInput);
   }
   return { releases, rolloutStarted };
 }

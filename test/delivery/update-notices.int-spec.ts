@@ -8,6 +8,7 @@ import { BUCKET_SQL } from '../../src/delivery/rollout';
 import { startMosquitto } from '../support/mosquitto';
 import pino from 'pino';
 import { withServices } from '../../src/cli/cli-context';
+import { seedDeliveryDemo } from '../../src/cli/demo-delivery';
 import type { UpdateNotices } from '../../src/delivery/update-notices';
 import { systemContext } from '../../src/common/context';
 import type { UpsertReleaseInput } from '../../src/delivery/delivery.types';
@@ -266,5 +267,22 @@ describe('update notices over MQTT', () => {
     expect(told).toBe(offered.length);
     await waitFor(() => got.length >= offered.length, 30_000);
     expect(got.map((g) => g.topic).sort()).toEqual(offeredDevices.map((d) => `ehub/${d.accountId}/devices/${d.activationId}/update`).sort());
+  });
+
+  it('the demo (`ehub demo --book`) rolls its newest release out as an operator would: notices reach its first stage only', async () => {
+    got.length = 0;
+    const ctx = systemContext(pino({ level: 'silent' }), 'test:demo');
+    const { releases } = await seedDeliveryDemo(hub.services, ctx, 'L-DEV');
+    await hub.services.updateNotices.settle();
+    const [older, newest] = releases as [string, string];
+    const offeredOlder = await hub.services.deliveryStatus.offeredDevices(older);
+    const admitted = await hub.services.deliveryStatus.offeredDevices(newest); // the rollout's 10 % stage
+    expect(admitted.length).toBeGreaterThan(0);
+    expect(admitted.length).toBeLessThan(offeredOlder.length / 2); // 4.1.0 has no rollout: every entitled device
+    await waitFor(() => got.length >= offeredOlder.length + admitted.length, 30_000);
+    await new Promise((res) => setTimeout(res, 300));
+    const to = (version: string) => got.filter((g) => g.body.version === version).map((g) => g.topic).sort();
+    expect(to('4.2.0')).toEqual(admitted.map((d) => `ehub/${d.accountId}/devices/${d.activationId}/update`).sort());
+    expect(to('4.1.0')).toHaveLength(offeredOlder.length);
   });
 });
