@@ -265,7 +265,7 @@ const schema = z.object({
    * tried again later. 4 (MQTT 3.1.1) for a broker without MQTT 5, which drops a refused notice
    * silently (ADR 0065).
    */
-  EHUB_MQTT_PROTOCOL_VERSION: z.enum(['4', '5']).default('5').transform(Number),
+  EHUB_MQTT_PROTOCOL_VERSION: z.enum(['4', '5']).default('5').transform((v) => Number(v) as 4 | 5),
   /**
    * The renewal signal of delivery (ADR 0048, docs/delivery.md#renewal-signal): when the job
    * counts devices held back by lapsed maintenance, and what a year of maintenance of a

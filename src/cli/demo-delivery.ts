@@ -19,6 +19,7 @@ export async function seedDeliveryDemo(s: Services, ctx: RequestContext, sku = '
     ['4.1.0', 120, 'Gateway firmware: TLS 1.3 by default.'],
     ['4.2.0', 10, 'Gateway firmware: delta updates, lower idle power.'],
   ] as const;
+  let newestIsDraft = false;
   for (const [i, [version, daysAgo, notes]] of versions.entries()) {
     const existing = (await s.delivery.releases(ctx, sku)).find((r) => r.version === version);
     if (existing && existing.status !== ReleaseStatus.DRAFT) {
@@ -26,11 +27,12 @@ export async function seedDeliveryDemo(s: Services, ctx: RequestContext, sku = '
       continue;
     }
     // The newest is rolled out: a draft first, published once its rollout is in place (below).
+    newestIsDraft = i === versions.length - 1;
     const r = await s.delivery.upsertRelease(ctx, {
       product: sku,
       version,
       channel: ReleaseChannel.STABLE,
-      status: i === versions.length - 1 ? ReleaseStatus.DRAFT : ReleaseStatus.PUBLISHED,
+      status: newestIsDraft ? ReleaseStatus.DRAFT : ReleaseStatus.PUBLISHED,
       releaseDate: new Date(now - daysAgo * DAY),
       notes,
     } as UpsertReleaseInput);
@@ -44,9 +46,8 @@ export async function seedDeliveryDemo(s: Services, ctx: RequestContext, sku = '
   }
   // As an operator would: published after the rollout exists, so that update notices (MQTT) go
   // to the devices of its first stage only, not to the whole fleet.
-  const newestVersion = versions[versions.length - 1]![0];
-  if ((await s.delivery.releases(ctx, sku)).find((r) => r.id === newest)?.status === ReleaseStatus.DRAFT) {
-    await s.delivery.upsertRelease(ctx, { product: sku, version: newestVersion, status: ReleaseStatus.PUBLISHED } as UpsertReleaseInput);
+  if (newestIsDraft) {
+    await s.delivery.upsertRelease(ctx, { product: sku, version: versions[versions.length - 1]![0], status: ReleaseStatus.PUBLISHED } as UpsertReleaseInput);
   }
   return { releases, rolloutStarted };
 }

@@ -106,7 +106,7 @@ export function createServices(db: Db, config: Config): Services {
     ca: config.EHUB_MQTT_TLS_CA,
     cert: config.EHUB_MQTT_TLS_CERT,
     key: config.EHUB_MQTT_TLS_KEY,
-    protocolVersion: config.EHUB_MQTT_PROTOCOL_VERSION as 4 | 5,
+    protocolVersion: config.EHUB_MQTT_PROTOCOL_VERSION,
   });
   delivery.onPublished = (releaseId) => updateNotices.releaseAvailable(releaseId);
   const deliveryRenewals = new DeliveryRenewalService(db, deliveryStatus, config.EHUB_MAINTENANCE_RATE_PERCENT);
