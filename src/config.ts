@@ -267,6 +267,11 @@ const schema = z.object({
    */
   EHUB_MQTT_PROTOCOL_VERSION: z.enum(['4', '5']).default('5').transform((v) => Number(v) as 4 | 5),
   /**
+   * How long a notice waits for the broker's PUBACK before its send stops (the connection is
+   * dropped; the devices not acknowledged are told at the release's next change).
+   */
+  EHUB_MQTT_ACK_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /**
    * The renewal signal of delivery (ADR 0048, docs/delivery.md#renewal-signal): when the job
    * counts devices held back by lapsed maintenance, and what a year of maintenance of a
    * perpetual licence is worth, in percent of its licence price (term lines: their ARR).

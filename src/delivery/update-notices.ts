@@ -38,6 +38,43 @@ export function noticeLedger(db: Db): NoticeLedger {
 interface Publisher {
   publishAsync(topic: string, message: string, opts: { qos: 1; retain: boolean }): Promise<unknown>;
   endAsync(force?: boolean): Promise<void>;
+  once(event: 'close', listener: () => void): unknown;
+  /** The broker's CONNACK: under MQTT 5 its Receive Maximum bounds the notices awaiting a PUBACK. */
+  connackPacket?: { properties?: { receiveMaximum?: number } };
+}
+
+/** A connection in use until it closes once; `gone` aborts then (or when it is dropped). */
+interface Connection {
+  client: Publisher;
+  gone: AbortController;
+}
+
+/**
+ * Notices awaiting their PUBACK at once, per send (a QoS 1 round trip each, overlapped), or
+ * fewer when the broker's Receive Maximum says so (MQTT 5; Mosquitto's is 20 by default).
+ */
+const WINDOW = 64;
+/** How long close() lets the sends under way finish before it stops them. */
+const CLOSE_GRACE_MS = 3_000;
+
+/** A send stopped before every device was told: the connection was lost, the broker went quiet, the hub is stopping. */
+export class NoticeSendError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NoticeSendError';
+  }
+}
+
+/** A promise that rejects with the signal's reason once it aborts (never resolves). */
+function aborted(signal: AbortSignal): { promise: Promise<never>; dispose(): void } {
+  let onAbort = () => undefined as void;
+  const promise = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  promise.catch(() => undefined);
+  return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
 }
 
 /**
@@ -61,9 +98,13 @@ export interface MqttTlsFiles {
   key?: string;
 }
 
-/** How to reach the broker: TLS files and the protocol (EHUB_MQTT_PROTOCOL_VERSION: 5, or 4 = MQTT 3.1.1). */
+/**
+ * How to reach the broker: TLS files, the protocol (EHUB_MQTT_PROTOCOL_VERSION: 5, or 4 = MQTT
+ * 3.1.1), and how long a notice may wait for the broker's PUBACK (EHUB_MQTT_ACK_TIMEOUT_MS).
+ */
 export interface MqttConnection extends MqttTlsFiles {
   protocolVersion?: 4 | 5;
+  ackTimeoutMs?: number;
 }
 
 /**
@@ -112,13 +153,16 @@ export function brokerAccess(url: string): { broker: string; username?: string; 
 }
 
 export class UpdateNotices {
-  private client: Promise<Publisher> | null = null;
+  private connection: Promise<Connection> | null = null;
   /**
    * Since start (tests and logs): notices published; sends that failed (no broker, a lost
-   * connection); notices the broker refused one by one (MQTT 5 reason codes).
+   * connection, no acknowledgement in time, the hub stopping); notices the broker refused one
+   * by one (MQTT 5 reason codes).
    */
   readonly counts = { published: 0, failed: 0, refused: 0 };
   private pending = new Set<Promise<void>>();
+  /** Aborted when close() gives up waiting: the sends under way stop and release their devices. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly url: string | undefined,
@@ -126,9 +170,9 @@ export class UpdateNotices {
     private readonly status: DeliveryStatusService,
     private readonly log: Logger,
     /** TLS files checked here (a start-up error), read at each connection (renewed files are used). */
-    private readonly connection: MqttConnection = {},
+    private readonly options: MqttConnection = {},
   ) {
-    if (url) checkTlsFiles(connection);
+    if (url) checkTlsFiles(options);
   }
 
   get enabled(): boolean {
@@ -143,7 +187,7 @@ export class UpdateNotices {
     if (!this.url) return;
     const work = this.send(releaseId, opts.again ?? false).catch((err: unknown) => {
       this.counts.failed++;
-      this.log.warn({ err, release: releaseId }, 'update notices not sent (MQTT)');
+      this.log.warn({ err, release: releaseId }, 'update notices not sent (MQTT): the devices not acknowledged are told at the release\'s next change');
     });
     this.pending.add(work);
     void work.finally(() => this.pending.delete(work));
@@ -154,63 +198,129 @@ export class UpdateNotices {
     await Promise.all([...this.pending]);
   }
 
-  async close(): Promise<void> {
-    await this.settle();
-    const c = this.client;
-    this.client = null;
-    if (c) await (await c.catch(() => null))?.endAsync(true).catch(() => undefined);
+  /**
+   * Lets the sends under way finish for up to `graceMs`, then stops them (their devices not
+   * acknowledged yet are released, to be told at the release's next change) and closes the
+   * connection. Bounded: a broker gone quiet mid-send does not hold a shutdown.
+   */
+  async close(graceMs = CLOSE_GRACE_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      this.settle().then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (late) {
+      this.log.warn({ sends: this.pending.size, graceMs }, 'update notices: stopping the sends under way; the devices not acknowledged are told at the release\'s next change');
+      this.stopping.abort(new NoticeSendError('the hub is stopping'));
+      await this.settle();
+    }
+    const c = this.connection;
+    this.connection = null;
+    if (c) await this.drop(await c.catch(() => null));
   }
 
   private async send(releaseId: string, again: boolean): Promise<void> {
     const offered = await this.status.offeredDevices(releaseId);
     if (offered.length === 0) return;
-    const client = await this.connect();
+    const stop = aborted(this.stopping.signal);
+    const connection = await Promise.race([this.connect(), stop.promise]).finally(() => stop.dispose());
     if (again) await this.ledger.forget(releaseId);
     // Claim the devices not told yet: a second change, or another instance, sending for the same
     // release at the same time claims none of them.
     const claimed = await this.ledger.claim(releaseId, offered.map((d) => d.activationId));
     const devices = offered.filter((d) => claimed.has(d.activationId));
-    const notTold: string[] = [];
-    let firstRefusal: { err: unknown; topic: string } | null = null;
-    let sent = 0;
-    try {
-      for (const d of devices) {
-        const topic = `ehub/${d.accountId}/devices/${d.activationId}/update`;
-        try {
-          await client.publishAsync(topic, JSON.stringify({ release: releaseId, product: d.sku, version: d.version }), { qos: 1, retain: false });
-          this.counts.published++;
-        } catch (err) {
-          if (!refusedByBroker(err)) throw err;
-          // This device's topic only (e.g. the broker's ACL): try the others; logged once per send below.
-          this.counts.refused++;
-          notTold.push(d.activationId);
-          firstRefusal ??= { err, topic };
-        }
-        sent++;
-      }
-    } catch (err) {
-      // The connection failed: the devices not reached are not told either.
-      notTold.push(...devices.slice(sent).map((d) => d.activationId));
-      throw err;
-    } finally {
-      // Claimed no longer: the next change for this release tries them again.
-      if (notTold.length) {
-        await this.ledger.unclaim(releaseId, notTold).catch((e: unknown) => this.log.warn({ err: e, release: releaseId }, 'update notices: devices not told stay marked as told'));
-      }
+    const { notTold, refused, firstRefusal, failure } = await this.publishAll(connection, releaseId, devices);
+    // Claimed no longer: the next change for this release tries them again.
+    if (notTold.length) {
+      await this.ledger.unclaim(releaseId, notTold).catch((e: unknown) => this.log.warn({ err: e, release: releaseId }, 'update notices: devices not told stay marked as told'));
+    }
+    if (failure) {
+      // Not used again: MQTT.js would resend its queue on a reconnect, to devices released above.
+      await this.drop(connection);
+      throw failure;
     }
     if (firstRefusal) {
-      this.log.warn({ err: firstRefusal.err, release: releaseId, refused: notTold.length, firstTopic: firstRefusal.topic }, 'update notices refused by the broker (MQTT): let the hub publish to ehub/+/devices/+/update');
+      this.log.warn({ err: firstRefusal.err, release: releaseId, refused, firstTopic: firstRefusal.topic }, 'update notices refused by the broker (MQTT): let the hub publish to ehub/+/devices/+/update');
     }
-    if (devices.length) this.log.info({ release: releaseId, devices: devices.length - notTold.length, refused: notTold.length, alreadyTold: offered.length - devices.length }, 'update notices published (MQTT)');
+    if (devices.length) this.log.info({ release: releaseId, devices: devices.length - notTold.length, refused, alreadyTold: offered.length - devices.length }, 'update notices published (MQTT)');
   }
 
-  private connect(): Promise<Publisher> {
-    if (!this.client) {
-      this.client = (async () => {
+  /**
+   * Publishes one notice per device, up to WINDOW awaiting their PUBACK at once. A notice the
+   * broker refuses leaves that device out; a lost connection, a PUBACK later than the ack
+   * timeout or the hub stopping ends the send: the devices not acknowledged are `notTold`.
+   */
+  private async publishAll(
+    connection: Connection,
+    releaseId: string,
+    devices: { activationId: string; accountId: string; version: string; sku: string }[],
+  ): Promise<{ notTold: string[]; refused: number; firstRefusal: { err: unknown; topic: string } | null; failure: unknown }> {
+    const ackTimeoutMs = this.options.ackTimeoutMs ?? 10_000;
+    const gone = aborted(connection.gone.signal);
+    const stop = aborted(this.stopping.signal);
+    const notTold: string[] = [];
+    let refused = 0;
+    let firstRefusal: { err: unknown; topic: string } | null = null;
+    let failure: unknown = null;
+    let next = 0;
+    const lane = async () => {
+      while (failure === null && next < devices.length) {
+        const d = devices[next++]!;
+        const topic = `ehub/${d.accountId}/devices/${d.activationId}/update`;
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new NoticeSendError(`the MQTT broker did not acknowledge a notice within ${ackTimeoutMs} ms (EHUB_MQTT_ACK_TIMEOUT_MS)`)), ackTimeoutMs);
+        });
+        try {
+          const body = JSON.stringify({ release: releaseId, product: d.sku, version: d.version });
+          await Promise.race([connection.client.publishAsync(topic, body, { qos: 1, retain: false }), gone.promise, stop.promise, late]);
+          this.counts.published++;
+        } catch (err) {
+          notTold.push(d.activationId);
+          if (refusedByBroker(err)) {
+            // This device's topic only (e.g. the broker's ACL): the others are tried; logged once per send.
+            this.counts.refused++;
+            refused++;
+            firstRefusal ??= { err, topic };
+          } else {
+            failure ??= err;
+          }
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+    };
+    try {
+      const window = Math.min(WINDOW, connection.client.connackPacket?.properties?.receiveMaximum ?? WINDOW, devices.length);
+      await Promise.all(Array.from({ length: window }, lane));
+    } finally {
+      gone.dispose();
+      stop.dispose();
+    }
+    // Devices no lane reached (the send ended first).
+    notTold.push(...devices.slice(next).map((d) => d.activationId));
+    return { notTold, refused, firstRefusal, failure };
+  }
+
+  /** Ends a connection (at once: nothing queued in it is sent later) and forgets it if it is the current one. */
+  private async drop(connection: Connection | null, why = 'the connection to the MQTT broker was closed'): Promise<void> {
+    if (!connection) return;
+    connection.gone.abort(new NoticeSendError(why));
+    const current = this.connection;
+    if (current && (await current.catch(() => null)) === connection) this.connection = null;
+    await connection.client.endAsync(true).catch(() => undefined);
+  }
+
+  private connect(): Promise<Connection> {
+    if (!this.connection) {
+      const made = (async (): Promise<Connection> => {
         const mqtt = await import('mqtt');
-        const { ca, cert, key, protocolVersion = 5 } = this.connection;
+        const { ca, cert, key, protocolVersion = 5 } = this.options;
         const { broker, username, password } = brokerAccess(this.url!);
-        return (await mqtt.connectAsync(broker, {
+        const client = (await mqtt.connectAsync(broker, {
           ...(username !== undefined ? { username, password } : {}),
           protocolVersion,
           connectTimeout: 5_000,
@@ -219,10 +329,17 @@ export class UpdateNotices {
           ...(ca ? { ca: fs.readFileSync(ca) } : {}),
           ...(cert && key ? { cert: fs.readFileSync(cert), key: fs.readFileSync(key) } : {}),
         })) as unknown as Publisher;
+        const connection: Connection = { client, gone: new AbortController() };
+        // Lost once, used no more: the sends on it stop, and the next send connects afresh.
+        client.once('close', () => void this.drop(connection, 'the connection to the MQTT broker was lost'));
+        return connection;
       })();
+      this.connection = made;
       // A failed connection is forgotten, so the next notice tries again.
-      this.client.catch(() => (this.client = null));
+      made.catch(() => {
+        if (this.connection === made) this.connection = null;
+      });
     }
-    return this.client;
+    return this.connection;
   }
 }

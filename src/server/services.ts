@@ -107,6 +107,7 @@ export function createServices(db: Db, config: Config): Services {
     cert: config.EHUB_MQTT_TLS_CERT,
     key: config.EHUB_MQTT_TLS_KEY,
     protocolVersion: config.EHUB_MQTT_PROTOCOL_VERSION,
+    ackTimeoutMs: config.EHUB_MQTT_ACK_TIMEOUT_MS,
   });
   delivery.onPublished = (releaseId) => updateNotices.releaseAvailable(releaseId);
   const deliveryRenewals = new DeliveryRenewalService(db, deliveryStatus, config.EHUB_MAINTENANCE_RATE_PERCENT);

@@ -13,6 +13,8 @@ import { startDaemon, systemBinary } from './daemon';
 export interface Mosquitto {
   port: number;
   output(): string;
+  /** Sends the broker a signal: SIGKILL (a crash), SIGSTOP (a broker gone quiet, its connections open), SIGCONT. */
+  signal(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -23,17 +25,23 @@ export function passwordFile(dir: string, user: string, password: string): strin
   return file;
 }
 
-/** Starts mosquitto with `listener <port> 127.0.0.1` followed by `conf`; resolves once it accepts connections. */
-export async function startMosquitto(conf: string, dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-mosquitto-'))): Promise<Mosquitto> {
-  const port = await freePort();
+/**
+ * Starts mosquitto with `listener <port> 127.0.0.1` followed by `conf`; resolves once it accepts
+ * connections. `port`: that one (a broker restarted where the hub expects it), else a free one.
+ */
+export async function startMosquitto(conf: string, dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-mosquitto-')), port?: number): Promise<Mosquitto> {
+  port ??= await freePort();
   const file = path.join(dir, 'mosquitto.conf');
   // `user root`: started as root, Mosquitto would otherwise switch to its own user and could not read the test's files.
   fs.writeFileSync(file, `${process.getuid?.() === 0 ? 'user root\n' : ''}listener ${port} 127.0.0.1\n${conf}\n`);
-  const daemon = await startDaemon(systemBinary('mosquitto', 'apt-get install -y mosquitto'), ['-c', file, '-v'], /Opening ipv4 listen socket on port|mosquitto version .* running/);
+  // "running" is printed once every listener is open ("Opening … socket" comes before its bind).
+  const daemon = await startDaemon(systemBinary('mosquitto', 'apt-get install -y mosquitto'), ['-c', file, '-v'], /mosquitto version .* running/);
   return {
     port,
     output: daemon.output,
+    signal: (signal) => void daemon.proc.kill(signal),
     async stop() {
+      if (daemon.proc.exitCode === null && daemon.proc.signalCode === null) daemon.proc.kill('SIGCONT');
       await daemon.stop();
       fs.rmSync(dir, { recursive: true, force: true });
     },

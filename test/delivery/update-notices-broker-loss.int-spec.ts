@@ -1,0 +1,172 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import mqtt from 'mqtt';
+import { startTestHub, type TestHub } from '../support/test-hub';
+import { createAccount, day, grant, seedLicensingCatalog } from '../licensing/licensing-support';
+import { startMosquitto, type Mosquitto } from '../support/mosquitto';
+
+/**
+ * Update notices when the broker goes away in the middle of a send (ADR 0066), against
+ * Mosquitto brokers of this file's own: killed (the connection closes), frozen (SIGSTOP: the
+ * connection stays open and no PUBACK comes). Each time the send ends on its own, the devices
+ * the broker acknowledged stay marked as told, the others are released and told by the
+ * release's next change (on a fresh connection), and close() does not wait past its grace.
+ */
+let hub: TestHub;
+let fleet: string;
+const FLEET = 2000;
+const UPSERT = `mutation ($i: UpsertReleaseInput!) { upsertRelease(input: $i) { id } }`;
+const ANON = 'allow_anonymous true';
+
+const waitFor = async (what: () => boolean, ms: number, why: () => string) => {
+  const until = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > until) throw new Error(`timed out: ${why()}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+const told = async (releaseId: string): Promise<number> =>
+  (await hub.ds.query(`SELECT count(*)::int AS n FROM update_notice WHERE release_id = $1`, [releaseId]))[0].n;
+let version = 0;
+/** A draft release of L-DEV: nothing is sent until the test calls releaseAvailable itself. */
+const draftRelease = async (on: TestHub): Promise<string> => {
+  version++;
+  const { upsertRelease } = await on.ok<{ upsertRelease: { id: string } }>(UPSERT, { i: { product: 'L-DEV', version: `7.${version}.0`, status: 'DRAFT', releaseDate: `${day(-1)}T00:00:00.000Z` } });
+  await hub.ds.query(`UPDATE release SET status = 'PUBLISHED' WHERE id = $1`, [upsertRelease.id]);
+  return upsertRelease.id;
+};
+/** A subscriber to every device's notices on `broker`, counting what it gets. */
+const subscribe = async (broker: Mosquitto): Promise<{ got: string[]; end(): Promise<void> }> => {
+  const got: string[] = [];
+  const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: `ehub-loss-${Date.now()}`, reconnectPeriod: 0 });
+  await sub.subscribeAsync('ehub/+/devices/+/update', { qos: 0 });
+  sub.on('message', (topic) => got.push(topic));
+  sub.on('error', () => undefined);
+  return { got, end: () => sub.endAsync(true) };
+};
+
+beforeAll(async () => {
+  hub = await startTestHub();
+  await seedLicensingCatalog(hub);
+  fleet = await createAccount(hub, 'Broker Loss Fleet');
+  const ent = await grant(hub, fleet, { sku: 'L-DEV', quantity: FLEET, startDate: day(-200), terms: { maintenanceEnd: '2099-12-31', afterExpiry: 'RESTRICT_TO_RELEASED' } });
+  await hub.ds.query(
+    `INSERT INTO activation (entitlement_id, account_id, fingerprint, platform, activated_at, last_seen_at, software_version)
+     SELECT $1, $2, 'bl-' || g, 'linux', now(), now(), '2.3.0' FROM generate_series(1, $3) g`,
+    [ent, fleet, FLEET],
+  );
+});
+afterAll(async () => {
+  await hub?.close();
+});
+
+describe('update notices when the broker goes away mid-send', () => {
+  jest.setTimeout(90_000);
+
+  it('a broker killed mid-send: the send ends, acknowledged devices stay told, the rest are told on a fresh connection once it is back', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-mqtt-loss-'));
+    let broker = await startMosquitto(ANON, dir);
+    const port = broker.port;
+    const other = await startTestHub({ EHUB_MQTT_URL: `mqtt://127.0.0.1:${port}` }, { attachTo: hub });
+    const notices = other.services.updateNotices;
+    try {
+      const r = await draftRelease(other);
+      const offered = (await hub.services.deliveryStatus.offeredDevices(r)).map((d) => d.activationId);
+      expect(offered.length).toBeGreaterThanOrEqual(FLEET);
+      const sub = await subscribe(broker);
+      notices.releaseAvailable(r);
+      // Killed once the devices are being told: some acknowledged, most not yet.
+      await waitFor(() => notices.counts.published >= 50, 20_000, () => `published ${notices.counts.published}`);
+      broker.signal('SIGKILL');
+      await notices.settle();
+      await sub.end();
+      const acknowledged = notices.counts.published;
+      expect(notices.counts.failed).toBe(1);
+      expect(acknowledged).toBeGreaterThanOrEqual(50);
+      expect(acknowledged).toBeLessThan(offered.length);
+      // Exactly the acknowledged devices are marked as told; the others are free for the next send.
+      expect(await told(r)).toBe(acknowledged);
+
+      // The broker back where it was: the release's next change tells the devices left, and only those.
+      broker = await startMosquitto(ANON, fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-mqtt-loss-')), port);
+      const again = await subscribe(broker);
+      notices.releaseAvailable(r);
+      await notices.settle();
+      expect(notices.counts).toEqual({ published: offered.length, failed: 1, refused: 0 });
+      expect(await told(r)).toBe(offered.length);
+      await waitFor(() => again.got.length >= offered.length - acknowledged, 20_000, () => `${again.got.length} of ${offered.length - acknowledged}`);
+      await new Promise((res) => setTimeout(res, 200));
+      expect(again.got).toHaveLength(offered.length - acknowledged);
+      expect(new Set(again.got).size).toBe(again.got.length);
+      await again.end();
+    } finally {
+      await other.services.updateNotices.close();
+      await other.close();
+      await broker.stop();
+    }
+  });
+
+  it('a broker that stops answering (frozen, its connection open): the send ends at the ack timeout and releases its devices', async () => {
+    const broker = await startMosquitto(ANON);
+    const other = await startTestHub({ EHUB_MQTT_URL: `mqtt://127.0.0.1:${broker.port}`, EHUB_MQTT_ACK_TIMEOUT_MS: '800' }, { attachTo: hub });
+    const notices = other.services.updateNotices;
+    try {
+      // Connected first, by a send that goes through.
+      const first = await draftRelease(other);
+      notices.releaseAvailable(first);
+      await notices.settle();
+      expect(notices.counts).toMatchObject({ published: FLEET, failed: 0 });
+
+      broker.signal('SIGSTOP');
+      const r = await draftRelease(other);
+      const started = Date.now();
+      notices.releaseAvailable(r);
+      await notices.settle();
+      const took = Date.now() - started;
+      expect(notices.counts).toMatchObject({ published: FLEET, failed: 1 });
+      expect(took).toBeGreaterThanOrEqual(800);
+      expect(await told(r)).toBe(0);
+
+      // Answering again: the next change tells every device, on a fresh connection.
+      broker.signal('SIGCONT');
+      notices.releaseAvailable(r);
+      await notices.settle();
+      expect(notices.counts).toMatchObject({ published: 2 * FLEET, failed: 1 });
+      expect(await told(r)).toBe(FLEET);
+    } finally {
+      broker.signal('SIGCONT');
+      await other.services.updateNotices.close();
+      await other.close();
+      await broker.stop();
+    }
+  });
+
+  it('close() while a frozen broker holds a send: it stops the send after its grace, releasing the devices, instead of holding the shutdown', async () => {
+    const broker = await startMosquitto(ANON);
+    // A long ack timeout: only close() can end this send in time.
+    const other = await startTestHub({ EHUB_MQTT_URL: `mqtt://127.0.0.1:${broker.port}`, EHUB_MQTT_ACK_TIMEOUT_MS: '120000' }, { attachTo: hub });
+    const notices = other.services.updateNotices;
+    try {
+      const first = await draftRelease(other);
+      notices.releaseAvailable(first);
+      await notices.settle();
+      broker.signal('SIGSTOP');
+      const r = await draftRelease(other);
+      notices.releaseAvailable(r);
+      await waitFor(() => notices['pending'].size === 1, 5_000, () => 'no send under way');
+      await new Promise((res) => setTimeout(res, 300)); // the send is waiting for PUBACKs
+      const started = Date.now();
+      await notices.close(500);
+      const took = Date.now() - started;
+      expect(took).toBeGreaterThanOrEqual(500);
+      expect(took).toBeLessThan(10_000);
+      expect(notices.counts).toMatchObject({ published: FLEET, failed: 1 });
+      expect(await told(r)).toBe(0);
+    } finally {
+      broker.signal('SIGCONT');
+      await other.close();
+      await broker.stop();
+    }
+  });
+});
