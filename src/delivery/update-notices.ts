@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import client from 'prom-client';
 import type { Logger } from 'pino';
 import { tlsFilesProblem } from '../common/files';
 import type { Db } from '../db/db';
@@ -152,8 +153,27 @@ export function brokerAccess(url: string): { broker: string; username?: string; 
   return { broker: u.toString(), username, password };
 }
 
+/** Metrics of the notices, registered into the hub's registry by app.ts when EHUB_MQTT_URL is set. */
+export class UpdateNoticeMetrics {
+  readonly notices = new client.Counter({
+    name: 'ehub_update_notices_total',
+    help: 'Update notices by outcome: published (the broker acknowledged), refused (by the broker, e.g. its ACL), released (not acknowledged when a send ended: told at the release\'s next change)',
+    labelNames: ['outcome'] as const,
+    registers: [],
+  });
+  readonly failedSends = new client.Counter({
+    name: 'ehub_update_notice_send_failures_total',
+    help: 'Sends of update notices that ended before every device was told: no broker, a lost connection, no PUBACK within EHUB_MQTT_ACK_TIMEOUT_MS, the hub stopping',
+    registers: [],
+  });
+  all(): client.Metric[] {
+    return [this.notices, this.failedSends];
+  }
+}
+
 export class UpdateNotices {
   private connection: Promise<Connection> | null = null;
+  readonly metrics = new UpdateNoticeMetrics();
   /**
    * Since start (tests and logs): notices published; sends that failed (no broker, a lost
    * connection, no acknowledgement in time, the hub stopping); notices the broker refused one
@@ -187,6 +207,7 @@ export class UpdateNotices {
     if (!this.url) return;
     const work = this.send(releaseId, opts.again ?? false).catch((err: unknown) => {
       this.counts.failed++;
+      this.metrics.failedSends.inc();
       this.log.warn({ err, release: releaseId }, 'update notices not sent (MQTT): the devices not acknowledged are told at the release\'s next change');
     });
     this.pending.add(work);
@@ -278,11 +299,13 @@ export class UpdateNotices {
           const body = JSON.stringify({ release: releaseId, product: d.sku, version: d.version });
           await Promise.race([connection.client.publishAsync(topic, body, { qos: 1, retain: false }), gone.promise, stop.promise, late]);
           this.counts.published++;
+          this.metrics.notices.inc({ outcome: 'published' });
         } catch (err) {
           notTold.push(d.activationId);
           if (refusedByBroker(err)) {
             // This device's topic only (e.g. the broker's ACL): the others are tried; logged once per send.
             this.counts.refused++;
+            this.metrics.notices.inc({ outcome: 'refused' });
             refused++;
             firstRefusal ??= { err, topic };
           } else {
@@ -302,6 +325,7 @@ export class UpdateNotices {
     }
     // Devices no lane reached (the send ended first).
     notTold.push(...devices.slice(next).map((d) => d.activationId));
+    if (notTold.length > refused) this.metrics.notices.inc({ outcome: 'released' }, notTold.length - refused);
     return { notTold, refused, firstRefusal, failure };
   }
 

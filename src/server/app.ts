@@ -85,7 +85,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const dev = config.debug;
   const metrics = opts.metrics ?? new Metrics(services.db.ds, services.db.readDs ? services.db.replica : undefined);
   // The usage stream's counters (ADR 0049), when EHUB_USAGE_STREAM is set (a second app on the same services reuses them).
-  for (const m of services.usage.stream?.metrics.all() ?? []) {
+  // And the MQTT update notices' (ADR 0066), when EHUB_MQTT_URL is set.
+  for (const m of [...(services.usage.stream?.metrics.all() ?? []), ...(services.updateNotices.enabled ? services.updateNotices.metrics.all() : [])]) {
     try {
       metrics.registry.registerMetric(m);
     } catch {

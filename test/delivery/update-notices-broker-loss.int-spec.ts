@@ -100,6 +100,11 @@ describe('update notices when the broker goes away mid-send', () => {
       expect(again.got).toHaveLength(offered.length - acknowledged);
       expect(new Set(again.got).size).toBe(again.got.length);
       await again.end();
+      // What an operator's dashboard shows of it.
+      const metrics = await (await fetch(`${other.url}/metrics`)).text();
+      expect(metrics).toContain(`ehub_update_notices_total{outcome="published"} ${offered.length}`);
+      expect(metrics).toContain(`ehub_update_notices_total{outcome="released"} ${offered.length - acknowledged}`);
+      expect(metrics).toMatch(/^ehub_update_notice_send_failures_total 1$/m);
     } finally {
       await other.services.updateNotices.close();
       await other.close();
