@@ -35,6 +35,8 @@ export interface UsageStreamMessage {
 const ENVELOPE_BYTES = 4096;
 const PUBLISH_TIMEOUT_MS = 5_000;
 const MAX_BACKOFF_MS = 5_000;
+/** How long stop() waits for the connection to drain before closing it. */
+const DRAIN_MS = 2_000;
 
 /** Metrics of the stream path, registered into the hub's registry by app.ts. */
 export class UsageStreamMetrics {
@@ -289,13 +291,33 @@ export class UsageStream {
     }
   }
 
-  /** Graceful stop: no new publishes, the batch being written finishes and is acked, the rest pulled is given back; then the connection drains. */
+  /**
+   * Graceful stop: no new publishes, the batch being written finishes and is acked, the rest
+   * pulled is given back; then the connection drains — for DRAIN_MS at most: a NATS server gone
+   * quiet with the connection open never answers the drain's flush, and would hold the
+   * shutdown until EHUB_SHUTDOWN_TIMEOUT_MS ended the process unclean. Then it is closed.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.lagTimer) clearInterval(this.lagTimer);
     this.current?.stop();
     await this.loop?.catch(() => undefined);
-    await this.nc?.drain().catch(() => undefined);
+    if (!this.nc) return;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      this.nc.drain().then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), DRAIN_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!drained) {
+      this.log.warn({ drainMs: DRAIN_MS }, 'usage stream: NATS did not answer the drain; connection closed');
+      await this.nc.close().catch(() => undefined);
+    }
   }
 }
 

@@ -274,4 +274,31 @@ describe('usage through NATS JetStream', () => {
     expect(await own.exited).toBe(0);
     natsProc.kill('SIGTERM');
   });
+
+  it('a NATS server gone quiet (frozen, its connection open) does not hold a shutdown: SIGTERM still ends the hub cleanly', async () => {
+    const natsPort = await freePort();
+    const natsBin = fs.existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server';
+    const natsProc = spawn(natsBin, ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', path.join(dataDir, 'nats-frozen')], { stdio: 'ignore' });
+    children.push(natsProc);
+    try {
+      await waitFor('nats-server listening', () => new Promise((resolve) => {
+        const sock = net.connect(natsPort, '127.0.0.1', () => { sock.end(); resolve(true); });
+        sock.on('error', () => resolve(false));
+      }), 10_000);
+      // A long shutdown deadline: only a clean stop ends the process with 0 before it.
+      const own = await serve({ EHUB_USAGE_STREAM: `nats://127.0.0.1:${natsPort}`, EHUB_USAGE_STREAM_NAME: `${STREAM}_F`, EHUB_SHUTDOWN_TIMEOUT_MS: '60000' });
+      expect((await post(own.url, ndjson(events('f1', 10)))).body.queued).toBe(10);
+      await waitFor('f1 stored', async () => (await stored('f1')).n === 10, 30_000);
+      natsProc.kill('SIGSTOP');
+      const started = Date.now();
+      own.proc.kill('SIGTERM');
+      expect(await own.exited).toBe(0);
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(own.output()).toMatch(/NATS did not answer the drain; connection closed/);
+      expect(own.output()).toMatch(/"msg":"stopped"/);
+    } finally {
+      natsProc.kill('SIGCONT');
+      natsProc.kill('SIGTERM');
+    }
+  });
 });
