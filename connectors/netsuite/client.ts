@@ -228,9 +228,9 @@ export class NetSuiteClient {
     return `Bearer ${await this.accessToken(forceToken)}`;
   }
 
-  private backoff(attempt: number): Promise<void> {
+  private backoff(attempt: number, signal?: AbortSignal): Promise<void> {
     const base = (this.options.backoffMs ?? 200) * 2 ** (attempt - 1);
-    return sleep(Math.min(30_000, base / 2 + this.random() * base));
+    return sleep(Math.min(30_000, base / 2 + this.random() * base), signal);
   }
 
   /**
@@ -251,7 +251,7 @@ export class NetSuiteClient {
     let throttles = 0;
     let reauthed = false;
     for (;;) {
-      if (opts.signal?.aborted) throw new ConnectorError('UNAVAILABLE', 'ABORTED', 'aborted');
+      if (opts.signal?.aborted) throw aborted(method, path);
       await this.sem.acquire();
       let res: globalThis.Response;
       let text: string;
@@ -267,16 +267,18 @@ export class NetSuiteClient {
             ...(opts.headers ?? {}),
           },
           body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body),
-          signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 60_000),
+          // The request's own timeout, and the caller's signal: a shutdown does not wait for a NetSuite that hangs.
+          signal: opts.signal ? AbortSignal.any([AbortSignal.timeout(this.options.requestTimeoutMs ?? 60_000), opts.signal]) : AbortSignal.timeout(this.options.requestTimeoutMs ?? 60_000),
         });
         text = await res.text();
       } catch (err) {
         if (err instanceof ConnectorError) throw err;
+        if (opts.signal?.aborted) throw aborted(method, path);
         attempt++;
         if (!idempotent || attempt >= maxAttempts) {
           throw new ConnectorError('UNAVAILABLE', 'NETWORK', `NetSuite unreachable (${method} ${path}): ${(err as Error).message}`);
         }
-        await this.backoff(attempt);
+        await this.backoff(attempt, opts.signal);
         continue;
       } finally {
         this.sem.release();
@@ -302,7 +304,7 @@ export class NetSuiteClient {
           throw new ConnectorError('RATE_LIMITED', d?.code ?? 'HTTP_429', `NetSuite kept refusing ${method} ${path} for concurrency (${throttles} times)`, 30_000);
         }
         throttleWait += wait;
-        await sleep(wait);
+        await sleep(wait, opts.signal);
         continue;
       }
       if (status === 401) {
@@ -323,7 +325,7 @@ export class NetSuiteClient {
         if (!idempotent || attempt >= maxAttempts) {
           throw new ConnectorError('UNAVAILABLE', `HTTP_${status}`, `NetSuite answered ${status} to ${method} ${path}${d ? `: ${d.code} ${d.detail}` : ''}`);
         }
-        await this.backoff(attempt);
+        await this.backoff(attempt, opts.signal);
         continue;
       }
       return { status, headers: res.headers, body };
@@ -482,6 +484,21 @@ export function stringifyWithDecimals(v: unknown): string {
   return json.replace(/"\\u0000dec(\d+)\\u0000"/g, (_m, i: string) => marks[Number(i)]);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** Waits `ms`, or less when `signal` aborts meanwhile (the caller then sees it aborted). */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The error of a request given up because its caller aborted (the hub is stopping). */
+function aborted(method: string, path: string): ConnectorError {
+  return new ConnectorError('UNAVAILABLE', 'ABORTED', `NetSuite ${method} ${path} abandoned: the call was aborted (the hub is stopping)`);
 }

@@ -129,10 +129,15 @@ export class SalesforceSession {
     }
   }
 
-  /** GET a REST resource; decimal fields keep the exact text Salesforce sent. */
+  /**
+   * GET a REST resource; decimal fields keep the exact text Salesforce sent. A read is
+   * abandoned as soon as the caller's signal aborts (the hub is stopping): it wrote nothing, so
+   * nothing is lost, and a Salesforce that hangs does not hold a shutdown for the request
+   * timeout. (Writes are waited for: their outcome must be known.)
+   */
   async getJson<T>(ctx: ConnectorCallContext, url: string, headers: Record<string, string> = {}): Promise<T> {
     const text = await this.call(ctx, () =>
-      this.conn.request<string>({ method: 'GET', url, headers }, { responseType: 'text/plain' }),
+      untilAborted(this.conn.request<string>({ method: 'GET', url, headers }, { responseType: 'text/plain' }), ctx.signal),
     );
     return parseJsonKeepingDecimals(text) as T;
   }
@@ -170,4 +175,24 @@ export class SalesforceSession {
   close(): void {
     this.closed = true;
   }
+}
+
+/** `work`, or a rejection with ABORTED as soon as `signal` aborts (the work itself goes on, unawaited). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new ConnectorError('UNAVAILABLE', 'ABORTED', 'Salesforce read abandoned: the call was aborted (the hub is stopping)'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }

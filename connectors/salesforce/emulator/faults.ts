@@ -52,6 +52,11 @@ export class FaultController implements EmulatorFaults {
     this.queuedOn.set(endpoint, [...(this.queuedOn.get(endpoint) ?? []), ...faults]);
   }
 
+  /** How long each data API call waits before it is answered (0: none). */
+  get latencyMs(): number {
+    return this.settings.latencyMs ?? 0;
+  }
+
   set(settings: FaultSettings): void {
     this.settings = { ...settings };
     this.bulkFailuresLeft = settings.failBulkJobs ?? 0;

@@ -410,6 +410,7 @@ class Emulator implements SalesforceEmulator {
       session = this.auth.session(req.headers.authorization);
       if (!session) return this.send(res, json(401, [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }]));
     }
+    if (this.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.latencyMs));
     if (usedBefore >= this.dailyApiLimit) return this.send(res, this.faultReply('REQUEST_LIMIT_EXCEEDED', session));
     const fault = this.faults.nextRequestFault(key);
     if (fault && fault !== 'APPLY_THEN_503') return this.send(res, this.faultReply(fault, session));
@@ -851,7 +852,7 @@ class Emulator implements SalesforceEmulator {
             if (Array.isArray(faults)) this.faults.queueOn(endpoint, ...(faults as RequestFaultKind[]));
           }
         }
-        const settingKeys = ['rate', 'kinds', 'recordErrorRate', 'recordErrorCodes', 'failBulkJobs', 'failBulkJobsAfterRows'];
+        const settingKeys = ['rate', 'kinds', 'recordErrorRate', 'recordErrorCodes', 'failBulkJobs', 'failBulkJobsAfterRows', 'latencyMs'];
         if (settingKeys.some((k) => k in b)) {
           this.faults.set({
             rate: typeof b.rate === 'number' ? b.rate : undefined,
@@ -860,6 +861,7 @@ class Emulator implements SalesforceEmulator {
             recordErrorCodes: Array.isArray(b.recordErrorCodes) ? (b.recordErrorCodes as string[]) : undefined,
             failBulkJobs: typeof b.failBulkJobs === 'number' ? b.failBulkJobs : undefined,
             failBulkJobsAfterRows: typeof b.failBulkJobsAfterRows === 'number' ? b.failBulkJobsAfterRows : undefined,
+            latencyMs: typeof b.latencyMs === 'number' ? b.latencyMs : undefined,
           });
         }
         return json(200, { ok: true });

@@ -81,6 +81,8 @@ export interface FaultSettings {
   failBulkJobs?: number;
   /** Those failing jobs first process this many rows (default 0: they fail before any row). */
   failBulkJobsAfterRows?: number;
+  /** Every data API call waits this long before it is answered (a Salesforce that hangs). */
+  latencyMs?: number;
 }
 
 /** A permanent per-record error returned by a `rejectRecord` predicate. */
