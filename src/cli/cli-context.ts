@@ -19,8 +19,10 @@ export async function withServices<T>(fn: (services: Services, log: Logger, conf
     return await fn(services, log, config);
   } finally {
     // Background work the command set off finishes before the database closes, as when the
-    // server stops: MQTT update notices (a release published by `demo`), identity matching.
-    await services?.updateNotices.close().catch((err: unknown) => log.warn({ err }, 'update notices not finished'));
+    // server stops: MQTT update notices (a release published by `demo`: every send, however
+    // long — nothing else would tell those devices; a broker gone away ends it, ADR 0066),
+    // identity matching.
+    await services?.updateNotices.close(null).catch((err: unknown) => log.warn({ err }, 'update notices not finished'));
     await services?.identity.stop().catch((err: unknown) => log.warn({ err }, 'identity matching not finished'));
     await db.close();
   }

@@ -222,14 +222,15 @@ export class UpdateNotices {
   /**
    * Lets the sends under way finish for up to `graceMs`, then stops them (their devices not
    * acknowledged yet are released, to be told at the release's next change) and closes the
-   * connection. Bounded: a broker gone quiet mid-send does not hold a shutdown.
+   * connection. Bounded: a broker gone quiet mid-send does not hold a shutdown. `null`: waits
+   * for the sends to end on their own (a CLI command: each is bounded by the ack timeout).
    */
-  async close(graceMs = CLOSE_GRACE_MS): Promise<void> {
+  async close(graceMs: number | null = CLOSE_GRACE_MS): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const late = await Promise.race([
       this.settle().then(() => false),
       new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), graceMs);
+        if (graceMs !== null) timer = setTimeout(() => resolve(true), graceMs);
       }),
     ]);
     clearTimeout(timer);

@@ -174,4 +174,30 @@ describe('update notices when the broker goes away mid-send', () => {
       await broker.stop();
     }
   });
+
+  it('close(null), as a CLI command closes: waits past the default grace for a send that a broker paused for 4 s then finishes', async () => {
+    const broker = await startMosquitto(ANON);
+    const other = await startTestHub({ EHUB_MQTT_URL: `mqtt://127.0.0.1:${broker.port}` }, { attachTo: hub });
+    const notices = other.services.updateNotices;
+    try {
+      const first = await draftRelease(other);
+      notices.releaseAvailable(first);
+      await notices.settle();
+      broker.signal('SIGSTOP');
+      const r = await draftRelease(other);
+      notices.releaseAvailable(r);
+      const resume = setTimeout(() => broker.signal('SIGCONT'), 4_000);
+      const started = Date.now();
+      await notices.close(null);
+      clearTimeout(resume);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(3_500);
+      // Nothing given up: every device of the second release was told once the broker answered.
+      expect(notices.counts).toEqual({ published: 2 * FLEET, failed: 0, refused: 0 });
+      expect(await told(r)).toBe(FLEET);
+    } finally {
+      broker.signal('SIGCONT');
+      await other.close();
+      await broker.stop();
+    }
+  });
 });
