@@ -46,6 +46,31 @@ const subscribe = async (broker: Mosquitto): Promise<{ got: string[]; end(): Pro
   return { got, end: () => sub.endAsync(true) };
 };
 
+/**
+ * A broker of the test's own and a hub instance sending to it, connected by a first send that
+ * goes through (every device told of a first release); `end` cleans both up.
+ */
+const connectedHub = async (env: Record<string, string> = {}) => {
+  const broker = await startMosquitto(ANON);
+  const other = await startTestHub({ EHUB_MQTT_URL: `mqtt://127.0.0.1:${broker.port}`, ...env }, { attachTo: hub });
+  const notices = other.services.updateNotices;
+  const first = await draftRelease(other);
+  notices.releaseAvailable(first);
+  await notices.settle();
+  expect(notices.counts).toMatchObject({ published: FLEET, failed: 0 });
+  return {
+    broker,
+    other,
+    notices,
+    async end() {
+      broker.signal('SIGCONT');
+      await notices.close();
+      await other.close();
+      await broker.stop();
+    },
+  };
+};
+
 beforeAll(async () => {
   hub = await startTestHub();
   await seedLicensingCatalog(hub);
@@ -113,16 +138,8 @@ describe('update notices when the broker goes away mid-send', () => {
   });
 
   it('a broker that stops answering (frozen, its connection open): the send ends at the ack timeout and releases its devices', async () => {
-    const broker = await startMosquitto(ANON);
-    const other = await startTestHub({ EHUB_MQTT_URL: `mqtt://127.0.0.1:${broker.port}`, EHUB_MQTT_ACK_TIMEOUT_MS: '800' }, { attachTo: hub });
-    const notices = other.services.updateNotices;
+    const { broker, other, notices, end } = await connectedHub({ EHUB_MQTT_ACK_TIMEOUT_MS: '800' });
     try {
-      // Connected first, by a send that goes through.
-      const first = await draftRelease(other);
-      notices.releaseAvailable(first);
-      await notices.settle();
-      expect(notices.counts).toMatchObject({ published: FLEET, failed: 0 });
-
       broker.signal('SIGSTOP');
       const r = await draftRelease(other);
       const started = Date.now();
@@ -140,22 +157,14 @@ describe('update notices when the broker goes away mid-send', () => {
       expect(notices.counts).toMatchObject({ published: 2 * FLEET, failed: 1 });
       expect(await told(r)).toBe(FLEET);
     } finally {
-      broker.signal('SIGCONT');
-      await other.services.updateNotices.close();
-      await other.close();
-      await broker.stop();
+      await end();
     }
   });
 
   it('close() while a frozen broker holds a send: it stops the send after its grace, releasing the devices, instead of holding the shutdown', async () => {
-    const broker = await startMosquitto(ANON);
     // A long ack timeout: only close() can end this send in time.
-    const other = await startTestHub({ EHUB_MQTT_URL: `mqtt://127.0.0.1:${broker.port}`, EHUB_MQTT_ACK_TIMEOUT_MS: '120000' }, { attachTo: hub });
-    const notices = other.services.updateNotices;
+    const { broker, other, notices, end } = await connectedHub({ EHUB_MQTT_ACK_TIMEOUT_MS: '120000' });
     try {
-      const first = await draftRelease(other);
-      notices.releaseAvailable(first);
-      await notices.settle();
       broker.signal('SIGSTOP');
       const r = await draftRelease(other);
       notices.releaseAvailable(r);
@@ -169,20 +178,13 @@ describe('update notices when the broker goes away mid-send', () => {
       expect(notices.counts).toMatchObject({ published: FLEET, failed: 1 });
       expect(await told(r)).toBe(0);
     } finally {
-      broker.signal('SIGCONT');
-      await other.close();
-      await broker.stop();
+      await end();
     }
   });
 
   it('close(null), as a CLI command closes: waits past the default grace for a send that a broker paused for 4 s then finishes', async () => {
-    const broker = await startMosquitto(ANON);
-    const other = await startTestHub({ EHUB_MQTT_URL: `mqtt://127.0.0.1:${broker.port}` }, { attachTo: hub });
-    const notices = other.services.updateNotices;
+    const { broker, other, notices, end } = await connectedHub();
     try {
-      const first = await draftRelease(other);
-      notices.releaseAvailable(first);
-      await notices.settle();
       broker.signal('SIGSTOP');
       const r = await draftRelease(other);
       notices.releaseAvailable(r);
@@ -195,9 +197,7 @@ describe('update notices when the broker goes away mid-send', () => {
       expect(notices.counts).toEqual({ published: 2 * FLEET, failed: 0, refused: 0 });
       expect(await told(r)).toBe(FLEET);
     } finally {
-      broker.signal('SIGCONT');
-      await other.close();
-      await broker.stop();
+      await end();
     }
   });
 });
