@@ -27,6 +27,11 @@ export interface RequestContext {
    * get what is left of it as their statement_timeout. Unset for jobs and the CLI.
    */
   deadline?: number;
+  /**
+   * Aborts when the server starts to stop (SIGTERM): long work started by a request (a sync
+   * run) abandons its reads so the request can answer and the shutdown go on. Unset: never.
+   */
+  stopping?: AbortSignal;
 }
 
 export function systemContext(log: Logger, operation: string, requestId = `sys-${Date.now().toString(36)}`): RequestContext {

@@ -226,6 +226,19 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   await apollo.start();
 
+  // Aborted as the server starts to close (before it waits for the requests in flight): a
+  // request running long work (runSync) sees it and ends, so the shutdown is not held.
+  const stopping = new AbortController();
+  app.addHook('preClose', (done) => {
+    stopping.abort();
+    done();
+  });
+  // A response finished while the server closes ends its connection: the client's keep-alive
+  // socket would otherwise hold close() for keepAliveTimeout (72 s), past EHUB_SHUTDOWN_TIMEOUT_MS.
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (stopping.signal.aborted) reply.header('connection', 'close');
+    done(null, payload);
+  });
   const context = async (req: FastifyRequest): Promise<GraphQLContext> => {
     const base: RequestContext = {
       requestId: String(req.id),
@@ -234,6 +247,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       operation: 'graphql',
       auditWrites: 0,
       deadline: Date.now() + config.EHUB_REQUEST_TIMEOUT_MS,
+      stopping: stopping.signal,
     };
     const header = req.headers.authorization;
     if (header) {

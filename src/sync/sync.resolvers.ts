@@ -72,7 +72,8 @@ export class SyncConnectionResolver {
     description: 'Runs a sync now: pulls (accounts, contacts, deals), then queues renewals and pushes the outbox. CONFLICT SYNC_RUNNING while another runs. ADMIN, OPERATIONS.',
   })
   runSync(@Args() args: RunSyncArgs, @Ctx() ctx: GraphQLContext): Promise<SyncRun[]> {
-    return ctx.services.sync.runSync(ctx, args.connectionId, { full: args.full, objects: args.objects, push: args.push });
+    // A shutdown abandons the run's reads (it resumes from its cursor): the answer says ABORTED.
+    return ctx.services.sync.runSync(ctx, args.connectionId, { full: args.full, objects: args.objects, push: args.push, signal: ctx.stopping });
   }
 
   @Authorized(Roles.ADMIN)

@@ -107,4 +107,31 @@ describe('a Salesforce pull aborted while Salesforce hangs', () => {
     expect(again.every((r) => r.status === 'SUCCEEDED')).toBe(true);
     expect(await entitlements()).toBe(1);
   });
+
+  it('a runSync request in flight when the server stops answers with its runs ABORTED and closes its keep-alive connection: the server\'s close is not held', async () => {
+    const other = await startTestHub({}, { attachTo: hub });
+    const [connection] = await hub.ds.query(`SELECT id FROM sync_connection WHERE type = 'salesforce'`);
+    emu.faults.set({ latencyMs: 60_000 });
+    try {
+      const calls = emu.stats.apiCalls;
+      const answer = other.gql<{ runSync: { object: string; status: string; error: string | null }[] }>(
+        `mutation($c: ID!) { runSync(connectionId: $c, full: true) { object status error } }`,
+        { c: connection.id },
+      );
+      await waitUntil(() => emu.stats.apiCalls > calls, 'no call reached Salesforce');
+      await new Promise((r) => setTimeout(r, 200));
+      const closing = Date.now();
+      await other.app.close();
+      expect(Date.now() - closing).toBeLessThan(5_000);
+      const res = await answer;
+      expect(res.errors).toBeUndefined();
+      // fetch keeps connections alive: without this the idle socket held close() for keepAliveTimeout (72 s).
+      expect(res.headers.get('connection')).toBe('close');
+      expect(res.data!.runSync[0]).toMatchObject({ status: 'FAILED' });
+      expect(res.data!.runSync[0]!.error).toMatch(/ABORTED|aborted/);
+    } finally {
+      emu.faults.clear();
+      await other.close();
+    }
+  });
 });
