@@ -57,6 +57,8 @@ interface Connection {
 const WINDOW = 64;
 /** How long close() lets the sends under way finish before it stops them. */
 const CLOSE_GRACE_MS = 3_000;
+/** How long a connection may take (TCP, TLS, CONNECT/CONNACK) before the send fails. */
+const CONNECT_TIMEOUT_MS = 5_000;
 
 /** A send stopped before every device was told: the connection was lost, the broker went quiet, the hub is stopping. */
 export class NoticeSendError extends Error {
@@ -345,15 +347,36 @@ export class UpdateNotices {
         const mqtt = await import('mqtt');
         const { ca, cert, key, protocolVersion = 5 } = this.options;
         const { broker, username, password } = brokerAccess(this.url!);
-        const client = (await mqtt.connectAsync(broker, {
-          ...(username !== undefined ? { username, password } : {}),
-          protocolVersion,
-          connectTimeout: 5_000,
-          reconnectPeriod: 5_000,
-          clientId: `ehub-${Math.random().toString(36).slice(2, 10)}`,
-          ...(ca ? { ca: fs.readFileSync(ca) } : {}),
-          ...(cert && key ? { cert: fs.readFileSync(cert), key: fs.readFileSync(key) } : {}),
-        })) as unknown as Publisher;
+        // One attempt: a broker that refuses, or does not answer the CONNECT within the connect
+        // timeout, fails this send (the next send tries again), and the attempt's socket is
+        // destroyed. Retrying here would keep the send — and a CLI command waiting for it —
+        // pending while the broker stays silent; MQTT.js's own connectAsync only half-closes it.
+        const client = await new Promise<Publisher>((resolve, reject) => {
+          const c = mqtt.connect(broker, {
+            ...(username !== undefined ? { username, password } : {}),
+            protocolVersion,
+            connectTimeout: CONNECT_TIMEOUT_MS,
+            reconnectPeriod: 5_000,
+            clientId: `ehub-${Math.random().toString(36).slice(2, 10)}`,
+            ...(ca ? { ca: fs.readFileSync(ca) } : {}),
+            ...(cert && key ? { cert: fs.readFileSync(cert), key: fs.readFileSync(key) } : {}),
+          });
+          const fail = (why: string) => {
+            c.removeAllListeners('connect');
+            c.end(true);
+            reject(new NoticeSendError(`could not connect to the MQTT broker ${broker}: ${why}`));
+          };
+          const onError = (err: Error) => fail(err.message);
+          const onClose = () => fail(`no CONNACK within ${CONNECT_TIMEOUT_MS} ms, or the connection closed`);
+          c.once('error', onError);
+          c.once('close', onClose);
+          c.once('connect', () => {
+            c.off('error', onError);
+            c.off('close', onClose);
+            c.on('error', () => undefined); // later errors end in 'close', handled below
+            resolve(c as unknown as Publisher);
+          });
+        });
         const connection: Connection = { client, gone: new AbortController() };
         // Lost once, used no more: the sends on it stop, and the next send connects afresh.
         client.once('close', () => void this.drop(connection, 'the connection to the MQTT broker was lost'));

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
@@ -198,6 +199,61 @@ describe('update notices when the broker goes away mid-send', () => {
       expect(await told(r)).toBe(FLEET);
     } finally {
       await end();
+    }
+  });
+
+  it('a broker that never answers the connection (TCP accepted, no CONNACK): the send fails after the connect timeout, and a CLI close does not hang', async () => {
+    const sockets = new Set<net.Socket>();
+    // Reads (so it sees the hub hang up) and never answers.
+    const silent = net.createServer((sock) => {
+      sockets.add(sock);
+      sock.resume();
+      sock.on('close', () => sockets.delete(sock));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    const other = await startTestHub({ EHUB_MQTT_URL: `mqtt://127.0.0.1:${port}` }, { attachTo: hub });
+    const notices = other.services.updateNotices;
+    try {
+      const r = await draftRelease(other);
+      const started = Date.now();
+      notices.releaseAvailable(r);
+      await notices.close(null);
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(notices.counts).toEqual({ published: 0, failed: 1, refused: 0 });
+      expect(await told(r)).toBe(0);
+      // The attempt's connection is closed, not left open (nor retried).
+      await waitFor(() => sockets.size === 0, 5_000, () => `${sockets.size} connections still open`);
+      expect(sockets.size).toBe(0);
+    } finally {
+      await other.close();
+      for (const sock of sockets) sock.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('a broker that hangs up on every connection before its CONNACK: the send fails at once instead of retrying for ever', async () => {
+    let accepted = 0;
+    const rude = net.createServer((sock) => {
+      accepted++;
+      sock.destroy();
+    });
+    await new Promise<void>((resolve) => rude.listen(0, '127.0.0.1', resolve));
+    const port = (rude.address() as net.AddressInfo).port;
+    const other = await startTestHub({ EHUB_MQTT_URL: `mqtt://127.0.0.1:${port}` }, { attachTo: hub });
+    const notices = other.services.updateNotices;
+    try {
+      const r = await draftRelease(other);
+      notices.releaseAvailable(r);
+      await notices.close(null);
+      expect(notices.counts).toEqual({ published: 0, failed: 1, refused: 0 });
+      expect(await told(r)).toBe(0);
+      // One attempt, not a reconnect every 5 s in the background.
+      await new Promise((res) => setTimeout(res, 6_000));
+      expect(accepted).toBe(1);
+    } finally {
+      await other.close();
+      await new Promise((resolve) => rude.close(resolve));
     }
   });
 });
