@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import client from 'prom-client';
 import type { Logger } from 'pino';
 import { tlsFilesProblem } from '../common/files';
+import { settlesWithin } from '../common/timing';
 import type { Db } from '../db/db';
 import type { DeliveryStatusService } from './delivery-status.service';
 
@@ -228,15 +229,7 @@ export class UpdateNotices {
    * for the sends to end on their own (a CLI command: each is bounded by the ack timeout).
    */
   async close(graceMs: number | null = CLOSE_GRACE_MS): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([
-      this.settle().then(() => false),
-      new Promise<boolean>((resolve) => {
-        if (graceMs !== null) timer = setTimeout(() => resolve(true), graceMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (late) {
+    if (!(await settlesWithin(this.settle(), graceMs))) {
       this.log.warn({ sends: this.pending.size, graceMs }, 'update notices: stopping the sends under way; the devices not acknowledged are told at the release\'s next change');
       this.stopping.abort(new NoticeSendError('the hub is stopping'));
       await this.settle();

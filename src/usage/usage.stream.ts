@@ -21,6 +21,7 @@ import { AppError } from '../common/errors';
 import type { UsageBatchAnswer, UsageService } from './usage.service';
 import { explainConnectError, streamAccess, StreamAccessError } from './usage.stream-access';
 import { isRejection, type ParsedUsageEvent, type UsageEventDraft, type UsageRejection } from './usage.rules';
+import { settlesWithin } from '../common/timing';
 
 /** What one stream message holds: a slice of an accepted batch, with who sent it (for the account scope and the audit row). */
 export interface UsageStreamMessage {
@@ -303,18 +304,7 @@ export class UsageStream {
     this.current?.stop();
     await this.loop?.catch(() => undefined);
     if (!this.nc) return;
-    let timer: NodeJS.Timeout | undefined;
-    const drained = await Promise.race([
-      this.nc.drain().then(
-        () => true,
-        () => true,
-      ),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), DRAIN_MS);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (!drained) {
+    if (!(await settlesWithin(this.nc.drain(), DRAIN_MS))) {
       this.log.warn({ drainMs: DRAIN_MS }, 'usage stream: NATS did not answer the drain; connection closed');
       await this.nc.close().catch(() => undefined);
     }
