@@ -115,6 +115,7 @@ describe('update notices when the broker goes away mid-send', () => {
       expect(await told(r)).toBe(acknowledged);
 
       // The broker back where it was: the release's next change tells the devices left, and only those.
+      await broker.stop(); // the killed one: its folder
       broker = await startMosquitto(ANON, fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-mqtt-loss-')), port);
       const again = await subscribe(broker);
       notices.releaseAvailable(r);

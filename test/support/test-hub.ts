@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Kind, parse, type OperationDefinitionNode } from 'graphql';
@@ -191,6 +192,8 @@ export async function startTestHub(overrides: Partial<Record<string, string>> = 
       await admin.connect();
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
+      // Its data folder (keys, artifacts), shared with the instances attached to it.
+      fs.rmSync(config.EHUB_DATA_DIR, { recursive: true, force: true });
       if (auditProblem) throw auditProblem;
     },
   };
