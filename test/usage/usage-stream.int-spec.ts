@@ -44,6 +44,21 @@ async function sql<T = Record<string, unknown>>(text: string, params: unknown[] 
   }
 }
 
+/**
+ * Whether something accepts connections on the port. The probe's socket is destroyed, not
+ * ended: ended, it waited (unread) for the server's FIN and stayed open for the rest of the
+ * jest worker's life, which jest then had to force-exit.
+ */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.on('error', () => resolve(false));
+  });
+}
+
 async function serve(extra: Record<string, string> = {}): Promise<ServedHub> {
   const { EHUB_ADMIN_KEY: _a, DATABASE_URL: _d, ...rest } = process.env;
   const hub = await spawnServe({
@@ -239,10 +254,7 @@ describe('usage through NATS JetStream', () => {
     const startNats = async () => {
       const p = spawn(natsBin, ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', natsDir], { stdio: 'ignore' });
       children.push(p);
-      await waitFor('nats-server listening', () => new Promise((resolve) => {
-        const sock = net.connect(natsPort, '127.0.0.1', () => { sock.end(); resolve(true); });
-        sock.on('error', () => resolve(false));
-      }), 10_000);
+      await waitFor('nats-server listening', () => accepts(natsPort), 10_000);
       return p;
     };
     let natsProc = await startNats();
@@ -281,10 +293,7 @@ describe('usage through NATS JetStream', () => {
     const natsProc = spawn(natsBin, ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', path.join(dataDir, 'nats-frozen')], { stdio: 'ignore' });
     children.push(natsProc);
     try {
-      await waitFor('nats-server listening', () => new Promise((resolve) => {
-        const sock = net.connect(natsPort, '127.0.0.1', () => { sock.end(); resolve(true); });
-        sock.on('error', () => resolve(false));
-      }), 10_000);
+      await waitFor('nats-server listening', () => accepts(natsPort), 10_000);
       // A long shutdown deadline: only a clean stop ends the process with 0 before it.
       const own = await serve({ EHUB_USAGE_STREAM: `nats://127.0.0.1:${natsPort}`, EHUB_USAGE_STREAM_NAME: `${STREAM}_F`, EHUB_SHUTDOWN_TIMEOUT_MS: '60000' });
       expect((await post(own.url, ndjson(events('f1', 10)))).body.queued).toBe(10);
