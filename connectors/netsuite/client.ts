@@ -10,6 +10,7 @@ import { createHmac, createPrivateKey, randomBytes } from 'node:crypto';
 import { importPKCS8, SignJWT, type KeyLike } from 'jose';
 import OAuth from 'oauth-1.0a';
 import { ConnectorError } from '../types';
+import { sleep } from '../abort';
 
 export type NetSuiteAuth =
   | { mode: 'm2m'; clientId: string; certificateId: string; privateKey: string }
@@ -482,20 +483,6 @@ export function stringifyWithDecimals(v: unknown): string {
     return val;
   });
   return json.replace(/"\\u0000dec(\d+)\\u0000"/g, (_m, i: string) => marks[Number(i)]);
-}
-
-/** Waits `ms`, or less when `signal` aborts meanwhile (the caller then sees it aborted). */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** The error of a request given up because its caller aborted (the hub is stopping). */

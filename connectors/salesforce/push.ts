@@ -7,6 +7,7 @@ import { queryPages } from './pull';
 import type { SalesforceSession } from './session';
 import { id18, jsonDecimal, inLists } from './values';
 import { Decimal, planWrites, type SfValue, type Write, type WritePlan } from './writes';
+import { sleep } from '../abort';
 
 /** sObject Collections take at most 200 records per request. */
 const COLLECTION_SIZE = 200;
@@ -82,17 +83,6 @@ async function viaCollections(session: SalesforceSession, ctx: ConnectorCallCont
   }
   return outcomes;
 }
-
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 type CsvRow = Record<string, string>;
 const readCsv = (text: unknown): CsvRow[] =>

@@ -8,6 +8,7 @@ import type { SalesforceCredentials, SalesforceOptions } from './options';
 import { parseLimitInfo } from './http-errors';
 import { ConnectorTransport } from './transport';
 import { parseJsonKeepingDecimals } from './values';
+import { untilAborted } from '../abort';
 
 
 /**
@@ -137,7 +138,7 @@ export class SalesforceSession {
    */
   async getJson<T>(ctx: ConnectorCallContext, url: string, headers: Record<string, string> = {}): Promise<T> {
     const text = await this.call(ctx, () =>
-      untilAborted(this.conn.request<string>({ method: 'GET', url, headers }, { responseType: 'text/plain' }), ctx.signal),
+      untilAborted(this.conn.request<string>({ method: 'GET', url, headers }, { responseType: 'text/plain' }), ctx.signal, 'Salesforce read abandoned: the call was aborted (the hub is stopping)'),
     );
     return parseJsonKeepingDecimals(text) as T;
   }
@@ -175,24 +176,4 @@ export class SalesforceSession {
   close(): void {
     this.closed = true;
   }
-}
-
-/** `work`, or a rejection with ABORTED as soon as `signal` aborts (the work itself goes on, unawaited). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new ConnectorError('UNAVAILABLE', 'ABORTED', 'Salesforce read abandoned: the call was aborted (the hub is stopping)'));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
