@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/db/embedded-postgres';
+import { scratchDir } from '../support/scratch';
 
 /**
  * Issue 10: every `ehub` command that fails exits non-zero, as a real process on the embedded
@@ -13,8 +13,7 @@ const ROOT = path.resolve(__dirname, '../..');
 const CLI = ['-r', '@swc-node/register', path.join(ROOT, 'src/cli/main.ts')];
 const PROXY_VARS = ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'ALL_PROXY', 'all_proxy'];
 
-const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-exit-'));
-fs.chmodSync(base, 0o755); // the embedded cluster runs as the postgres user when root
+const base = scratchDir('ehub-exit-', 0o755); // the embedded cluster runs as the postgres user when root
 const dataDir = path.join(base, 'data');
 const notADir = path.join(base, 'a-file');
 fs.writeFileSync(notADir, 'not a directory\n');

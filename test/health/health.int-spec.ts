@@ -1,8 +1,5 @@
 import { dropProxyEnv, createSalesforceConnection, startEmulator } from '../support/salesforce';
 dropProxyEnv();
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import type { SalesforceEmulator } from '../../connectors/salesforce/emulator/types';
 import { systemContext } from '../../src/common/context';
@@ -11,6 +8,7 @@ import { Role } from '../../src/auth/role';
 import { createAccount, day, orderInput, submitOrder } from '../support/orders';
 import { startTestHub, type TestHub } from '../support/test-hub';
 import { hoursAgo, recordUsage, seedUsageCatalog } from '../usage/usage-support';
+import { scratchDir } from '../support/scratch';
 
 const silent = pino({ level: 'silent' });
 
@@ -157,8 +155,8 @@ describe('health score', () => {
     expect(emu.get('Account', sfAcme)).toMatchObject({ Ehub_Health_Score__c: 75, Ehub_Churn_Risk__c: 'LOW' });
   });
 
+  const inbox = scratchDir('ehub-health-');
   it('counts overdue receivables from the ERP once the account has any', async () => {
-    const inbox = await mkdtemp(join(tmpdir(), 'ehub-health-'));
     const { createSyncConnection } = await hub.ok<{ createSyncConnection: { id: string } }>(
       'mutation($i: CreateSyncConnectionInput!) { createSyncConnection(input: $i) { id } }',
       { i: { name: 'erp-files', type: 'csv', options: { inboxDir: inbox }, credentials: {}, pushEnabled: false } },

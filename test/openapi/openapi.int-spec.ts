@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
@@ -16,6 +14,7 @@ import { createServices } from '../../src/server/services';
 import { startTestHub, type TestHub } from '../support/test-hub';
 import { createAccount, day, grant, seedLicensingCatalog } from '../licensing/licensing-support';
 import { put } from '../delivery/delivery-support';
+import { scratchDir } from '../support/scratch';
 
 /**
  * The OpenAPI document (issue 17, ADR 0046): valid OpenAPI 3.1, equal to the committed
@@ -85,6 +84,8 @@ beforeAll(async () => {
   ajv.addSchema(doc, 'openapi');
 });
 afterAll(async () => hub?.close());
+/** The csv connection's folders (the imports route). */
+const dir = scratchDir('ehub-openapi-');
 
 describe('the document', () => {
   it('is valid OpenAPI 3.1, and is the committed openapi.json', async () => {
@@ -232,7 +233,6 @@ describe('real answers conform to the document', () => {
       expect((await call(`GET ${path}`, { url: `${path}?from=2026-01&to=2026-03&accountId=00000000-0000-4000-8000-000000000000` })).status).toBe(404);
     }
 
-    const dir = await mkdtemp(join(tmpdir(), 'ehub-openapi-'));
     await hub.ok('mutation($i: CreateSyncConnectionInput!) { createSyncConnection(input: $i) { id } }', { i: { name: 'oa-csv', type: 'csv', options: { inboxDir: join(dir, 'in'), outboxDir: join(dir, 'out') } } });
     const accounts = 'customer_id,name\nOA-1,OpenAPI One\nOA-2,OpenAPI Two\n';
     const imported = await call('POST /v1/imports/{connection}/{object}', { url: '/v1/imports/oa-csv/accounts?wait=true', body: accounts, type: 'text/csv' });

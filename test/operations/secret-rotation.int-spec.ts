@@ -1,6 +1,4 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
@@ -10,13 +8,14 @@ import { systemContext } from '../../src/common/context';
 import { rotateSecrets, SEALED_COLUMNS } from '../../src/db/secret-rotation';
 import { createServices } from '../../src/server/services';
 import { startTestHub, type TestHub } from '../support/test-hub';
+import { scratchDir } from '../support/scratch';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = ['-r', '@swc-node/register', path.join(ROOT, 'src/cli/main.ts')];
 const OLD = 'old-secret-key-0123456789abcdefghijklmnop';
 const NEW = 'new-secret-key-ZYXWVUTSRQPONMLKJIHGFEDCBA';
-const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ehub-rotate-'));
+const dataDir = scratchDir('ehub-rotate-');
 const log = pino({ level: 'silent' });
 
 let hub: TestHub;

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startTestHub, type TestHub } from './test-hub';
+import { scratchDir } from './scratch';
 
 /**
  * What every console browser test needs (docs/console.md): the console built with Vite into a
@@ -17,7 +18,7 @@ import { startTestHub, type TestHub } from './test-hub';
 
 export const CHROMIUM = process.env.EHUB_CHROMIUM ?? '/usr/bin/chromium';
 export const ROOT = path.resolve(__dirname, '..', '..');
-export const SHOTS = process.env.EHUB_UPDATE_SCREENSHOTS === '1' ? path.join(ROOT, 'docs', 'console') : fs.mkdtempSync(path.join(os.tmpdir(), 'ehub-console-shots-'));
+export const SHOTS = process.env.EHUB_UPDATE_SCREENSHOTS === '1' ? path.join(ROOT, 'docs', 'console') : scratchDir('ehub-console-shots-');
 
 export interface ConsoleHarness {
   hub: TestHub;

@@ -1,8 +1,6 @@
 import { createSalesforceConnection, dropProxyEnv, runOf, runSync, seedSkus, startEmulator } from '../support/salesforce';
 dropProxyEnv();
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import type { SalesforceEmulator } from '../../connectors/salesforce/emulator/types';
@@ -10,6 +8,7 @@ import { systemContext } from '../../src/common/context';
 import { OutboxStatus, SyncTrigger } from '../../src/sync/sync.entities';
 import { day } from '../support/orders';
 import { startTestHub, type TestHub } from '../support/test-hub';
+import { scratchDir } from '../support/scratch';
 
 /**
  * Issue 10: a batch handed to Salesforce as a Bulk API 2.0 job is applied once, whatever
@@ -41,6 +40,7 @@ describe('Salesforce push through Bulk API 2.0: exactly once', () => {
     }
     expect(runOf(await runSync(hub, connectionId), 'orders')).toMatchObject({ created: ACCOUNTS, failed: 0 });
   }, 60_000);
+  const killedDataDir = scratchDir('ehub-bulk-');
 
   afterAll(async () => {
     await emu?.close();
@@ -98,7 +98,7 @@ describe('Salesforce push through Bulk API 2.0: exactly once', () => {
     emu.holdBulkJobs(true);
     emu.resetStats();
 
-    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: hub.databaseUrl, EHUB_SECRET_KEY: SECRET_KEY, EHUB_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'ehub-bulk-')), NODE_OPTIONS: '', LOG_LEVEL: 'warn', EHUB_JOBS_ENABLED: 'false' };
+    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: hub.databaseUrl, EHUB_SECRET_KEY: SECRET_KEY, EHUB_DATA_DIR: killedDataDir, NODE_OPTIONS: '', LOG_LEVEL: 'warn', EHUB_JOBS_ENABLED: 'false' };
     const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(ROOT, 'src/cli/main.ts'), 'sync', 'salesforce', '--no-pull'], { cwd: ROOT, env, stdio: 'ignore' });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let submitted: { push_handle: string; n: number }[] = [];

@@ -1,13 +1,12 @@
 import { createSalesforceConnection, dropProxyEnv, seedSkus, startEmulator } from '../support/salesforce';
 dropProxyEnv();
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { SalesforceEmulator } from '../../connectors/salesforce/emulator/types';
 import { day } from '../support/orders';
 import { startTestHub, type TestHub } from '../support/test-hub';
+import { scratchDir } from '../support/scratch';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
@@ -17,7 +16,7 @@ const SECRET_KEY = 'sync-cli-test-secret-key-0123456789abcdef';
 const PROXY_VARS = ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'ALL_PROXY', 'all_proxy'];
 
 let hub: TestHub;
-const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ehub-sync-cli-'));
+const dataDir = scratchDir('ehub-sync-cli-');
 
 beforeAll(async () => {
   hub = await startTestHub({ EHUB_SECRET_KEY: SECRET_KEY });
