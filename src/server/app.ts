@@ -133,10 +133,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       maxAge: 600,
     });
   }
-  app.addHook('onResponse', async (req, reply) => {
+  // Without a promise, and the debug line built only when it is written: this runs for every request.
+  app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe({ method: req.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
-    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    if ((req.log as Logger).isLevelEnabled('debug')) req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    done();
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
