@@ -210,7 +210,9 @@ export async function startConsoleHarness(env: Record<string, string> = {}): Pro
     async close() {
       // Chromium can hang on shutdown (seen on CI, all tests passed): give it 15 s, then kill what
       // is left of this profile's processes, so the hub's close does not wait on its sockets.
-      await Promise.race([context.close().catch(() => undefined), new Promise((r) => setTimeout(r, 15_000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([context.close().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 15_000)))]);
+      clearTimeout(timer); // a pending 15 s timer would hold this jest worker open after its last file
       try {
         execFileSync('pkill', ['-KILL', '-f', profileDir]);
       } catch {

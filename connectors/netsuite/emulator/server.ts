@@ -7,6 +7,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Authenticator, AuthFailure, TOKEN_PATH, type M2MClient, type TbaIntegration } from './auth';
 import { Clock, seededRandom } from './clock';
 import { RecordError, RecordService, type RecordRejector } from './records';
@@ -123,7 +124,6 @@ class HttpAnswer {
   ) {}
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function startNetSuiteEmulator(opts: NetSuiteEmulatorOptions = {}): Promise<NetSuiteEmulator> {
   const clock = new Clock();
@@ -171,6 +171,8 @@ export async function startNetSuiteEmulator(opts: NetSuiteEmulatorOptions = {}):
   let queued: RequestFaultKind[] = [];
   const queuedOn = new Map<string, RequestFaultKind[]>();
   let inFlight = 0;
+  /** Aborted by close(): requests held by the latency fault stop waiting. */
+  const closing = new AbortController();
 
   const faults: NetSuiteEmulator['faults'] = {
     set: (s) => {
@@ -416,7 +418,9 @@ export async function startNetSuiteEmulator(opts: NetSuiteEmulatorOptions = {}):
     inFlight++;
     stats.maxConcurrency = Math.max(stats.maxConcurrency, inFlight);
     try {
-      if (settings.latencyMs) await sleep(settings.latencyMs);
+      // Cut short when the emulator closes: a held request's timer would outlive it.
+      if (settings.latencyMs) await delay(settings.latencyMs, undefined, { signal: closing.signal }).catch(() => undefined);
+      if (closing.signal.aborted) return new HttpAnswer(503, errorBody(503, 'SERVICE_UNAVAILABLE', 'The emulator is closing.'));
       authenticate(req, method, u);
       const fault = nextFault(key, template);
       let applyThen503 = false;
@@ -484,6 +488,7 @@ export async function startNetSuiteEmulator(opts: NetSuiteEmulatorOptions = {}):
     },
     close: () =>
       new Promise<void>((resolve) => {
+        closing.abort();
         server.closeAllConnections?.();
         server.close(() => resolve());
         store.db.close();

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { BulkIngest } from './bulk';
 import { Clock, formatDatetime } from './clock';
 import { ApiError, NOT_FOUND_MESSAGE, SalesforceEmulatorError, type SfError } from './errors';
@@ -178,6 +179,8 @@ class Emulator implements SalesforceEmulator {
   private readonly bulk: BulkIngest;
   private readonly cursors = new Map<string, Cursor>();
   private readonly server: http.Server;
+  /** Aborted by close(): requests held by the latency fault stop waiting (their timers would outlive the emulator). */
+  private readonly closing = new AbortController();
 
   constructor(private readonly opts: SalesforceEmulatorOptions) {
     this.pageSize = Math.max(1, opts.pageSize ?? 2000);
@@ -216,6 +219,7 @@ class Emulator implements SalesforceEmulator {
   }
 
   async close(): Promise<void> {
+    this.closing.abort();
     this.bulk.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
@@ -410,7 +414,8 @@ class Emulator implements SalesforceEmulator {
       session = this.auth.session(req.headers.authorization);
       if (!session) return this.send(res, json(401, [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }]));
     }
-    if (this.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.latencyMs));
+    if (this.faults.latencyMs > 0) await delay(this.faults.latencyMs, undefined, { signal: this.closing.signal }).catch(() => undefined);
+    if (this.closing.signal.aborted) return void res.destroy(); // closed while held: nothing is applied
     if (usedBefore >= this.dailyApiLimit) return this.send(res, this.faultReply('REQUEST_LIMIT_EXCEEDED', session));
     const fault = this.faults.nextRequestFault(key);
     if (fault && fault !== 'APPLY_THEN_503') return this.send(res, this.faultReply(fault, session));
