@@ -1,4 +1,5 @@
 import { prepareCheck } from './check.scenario';
+import { FLOORS } from './check-floor.scenario';
 import type { Scenario } from '../support/types';
 
 /**
@@ -17,6 +18,12 @@ export const checkRest: Scenario = {
     const text = await probe.text();
     const parsed = JSON.parse(text) as { allowed?: boolean; code?: string };
     if (probe.status !== 200 || !parsed.allowed || parsed.code !== 'VALID') throw new Error(`check-rest: the probe request failed (${probe.status}): ${text}`);
-    return ctx.load({ url: `${base}/v1/check`, headers: { authorization: `Bearer ${ctx.hub.adminKey}` }, body, expectBody: text });
+    const figures = await ctx.load({ url: `${base}/v1/check`, headers: { authorization: `Bearer ${ctx.hub.adminKey}` }, body, expectBody: text });
+    // With check-floor in the run (just before, same round): how close the check is to its floor.
+    const floor = FLOORS.get(ctx.hub);
+    FLOORS.delete(ctx.hub);
+    if (!floor) return figures;
+    const share = Math.round((1000 * figures.requestsPerSec) / floor.requestsPerSec) / 10;
+    return { ...figures, headline: { value: share, unit: `% of check-floor (${Math.round(floor.requestsPerSec)} req/s)` } };
   },
 };

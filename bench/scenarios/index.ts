@@ -4,6 +4,7 @@ import { trivial } from './trivial.scenario';
 import { fulfilment } from './fulfilment.scenario';
 import { check } from './check.scenario';
 import { checkRest } from './check-rest.scenario';
+import { checkFloor } from './check-floor.scenario';
 import { ingest } from './ingest.scenario';
 import { usageSeries } from './usage-series.scenario';
 import { revenueExport } from './revenue-export.scenario';
@@ -28,4 +29,4 @@ export const BASELINE = bare;
  * (verify one response first, then `ctx.load(...)` with `expectBody` when the answer is fixed)
  * and list it here. `npm run bench -- --only <name>` runs it alone (with the baseline).
  */
-export const scenarios: Scenario[] = [bare, trivial, check, checkRest, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, netsuitePull, csvImport, customer360, portfolioOverview, netsuiteReceivablesPull, delivery, otel, deviceUpdate, usageStream, usageScale];
+export const scenarios: Scenario[] = [bare, trivial, check, checkFloor, checkRest, fulfilment, ingest, usageSeries, revenueExport, salesforcePull, salesforcePush, netsuitePull, csvImport, customer360, portfolioOverview, netsuiteReceivablesPull, delivery, otel, deviceUpdate, usageStream, usageScale];

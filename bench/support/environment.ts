@@ -7,7 +7,8 @@ import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { loadConfig } from '../../src/config';
 import { systemContext } from '../../src/common/context';
-import { Role } from '../../src/auth/role';
+import { Role, Roles } from '../../src/auth/role';
+import { licensingRoute, LICENSING_REQUEST_SCHEMAS } from '../../src/licensing/licensing.routes';
 import { createDataSource } from '../../src/db/data-source';
 import { Db } from '../../src/db/db';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded-postgres';
@@ -24,6 +25,10 @@ export interface BenchEnvironment {
   database: { kind: 'embedded' | 'external'; serverVersion: string };
   close(): Promise<void>;
 }
+
+/** The bench-only route of the `check-floor` scenario, on the hub, and its fixed answer. */
+export const CHECK_FLOOR_PATH = '/bench/check-floor';
+export const CHECK_FLOOR_ANSWER = { allowed: true, code: 'VALID', reason: 'floor: nothing was checked', remaining: null, entitlementId: null, model: null, expiresAt: null };
 
 /** The baseline: Fastify with one JSON route, parsing the same request body and answering the same shape as the hub. */
 async function startBareServer(): Promise<{ app: FastifyInstance; url: string }> {
@@ -98,6 +103,8 @@ export async function startEnvironment(): Promise<BenchEnvironment> {
     await runMigrations(ds, log);
     const services = createServices(new Db(ds), config);
     const app = await buildApp({ services, schema: await buildHubSchema(), log });
+    // The floor of POST /v1/check (scenario check-floor): the same route machinery, no check.
+    licensingRoute(app, services, CHECK_FLOOR_PATH, 'check', Roles.ANY, LICENSING_REQUEST_SCHEMAS.check, async () => CHECK_FLOOR_ANSWER);
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
     cleanups.push(() => app.close());
     const adminKey = (await services.apiKeys.create(systemContext(log, 'bench:setup'), { name: 'bench admin', role: Role.ADMIN })).key;

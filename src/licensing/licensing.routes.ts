@@ -187,7 +187,7 @@ function fieldErrors(err: { validation?: { instancePath?: string; message?: stri
 const ajv = new Ajv({ allErrors: true, coerceTypes: false, removeAdditional: false, useDefaults: false, strict: false });
 const validatorCompiler = ({ schema }: { schema: object }) => ajv.compile(schema);
 
-const SUMMARIES: Record<string, { summary: string; answer: object }> = {
+const SUMMARIES = {
   check: { summary: 'Check: may the account use a feature now (any role; never writes)', answer: CHECK_RESULT },
   consume: { summary: 'Consume a quantity of a metered feature (idempotent by idempotencyKey)', answer: CONSUME_RESULT },
   activateDevice: { summary: 'Activate a device on an entitlement (again: the same activation, a new update token)', answer: ACTIVATION },
@@ -197,41 +197,59 @@ const SUMMARIES: Record<string, { summary: string; answer: object }> = {
   checkoutLease: { summary: 'Check out a floating (concurrent) lease; ttlSeconds defaults to 300', answer: LEASE },
   heartbeatLease: { summary: 'Extend a lease (heartbeat)', answer: LEASE },
   checkinLease: { summary: 'Check a lease back in', answer: LEASE },
-};
+} satisfies Record<string, { summary: string; answer: object }>;
 
 type Handler<B, P> = (ctx: RequestContext, body: B, params: P) => Promise<unknown>;
 
+/** The request schemas of the licensing routes (the bench's `check-floor` route reuses the check's). */
+export const LICENSING_REQUEST_SCHEMAS = SCHEMAS;
+
+/**
+ * One licensing route: the key (401), the role (403), the body against `request` (400), then the
+ * handler, its AppErrors as HTTP errors. Exported so the bench can measure this machinery with a
+ * handler that does nothing (`check-floor`); the hub's own routes are all registered below.
+ */
+export function licensingRoute<B, P = Record<string, never>>(
+  app: FastifyInstance,
+  services: Services,
+  path: string,
+  operation: keyof typeof SUMMARIES,
+  roles: readonly Role[],
+  request: FastifySchema,
+  handler: Handler<B, P>,
+): void {
+  const schema = { ...request, ...doc(operation, SUMMARIES[operation]!.summary, SUMMARIES[operation]!.answer) };
+  app.post<{ Body: B; Params: P }>(path, { schema, attachValidation: true, validatorCompiler }, async (req: FastifyRequest<{ Body: B; Params: P }>, reply: FastifyReply) => {
+    const principal = await authenticateRequest(services.apiKeys, req);
+    if (principal instanceof AppError) return sendError(reply, 401, 'UNAUTHENTICATED', principal.subCode, principal.message, principal.details);
+    if (principal.role !== Role.ADMIN && !roles.includes(principal.role)) {
+      return sendError(reply, 403, 'FORBIDDEN', 'AUTH_ROLE_NOT_ALLOWED', `A ${principal.role} key may not call ${operation} (allowed: ${roles.join(', ')})`);
+    }
+    if (req.validationError) {
+      const fields = fieldErrors(req.validationError as never);
+      return sendError(reply, 400, 'BAD_USER_INPUT', 'REQUEST_INVALID', `The request body is not a valid ${operation} request: ${fields.map((f) => `${f.path} ${f.message}`).join('; ')}`, { fields });
+    }
+    const ctx: RequestContext = {
+      requestId: String(req.id),
+      log: req.log as Logger,
+      principal,
+      operation,
+      auditWrites: 0,
+      deadline: Date.now() + services.config.EHUB_REQUEST_TIMEOUT_MS,
+    };
+    try {
+      return reply.code(200).send(await handler(ctx, (req.body ?? {}) as B, req.params as P));
+    } catch (err) {
+      if (err instanceof AppError) return sendAppError(reply, err, STATUS_OVERRIDES);
+      throw err;
+    }
+  });
+}
+
 export function registerLicensingRoutes(app: FastifyInstance, services: Services): void {
   const { licensing } = services;
-
-  const route = <B, P = Record<string, never>>(path: string, operation: string, roles: readonly Role[], request: FastifySchema, handler: Handler<B, P>) => {
-    const schema = { ...request, ...doc(operation, SUMMARIES[operation]!.summary, SUMMARIES[operation]!.answer) };
-    app.post<{ Body: B; Params: P }>(path, { schema, attachValidation: true, validatorCompiler }, async (req: FastifyRequest<{ Body: B; Params: P }>, reply: FastifyReply) => {
-      const principal = await authenticateRequest(services.apiKeys, req);
-      if (principal instanceof AppError) return sendError(reply, 401, 'UNAUTHENTICATED', principal.subCode, principal.message, principal.details);
-      if (principal.role !== Role.ADMIN && !roles.includes(principal.role)) {
-        return sendError(reply, 403, 'FORBIDDEN', 'AUTH_ROLE_NOT_ALLOWED', `A ${principal.role} key may not call ${operation} (allowed: ${roles.join(', ')})`);
-      }
-      if (req.validationError) {
-        const fields = fieldErrors(req.validationError as never);
-        return sendError(reply, 400, 'BAD_USER_INPUT', 'REQUEST_INVALID', `The request body is not a valid ${operation} request: ${fields.map((f) => `${f.path} ${f.message}`).join('; ')}`, { fields });
-      }
-      const ctx: RequestContext = {
-        requestId: String(req.id),
-        log: req.log as Logger,
-        principal,
-        operation,
-        auditWrites: 0,
-        deadline: Date.now() + services.config.EHUB_REQUEST_TIMEOUT_MS,
-      };
-      try {
-        return reply.code(200).send(await handler(ctx, (req.body ?? {}) as B, req.params as P));
-      } catch (err) {
-        if (err instanceof AppError) return sendAppError(reply, err, STATUS_OVERRIDES);
-        throw err;
-      }
-    });
-  };
+  const route = <B, P = Record<string, never>>(path: string, operation: keyof typeof SUMMARIES, roles: readonly Role[], request: FastifySchema, handler: Handler<B, P>) =>
+    licensingRoute<B, P>(app, services, path, operation, roles, request, handler);
 
   type CheckBody = { accountId: string; feature: string; quantity?: number | null; deviceFingerprint?: string | null; user?: string | null };
   route<CheckBody>('/v1/check', 'check', Roles.ANY, SCHEMAS.check, (ctx, b) =>
