@@ -124,7 +124,6 @@ class HttpAnswer {
   ) {}
 }
 
-
 export async function startNetSuiteEmulator(opts: NetSuiteEmulatorOptions = {}): Promise<NetSuiteEmulator> {
   const clock = new Clock();
   const now = (): number => clock.nowMs();
