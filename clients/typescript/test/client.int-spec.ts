@@ -3,9 +3,11 @@
  * mid-test: a second hub instance attached to the first one's database (`edge`) is what the
  * client talks to; closing it leaves the database (and the first hub) to look at.
  */
+import path from 'node:path';
 import { MemoryStore, EntitlementClient, HubError, type Lease } from '../src';
 import { FileStore } from '../src/file-store';
 import { startTestHub, type TestHub } from '../../../test/support/test-hub';
+import { scratchDir } from '../../../test/support/scratch';
 import { createAccount, grant, seedLicensingCatalog } from '../../../test/licensing/licensing-support';
 import { seedUsageCatalog } from '../../../test/usage/usage-support';
 
@@ -210,10 +212,11 @@ describe('offline: the hub stops mid-test', () => {
     await expect(graceful.consume('lic.api', 1)).rejects.toMatchObject({ code: 'HUB_UNREACHABLE' });
   });
 
+  const sdkDir = scratchDir('ehub-sdk-');
   it('a tampered certificate is refused, and so is an answer beyond the grace period', async () => {
-    const fileStore = new FileStore(`/tmp/ehub-sdk-${process.pid}/offline.json`);
+    const fileStore = new FileStore(path.join(sdkDir, 'offline.json'));
     for (const k of ['certificate', 'jwks', 'lastContact']) await fileStore.set(k, (await store.get(k)) as string);
-    const fromFile = client({ now, offline: { policy: 'grace', graceSeconds: 3600, store: new FileStore(`/tmp/ehub-sdk-${process.pid}/offline.json`) } }, edge);
+    const fromFile = client({ now, offline: { policy: 'grace', graceSeconds: 3600, store: new FileStore(path.join(sdkDir, 'offline.json')) } }, edge);
     expect(await fromFile.check('lic.core')).toMatchObject({ allowed: true, source: 'certificate' });
 
     const cert = (await store.get('certificate')) as string;
