@@ -87,6 +87,29 @@ afterAll(async () => {
   await hub?.close();
 });
 
+/**
+ * A TCP server standing in for a broker that misbehaves as `onConnection` says, and a hub
+ * (attached to the shared one) whose notices go to it; both are closed after `fn`.
+ */
+async function withFakeBroker(onConnection: (sock: net.Socket) => void, fn: (other: TestHub) => Promise<void>): Promise<void> {
+  const open = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
+    open.add(sock);
+    sock.on('close', () => open.delete(sock));
+    onConnection(sock);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const other = await startTestHub({ EHUB_MQTT_URL: `mqtt://127.0.0.1:${port}` }, { attachTo: hub });
+  try {
+    await fn(other);
+  } finally {
+    await other.close();
+    for (const sock of open) sock.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
 describe('update notices when the broker goes away mid-send', () => {
   jest.setTimeout(90_000);
 
@@ -206,16 +229,13 @@ describe('update notices when the broker goes away mid-send', () => {
   it('a broker that never answers the connection (TCP accepted, no CONNACK): the send fails after the connect timeout, and a CLI close does not hang', async () => {
     const sockets = new Set<net.Socket>();
     // Reads (so it sees the hub hang up) and never answers.
-    const silent = net.createServer((sock) => {
+    const silent = (sock: net.Socket) => {
       sockets.add(sock);
       sock.resume();
       sock.on('close', () => sockets.delete(sock));
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const port = (silent.address() as net.AddressInfo).port;
-    const other = await startTestHub({ EHUB_MQTT_URL: `mqtt://127.0.0.1:${port}` }, { attachTo: hub });
-    const notices = other.services.updateNotices;
-    try {
+    };
+    await withFakeBroker(silent, async (other) => {
+      const notices = other.services.updateNotices;
       const r = await draftRelease(other);
       const started = Date.now();
       notices.releaseAvailable(r);
@@ -226,24 +246,17 @@ describe('update notices when the broker goes away mid-send', () => {
       // The attempt's connection is closed, not left open (nor retried).
       await waitFor(() => sockets.size === 0, 5_000, () => `${sockets.size} connections still open`);
       expect(sockets.size).toBe(0);
-    } finally {
-      await other.close();
-      for (const sock of sockets) sock.destroy();
-      await new Promise((resolve) => silent.close(resolve));
-    }
+    });
   });
 
   it('a broker that hangs up on every connection before its CONNACK: the send fails at once instead of retrying for ever', async () => {
     let accepted = 0;
-    const rude = net.createServer((sock) => {
+    const rude = (sock: net.Socket) => {
       accepted++;
       sock.destroy();
-    });
-    await new Promise<void>((resolve) => rude.listen(0, '127.0.0.1', resolve));
-    const port = (rude.address() as net.AddressInfo).port;
-    const other = await startTestHub({ EHUB_MQTT_URL: `mqtt://127.0.0.1:${port}` }, { attachTo: hub });
-    const notices = other.services.updateNotices;
-    try {
+    };
+    await withFakeBroker(rude, async (other) => {
+      const notices = other.services.updateNotices;
       const r = await draftRelease(other);
       notices.releaseAvailable(r);
       await notices.close(null);
@@ -252,9 +265,6 @@ describe('update notices when the broker goes away mid-send', () => {
       // One attempt, not a reconnect every 5 s in the background.
       await new Promise((res) => setTimeout(res, 6_000));
       expect(accepted).toBe(1);
-    } finally {
-      await other.close();
-      await new Promise((resolve) => rude.close(resolve));
-    }
+    });
   });
 });
