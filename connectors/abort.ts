@@ -1,17 +1,9 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { ConnectorError } from './types';
 
 /** Waits `ms`, or less when `signal` aborts meanwhile (the caller then checks `signal.aborted`). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
+  return delay(ms, undefined, { signal }).catch(() => undefined);
 }
 
 /**

@@ -218,7 +218,7 @@ export function licensingRoute<B, P = Record<string, never>>(
   request: FastifySchema,
   handler: Handler<B, P>,
 ): void {
-  const schema = { ...request, ...doc(operation, SUMMARIES[operation]!.summary, SUMMARIES[operation]!.answer) };
+  const schema = { ...request, ...doc(operation, SUMMARIES[operation].summary, SUMMARIES[operation].answer) };
   app.post<{ Body: B; Params: P }>(path, { schema, attachValidation: true, validatorCompiler }, async (req: FastifyRequest<{ Body: B; Params: P }>, reply: FastifyReply) => {
     const principal = await authenticateRequest(services.apiKeys, req);
     if (principal instanceof AppError) return sendError(reply, 401, 'UNAUTHENTICATED', principal.subCode, principal.message, principal.details);
