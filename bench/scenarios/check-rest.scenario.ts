@@ -24,6 +24,6 @@ export const checkRest: Scenario = {
     FLOORS.delete(ctx.hub);
     if (!floor) return figures;
     const share = Math.round((1000 * figures.requestsPerSec) / floor.requestsPerSec) / 10;
-    return { ...figures, headline: { value: share, unit: `% of check-floor (${Math.round(floor.requestsPerSec)} req/s)` } };
+    return { ...figures, headline: { value: share, unit: `% of check-floor (${Math.round(floor.requestsPerSec)} req/s)`, per: '% of check-floor' } };
   },
 };

@@ -201,7 +201,7 @@ export const ingest: Scenario = {
     );
     return {
       ...figures,
-      headline: { value: eventsPerSec, unit: `events/s = ${(share * 100).toFixed(1)} % of INSERT…SELECT (${fmt(ceiling)} rows/s)` },
+      headline: { value: eventsPerSec, unit: `events/s = ${(share * 100).toFixed(1)} % of INSERT…SELECT (${fmt(ceiling)} rows/s)`, per: 'events/s' },
     };
   },
 };

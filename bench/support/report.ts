@@ -98,14 +98,31 @@ const label = (r: ScenarioResult) => `${r.failure ? `${r.name} (FAILED)` : r.nam
  * (the machine's noise moves both figures of a round together, so the median of the rounds'
  * ratios is steadier than one ratio or a ratio of averages).
  */
-export function roundSummary(report: RunReport): { name: string; ratios: number[]; median: number; medianReqPerSec: number }[] {
+export interface RoundSummary {
+  name: string;
+  ratios: number[];
+  median: number;
+  medianReqPerSec: number;
+  /** The median of the rounds' headlines, when every round has one in the same unit. */
+  headline?: { values: number[]; median: number; unit: string };
+}
+
+export function roundSummary(report: RunReport): RoundSummary[] {
   const baseline = report.results[0]?.name;
   const names = [...new Set(report.results.filter((r) => r.round !== undefined && r.name !== baseline).map((r) => r.name))];
   return names.flatMap((name) => {
     const rows = report.results.filter((r) => r.name === name && r.figures && !r.failure && r.ratioToBaseline !== null);
     if (!rows.length) return [];
     const ratios = rows.map((r) => r.ratioToBaseline!);
-    return [{ name, ratios, median: Math.round(median(ratios) * 1000) / 1000, medianReqPerSec: Math.round(median(rows.map((r) => r.figures!.requestsPerSec))) }];
+    const summary: RoundSummary = { name, ratios, median: Math.round(median(ratios) * 1000) / 1000, medianReqPerSec: Math.round(median(rows.map((r) => r.figures!.requestsPerSec))) };
+    const headlines = rows.map((r) => r.figures!.headline);
+    const units = new Set(headlines.map((h) => h && (h.per ?? h.unit)));
+    const [unit] = units;
+    if (units.size === 1 && unit) {
+      const values = headlines.map((h) => h!.value);
+      summary.headline = { values, median: median(values), unit };
+    }
+    return [summary];
   });
 }
 
@@ -116,7 +133,11 @@ function roundLines(report: RunReport): string[] {
     '',
     `Rounds (${report.options.rounds}, each the baseline then the scenarios; ratio to the round's baseline):`,
     '',
-    ...summary.map((s) => `- ${s.name}: ${s.ratios.map(pct).join(', ')}; **median ${pct(s.median)}** (median ${fmt(s.medianReqPerSec)} req/s)`),
+    ...summary.map(
+      (s) =>
+        `- ${s.name}: ${s.ratios.map(pct).join(', ')}; **median ${pct(s.median)}** (median ${fmt(s.medianReqPerSec)} req/s)` +
+        (s.headline ? `; headline ${s.headline.values.map(fmt).join(', ')}: **median ${fmt(s.headline.median)} ${s.headline.unit}**` : ''),
+    ),
   ];
 }
 

@@ -51,8 +51,12 @@ export interface Figures {
   statusCodes: Record<string, number>;
   /** Share of the run the server's event loop was busy (1 = CPU-bound on its one thread). */
   serverEventLoopUtilization: number;
-  /** A scenario's own figure when requests/s is not the point (e.g. order lines/s). */
-  headline?: { value: number; unit: string };
+  /**
+   * A scenario's own figure when requests/s is not the point (e.g. order lines/s). With
+   * --rounds, the summary gives the median of the rounds' values when they share a unit: `per`
+   * names it when `unit` carries figures of its own round (e.g. '% of check-floor').
+   */
+  headline?: { value: number; unit: string; per?: string };
 }
 
 /** A hub started in this process for the benchmark. */
