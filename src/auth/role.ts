@@ -1,14 +1,7 @@
 import { registerEnumType } from 'type-graphql';
+import { Role } from './role.enum';
 
-/** What an API key may do. ADMIN may do everything; each operation lists the others it allows. */
-export enum Role {
-  ADMIN = 'ADMIN',
-  OPERATIONS = 'OPERATIONS',
-  FINANCE = 'FINANCE',
-  ANALYST = 'ANALYST',
-  INTEGRATION = 'INTEGRATION',
-  READONLY = 'READONLY',
-}
+export { Role };
 
 registerEnumType(Role, {
   name: 'Role',

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config';
 import { grantBiRole, revokeBiRole } from '../bi/bi.grant';
-import { createLogger, openDatabase, runMigrations } from '../server/hub';
+import { withDatabase } from './cli-context';
 
 /** `ehub bi grant <role>` and `ehub bi revoke <role>` (docs/bi.md). */
 export function registerBiCommands(program: Command): void {
@@ -12,33 +11,22 @@ export function registerBiCommands(program: Command): void {
     .option('--password <password>', 'the password to set (default: a generated one for a new role; an existing role keeps its password)')
     .option('--no-login', 'create a group role without LOGIN (grant it to your own login roles)')
     .action(async (role: string, opts: { password?: string; login: boolean }) => {
-      const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
-      const log = createLogger(config, { stderr: true });
-      const db = await openDatabase(config, log, { poolSize: 1, stopAttached: false });
-      try {
-        await runMigrations(db.ds, log);
+      await withDatabase({ poolSize: 1 }, async (db) => {
         const g = await grantBiRole(db.ds, role, { password: opts.password ?? null, login: opts.login });
         console.log(`${g.created ? 'Created' : 'Updated'} role ${g.role} on database ${g.database}: SELECT on bi.${g.views.join(', bi.')}; nothing else.`);
         if (g.password && !opts.password) console.log(`Password (shown once, stored nowhere): ${g.password}`);
         if (db.embedded) {
           console.log(`The embedded PostgreSQL listens on 127.0.0.1 only (${db.embedded.url(g.database).replace(/\/\/[^@]*@/, '//')}); run the BI tool on this host or point the hub at your own PostgreSQL with DATABASE_URL.`);
         }
-      } finally {
-        await db.close();
-      }
+      });
     });
   bi.command('revoke')
     .argument('<role>', 'a role made by `ehub bi grant`')
     .description('Take back what `ehub bi grant` gave and drop the role.')
     .action(async (role: string) => {
-      const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
-      const log = createLogger(config, { stderr: true });
-      const db = await openDatabase(config, log, { poolSize: 1, stopAttached: false });
-      try {
+      await withDatabase({ poolSize: 1, migrate: false }, async (db) => {
         const dropped = await revokeBiRole(db.ds, role);
         console.log(dropped ? `Dropped role ${role}.` : `No role ${role}; nothing to do.`);
-      } finally {
-        await db.close();
-      }
+      });
     });
 }

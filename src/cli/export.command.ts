@@ -5,8 +5,9 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { systemContext } from '../common/context';
 import { AppError } from '../common/errors';
-import { csvStream, RevenueExports, type CsvExport } from '../revenue/exports';
+import type { CsvExport, RevenueExports } from '../revenue/exports';
 import { withServices } from './cli-context';
+import { load } from './lazy';
 
 const KINDS = ['waterfall', 'journal'] as const;
 type Kind = (typeof KINDS)[number];
@@ -35,7 +36,7 @@ export function registerExportCommands(program: Command): void {
     .action(async (kind: string, opts: ExportOptions) => {
       if (!(KINDS as readonly string[]).includes(kind)) throw new Error(`Unknown export "${kind}"; use one of ${KINDS.join(', ')}`);
       await withServices(async (services, log, config) => {
-        const exports = new RevenueExports(services.db, config);
+        const exports = new (load.revenueExports().RevenueExports)(services.db, config);
         try {
           await writeRevenueExport(exports, kind as Kind, opts, systemContext(log, `cli:export revenue ${kind}`));
         } catch (err) {
@@ -52,7 +53,7 @@ export async function writeRevenueExport(exports: RevenueExports, kind: Kind, op
   const range = await exports.resolveRange(ctx, { from: opts.from, to: opts.to, accountId: opts.account });
   const exp: CsvExport = kind === 'waterfall' ? exports.waterfall(range) : exports.journal(range);
   if (!opts.out) {
-    await pipeline(csvStream(exp), nonClosing(process.stdout));
+    await pipeline(load.revenueExports().csvStream(exp), nonClosing(process.stdout));
     return exp.progress.rows;
   }
   const total = await exports.sourceRowCount(kind, range);
@@ -63,7 +64,7 @@ export async function writeRevenueExport(exports: RevenueExports, kind: Kind, op
   bar.start(total, 0);
   const timer = setInterval(() => bar.update(exp.progress.rows), 200);
   try {
-    await pipeline(csvStream(exp), createWriteStream(opts.out));
+    await pipeline(load.revenueExports().csvStream(exp), createWriteStream(opts.out));
     bar.update(exp.progress.rows);
   } finally {
     clearInterval(timer);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { systemContext } from '../common/context';
-import { Role } from '../auth/role';
+import { Role } from '../auth/role.enum';
 import { withServices } from './cli-context';
 
 const DURATION_MS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };

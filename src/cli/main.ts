@@ -5,7 +5,7 @@ import 'reflect-metadata';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config';
 import { VERSION } from '../version';
-import { createLogger, startHub } from '../server/hub';
+import { load } from './lazy';
 import { registerKeyCommands } from './keys.command';
 import { registerMigrateCommand } from './migrate.command';
 import { registerDemoCommand } from './demo.command';
@@ -36,6 +36,7 @@ program
   .action(async (opts: { port?: string }) => {
     serving = true;
     const config = loadConfig({ ...process.env, ...(opts.port ? { PORT: opts.port } : {}) });
+    const { createLogger, startHub } = load.hub();
     const log = createLogger(config);
     const hub = await startHub(config, log, { releaseStartupMemory: config.EHUB_RELEASE_STARTUP_MEMORY });
     let stopping = false;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
-import { createLogger, openDatabase, runMigrations } from '../server/hub';
+import { withDatabase } from './cli-context';
+import { load } from './lazy';
 
 export function registerMigrateCommand(program: Command): void {
   program
@@ -8,19 +9,15 @@ export function registerMigrateCommand(program: Command): void {
     .description('Apply pending database migrations (serve also does this at start-up).')
     .option('--revert', 'revert the last applied migration instead')
     .action(async (opts: { revert?: boolean }) => {
-      const config = loadConfig();
-      const log = createLogger(config, { stderr: true });
-      const db = await openDatabase(config, log, { poolSize: 2, stopAttached: false });
-      try {
+      // Logs at the configured level (info by default): the migrations applied are worth seeing.
+      await withDatabase({ poolSize: 2, migrate: false, config: loadConfig() }, async (db, log) => {
         if (opts.revert) {
           await db.ds.undoLastMigration({ transaction: 'each' });
           console.log('Reverted the last migration.');
         } else {
-          const n = await runMigrations(db.ds, log);
+          const n = await load.hub().runMigrations(db.ds, log);
           console.log(n === 0 ? 'Database is up to date.' : `Applied ${n} migration(s).`);
         }
-      } finally {
-        await db.close();
-      }
+      });
     });
 }

@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { OPENAPI_FILE, openApiDiff, printOpenApi } from '../server/openapi';
-import { generateOpenApiDocument } from '../server/openapi-document';
+import { load } from './lazy';
 
 export function registerOpenApiCommand(program: Command): void {
   program
@@ -10,7 +9,8 @@ export function registerOpenApiCommand(program: Command): void {
     .description('Write openapi.json (the plain-HTTP routes\' OpenAPI 3.1 document) from the routes\' schemas; with --check, fail if it is out of date.')
     .option('--check', 'compare instead of writing; exit 1 on a difference')
     .action(async (opts: { check?: boolean }) => {
-      const text = printOpenApi(await generateOpenApiDocument());
+      const { OPENAPI_FILE, openApiDiff, printOpenApi } = load.openApi();
+      const text = printOpenApi(await load.openApiDocument().generateOpenApiDocument());
       const name = path.relative(process.cwd(), OPENAPI_FILE);
       if (opts.check) {
         const current = fs.existsSync(OPENAPI_FILE) ? fs.readFileSync(OPENAPI_FILE, 'utf8') : '';

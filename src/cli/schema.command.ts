@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { buildHubSchema, printSortedSchema, SCHEMA_FILE } from '../server/schema';
-import { operationsTable, OPERATIONS_TABLE_FILE } from '../auth/operations-table';
+import { load } from './lazy';
 
 export function registerSchemaCommand(program: Command): void {
   program
@@ -10,6 +9,8 @@ export function registerSchemaCommand(program: Command): void {
     .description('Write schema.graphql and docs/operations-by-role.md from the code; with --check, fail if either is out of date.')
     .option('--check', 'compare instead of writing; exit 1 on a difference')
     .action(async (opts: { check?: boolean }) => {
+      const { buildHubSchema, printSortedSchema, SCHEMA_FILE } = load.schema();
+      const { operationsTable, OPERATIONS_TABLE_FILE } = load.operationsTable();
       const schema = await buildHubSchema();
       const files = [
         { file: SCHEMA_FILE, text: printSortedSchema(schema) },

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import { SecretBox } from '../common/secret-box';
-import { rotateSecrets } from '../db/secret-rotation';
-import { createLogger, openDatabase, runMigrations } from '../server/hub';
+import { withDatabase } from './cli-context';
+import { load } from './lazy';
 
 /** `ehub secrets rotate` (docs/operations.md#rotating-ehub_secret_key). */
 export function registerSecretsCommands(program: Command): void {
@@ -16,11 +16,8 @@ export function registerSecretsCommands(program: Command): void {
       if (!config.EHUB_SECRET_KEY) throw new Error('Set EHUB_SECRET_KEY to the new key (and EHUB_SECRET_KEY_PREVIOUS to the old one) to rotate.');
       const batch = Number(opts.batch);
       if (!Number.isInteger(batch) || batch < 1) throw new Error(`--batch must be a positive whole number, not "${opts.batch}"`);
-      const log = createLogger(config, { stderr: true });
-      const db = await openDatabase(config, log, { poolSize: 2, stopAttached: false });
-      try {
-        await runMigrations(db.ds, log);
-        const r = await rotateSecrets(db.ds, new SecretBox(config), log, batch);
+      await withDatabase({ poolSize: 2, config }, async (db, log) => {
+        const r = await load.secretRotation().rotateSecrets(db.ds, new SecretBox(config), log, batch);
         const total = Object.values(r.rotated).reduce((a, b) => a + b, 0);
         console.log(`Re-encrypted ${total} stored secret(s) under EHUB_SECRET_KEY (${Object.entries(r.rotated).map(([k, n]) => `${k}: ${n}`).join(', ')}).`);
         if (r.raced) console.log(`${r.raced} changed while rotating (the hub wrote them under the new key).`);
@@ -30,8 +27,6 @@ export function registerSecretsCommands(program: Command): void {
         } else {
           console.log('Every stored secret now opens with EHUB_SECRET_KEY alone: EHUB_SECRET_KEY_PREVIOUS can be removed.');
         }
-      } finally {
-        await db.close();
-      }
+      });
     });
 }

@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { scratchDir } from '../support/scratch';
 import { startTestHub, type TestHub } from '../support/test-hub';
 
 const run = promisify(execFile);
@@ -20,6 +22,26 @@ function ehub(...args: string[]) {
   });
 }
 
+const scratch = scratchDir('ehub-cli-');
+/** The CLI with the modules it loaded: the files `require` read, as paths relative to the project. */
+async function ehubLoading(...args: string[]): Promise<{ code: number; stdout: string; stderr: string; loaded: string[] }> {
+  const list = path.join(scratch, `loaded-${args[0]}.txt`);
+  const cli = ['-r', '@swc-node/register', '-r', path.join(ROOT, 'test/support/loaded-modules.ts'), ...CLI.slice(2)];
+  const result = await run(process.execPath, [...cli, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: hub.databaseUrl, NODE_OPTIONS: '', LOG_LEVEL: 'warn', EHUB_TEST_LOADED_MODULES: list },
+  }).then(
+    (r) => ({ code: 0, ...r }),
+    (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
+  );
+  const loaded = (await fs.readFile(list, 'utf8')).split('\n').map((f) => path.relative(ROOT, f));
+  return { ...result, loaded };
+}
+
+/** What only the server, the database and the GraphQL schema need (ADR 0067: loaded when a command uses them). */
+const HEAVY = [/^node_modules\/typeorm\//, /^node_modules\/fastify\//, /^node_modules\/@apollo\/server\//, /^node_modules\/type-graphql\//, /^src\/server\//, /\.entities?\.ts$/];
+const heavy = (loaded: string[]) => loaded.filter((f) => HEAVY.some((re) => re.test(f)));
+
 describe('ehub CLI', () => {
   jest.setTimeout(60_000);
 
@@ -27,6 +49,31 @@ describe('ehub CLI', () => {
     const { stdout } = await ehub('--help');
     for (const cmd of ['serve', 'migrate', 'keys', 'demo', 'schema']) expect(stdout).toContain(cmd);
     expect((await ehub('keys', '--help')).stdout).toMatch(/create[\s\S]*list[\s\S]*revoke/);
+  });
+
+  it('loads the server, TypeORM and the schema only for the commands that use them', async () => {
+    const help = await ehubLoading('--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('verify-certificate');
+    expect(help.loaded).toContain('src/cli/main.ts');
+    expect(heavy(help.loaded)).toEqual([]);
+
+    // An offline check against a saved JWKS: no database, no server.
+    const jwks = path.join(scratch, 'jwks.json');
+    const certificate = path.join(scratch, 'certificate.txt');
+    await fs.writeFile(jwks, JSON.stringify({ keys: [] }));
+    await fs.writeFile(certificate, 'eyJhbGciOiJFZERTQSJ9.e30.AAAA');
+    const verify = await ehubLoading('verify-certificate', certificate, '--jwks', jwks);
+    expect(verify.code).toBe(1);
+    expect(verify.stderr).toMatch(/NOT valid/);
+    expect(verify.loaded).toContain('src/certificates/certificate.verify.ts');
+    expect(heavy(verify.loaded)).toEqual([]);
+
+    // The control: a command that opens the database loads them (the probe sees them when they load).
+    const migrate = await ehubLoading('migrate');
+    expect(migrate.code).toBe(0);
+    expect(migrate.stdout).toContain('up to date');
+    expect(heavy(migrate.loaded)).toEqual(expect.arrayContaining(['src/server/hub.ts', expect.stringMatching(/^node_modules\/typeorm\//)]));
   });
 
   it('migrate reports an up-to-date database', async () => {
