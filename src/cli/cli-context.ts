@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../config';
-import type { OpenDatabase } from '../server/hub';
+import type { OpenDatabase } from '../db/open-database';
 import type { Services } from '../server/services';
 import { load } from './lazy';
 
@@ -14,8 +14,8 @@ export async function withDatabase<T>(
   fn: (db: OpenDatabase, log: Logger, config: Config) => Promise<T>,
 ): Promise<T> {
   const config = opts.config ?? loadConfig({ LOG_LEVEL: 'warn', ...process.env });
-  const { createLogger, openDatabase, runMigrations } = load.hub();
-  const log = createLogger(config, { stderr: true });
+  const { openDatabase, runMigrations } = load.database();
+  const log = load.logger().createLogger(config, { stderr: true });
   const db = await openDatabase(config, log, { poolSize: opts.poolSize, stopAttached: false });
   try {
     if (opts.migrate !== false) await runMigrations(db.ds, log);

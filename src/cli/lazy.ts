@@ -13,6 +13,8 @@
  */
 export const load = {
   hub: () => require('../server/hub') as typeof import('../server/hub'),
+  logger: () => require('../server/logger') as typeof import('../server/logger'),
+  database: () => require('../db/open-database') as typeof import('../db/open-database'),
   services: () => require('../server/services') as typeof import('../server/services'),
   db: () => require('../db/db') as typeof import('../db/db'),
   backup: () => require('../db/backup') as typeof import('../db/backup'),

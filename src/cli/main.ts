@@ -36,9 +36,8 @@ program
   .action(async (opts: { port?: string }) => {
     serving = true;
     const config = loadConfig({ ...process.env, ...(opts.port ? { PORT: opts.port } : {}) });
-    const { createLogger, startHub } = load.hub();
-    const log = createLogger(config);
-    const hub = await startHub(config, log, { releaseStartupMemory: config.EHUB_RELEASE_STARTUP_MEMORY });
+    const log = load.logger().createLogger(config);
+    const hub = await load.hub().startHub(config, log, { releaseStartupMemory: config.EHUB_RELEASE_STARTUP_MEMORY });
     let stopping = false;
     const shutdown = (signal: string) => {
       if (stopping) return;

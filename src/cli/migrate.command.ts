@@ -15,7 +15,7 @@ export function registerMigrateCommand(program: Command): void {
           await db.ds.undoLastMigration({ transaction: 'each' });
           console.log('Reverted the last migration.');
         } else {
-          const n = await load.hub().runMigrations(db.ds, log);
+          const n = await load.database().runMigrations(db.ds, log);
           console.log(n === 0 ? 'Database is up to date.' : `Applied ${n} migration(s).`);
         }
       });

@@ -1,15 +1,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
-import pinoPretty from 'pino-pretty';
-import { Client } from 'pg';
-import type { DataSource } from 'typeorm';
+import type { Logger } from 'pino';
 import type { Config } from '../config';
 import { systemContext } from '../common/context';
-import { createDataSource, openReadDataSource } from '../db/data-source';
+import { openReadDataSource } from '../db/data-source';
+import { openDatabase, runMigrations } from '../db/open-database';
 import { Db } from '../db/db';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../db/embedded-postgres';
 import { Scheduler } from '../jobs/scheduler';
 import { complianceJobs } from '../compliance/compliance.jobs';
 import { webhookJobs } from '../webhooks/webhook.jobs';
@@ -23,99 +20,11 @@ import { usagePartitionJobs } from '../jobs/usage-partitions';
 import { Role } from '../auth/role';
 import { buildApp } from './app';
 import { releaseMemory } from './memory';
-import { explainDatabaseTls, replicaDownMessage } from '../db/database-tls';
+import { replicaDownMessage } from '../db/database-tls';
+import { createLogger } from './logger';
 import { buildHubSchema } from './schema';
 import { createServices, type Services } from './services';
 import { UsageStream } from '../usage/usage.stream';
-
-/**
- * Logs (pino): one readable line per event on a terminal, JSON lines otherwise or with
- * LOG_FORMAT=json. One-shot CLI commands log to stderr so their stdout stays pipeable.
- */
-export function createLogger(config: Config, opts: { stderr?: boolean; stream?: NodeJS.WritableStream & { isTTY?: boolean } } = {}): Logger {
-  const stream = opts.stream ?? (opts.stderr ? process.stderr : process.stdout);
-  const tty = stream.isTTY === true;
-  const options = { level: config.LOG_LEVEL, base: { service: 'ehub' } };
-  if ((config.LOG_FORMAT ?? (tty ? 'pretty' : 'json')) === 'pretty') {
-    const destination = opts.stream ?? (opts.stderr ? 2 : 1);
-    return pino(
-      options,
-      pinoPretty({ destination, sync: true, colorize: tty, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }),
-    );
-  }
-  return pino(options, opts.stream ?? (opts.stderr ? pino.destination(2) : undefined));
-}
-
-export interface OpenDatabase {
-  ds: DataSource;
-  embedded?: EmbeddedDatabase;
-  close(): Promise<void>;
-}
-
-const EMBEDDED_DB_NAME = 'ehub';
-
-/**
- * Connects to DATABASE_URL, or starts the embedded PostgreSQL (data in EHUB_DATA_DIR/pg)
- * and creates the `ehub` database in it on first use.
- */
-export async function openDatabase(
-  config: Config,
-  log: Logger,
-  opts: { poolSize?: number; stopAttached?: boolean } = {},
-): Promise<OpenDatabase> {
-  let url = config.DATABASE_URL;
-  let embedded: EmbeddedDatabase | undefined;
-  if (!url) {
-    embedded = await startEmbeddedPostgres({
-      dataDir: config.dataDir,
-      placementDir: config.EHUB_EMBEDDED_PG_DIR,
-      log,
-      stopAttached: opts.stopAttached ?? true,
-    });
-    const admin = new Client({ connectionString: embedded.url('postgres') });
-    try {
-      await admin.connect();
-      const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [EMBEDDED_DB_NAME]);
-      if (found.rowCount === 0) await admin.query(`CREATE DATABASE ${EMBEDDED_DB_NAME}`);
-    } catch (err) {
-      // A failed start leaves no server behind.
-      await embedded.stop().catch(() => undefined);
-      if ((err as { code?: string }).code === '28P01') {
-        throw new Error(
-          `embedded PostgreSQL: the cluster refuses the password in ${config.dataDir}/pg-password (it was created with another one); restore that file, or move the cluster away to start with a new database`,
-          { cause: err },
-        );
-      }
-      throw err;
-    } finally {
-      await admin.end().catch(() => undefined);
-    }
-    url = embedded.url(EMBEDDED_DB_NAME);
-  }
-  const ds = createDataSource(url, { poolSize: opts.poolSize ?? config.EHUB_DB_POOL_SIZE });
-  try {
-    await ds.initialize();
-  } catch (err) {
-    await embedded?.stop();
-    const explained = embedded ? null : explainDatabaseTls(err, url);
-    if (explained) throw new Error(explained, { cause: err });
-    throw err;
-  }
-  return {
-    ds,
-    embedded,
-    close: async () => {
-      if (ds.isInitialized) await ds.destroy();
-      await embedded?.stop();
-    },
-  };
-}
-
-export async function runMigrations(ds: DataSource, log: Logger): Promise<number> {
-  const applied = await ds.runMigrations({ transaction: 'each' });
-  for (const m of applied) log.info({ migration: m.name }, 'migration applied');
-  return applied.length;
-}
 
 /**
  * Makes sure somebody can log in: EHUB_ADMIN_KEY if given; otherwise, on a hub with no keys

@@ -69,11 +69,14 @@ describe('ehub CLI', () => {
     expect(verify.loaded).toContain('src/certificates/certificate.verify.ts');
     expect(heavy(verify.loaded)).toEqual([]);
 
-    // The control: a command that opens the database loads them (the probe sees them when they load).
+    // A command that only opens the database loads TypeORM and the entities (the probe sees
+    // them when they load) but not the server: no Fastify, Apollo, app or schema.
     const migrate = await ehubLoading('migrate');
     expect(migrate.code).toBe(0);
     expect(migrate.stdout).toContain('up to date');
-    expect(heavy(migrate.loaded)).toEqual(expect.arrayContaining(['src/server/hub.ts', expect.stringMatching(/^node_modules\/typeorm\//)]));
+    expect(migrate.loaded).toEqual(expect.arrayContaining(['src/db/open-database.ts', expect.stringMatching(/^node_modules\/typeorm\//)]));
+    const server = [/^node_modules\/fastify\//, /^node_modules\/@apollo\/server\//, /^src\/server\/(hub|app|schema)\.ts$/];
+    expect(migrate.loaded.filter((f) => server.some((re) => re.test(f)))).toEqual([]);
   });
 
   it('migrate reports an up-to-date database', async () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../src/config';
-import { openDatabase } from '../../src/server/hub';
+import { openDatabase } from '../../src/db/open-database';
 
 /*
  * The embedded cluster's password lives in EHUB_DATA_DIR/pg-password. A cluster that refuses it

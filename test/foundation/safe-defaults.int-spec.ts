@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { startTestHub, gqlError, type TestHub } from '../support/test-hub';
 import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/server/hub';
+import { createLogger } from '../../src/server/logger';
 
 /**
  * What a plain `npm start` exposes (NODE_ENV unset): no stack traces or internal messages to
