@@ -8,8 +8,9 @@
  *
  * `require` behind a function, typed with `typeof import(...)`: the CLI runs as CommonJS,
  * compiled (dist) or on the fly (@swc-node/register), and a `require` resolves the same way in
- * both. Command modules import from here, never the modules themselves, except for types.
- * test/foundation/cli-startup.int-spec.ts checks which modules a start loads.
+ * both. Command modules take these modules from here and import only their types at the top.
+ * test/foundation/cli.int-spec.ts ("loads the server, TypeORM and the schema only for the
+ * commands that use them") checks which modules a start loads.
  */
 export const load = {
   hub: () => require('../server/hub') as typeof import('../server/hub'),
