@@ -26,9 +26,9 @@ const config: Config = {
   testTimeout: 60_000,
   maxWorkers: 2,
   // Each test file's modules stay reachable in its worker (~35 MB a file: the workers reached
-  // 3 GB of RSS by the end of a run, and a 3 GB process takes longer than jest's 500 ms to exit,
-  // hence "A worker process has failed to exit gracefully"). A worker above this after a file is
-  // replaced by a fresh one (README, Testing).
+  // 3 GB of RSS by the end of a run). A worker above this after a file is replaced by a fresh
+  // one (README, Testing). It made jest's "A worker process has failed to exit gracefully"
+  // rarer (a 3 GB process takes about jest's 500 ms to end) but not gone: 1 run in 3 still shows it.
   workerIdleMemoryLimit: '1GB',
 };
 
