@@ -13,6 +13,7 @@ import type { Services } from '../server/services';
 import type { SyncConnection, SyncRun } from '../sync/sync.entities';
 import { DEMO_NETSUITE_CUSTOMERS, DEMO_NETSUITE_ITEMS, type DemoNetSuiteOrder } from './demo-data';
 import { formatRuns } from './sync.command';
+import { table } from './table';
 
 /** The NetSuite connection the demo creates; refSystem and orderSource carry the same name. */
 export const DEMO_NETSUITE_CONNECTION = 'netsuite-demo';
@@ -202,13 +203,6 @@ async function ensureConnection(s: Services, ctx: RequestContext, emu: NetSuiteE
 export async function setNetSuiteDemoConnectionEnabled(s: Services, ctx: RequestContext, enabled: boolean): Promise<void> {
   const c = await findNetSuiteDemoConnection(s);
   if (c && c.enabled !== enabled) await s.sync.updateConnection(ctx, c.id, { enabled });
-}
-
-/** Left-aligned columns, two spaces apart. */
-function table(head: string[], rows: string[][]): string[] {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(head), ...rows.map(line)];
 }
 
 const major = (minor: string | null | undefined, currency: string) => (minor === null || minor === undefined ? '' : minorToMajor(minor, currency));

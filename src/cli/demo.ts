@@ -8,6 +8,7 @@ import { OutboxStatus, SyncRunStatus, type SyncConnection, type SyncRun } from '
 import { withServices } from './cli-context';
 import { DEMO_ACCOUNTS, DEMO_FEATURES, DEMO_METERS, DEMO_PRODUCTS, DEMO_SALESFORCE_ACCOUNTS, type DemoSalesforceDeal } from './demo-data';
 import { formatRuns } from './sync.command';
+import { table } from './table';
 import { trimDecimal } from '../common/decimal';
 import { generateBook } from '../churn/book-generator';
 import { seedAdoptionDemo } from './demo-adoption';
@@ -317,14 +318,6 @@ async function setDemoConnectionEnabled(s: Services, ctx: RequestContext, enable
   if (c && c.enabled !== enabled) await s.sync.updateConnection(ctx, c.id, { enabled });
 }
 
-/** Left-aligned columns, two spaces apart. */
-function table(head: string[], rows: string[][]): string[] {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(head), ...rows.map(line)];
-}
-
-/** "10.0000" → "10". */
 async function entitlementSection(s: Services, c: SyncConnection, emu: SalesforceEmulator): Promise<string[]> {
   const rows: { account: string; deal: string; sku: string; model: string; quantity: string; start_date: string; end_date: string | null; status: string }[] =
     await s.db.manager.query(

@@ -5,6 +5,7 @@ import { AppError } from '../common/errors';
 import type { SyncRun } from '../sync/sync.entities';
 import type { SyncProgress } from '../sync/sync.service';
 import { withServices } from './cli-context';
+import { table } from './table';
 
 interface SyncOptions {
   full?: boolean;
@@ -76,9 +77,7 @@ export function registerSyncCommand(program: Command): void {
 export function formatRuns(runs: SyncRun[]): string {
   const head = ['kind', 'object', 'status', 'read', 'created', 'updated', 'unchanged', 'deleted', 'failed', 'api calls', 'ms'];
   const rows = runs.map((r) => [r.kind, r.object, r.status, r.read, r.created, r.updated, r.unchanged, r.deleted, r.failed, r.apiCalls, r.durationMs ?? ''].map(String));
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  const out = [line(head), ...rows.map(line)];
+  const out = table(head, rows);
   for (const r of runs) {
     if (r.error) out.push(`${r.kind} ${r.object} failed: ${r.error}`);
     for (const e of r.errors) out.push(`  ${r.object} ${e.record ?? ''} ${e.code}: ${e.message}`);
