@@ -26,7 +26,10 @@ const config: Config = {
   testTimeout: 60_000,
   maxWorkers: 2,
   // Each test file's modules stay reachable in its worker (~35 MB a file: the workers reached
-  // 3 GB of RSS by the end of a run). A worker above this after a file is replaced by a fresh
+  // 3 GB of RSS by the end of a run). Heap snapshots show two retainers: prom-client's GC
+  // observer, which Metrics now stops on close (src/server/metrics.ts), and the dynamic-import
+  // callbacks jest gives every script under --experimental-vm-modules (flat without the flag,
+  // which require(esm) of dependencies and the tests' import() of ESM-only packages need). A worker above this after a file is replaced by a fresh
   // one (README, Testing).
   workerIdleMemoryLimit: '1GB',
   // A worker told to end exits at once (nothing left open: probed after every file), but the

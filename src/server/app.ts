@@ -355,6 +355,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Fastify's close() stops accepting and waits for in-flight requests; then Apollo stops.
   app.addHook('onClose', async () => {
     await apollo.stop();
+    // Metrics this app built are its own to stop (given ones belong to the caller).
+    if (!opts.metrics) metrics.close();
   });
   return app;
 }

@@ -1,3 +1,4 @@
+import perfHooks, { PerformanceObserver, type ELDHistogram } from 'node:perf_hooks';
 import client from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { poolStats } from '../db/data-source';
@@ -50,8 +51,11 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Stops what the default metrics started (see close()). */
+  private readonly stopDefaults: () => void;
+
   constructor(ds?: DataSource, replica?: { reads: number; fallbacks: number }) {
-    client.collectDefaultMetrics({ register: this.registry, prefix: 'ehub_' });
+    this.stopDefaults = collectDefaultMetrics(this.registry);
     if (replica) {
       // DATABASE_READ_URL (ADR 0051): analytics reads sent to the replica, and those the primary answered because it could not be reached.
       new client.Gauge({
@@ -111,4 +115,47 @@ export class Metrics {
       });
     }
   }
+
+  /**
+   * Stops the default metrics' GC observer and event-loop monitor. Nothing else holds on to
+   * this instance; without this, each one ever built stayed reachable through the GC observer
+   * (and with it the hub whose gauges it reads). Called when the app closes.
+   */
+  close(): void {
+    this.stopDefaults();
+  }
+}
+
+/**
+ * prom-client's default metrics (process CPU, memory, heap, handles, event-loop lag, GC) into
+ * `registry`, and a function that stops them. prom-client starts a PerformanceObserver for GC
+ * and an event-loop delay monitor and offers no way to stop either (prometheus/client_js#500,
+ * #494): every registry ever given default metrics stayed reachable for the life of the
+ * process (in the test suite, every test file's whole hub, ~35 MB each). The two are caught as
+ * prom-client creates them, during this synchronous call only, so they can be stopped.
+ */
+export function collectDefaultMetrics(registry: client.Registry): () => void {
+  const observers: PerformanceObserver[] = [];
+  const monitors: ELDHistogram[] = [];
+  const observe = PerformanceObserver.prototype.observe;
+  const monitor = perfHooks.monitorEventLoopDelay;
+  PerformanceObserver.prototype.observe = function (this: PerformanceObserver, ...args: Parameters<typeof observe>) {
+    observers.push(this);
+    return observe.apply(this, args);
+  };
+  perfHooks.monitorEventLoopDelay = (...args: Parameters<typeof monitor>) => {
+    const histogram = monitor(...args);
+    monitors.push(histogram);
+    return histogram;
+  };
+  try {
+    client.collectDefaultMetrics({ register: registry, prefix: 'ehub_' });
+  } finally {
+    PerformanceObserver.prototype.observe = observe;
+    perfHooks.monitorEventLoopDelay = monitor;
+  }
+  return () => {
+    for (const o of observers.splice(0)) o.disconnect();
+    for (const h of monitors.splice(0)) h.disable();
+  };
 }

@@ -1,0 +1,60 @@
+import perfHooks from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { Metrics } from './metrics';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+/** Observations of the GC duration histogram so far. */
+async function gcCount(m: Metrics): Promise<number> {
+  const metric = await m.registry.getSingleMetric('ehub_nodejs_gc_duration_seconds')!.get();
+  return metric.values.filter((v) => (v as { metricName?: string }).metricName === 'ehub_nodejs_gc_duration_seconds_count').reduce((a, v) => a + v.value, 0);
+}
+
+/** A full GC, then a turn of the event loop for the observer's callback. */
+async function collectGarbage(): Promise<void> {
+  gc();
+  await new Promise((r) => setTimeout(r, 20));
+}
+
+describe('Metrics (the default process metrics)', () => {
+  it('observes garbage collections until closed, and not after (prom-client never stops its GC observer: prometheus/client_js#500)', async () => {
+    const m = new Metrics();
+    await collectGarbage();
+    const open = await gcCount(m);
+    expect(open).toBeGreaterThan(0);
+    m.close();
+    await collectGarbage();
+    await collectGarbage();
+    expect(await gcCount(m)).toBe(open);
+  });
+
+  it('stops the event-loop delay monitor it started when closed', () => {
+    const started: perfHooks.ELDHistogram[] = [];
+    const monitor = perfHooks.monitorEventLoopDelay;
+    perfHooks.monitorEventLoopDelay = (...args) => {
+      const h = monitor(...args);
+      started.push(h);
+      return h;
+    };
+    let m: Metrics;
+    try {
+      m = new Metrics();
+    } finally {
+      perfHooks.monitorEventLoopDelay = monitor;
+    }
+    expect(started).toHaveLength(1);
+    m.close();
+    // disable() answers false when the monitor was already stopped.
+    expect(started[0]!.disable()).toBe(false);
+  });
+
+  it('leaves PerformanceObserver and monitorEventLoopDelay as it found them', () => {
+    const observe = perfHooks.PerformanceObserver.prototype.observe;
+    const monitor = perfHooks.monitorEventLoopDelay;
+    new Metrics().close();
+    expect(perfHooks.PerformanceObserver.prototype.observe).toBe(observe);
+    expect(perfHooks.monitorEventLoopDelay).toBe(monitor);
+  });
+});
