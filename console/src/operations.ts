@@ -202,11 +202,22 @@ export interface FindingRow {
   statusChangedAt: string | null;
 }
 
+/** The console's share of ComplianceFindingFilterInput. */
+export interface FindingFilter {
+  status?: FindingStatus;
+  kind?: string;
+  accountId?: string;
+  /** Findings whose period ends after this instant. */
+  from?: string;
+  /** Findings whose period starts before this instant. */
+  to?: string;
+}
+
 const FINDING_FIELDS = `id kind accountId account { name } entitlementId featureKey meterKey periodStart periodEnd used entitled over unit leakage { amountMinor currency } status statusNote statusChangedAt`;
 
 export const FINDINGS = doc<
   { complianceFindings: { totalCount: number; leakageTotals: Money[]; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: FindingRow }[] } },
-  { filter: { status?: FindingStatus; kind?: string }; first: number; after: string | null }
+  { filter: FindingFilter; first: number; after: string | null }
 >(
   'ConsoleFindings',
   `query ConsoleFindings($filter: ComplianceFindingFilterInput, $first: Int! = 100, $after: String) {

@@ -198,8 +198,9 @@ describe('web console (headless Chromium)', () => {
   it('Compliance lists the findings the API answers, filters them, and acknowledging one works and is audited', async () => {
     const page = await newPage();
     await signIn(page, hub.adminKey);
-    type F = { complianceFindings: { totalCount: number; leakageTotals: Money[]; edges: { node: { id: string; kind: string; status: string } }[] } };
-    const findings = (filter: Record<string, string>) => hub.ok<F>('query($f: ComplianceFindingFilterInput) { complianceFindings(filter: $f, first: 100) { totalCount leakageTotals { amountMinor currency } edges { node { id kind status } } } }', { f: filter });
+    type F = { complianceFindings: { totalCount: number; leakageTotals: Money[]; edges: { node: { id: string; kind: string; status: string; accountId: string; periodStart: string } }[] } };
+    const findings = (filter: Record<string, string>) =>
+      hub.ok<F>('query($f: ComplianceFindingFilterInput) { complianceFindings(filter: $f, first: 100) { totalCount leakageTotals { amountMinor currency } edges { node { id kind status accountId periodStart } } } }', { f: filter });
     const open = await findings({ status: 'OPEN' });
     expect(open.complianceFindings.totalCount).toBeGreaterThan(0);
     timings.compliance = await load(page, '/console/compliance', 'compliance');
@@ -235,8 +236,56 @@ describe('web console (headless Chromium)', () => {
     // Shown again under ACKNOWLEDGED, where it can be resolved.
     await page.getByRole('combobox', { name: 'Status' }).selectOption('ACKNOWLEDGED');
     await page.locator(`[data-finding-id="${overuse.id}"][data-status="ACKNOWLEDGED"] [data-action="resolve"]`).waitFor();
+    // The filters are in the address, so a filtered list can be linked to and reloaded.
+    expect(new URL(page.url()).search).toBe('?status=ACKNOWLEDGED&kind=OVERUSE');
+    await page.reload();
+    await page.locator(`[data-finding-id="${overuse.id}"][data-status="ACKNOWLEDGED"]`).waitFor();
+    await expect(page.getByRole('combobox', { name: 'Kind' }).inputValue()).resolves.toBe('OVERUSE');
+
+    // By account: "only these" on a row of the open list shows that account's findings and no other.
+    const shown = async (filter: Record<string, string>, what: string) => {
+      const expected = await findings(filter);
+      await until(
+        async () => (await page.locator('[data-loaded="compliance"]').count()) === 1 && (await page.locator('[data-figure="findings"]').textContent()) === String(expected.complianceFindings.totalCount),
+        what,
+      );
+      const ids = await page.locator('[data-finding-id]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-finding-id')));
+      expect(ids.sort()).toEqual(expected.complianceFindings.edges.map((e) => e.node.id).sort());
+      return expected;
+    };
+    await load(page, '/console/compliance', 'compliance');
+    const firstRow = page.locator('[data-finding-id]').first();
+    const rowId = (await firstRow.getAttribute('data-finding-id'))!;
+    const rowAccount = (await findings({ status: 'OPEN' })).complianceFindings.edges.find((e) => e.node.id === rowId)!.node.accountId;
+    await firstRow.locator('[data-filter="account"]').click();
+    const ofAccount = await shown({ status: 'OPEN', accountId: rowAccount }, "the account's open findings");
+    expect(ofAccount.complianceFindings.totalCount).toBeLessThan(open.complianceFindings.totalCount);
+    expect(new URL(page.url()).searchParams.get('account')).toBe(rowAccount);
+    await page.locator(`[data-account-filter="${rowAccount}"]`).waitFor();
+    await page.getByRole('button', { name: 'Every account' }).click();
+    await shown({ status: 'OPEN' }, 'every open finding again');
+
+    // By period: the days chosen are whole days (the last one included), as the API's from/to bounds.
+    const starts = open.complianceFindings.edges.map((e) => e.node.periodStart.slice(0, 10)).sort();
+    // From the first start to the median one: the findings that start later fall outside.
+    const fromDay = starts[0]!;
+    const toDay = starts[Math.floor(starts.length / 2)]!;
+    await page.locator('input[name="from"]').fill(fromDay);
+    await page.locator('input[name="to"]').fill(toDay);
+    const inPeriod = await shown(
+      { status: 'OPEN', from: `${fromDay}T00:00:00.000Z`, to: new Date(Date.parse(`${toDay}T00:00:00.000Z`) + 86_400_000).toISOString() },
+      'the open findings of the period',
+    );
+    expect(inPeriod.complianceFindings.totalCount).toBeGreaterThan(0);
+    expect(inPeriod.complianceFindings.totalCount).toBeLessThan(open.complianceFindings.totalCount);
+    expect(new URL(page.url()).search).toBe(`?status=OPEN&from=${fromDay}&to=${toDay}`);
+
+    // The customer page links to every finding of that customer, whatever their status.
+    await load(page, `/console/customers/${rowAccount}`, 'customer');
+    await page.getByRole('link', { name: 'every finding of this customer' }).click();
+    await shown({ accountId: rowAccount }, 'every finding of the customer');
     await page.close();
-  }, 60_000);
+  }, 90_000);
 
   it('Finance shows the revenue waterfall and totals the API answers, closes a period, downloads the CSV exports', async () => {
     const page = await newPage();

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, gql } from '../api';
-import { FINDING_ACT_ROLES, FINDING_KINDS, FINDINGS, SET_FINDING_STATUS, type FindingRow, type FindingStatus, type Viewer } from '../operations';
+import { FINDING_ACT_ROLES, FINDING_KINDS, FINDINGS, SET_FINDING_STATUS, type FindingFilter, type FindingRow, type FindingStatus, type Viewer } from '../operations';
 import { date, money, moneyList } from '../format';
 import { Link, PageHead, Pager, QueryState, Scroll, Section, useQuery } from '../ui';
 
@@ -10,20 +10,71 @@ function period(f: FindingRow): string {
   return `${date(f.periodStart)} – ${f.periodEnd ? date(f.periodEnd) : 'open'}`;
 }
 
-/** Compliance: findings (complianceFindings) filtered by status and kind, leakage totals; ADMIN and OPERATIONS acknowledge or resolve. */
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const STATUSES: FindingStatus[] = ['OPEN', 'ACKNOWLEDGED', 'RESOLVED'];
+
+/** The filters in the page's address (?status=&kind=&account=&from=&to=), so a filtered list can be linked to and survives a reload. */
+interface Filters {
+  status: FindingStatus | '';
+  kind: string;
+  account: string;
+  /** Period overlaps these days (YYYY-MM-DD, inclusive); '' for no bound. */
+  from: string;
+  to: string;
+}
+
+function readFilters(search: string): Filters {
+  const q = new URLSearchParams(search);
+  const status = q.get('status');
+  const day = (v: string | null) => (v && DAY.test(v) ? v : '');
+  return {
+    // No status in the address: open findings, the page's default; status= (empty): any.
+    status: status === null ? 'OPEN' : STATUSES.includes(status as FindingStatus) ? (status as FindingStatus) : '',
+    kind: (FINDING_KINDS as readonly string[]).includes(q.get('kind') ?? '') ? q.get('kind')! : '',
+    account: q.get('account') ?? '',
+    from: day(q.get('from')),
+    to: day(q.get('to')),
+  };
+}
+
+/** The address of the findings under these filters (the page's own link, and the customer page's). */
+export function findingsHref(f: Partial<Filters>): string {
+  const q = new URLSearchParams();
+  q.set('status', f.status ?? 'OPEN');
+  for (const k of ['kind', 'account', 'from', 'to'] as const) if (f[k]) q.set(k, f[k]!);
+  return `/console/compliance?${q.toString()}`;
+}
+
+/** The API's filter: the period bounds as instants, the last day included whole. */
+function apiFilter(f: Filters): FindingFilter {
+  const filter: FindingFilter = {};
+  if (f.status) filter.status = f.status;
+  if (f.kind) filter.kind = f.kind;
+  if (f.account) filter.accountId = f.account;
+  if (f.from) filter.from = `${f.from}T00:00:00.000Z`;
+  if (f.to) filter.to = new Date(Date.parse(`${f.to}T00:00:00.000Z`) + 86_400_000).toISOString();
+  return filter;
+}
+
+/** Compliance: findings (complianceFindings) filtered by status, kind, account and period, leakage totals; ADMIN and OPERATIONS acknowledge or resolve. */
 export function Compliance({ viewer }: { viewer: Viewer }) {
   const canAct = FINDING_ACT_ROLES.includes(viewer.role);
-  const [status, setStatus] = useState<FindingStatus | ''>('OPEN');
-  const [kind, setKind] = useState('');
-  const filter: { status?: FindingStatus; kind?: string } = {};
-  if (status) filter.status = status;
-  if (kind) filter.kind = kind;
+  const [filters, setFilters] = useState<Filters>(() => readFilters(location.search));
+  const { status, kind, account, from, to } = filters;
+  const filter = apiFilter(filters);
   // 100 rows keep the request within the hub's cost limit (EHUB_MAX_QUERY_COMPLEXITY); the totals count every match.
   // Cursors of the pages before this one (a stack) and this page's; a filter change starts again at page 1.
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  /** Changes filters, starts again at page 1 and keeps the address in step (replaced: the back button leaves the page). */
+  function change(next: Partial<Filters>) {
+    const merged = { ...filters, ...next };
+    setFilters(merged);
+    setCursors([null]);
+    history.replaceState(history.state, '', findingsHref(merged));
+  }
   const after = cursors[cursors.length - 1]!;
   const variables = { filter, first: PAGE, after };
-  const q = useQuery(FINDINGS, variables, [status, kind, after]);
+  const q = useQuery(FINDINGS, variables, [status, kind, account, from, to, after]);
   const [busy, setBusy] = useState<string | null>(null);
   const [note, setNote] = useState('');
   const [actionMsg, setActionMsg] = useState<string | null>(null);
@@ -50,10 +101,7 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
       <form class="filters" aria-label="Filter findings" onSubmit={(ev) => ev.preventDefault()}>
         <label>
           Status
-          <select name="status" value={status} onChange={(e) => {
-              setStatus((e.target as HTMLSelectElement).value as FindingStatus | '');
-              setCursors([null]);
-            }}>
+          <select name="status" value={status} onChange={(e) => change({ status: (e.target as HTMLSelectElement).value as FindingStatus | '' })}>
             <option value="">Any</option>
             <option value="OPEN">Open</option>
             <option value="ACKNOWLEDGED">Acknowledged</option>
@@ -62,10 +110,7 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
         </label>
         <label>
           Kind
-          <select name="kind" value={kind} onChange={(e) => {
-              setKind((e.target as HTMLSelectElement).value);
-              setCursors([null]);
-            }}>
+          <select name="kind" value={kind} onChange={(e) => change({ kind: (e.target as HTMLSelectElement).value })}>
             <option value="">Any</option>
             {FINDING_KINDS.map((k) => (
               <option key={k} value={k}>
@@ -74,6 +119,22 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
             ))}
           </select>
         </label>
+        <label>
+          Period from
+          <input type="date" name="from" value={from} max={to || undefined} onChange={(e) => change({ from: (e.target as HTMLInputElement).value })} />
+        </label>
+        <label>
+          Period to
+          <input type="date" name="to" value={to} min={from || undefined} onChange={(e) => change({ to: (e.target as HTMLInputElement).value })} />
+        </label>
+        {account && (
+          <p class="chosen" data-account-filter={account}>
+            Account: <strong>{q.data?.complianceFindings.edges[0]?.node.account.name ?? account}</strong>{' '}
+            <button type="button" onClick={() => change({ account: '' })}>
+              Every account
+            </button>
+          </p>
+        )}
         {canAct && (
           <label>
             Note with the next status change
@@ -127,6 +188,14 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
                         <td>{f.kind}</td>
                         <td>
                           <Link href={`/console/customers/${f.accountId}`}>{f.account.name}</Link>
+                          {!account && (
+                            <>
+                              {' '}
+                              <button type="button" class="link" data-filter="account" onClick={() => change({ account: f.accountId })} aria-label={`only these: the findings of ${f.account.name}`}>
+                                only these
+                              </button>
+                            </>
+                          )}
                         </td>
                         <td>
                           {f.featureKey ?? f.meterKey ?? 'whole entitlement'}

@@ -3,7 +3,8 @@ import { ApiError, gql } from '../api';
 import { ACT_ROLES, CUSTOMER360, RECOMPUTE_HEALTH, type Customer360Data, type Viewer } from '../operations';
 import { Chart, type ChartOption } from '../chart';
 import { date, dateTime, money, moneyList, percent } from '../format';
-import { Band, ErrorBox, Scroll, GraphiQLLink, Loading, Section, UtilBar, useQuery } from '../ui';
+import { Band, ErrorBox, Scroll, GraphiQLLink, Link, Loading, Section, UtilBar, useQuery } from '../ui';
+import { findingsHref } from './compliance';
 
 function usageChart(t: Customer360Data['customer360']['usageTrend']): ChartOption | null {
   if (t.meters.length === 0) return null;
@@ -207,7 +208,8 @@ export function Customer({ viewer, id }: { viewer: Viewer; id: string }) {
           </Section>
           <Section title="Findings" id="findings">
             <p>
-              {c.openFindings.count} open, leakage {moneyList(c.openFindings.leakage)}
+              {c.openFindings.count} open, leakage {moneyList(c.openFindings.leakage)} ·{' '}
+              <Link href={findingsHref({ status: '', account: id })}>every finding of this customer</Link>
             </p>
             {c.openFindings.items.length > 0 && (
               <ul>
