@@ -231,6 +231,11 @@ export const HALT_ROLLOUT = doc<{ haltRollout: RolloutView }, { release: string;
   `mutation ConsoleHaltRollout($release: ID!, $reason: String) { haltRollout(release: $release, reason: $reason) { ${ROLLOUT_FIELDS} } }`,
 );
 
+export const ADVANCE_ROLLOUT = doc<{ advanceRollout: RolloutView }, { release: string }>(
+  'ConsoleAdvanceRollout',
+  `mutation ConsoleAdvanceRollout($release: ID!) { advanceRollout(release: $release) { ${ROLLOUT_FIELDS} } }`,
+);
+
 export const RESUME_ROLLOUT = doc<{ resumeRollout: RolloutView }, { release: string }>(
   'ConsoleResumeRollout',
   `mutation ConsoleResumeRollout($release: ID!) { resumeRollout(release: $release) { ${ROLLOUT_FIELDS} } }`,

@@ -249,7 +249,7 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     await page.close();
   }, 90_000);
 
-  it('Delivery: releases, the fleet against the newest release, held back and why, the rollout; halt and resume work', async () => {
+  it('Delivery: releases, the fleet against the newest release, held back and why, the rollout; halt, resume and advance work', async () => {
     const { deliveryStatus: s } = await hub.ok<{
       deliveryStatus: { releaseId: string; version: string; devices: number; upToDate: number; offered: number; heldBack: { code: string; devices: number }[] };
     }>(`{ deliveryStatus(product: "GW-100") { releaseId version devices upToDate offered heldBack { code devices } } }`);
@@ -286,6 +286,7 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     await page.getByLabel('Reason to halt').fill('gateway reboots after update');
     await page.getByRole('button', { name: 'Halt rollout' }).click();
     await page.locator('[data-rollout="HALTED"]').waitFor();
+    await expect(page.locator('[data-action-message]').textContent()).resolves.toBe('Rollout of 4.2.0 halted: gateway reboots after update');
     const halted = await hub.ok<{ rollout: { status: string; haltedReason: string } }>(`query($r: ID!) { rollout(release: $r) { status haltedReason } }`, { r: rolloutRelease });
     expect(halted.rollout).toEqual({ status: 'HALTED', haltedReason: 'gateway reboots after update' });
     await page.locator('[data-held-back="ROLLOUT_HALTED"]').waitFor();
@@ -294,6 +295,21 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     await page.getByRole('button', { name: 'Resume rollout' }).click();
     await page.locator('[data-rollout="ACTIVE"]').waitFor();
     expect((await hub.ok<{ rollout: { status: string } }>(`query($r: ID!) { rollout(release: $r) { status } }`, { r: rolloutRelease })).rollout.status).toBe('ACTIVE');
+    // Advance by hand: the API's rollout moves to its next stage and admits more devices; the page says so.
+    type R = { rollout: { stage: number; stages: number[]; percent: number; devicesAdmitted: number; devicesTotal: number } };
+    const stageOf = async () => (await hub.ok<R>(`query($r: ID!) { rollout(release: $r) { stage stages percent devicesAdmitted devicesTotal } }`, { r: rolloutRelease })).rollout;
+    const before = await stageOf();
+    expect(before.stage).toBeLessThan(before.stages.length - 1);
+    await page.getByRole('button', { name: `Advance to ${before.stages[before.stage + 1]} %` }).click();
+    await h.until(async () => ((await page.locator('[data-figure="rollout-stage"]').textContent()) ?? '').startsWith(`${before.stage + 2} of ${before.stages.length}`), 'the next stage on the page');
+    const advanced = await stageOf();
+    await expect(page.locator('[data-action-message]').textContent()).resolves.toBe(
+      `Rollout of 4.2.0 advanced to stage ${advanced.stage + 1} of ${advanced.stages.length} (${advanced.percent} %, was ${before.percent} %).`,
+    );
+    expect(advanced.stage).toBe(before.stage + 1);
+    expect(advanced.percent).toBe(before.stages[before.stage + 1]);
+    expect(advanced.devicesAdmitted).toBeGreaterThanOrEqual(before.devicesAdmitted);
+    await expect(page.locator('[data-figure="rollout-admitted"]').textContent()).resolves.toBe(`${advanced.devicesAdmitted} / ${advanced.devicesTotal}`);
 
     // The older release: judged on request.
     await page.getByRole('button', { name: 'Judge fleet against 4.1.0' }).click();

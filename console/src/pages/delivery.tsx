@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, gql } from '../api';
 import type { Viewer } from '../operations';
-import { DELIVERY, DELIVERY_PRODUCTS, HALT_ROLLOUT, RESUME_ROLLOUT, ROLLOUT, ROLLOUT_ROLES, type ProductOption, type RolloutView } from '../operations-integrations';
+import { ADVANCE_ROLLOUT, DELIVERY, DELIVERY_PRODUCTS, HALT_ROLLOUT, RESUME_ROLLOUT, ROLLOUT, ROLLOUT_ROLES, type ProductOption, type RolloutView } from '../operations-integrations';
 import { date, dateTime } from '../format';
 import { ErrorBox, GraphiQLLink, Link, Loading, Scroll, Section, useQuery } from '../ui';
 
@@ -113,11 +113,18 @@ function Fleet({ product, release, ops, canAct, onRelease }: { product: string; 
   const variables = { product, productRef: product, release, ops };
   const q = useQuery(DELIVERY, variables, [product, release]);
   const s = q.data?.deliveryStatus;
+  // What the last rollout change did: kept here, as the rollout card is drawn again with the reloaded page.
+  const [changed, setChanged] = useState<string | null>(null);
   return (
     <>
       <p>
         <GraphiQLLink d={DELIVERY} variables={variables} />
       </p>
+      {changed && (
+        <p role="status" data-action-message>
+          {changed}
+        </p>
+      )}
       {q.loading && <Loading what="releases and devices" />}
       {q.error && <ErrorBox error={q.error} what="delivery status" />}
       {q.data && s && !q.loading && (
@@ -197,7 +204,15 @@ function Fleet({ product, release, ops, canAct, onRelease }: { product: string; 
               </>
             )}
           </Section>
-          {s.releaseId && ops && <RolloutCard release={s.releaseId} version={s.version ?? ''} canAct={canAct} onChanged={q.reload} />}
+          {s.releaseId && ops && <RolloutCard
+              release={s.releaseId}
+              version={s.version ?? ''}
+              canAct={canAct}
+              onChanged={(what) => {
+                setChanged(what);
+                q.reload();
+              }}
+            />}
           {!ops && <p class="muted">Rollouts and device groups are for ADMIN, OPERATIONS and INTEGRATION keys.</p>}
           <Section title="Releases" id="releases" wide>
             {q.data.releases.length === 0 ? (
@@ -265,7 +280,7 @@ function Fleet({ product, release, ops, canAct, onRelease }: { product: string; 
   );
 }
 
-function RolloutCard({ release, version, canAct, onChanged }: { release: string; version: string; canAct: boolean; onChanged: () => void }) {
+function RolloutCard({ release, version, canAct, onChanged }: { release: string; version: string; canAct: boolean; onChanged: (what: string) => void }) {
   const q = useQuery(ROLLOUT, { release }, [release]);
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
@@ -276,15 +291,27 @@ function RolloutCard({ release, version, canAct, onChanged }: { release: string;
     try {
       if (r.status === 'HALTED') {
         const a = await gql(RESUME_ROLLOUT, { release });
-        setMsg(`Rollout of ${version} ${a.data.resumeRollout.status === 'ACTIVE' ? 'resumed' : a.data.resumeRollout.status} at stage ${a.data.resumeRollout.stage + 1}.`);
+        onChanged(`Rollout of ${version} ${a.data.resumeRollout.status === 'ACTIVE' ? 'resumed' : a.data.resumeRollout.status} at stage ${a.data.resumeRollout.stage + 1}.`);
       } else {
         const a = await gql(HALT_ROLLOUT, { release, reason: reason.trim() || null });
-        setMsg(`Rollout of ${version} ${a.data.haltRollout.status.toLowerCase()}: ${a.data.haltRollout.haltedReason ?? ''}`);
         setReason('');
+        onChanged(`Rollout of ${version} ${a.data.haltRollout.status.toLowerCase()}: ${a.data.haltRollout.haltedReason ?? ''}`);
       }
-      onChanged();
     } catch (e) {
       setMsg(`Not changed: ${e instanceof ApiError ? `${e.message} (${e.code})` : String(e)}`);
+    } finally {
+      setBusy(false);
+    }
+  }
+  /** To the next stage now (advanceRollout), without waiting for the reports an automatic advance waits for. */
+  async function advance(r: RolloutView) {
+    setBusy(true);
+    setMsg(null);
+    try {
+      const a = (await gql(ADVANCE_ROLLOUT, { release })).data.advanceRollout;
+      onChanged(`Rollout of ${version} advanced to stage ${a.stage + 1} of ${a.stages.length} (${a.percent} %, was ${r.percent} %).`);
+    } catch (e) {
+      setMsg(`Not advanced: ${e instanceof ApiError ? `${e.message} (${e.code})` : String(e)}`);
     } finally {
       setBusy(false);
     }
@@ -295,7 +322,7 @@ function RolloutCard({ release, version, canAct, onChanged }: { release: string;
       {q.loading && <Loading what="the rollout" />}
       {q.error && <ErrorBox error={q.error} what="rollout" />}
       {msg && (
-        <p role="status" data-action-message>
+        <p role="status" data-action-error>
           {msg}
         </p>
       )}
@@ -339,7 +366,7 @@ function RolloutCard({ release, version, canAct, onChanged }: { release: string;
             </p>
           )}
           {canAct && (
-            <form class="filters" aria-label="Halt or resume the rollout" onSubmit={(ev) => (ev.preventDefault(), void change(r))}>
+            <form class="filters" aria-label="Halt, resume or advance the rollout" onSubmit={(ev) => (ev.preventDefault(), void change(r))}>
               {r.status !== 'HALTED' && (
                 <label>
                   Reason to halt
@@ -349,6 +376,11 @@ function RolloutCard({ release, version, canAct, onChanged }: { release: string;
               <button type="submit" data-action={r.status === 'HALTED' ? 'resume' : 'halt'} disabled={busy}>
                 {r.status === 'HALTED' ? 'Resume rollout' : 'Halt rollout'}
               </button>
+              {r.status === 'ACTIVE' && r.stage < r.stages.length - 1 && (
+                <button type="button" data-action="advance" disabled={busy} onClick={() => void advance(r)}>
+                  Advance to {r.stages[r.stage + 1]} %
+                </button>
+              )}
             </form>
           )}
         </div>
