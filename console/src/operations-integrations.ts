@@ -231,6 +231,13 @@ export const HALT_ROLLOUT = doc<{ haltRollout: RolloutView }, { release: string;
   `mutation ConsoleHaltRollout($release: ID!, $reason: String) { haltRollout(release: $release, reason: $reason) { ${ROLLOUT_FIELDS} } }`,
 );
 
+export const YANK_RELEASE = doc<{ upsertRelease: { id: string; version: string; status: string; yankReason: string | null } }, { product: string; version: string; reason: string }>(
+  'ConsoleYankRelease',
+  `mutation ConsoleYankRelease($product: ID!, $version: String!, $reason: String!) {
+  upsertRelease(input: { product: $product, version: $version, status: YANKED, yankReason: $reason }) { id version status yankReason }
+}`,
+);
+
 export const ADVANCE_ROLLOUT = doc<{ advanceRollout: RolloutView }, { release: string }>(
   'ConsoleAdvanceRollout',
   `mutation ConsoleAdvanceRollout($release: ID!) { advanceRollout(release: $release) { ${ROLLOUT_FIELDS} } }`,

@@ -249,7 +249,7 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     await page.close();
   }, 90_000);
 
-  it('Delivery: releases, the fleet against the newest release, held back and why, the rollout; halt, resume and advance work', async () => {
+  it('Delivery: releases, the fleet against the newest release, held back and why, the rollout; halt, resume and advance work; a release yanked with a reason', async () => {
     const { deliveryStatus: s } = await hub.ok<{
       deliveryStatus: { releaseId: string; version: string; devices: number; upToDate: number; offered: number; heldBack: { code: string; devices: number }[] };
     }>(`{ deliveryStatus(product: "GW-100") { releaseId version devices upToDate offered heldBack { code devices } } }`);
@@ -315,6 +315,21 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     await page.getByRole('button', { name: 'Judge fleet against 4.1.0' }).click();
     await page.locator('[data-loaded="delivery"]').waitFor();
     await h.until(async () => ((await page.locator('#h-fleet').textContent()) ?? '').includes('4.1.0'), 'the fleet judged against 4.1.0');
+
+    // Yank 4.1.0: refused without a reason (nothing changes); with one, the API says YANKED with it, and so do the row and the page.
+    type Rel = { releases: { version: string; status: string; yankReason: string | null }[] };
+    const releaseOf = async (v: string) => (await hub.ok<Rel>('{ releases(product: "GW-100") { version status yankReason } }')).releases.find((r) => r.version === v)!;
+    await page.getByRole('combobox', { name: 'Release to yank' }).selectOption('4.1.0');
+    await page.getByRole('button', { name: 'Yank 4.1.0' }).click();
+    await expect(page.locator('[data-yank-error]').textContent()).resolves.toMatch(/say why/);
+    expect((await releaseOf('4.1.0')).status).toBe('PUBLISHED');
+    await page.getByLabel('Why (required)').fill('bricks gateways on boot');
+    await page.getByRole('button', { name: 'Yank 4.1.0' }).click();
+    await page.locator('[data-release-id][data-status="YANKED"]').waitFor();
+    expect(await releaseOf('4.1.0')).toEqual({ version: '4.1.0', status: 'YANKED', yankReason: 'bricks gateways on boot' });
+    expect((await releaseOf('4.2.0')).status).toBe('PUBLISHED');
+    await expect(page.locator('[data-action-message]').textContent()).resolves.toBe('Release 4.1.0 yanked: bricks gateways on boot');
+    await expect(page.locator('[data-release-id][data-status="YANKED"]').textContent()).resolves.toContain('bricks gateways on boot');
     await page.close();
   }, 90_000);
 

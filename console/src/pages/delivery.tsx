@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, gql } from '../api';
 import type { Viewer } from '../operations';
-import { ADVANCE_ROLLOUT, DELIVERY, DELIVERY_PRODUCTS, HALT_ROLLOUT, RESUME_ROLLOUT, ROLLOUT, ROLLOUT_ROLES, type ProductOption, type RolloutView } from '../operations-integrations';
+import { ADVANCE_ROLLOUT, DELIVERY, DELIVERY_PRODUCTS, HALT_ROLLOUT, RESUME_ROLLOUT, YANK_RELEASE, ROLLOUT, ROLLOUT_ROLES, type ProductOption, type RolloutView } from '../operations-integrations';
 import { date, dateTime } from '../format';
 import { ErrorBox, GraphiQLLink, Link, Loading, Scroll, Section, useQuery } from '../ui';
 
@@ -31,7 +31,8 @@ function pickProduct(products: ProductOption[]): string | null {
 /**
  * Delivery: a product's releases, where its fleet stands against a release (devices per version,
  * up to date, offered, held back and why, renewal opportunities) and the release's staged rollout
- * (ADMIN, OPERATIONS, INTEGRATION read it and halt or resume it). Requests: the products, the
+ * (ADMIN, OPERATIONS, INTEGRATION read it and halt, resume or advance it, and may yank a
+ * published release). Requests: the products, the
  * product's fleet, the rollout of the release judged.
  */
 export function Delivery({ viewer }: { viewer: Viewer }) {
@@ -115,6 +116,33 @@ function Fleet({ product, release, ops, canAct, onRelease }: { product: string; 
   const s = q.data?.deliveryStatus;
   // What the last rollout change did: kept here, as the rollout card is drawn again with the reloaded page.
   const [changed, setChanged] = useState<string | null>(null);
+  const [yankVersion, setYankVersion] = useState('');
+  const [yankReason, setYankReason] = useState('');
+  const [yankError, setYankError] = useState<string | null>(null);
+  const [yanking, setYanking] = useState(false);
+  /** Withdraws a published release (upsertRelease with status YANKED): no new download links, offered to no device. A reason is required. */
+  async function yank(published: { version: string }[]) {
+    const version = yankVersion || published[0]?.version || '';
+    const reason = yankReason.trim();
+    setYankError(null);
+    if (!reason) {
+      setYankError('Not yanked: say why (devices and operators see the reason).');
+      return;
+    }
+    setYanking(true);
+    try {
+      const r = (await gql(YANK_RELEASE, { product, version, reason })).data.upsertRelease;
+      setYankReason('');
+      setYankVersion('');
+      setChanged(`Release ${r.version} ${r.status.toLowerCase()}: ${r.yankReason ?? ''}`);
+      q.reload();
+    } catch (e) {
+      setYankError(`Not yanked: ${e instanceof ApiError ? `${e.message} (${e.code})` : String(e)}`);
+    } finally {
+      setYanking(false);
+    }
+  }
+  const published = q.data?.releases.filter((r) => r.status === 'PUBLISHED') ?? [];
   return (
     <>
       <p>
@@ -257,6 +285,32 @@ function Fleet({ product, release, ops, canAct, onRelease }: { product: string; 
                   </tbody>
                 </table>
               </Scroll>
+            )}
+            {canAct && published.length > 0 && (
+              <form class="filters" aria-label="Yank a release" onSubmit={(ev) => (ev.preventDefault(), void yank(published))}>
+                <label>
+                  Release to yank
+                  <select name="yank-version" value={yankVersion || published[0]!.version} onChange={(e) => setYankVersion((e.target as HTMLSelectElement).value)}>
+                    {published.map((r) => (
+                      <option key={r.id} value={r.version}>
+                        {r.version}
+                      </option>
+                    ))}
+                  </select>
+                </label>
+                <label>
+                  Why (required)
+                  <input name="yank-reason" maxLength={500} size={30} value={yankReason} onInput={(e) => setYankReason((e.target as HTMLInputElement).value)} />
+                </label>
+                <button type="submit" data-action="yank" disabled={yanking}>
+                  Yank {yankVersion || published[0]!.version}
+                </button>
+                {yankError && (
+                  <p role="alert" data-yank-error>
+                    {yankError}
+                  </p>
+                )}
+              </form>
             )}
           </Section>
           {q.data.deviceGroups && (
