@@ -181,7 +181,7 @@ export interface DeliveryData {
     notified: number;
     versions: { version: string | null; devices: number }[];
     heldBack: { code: string; devices: number }[];
-    renewalOpportunities: { accountId: string; devices: number }[];
+    renewalOpportunities: { accountId: string; devices: number; account: { name: string } }[];
   };
   deviceGroups?: { group: string; devices: number }[];
 }
@@ -196,7 +196,7 @@ export const DELIVERY = doc<DeliveryData, { product: string; productRef: string;
     sku releaseId version devices upToDate offered notified
     versions { version devices }
     heldBack { code devices }
-    renewalOpportunities { accountId devices }
+    renewalOpportunities { accountId devices account { name } }
   }
   deviceGroups(product: $product) @include(if: $ops) { group devices }
 }`,

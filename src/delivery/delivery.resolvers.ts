@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Roo
 import { Account } from '../accounts/account.entity';
 import type { DeliveryRenewalView } from './delivery-renewals.service';
 import { DeviceGroupChange, DeviceGroupCount, Rollout, StartRolloutInput } from './rollout.types';
-import { DeliveryRenewal, DeliveryStatus } from './delivery-status.types';
+import { DeliveryRenewal, DeliveryRenewalOpportunity, DeliveryStatus } from './delivery-status.types';
 import { Role, Roles } from '../auth/role';
 import type { GraphQLContext } from '../server/graphql-context';
 import { CreateDownloadLinkInput, DownloadLink, Release, ReleaseAccess, ReleaseChannel, ReleaseStatus, UpsertReleaseInput } from './delivery.types';
@@ -157,4 +157,12 @@ export class AccountDeliveryRenewalResolver {
   }
 }
 
-export const DeliveryResolvers: Function[] = [ReleaseResolver, RolloutResolver, AccountDeliveryRenewalResolver];
+@Resolver(() => DeliveryRenewalOpportunity)
+export class DeliveryRenewalOpportunityResolver {
+  @FieldResolver(() => Account, { description: 'The account (its name, for a list of whom to call).' })
+  async account(@Root() o: DeliveryRenewalOpportunity, @Ctx() ctx: GraphQLContext): Promise<Account> {
+    return (await ctx.loaders.accounts.account.load(o.accountId))!;
+  }
+}
+
+export const DeliveryResolvers: Function[] = [ReleaseResolver, RolloutResolver, AccountDeliveryRenewalResolver, DeliveryRenewalOpportunityResolver];

@@ -128,6 +128,21 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     // Safe to run again (the demo may be): the same releases, no second rollout.
     expect(await seedDeliveryDemo(hub.services, ctx)).toEqual({ releases: seeded.releases, rolloutStarted: false });
     expect(seeded.rolloutStarted).toBe(true);
+    // A gateway customer whose maintenance lapsed a month ago (restricted to releases from before): a renewal opportunity.
+    const lapsed = (await hub.ok<{ upsertAccount: { id: string } }>('mutation { upsertAccount(input: { name: "Lapsed Gateways Ltd" }) { id } }')).upsertAccount.id;
+    await hub.ok('mutation($i: OrderInput!) { submitOrder(input: $i) { id } }', {
+      i: { source: 'console-test', externalId: 'LAPSED-GW', accountId: lapsed, orderDate: day(-400), currency: 'USD', lines: [{ lineNo: 1, sku: 'GW-100', quantity: 2, unitPrice: 100, startDate: day(-400), endDate: '2099-12-31' }] },
+    });
+    await hub.ds.query(
+      `INSERT INTO entitlement_terms (entitlement_id, account_id, maintenance_end, after_expiry)
+       SELECT e.id, e.account_id, current_date - 30, 'RESTRICT_TO_RELEASED' FROM entitlement e WHERE e.account_id = $1`,
+      [lapsed],
+    );
+    await hub.ds.query(
+      `INSERT INTO activation (entitlement_id, account_id, fingerprint, platform, activated_at, last_seen_at)
+       SELECT e.id, e.account_id, 'lapsed-gw-' || g, 'linux', now(), now() FROM entitlement e, generate_series(1, 2) g WHERE e.account_id = $1`,
+      [lapsed],
+    );
 
     const list = await hub.ok<{ accounts: { edges: { node: { id: string; name: string } }[] } }>('{ accounts(first: 100) { edges { node { id name } } } }');
     accounts = list.accounts.edges.map((e) => e.node);
@@ -251,8 +266,16 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
 
   it('Delivery: releases, the fleet against the newest release, held back and why, the rollout; halt, resume and advance work; a release yanked with a reason', async () => {
     const { deliveryStatus: s } = await hub.ok<{
-      deliveryStatus: { releaseId: string; version: string; devices: number; upToDate: number; offered: number; heldBack: { code: string; devices: number }[] };
-    }>(`{ deliveryStatus(product: "GW-100") { releaseId version devices upToDate offered heldBack { code devices } } }`);
+      deliveryStatus: {
+        releaseId: string;
+        version: string;
+        devices: number;
+        upToDate: number;
+        offered: number;
+        heldBack: { code: string; devices: number }[];
+        renewalOpportunities: { accountId: string; account: { name: string } }[];
+      };
+    }>(`{ deliveryStatus(product: "GW-100") { releaseId version devices upToDate offered heldBack { code devices } renewalOpportunities { accountId account { name } } } }`);
     expect(s.releaseId).toBe(rolloutRelease);
     expect(s.devices).toBeGreaterThan(0);
     expect(s.heldBack.find((x) => x.code === 'ROLLOUT_NOT_YET')?.devices).toBeGreaterThan(0);
@@ -275,6 +298,10 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     // No MQTT broker configured: nobody was told over MQTT, and the figure is not shown.
     await expect(page.locator('[data-figure="notified"]').count()).resolves.toBe(0);
     for (const hb of s.heldBack) await expect(page.locator(`[data-held-back="${hb.code}"] [data-devices]`).textContent()).resolves.toBe(String(hb.devices));
+    // Renewal opportunities by account name (the first 10), each a link to the customer.
+    expect(s.renewalOpportunities.length).toBeGreaterThan(0);
+    expect(await page.locator('[data-renewal-account]').count()).toBe(Math.min(10, s.renewalOpportunities.length));
+    for (const o of s.renewalOpportunities.slice(0, 10)) await expect(page.locator(`[data-renewal-account="${o.accountId}"] a`).textContent()).resolves.toBe(o.account.name);
     expect(await page.locator('[data-release-id]').count()).toBe(2);
     await expect(page.locator('[data-figure="rollout-status"]').textContent()).resolves.toBe(rollout.status);
     await expect(page.locator('[data-figure="rollout-stage"]').textContent()).resolves.toContain(`${rollout.stage + 1} of 3`);

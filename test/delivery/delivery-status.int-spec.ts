@@ -12,7 +12,7 @@ let fleet: string;
 let lapsed: string;
 let r24: string;
 const STATUS = `query($p: String!, $r: ID) { deliveryStatus(product: $p, release: $r) {
-  sku version devices versions { version devices } upToDate offered heldBack { code devices } renewalOpportunities { accountId devices } } }`;
+  sku version devices versions { version devices } upToDate offered heldBack { code devices } renewalOpportunities { accountId devices account { name } } } }`;
 
 beforeAll(async () => {
   hub = await startTestHub();
@@ -62,7 +62,8 @@ describe('deliveryStatus', () => {
         { code: 'MAINTENANCE_ENDED', devices: 4 },
         { code: 'INCOMPATIBLE_PLATFORM', devices: 2 },
       ],
-      renewalOpportunities: [{ accountId: lapsed, devices: 4 }],
+      // With the account's name, for a list of whom to call.
+      renewalOpportunities: [{ accountId: lapsed, devices: 4, account: { name: 'Status Lapsed' } }],
     });
   });
 

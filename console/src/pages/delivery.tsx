@@ -224,8 +224,8 @@ function Fleet({ product, release, ops, canAct, onRelease }: { product: string; 
                 <h3>Renewal opportunities (lapsed maintenance)</h3>
                 <ul>
                   {s.renewalOpportunities.slice(0, 10).map((r) => (
-                    <li key={r.accountId}>
-                      <Link href={`/console/customers/${r.accountId}`}>{r.accountId.slice(0, 8)}</Link>: {r.devices} device(s)
+                    <li key={r.accountId} data-renewal-account={r.accountId}>
+                      <Link href={`/console/customers/${r.accountId}`}>{r.account.name}</Link>: {r.devices} device(s)
                     </li>
                   ))}
                 </ul>
