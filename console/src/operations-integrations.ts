@@ -238,6 +238,20 @@ export const YANK_RELEASE = doc<{ upsertRelease: { id: string; version: string; 
 }`,
 );
 
+export interface StartRolloutVars {
+  release: string;
+  stages?: number[];
+  groups?: string[];
+  failureThreshold?: number;
+  minReports?: number;
+  autoAdvance: boolean;
+}
+
+export const START_ROLLOUT = doc<{ startRollout: RolloutView }, { input: StartRolloutVars }>(
+  'ConsoleStartRollout',
+  `mutation ConsoleStartRollout($input: StartRolloutInput!) { startRollout(input: $input) { ${ROLLOUT_FIELDS} } }`,
+);
+
 export const ADVANCE_ROLLOUT = doc<{ advanceRollout: RolloutView }, { release: string }>(
   'ConsoleAdvanceRollout',
   `mutation ConsoleAdvanceRollout($release: ID!) { advanceRollout(release: $release) { ${ROLLOUT_FIELDS} } }`,

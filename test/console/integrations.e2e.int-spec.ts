@@ -264,7 +264,7 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     await page.close();
   }, 90_000);
 
-  it('Delivery: releases, the fleet against the newest release, held back and why, the rollout; halt, resume and advance work; a release yanked with a reason', async () => {
+  it('Delivery: releases, the fleet against the newest release, held back and why, the rollout; halt, resume and advance work; a rollout started; a release yanked with a reason', async () => {
     const { deliveryStatus: s } = await hub.ok<{
       deliveryStatus: {
         releaseId: string;
@@ -342,6 +342,27 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     await page.getByRole('button', { name: 'Judge fleet against 4.1.0' }).click();
     await page.locator('[data-loaded="delivery"]').waitFor();
     await h.until(async () => ((await page.locator('#h-fleet').textContent()) ?? '').includes('4.1.0'), 'the fleet judged against 4.1.0');
+
+    // 4.1.0 has no rollout: start one. Stages that are not whole percentages are refused in the page (nothing sent);
+    // then 20 % → 100 %, halting at 5 % failures, advanced by hand: the API's rollout is that one.
+    const release41 = (await hub.ok<{ releases: { id: string; version: string }[] }>('{ releases(product: "GW-100") { id version } }')).releases.find((r) => r.version === '4.1.0')!.id;
+    type Started = { rollout: { status: string; stages: number[]; failureThreshold: number; minReports: number; autoAdvance: boolean; stage: number } | null };
+    const rolloutOf41 = async () => (await hub.ok<Started>('query($r: ID!) { rollout(release: $r) { status stages failureThreshold minReports autoAdvance stage } }', { r: release41 })).rollout;
+    await page.locator('[data-rollout="none"]').waitFor();
+    await h.axe(page, 'delivery (start a rollout)');
+    await page.getByLabel('Stages (%)').fill('ten, 100');
+    await page.getByRole('button', { name: 'Start rollout of 4.1.0' }).click();
+    await expect(page.locator('[data-action-error]').textContent()).resolves.toMatch(/whole percentages/);
+    expect(await rolloutOf41()).toBeNull();
+    await page.getByLabel('Stages (%)').fill('20, 100');
+    await page.getByLabel('Halt at failures (%)').fill('5');
+    await page.getByLabel('Reports before judging').fill('8');
+    await page.getByLabel('Advance on its own').uncheck();
+    await page.getByRole('button', { name: 'Start rollout of 4.1.0' }).click();
+    await page.locator('[data-rollout="ACTIVE"]').waitFor();
+    expect(await rolloutOf41()).toEqual({ status: 'ACTIVE', stages: [20, 100], failureThreshold: 0.05, minReports: 8, autoAdvance: false, stage: 0 });
+    await expect(page.locator('[data-action-message]').textContent()).resolves.toBe('Rollout of 4.1.0 started: stage 1 of 2 (20 %).');
+    await expect(page.locator('[data-figure="rollout-stage"]').textContent()).resolves.toMatch(/^1 of 2 \(20 %\)/);
 
     // Yank 4.1.0: refused without a reason (nothing changes); with one, the API says YANKED with it, and so do the row and the page.
     type Rel = { releases: { version: string; status: string; yankReason: string | null }[] };

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, gql } from '../api';
 import type { Viewer } from '../operations';
-import { ADVANCE_ROLLOUT, DELIVERY, DELIVERY_PRODUCTS, HALT_ROLLOUT, RESUME_ROLLOUT, YANK_RELEASE, ROLLOUT, ROLLOUT_ROLES, type ProductOption, type RolloutView } from '../operations-integrations';
+import { ADVANCE_ROLLOUT, DELIVERY, DELIVERY_PRODUCTS, HALT_ROLLOUT, RESUME_ROLLOUT, START_ROLLOUT, YANK_RELEASE, type StartRolloutVars, ROLLOUT, ROLLOUT_ROLES, type ProductOption, type RolloutView } from '../operations-integrations';
 import { date, dateTime } from '../format';
 import { ErrorBox, GraphiQLLink, Link, Loading, Scroll, Section, useQuery } from '../ui';
 
@@ -357,6 +357,33 @@ function RolloutCard({ release, version, canAct, onChanged }: { release: string;
       setBusy(false);
     }
   }
+  const [plan, setPlan] = useState({ stages: '', groups: '', threshold: '10', minReports: '20', autoAdvance: true });
+  /** Starts a staged rollout (startRollout); blank fields take the API's defaults. */
+  async function start() {
+    setMsg(null);
+    const list = (text: string) => text.split(/[\s,]+/).filter(Boolean);
+    const input: StartRolloutVars = { release, autoAdvance: plan.autoAdvance };
+    if (plan.stages.trim()) {
+      const stages = list(plan.stages).map(Number);
+      if (stages.some((p) => !Number.isInteger(p))) {
+        setMsg('Not started: stages are whole percentages separated by commas, e.g. 10, 50, 100.');
+        return;
+      }
+      input.stages = stages;
+    }
+    if (plan.groups.trim()) input.groups = list(plan.groups);
+    if (plan.threshold.trim()) input.failureThreshold = Number(plan.threshold) / 100;
+    if (plan.minReports.trim()) input.minReports = Number(plan.minReports);
+    setBusy(true);
+    try {
+      const a = (await gql(START_ROLLOUT, { input })).data.startRollout;
+      onChanged(`Rollout of ${version} started: stage ${a.stage + 1} of ${a.stages.length} (${a.percent} %).`);
+    } catch (e) {
+      setMsg(`Not started: ${e instanceof ApiError ? `${e.message} (${e.code})` : String(e)}`);
+    } finally {
+      setBusy(false);
+    }
+  }
   /** To the next stage now (advanceRollout), without waiting for the reports an automatic advance waits for. */
   async function advance(r: RolloutView) {
     setBusy(true);
@@ -381,6 +408,34 @@ function RolloutCard({ release, version, canAct, onChanged }: { release: string;
         </p>
       )}
       {q.data && !q.loading && !r && <p data-rollout="none">No staged rollout: the release is offered to every entitled device.</p>}
+      {q.data && !q.loading && !r && canAct && (
+        <form class="filters" aria-label="Start a staged rollout" onSubmit={(ev) => (ev.preventDefault(), void start())}>
+          <label>
+            Stages (%)
+            <input name="stages" size={14} value={plan.stages} placeholder="10, 50, 100" onInput={(e) => setPlan({ ...plan, stages: (e.target as HTMLInputElement).value })} />
+          </label>
+          <label>
+            Device groups first
+            <input name="groups" size={14} value={plan.groups} placeholder="none" onInput={(e) => setPlan({ ...plan, groups: (e.target as HTMLInputElement).value })} />
+          </label>
+          <label>
+            Halt at failures (%)
+            <input name="threshold" type="number" min={1} max={100} step="any" value={plan.threshold} onInput={(e) => setPlan({ ...plan, threshold: (e.target as HTMLInputElement).value })} />
+          </label>
+          <label>
+            Reports before judging
+            <input name="min-reports" type="number" min={1} value={plan.minReports} onInput={(e) => setPlan({ ...plan, minReports: (e.target as HTMLInputElement).value })} />
+          </label>
+          <label>
+            <span>
+              <input name="auto-advance" type="checkbox" checked={plan.autoAdvance} onChange={(e) => setPlan({ ...plan, autoAdvance: (e.target as HTMLInputElement).checked })} /> Advance on its own
+            </span>
+          </label>
+          <button type="submit" data-action="start" disabled={busy}>
+            Start rollout of {version}
+          </button>
+        </form>
+      )}
       {r && !q.loading && (
         <div data-rollout={r.status}>
           <dl class="figures">
