@@ -207,6 +207,8 @@ export interface FindingFilter {
   status?: FindingStatus;
   kind?: string;
   accountId?: string;
+  entitlementId?: string;
+  featureKey?: string;
   /** Findings whose period ends after this instant. */
   from?: string;
   /** Findings whose period starts before this instant. */

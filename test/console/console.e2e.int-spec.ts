@@ -198,9 +198,9 @@ describe('web console (headless Chromium)', () => {
   it('Compliance lists the findings the API answers, filters them, and acknowledging one works and is audited', async () => {
     const page = await newPage();
     await signIn(page, hub.adminKey);
-    type F = { complianceFindings: { totalCount: number; leakageTotals: Money[]; edges: { node: { id: string; kind: string; status: string; accountId: string; periodStart: string } }[] } };
+    type F = { complianceFindings: { totalCount: number; leakageTotals: Money[]; edges: { node: { id: string; kind: string; status: string; accountId: string; entitlementId: string | null; periodStart: string } }[] } };
     const findings = (filter: Record<string, string>) =>
-      hub.ok<F>('query($f: ComplianceFindingFilterInput) { complianceFindings(filter: $f, first: 100) { totalCount leakageTotals { amountMinor currency } edges { node { id kind status accountId periodStart } } } }', { f: filter });
+      hub.ok<F>('query($f: ComplianceFindingFilterInput) { complianceFindings(filter: $f, first: 100) { totalCount leakageTotals { amountMinor currency } edges { node { id kind status accountId entitlementId periodStart } } } }', { f: filter });
     const open = await findings({ status: 'OPEN' });
     expect(open.complianceFindings.totalCount).toBeGreaterThan(0);
     timings.compliance = await load(page, '/console/compliance', 'compliance');
@@ -279,6 +279,27 @@ describe('web console (headless Chromium)', () => {
     expect(inPeriod.complianceFindings.totalCount).toBeGreaterThan(0);
     expect(inPeriod.complianceFindings.totalCount).toBeLessThan(open.complianceFindings.totalCount);
     expect(new URL(page.url()).search).toBe(`?status=OPEN&from=${fromDay}&to=${toDay}`);
+
+    // By entitlement: "only these" beside a row's entitlement, cleared with "Every entitlement".
+    await load(page, '/console/compliance', 'compliance');
+    const entRow = page.locator('[data-finding-id]').filter({ has: page.locator('[data-filter="entitlement"]') }).first();
+    const entRowId = (await entRow.getAttribute('data-finding-id'))!;
+    const entitlementId = (await findings({ status: 'OPEN' })).complianceFindings.edges.find((e) => e.node.id === entRowId)!.node.entitlementId!;
+    await entRow.locator('[data-filter="entitlement"]').click();
+    await shown({ status: 'OPEN', entitlementId }, "the entitlement's open findings");
+    expect(new URL(page.url()).searchParams.get('entitlement')).toBe(entitlementId);
+    await page.getByRole('button', { name: 'Every entitlement' }).click();
+    await shown({ status: 'OPEN' }, 'every open finding again');
+    // By feature key: a finding about one feature (unentitled use of it) is the only one shown.
+    await hub.ds.query(
+      `INSERT INTO compliance_finding (kind, account_id, feature_key, period_start, unit, used, over, leakage_minor, currency)
+       SELECT 'UNENTITLED_USE', id, 'console.export', date_trunc('month', now()), 'calls', 40, 40, 0, 'USD' FROM account ORDER BY id LIMIT 1`,
+    );
+    await page.getByLabel('Feature').fill('console.export');
+    await page.getByLabel('Feature').press('Enter');
+    const ofFeature = await shown({ status: 'OPEN', featureKey: 'console.export' }, 'the findings of the feature');
+    expect(ofFeature.complianceFindings.totalCount).toBe(1);
+    expect(new URL(page.url()).searchParams.get('feature')).toBe('console.export');
 
     // The customer page links to every finding of that customer, whatever their status.
     await load(page, `/console/customers/${rowAccount}`, 'customer');

@@ -13,11 +13,14 @@ function period(f: FindingRow): string {
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const STATUSES: FindingStatus[] = ['OPEN', 'ACKNOWLEDGED', 'RESOLVED'];
 
-/** The filters in the page's address (?status=&kind=&account=&from=&to=), so a filtered list can be linked to and survives a reload. */
+/** The filters in the page's address (?status=&kind=&account=&entitlement=&feature=&from=&to=), so a filtered list can be linked to and survives a reload. */
 interface Filters {
   status: FindingStatus | '';
   kind: string;
   account: string;
+  entitlement: string;
+  /** A feature key, exactly. */
+  feature: string;
   /** Period overlaps these days (YYYY-MM-DD, inclusive); '' for no bound. */
   from: string;
   to: string;
@@ -32,6 +35,8 @@ function readFilters(search: string): Filters {
     status: status === null ? 'OPEN' : STATUSES.includes(status as FindingStatus) ? (status as FindingStatus) : '',
     kind: (FINDING_KINDS as readonly string[]).includes(q.get('kind') ?? '') ? q.get('kind')! : '',
     account: q.get('account') ?? '',
+    entitlement: q.get('entitlement') ?? '',
+    feature: q.get('feature') ?? '',
     from: day(q.get('from')),
     to: day(q.get('to')),
   };
@@ -41,7 +46,7 @@ function readFilters(search: string): Filters {
 export function findingsHref(f: Partial<Filters>): string {
   const q = new URLSearchParams();
   q.set('status', f.status ?? 'OPEN');
-  for (const k of ['kind', 'account', 'from', 'to'] as const) if (f[k]) q.set(k, f[k]!);
+  for (const k of ['kind', 'account', 'entitlement', 'feature', 'from', 'to'] as const) if (f[k]) q.set(k, f[k]!);
   return `/console/compliance?${q.toString()}`;
 }
 
@@ -51,6 +56,8 @@ function apiFilter(f: Filters): FindingFilter {
   if (f.status) filter.status = f.status;
   if (f.kind) filter.kind = f.kind;
   if (f.account) filter.accountId = f.account;
+  if (f.entitlement) filter.entitlementId = f.entitlement;
+  if (f.feature.trim()) filter.featureKey = f.feature.trim();
   if (f.from) filter.from = `${f.from}T00:00:00.000Z`;
   if (f.to) filter.to = new Date(Date.parse(`${f.to}T00:00:00.000Z`) + 86_400_000).toISOString();
   return filter;
@@ -60,7 +67,9 @@ function apiFilter(f: Filters): FindingFilter {
 export function Compliance({ viewer }: { viewer: Viewer }) {
   const canAct = FINDING_ACT_ROLES.includes(viewer.role);
   const [filters, setFilters] = useState<Filters>(() => readFilters(location.search));
-  const { status, kind, account, from, to } = filters;
+  const { status, kind, account, entitlement, feature, from, to } = filters;
+  // The feature box asks the API once typing stops (or on Enter), not at every key.
+  const [featureText, setFeatureText] = useState(feature);
   const filter = apiFilter(filters);
   // 100 rows keep the request within the hub's cost limit (EHUB_MAX_QUERY_COMPLEXITY); the totals count every match.
   // Cursors of the pages before this one (a stack) and this page's; a filter change starts again at page 1.
@@ -74,7 +83,7 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
   }
   const after = cursors[cursors.length - 1]!;
   const variables = { filter, first: PAGE, after };
-  const q = useQuery(FINDINGS, variables, [status, kind, account, from, to, after]);
+  const q = useQuery(FINDINGS, variables, [status, kind, account, entitlement, feature, from, to, after]);
   const [busy, setBusy] = useState<string | null>(null);
   const [note, setNote] = useState('');
   const [actionMsg, setActionMsg] = useState<string | null>(null);
@@ -98,7 +107,7 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
   return (
     <>
       <PageHead title="Compliance" d={FINDINGS} variables={variables} />
-      <form class="filters" aria-label="Filter findings" onSubmit={(ev) => ev.preventDefault()}>
+      <form class="filters" aria-label="Filter findings" onSubmit={(ev) => (ev.preventDefault(), change({ feature: featureText.trim() }))}>
         <label>
           Status
           <select name="status" value={status} onChange={(e) => change({ status: (e.target as HTMLSelectElement).value as FindingStatus | '' })}>
@@ -120,6 +129,17 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
           </select>
         </label>
         <label>
+          Feature
+          <input
+            name="feature"
+            size={16}
+            value={featureText}
+            placeholder="any"
+            onInput={(e) => setFeatureText((e.target as HTMLInputElement).value)}
+            onChange={(e) => change({ feature: (e.target as HTMLInputElement).value.trim() })}
+          />
+        </label>
+        <label>
           Period from
           <input type="date" name="from" value={from} max={to || undefined} onChange={(e) => change({ from: (e.target as HTMLInputElement).value })} />
         </label>
@@ -127,6 +147,14 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
           Period to
           <input type="date" name="to" value={to} min={from || undefined} onChange={(e) => change({ to: (e.target as HTMLInputElement).value })} />
         </label>
+        {entitlement && (
+          <p class="chosen" data-entitlement-filter={entitlement}>
+            Entitlement: <strong>{entitlement.slice(0, 8)}</strong>{' '}
+            <button type="button" onClick={() => change({ entitlement: '' })}>
+              Every entitlement
+            </button>
+          </p>
+        )}
         {account && (
           <p class="chosen" data-account-filter={account}>
             Account: <strong>{q.data?.complianceFindings.edges[0]?.node.account.name ?? account}</strong>{' '}
@@ -200,6 +228,14 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
                         <td>
                           {f.featureKey ?? f.meterKey ?? 'whole entitlement'}
                           {f.entitlementId && <span class="muted"> ({f.entitlementId.slice(0, 8)})</span>}
+                          {f.entitlementId && !entitlement && (
+                            <>
+                              {' '}
+                              <button type="button" class="link" data-filter="entitlement" onClick={() => change({ entitlement: f.entitlementId! })} aria-label={`only these: the findings of entitlement ${f.entitlementId.slice(0, 8)}`}>
+                                only these
+                              </button>
+                            </>
+                          )}
                         </td>
                         <td>{period(f)}</td>
                         <td>
