@@ -1,7 +1,20 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, gql } from '../api';
 import type { Viewer } from '../operations';
-import { ADVANCE_ROLLOUT, DELIVERY, DELIVERY_PRODUCTS, HALT_ROLLOUT, RESUME_ROLLOUT, START_ROLLOUT, YANK_RELEASE, type StartRolloutVars, ROLLOUT, ROLLOUT_ROLES, type ProductOption, type RolloutView } from '../operations-integrations';
+import {
+  ADVANCE_ROLLOUT,
+  DELIVERY,
+  DELIVERY_PRODUCTS,
+  HALT_ROLLOUT,
+  RESUME_ROLLOUT,
+  ROLLOUT,
+  ROLLOUT_ROLES,
+  START_ROLLOUT,
+  YANK_RELEASE,
+  type ProductOption,
+  type RolloutView,
+  type StartRolloutVars,
+} from '../operations-integrations';
 import { date, dateTime } from '../format';
 import { ErrorBox, GraphiQLLink, Link, Loading, Scroll, Section, useQuery } from '../ui';
 
@@ -31,9 +44,9 @@ function pickProduct(products: ProductOption[]): string | null {
 /**
  * Delivery: a product's releases, where its fleet stands against a release (devices per version,
  * up to date, offered, held back and why, renewal opportunities) and the release's staged rollout
- * (ADMIN, OPERATIONS, INTEGRATION read it and halt, resume or advance it, and may yank a
- * published release). Requests: the products, the
- * product's fleet, the rollout of the release judged.
+ * (ADMIN, OPERATIONS, INTEGRATION read it; start, halt, resume or advance it; and yank a
+ * published release). Requests: the products, the product's fleet, the rollout of the release
+ * judged.
  */
 export function Delivery({ viewer }: { viewer: Viewer }) {
   const ops = ROLLOUT_ROLES.includes(viewer.role);
@@ -232,7 +245,8 @@ function Fleet({ product, release, ops, canAct, onRelease }: { product: string; 
               </>
             )}
           </Section>
-          {s.releaseId && ops && <RolloutCard
+          {s.releaseId && ops && (
+            <RolloutCard
               release={s.releaseId}
               version={s.version ?? ''}
               canAct={canAct}
@@ -240,7 +254,8 @@ function Fleet({ product, release, ops, canAct, onRelease }: { product: string; 
                 setChanged(what);
                 q.reload();
               }}
-            />}
+            />
+          )}
           {!ops && <p class="muted">Rollouts and device groups are for ADMIN, OPERATIONS and INTEGRATION keys.</p>}
           <Section title="Releases" id="releases" wide>
             {q.data.releases.length === 0 ? (
