@@ -22,6 +22,8 @@ export interface SyncConnectionRow {
   pullEnabled: boolean;
   pushEnabled: boolean;
   maxAttempts: number;
+  /** Every DEAD outbox item of the connection (not only those listed). */
+  deadLetters: number;
 }
 
 export interface SyncRunRow {
@@ -97,7 +99,7 @@ const OUTBOX_FIELDS = 'id connectionId object recordKey accountId status attempt
 export const INTEGRATIONS = doc<IntegrationsData, { ops: boolean }>(
   'ConsoleIntegrations',
   `query ConsoleIntegrations($ops: Boolean! = false) {
-  syncConnections(first: 20) @include(if: $ops) { totalCount edges { node { id name type enabled pullEnabled pushEnabled maxAttempts } } }
+  syncConnections(first: 20) @include(if: $ops) { totalCount edges { node { id name type enabled pullEnabled pushEnabled maxAttempts deadLetters } } }
   syncRuns(first: 15) @include(if: $ops) {
     totalCount
     edges { node {

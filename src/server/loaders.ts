@@ -35,6 +35,8 @@ export interface Loaders {
   deliveryRenewal: DataLoader<string, DeliveryRenewalView | null>;
   /** `Entitlement.terms`: one statement per batch of entitlements. */
   support: { terms: DataLoader<Entitlement, ContractTerms | null, string> };
+  /** `SyncConnection.deadLetters`: one statement per batch of connections. */
+  syncDeadLetters: DataLoader<string, number>;
 }
 
 export function createLoaders(services: Services): Loaders {
@@ -71,5 +73,9 @@ export function createLoaders(services: Services): Loaders {
         { cacheKeyFn: (e) => e.id },
       ),
     },
+    syncDeadLetters: new DataLoader(async (ids) => {
+      const found = await services.sync.deadLetterCounts(ids);
+      return ids.map((id) => found.get(id) ?? 0);
+    }),
   };
 }

@@ -1,4 +1,4 @@
-import { Arg, Args, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Role, Roles } from '../auth/role';
 import { PageArgs, type Connection } from '../common/pagination';
 import type { GraphQLContext } from '../server/graphql-context';
@@ -31,6 +31,11 @@ export class SyncConnectionResolver {
   @Query(() => SyncConnectionConnection, { description: 'Connections to external systems, oldest first (never their credentials). ADMIN, OPERATIONS.' })
   syncConnections(@Args() args: PageArgs, @Ctx() ctx: GraphQLContext): Promise<Connection<SyncConnection>> {
     return ctx.services.sync.listConnections(ctx, args);
+  }
+
+  @FieldResolver(() => Int, { description: 'Its outbox items that exhausted their attempts (DEAD), all of them: replayDeadOutboxItems sends them again. ADMIN, OPERATIONS.' })
+  deadLetters(@Root() c: SyncConnection, @Ctx() ctx: GraphQLContext): Promise<number> {
+    return ctx.loaders.syncDeadLetters.load(c.id);
   }
 
   @Authorized(WATCH)

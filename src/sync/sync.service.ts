@@ -336,6 +336,15 @@ export class SyncService {
     return runs;
   }
 
+  /** DEAD outbox items per connection (connections with none are absent), in one statement. */
+  async deadLetterCounts(connectionIds: readonly string[]): Promise<Map<string, number>> {
+    const rows: { connection_id: string; n: number }[] = await this.db.manager.query(
+      `SELECT connection_id, count(*)::int AS n FROM sync_outbox WHERE status = 'DEAD' AND connection_id = ANY($1::uuid[]) GROUP BY connection_id`,
+      [connectionIds],
+    );
+    return new Map(rows.map((r) => [r.connection_id, r.n]));
+  }
+
   /** Delivers one connection's outbox now (claims keep concurrent pushes apart). */
   async pushOnce(ctx: RequestContext, c: SyncConnection, trigger: SyncTrigger, signal?: AbortSignal): Promise<SyncRun | null> {
     const attributes = { 'ehub.sync.connection.type': c.type, 'ehub.sync.connection.name': c.name, 'ehub.sync.trigger': trigger };

@@ -160,10 +160,10 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     const item = dead.edges[0]!.node;
     expect(item).toMatchObject({ lastErrorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', lastError: expect.stringContaining('finance') });
     const api = await hub.ok<{
-      syncConnections: { edges: { node: { id: string; name: string } }[] };
+      syncConnections: { edges: { node: { id: string; name: string; deadLetters: number } }[] };
       syncRuns: { edges: { node: { id: string; status: string; kind: string } }[] };
       backlog: { totalCount: number };
-    }>(`{ syncConnections(first: 20) { edges { node { id name } } } syncRuns(first: 15) { edges { node { id status kind } } } backlog: outbox(filter: { status: [PENDING, IN_FLIGHT, SUBMITTED, FAILED] }, first: 1) { totalCount } }`);
+    }>(`{ syncConnections(first: 20) { edges { node { id name deadLetters } } } syncRuns(first: 15) { edges { node { id status kind } } } backlog: outbox(filter: { status: [PENDING, IN_FLIGHT, SUBMITTED, FAILED] }, first: 1) { totalCount } }`);
     const queue = await pendingMatches();
     expect(queue.totalCount).toBeGreaterThanOrEqual(2);
 
@@ -176,6 +176,8 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     await expect(row.locator('td').first().textContent()).resolves.toBe('salesforce');
     const lastRun = api.syncRuns.edges.find(() => true)!.node;
     await expect(row.locator('[data-last-run]').textContent()).resolves.toContain(lastRun.status);
+    // Its dead letters as the connection counts them (all of them, not only the 25 listed).
+    expect(api.syncConnections.edges.find((e) => e.node.id === connectionId)!.node.deadLetters).toBe(1);
     await expect(row.locator('[data-dead-count]').textContent()).resolves.toBe('1');
     // Runs: the same runs, newest first, with their status; one PUSH run PARTIAL (the refused record).
     expect(await page.locator('[data-run-id]').evaluateAll((els) => els.map((e) => e.getAttribute('data-run-id')))).toEqual(api.syncRuns.edges.map((e) => e.node.id));

@@ -248,10 +248,17 @@ describe('Salesforce push: synced fields, renewal opportunities and entitlements
     expect(dead.last_error_code).toMatch(/SERVER_UNAVAILABLE|HTTP_503/);
 
     emu.faults.clear();
+    // The connection counts its dead letters, every one of them (the console's Integrations page shows this).
+    const deadLetters = async () => (await hub.ok<{ syncConnection: { deadLetters: number } }>('query($id: ID!) { syncConnection(id: $id) { deadLetters } }', { id: connectionId })).syncConnection.deadLetters;
+    const [{ n: deadNow }] = await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox WHERE status = 'DEAD' AND connection_id = $1`, [connectionId]);
+    expect(deadNow).toBeGreaterThanOrEqual(1);
+    expect(await deadLetters()).toBe(deadNow);
     const replayed = await hub.ok<{ replayDeadOutboxItems: number }>('mutation($c: ID!) { replayDeadOutboxItems(connectionId: $c) }', { c: connectionId });
     const [{ n: deadBefore }] = await hub.ds.query(`SELECT count(*)::int AS n FROM sync_outbox WHERE status = 'DEAD'`);
     expect(deadBefore).toBe(0);
     expect(replayed.replayDeadOutboxItems).toBeGreaterThanOrEqual(1); // this account's item(s): the entitlement may have died too
+    expect(replayed.replayDeadOutboxItems).toBe(deadNow);
+    expect(await deadLetters()).toBe(0);
     await pushNow();
     expect(await item()).toEqual({ status: 'DONE', attempts: 0, last_error_code: null });
     expect(Number(emu.records('Ehub_Entitlement__c').find((e) => e.Ehub_Entitlement_Id__c === entitlementId)!.Used__c)).toBe(1);

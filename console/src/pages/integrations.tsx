@@ -97,8 +97,6 @@ export function Integrations({ viewer }: { viewer: Viewer }) {
   const connName = new Map((d?.syncConnections?.edges ?? []).map(({ node: c }) => [c.id, c.name]));
   const lastRun = new Map<string, SyncRunRow>();
   for (const { node: r } of d?.syncRuns?.edges ?? []) if (!lastRun.has(r.connectionId)) lastRun.set(r.connectionId, r);
-  const deadBy = new Map<string, number>();
-  for (const { node: o } of d?.dead?.edges ?? []) deadBy.set(o.connectionId, (deadBy.get(o.connectionId) ?? 0) + 1);
 
   return (
     <>
@@ -140,7 +138,8 @@ export function Integrations({ viewer }: { viewer: Viewer }) {
                     <tbody>
                       {d.syncConnections.edges.map(({ node: c }) => {
                         const r = lastRun.get(c.id);
-                        const dead = deadBy.get(c.id) ?? 0;
+                        // All of the connection's dead letters (the list below shows the oldest 25 of every connection).
+                        const dead = c.deadLetters;
                         return (
                           <tr key={c.id} data-connection-id={c.id}>
                             <td>{c.name}</td>
