@@ -83,7 +83,7 @@ export interface MatchRow {
 export interface IntegrationsData {
   syncConnections?: { totalCount: number; edges: { node: SyncConnectionRow }[] };
   syncRuns?: { totalCount: number; edges: { node: SyncRunRow }[] };
-  dead?: { totalCount: number; edges: { node: OutboxRow }[] };
+  dead?: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: OutboxRow }[] };
   backlog?: { totalCount: number; edges: { node: OutboxRow }[] };
   webhookDeliveries?: { totalCount: number; edges: { node: WebhookDeadRow }[] };
   identityMatches: { totalCount: number; edges: { node: MatchRow }[] };
@@ -93,12 +93,12 @@ const OUTBOX_FIELDS = 'id connectionId object recordKey accountId status attempt
 
 /**
  * One request: the review queue for every unscoped key; connections, runs, the outbox and dead
- * webhook deliveries only for ADMIN and OPERATIONS (`$ops`). Small pages keep it well under
- * the hub's cost limit (EHUB_MAX_QUERY_COMPLEXITY).
+ * webhook deliveries only for ADMIN and OPERATIONS (`$ops`); the dead letters page by
+ * `$deadAfter`. Small pages keep it well under the hub's cost limit (EHUB_MAX_QUERY_COMPLEXITY).
  */
-export const INTEGRATIONS = doc<IntegrationsData, { ops: boolean }>(
+export const INTEGRATIONS = doc<IntegrationsData, { ops: boolean; deadAfter: string | null }>(
   'ConsoleIntegrations',
-  `query ConsoleIntegrations($ops: Boolean! = false) {
+  `query ConsoleIntegrations($ops: Boolean! = false, $deadAfter: String) {
   syncConnections(first: 20) @include(if: $ops) { totalCount edges { node { id name type enabled pullEnabled pushEnabled maxAttempts deadLetters } } }
   syncRuns(first: 15) @include(if: $ops) {
     totalCount
@@ -107,7 +107,7 @@ export const INTEGRATIONS = doc<IntegrationsData, { ops: boolean }>(
       read created updated unchanged deleted failed apiCalls error errors { code message record }
     } }
   }
-  dead: outbox(filter: { status: [DEAD] }, first: 25) @include(if: $ops) { totalCount edges { node { ${OUTBOX_FIELDS} } } }
+  dead: outbox(filter: { status: [DEAD] }, first: 25, after: $deadAfter) @include(if: $ops) { totalCount pageInfo { hasNextPage endCursor } edges { node { ${OUTBOX_FIELDS} } } }
   backlog: outbox(filter: { status: [PENDING, IN_FLIGHT, SUBMITTED, FAILED] }, first: 10) @include(if: $ops) { totalCount edges { node { ${OUTBOX_FIELDS} } } }
   webhookDeliveries(filter: { status: DEAD }, first: 10) @include(if: $ops) {
     totalCount edges { node { id eventType attemptCount lastStatusCode lastError deadAt endpoint { id url } } }

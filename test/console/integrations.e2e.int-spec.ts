@@ -266,6 +266,40 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     await page.close();
   }, 90_000);
 
+  it('Integrations: pages through more than 25 dead letters in the API\'s order, and counts them all per connection', async () => {
+    // 30 more dead letters of the connection (a CRM that refused a batch), removed at the end.
+    await hub.ds.query(
+      `INSERT INTO sync_outbox (connection_id, object, record_key, status, attempts, last_error_code, last_error, dead_at, created_at)
+       SELECT $1, 'account-fields', 'paging-' || g, 'DEAD', 3, 'HTTP_503', 'Service unavailable', now(), now() - (31 - g) * interval '1 second'
+         FROM generate_series(1, 30) g`,
+      [connectionId],
+    );
+    try {
+      const api = await hub.ok<{ outbox: { totalCount: number; edges: { node: { id: string } }[] }; syncConnection: { deadLetters: number } }>(
+        `query($c: ID!) { outbox(filter: { status: [DEAD] }, first: 100) { totalCount edges { node { id } } } syncConnection(id: $c) { deadLetters } }`,
+        { c: connectionId },
+      );
+      const ids = api.outbox.edges.map((e) => e.node.id);
+      expect(api.outbox.totalCount).toBeGreaterThan(25);
+      const page = await h.newPage();
+      await h.signIn(page, hub.adminKey);
+      await h.open(page, 'Integrations', 'integrations');
+      const shown = () => page.locator('[data-outbox-id]').evaluateAll((els) => els.map((e) => e.getAttribute('data-outbox-id')));
+      await expect(page.locator('[data-figure="dead"]').textContent()).resolves.toBe(String(api.outbox.totalCount));
+      await expect(page.locator(`[data-connection-id="${connectionId}"] [data-dead-count]`).textContent()).resolves.toBe(String(api.syncConnection.deadLetters));
+      expect(await shown()).toEqual(ids.slice(0, 25));
+      await expect(page.locator('[data-showing]').textContent()).resolves.toContain(`showing 1–25, oldest first (page 1)`);
+      await page.getByRole('navigation', { name: 'Dead letter pages' }).getByRole('button', { name: 'Next page' }).click();
+      await h.until(async () => JSON.stringify(await shown()) === JSON.stringify(ids.slice(25, 50)), 'the second page of dead letters');
+      await expect(page.locator('[data-showing]').textContent()).resolves.toContain(`showing 26–${Math.min(50, ids.length)}, oldest first (page 2)`);
+      await page.getByRole('navigation', { name: 'Dead letter pages' }).getByRole('button', { name: 'Previous page' }).click();
+      await h.until(async () => JSON.stringify(await shown()) === JSON.stringify(ids.slice(0, 25)), 'the first page again');
+      await page.close();
+    } finally {
+      await hub.ds.query(`DELETE FROM sync_outbox WHERE connection_id = $1 AND record_key LIKE 'paging-%'`, [connectionId]);
+    }
+  });
+
   it('Delivery: releases, the fleet against the newest release, held back and why, the rollout; halt, resume and advance work; a rollout started; a release yanked with a reason', async () => {
     const { deliveryStatus: s } = await hub.ok<{
       deliveryStatus: {
@@ -442,7 +476,7 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     const schema = await buildHubSchema();
     const costs: Record<string, number> = {};
     for (const [d, v] of [
-      [INTEGRATIONS, { ops: true }],
+      [INTEGRATIONS, { ops: true, deadAfter: null }],
       [DELIVERY_PRODUCTS, {}],
       [DELIVERY, { product: 'GW-100', productRef: 'GW-100', release: null, ops: true }],
       [ROLLOUT, { release: rolloutRelease }],

@@ -16,7 +16,7 @@ import {
   type SyncRunRow,
 } from '../operations-integrations';
 import { dateTime } from '../format';
-import { ErrorBox, GraphiQLLink, Link, Loading, Scroll, Section, useQuery } from '../ui';
+import { ErrorBox, GraphiQLLink, Link, Loading, Pager, Scroll, Section, useQuery } from '../ui';
 
 const why = (e: unknown) => (e instanceof ApiError ? `${e.message} (${e.code})` : String(e));
 
@@ -39,8 +39,11 @@ export function Integrations({ viewer }: { viewer: Viewer }) {
   const ops = SYNC_READ_ROLES.includes(viewer.role);
   const canReplay = REPLAY_ROLES.includes(viewer.role) && !viewer.accountId;
   const canDecide = MATCH_ACT_ROLES.includes(viewer.role) && !viewer.accountId;
-  const variables = { ops };
-  const q = useQuery(INTEGRATIONS, variables, []);
+  // Cursors of the dead-letter pages before this one (a stack) and this page's.
+  const [deadCursors, setDeadCursors] = useState<(string | null)[]>([null]);
+  const deadAfter = deadCursors[deadCursors.length - 1]!;
+  const variables = { ops, deadAfter };
+  const q = useQuery(INTEGRATIONS, variables, [deadAfter]);
   const [busy, setBusy] = useState<string | null>(null);
   const [msg, setMsg] = useState<string | null>(null);
   const [reasons, setReasons] = useState<Record<string, string>>({});
@@ -183,7 +186,12 @@ export function Integrations({ viewer }: { viewer: Viewer }) {
             <Section title="Dead letters (outbox)" id="dead-letters" wide>
               <p>
                 <span data-figure="dead">{d.dead.totalCount}</span> dead · <span data-figure="backlog">{d.backlog?.totalCount ?? 0}</span> waiting (pending, in flight, submitted or failed)
-                {d.dead.totalCount > d.dead.edges.length && <span class="muted"> · showing the oldest {d.dead.edges.length}</span>}
+                {d.dead.totalCount > d.dead.edges.length && (
+                  <span class="muted" data-showing>
+                    {' '}
+                    · showing {(deadCursors.length - 1) * 25 + 1}–{(deadCursors.length - 1) * 25 + d.dead.edges.length}, oldest first (page {deadCursors.length})
+                  </span>
+                )}
               </p>
               {d.dead.edges.length === 0 ? (
                 <p>No dead letter: every item was delivered or is still being retried.</p>
@@ -228,6 +236,13 @@ export function Integrations({ viewer }: { viewer: Viewer }) {
                   </table>
                 </Scroll>
               )}
+              <Pager
+                label="Dead letter pages"
+                hasPrevious={deadCursors.length > 1}
+                hasNext={d.dead.pageInfo.hasNextPage}
+                onPrevious={() => setDeadCursors(deadCursors.slice(0, -1))}
+                onNext={() => setDeadCursors([...deadCursors, d.dead!.pageInfo.endCursor])}
+              />
               {!canReplay && d.dead.edges.length > 0 && <p class="muted">Replaying is for ADMIN keys.</p>}
             </Section>
           )}
