@@ -24,6 +24,8 @@ export interface SyncConnectionRow {
   maxAttempts: number;
   /** Every DEAD outbox item of the connection (not only those listed). */
   deadLetters: number;
+  /** Its newest run, whether or not it is among the runs listed. */
+  lastRun: { id: string; kind: string; object: string; status: string; startedAt: string } | null;
 }
 
 export interface SyncRunRow {
@@ -99,7 +101,7 @@ const OUTBOX_FIELDS = 'id connectionId object recordKey accountId status attempt
 export const INTEGRATIONS = doc<IntegrationsData, { ops: boolean; deadAfter: string | null }>(
   'ConsoleIntegrations',
   `query ConsoleIntegrations($ops: Boolean! = false, $deadAfter: String) {
-  syncConnections(first: 20) @include(if: $ops) { totalCount edges { node { id name type enabled pullEnabled pushEnabled maxAttempts deadLetters } } }
+  syncConnections(first: 20) @include(if: $ops) { totalCount edges { node { id name type enabled pullEnabled pushEnabled maxAttempts deadLetters lastRun { id kind object status startedAt } } } }
   syncRuns(first: 15) @include(if: $ops) {
     totalCount
     edges { node {

@@ -12,6 +12,7 @@ import type { AccountModelFit } from '../modelfit/modelfit.types';
 import type { Entitlement } from '../entitlements/entitlement.entity';
 import type { ContractTerms } from '../support/support.types';
 import type { DeliveryRenewalView } from '../delivery/delivery-renewals.service';
+import type { SyncRun } from '../sync/sync.entities';
 
 /**
  * Per-request DataLoaders: every field resolver that reads the database goes through one,
@@ -37,6 +38,8 @@ export interface Loaders {
   support: { terms: DataLoader<Entitlement, ContractTerms | null, string> };
   /** `SyncConnection.deadLetters`: one statement per batch of connections. */
   syncDeadLetters: DataLoader<string, number>;
+  /** `SyncConnection.lastRun`: one statement per batch of connections. */
+  syncLastRun: DataLoader<string, SyncRun | null>;
 }
 
 export function createLoaders(services: Services): Loaders {
@@ -76,6 +79,10 @@ export function createLoaders(services: Services): Loaders {
     syncDeadLetters: new DataLoader(async (ids) => {
       const found = await services.sync.deadLetterCounts(ids);
       return ids.map((id) => found.get(id) ?? 0);
+    }),
+    syncLastRun: new DataLoader(async (ids) => {
+      const found = await services.sync.lastRuns(ids);
+      return ids.map((id) => found.get(id) ?? null);
     }),
   };
 }

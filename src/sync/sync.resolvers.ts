@@ -38,6 +38,11 @@ export class SyncConnectionResolver {
     return ctx.loaders.syncDeadLetters.load(c.id);
   }
 
+  @FieldResolver(() => SyncRun, { nullable: true, description: 'Its newest run (pull, push or renewals), or null when it never ran. ADMIN, OPERATIONS.' })
+  lastRun(@Root() c: SyncConnection, @Ctx() ctx: GraphQLContext): Promise<SyncRun | null> {
+    return ctx.loaders.syncLastRun.load(c.id);
+  }
+
   @Authorized(WATCH)
   @Query(() => SyncConnection, { description: 'One connection (NOT_FOUND if missing). ADMIN, OPERATIONS.' })
   syncConnection(@Arg('id', () => ID, { description: 'The connection id.' }) id: string, @Ctx() ctx: GraphQLContext): Promise<SyncConnection> {

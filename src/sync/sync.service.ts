@@ -336,6 +336,20 @@ export class SyncService {
     return runs;
   }
 
+  /** The newest run of each connection (connections that never ran are absent), in one statement (index sync_run_connection_idx). */
+  async lastRuns(connectionIds: readonly string[]): Promise<Map<string, SyncRun>> {
+    const runs = await this.db.manager
+      .getRepository(SyncRun)
+      .createQueryBuilder('r')
+      .distinctOn(['r.connectionId'])
+      .where('r.connectionId = ANY(:ids)', { ids: [...connectionIds] })
+      .orderBy('r.connectionId')
+      .addOrderBy('r.startedAt', 'DESC')
+      .addOrderBy('r.id', 'DESC')
+      .getMany();
+    return new Map(runs.map((r) => [r.connectionId, r]));
+  }
+
   /** DEAD outbox items per connection (connections with none are absent), in one statement. */
   async deadLetterCounts(connectionIds: readonly string[]): Promise<Map<string, number>> {
     const rows: { connection_id: string; n: number }[] = await this.db.manager.query(

@@ -160,22 +160,27 @@ describe('console: Integrations and Delivery pages (headless Chromium)', () => {
     const item = dead.edges[0]!.node;
     expect(item).toMatchObject({ lastErrorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', lastError: expect.stringContaining('finance') });
     const api = await hub.ok<{
-      syncConnections: { edges: { node: { id: string; name: string; deadLetters: number } }[] };
+      syncConnections: { edges: { node: { id: string; name: string; deadLetters: number; lastRun: { status: string; kind: string; object: string } | null } }[] };
       syncRuns: { edges: { node: { id: string; status: string; kind: string } }[] };
       backlog: { totalCount: number };
-    }>(`{ syncConnections(first: 20) { edges { node { id name deadLetters } } } syncRuns(first: 15) { edges { node { id status kind } } } backlog: outbox(filter: { status: [PENDING, IN_FLIGHT, SUBMITTED, FAILED] }, first: 1) { totalCount } }`);
+    }>(`{ syncConnections(first: 20) { edges { node { id name deadLetters lastRun { status kind object } } } } syncRuns(first: 15) { edges { node { id status kind } } } backlog: outbox(filter: { status: [PENDING, IN_FLIGHT, SUBMITTED, FAILED] }, first: 1) { totalCount } }`);
     const queue = await pendingMatches();
     expect(queue.totalCount).toBeGreaterThanOrEqual(2);
 
     const page = await h.newPage();
     await h.signIn(page, hub.adminKey);
     h.timings.integrations = await h.open(page, 'Integrations', 'integrations');
-    // Connections: each one, with its last run (the newest of the runs listed for it).
+    // Connections: each one, with its last run (the connection's newest run: its lastRun).
     expect(await page.locator('[data-connection-id]').count()).toBe(api.syncConnections.edges.length);
     const row = page.locator(`[data-connection-id="${connectionId}"]`);
     await expect(row.locator('td').first().textContent()).resolves.toBe('salesforce');
     const lastRun = api.syncRuns.edges.find(() => true)!.node;
     await expect(row.locator('[data-last-run]').textContent()).resolves.toContain(lastRun.status);
+    for (const { node: c } of api.syncConnections.edges) {
+      const cell = (await page.locator(`[data-connection-id="${c.id}"] [data-last-run]`).textContent()) ?? '';
+      if (c.lastRun) expect(cell).toContain(`${c.lastRun.status} ${c.lastRun.kind.toLowerCase()} ${c.lastRun.object}`);
+      else expect(cell).toBe('never ran');
+    }
     // Its dead letters as the connection counts them (all of them, not only the 25 listed).
     expect(api.syncConnections.edges.find((e) => e.node.id === connectionId)!.node.deadLetters).toBe(1);
     await expect(row.locator('[data-dead-count]').textContent()).resolves.toBe('1');

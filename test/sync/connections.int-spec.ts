@@ -78,6 +78,17 @@ describe('sync connections', () => {
     expect(runs.syncRuns.edges.map((e) => e.node.object).slice(0, 3).sort()).toEqual(['accounts', 'contacts', 'orders']);
     expect(gqlError(await hub.gql('mutation($c: ID!) { resetSyncCursor(connectionId: $c, object: "deals") }', { c: id })).subCode).toBe('SYNC_OBJECT_UNKNOWN');
     expect(await hub.ok('mutation($c: ID!) { resetSyncCursor(connectionId: $c, object: "accounts") }', { c: id })).toEqual({ resetSyncCursor: true });
+    // Each connection's newest run, as its own runs list answers it (null for one that never ran).
+    const conns = await hub.ok<{ syncConnections: { edges: { node: { id: string; lastRun: { id: string; status: string } | null } }[] } }>(
+      '{ syncConnections(first: 50) { edges { node { id lastRun { id status } } } } }',
+      undefined,
+      ops,
+    );
+    expect(conns.syncConnections.edges.find((e) => e.node.id === id)!.node.lastRun).not.toBeNull();
+    for (const { node: c } of conns.syncConnections.edges) {
+      const own = await hub.ok<{ syncRuns: { edges: { node: { id: string; status: string } }[] } }>('query($c: ID!) { syncRuns(filter: { connectionId: $c }, first: 1) { edges { node { id status } } } }', { c: c.id }, ops);
+      expect(c.lastRun).toEqual(own.syncRuns.edges[0]?.node ?? null);
+    }
 
     // Sync spans every account: an account-scoped key may neither run nor watch it.
     const [{ id: accountId }] = await hub.ds.query('SELECT id FROM account LIMIT 1');

@@ -98,8 +98,6 @@ export function Integrations({ viewer }: { viewer: Viewer }) {
 
   const d = q.data;
   const connName = new Map((d?.syncConnections?.edges ?? []).map(({ node: c }) => [c.id, c.name]));
-  const lastRun = new Map<string, SyncRunRow>();
-  for (const { node: r } of d?.syncRuns?.edges ?? []) if (!lastRun.has(r.connectionId)) lastRun.set(r.connectionId, r);
 
   return (
     <>
@@ -140,7 +138,7 @@ export function Integrations({ viewer }: { viewer: Viewer }) {
                     </thead>
                     <tbody>
                       {d.syncConnections.edges.map(({ node: c }) => {
-                        const r = lastRun.get(c.id);
+                        const r = c.lastRun;
                         // All of the connection's dead letters (the list below shows the oldest 25 of every connection).
                         const dead = c.deadLetters;
                         return (
@@ -160,7 +158,7 @@ export function Integrations({ viewer }: { viewer: Viewer }) {
                                   <RunStatus status={r.status} /> {r.kind.toLowerCase()} {r.object} <span class="muted">{dateTime(r.startedAt)}</span>
                                 </>
                               ) : (
-                                <span class="muted">none among the latest runs</span>
+                                <span class="muted">never ran</span>
                               )}
                             </td>
                             <td data-dead-count>{dead}</td>
