@@ -30,6 +30,9 @@ export class ApiError extends Error {
   }
 }
 
+/** What a failed call says to a person: the API's message and code, or the error as text. */
+export const failureText = (e: unknown): string => (e instanceof ApiError ? `${e.message} (${e.code})` : String(e));
+
 export interface Result<T> {
   data: T;
   /** Errors of single fields (the rest of the data is there). */

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, gql, session } from './api';
+import { failureText, gql, session } from './api';
 import { FINANCE_ROLES, ME, READ_ROLES, type Viewer } from './operations';
 import { Link, Loading } from './ui';
 import { useRoute, type Route } from './router';
@@ -26,7 +26,7 @@ function SignIn({ onSignedIn, message }: { onSignedIn: (v: Viewer) => void; mess
       session.set(k);
       onSignedIn(r.data.me);
     } catch (e) {
-      setError(e instanceof ApiError ? `${e.message} (${e.code})` : String(e));
+      setError(failureText(e));
     } finally {
       setBusy(false);
     }
@@ -100,7 +100,7 @@ export function App() {
       },
       (e: unknown) => {
         session.clear();
-        setMessage(e instanceof ApiError ? `${e.message} (${e.code})` : String(e));
+        setMessage(failureText(e));
         setChecking(false);
       },
     );

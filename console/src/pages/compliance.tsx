@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ApiError, gql } from '../api';
+import { failureText, gql } from '../api';
 import { FINDING_ACT_ROLES, FINDING_KINDS, FINDINGS, SET_FINDING_STATUS, type FindingFilter, type FindingRow, type FindingStatus, type Viewer } from '../operations';
 import { date, money, moneyList } from '../format';
 import { Link, PageHead, Pager, QueryState, Scroll, Section, useQuery } from '../ui';
@@ -97,7 +97,7 @@ export function Compliance({ viewer }: { viewer: Viewer }) {
       setActionMsg(`Finding ${f.kind} of ${f.account.name}: ${r.data.setComplianceFindingStatus.status}.`);
       q.reload();
     } catch (e) {
-      setActionMsg(`Not changed: ${e instanceof ApiError ? `${e.message} (${e.code})` : String(e)}`);
+      setActionMsg(`Not changed: ${failureText(e)}`);
     } finally {
       setBusy(null);
     }

@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'preact/hooks';
-import { ApiError, gql } from '../api';
+import { failureText, gql } from '../api';
 import { ACT_ROLES, CUSTOMER360, RECOMPUTE_HEALTH, type Customer360Data, type Viewer } from '../operations';
 import { Chart, type ChartOption } from '../chart';
 import { date, dateTime, money, moneyList, percent } from '../format';
@@ -41,7 +41,7 @@ export function Customer({ viewer, id }: { viewer: Viewer; id: string }) {
       setActionMsg(`Health recomputed: ${r.data.recomputeHealth.effectiveScore.toFixed(0)} (${r.data.recomputeHealth.effectiveBand}).`);
       q.reload();
     } catch (e) {
-      setActionMsg(`Not recomputed: ${e instanceof ApiError ? `${e.message} (${e.code})` : String(e)}`);
+      setActionMsg(`Not recomputed: ${failureText(e)}`);
     } finally {
       setBusy(false);
     }

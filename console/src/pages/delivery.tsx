@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, gql } from '../api';
+import { failureText, gql } from '../api';
 import type { Viewer } from '../operations';
 import {
   ADVANCE_ROLLOUT,
@@ -134,8 +134,10 @@ function Fleet({ product, release, ops, canAct, onRelease }: { product: string; 
   const [yankError, setYankError] = useState<string | null>(null);
   const [yanking, setYanking] = useState(false);
   /** Withdraws a published release (upsertRelease with status YANKED): no new download links, offered to no device. A reason is required. */
-  async function yank(published: { version: string }[]) {
-    const version = yankVersion || published[0]?.version || '';
+  const published = q.data?.releases.filter((r) => r.status === 'PUBLISHED') ?? [];
+  // The release the form names: the one chosen, else the newest published.
+  const yankTarget = yankVersion || published[0]?.version || '';
+  async function yank() {
     const reason = yankReason.trim();
     setYankError(null);
     if (!reason) {
@@ -144,18 +146,17 @@ function Fleet({ product, release, ops, canAct, onRelease }: { product: string; 
     }
     setYanking(true);
     try {
-      const r = (await gql(YANK_RELEASE, { product, version, reason })).data.upsertRelease;
+      const r = (await gql(YANK_RELEASE, { product, version: yankTarget, reason })).data.upsertRelease;
       setYankReason('');
       setYankVersion('');
       setChanged(`Release ${r.version} ${r.status.toLowerCase()}: ${r.yankReason ?? ''}`);
       q.reload();
     } catch (e) {
-      setYankError(`Not yanked: ${e instanceof ApiError ? `${e.message} (${e.code})` : String(e)}`);
+      setYankError(`Not yanked: ${failureText(e)}`);
     } finally {
       setYanking(false);
     }
   }
-  const published = q.data?.releases.filter((r) => r.status === 'PUBLISHED') ?? [];
   return (
     <>
       <p>
@@ -302,10 +303,10 @@ function Fleet({ product, release, ops, canAct, onRelease }: { product: string; 
               </Scroll>
             )}
             {canAct && published.length > 0 && (
-              <form class="filters" aria-label="Yank a release" onSubmit={(ev) => (ev.preventDefault(), void yank(published))}>
+              <form class="filters" aria-label="Yank a release" onSubmit={(ev) => (ev.preventDefault(), void yank())}>
                 <label>
                   Release to yank
-                  <select name="yank-version" value={yankVersion || published[0]!.version} onChange={(e) => setYankVersion((e.target as HTMLSelectElement).value)}>
+                  <select name="yank-version" value={yankTarget} onChange={(e) => setYankVersion((e.target as HTMLSelectElement).value)}>
                     {published.map((r) => (
                       <option key={r.id} value={r.version}>
                         {r.version}
@@ -318,7 +319,7 @@ function Fleet({ product, release, ops, canAct, onRelease }: { product: string; 
                   <input name="yank-reason" maxLength={500} size={30} value={yankReason} onInput={(e) => setYankReason((e.target as HTMLInputElement).value)} />
                 </label>
                 <button type="submit" data-action="yank" disabled={yanking}>
-                  Yank {yankVersion || published[0]!.version}
+                  Yank {yankTarget}
                 </button>
                 {yankError && (
                   <p role="alert" data-yank-error>
@@ -354,28 +355,31 @@ function RolloutCard({ release, version, canAct, onChanged }: { release: string;
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
   const [msg, setMsg] = useState<string | null>(null);
-  async function change(r: RolloutView) {
+  const [plan, setPlan] = useState({ stages: '', groups: '', threshold: '10', minReports: '20', autoAdvance: true });
+  /** One rollout change: what it did is said above the page (onChanged); a failure here, as "Not <verb>: …". */
+  async function act(verb: string, call: () => Promise<string>) {
     setBusy(true);
     setMsg(null);
     try {
-      if (r.status === 'HALTED') {
-        const a = await gql(RESUME_ROLLOUT, { release });
-        onChanged(`Rollout of ${version} ${a.data.resumeRollout.status === 'ACTIVE' ? 'resumed' : a.data.resumeRollout.status} at stage ${a.data.resumeRollout.stage + 1}.`);
-      } else {
-        const a = await gql(HALT_ROLLOUT, { release, reason: reason.trim() || null });
-        setReason('');
-        onChanged(`Rollout of ${version} ${a.data.haltRollout.status.toLowerCase()}: ${a.data.haltRollout.haltedReason ?? ''}`);
-      }
+      onChanged(await call());
     } catch (e) {
-      setMsg(`Not changed: ${e instanceof ApiError ? `${e.message} (${e.code})` : String(e)}`);
+      setMsg(`Not ${verb}: ${failureText(e)}`);
     } finally {
       setBusy(false);
     }
   }
-  const [plan, setPlan] = useState({ stages: '', groups: '', threshold: '10', minReports: '20', autoAdvance: true });
+  const change = (r: RolloutView) =>
+    act('changed', async () => {
+      if (r.status === 'HALTED') {
+        const a = (await gql(RESUME_ROLLOUT, { release })).data.resumeRollout;
+        return `Rollout of ${version} ${a.status === 'ACTIVE' ? 'resumed' : a.status} at stage ${a.stage + 1}.`;
+      }
+      const a = (await gql(HALT_ROLLOUT, { release, reason: reason.trim() || null })).data.haltRollout;
+      setReason('');
+      return `Rollout of ${version} ${a.status.toLowerCase()}: ${a.haltedReason ?? ''}`;
+    });
   /** Starts a staged rollout (startRollout); blank fields take the API's defaults. */
-  async function start() {
-    setMsg(null);
+  function start() {
     const list = (text: string) => text.split(/[\s,]+/).filter(Boolean);
     const input: StartRolloutVars = { release, autoAdvance: plan.autoAdvance };
     if (plan.stages.trim()) {
@@ -389,29 +393,17 @@ function RolloutCard({ release, version, canAct, onChanged }: { release: string;
     if (plan.groups.trim()) input.groups = list(plan.groups);
     if (plan.threshold.trim()) input.failureThreshold = Number(plan.threshold) / 100;
     if (plan.minReports.trim()) input.minReports = Number(plan.minReports);
-    setBusy(true);
-    try {
+    void act('started', async () => {
       const a = (await gql(START_ROLLOUT, { input })).data.startRollout;
-      onChanged(`Rollout of ${version} started: stage ${a.stage + 1} of ${a.stages.length} (${a.percent} %).`);
-    } catch (e) {
-      setMsg(`Not started: ${e instanceof ApiError ? `${e.message} (${e.code})` : String(e)}`);
-    } finally {
-      setBusy(false);
-    }
+      return `Rollout of ${version} started: stage ${a.stage + 1} of ${a.stages.length} (${a.percent} %).`;
+    });
   }
   /** To the next stage now (advanceRollout), without waiting for the reports an automatic advance waits for. */
-  async function advance(r: RolloutView) {
-    setBusy(true);
-    setMsg(null);
-    try {
+  const advance = (r: RolloutView) =>
+    act('advanced', async () => {
       const a = (await gql(ADVANCE_ROLLOUT, { release })).data.advanceRollout;
-      onChanged(`Rollout of ${version} advanced to stage ${a.stage + 1} of ${a.stages.length} (${a.percent} %, was ${r.percent} %).`);
-    } catch (e) {
-      setMsg(`Not advanced: ${e instanceof ApiError ? `${e.message} (${e.code})` : String(e)}`);
-    } finally {
-      setBusy(false);
-    }
-  }
+      return `Rollout of ${version} advanced to stage ${a.stage + 1} of ${a.stages.length} (${a.percent} %, was ${r.percent} %).`;
+    });
   const r = q.data?.rollout;
   return (
     <Section title={`Rollout of ${version}`} id="rollout">
@@ -424,7 +416,7 @@ function RolloutCard({ release, version, canAct, onChanged }: { release: string;
       )}
       {q.data && !q.loading && !r && <p data-rollout="none">No staged rollout: the release is offered to every entitled device.</p>}
       {q.data && !q.loading && !r && canAct && (
-        <form class="filters" aria-label="Start a staged rollout" onSubmit={(ev) => (ev.preventDefault(), void start())}>
+        <form class="filters" aria-label="Start a staged rollout" onSubmit={(ev) => (ev.preventDefault(), start())}>
           <label>
             Stages (%)
             <input name="stages" size={14} value={plan.stages} placeholder="10, 50, 100" onInput={(e) => setPlan({ ...plan, stages: (e.target as HTMLInputElement).value })} />

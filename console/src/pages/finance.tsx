@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'preact/hooks';
-import { ApiError, gql, session } from '../api';
+import { failureText, gql, session } from '../api';
 import { CLOSE_PERIOD, FINANCE, FINANCE_ROLES, type FinanceData, type Viewer } from '../operations';
 import { Chart, type ChartOption } from '../chart';
 import { dateTime, money, toMajor, type Money } from '../format';
@@ -103,7 +103,7 @@ export function Finance({ viewer }: { viewer: Viewer }) {
       setMsg(`Closed up to ${r.data.closePeriod.month}.`);
       q.reload();
     } catch (e) {
-      setMsg(`Not closed: ${e instanceof ApiError ? `${e.message} (${e.code})` : String(e)}`);
+      setMsg(`Not closed: ${failureText(e)}`);
     } finally {
       setBusy(false);
     }

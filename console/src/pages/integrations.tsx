@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ApiError, gql } from '../api';
+import { failureText, gql } from '../api';
 import type { Viewer } from '../operations';
 import {
   CONFIRM_MATCH,
@@ -18,7 +18,6 @@ import {
 import { dateTime } from '../format';
 import { ErrorBox, GraphiQLLink, Link, Loading, Pager, Scroll, Section, useQuery } from '../ui';
 
-const why = (e: unknown) => (e instanceof ApiError ? `${e.message} (${e.code})` : String(e));
 
 function counts(r: SyncRunRow): string {
   return `${r.read} read · ${r.created} created · ${r.updated} updated · ${r.unchanged} unchanged · ${r.deleted} deleted · ${r.failed} failed`;
@@ -55,7 +54,7 @@ export function Integrations({ viewer }: { viewer: Viewer }) {
       setMsg(await what());
       q.reload();
     } catch (e) {
-      setMsg(`Not done: ${why(e)}`);
+      setMsg(`Not done: ${failureText(e)}`);
     } finally {
       setBusy(null);
     }
